@@ -1,0 +1,99 @@
+//! The security audit trail: who, what, when, from where. Never a secret, never a full number.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clock::{rfc3339, UnixTime};
+use crate::domain::Username;
+use crate::store::records::{to_item, Repo};
+use crate::store::Condition;
+
+/// Audit events are kept for about 13 months.
+const RETENTION: i64 = 400 * 24 * 3600;
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditKind {
+    LoginPasswordOk,
+    LoginFailed,
+    LoginThrottled,
+    CodeSent,
+    CodeFailed,
+    CodeLocked,
+    LoginCompleted,
+    SessionRefreshed,
+    SessionRevoked,
+    RefreshReuseDetected,
+    PasswordChanged,
+    PasswordReset,
+    PasswordResetRequested,
+    PhoneChangeRequested,
+    PhoneChanged,
+    AccountCreated,
+    AccountDisabled,
+    AccountEnabled,
+    HomeOfficeChanged,
+    InitialPasswordIssued,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditEvent {
+    pub at: String,
+    pub event: AuditKind,
+    pub username: String,
+    pub source_ip: Option<String>,
+    /// Non-secret context (masked numbers, reasons).
+    #[serde(default)]
+    pub detail: Value,
+}
+
+impl Repo {
+    /// Records an event. Failure to audit is logged, never shown to the user: the action it
+    /// describes has already happened.
+    pub async fn audit(
+        &self,
+        username: &Username,
+        kind: AuditKind,
+        source_ip: Option<&str>,
+        detail: Value,
+        now: UnixTime,
+    ) {
+        let event = AuditEvent {
+            at: rfc3339(now),
+            event: kind,
+            username: username.as_str().to_owned(),
+            source_ip: source_ip.map(str::to_owned),
+            detail,
+        };
+        let sk = format!("{now:012}#{}", crate::security::random_token(6));
+        let result = match to_item(
+            &format!("AUDIT#{username}"),
+            &sk,
+            &event,
+            Some(now + RETENTION),
+        ) {
+            Ok(item) => self.items().put(item, Condition::Absent, now).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, event = ?kind, "audit event not stored");
+        }
+        tracing::info!(event = ?kind, user = %crate::observability::user_tag(username), "audit");
+    }
+
+    /// Oldest first.
+    pub async fn audit_trail(
+        &self,
+        username: &Username,
+        now: UnixTime,
+    ) -> Result<Vec<AuditEvent>, crate::store::StoreError> {
+        let items = self
+            .items()
+            .query(&format!("AUDIT#{username}"), "", now)
+            .await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|i| serde_json::from_value(i.data).ok())
+            .collect())
+    }
+}

@@ -1,0 +1,114 @@
+//! Configuration: the policy numbers of DESIGN §3 and the deployment settings.
+
+/// Every number the security rules use, in one place. Defaults are DESIGN §3.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub code_lifetime: i64,
+    pub code_attempts_per_challenge: u32,
+    pub code_failures_per_account_hour: usize,
+    pub code_lock_seconds: i64,
+    pub resend_interval: i64,
+    pub resends_per_challenge: u32,
+    pub sms_per_account_hour: usize,
+    pub sms_per_destination_day: usize,
+    pub password_failures_before_backoff: u32,
+    pub password_backoff_cap: i64,
+    pub ip_failures_per_window: usize,
+    pub ip_failure_window: i64,
+    pub access_token_lifetime: i64,
+    pub session_idle_timeout: i64,
+    pub session_absolute_lifetime: i64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            code_lifetime: 5 * 60,
+            code_attempts_per_challenge: 5,
+            code_failures_per_account_hour: 20,
+            code_lock_seconds: 3600,
+            resend_interval: 30,
+            resends_per_challenge: 3,
+            sms_per_account_hour: 10,
+            sms_per_destination_day: 20,
+            password_failures_before_backoff: 5,
+            password_backoff_cap: 15 * 60,
+            ip_failures_per_window: 30,
+            ip_failure_window: 10 * 60,
+            access_token_lifetime: 15 * 60,
+            session_idle_timeout: 30 * 60,
+            session_absolute_lifetime: 12 * 3600,
+        }
+    }
+}
+
+impl Policy {
+    /// Seconds to wait after `failures` consecutive wrong passwords: none for the first few,
+    /// then 1, 2, 4… seconds, capped.
+    pub fn password_backoff(&self, failures: u32) -> i64 {
+        if failures < self.password_failures_before_backoff {
+            return 0;
+        }
+        let exponent = failures - self.password_failures_before_backoff;
+        if exponent >= 30 {
+            return self.password_backoff_cap;
+        }
+        (1i64 << exponent).min(self.password_backoff_cap)
+    }
+}
+
+/// Deployment settings shared by every function.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `iss` of access tokens.
+    pub token_issuer: String,
+    /// `aud` of access tokens.
+    pub token_audience: String,
+    /// Where the portal front end lives; the only CORS origin.
+    pub portal_url: String,
+    /// Name of the refresh cookie.
+    pub refresh_cookie: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            token_issuer: "https://api.hjemmekontor.local".into(),
+            token_audience: "hjemmekontor-portal".into(),
+            portal_url: "http://127.0.0.1:8080".into(),
+            refresh_cookie: "__Host-hk_refresh".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `PORTAL_TOKEN_ISSUER`, `PORTAL_TOKEN_AUDIENCE`, `PORTAL_URL` over the defaults.
+    pub fn from_env() -> Self {
+        let mut s = Self::default();
+        if let Ok(v) = std::env::var("PORTAL_TOKEN_ISSUER") {
+            s.token_issuer = v;
+        }
+        if let Ok(v) = std::env::var("PORTAL_TOKEN_AUDIENCE") {
+            s.token_audience = v;
+        }
+        if let Ok(v) = std::env::var("PORTAL_URL") {
+            s.portal_url = v.trim_end_matches('/').to_owned();
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_curve_doubles_from_the_fifth_failure_and_caps_at_15_minutes() {
+        let p = Policy::default();
+        let curve: Vec<i64> = (0..16).map(|n| p.password_backoff(n)).collect();
+        assert_eq!(&curve[..10], &[0, 0, 0, 0, 0, 1, 2, 4, 8, 16]);
+        assert_eq!(p.password_backoff(14), 512);
+        assert_eq!(p.password_backoff(15), 900);
+        assert_eq!(p.password_backoff(u32::MAX), 900);
+    }
+}

@@ -1,0 +1,106 @@
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use rand::RngCore;
+
+use super::InvalidInput;
+
+/// 128 random bits, base64url without padding (22 characters).
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn parse_id(raw: &str, field: &'static str) -> Result<String, InvalidInput> {
+    let ok = raw.len() == 22
+        && URL_SAFE_NO_PAD
+            .decode(raw)
+            .map(|b| b.len() == 16)
+            .unwrap_or(false);
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(InvalidInput::new(field, "is not a valid identifier"))
+    }
+}
+
+macro_rules! random_id_type {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn generate() -> Self {
+                Self(random_id())
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+                parse_id(raw, $field).map(Self)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                Self::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+random_id_type!(
+    /// Names one SMS/TOTP challenge. Unguessable, so it can travel in request bodies.
+    ChallengeId,
+    "challenge_id"
+);
+random_id_type!(
+    /// Names one login session. Appears in access tokens (`sid`) and in the refresh cookie.
+    SessionId,
+    "session_id"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_parse_and_differ() {
+        let a = ChallengeId::generate();
+        let b = ChallengeId::generate();
+        assert_ne!(a, b);
+        assert_eq!(ChallengeId::parse(a.as_str()).unwrap(), a);
+    }
+
+    #[test]
+    fn rejects_malformed_ids() {
+        for bad in [
+            "",
+            "short",
+            "AAAAAAAAAAAAAAAAAAAAA!",
+            &"A".repeat(23),
+            "../../etc/passwd......",
+        ] {
+            assert!(SessionId::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Types that can only hold valid values. Parse untrusted input into these at the edge;
+//! everything past the edge can rely on them.
+
+mod ids;
+mod mobile;
+mod password;
+mod sms_code;
+mod username;
+
+pub use ids::{ChallengeId, SessionId};
+pub use mobile::MobileNumber;
+pub use password::{preload_common_passwords, NewPassword, Password, PasswordRejection};
+pub use sms_code::SmsCode;
+pub use username::Username;
+
+/// Why a piece of input was refused. The message is safe to show to the user who sent it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidInput {
+    pub field: &'static str,
+    pub reason: &'static str,
+}
+
+impl InvalidInput {
+    pub const fn new(field: &'static str, reason: &'static str) -> Self {
+        Self { field, reason }
+    }
+}

@@ -1,0 +1,205 @@
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Read;
+use std::sync::OnceLock;
+
+use super::Username;
+
+/// A password as typed by the user. Never printed, never serialised.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Longest password we will hash; longer input is refused before hashing so nobody can
+    /// make us hash megabytes.
+    pub const MAX_CHARS: usize = 128;
+
+    pub fn new(raw: String) -> Self {
+        Self(raw)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_overlong(&self) -> bool {
+        self.0.chars().count() > Self::MAX_CHARS
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Password {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
+    }
+}
+
+/// Why a new password was refused; every reason applies is reported at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordRejection {
+    TooShort,
+    TooLong,
+    Common,
+    ContainsUsername,
+}
+
+impl PasswordRejection {
+    pub fn norwegian(self) -> &'static str {
+        match self {
+            Self::TooShort => "Passordet må ha minst 12 tegn.",
+            Self::TooLong => "Passordet kan ha høyst 128 tegn.",
+            Self::Common => "Passordet er for vanlig og lett å gjette.",
+            Self::ContainsUsername => "Passordet kan ikke inneholde brukernavnet.",
+        }
+    }
+
+    pub fn english(self) -> &'static str {
+        match self {
+            Self::TooShort => "The password must have at least 12 characters.",
+            Self::TooLong => "The password can have at most 128 characters.",
+            Self::Common => "The password is too common and easy to guess.",
+            Self::ContainsUsername => "The password cannot contain the username.",
+        }
+    }
+}
+
+/// A password that meets the policy of NIST 800-63B 5.1.1: length 12–128, not a known common
+/// password, not containing the username; no composition rules.
+#[derive(Clone)]
+pub struct NewPassword(Password);
+
+impl NewPassword {
+    pub const MIN_CHARS: usize = 12;
+
+    pub fn parse(raw: Password, username: &Username) -> Result<Self, Vec<PasswordRejection>> {
+        let text = raw.expose();
+        let chars = text.chars().count();
+        let mut reasons = Vec::new();
+        if chars < Self::MIN_CHARS {
+            reasons.push(PasswordRejection::TooShort);
+        }
+        if chars > Password::MAX_CHARS {
+            reasons.push(PasswordRejection::TooLong);
+        }
+        let lower = text.to_lowercase();
+        if is_common(&lower) {
+            reasons.push(PasswordRejection::Common);
+        }
+        if lower.contains(username.as_str()) {
+            reasons.push(PasswordRejection::ContainsUsername);
+        }
+        if reasons.is_empty() {
+            Ok(Self(raw))
+        } else {
+            Err(reasons)
+        }
+    }
+
+    pub fn password(&self) -> &Password {
+        &self.0
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword(***)")
+    }
+}
+
+/// The bundled list (Django's 20k common passwords, BSD licence), decompressed once.
+fn common_passwords() -> &'static HashSet<String> {
+    static LIST: OnceLock<HashSet<String>> = OnceLock::new();
+    LIST.get_or_init(|| {
+        const GZ: &[u8] = include_bytes!("../../data/common-passwords.txt.gz");
+        let mut text = String::new();
+        // The list is compiled in; failing to read it is a build defect, and an empty list
+        // would silently weaken the policy, so refuse loudly in tests via the size check below.
+        let _ = flate2::read::GzDecoder::new(GZ).read_to_string(&mut text);
+        text.lines()
+            .map(|l| l.trim().to_lowercase())
+            .filter(|l| !l.is_empty())
+            .collect()
+    })
+}
+
+/// Forces the list to load (cold start), so the first password change does not pay for it.
+pub fn preload_common_passwords() -> usize {
+    common_passwords().len()
+}
+
+fn is_common(lower: &str) -> bool {
+    let list = common_passwords();
+    if list.contains(lower) {
+        return true;
+    }
+    // "password1234!" and "sommer2024sommer" are as weak as their stems.
+    let stem = lower.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation());
+    if stem.chars().count() >= 4 && list.contains(stem) {
+        return true;
+    }
+    // A single repeated character or a short pattern repeated ("abcabcabcabc").
+    let bytes = lower.as_bytes();
+    (1..=4).any(|p| bytes.len() >= p * 3 && bytes.chunks(p).all(|c| bytes.starts_with(c)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> Username {
+        Username::parse("kari.nordmann").unwrap()
+    }
+
+    #[test]
+    fn bundled_list_is_large() {
+        assert!(preload_common_passwords() >= 10_000);
+    }
+
+    #[test]
+    fn accepts_a_long_uncommon_passphrase() {
+        assert!(
+            NewPassword::parse(Password::new("blåbær syltetøy på vaffel".into()), &user()).is_ok()
+        );
+    }
+
+    #[test]
+    fn reports_every_reason() {
+        let reasons =
+            NewPassword::parse(Password::new("kari.nordmann".into()), &user()).unwrap_err();
+        assert_eq!(reasons, vec![PasswordRejection::ContainsUsername]);
+        let reasons = NewPassword::parse(Password::new("password".into()), &user()).unwrap_err();
+        assert_eq!(
+            reasons,
+            vec![PasswordRejection::TooShort, PasswordRejection::Common]
+        );
+        let reasons = NewPassword::parse(Password::new("x".repeat(129)), &user()).unwrap_err();
+        assert!(reasons.contains(&PasswordRejection::TooLong));
+    }
+
+    #[test]
+    fn rejects_common_stems_and_repetition() {
+        for weak in [
+            "password123456",
+            "qwertyuiop1234!",
+            "aaaaaaaaaaaaaa",
+            "abcabcabcabcabc",
+        ] {
+            assert!(
+                NewPassword::parse(Password::new(weak.into()), &user()).is_err(),
+                "{weak} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let p = Password::new("hemmelig-passord-123".into());
+        assert!(!format!("{p:?}").contains("hemmelig"));
+    }
+}

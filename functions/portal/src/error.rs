@@ -1,0 +1,304 @@
+//! The API's errors, and the one place where they become HTTP responses (RFC 9457).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use crate::domain::{InvalidInput, PasswordRejection};
+use crate::http::problem::Problem;
+use crate::sms::SmsError;
+use crate::store::StoreError;
+
+/// Everything a request can fail with. Each variant has a stable English `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid request body: {0}")]
+    MalformedBody(String),
+    #[error("request body too large")]
+    BodyTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("invalid input: {0}")]
+    Validation(InvalidInput),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after: u64 },
+    #[error("code entry locked")]
+    CodeEntryLocked { retry_after: u64 },
+    #[error("resend too soon")]
+    ResendTooSoon { retry_after: u64 },
+    #[error("resend limit reached")]
+    ResendLimit { retry_after: u64 },
+    #[error("sms limit reached")]
+    SmsLimit { retry_after: u64 },
+    #[error("wrong code")]
+    InvalidCode { attempts_left: u32 },
+    #[error("challenge expired or used")]
+    ChallengeGone,
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("session expired")]
+    SessionExpired,
+    #[error("refresh token reused")]
+    RefreshReused,
+    #[error("weak password")]
+    WeakPassword(Vec<PasswordRejection>),
+    #[error("wrong password")]
+    WrongPassword,
+    #[error("password change required")]
+    PasswordChangeRequired,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("sms unavailable: {0}")]
+    SmsUnavailable(String),
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<InvalidInput> for ApiError {
+    fn from(e: InvalidInput) -> Self {
+        Self::Validation(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::StorageUnavailable(m),
+            // A condition that still fails after the repositories' retries means a race the
+            // caller lost; it may simply try again.
+            StoreError::ConditionFailed => Self::Conflict("concurrent_update"),
+            StoreError::Corrupt(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<SmsError> for ApiError {
+    fn from(e: SmsError) -> Self {
+        Self::SmsUnavailable(e.to_string())
+    }
+}
+
+impl ApiError {
+    pub fn problem(&self) -> Problem {
+        use ApiError::*;
+        let (status, code, no, en) = match self {
+            MalformedBody(_) => (
+                StatusCode::BAD_REQUEST,
+                "malformed_request",
+                "Ugyldig forespørsel.",
+                "The request is malformed.",
+            ),
+            BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "Forespørselen er for stor.",
+                "The request body is too large.",
+            ),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "Forespørselen må være JSON.",
+                "The request body must be JSON.",
+            ),
+            Validation(_) => (
+                StatusCode::BAD_REQUEST,
+                "validation_failed",
+                "Ugyldig verdi i skjemaet.",
+                "A field has an invalid value.",
+            ),
+            InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "Feil brukernavn eller passord.",
+                "Wrong username or password.",
+            ),
+            TooManyAttempts { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "For mange forsøk. Vent litt og prøv igjen.",
+                "Too many attempts. Wait a little and try again.",
+            ),
+            CodeEntryLocked { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "code_entry_locked",
+                "For mange feil koder. Kodeinnlegging er sperret en stund.",
+                "Too many wrong codes. Code entry is locked for a while.",
+            ),
+            ResendTooSoon { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "resend_too_soon",
+                "Vent litt før du ber om en ny kode.",
+                "Wait a little before asking for a new code.",
+            ),
+            ResendLimit { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "resend_limit",
+                "Du har bedt om for mange nye koder. Logg inn på nytt senere.",
+                "Too many new codes requested. Log in again later.",
+            ),
+            SmsLimit { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "sms_limit",
+                "Det er sendt for mange SMS. Prøv igjen senere.",
+                "Too many text messages have been sent. Try again later.",
+            ),
+            InvalidCode { .. } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_code",
+                "Feil kode.",
+                "Wrong code.",
+            ),
+            ChallengeGone => (
+                StatusCode::GONE,
+                "challenge_expired",
+                "Koden er utløpt eller brukt. Start på nytt.",
+                "The code has expired or been used. Start again.",
+            ),
+            Unauthenticated => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Du må logge inn.",
+                "You must log in.",
+            ),
+            SessionExpired => (
+                StatusCode::UNAUTHORIZED,
+                "session_expired",
+                "Økten er utløpt. Logg inn på nytt.",
+                "The session has expired. Log in again.",
+            ),
+            RefreshReused => (
+                StatusCode::UNAUTHORIZED,
+                "session_revoked",
+                "Økten er avsluttet av sikkerhetshensyn. Logg inn på nytt.",
+                "The session was ended for security reasons. Log in again.",
+            ),
+            WeakPassword(_) => (
+                StatusCode::BAD_REQUEST,
+                "weak_password",
+                "Passordet oppfyller ikke kravene.",
+                "The password does not meet the requirements.",
+            ),
+            WrongPassword => (
+                StatusCode::FORBIDDEN,
+                "wrong_password",
+                "Feil passord.",
+                "Wrong password.",
+            ),
+            PasswordChangeRequired => (
+                StatusCode::FORBIDDEN,
+                "password_change_required",
+                "Du må bytte passord før du kan fortsette.",
+                "You must change your password before you continue.",
+            ),
+            Forbidden(_) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "Du har ikke tilgang til dette.",
+                "You do not have access to this.",
+            ),
+            NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Fant ikke ressursen.",
+                "Not found.",
+            ),
+            Conflict(_) => (
+                StatusCode::CONFLICT,
+                "conflict",
+                "Noe ble endret samtidig. Prøv igjen.",
+                "Something changed at the same time. Try again.",
+            ),
+            SmsUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sms_unavailable",
+                "Vi får ikke sendt SMS akkurat nå. Prøv igjen om litt.",
+                "Text messages cannot be sent right now. Try again shortly.",
+            ),
+            StorageUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "service_unavailable",
+                "Tjenesten er midlertidig utilgjengelig. Prøv igjen om litt.",
+                "The service is temporarily unavailable. Try again shortly.",
+            ),
+            Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "Noe gikk galt hos oss.",
+                "Something went wrong on our side.",
+            ),
+        };
+        let mut extra = Map::new();
+        let mut retry_after = None;
+        match self {
+            Validation(e) => {
+                extra.insert(
+                    "errors".into(),
+                    json!([{ "field": e.field, "reason": e.reason }]),
+                );
+            }
+            MalformedBody(detail) => {
+                extra.insert("detail".into(), Value::String(detail.clone()));
+            }
+            InvalidCode { attempts_left } => {
+                extra.insert("attempts_left".into(), json!(attempts_left));
+            }
+            WeakPassword(reasons) => {
+                extra.insert("reasons".into(), json!(reasons));
+            }
+            Forbidden(code) | Conflict(code) => {
+                extra.insert("reason".into(), json!(code));
+            }
+            TooManyAttempts { retry_after: r }
+            | CodeEntryLocked { retry_after: r }
+            | ResendTooSoon { retry_after: r }
+            | ResendLimit { retry_after: r }
+            | SmsLimit { retry_after: r } => {
+                retry_after = Some((*r).max(1));
+            }
+            _ => {}
+        }
+        if let Some(r) = retry_after {
+            extra.insert("retry_after".into(), json!(r));
+        }
+        let mut problem = Problem::new(status, code, no, en);
+        problem.extra = extra;
+        problem.retry_after = retry_after;
+        if let WeakPassword(reasons) = self {
+            problem.detail_no = Some(
+                reasons
+                    .iter()
+                    .map(|r| r.norwegian())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            problem.detail_en = Some(
+                reasons
+                    .iter()
+                    .map(|r| r.english())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+        problem
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Internal(m) => tracing::error!(error = %m, "internal error"),
+            ApiError::StorageUnavailable(m) => tracing::error!(error = %m, "storage unavailable"),
+            ApiError::SmsUnavailable(m) => tracing::error!(error = %m, "sms unavailable"),
+            _ => {}
+        }
+        self.problem().into_response()
+    }
+}

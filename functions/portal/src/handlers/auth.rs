@@ -1,0 +1,163 @@
+//! `/v1/auth/*`: login, SMS code resend/verify, refresh, logout.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::app::SharedApp;
+use crate::domain::{ChallengeId, Password, SmsCode};
+use crate::error::ApiError;
+use crate::http::auth::Authenticated;
+use crate::http::cookies::{clear_refresh_cookie, read_cookie, refresh_cookie};
+use crate::http::extract::{ClientIp, JsonBody};
+use crate::services::sessions::{RefreshToken, Tokens};
+use crate::store::records::ChallengePurpose;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: Password,
+    #[serde(default)]
+    remember_me: bool,
+}
+
+pub async fn login(
+    State(app): State<SharedApp>,
+    ip: ClientIp,
+    JsonBody(req): JsonBody<LoginRequest>,
+) -> Result<Response, ApiError> {
+    if req.username.len() > 256 {
+        return Err(ApiError::InvalidCredentials);
+    }
+    let issued = app
+        .login(&req.username, &req.password, req.remember_me, ip.as_deref())
+        .await?;
+    Ok(no_store(Json(json!({
+        "challenge_id": issued.challenge_id,
+        "phone_hint": issued.phone_hint,
+        "expires_in": issued.expires_in,
+        "resend_after": issued.resend_after,
+        "methods": ["sms"],
+    }))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    challenge_id: ChallengeId,
+}
+
+pub async fn resend(
+    State(app): State<SharedApp>,
+    ip: ClientIp,
+    JsonBody(req): JsonBody<ResendRequest>,
+) -> Result<Response, ApiError> {
+    let resent = app.resend_code(&req.challenge_id, ip.as_deref()).await?;
+    Ok(no_store(Json(resent)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    challenge_id: ChallengeId,
+    code: String,
+}
+
+pub async fn verify(
+    State(app): State<SharedApp>,
+    ip: ClientIp,
+    JsonBody(req): JsonBody<VerifyRequest>,
+) -> Result<Response, ApiError> {
+    let code = SmsCode::parse(&req.code)?;
+    let challenge = app
+        .verify_code(&req.challenge_id, &code, ip.as_deref(), |c| {
+            matches!(c.purpose, ChallengePurpose::Login { .. })
+        })
+        .await?;
+    let ChallengePurpose::Login { remember_me } = challenge.purpose else {
+        return Err(ApiError::ChallengeGone);
+    };
+    let tokens = app
+        .open_session(&challenge.username, remember_me, ip.as_deref())
+        .await?;
+    let account = app.account(&challenge.username).await?;
+    Ok(token_response(
+        &app.settings.refresh_cookie,
+        &tokens,
+        account.password_change_required,
+    ))
+}
+
+pub async fn refresh(
+    State(app): State<SharedApp>,
+    ip: ClientIp,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let cookie_name = &app.settings.refresh_cookie;
+    let presented = read_cookie(&headers, cookie_name).and_then(|raw| RefreshToken::parse(&raw));
+    let Some(presented) = presented else {
+        return Err(ApiError::Unauthenticated);
+    };
+    match app.refresh_session(&presented, ip.as_deref()).await {
+        Ok(tokens) => {
+            let account = app.account(&tokens.session.username).await?;
+            Ok(token_response(
+                cookie_name,
+                &tokens,
+                account.password_change_required,
+            ))
+        }
+        Err(e @ (ApiError::SessionExpired | ApiError::RefreshReused)) => {
+            let mut response = e.into_response();
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, clear_refresh_cookie(cookie_name));
+            Ok(response)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn logout(
+    State(app): State<SharedApp>,
+    ip: ClientIp,
+    Authenticated(caller): Authenticated,
+) -> Result<Response, ApiError> {
+    app.revoke_session(&caller.session, ip.as_deref()).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        clear_refresh_cookie(&app.settings.refresh_cookie),
+    );
+    Ok(response)
+}
+
+pub fn token_response(
+    cookie_name: &str,
+    tokens: &Tokens,
+    password_change_required: bool,
+) -> Response {
+    let mut response = no_store(Json(json!({
+        "access_token": tokens.access_token,
+        "token_type": "Bearer",
+        "expires_in": tokens.expires_in,
+        "password_change_required": password_change_required,
+    })));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        refresh_cookie(cookie_name, &tokens.refresh.encode(), tokens.cookie_max_age),
+    );
+    response
+}
+
+pub fn no_store(body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

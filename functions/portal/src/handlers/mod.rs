@@ -1,0 +1,5 @@
+//! Thin HTTP handlers: parse, call a service on [`crate::app::App`], render.
+
+pub mod account;
+pub mod auth;
+pub mod dev;

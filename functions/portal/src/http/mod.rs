@@ -1,0 +1,6 @@
+//! HTTP edge: problem responses, extractors that parse untrusted input, cookies.
+
+pub mod auth;
+pub mod cookies;
+pub mod extract;
+pub mod problem;

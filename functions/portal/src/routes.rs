@@ -1,0 +1,138 @@
+//! Which routes each deployable serves, and the middleware they all share.
+//!
+//! Each Lambda function mounts only its own routes ([`function_router`]); `portal-local` mounts
+//! them all plus the local-only ones. The route table here is the one `openapi.yaml`
+//! documents (`x-function`), and a test checks the two agree.
+
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tracing::Instrument;
+
+use crate::app::SharedApp;
+use crate::error::ApiError;
+use crate::handlers::{account, auth};
+use crate::http::extract::MAX_BODY_BYTES;
+use crate::http::problem;
+
+/// The deployable functions of DESIGN §1 that serve HTTP routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    Login,
+    SmsCode,
+    Account,
+}
+
+impl Function {
+    pub const ALL: [Function; 3] = [Function::Login, Function::SmsCode, Function::Account];
+
+    /// The name used in `openapi.yaml` (`x-function`) and in `infra/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::Login => "login",
+            Function::SmsCode => "sms-code",
+            Function::Account => "account",
+        }
+    }
+}
+
+/// (method, path, function) for every API route; the single source the routers are built from.
+pub const ROUTES: &[(&str, &str, Function)] = &[
+    ("POST", "/v1/auth/login", Function::Login),
+    ("POST", "/v1/auth/sms/resend", Function::SmsCode),
+    ("POST", "/v1/auth/sms/verify", Function::SmsCode),
+    ("POST", "/v1/auth/refresh", Function::SmsCode),
+    ("POST", "/v1/auth/logout", Function::SmsCode),
+    ("GET", "/v1/account", Function::Account),
+];
+
+fn routes_of(function: Function) -> Router<SharedApp> {
+    match function {
+        Function::Login => Router::new().route("/v1/auth/login", post(auth::login)),
+        Function::SmsCode => Router::new()
+            .route("/v1/auth/sms/resend", post(auth::resend))
+            .route("/v1/auth/sms/verify", post(auth::verify))
+            .route("/v1/auth/refresh", post(auth::refresh))
+            .route("/v1/auth/logout", post(auth::logout)),
+        Function::Account => Router::new().route("/v1/account", get(account::get_account)),
+    }
+}
+
+/// The router one Lambda function runs.
+pub fn function_router(function: Function, app: SharedApp) -> Router {
+    with_common_layers(routes_of(function).with_state(app))
+}
+
+/// Every API route in one router (portal-local, tests).
+pub fn api_router(app: SharedApp) -> Router {
+    let router = Function::ALL
+        .iter()
+        .fold(Router::new(), |r, f| r.merge(routes_of(*f)));
+    router.with_state(app)
+}
+
+/// Problem rendering, body limits, request ids and access logs, 404/405 as problems.
+pub fn with_common_layers(router: Router) -> Router {
+    router
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { method_not_allowed() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(problem::localize))
+        .layer(middleware::from_fn(access_log))
+}
+
+fn method_not_allowed() -> Response {
+    problem::Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Metoden er ikke tillatt for denne adressen.",
+        "The method is not allowed for this resource.",
+    )
+    .into_response()
+}
+
+/// One JSON log line per request with its id, never its body, query or headers.
+async fn access_log(request: Request, next: Next) -> Response {
+    let request_id = request_id(&request);
+    let span = tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+    let started = Instant::now();
+    async move {
+        let mut response = next.run(request).await;
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-request-id", v);
+        }
+        tracing::info!(
+            status = response.status().as_u16(),
+            micros = started.elapsed().as_micros() as u64,
+            "done"
+        );
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+fn request_id(request: &Request) -> String {
+    if let Some(ctx) = request
+        .extensions()
+        .get::<lambda_http::request::RequestContext>()
+    {
+        if let lambda_http::request::RequestContext::ApiGatewayV2(c) = ctx {
+            if let Some(id) = &c.request_id {
+                return id.clone();
+            }
+        }
+    }
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .map(str::to_owned)
+        .unwrap_or_else(|| crate::security::random_token(12))
+}

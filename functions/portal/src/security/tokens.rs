@@ -1,0 +1,213 @@
+//! Access tokens: EdDSA JWTs with `kid`, 15 minutes, verified against every configured key.
+
+use std::collections::HashMap;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+
+use super::keys::{KeyError, KeyMaterial};
+use crate::clock::UnixTime;
+use crate::domain::{SessionId, Username};
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub sid: String,
+    pub jti: String,
+    pub iat: UnixTime,
+    pub exp: UnixTime,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("token invalid")]
+    Invalid,
+    #[error("token expired")]
+    Expired,
+}
+
+/// Built once at cold start; signing and verification then do no parsing of key material.
+pub struct TokenKeys {
+    issuer: String,
+    audience: String,
+    lifetime: i64,
+    signing_kid: String,
+    signing: EncodingKey,
+    verifying: HashMap<String, DecodingKey>,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(
+        material: &KeyMaterial,
+        issuer: &str,
+        audience: &str,
+        lifetime: i64,
+    ) -> Result<Self, KeyError> {
+        let current = material
+            .signing_keys
+            .first()
+            .ok_or_else(|| KeyError::Invalid("no signing key".into()))?;
+        let signing = EncodingKey::from_ed_der(&current.der()?);
+        let mut verifying = HashMap::new();
+        for key in &material.signing_keys {
+            verifying.insert(
+                key.kid.clone(),
+                DecodingKey::from_ed_der(&key.public_key()?),
+            );
+        }
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Expiry is checked against the injected clock below, not the system clock.
+        validation.validate_exp = false;
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            lifetime,
+            signing_kid: current.kid.clone(),
+            signing,
+            verifying,
+            validation,
+        })
+    }
+
+    pub fn lifetime(&self) -> i64 {
+        self.lifetime
+    }
+
+    pub fn issue(
+        &self,
+        username: &Username,
+        session: &SessionId,
+        now: UnixTime,
+    ) -> Result<String, KeyError> {
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: username.as_str().to_owned(),
+            sid: session.as_str().to_owned(),
+            jti: super::random_token(12),
+            iat: now,
+            exp: now + self.lifetime,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.signing_kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.signing)
+            .map_err(|e| KeyError::Invalid(e.to_string()))
+    }
+
+    pub fn verify(&self, token: &str, now: UnixTime) -> Result<AccessClaims, TokenError> {
+        if token.len() > 4096 {
+            return Err(TokenError::Invalid);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verifying.get(kid))
+            .ok_or(TokenError::Invalid)?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
+            .map_err(|_| TokenError::Invalid)?;
+        if data.claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::security::keys::new_signing_key;
+
+    fn keys(material: &KeyMaterial) -> TokenKeys {
+        TokenKeys::new(material, "https://portal.test", "hjemmekontor-api", 900).unwrap()
+    }
+
+    #[test]
+    fn issued_token_verifies_until_it_expires() {
+        let material = KeyMaterial::generate().unwrap();
+        let k = keys(&material);
+        let (user, sid) = (Username::parse("kari").unwrap(), SessionId::generate());
+        let token = k.issue(&user, &sid, 1_000).unwrap();
+        let claims = k.verify(&token, 1_899).unwrap();
+        assert_eq!(
+            (claims.sub.as_str(), claims.sid.as_str()),
+            ("kari", sid.as_str())
+        );
+        assert_eq!(k.verify(&token, 1_900), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn rotation_keeps_old_tokens_valid_and_unknown_keys_fail() {
+        let old = KeyMaterial::generate().unwrap();
+        let token = keys(&old)
+            .issue(
+                &Username::parse("kari").unwrap(),
+                &SessionId::generate(),
+                1_000,
+            )
+            .unwrap();
+        let mut rotated = old.clone();
+        rotated.signing_keys.insert(0, new_signing_key().unwrap());
+        assert!(keys(&rotated).verify(&token, 1_001).is_ok());
+        let stranger = KeyMaterial::generate().unwrap();
+        assert_eq!(
+            keys(&stranger).verify(&token, 1_001),
+            Err(TokenError::Invalid)
+        );
+    }
+
+    #[test]
+    fn tampered_and_unsigned_tokens_fail() {
+        let material = KeyMaterial::generate().unwrap();
+        let k = keys(&material);
+        let token = k
+            .issue(
+                &Username::parse("kari").unwrap(),
+                &SessionId::generate(),
+                1_000,
+            )
+            .unwrap();
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged_payload = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            br#"{"iss":"https://portal.test","aud":"hjemmekontor-api","sub":"admin","sid":"x","jti":"y","iat":1000,"exp":99999999999}"#,
+        );
+        parts[1] = &forged_payload;
+        assert_eq!(k.verify(&parts.join("."), 1_001), Err(TokenError::Invalid));
+        let none_header = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            br#"{"alg":"none","kid":"x"}"#,
+        );
+        assert_eq!(
+            k.verify(&format!("{none_header}.{forged_payload}."), 1_001),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(k.verify("garbage", 1_001), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn wrong_audience_or_issuer_fails() {
+        let material = KeyMaterial::generate().unwrap();
+        let other =
+            TokenKeys::new(&material, "https://evil.test", "hjemmekontor-api", 900).unwrap();
+        let token = other
+            .issue(
+                &Username::parse("kari").unwrap(),
+                &SessionId::generate(),
+                1_000,
+            )
+            .unwrap();
+        assert_eq!(
+            keys(&material).verify(&token, 1_001),
+            Err(TokenError::Invalid)
+        );
+    }
+}

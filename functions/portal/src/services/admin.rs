@@ -1,0 +1,214 @@
+//! Operators' actions (portal-admin): provisioning accounts as NHN does.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::audit::AuditKind;
+use crate::domain::{MobileNumber, NewPassword, Password, Username};
+use crate::error::ApiError;
+use crate::sms::messages;
+use crate::store::records::{account_pk, Account, Change, PhcHash, PROFILE_SK};
+use crate::store::StoreError;
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: Username,
+    pub name: String,
+    pub email: Option<String>,
+    pub mobile: MobileNumber,
+    pub home_office: bool,
+    /// `None`: generate one, send it by SMS and require a change at first login.
+    pub password: Option<Password>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("an account named {0} already exists")]
+    Duplicate(String),
+    #[error("no account named {0}")]
+    NoSuchAccount(String),
+    #[error("invalid value: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Api(#[from] ApiError),
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        Self::Api(e.into())
+    }
+}
+
+/// A generated initial password: 4 groups of 4 from an unambiguous alphabet (~82 bits).
+pub fn generate_initial_password() -> Password {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    let groups: Vec<String> = (0..4)
+        .map(|_| {
+            (0..4)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .collect()
+        })
+        .collect();
+    Password::new(groups.join("-"))
+}
+
+impl App {
+    /// Creates an account; the username must be free (a conditional write, not a check).
+    /// Returns the generated password when one was generated (it has also been sent by SMS).
+    pub async fn create_account(&self, new: NewAccount) -> Result<Option<Password>, AdminError> {
+        let (password, generated) = match new.password {
+            Some(p) => (p, false),
+            None => (generate_initial_password(), true),
+        };
+        if let Some(email) = &new.email {
+            let valid = email.len() <= 254
+                && email
+                    .split_once('@')
+                    .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'));
+            if !valid {
+                return Err(AdminError::Invalid("email is not a valid address".into()));
+            }
+        }
+        if new.name.trim().is_empty() || new.name.chars().count() > 200 {
+            return Err(AdminError::Invalid(
+                "name must be 1 to 200 characters".into(),
+            ));
+        }
+        let password = NewPassword::parse(password, &new.username).map_err(|reasons| {
+            AdminError::Invalid(
+                reasons
+                    .iter()
+                    .map(|r| r.english())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        })?;
+        let hash = self
+            .passwords
+            .hash(password.password())
+            .await
+            .map_err(ApiError::Internal)?;
+        let now = self.now();
+        let account = Account {
+            username: new.username.clone(),
+            name: new.name.trim().to_owned(),
+            email: new.email,
+            mobile: new.mobile.clone(),
+            password_hash: PhcHash(hash),
+            disabled: false,
+            home_office: new.home_office,
+            password_change_required: generated,
+            created_at: now,
+            password_changed_at: None,
+        };
+        match self
+            .repo
+            .insert(&account_pk(&new.username), PROFILE_SK, &account, None, now)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed) => {
+                return Err(AdminError::Duplicate(new.username.to_string()))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        self.repo
+            .audit(
+                &new.username,
+                AuditKind::AccountCreated,
+                None,
+                json!({ "mobile": new.mobile.masked(), "home_office": new.home_office }),
+                now,
+            )
+            .await;
+        if generated {
+            let text =
+                messages::initial_password(new.username.as_str(), password.password().expose());
+            self.sms
+                .send(&new.mobile, &text)
+                .await
+                .map_err(ApiError::from)?;
+            self.repo
+                .audit(
+                    &new.username,
+                    AuditKind::InitialPasswordIssued,
+                    None,
+                    json!({ "to": new.mobile.masked() }),
+                    now,
+                )
+                .await;
+            return Ok(Some(password.password().clone()));
+        }
+        Ok(None)
+    }
+
+    /// Applies `change` to an existing account.
+    pub async fn update_account(
+        &self,
+        username: &Username,
+        change: impl Fn(&mut Account),
+    ) -> Result<Account, AdminError> {
+        let now = self.now();
+        self.repo
+            .modify::<Account, Account, AdminError, _>(
+                &account_pk(username),
+                PROFILE_SK,
+                now,
+                |current| {
+                    let Some(a) = current else {
+                        return Err(AdminError::NoSuchAccount(username.to_string()));
+                    };
+                    let mut next = a.clone();
+                    change(&mut next);
+                    Ok((Change::Write(next.clone(), next), None))
+                },
+            )
+            .await
+    }
+
+    /// Disables or enables login; disabling also ends every session at once.
+    pub async fn set_disabled(
+        &self,
+        username: &Username,
+        disabled: bool,
+    ) -> Result<Account, AdminError> {
+        let account = self
+            .update_account(username, |a| a.disabled = disabled)
+            .await?;
+        let kind = if disabled {
+            AuditKind::AccountDisabled
+        } else {
+            AuditKind::AccountEnabled
+        };
+        self.repo
+            .audit(username, kind, None, json!({}), self.now())
+            .await;
+        if disabled {
+            self.revoke_all_sessions(username, None, "account_disabled")
+                .await?;
+        }
+        Ok(account)
+    }
+
+    pub async fn set_home_office(
+        &self,
+        username: &Username,
+        enabled: bool,
+    ) -> Result<Account, AdminError> {
+        let account = self
+            .update_account(username, |a| a.home_office = enabled)
+            .await?;
+        self.repo
+            .audit(
+                username,
+                AuditKind::HomeOfficeChanged,
+                None,
+                json!({ "enabled": enabled }),
+                self.now(),
+            )
+            .await;
+        Ok(account)
+    }
+}

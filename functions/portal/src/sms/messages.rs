@@ -1,0 +1,90 @@
+//! The Norwegian SMS texts. Each fits one GSM-7 message (160 characters); a test checks it.
+
+use crate::domain::SmsCode;
+
+pub fn login_code(code: &SmsCode) -> String {
+    format!(
+        "Din engangskode er {}. Koden gjelder i 5 minutter. Del den aldri med andre. Hilsen Norsk Helsenett",
+        code.expose()
+    )
+}
+
+pub fn reset_code(code: &SmsCode) -> String {
+    format!(
+        "Koden for å lage nytt passord er {}. Den gjelder i 5 minutter. Ba du ikke om dette, kan du se bort fra meldingen.",
+        code.expose()
+    )
+}
+
+pub fn phone_change_code(code: &SmsCode) -> String {
+    format!(
+        "Koden for å bekrefte nytt mobilnummer hos Norsk Helsenett er {}. Den gjelder i 5 minutter.",
+        code.expose()
+    )
+}
+
+pub fn initial_password(username: &str, password: &str) -> String {
+    format!("Norsk Helsenett kundeportal: brukernavn {username}, passord {password}. Du må bytte passord første gang du logger inn.")
+}
+
+pub const PASSWORD_CHANGED: &str =
+    "Passordet ditt i Norsk Helsenett kundeportal er endret. Var det ikke deg, ring kundesenteret på 24 20 00 00.";
+
+pub const PHONE_CHANGED: &str =
+    "Mobilnummeret på kontoen din i Norsk Helsenett kundeportal er endret. Var det ikke deg, ring kundesenteret på 24 20 00 00.";
+
+pub const HOME_OFFICE_READY: &str =
+    "Hjemmekontor er klart til bruk. Buypasskortet ditt er registrert og aktivert. Hilsen Norsk Helsenett";
+
+/// GSM 03.38 basic character set plus the extension table (which costs two septets).
+fn gsm7_septets(text: &str) -> Option<usize> {
+    const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+    const EXTENDED: &str = "^{}\\[~]|€";
+    text.chars().try_fold(0usize, |n, c| {
+        if BASIC.contains(c) {
+            Some(n + 1)
+        } else if EXTENDED.contains(c) {
+            Some(n + 2)
+        } else {
+            None
+        }
+    })
+}
+
+/// True when `text` is one single-part GSM-7 SMS.
+pub fn fits_one_sms(text: &str) -> bool {
+    gsm7_septets(text).is_some_and(|n| n <= 160)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_fits_one_gsm7_sms() {
+        let code = SmsCode::parse("123456").unwrap();
+        let longest_user = "a".repeat(20);
+        for text in [
+            login_code(&code),
+            reset_code(&code),
+            phone_change_code(&code),
+            initial_password(&longest_user, "Abcd-Efgh-Ijkl-Mnop"),
+            PASSWORD_CHANGED.to_owned(),
+            PHONE_CHANGED.to_owned(),
+            HOME_OFFICE_READY.to_owned(),
+        ] {
+            assert!(
+                fits_one_sms(&text),
+                "does not fit one GSM-7 SMS ({} chars): {text}",
+                text.chars().count()
+            );
+        }
+    }
+
+    #[test]
+    fn gsm7_rejects_characters_outside_the_alphabet() {
+        assert!(!fits_one_sms("emoji 🙂"));
+        assert!(!fits_one_sms(&"a".repeat(161)));
+        assert!(fits_one_sms(&"æøå".repeat(53)));
+    }
+}

@@ -1,0 +1,286 @@
+//! Typed records and the read-modify-write helper every repository uses.
+//!
+//! Keys (single table):
+//! | record | pk | sk |
+//! |---|---|---|
+//! | account profile | `ACCOUNT#<username>` | `PROFILE` |
+//! | session index | `ACCOUNT#<username>` | `SESSION#<id>` |
+//! | challenge | `CHALLENGE#<id>` | `CHALLENGE` |
+//! | session | `SESSION#<id>` | `SESSION` |
+//! | rate limit log | `LIMIT#<scope>#<key>` | `LOG` |
+//! | lock | `LOCK#<scope>#<key>` | `LOCK` |
+//! | audit event | `AUDIT#<username>` | `<time>#<random>` |
+//! | SMS outbox (local) | `OUTBOX` | `MSG#<time>#…` |
+
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{Condition, Item, ItemStore, StoreError, WriteOp};
+use crate::clock::UnixTime;
+use crate::domain::{ChallengeId, MobileNumber, SessionId, Username};
+
+/// How often a read-modify-write is retried when another writer got there first.
+const MAX_RETRIES: usize = 16;
+
+/// A record as read, with what is needed to write it back conditionally.
+#[derive(Debug, Clone)]
+pub struct Stored<T> {
+    pub value: T,
+    item: Item,
+}
+
+impl<T> Stored<T> {
+    pub fn version(&self) -> u64 {
+        self.item.version
+    }
+}
+
+/// Typed access to the store. Cheap to clone.
+#[derive(Clone)]
+pub struct Repo {
+    store: Arc<dyn ItemStore>,
+}
+
+/// What a modification decided.
+pub enum Change<T, R> {
+    /// Write `T` (conditionally on the version read) and return `R`.
+    Write(T, R),
+    /// Write nothing and return `R`.
+    Keep(R),
+    /// Delete the record and return `R`.
+    Delete(R),
+}
+
+impl Repo {
+    pub fn new(store: Arc<dyn ItemStore>) -> Self {
+        Self { store }
+    }
+
+    pub fn items(&self) -> &Arc<dyn ItemStore> {
+        &self.store
+    }
+
+    pub async fn load<T: DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+        now: UnixTime,
+    ) -> Result<Option<Stored<T>>, StoreError> {
+        match self.store.get(pk, sk, now).await? {
+            Some(item) => Ok(Some(Stored {
+                value: decode(&item)?,
+                item,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes a new record; [`StoreError::ConditionFailed`] if a live one exists.
+    pub async fn insert<T: Serialize>(
+        &self,
+        pk: &str,
+        sk: &str,
+        value: &T,
+        expires_at: Option<UnixTime>,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let item = to_item(pk, sk, value, expires_at)?;
+        self.store.put(item, Condition::Absent, now).await
+    }
+
+    /// Writes `value` back if the record is still at the version it was read at.
+    pub async fn replace<T: Serialize>(
+        &self,
+        stored: &Stored<T>,
+        value: &T,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        self.replace_expiring(stored, value, stored.item.expires_at, now)
+            .await
+    }
+
+    pub async fn replace_expiring<T: Serialize>(
+        &self,
+        stored: &Stored<T>,
+        value: &T,
+        expires_at: Option<UnixTime>,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let mut item = to_item(&stored.item.pk, &stored.item.sk, value, expires_at)?;
+        item.version = stored.item.version + 1;
+        self.store
+            .put(item, Condition::VersionIs(stored.item.version), now)
+            .await
+    }
+
+    /// Optimistic read-modify-write: `f` sees the current record (or `None`) and decides;
+    /// a lost race re-reads and asks `f` again. `expires_at` is applied to written records.
+    pub async fn modify<T, R, E, F>(
+        &self,
+        pk: &str,
+        sk: &str,
+        now: UnixTime,
+        mut f: F,
+    ) -> Result<R, E>
+    where
+        T: Serialize + DeserializeOwned,
+        E: From<StoreError>,
+        F: FnMut(Option<&T>) -> Result<(Change<T, R>, Option<UnixTime>), E>,
+    {
+        for _ in 0..MAX_RETRIES {
+            let current = self.load::<T>(pk, sk, now).await?;
+            let (change, expires_at) = f(current.as_ref().map(|s| &s.value))?;
+            let op = match (&change, &current) {
+                (Change::Keep(_), _) => None,
+                (Change::Write(value, _), Some(stored)) => {
+                    let mut item = to_item(pk, sk, value, expires_at)?;
+                    item.version = stored.item.version + 1;
+                    Some(WriteOp::Put {
+                        item,
+                        condition: Condition::VersionIs(stored.item.version),
+                    })
+                }
+                (Change::Write(value, _), None) => Some(WriteOp::Put {
+                    item: to_item(pk, sk, value, expires_at)?,
+                    condition: Condition::Absent,
+                }),
+                (Change::Delete(_), Some(stored)) => Some(WriteOp::Delete {
+                    pk: pk.to_owned(),
+                    sk: sk.to_owned(),
+                    condition: Condition::VersionIs(stored.item.version),
+                }),
+                (Change::Delete(_), None) => None,
+            };
+            if let Some(op) = op {
+                match self.store.transact(vec![op], now).await {
+                    Ok(()) => {}
+                    Err(StoreError::ConditionFailed) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            return Ok(match change {
+                Change::Write(_, r) | Change::Keep(r) | Change::Delete(r) => r,
+            });
+        }
+        Err(StoreError::ConditionFailed.into())
+    }
+}
+
+pub fn to_item<T: Serialize>(
+    pk: &str,
+    sk: &str,
+    value: &T,
+    expires_at: Option<UnixTime>,
+) -> Result<Item, StoreError> {
+    let data = serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Item {
+        pk: pk.to_owned(),
+        sk: sk.to_owned(),
+        version: 1,
+        expires_at,
+        data,
+    })
+}
+
+fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_value(item.data.clone())
+        .map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", item.pk, item.sk)))
+}
+
+// ---- keys -------------------------------------------------------------------------------
+
+pub fn account_pk(username: &Username) -> String {
+    format!("ACCOUNT#{username}")
+}
+pub const PROFILE_SK: &str = "PROFILE";
+pub fn challenge_pk(id: &ChallengeId) -> String {
+    format!("CHALLENGE#{id}")
+}
+pub const CHALLENGE_SK: &str = "CHALLENGE";
+pub fn session_pk(id: &SessionId) -> String {
+    format!("SESSION#{id}")
+}
+pub const SESSION_SK: &str = "SESSION";
+pub fn session_index_sk(id: &SessionId) -> String {
+    format!("SESSION#{id}")
+}
+
+// ---- records ----------------------------------------------------------------------------
+
+/// A password hash in PHC form. Debug output hides it.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct PhcHash(pub String);
+
+impl std::fmt::Debug for PhcHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PhcHash(***)")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Account {
+    pub username: Username,
+    pub name: String,
+    pub email: Option<String>,
+    pub mobile: MobileNumber,
+    pub password_hash: PhcHash,
+    pub disabled: bool,
+    pub home_office: bool,
+    /// Set for generated initial passwords and operator resets.
+    #[serde(default)]
+    pub password_change_required: bool,
+    pub created_at: UnixTime,
+    #[serde(default)]
+    pub password_changed_at: Option<UnixTime>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChallengePurpose {
+    Login { remember_me: bool },
+    PasswordReset,
+    PhoneChange { new_mobile: MobileNumber },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Challenge {
+    pub id: ChallengeId,
+    pub purpose: ChallengePurpose,
+    pub username: Username,
+    /// Where the code went.
+    pub destination: MobileNumber,
+    /// HMAC of the current code; `None` for a challenge whose SMS has not been sent (e.g.
+    /// forgot-password for an unknown user, which must look the same from outside).
+    pub code_hash: Option<String>,
+    pub code_expires_at: UnixTime,
+    pub last_sent_at: UnixTime,
+    pub resends: u32,
+    pub failed_attempts: u32,
+    pub consumed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Session {
+    pub id: SessionId,
+    pub username: Username,
+    /// SHA-256 of the current refresh secret.
+    pub refresh_hash: String,
+    /// SHA-256 of the secret it replaced: presenting it again is reuse.
+    pub previous_refresh_hash: Option<String>,
+    pub created_at: UnixTime,
+    pub last_used_at: UnixTime,
+    pub absolute_expires_at: UnixTime,
+    pub remember_me: bool,
+    pub revoked_at: Option<UnixTime>,
+}
+
+impl Session {
+    pub fn is_live(&self, now: UnixTime, idle_timeout: i64) -> bool {
+        self.revoked_at.is_none()
+            && now < self.absolute_expires_at
+            && now - self.last_used_at < idle_timeout
+    }
+}
