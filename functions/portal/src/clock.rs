@@ -54,3 +54,10 @@ pub fn rfc3339(at: UnixTime) -> String {
         })
         .unwrap_or_else(|| at.to_string())
 }
+
+impl ManualClock {
+    /// The clock's current reading (for test assertions).
+    pub fn now_for_tests(&self) -> UnixTime {
+        self.now()
+    }
+}
