@@ -46,7 +46,6 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("http://{address}");
     let mut settings = Settings::from_env();
     settings.portal_url = args.portal_url.clone().unwrap_or_else(|| base.clone());
-    settings.token_issuer = base.clone();
     let app = env.app(settings.clone(), None)?;
 
     println!("Hjemmekontor-portalen kjører på {base}");
