@@ -21,11 +21,7 @@ pub fn bin(name: &str) -> PathBuf {
     }
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        });
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
     target.join("debug").join(name)
 }
 
@@ -138,9 +134,7 @@ impl Portal {
     /// The SMS outbox, newest first.
     pub async fn sms(&self) -> Result<Vec<Value>> {
         let body: Value = reqwest::get(self.url("/dev/sms")).await?.json().await?;
-        body.as_array()
-            .cloned()
-            .ok_or_else(|| anyhow!("outbox is not a list"))
+        body.as_array().cloned().ok_or_else(|| anyhow!("outbox is not a list"))
     }
 
     /// The code in the newest SMS to `mobile`.
@@ -155,12 +149,7 @@ impl Portal {
     }
 
     pub async fn sms_count_to(&self, mobile: &str) -> Result<usize> {
-        Ok(self
-            .sms()
-            .await?
-            .iter()
-            .filter(|m| m["to"] == mobile)
-            .count())
+        Ok(self.sms().await?.iter().filter(|m| m["to"] == mobile).count())
     }
 
     pub fn client(&self) -> reqwest::Client {
@@ -171,21 +160,11 @@ impl Portal {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Result<reqwest::Response> {
-        Ok(self
-            .client()
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await?)
+        Ok(self.client().post(self.url(path)).json(&body).send().await?)
     }
 
     /// Password step; returns the login response body.
-    pub async fn login(
-        &self,
-        username: &str,
-        password: &str,
-        remember_me: bool,
-    ) -> Result<reqwest::Response> {
+    pub async fn login(&self, username: &str, password: &str, remember_me: bool) -> Result<reqwest::Response> {
         self.post(
             "/v1/auth/login",
             json!({ "username": username, "password": password, "remember_me": remember_me }),
@@ -208,11 +187,7 @@ impl Portal {
             )
             .await?;
         if verify.status() != 200 {
-            bail!(
-                "verify answered {}: {}",
-                verify.status(),
-                verify.text().await?
-            );
+            bail!("verify answered {}: {}", verify.status(), verify.text().await?);
         }
         Session::from_token_response(verify).await
     }

@@ -22,20 +22,10 @@ async fn unknown_user_wrong_password_and_disabled_account_look_identical() -> an
     portal.create_user("kari", MOBILE)?;
     portal.create_user("ola", "+4791234568")?;
     portal.admin(&["disable", "ola"])?;
-    let unknown = status_and_body(
-        portal
-            .login("finnes.ikke", "feil passord her", false)
-            .await?,
-    )
-    .await?;
+    let unknown = status_and_body(portal.login("finnes.ikke", "feil passord her", false).await?).await?;
     let wrong = status_and_body(portal.login("kari", "feil passord her", false).await?).await?;
     let disabled = status_and_body(portal.login("ola", PASSWORD, false).await?).await?;
-    let malformed = status_and_body(
-        portal
-            .login("ugyldig navn!", "feil passord her", false)
-            .await?,
-    )
-    .await?;
+    let malformed = status_and_body(portal.login("ugyldig navn!", "feil passord her", false).await?).await?;
     assert_eq!(unknown.0, 401);
     assert_eq!(unknown, wrong);
     assert_eq!(unknown, disabled);
@@ -59,10 +49,7 @@ async fn guessing_codes_ends_the_challenge_after_five_tries() -> anyhow::Result<
             )
             .await?;
         let (status, content_type, body) = status_and_body(r).await?;
-        assert_eq!(
-            (status, content_type.as_str()),
-            (400, "application/problem+json")
-        );
+        assert_eq!((status, content_type.as_str()), (400, "application/problem+json"));
         assert_eq!(body["code"], "invalid_code");
         assert_eq!(body["attempts_left"], left);
     }
@@ -73,10 +60,7 @@ async fn guessing_codes_ends_the_challenge_after_five_tries() -> anyhow::Result<
         )
         .await?;
     let (status, _, body) = status_and_body(r).await?;
-    assert_eq!(
-        status, 410,
-        "the right code is useless once the challenge is dead"
-    );
+    assert_eq!(status, 410, "the right code is useless once the challenge is dead");
     assert_eq!(body["code"], "challenge_expired");
     Ok(())
 }
@@ -98,15 +82,8 @@ async fn concurrent_verifies_of_the_right_code_open_exactly_one_session() -> any
         .into_iter()
         .map(|r| r.map(|r| r.status().as_u16()).unwrap_or(0))
         .collect();
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 410),
-        "{statuses:?}"
-    );
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 410), "{statuses:?}");
     Ok(())
 }
 
@@ -128,11 +105,7 @@ async fn resend_flooding_is_throttled_with_retry_after() -> anyhow::Result<()> {
         let body: Value = r.json().await?;
         assert_eq!(body["code"], "resend_too_soon");
     }
-    assert_eq!(
-        portal.sms_count_to(MOBILE).await?,
-        1,
-        "no SMS was sent by the flood"
-    );
+    assert_eq!(portal.sms_count_to(MOBILE).await?, 1, "no SMS was sent by the flood");
     Ok(())
 }
 
@@ -142,22 +115,12 @@ async fn login_flooding_one_account_hits_the_backoff() -> anyhow::Result<()> {
     portal.create_user("kari", MOBILE)?;
     let mut statuses = Vec::new();
     for _ in 0..7 {
-        statuses.push(
-            portal
-                .login("kari", "feil passord her", false)
-                .await?
-                .status()
-                .as_u16(),
-        );
+        statuses.push(portal.login("kari", "feil passord her", false).await?.status().as_u16());
     }
     assert_eq!(&statuses[..5], &[401; 5]);
     assert!(statuses[5..].contains(&429), "{statuses:?}");
     let throttled = portal.login("kari", PASSWORD, false).await?;
-    assert_eq!(
-        throttled.status(),
-        429,
-        "the right password waits out the backoff too"
-    );
+    assert_eq!(throttled.status(), 429, "the right password waits out the backoff too");
     assert!(throttled.headers().contains_key("retry-after"));
     Ok(())
 }
@@ -187,11 +150,7 @@ async fn refresh_token_reuse_revokes_the_session() -> anyhow::Result<()> {
         .header("cookie", &rotated.refresh_cookie)
         .send()
         .await?;
-    assert_eq!(
-        legit.status(),
-        401,
-        "the thief's reuse ends the whole session"
-    );
+    assert_eq!(legit.status(), 401, "the thief's reuse ends the whole session");
     let account = client
         .get(portal.url("/v1/account"))
         .bearer_auth(&rotated.access_token)
@@ -234,12 +193,7 @@ async fn malformed_and_oversized_bodies_get_4xx_problems_never_500() -> anyhow::
     let portal = Portal::start()?;
     let client = portal.client();
     let cases: Vec<(&str, &str, Vec<u8>, u16)> = vec![
-        (
-            "/v1/auth/login",
-            "application/json",
-            b"{not json".to_vec(),
-            400,
-        ),
+        ("/v1/auth/login", "application/json", b"{not json".to_vec(), 400),
         ("/v1/auth/login", "application/json", b"[]".to_vec(), 400),
         (
             "/v1/auth/login",
@@ -265,18 +219,8 @@ async fn malformed_and_oversized_bodies_get_4xx_problems_never_500() -> anyhow::
             br#"{"username":"a","password":"b"}"#.to_vec(),
             415,
         ),
-        (
-            "/v1/auth/login",
-            "application/json",
-            vec![b'a'; 64 * 1024],
-            413,
-        ),
-        (
-            "/v1/auth/login",
-            "application/json",
-            vec![0xff, 0xfe, 0x00],
-            400,
-        ),
+        ("/v1/auth/login", "application/json", vec![b'a'; 64 * 1024], 413),
+        ("/v1/auth/login", "application/json", vec![0xff, 0xfe, 0x00], 400),
         (
             "/v1/auth/sms/verify",
             "application/json",
@@ -324,18 +268,11 @@ async fn malformed_and_oversized_bodies_get_4xx_problems_never_500() -> anyhow::
         );
         assert_eq!(ct, "application/problem+json");
         let problem: Value = r.json().await?;
-        assert!(
-            problem["code"].is_string() && problem["title"].is_string(),
-            "{problem}"
-        );
+        assert!(problem["code"].is_string() && problem["title"].is_string(), "{problem}");
     }
     let huge_password = "x".repeat(10_000);
     let r = portal.login("kari", &huge_password, false).await?;
-    assert_eq!(
-        r.status(),
-        401,
-        "overlong passwords are refused without hashing them"
-    );
+    assert_eq!(r.status(), 401, "overlong passwords are refused without hashing them");
     Ok(())
 }
 

@@ -32,17 +32,9 @@ async fn login_code_account_refresh_logout() -> anyhow::Result<()> {
     assert_eq!(verify.headers()["cache-control"], "no-store");
     let session = Session::from_token_response(verify).await?;
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
-        assert!(
-            session.set_cookie.contains(attribute),
-            "{}",
-            session.set_cookie
-        );
+        assert!(session.set_cookie.contains(attribute), "{}", session.set_cookie);
     }
-    assert!(
-        session.set_cookie.starts_with("__Host-"),
-        "{}",
-        session.set_cookie
-    );
+    assert!(session.set_cookie.starts_with("__Host-"), "{}", session.set_cookie);
     assert!(
         !session.set_cookie.contains("Max-Age"),
         "without remember-me the cookie ends with the browser"
@@ -61,10 +53,7 @@ async fn login_code_account_refresh_logout() -> anyhow::Result<()> {
     assert_eq!(account["email"], Value::Null);
     assert_eq!(account["mobile"], MOBILE);
     assert_eq!(account["home_office"]["enabled"], true);
-    assert_eq!(
-        account["home_office"]["buypass"]["status"],
-        "not_registered"
-    );
+    assert_eq!(account["home_office"]["buypass"]["status"], "not_registered");
 
     let refreshed = client
         .post(portal.url("/v1/auth/refresh"))
@@ -85,9 +74,7 @@ async fn login_code_account_refresh_logout() -> anyhow::Result<()> {
         .await?;
     assert_eq!(logout.status(), 204);
     assert!(
-        logout.headers()["set-cookie"]
-            .to_str()?
-            .contains("Max-Age=0"),
+        logout.headers()["set-cookie"].to_str()?.contains("Max-Age=0"),
         "logout clears the cookie"
     );
 
@@ -124,11 +111,7 @@ async fn remember_me_makes_the_cookie_persistent_for_the_session_lifetime() -> a
         )
         .await?;
     let session = Session::from_token_response(verify).await?;
-    assert!(
-        session.set_cookie.contains("Max-Age=43200"),
-        "{}",
-        session.set_cookie
-    );
+    assert!(session.set_cookie.contains("Max-Age=43200"), "{}", session.set_cookie);
     Ok(())
 }
 
@@ -168,11 +151,7 @@ async fn sessions_survive_a_restart_and_two_processes_share_one_data_dir() -> an
 #[tokio::test]
 async fn english_titles_on_request() -> anyhow::Result<()> {
     let portal = Portal::start()?;
-    let no: Value = portal
-        .login("nobody", "whatever", false)
-        .await?
-        .json()
-        .await?;
+    let no: Value = portal.login("nobody", "whatever", false).await?.json().await?;
     assert_eq!(no["title"], "Feil brukernavn eller passord.");
     let en: Value = portal
         .client()

@@ -40,8 +40,7 @@ async fn main() -> anyhow::Result<()> {
     portal::observability::init_console_logs();
     let args = Args::parse();
     let env = LocalEnv::open(&args.data_dir, true)?;
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
     let mut settings = Settings::from_env();
@@ -68,12 +67,9 @@ async fn main() -> anyhow::Result<()> {
         outbox: Some(env.outbox.clone()),
         cors_origin: Some(args.cors_origin.unwrap_or(settings.portal_url)),
     });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 
@@ -83,8 +79,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

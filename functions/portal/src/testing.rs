@@ -45,8 +45,7 @@ impl CapturingSms {
     }
 
     pub fn set_failing(&self, failing: bool) {
-        self.failing
-            .store(failing, std::sync::atomic::Ordering::SeqCst);
+        self.failing.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
@@ -98,12 +97,7 @@ impl TestApp {
             hash_params: FAST_HASH,
         })
         .unwrap_or_else(|e| panic!("app build failed: {e}"));
-        Self {
-            app,
-            clock,
-            sms,
-            store,
-        }
+        Self { app, clock, sms, store }
     }
 
     pub fn in_memory() -> Self {

@@ -26,12 +26,7 @@ fn is_login(c: &portal::store::records::Challenge) -> bool {
 async fn logged_in_challenge(t: &TestApp) -> (portal::domain::ChallengeId, SmsCode) {
     let issued = t
         .app
-        .login(
-            "kari",
-            &Password::new(PASSWORD.into()),
-            false,
-            Some("10.0.0.1"),
-        )
+        .login("kari", &Password::new(PASSWORD.into()), false, Some("10.0.0.1"))
         .await
         .unwrap();
     (issued.challenge_id, t.sms.last_code_to(&mobile()).unwrap())
@@ -117,11 +112,7 @@ async fn resend_needs_30_seconds_allows_3_and_kills_the_old_code() {
             Err(ApiError::InvalidCode { .. })
         ));
     }
-    assert!(t
-        .app
-        .verify_code(&id, &new_code, None, is_login)
-        .await
-        .is_ok());
+    assert!(t.app.verify_code(&id, &new_code, None, is_login).await.is_ok());
 }
 
 #[tokio::test]
@@ -151,10 +142,7 @@ async fn wrong_codes_count_per_account_across_resends_and_lock_code_entry_at_20_
         t.clock.advance(60);
     }
     // Locked: even a fresh login cannot reach code entry.
-    let r = t
-        .app
-        .login("kari", &Password::new(PASSWORD.into()), false, None)
-        .await;
+    let r = t.app.login("kari", &Password::new(PASSWORD.into()), false, None).await;
     assert!(matches!(r, Err(ApiError::CodeEntryLocked { .. })), "{r:?}");
     t.clock.advance(3600);
     assert!(
@@ -176,11 +164,7 @@ async fn sms_per_account_is_capped_at_10_per_hour() {
             .await
             .unwrap();
     }
-    match t
-        .app
-        .login("kari", &Password::new(PASSWORD.into()), false, None)
-        .await
-    {
+    match t.app.login("kari", &Password::new(PASSWORD.into()), false, None).await {
         Err(ApiError::SmsLimit { retry_after }) => assert_eq!(retry_after, 3600),
         other => panic!("expected sms_limit, got {other:?}"),
     }
@@ -192,10 +176,7 @@ async fn sms_failure_leaves_nothing_behind_and_the_user_can_retry() {
     let t = TestApp::in_memory();
     t.account("kari", PASSWORD, MOBILE).await;
     t.sms.set_failing(true);
-    let r = t
-        .app
-        .login("kari", &Password::new(PASSWORD.into()), false, None)
-        .await;
+    let r = t.app.login("kari", &Password::new(PASSWORD.into()), false, None).await;
     assert!(matches!(r, Err(ApiError::SmsUnavailable(_))), "{r:?}");
     t.sms.set_failing(false);
     for _ in 0..10 {
@@ -219,11 +200,7 @@ async fn password_backoff_follows_the_curve_and_unknown_users_get_the_same() {
             assert!(matches!(r, Err(ApiError::InvalidCredentials)), "{r:?}");
         }
         // After 5 failures: wait 1 s.
-        match t
-            .app
-            .login(name, &Password::new(PASSWORD.into()), false, None)
-            .await
-        {
+        match t.app.login(name, &Password::new(PASSWORD.into()), false, None).await {
             Err(ApiError::TooManyAttempts { retry_after }) => assert_eq!(retry_after, 1),
             other => panic!("{name}: expected too_many_attempts, got {other:?}"),
         }
@@ -234,11 +211,7 @@ async fn password_backoff_follows_the_curve_and_unknown_users_get_the_same() {
             .await;
         assert!(matches!(r, Err(ApiError::InvalidCredentials)));
         // After 6 failures: wait 2 s.
-        match t
-            .app
-            .login(name, &Password::new(PASSWORD.into()), false, None)
-            .await
-        {
+        match t.app.login(name, &Password::new(PASSWORD.into()), false, None).await {
             Err(ApiError::TooManyAttempts { retry_after }) => assert_eq!(retry_after, 2),
             other => panic!("{name}: expected too_many_attempts, got {other:?}"),
         }
@@ -271,33 +244,18 @@ async fn thirty_failures_from_one_address_block_that_address() {
     }
     let r = t
         .app
-        .login(
-            "kari",
-            &Password::new(PASSWORD.into()),
-            false,
-            Some("198.51.100.7"),
-        )
+        .login("kari", &Password::new(PASSWORD.into()), false, Some("198.51.100.7"))
         .await;
     assert!(matches!(r, Err(ApiError::TooManyAttempts { .. })), "{r:?}");
     assert!(t
         .app
-        .login(
-            "kari",
-            &Password::new(PASSWORD.into()),
-            false,
-            Some("198.51.100.8")
-        )
+        .login("kari", &Password::new(PASSWORD.into()), false, Some("198.51.100.8"))
         .await
         .is_ok());
     t.clock.advance(600);
     assert!(t
         .app
-        .login(
-            "kari",
-            &Password::new(PASSWORD.into()),
-            false,
-            Some("198.51.100.7")
-        )
+        .login("kari", &Password::new(PASSWORD.into()), false, Some("198.51.100.7"))
         .await
         .is_ok());
 }
@@ -307,10 +265,7 @@ async fn disabled_account_looks_like_a_wrong_password() {
     let t = TestApp::in_memory();
     let user = t.account("kari", PASSWORD, MOBILE).await;
     t.app.set_disabled(&user, true).await.unwrap();
-    let r = t
-        .app
-        .login("kari", &Password::new(PASSWORD.into()), false, None)
-        .await;
+    let r = t.app.login("kari", &Password::new(PASSWORD.into()), false, None).await;
     assert!(matches!(r, Err(ApiError::InvalidCredentials)), "{r:?}");
 }
 
@@ -432,16 +387,8 @@ async fn audit_trail_records_logins_without_secrets() {
     let t = TestApp::in_memory();
     let user = t.account("kari", PASSWORD, MOBILE).await;
     let (id, code) = logged_in_challenge(&t).await;
-    t.app
-        .verify_code(&id, &code, Some("10.0.0.1"), is_login)
-        .await
-        .unwrap();
-    let trail = t
-        .app
-        .repo
-        .audit_trail(&user, t.clock.now_for_tests())
-        .await
-        .unwrap();
+    t.app.verify_code(&id, &code, Some("10.0.0.1"), is_login).await.unwrap();
+    let trail = t.app.repo.audit_trail(&user, t.clock.now_for_tests()).await.unwrap();
     let text = serde_json::to_string(&trail).unwrap();
     assert!(
         text.contains("login_password_ok") && text.contains("code_sent"),
