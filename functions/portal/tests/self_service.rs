@@ -291,6 +291,17 @@ async fn a_generated_password_flags_the_session_until_it_is_changed_on_that_sess
 }
 
 #[tokio::test]
+async fn disabled_accounts_get_no_session() {
+    let t = test_app();
+    let user = kari(&t).await;
+    t.app.set_disabled(&user, true).await.unwrap();
+    assert!(matches!(
+        t.app.open_session(&user, false, None).await,
+        Err(ApiError::SessionExpired)
+    ));
+}
+
+#[tokio::test]
 async fn sessions_stored_without_the_flag_ask_the_account() {
     let t = test_app();
     let (user, _) = generated_account(&t).await;

@@ -280,7 +280,8 @@ impl App {
             .map(|s| s.value);
         let still_allowed = current.as_ref().is_some_and(|a| !a.disabled);
         if !still_allowed {
-            self.revoke_session(&session.id, None).await?;
+            self.revoke_all_sessions(&session.username, None, "account_disabled")
+                .await?;
             return Err(ApiError::SessionExpired);
         }
         let required = current.is_some_and(|a| a.password_change_required);
