@@ -49,10 +49,12 @@ fn bench_code_check(c: &mut Criterion) {
 fn bench_store_paths(c: &mut Criterion) {
     let rt = runtime();
     let t = TestApp::in_memory();
-    let mut policy = portal::config::Policy::default();
     // The benchmark logs in thousands of times; lift the per-account SMS caps.
-    policy.sms_per_account_hour = usize::MAX / 2;
-    policy.sms_per_destination_day = usize::MAX / 2;
+    let policy = portal::config::Policy {
+        sms_per_account_hour: usize::MAX / 2,
+        sms_per_destination_day: usize::MAX / 2,
+        ..Default::default()
+    };
     let t = TestApp::with_policy(t.store.clone(), policy);
     let user = rt.block_on(t.account("kari", PASSWORD, MOBILE));
     let mobile = portal::domain::MobileNumber::parse(MOBILE).unwrap_or_else(|e| panic!("{e}"));
