@@ -51,6 +51,10 @@ enum Command {
     },
     /// Shows an account (never its secrets).
     Show { username: String },
+    /// Shows whether the account has an authenticator app (TOTP) for login.
+    TotpStatus { username: String },
+    /// Removes the account's authenticator app (lost phone); login falls back to SMS codes.
+    RemoveTotp { username: String },
 }
 
 #[tokio::main]
@@ -117,6 +121,26 @@ async fn run(args: Args) -> anyhow::Result<String> {
         Command::SetHomeOffice { username: u, state } => {
             app.set_home_office(&username(&u)?, state == "on").await?;
             Ok(format!("home office {state} for {u}"))
+        }
+        Command::TotpStatus { username: u } => {
+            let user = username(&u)?;
+            let status = app.admin_totp_status(&user).await?;
+            Ok(serde_json::to_string_pretty(&json!({
+                "username": user,
+                "totp": if status.enabled { "enabled" } else { "not_enrolled" },
+                "enabled_at": status.enabled_at.map(portal::clock::rfc3339),
+                "enrolment_pending": status.pending,
+            }))?)
+        }
+        Command::RemoveTotp { username: u } => {
+            let user = username(&u)?;
+            if app.admin_remove_totp(&user).await? {
+                Ok(format!(
+                    "removed the authenticator app of {user}; login uses SMS codes again"
+                ))
+            } else {
+                Ok(format!("{user} has no authenticator app; nothing removed"))
+            }
         }
         Command::Show { username: u } => {
             let account = app

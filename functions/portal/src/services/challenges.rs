@@ -120,6 +120,7 @@ impl App {
             resends: 0,
             failed_attempts: 0,
             consumed: false,
+            totp: false,
         };
         let pk = challenge_pk(&id);
         self.repo
@@ -165,7 +166,9 @@ impl App {
         }
     }
 
-    /// Replaces the code with a new one (the old one dies) under the resend throttles.
+    /// Replaces the code with a new one (the old one dies) under the resend throttles. The first
+    /// SMS of a challenge answered so far by authenticator app ("send me an SMS instead") goes
+    /// out at once and is not counted as a resend.
     pub async fn resend_code(&self, id: &ChallengeId, source_ip: Option<&str>) -> Result<Resent, ApiError> {
         let now = self.now();
         let (interval, max_resends, lifetime) = (
@@ -174,7 +177,7 @@ impl App {
             self.policy.code_lifetime,
         );
         let challenge = self.live_challenge(id).await?;
-        if challenge.code_hash.is_none() {
+        if challenge.code_hash.is_none() && !challenge.totp {
             // A decoy challenge (unknown user): behave as if sent, send nothing.
             return self.decoy_resend(id).await;
         }
@@ -189,13 +192,14 @@ impl App {
                 let Some(c) = current.filter(|c| !c.consumed && c.failed_attempts < attempts_max) else {
                     return Err(ApiError::ChallengeGone);
                 };
+                let first_sms = c.totp && c.code_hash.is_none();
                 let since = now - c.last_sent_at;
-                if since < interval {
+                if since < interval && !first_sms {
                     return Err(ApiError::ResendTooSoon {
                         retry_after: (interval - since) as u64,
                     });
                 }
-                if c.resends >= max_resends {
+                if c.resends >= max_resends && !first_sms {
                     return Err(ApiError::ResendLimit {
                         retry_after: (c.code_expires_at - now).max(1) as u64,
                     });
@@ -204,7 +208,7 @@ impl App {
                 next.code_hash = Some(code_hash.clone());
                 next.code_expires_at = now + lifetime;
                 next.last_sent_at = now;
-                next.resends += 1;
+                next.resends += u32::from(!first_sms);
                 Ok((Change::Write(next, c.clone()), Some(now + lifetime)))
             })
             .await?;
@@ -228,6 +232,10 @@ impl App {
                         let mut c = c.clone();
                         c.last_sent_at = previous.last_sent_at;
                         c.resends = previous.resends;
+                        if previous.code_hash.is_none() {
+                            // The first SMS of a TOTP login failed: it may be asked for again at once.
+                            c.code_hash = None;
+                        }
                         Ok((Change::Write(c, ()), Some(now + lifetime)))
                     }
                     None => Ok((Change::Keep(()), None)),
@@ -240,7 +248,11 @@ impl App {
                 &challenge.username,
                 AuditKind::CodeSent,
                 source_ip,
-                json!({ "to": challenge.destination.masked(), "resend": true }),
+                json!({
+                    "to": challenge.destination.masked(),
+                    "resend": previous.code_hash.is_some(),
+                    "instead_of_totp": previous.code_hash.is_none(),
+                }),
                 now,
             )
             .await;
@@ -336,35 +348,51 @@ impl App {
             .await?;
         match outcome {
             Ok(challenge) => Ok(challenge),
-            Err(attempts_left) => {
-                let failures = self
-                    .repo
-                    .limit_record(&self.code_failures(), challenge.username.as_str(), now)
-                    .await?;
-                self.repo
-                    .audit(
-                        &challenge.username,
-                        AuditKind::CodeFailed,
-                        source_ip,
-                        json!({ "attempts_left": attempts_left }),
-                        now,
-                    )
-                    .await;
-                if failures >= self.policy.code_failures_per_account_hour {
-                    let until = now + self.policy.code_lock_seconds;
-                    self.repo
-                        .lock(CODE_LOCK_SCOPE, challenge.username.as_str(), until, now)
-                        .await?;
-                    self.repo
-                        .audit(&challenge.username, AuditKind::CodeLocked, source_ip, json!({}), now)
-                        .await;
-                    return Err(ApiError::CodeEntryLocked {
-                        retry_after: self.policy.code_lock_seconds as u64,
-                    });
-                }
-                Err(ApiError::InvalidCode { attempts_left })
-            }
+            Err(attempts_left) => Err(self
+                .code_failed(
+                    &challenge.username,
+                    attempts_left,
+                    source_ip,
+                    json!({ "attempts_left": attempts_left }),
+                )
+                .await),
         }
+    }
+
+    /// Counts one wrong code (SMS or authenticator app) against the account and locks code
+    /// entry when the hourly limit is reached. Returns the error to answer with.
+    pub(crate) async fn code_failed(
+        &self,
+        username: &Username,
+        attempts_left: u32,
+        source_ip: Option<&str>,
+        detail: serde_json::Value,
+    ) -> ApiError {
+        let now = self.now();
+        let failures = match self
+            .repo
+            .limit_record(&self.code_failures(), username.as_str(), now)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => return e.into(),
+        };
+        self.repo
+            .audit(username, AuditKind::CodeFailed, source_ip, detail, now)
+            .await;
+        if failures >= self.policy.code_failures_per_account_hour {
+            let until = now + self.policy.code_lock_seconds;
+            if let Err(e) = self.repo.lock(CODE_LOCK_SCOPE, username.as_str(), until, now).await {
+                return e.into();
+            }
+            self.repo
+                .audit(username, AuditKind::CodeLocked, source_ip, json!({}), now)
+                .await;
+            return ApiError::CodeEntryLocked {
+                retry_after: self.policy.code_lock_seconds as u64,
+            };
+        }
+        ApiError::InvalidCode { attempts_left }
     }
 }
 

@@ -6,3 +6,4 @@ pub mod challenges;
 pub mod limits;
 pub mod login;
 pub mod sessions;
+pub mod totp;
