@@ -3,4 +3,5 @@
 pub mod account;
 pub mod auth;
 pub mod dev;
+pub mod self_service;
 pub mod totp;

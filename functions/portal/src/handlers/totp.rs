@@ -97,10 +97,9 @@ pub async fn verify(
     let tokens = app
         .open_session(&challenge.username, remember_me, ip.as_deref())
         .await?;
-    let account = app.account(&challenge.username).await?;
     Ok(token_response(
         &app.settings.refresh_cookie,
         &tokens,
-        account.password_change_required,
+        tokens.session.password_change_required.unwrap_or(false),
     ))
 }

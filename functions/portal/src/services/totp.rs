@@ -233,18 +233,18 @@ impl App {
         })
     }
 
-    /// Re-authentication with the current password before a sensitive change. Shares the
-    /// password throttles with login; a wrong password is 403, not 401 (the session is fine).
-    async fn reauthenticate(
+    /// The signed-in user's account after re-authentication with the current password (the
+    /// login throttles apply; a wrong password is 403 and counts as a failed login).
+    async fn reauthenticated(
         &self,
         username: &Username,
         password: &Password,
         source_ip: Option<&str>,
+        during: &'static str,
     ) -> Result<Account, ApiError> {
-        match self.check_password(username.as_str(), password, source_ip).await {
-            Err(ApiError::InvalidCredentials) => Err(ApiError::WrongPassword),
-            other => other,
-        }
+        let account = self.account(username).await?;
+        self.reauthenticate(&account, password, source_ip, during).await?;
+        Ok(account)
     }
 
     /// `POST /v1/account/totp`: a fresh secret, shown this once. Replaces any unconfirmed
@@ -256,7 +256,8 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<TotpEnrolment, ApiError> {
         self.secret_box()?;
-        self.reauthenticate(username, password, source_ip).await?;
+        self.reauthenticated(username, password, source_ip, "totp_enrolment")
+            .await?;
         let mut secret = vec![0u8; SECRET_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let sealed = self.seal_totp_secret(username, &secret)?;
@@ -353,16 +354,21 @@ impl App {
             .await?;
         match outcome {
             Confirmed::Enabled { replaced } => {
+                let account = self.account(username).await?;
+                let notified = self.send_notice(&account.mobile, messages::TOTP_ENABLED).await;
                 self.repo
                     .audit(
                         username,
                         AuditKind::TotpEnabled,
                         source_ip,
-                        json!({ "replaced": replaced }),
+                        json!({
+                            "replaced": replaced,
+                            "notice_to": account.mobile.masked(),
+                            "notice_sent": notified,
+                        }),
                         now,
                     )
                     .await;
-                self.notify(username, messages::TOTP_ENABLED).await;
                 Ok(())
             }
             Confirmed::Wrong(attempts_left) => Err(self
@@ -383,21 +389,14 @@ impl App {
         password: &Password,
         source_ip: Option<&str>,
     ) -> Result<(), ApiError> {
-        self.reauthenticate(username, password, source_ip).await?;
+        let account = self
+            .reauthenticated(username, password, source_ip, "totp_removal")
+            .await?;
         match self.delete_totp(username).await? {
             None => Err(ApiError::TotpNotEnrolled),
             Some(false) => Ok(()),
             Some(true) => {
-                self.repo
-                    .audit(
-                        username,
-                        AuditKind::TotpRemoved,
-                        source_ip,
-                        json!({ "by": "user" }),
-                        self.now(),
-                    )
-                    .await;
-                self.notify(username, messages::TOTP_REMOVED).await;
+                self.totp_removed(&account, source_ip, "user").await;
                 Ok(())
             }
         }
@@ -406,19 +405,10 @@ impl App {
     /// `portal-admin remove-totp` (the user lost the phone with the app). Returns whether an
     /// active authenticator was removed.
     pub async fn admin_remove_totp(&self, username: &Username) -> Result<bool, AdminError> {
-        self.admin_account(username).await?;
+        let account = self.admin_account(username).await?;
         let had_active = self.delete_totp(username).await? == Some(true);
         if had_active {
-            self.repo
-                .audit(
-                    username,
-                    AuditKind::TotpRemoved,
-                    None,
-                    json!({ "by": "operator" }),
-                    self.now(),
-                )
-                .await;
-            self.notify(username, messages::TOTP_REMOVED).await;
+            self.totp_removed(&account, None, "operator").await;
         }
         Ok(had_active)
     }
@@ -449,19 +439,22 @@ impl App {
             .await
     }
 
-    /// A security notice to the account's phone. Best effort: the change it reports has
-    /// already happened, so a failed SMS is logged, not reported to the user as a failure.
-    async fn notify(&self, username: &Username, text: &str) {
-        let mobile = match self.account(username).await {
-            Ok(account) => account.mobile,
-            Err(e) => {
-                tracing::warn!(error = %e, "notice not sent: account unreadable");
-                return;
-            }
-        };
-        if let Err(e) = self.sms.send(&mobile, text).await {
-            tracing::warn!(error = %e, "notice SMS not sent");
-        }
+    /// Notice to the account's phone (best effort) and audit event of a removal.
+    async fn totp_removed(&self, account: &Account, source_ip: Option<&str>, by: &'static str) {
+        let notified = self.send_notice(&account.mobile, messages::TOTP_REMOVED).await;
+        self.repo
+            .audit(
+                &account.username,
+                AuditKind::TotpRemoved,
+                source_ip,
+                json!({
+                    "by": by,
+                    "notice_to": account.mobile.masked(),
+                    "notice_sent": notified,
+                }),
+                self.now(),
+            )
+            .await;
     }
 
     /// Opens a login challenge for a user with an authenticator app. No SMS is sent; the user
