@@ -10,13 +10,19 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 
 /// Upper bound for one SDK call including retries.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Loads the shared configuration once per process.
 pub async fn load_sdk_config() -> SdkConfig {
+    loader().load().await
+}
+
+/// The environment-driven loader with the portal's timeouts and retries, for callers that
+/// override parts of it (tests point it at the emulator explicitly).
+pub fn loader() -> ConfigLoader {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
         .operation_attempt_timeout(Duration::from_secs(2))
@@ -31,6 +37,4 @@ pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
         .retry_config(retries)
-        .load()
-        .await
 }
