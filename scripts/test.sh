@@ -15,5 +15,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "build binaries used by the end-to-end tests"
 cargo build --workspace --bins
 
+step "start the AWS emulator"
+# shellcheck source=scripts/aws-emulator.sh
+. scripts/aws-emulator.sh
+trap aws_emulator_stop EXIT
+aws_emulator_start
+
 step "cargo test"
 cargo test --workspace
