@@ -23,3 +23,13 @@ aws_emulator_start
 
 step "cargo test"
 cargo test --workspace
+
+step "end-to-end tests again, on DynamoDB and SNS in the AWS emulator"
+# One at a time: the emulator keeps a single SMS log for every test.
+E2E_BACKEND=aws cargo test -p e2e -- --test-threads=1
+
+step "openapi.yaml lint (Redocly, pinned)"
+if [ ! -x tools/openapi/node_modules/.bin/redocly ]; then
+  npm ci --prefix tools/openapi --no-audit --no-fund --silent
+fi
+(cd tools/openapi && node_modules/.bin/redocly lint --config redocly.yaml ../../openapi.yaml)

@@ -18,12 +18,7 @@ use serde_json::json;
 #[command(about = "Operators' tool for the Hjemmekontor portal")]
 struct Args {
     /// The local portal's data dir.
-    #[arg(
-        long,
-        env = "PORTAL_DATA_DIR",
-        default_value = ".portal-data",
-        global = true
-    )]
+    #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data", global = true)]
     data_dir: PathBuf,
     /// Storage backend.
     #[arg(long, env = "PORTAL_STORE", default_value = "sqlite", value_parser = ["sqlite", "dynamodb"], global = true)]
@@ -97,9 +92,9 @@ fn username(raw: &str) -> anyhow::Result<Username> {
 }
 
 fn table(args: &Args) -> anyhow::Result<String> {
-    args.table.clone().ok_or_else(|| {
-        anyhow::anyhow!("the DynamoDB table name is missing: --table or PORTAL_TABLE")
-    })
+    args.table
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the DynamoDB table name is missing: --table or PORTAL_TABLE"))
 }
 
 async fn init_table(args: &Args) -> anyhow::Result<String> {
@@ -117,9 +112,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
         return init_table(&args).await;
     }
     let store = match args.store.as_str() {
-        "dynamodb" => LocalStore::DynamoDb {
-            table: table(&args)?,
-        },
+        "dynamodb" => LocalStore::DynamoDb { table: table(&args)? },
         _ => LocalStore::Sqlite,
     };
     let sms = match args.sms.as_str() {

@@ -87,10 +87,7 @@ impl LambdaConfig {
         let sms = match var("PORTAL_SMS").as_deref().unwrap_or("sns") {
             "sns" => SmsConfig::Sns {
                 sender_id: var("PORTAL_SMS_SENDER_ID")
-                    .map(|raw| {
-                        SenderId::parse(&raw)
-                            .map_err(|e| ConfigError::Invalid("PORTAL_SMS_SENDER_ID", e))
-                    })
+                    .map(|raw| SenderId::parse(&raw).map_err(|e| ConfigError::Invalid("PORTAL_SMS_SENDER_ID", e)))
                     .transpose()?,
             },
             "outbox" => SmsConfig::Outbox,
@@ -131,22 +128,18 @@ impl LambdaConfig {
             StoreConfig::Sqlite { path } => {
                 Arc::new(SqliteStore::open(path).map_err(|e| ConfigError::Init(e.to_string()))?)
             }
-            StoreConfig::DynamoDb { table } => Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(sdk()?),
-                table.clone(),
-            )),
+            StoreConfig::DynamoDb { table } => {
+                Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk()?), table.clone()))
+            }
         };
         let sms: Arc<dyn SmsSender> = match &self.sms {
             SmsConfig::Outbox => Arc::new(OutboxSms::new(store.clone(), clock.clone(), false)),
-            SmsConfig::Sns { sender_id } => Arc::new(SnsSms::new(
-                aws_sdk_sns::Client::new(sdk()?),
-                sender_id.clone(),
-            )),
+            SmsConfig::Sns { sender_id } => Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk()?), sender_id.clone())),
         };
         let keys = match &self.keys {
             KeysConfig::File { path } => {
-                let raw = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError::Init(format!("{}: {e}", path.display())))?;
+                let raw =
+                    std::fs::read_to_string(path).map_err(|e| ConfigError::Init(format!("{}: {e}", path.display())))?;
                 KeyMaterial::from_json(&raw).map_err(|e| ConfigError::Init(e.to_string()))?
             }
             KeysConfig::SecretsManager { secret_id } => {
@@ -200,13 +193,8 @@ async fn report_init_error(error: &ConfigError) {
         .uri("/2018-06-01/runtime/init/error")
         .header("lambda-runtime-function-error-type", "Runtime.InitError")
         .header(http::header::CONTENT_TYPE, "application/json")
-        .body(lambda_runtime_api_client::body::Body::from(
-            body.to_string(),
-        ));
-    let (Ok(client), Ok(request)) = (
-        lambda_runtime_api_client::Client::builder().build(),
-        request,
-    ) else {
+        .body(lambda_runtime_api_client::body::Body::from(body.to_string()));
+    let (Ok(client), Ok(request)) = (lambda_runtime_api_client::Client::builder().build(), request) else {
         return;
     };
     if let Err(e) = client.call(request).await {

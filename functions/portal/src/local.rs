@@ -58,15 +58,9 @@ impl LocalEnv {
 
     /// Like [`LocalEnv::open`], on the chosen backends. Fails early, with the fix in the
     /// message, when the DynamoDB table does not exist.
-    pub async fn open_on(
-        data_dir: &Path,
-        store: &LocalStore,
-        sms: &LocalSms,
-        echo_sms: bool,
-    ) -> anyhow::Result<Self> {
+    pub async fn open_on(data_dir: &Path, store: &LocalStore, sms: &LocalSms, echo_sms: bool) -> anyhow::Result<Self> {
         prepare_data_dir(data_dir)?;
-        let needs_aws =
-            matches!(store, LocalStore::DynamoDb { .. }) || matches!(sms, LocalSms::Sns { .. });
+        let needs_aws = matches!(store, LocalStore::DynamoDb { .. }) || matches!(sms, LocalSms::Sns { .. });
         let sdk = if needs_aws {
             Some(crate::aws::load_sdk_config().await)
         } else {
@@ -81,10 +75,9 @@ impl LocalEnv {
             _ => Arc::new(SqliteStore::open(&data_dir.join("portal.db"))?),
         };
         let sender: Option<Arc<dyn SmsSender>> = match (sms, &sdk) {
-            (LocalSms::Sns { sender_id }, Some(sdk)) => Some(Arc::new(SnsSms::new(
-                aws_sdk_sns::Client::new(sdk),
-                sender_id.clone(),
-            ))),
+            (LocalSms::Sns { sender_id }, Some(sdk)) => {
+                Some(Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk), sender_id.clone())))
+            }
             _ => None,
         };
         Self::assemble(data_dir, item_store, sender, echo_sms)
@@ -109,11 +102,7 @@ impl LocalEnv {
         })
     }
 
-    pub fn app(
-        &self,
-        settings: Settings,
-        sms: Option<Arc<dyn SmsSender>>,
-    ) -> anyhow::Result<SharedApp> {
+    pub fn app(&self, settings: Settings, sms: Option<Arc<dyn SmsSender>>) -> anyhow::Result<SharedApp> {
         Ok(App::build(AppParts {
             store: self.store.clone(),
             sms: sms.unwrap_or_else(|| self.sms.clone()),

@@ -20,17 +20,15 @@ impl Emulator {
     /// The configured emulator; `None` (with a note on stderr) when there is none and it is not
     /// required. Panics when it is required but missing.
     pub fn from_env() -> Option<Self> {
-        let endpoint = std::env::var(ENDPOINT_VAR)
-            .ok()
-            .filter(|v| !v.trim().is_empty());
+        let endpoint = std::env::var(ENDPOINT_VAR).ok().filter(|v| !v.trim().is_empty());
         let required = std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1");
         match endpoint {
             Some(endpoint) => Some(Self {
                 endpoint: endpoint.trim_end_matches('/').to_owned(),
             }),
-            None if required => panic!(
-                "{REQUIRE_VAR}=1 but {ENDPOINT_VAR} is not set: the AWS emulator tests must run"
-            ),
+            None if required => {
+                panic!("{REQUIRE_VAR}=1 but {ENDPOINT_VAR} is not set: the AWS emulator tests must run")
+            }
             None => {
                 eprintln!(
                     "SKIPPED: {ENDPOINT_VAR} is not set; run ./scripts/test.sh to start the AWS \

@@ -4,13 +4,7 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 /// A v2 event for `method path` with an optional JSON body, cookies and extra headers.
-pub fn event(
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-    cookies: &[String],
-    headers: &[(&str, &str)],
-) -> Value {
+pub fn event(method: &str, path: &str, body: Option<&Value>, cookies: &[String], headers: &[(&str, &str)]) -> Value {
     let mut header_map = serde_json::Map::new();
     header_map.insert("host".into(), json!("api.hjemmekontor.test"));
     header_map.insert("user-agent".into(), json!("aws-emulator-tests"));
@@ -83,11 +77,7 @@ impl Reply {
             headers: raw["headers"].as_object().cloned().unwrap_or_default(),
             cookies: raw["cookies"]
                 .as_array()
-                .map(|c| {
-                    c.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
+                .map(|c| c.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
                 .unwrap_or_default(),
             body,
         }

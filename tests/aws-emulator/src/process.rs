@@ -13,10 +13,7 @@ use tokio::process::{Child, Command};
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> → target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target dir");
     let path = dir.join(name);
     assert!(
         path.exists(),
@@ -72,10 +69,7 @@ impl Running {
                 return line;
             }
             if tokio::time::Instant::now() > deadline {
-                panic!(
-                    "no line with {needle:?}; output so far:\n{}",
-                    self.lines().join("\n")
-                );
+                panic!("no line with {needle:?}; output so far:\n{}", self.lines().join("\n"));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

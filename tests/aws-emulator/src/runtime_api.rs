@@ -56,10 +56,7 @@ impl RuntimeApi {
         });
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
-            .route(
-                "/2018-06-01/runtime/invocation/{id}/response",
-                post(response),
-            )
+            .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(shared.clone());
@@ -86,9 +83,7 @@ impl RuntimeApi {
     /// Hands `event` to the function and waits for its answer.
     pub async fn invoke(&self, event: Value) -> Outcome {
         let (reply, answer) = oneshot::channel();
-        self.submit
-            .send(Pending { event, reply })
-            .expect("runtime API running");
+        self.submit.send(Pending { event, reply }).expect("runtime API running");
         tokio::time::timeout(Duration::from_secs(30), answer)
             .await
             .expect("the function answered within 30 s")
@@ -177,31 +172,18 @@ fn finish(shared: &Shared, id: &str, outcome: Outcome) -> StatusCode {
 }
 
 fn json_or_text(body: &Bytes) -> Value {
-    serde_json::from_slice(body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
+    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
 
-async fn response(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
+async fn response(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
     finish(&shared, &id, Outcome::Response(json_or_text(&body)))
 }
 
-async fn error(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> StatusCode {
+async fn error(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
     finish(&shared, &id, Outcome::Error(json_or_text(&body)))
 }
 
-async fn init_error(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
+async fn init_error(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     shared
         .init_errors
         .lock()

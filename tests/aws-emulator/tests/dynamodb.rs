@@ -53,10 +53,7 @@ async fn init_table_creates_the_table_as_infra_declares_it() {
     assert_eq!(keys, vec![("pk", &KeyType::Hash), ("sk", &KeyType::Range)]);
     let stream = table.stream_specification().unwrap();
     assert!(stream.stream_enabled());
-    assert_eq!(
-        stream.stream_view_type(),
-        Some(&StreamViewType::NewAndOldImages)
-    );
+    assert_eq!(stream.stream_view_type(), Some(&StreamViewType::NewAndOldImages));
     let ttl = client
         .describe_time_to_live()
         .table_name(store.table())
@@ -94,10 +91,7 @@ async fn a_missing_table_is_reported_as_unavailable_with_the_fix() {
     let store = DynamoStore::new(client, "no-such-table");
     let message = store.check_table().await.unwrap_err().to_string();
     assert!(message.contains("init-table"), "{message}");
-    assert!(matches!(
-        store.get("a", "b", 0).await,
-        Err(StoreError::Unavailable(_))
-    ));
+    assert!(matches!(store.get("a", "b", 0).await, Err(StoreError::Unavailable(_))));
 }
 
 /// Needs no emulator: nothing listens on the port.
@@ -110,10 +104,7 @@ async fn a_dead_endpoint_answers_unavailable_within_seconds() {
     let sdk = Emulator::sdk_config_for(&format!("http://127.0.0.1:{port}")).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t");
     let started = Instant::now();
-    assert!(matches!(
-        store.get("a", "b", 0).await,
-        Err(StoreError::Unavailable(_))
-    ));
+    assert!(matches!(store.get("a", "b", 0).await, Err(StoreError::Unavailable(_))));
     assert!(matches!(
         store
             .transact(
@@ -147,10 +138,7 @@ async fn a_hanging_endpoint_times_out_within_the_operation_budget() {
     let sdk = Emulator::sdk_config_for(&format!("http://{address}")).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t");
     let started = Instant::now();
-    assert!(matches!(
-        store.query("a", "", 0).await,
-        Err(StoreError::Unavailable(_))
-    ));
+    assert!(matches!(store.query("a", "", 0).await, Err(StoreError::Unavailable(_))));
     let took = started.elapsed();
     assert!(
         took < portal::aws::OPERATION_TIMEOUT + Duration::from_secs(1),

@@ -79,10 +79,7 @@ impl Deployment {
             ("PORTAL_SMS", "sns".into()),
             ("PORTAL_SMS_SENDER_ID", "NHN".into()),
             ("PORTAL_KEYS_SECRET_ID", self.secret.clone()),
-            (
-                "PORTAL_TOKEN_ISSUER",
-                "https://api.hjemmekontor.test".into(),
-            ),
+            ("PORTAL_TOKEN_ISSUER", "https://api.hjemmekontor.test".into()),
             ("PORTAL_TOKEN_AUDIENCE", "hjemmekontor-portal".into()),
             ("PORTAL_URL", "https://portal.hjemmekontor.test".into()),
         ] {
@@ -127,11 +124,7 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     let login_api = RuntimeApi::start().await;
     let sms_api = RuntimeApi::start().await;
     let login = Running::spawn("login", &[], &deployment.function_env("login", &login_api));
-    let sms_code = Running::spawn(
-        "sms-code",
-        &[],
-        &deployment.function_env("sms-code", &sms_api),
-    );
+    let sms_code = Running::spawn("sms-code", &[], &deployment.function_env("sms-code", &sms_api));
 
     let wrong = call(
         &login_api,
@@ -154,9 +147,7 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     assert_eq!(started.status, 200, "{started:?}");
     assert_eq!(started.header("cache-control"), Some("no-store"));
     let challenge = started.json()["challenge_id"].as_str().unwrap().to_owned();
-    let hint = portal::domain::MobileNumber::parse(&mobile)
-        .unwrap()
-        .masked();
+    let hint = portal::domain::MobileNumber::parse(&mobile).unwrap().masked();
     assert_eq!(started.json()["phone_hint"], hint.as_str());
     let code = emulator.latest_code(&mobile).await;
 
@@ -169,11 +160,7 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     )
     .await;
     assert_problem(&too_soon, 429, "resend_too_soon");
-    let wait: u64 = too_soon
-        .header("retry-after")
-        .expect("Retry-After")
-        .parse()
-        .unwrap();
+    let wait: u64 = too_soon.header("retry-after").expect("Retry-After").parse().unwrap();
     assert!((1..=30).contains(&wait), "Retry-After {wait}");
 
     let wrong_code = if code == "000000" { "111111" } else { "000000" };
@@ -208,10 +195,7 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
         .expect("refresh cookie")
         .clone();
     for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
-        assert!(
-            set_cookie.contains(attribute),
-            "{set_cookie} lacks {attribute}"
-        );
+        assert!(set_cookie.contains(attribute), "{set_cookie} lacks {attribute}");
     }
     let first = verified.cookie(COOKIE).unwrap();
 
@@ -225,26 +209,12 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     .await;
     assert_problem(&again, 410, "challenge_expired");
 
-    let refreshed = call(
-        &sms_api,
-        "POST",
-        "/v1/auth/refresh",
-        None,
-        std::slice::from_ref(&first),
-    )
-    .await;
+    let refreshed = call(&sms_api, "POST", "/v1/auth/refresh", None, std::slice::from_ref(&first)).await;
     assert_eq!(refreshed.status, 200, "{refreshed:?}");
     let second = refreshed.cookie(COOKIE).expect("rotated cookie");
     assert_ne!(second, first, "the refresh token rotates");
 
-    let replayed = call(
-        &sms_api,
-        "POST",
-        "/v1/auth/refresh",
-        None,
-        std::slice::from_ref(&first),
-    )
-    .await;
+    let replayed = call(&sms_api, "POST", "/v1/auth/refresh", None, std::slice::from_ref(&first)).await;
     assert_problem(&replayed, 401, "session_revoked");
     assert!(
         replayed
@@ -261,12 +231,7 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
 
     // One process served every invocation, and built its clients and keys once.
     assert_eq!(login.count("\"initialised\""), 1, "{:?}", login.lines());
-    assert_eq!(
-        sms_code.count("\"initialised\""),
-        1,
-        "{:?}",
-        sms_code.lines()
-    );
+    assert_eq!(sms_code.count("\"initialised\""), 1, "{:?}", sms_code.lines());
     assert!(login_api.next_calls() >= 2 && sms_api.next_calls() >= 6);
     let logs = [login.lines(), sms_code.lines()].concat().join("\n");
     assert!(

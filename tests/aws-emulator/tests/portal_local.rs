@@ -40,11 +40,7 @@ async fn problem(response: Response) -> (StatusCode, HeaderMap, Value) {
         Some("application/problem+json"),
         "status {status}"
     );
-    (
-        status,
-        headers,
-        response.json().await.expect("problem body"),
-    )
+    (status, headers, response.json().await.expect("problem body"))
 }
 
 fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
@@ -121,21 +117,11 @@ async fn the_journey_survives_sns_and_dynamodb_outages() {
         ],
         &env,
     );
-    let line = process
-        .wait_for("listening on ", Duration::from_secs(20))
-        .await;
-    let address = line
-        .rsplit("listening on ")
-        .next()
-        .unwrap()
-        .trim()
-        .to_owned();
+    let line = process.wait_for("listening on ", Duration::from_secs(20)).await;
+    let address = line.rsplit("listening on ").next().unwrap().trim().to_owned();
     let portal = Portal {
         base: format!("http://{address}"),
-        http: Client::builder()
-            .timeout(Duration::from_secs(20))
-            .build()
-            .unwrap(),
+        http: Client::builder().timeout(Duration::from_secs(20)).build().unwrap(),
         _process: process,
     };
 
@@ -156,10 +142,7 @@ async fn the_journey_survives_sns_and_dynamodb_outages() {
     let started = Instant::now();
     let (status, _, body) = problem(
         portal
-            .post(
-                "/v1/auth/login",
-                json!({"username": username, "password": PASSWORD}),
-            )
+            .post("/v1/auth/login", json!({"username": username, "password": PASSWORD}))
             .await,
     )
     .await;
@@ -177,10 +160,7 @@ async fn the_journey_survives_sns_and_dynamodb_outages() {
     // SNS is back: the same login simply works.
     sns.restore().await;
     let login = portal
-        .post(
-            "/v1/auth/login",
-            json!({"username": username, "password": PASSWORD}),
-        )
+        .post("/v1/auth/login", json!({"username": username, "password": PASSWORD}))
         .await;
     assert_eq!(login.status(), StatusCode::OK);
     let challenge = login.json::<Value>().await.unwrap()["challenge_id"]
@@ -194,10 +174,7 @@ async fn the_journey_survives_sns_and_dynamodb_outages() {
     let started = Instant::now();
     let (status, _, body) = problem(
         portal
-            .post(
-                "/v1/auth/sms/verify",
-                json!({"challenge_id": challenge, "code": code}),
-            )
+            .post("/v1/auth/sms/verify", json!({"challenge_id": challenge, "code": code}))
             .await,
     )
     .await;
@@ -212,10 +189,7 @@ async fn the_journey_survives_sns_and_dynamodb_outages() {
     );
     let (status, _, _) = problem(
         portal
-            .post(
-                "/v1/auth/login",
-                json!({"username": username, "password": PASSWORD}),
-            )
+            .post("/v1/auth/login", json!({"username": username, "password": PASSWORD}))
             .await,
     )
     .await;
@@ -224,10 +198,7 @@ async fn the_journey_survives_sns_and_dynamodb_outages() {
     // DynamoDB is back: the user retries the same code and is in.
     dynamodb.restore().await;
     let verified = portal
-        .post(
-            "/v1/auth/sms/verify",
-            json!({"challenge_id": challenge, "code": code}),
-        )
+        .post("/v1/auth/sms/verify", json!({"challenge_id": challenge, "code": code}))
         .await;
     assert_eq!(verified.status(), StatusCode::OK);
     let cookie = refresh_cookie(verified.headers()).expect("refresh cookie");

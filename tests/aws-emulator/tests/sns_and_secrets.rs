@@ -21,12 +21,9 @@ async fn sms_reach_the_number_through_sns() {
         Some(SenderId::parse("NHN").unwrap()),
     );
     let to = unique_mobile();
-    sns.send(
-        &MobileNumber::parse(&to).unwrap(),
-        "Din engangskode er 123456.",
-    )
-    .await
-    .unwrap();
+    sns.send(&MobileNumber::parse(&to).unwrap(), "Din engangskode er 123456.")
+        .await
+        .unwrap();
     assert_eq!(
         emulator.sms_to(&to).await,
         vec!["Din engangskode er 123456.".to_owned()]
@@ -80,9 +77,7 @@ fn unescape(raw: &str) -> String {
 fn attribute(form: &[(String, String)], name: &str) -> Option<String> {
     let entry = form
         .iter()
-        .find(|(k, v)| {
-            k.starts_with("MessageAttributes.entry.") && k.ends_with(".Name") && v == name
-        })?
+        .find(|(k, v)| k.starts_with("MessageAttributes.entry.") && k.ends_with(".Name") && v == name)?
         .0
         .trim_end_matches(".Name")
         .to_owned();
@@ -99,24 +94,14 @@ fn attribute(form: &[(String, String)], name: &str) -> Option<String> {
 async fn publish_is_a_transactional_sms_to_the_number_with_the_sender_id() {
     let (endpoint, seen) = fake_sns(StatusCode::OK, PUBLISHED).await;
     let sdk = Emulator::sdk_config_for(&endpoint).await;
-    let sns = SnsSms::new(
-        aws_sdk_sns::Client::new(&sdk),
-        Some(SenderId::parse("NHN").unwrap()),
-    );
-    sns.send(
-        &MobileNumber::parse("+4791234567").unwrap(),
-        "Koden er 654321",
-    )
-    .await
-    .unwrap();
+    let sns = SnsSms::new(aws_sdk_sns::Client::new(&sdk), Some(SenderId::parse("NHN").unwrap()));
+    sns.send(&MobileNumber::parse("+4791234567").unwrap(), "Koden er 654321")
+        .await
+        .unwrap();
     let requests = seen.lock().unwrap().clone();
     assert_eq!(requests.len(), 1);
     let form = decoded(&requests[0]);
-    let field = |k: &str| {
-        form.iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let field = |k: &str| form.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     assert_eq!(field("Action"), Some("Publish"));
     assert_eq!(field("PhoneNumber"), Some("+4791234567"));
     assert_eq!(field("Message"), Some("Koden er 654321"));
@@ -125,10 +110,7 @@ async fn publish_is_a_transactional_sms_to_the_number_with_the_sender_id() {
         attribute(&form, "AWS.SNS.SMS.SMSType").as_deref(),
         Some("Transactional")
     );
-    assert_eq!(
-        attribute(&form, "AWS.SNS.SMS.SenderID").as_deref(),
-        Some("NHN")
-    );
+    assert_eq!(attribute(&form, "AWS.SNS.SMS.SenderID").as_deref(), Some("NHN"));
 
     let (endpoint, seen) = fake_sns(StatusCode::OK, PUBLISHED).await;
     let sdk = Emulator::sdk_config_for(&endpoint).await;
@@ -169,11 +151,7 @@ async fn an_sns_outage_is_unavailable_after_quick_retries() {
         .await
         .unwrap_err();
     assert!(matches!(error, SmsError::Unavailable(_)), "{error:?}");
-    assert_eq!(
-        seen.lock().unwrap().len(),
-        3,
-        "retried twice, then given up"
-    );
+    assert_eq!(seen.lock().unwrap().len(), 3, "retried twice, then given up");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
 }
 
@@ -206,16 +184,8 @@ async fn key_material_is_read_from_secrets_manager() {
         .unwrap();
     let error = load_key_material(&client, &broken).await.unwrap_err();
     assert!(matches!(error, KeyError::Invalid(_)));
-    assert!(
-        !error.to_string().contains(&material.code_pepper),
-        "{error}"
-    );
+    assert!(!error.to_string().contains(&material.code_pepper), "{error}");
 
-    let missing = load_key_material(&client, "no-such-secret")
-        .await
-        .unwrap_err();
-    assert!(
-        missing.to_string().contains("ResourceNotFoundException"),
-        "{missing}"
-    );
+    let missing = load_key_material(&client, "no-such-secret").await.unwrap_err();
+    assert!(missing.to_string().contains("ResourceNotFoundException"), "{missing}");
 }

@@ -110,12 +110,7 @@ async fn parallel_verifies_of_the_right_code_open_exactly_one_session(store: Arc
     let app = app(store, phone.clone());
     let (username, mobile) = account(&app, "verify").await;
     let issued = app
-        .login(
-            username.as_str(),
-            &Password::new(PASSWORD.into()),
-            false,
-            None,
-        )
+        .login(username.as_str(), &Password::new(PASSWORD.into()), false, None)
         .await
         .expect("login");
     let code = phone.last_code(&mobile);
@@ -140,10 +135,7 @@ async fn parallel_verifies_of_the_right_code_open_exactly_one_session(store: Arc
             Err(other) => panic!("parallel verify: unexpected outcome {other:?}"),
         }
     }
-    assert_eq!(
-        sessions, 1,
-        "parallel verifies of one code: exactly one session"
-    );
+    assert_eq!(sessions, 1, "parallel verifies of one code: exactly one session");
     let index = app
         .repo
         .items()
@@ -153,15 +145,10 @@ async fn parallel_verifies_of_the_right_code_open_exactly_one_session(store: Arc
     assert_eq!(index.len(), 1, "exactly one session stored for the account");
 }
 
-async fn parallel_refreshes_with_one_token_have_one_winner_and_revoke_the_session(
-    store: Arc<dyn ItemStore>,
-) {
+async fn parallel_refreshes_with_one_token_have_one_winner_and_revoke_the_session(store: Arc<dyn ItemStore>) {
     let app = app(store, Arc::new(Phone::default()));
     let (username, _) = account(&app, "refresh").await;
-    let opened = app
-        .open_session(&username, false, None)
-        .await
-        .expect("session");
+    let opened = app.open_session(&username, false, None).await.expect("session");
     let tasks: Vec<_> = (0..RACERS)
         .map(|_| {
             let (app, token) = (app.clone(), opened.refresh.clone());
@@ -217,11 +204,7 @@ async fn parallel_rate_limit_hits_are_all_counted(store: Arc<dyn ItemStore>) {
     for task in tasks {
         task.await.expect("task").expect("hit recorded");
     }
-    let total = app
-        .repo
-        .limit_record(&counter, &key, now)
-        .await
-        .expect("one more");
+    let total = app.repo.limit_record(&counter, &key, now).await.expect("one more");
     assert_eq!(total, RACERS + 1, "no parallel hit may be lost");
 
     let allowance = Limit {
@@ -258,9 +241,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn races_on_a_sqlite_file() {
         let dir = tempfile::tempdir().unwrap();
-        run_all(Arc::new(
-            SqliteStore::open(&dir.path().join("p.db")).unwrap(),
-        ))
-        .await;
+        run_all(Arc::new(SqliteStore::open(&dir.path().join("p.db")).unwrap())).await;
     }
 }

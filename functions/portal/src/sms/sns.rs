@@ -64,19 +64,14 @@ where
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("unknown").to_owned();
             // The number or the text was refused: sending the same again will not help.
-            if matches!(
-                code.as_str(),
-                "InvalidParameter" | "InvalidParameterValue" | "OptedOut"
-            ) {
+            if matches!(code.as_str(), "InvalidParameter" | "InvalidParameterValue" | "OptedOut") {
                 SmsError::Rejected(format!("SNS Publish: {code}"))
             } else {
                 SmsError::Unavailable(format!("SNS Publish: {code}"))
             }
         }
         SdkError::TimeoutError(_) => SmsError::Unavailable("SNS Publish: timed out".into()),
-        SdkError::DispatchFailure(_) => {
-            SmsError::Unavailable("SNS Publish: could not reach SNS".into())
-        }
+        SdkError::DispatchFailure(_) => SmsError::Unavailable("SNS Publish: could not reach SNS".into()),
         _ => SmsError::Unavailable("SNS Publish: unreadable response".into()),
     }
 }
@@ -91,8 +86,7 @@ impl SmsSender for SnsSms {
             .message(body)
             .message_attributes(SMS_TYPE_ATTRIBUTE, string_attribute("Transactional")?);
         if let Some(sender) = &self.sender_id {
-            request =
-                request.message_attributes(SENDER_ID_ATTRIBUTE, string_attribute(sender.as_str())?);
+            request = request.message_attributes(SENDER_ID_ATTRIBUTE, string_attribute(sender.as_str())?);
         }
         request.send().await.map_err(classify)?;
         Ok(())
@@ -108,14 +102,7 @@ mod tests {
         for good in ["NHN", "Helsenett", "A1234567890"] {
             assert!(SenderId::parse(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "123456",
-            "Norsk Helse",
-            "Helsenettet1x",
-            "NHN-portal",
-            "Blåbær",
-        ] {
+        for bad in ["", "123456", "Norsk Helse", "Helsenettet1x", "NHN-portal", "Blåbær"] {
             assert!(SenderId::parse(bad).is_err(), "{bad}");
         }
     }

@@ -24,9 +24,7 @@ pub async fn run_all(store: Arc<dyn ItemStore>) {
 
 async fn put_get_and_conditions(s: &dyn ItemStore) {
     let item = Item::new("C#1", "A", json!({ "n": 1, "text": "blåbær ✓" }));
-    s.put(item.clone(), Condition::Absent, NOW)
-        .await
-        .expect("put absent");
+    s.put(item.clone(), Condition::Absent, NOW).await.expect("put absent");
     assert_eq!(
         s.get("C#1", "A", NOW).await.unwrap(),
         Some(item.clone()),
@@ -51,16 +49,10 @@ async fn put_get_and_conditions(s: &dyn ItemStore) {
         .expect("update at version 1");
     assert_eq!(updated.version, 2);
     assert!(
-        matches!(
-            s.update(item.clone(), NOW).await,
-            Err(StoreError::ConditionFailed)
-        ),
+        matches!(s.update(item.clone(), NOW).await, Err(StoreError::ConditionFailed)),
         "stale version refused"
     );
-    assert_eq!(
-        s.get("C#1", "A", NOW).await.unwrap().unwrap().data,
-        json!({ "n": 2 })
-    );
+    assert_eq!(s.get("C#1", "A", NOW).await.unwrap().unwrap().data, json!({ "n": 2 }));
     assert!(matches!(
         s.delete("C#1", "A", Condition::VersionIs(1), NOW).await,
         Err(StoreError::ConditionFailed)
@@ -71,12 +63,8 @@ async fn put_get_and_conditions(s: &dyn ItemStore) {
     assert_eq!(s.get("C#1", "A", NOW).await.unwrap(), None);
     assert!(
         matches!(
-            s.put(
-                Item::new("C#1", "missing", json!({})),
-                Condition::VersionIs(1),
-                NOW
-            )
-            .await,
+            s.put(Item::new("C#1", "missing", json!({})), Condition::VersionIs(1), NOW)
+                .await,
             Err(StoreError::ConditionFailed)
         ),
         "version condition on a missing item"
@@ -98,12 +86,8 @@ async fn expired_items_are_absent(s: &dyn ItemStore) {
     );
     assert!(
         matches!(
-            s.put(
-                Item::new("C#2", "A", json!({})),
-                Condition::VersionIs(1),
-                NOW + 10
-            )
-            .await,
+            s.put(Item::new("C#2", "A", json!({})), Condition::VersionIs(1), NOW + 10)
+                .await,
             Err(StoreError::ConditionFailed)
         ),
         "expired item has no version"
@@ -229,13 +213,9 @@ async fn scan_by_field(s: &dyn ItemStore) {
 }
 
 async fn concurrent_conditional_updates_have_one_winner(s: Arc<dyn ItemStore>) {
-    s.put(
-        Item::new("C#6", "A", json!({ "n": 0 })),
-        Condition::Absent,
-        NOW,
-    )
-    .await
-    .unwrap();
+    s.put(Item::new("C#6", "A", json!({ "n": 0 })), Condition::Absent, NOW)
+        .await
+        .unwrap();
     let base = s.get("C#6", "A", NOW).await.unwrap().unwrap();
     let tasks: Vec<_> = (0..8)
         .map(|i| {
@@ -249,10 +229,7 @@ async fn concurrent_conditional_updates_have_one_winner(s: Arc<dyn ItemStore>) {
     for t in tasks {
         winners += usize::from(t.await.unwrap());
     }
-    assert_eq!(
-        winners, 1,
-        "exactly one conditional update of the same version wins"
-    );
+    assert_eq!(winners, 1, "exactly one conditional update of the same version wins");
 }
 
 async fn json_values_round_trip_exactly(s: &dyn ItemStore) {
@@ -261,27 +238,16 @@ async fn json_values_round_trip_exactly(s: &dyn ItemStore) {
         "text": "blåbær ✓ \"quoted\"", "empty": "", "yes": true, "no": false, "nothing": null,
         "list": [1, "to", [3], { "fire": 4 }, []], "nested": { "deeper": { "deepest": {} } }
     });
-    s.put(
-        Item::new("C#7", "JSON", data.clone()),
-        Condition::Absent,
-        NOW,
-    )
-    .await
-    .unwrap();
-    let back = s.get("C#7", "JSON", NOW).await.unwrap().unwrap().data;
-    assert_eq!(back, data, "data comes back exactly as stored");
-    assert!(
-        back["int"].is_i64() && back["big"].is_u64(),
-        "integers stay integers"
-    );
-    for scalar in [json!(1_700_000_123), json!("text"), json!([1, 2])] {
-        s.put(
-            Item::new("C#7", "SCALAR", scalar.clone()),
-            Condition::Always,
-            NOW,
-        )
+    s.put(Item::new("C#7", "JSON", data.clone()), Condition::Absent, NOW)
         .await
         .unwrap();
+    let back = s.get("C#7", "JSON", NOW).await.unwrap().unwrap().data;
+    assert_eq!(back, data, "data comes back exactly as stored");
+    assert!(back["int"].is_i64() && back["big"].is_u64(), "integers stay integers");
+    for scalar in [json!(1_700_000_123), json!("text"), json!([1, 2])] {
+        s.put(Item::new("C#7", "SCALAR", scalar.clone()), Condition::Always, NOW)
+            .await
+            .unwrap();
         assert_eq!(
             s.get("C#7", "SCALAR", NOW).await.unwrap().unwrap().data,
             scalar,
@@ -295,12 +261,8 @@ async fn concurrent_inserts_of_one_key_have_one_winner(s: Arc<dyn ItemStore>) {
         .map(|i| {
             let s = s.clone();
             tokio::spawn(async move {
-                s.put(
-                    Item::new("C#8", "ONCE", json!({ "by": i })),
-                    Condition::Absent,
-                    NOW,
-                )
-                .await
+                s.put(Item::new("C#8", "ONCE", json!({ "by": i })), Condition::Absent, NOW)
+                    .await
             })
         })
         .collect();
@@ -320,11 +282,7 @@ async fn many_items_under_one_key_are_all_listed(s: &dyn ItemStore) {
     let filler = "x".repeat(30_000);
     for i in 0..80 {
         s.put(
-            Item::new(
-                "C#9",
-                format!("ROW#{i:03}"),
-                json!({ "i": i, "filler": filler }),
-            ),
+            Item::new("C#9", format!("ROW#{i:03}"), json!({ "i": i, "filler": filler })),
             Condition::Always,
             NOW,
         )

@@ -34,20 +34,14 @@ pub fn from_attribute(attribute: &AttributeValue) -> Result<Value, StoreError> {
         AttributeValue::Bool(b) => Value::Bool(*b),
         AttributeValue::N(n) => Value::Number(parse_number(n)?),
         AttributeValue::S(s) => Value::String(s.clone()),
-        AttributeValue::L(items) => {
-            Value::Array(items.iter().map(from_attribute).collect::<Result<_, _>>()?)
-        }
+        AttributeValue::L(items) => Value::Array(items.iter().map(from_attribute).collect::<Result<_, _>>()?),
         AttributeValue::M(fields) => Value::Object(
             fields
                 .iter()
                 .map(|(k, v)| Ok((k.clone(), from_attribute(v)?)))
                 .collect::<Result<Map<_, _>, StoreError>>()?,
         ),
-        other => {
-            return Err(StoreError::Corrupt(format!(
-                "unexpected attribute type {other:?}"
-            )))
-        }
+        other => return Err(StoreError::Corrupt(format!("unexpected attribute type {other:?}"))),
     })
 }
 

@@ -12,9 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use super::dynamo_codec::{from_attribute, parse_number, to_attribute};
@@ -59,13 +57,7 @@ impl DynamoStore {
     /// Fails with a helpful message when the table is missing or unreachable (for start-up
     /// checks of long-running processes; Lambdas skip it to keep cold starts short).
     pub async fn check_table(&self) -> Result<(), StoreError> {
-        match self
-            .client
-            .describe_table()
-            .table_name(&self.table)
-            .send()
-            .await
-        {
+        match self.client.describe_table().table_name(&self.table).send().await {
             Ok(_) => Ok(()),
             Err(e)
                 if e.as_service_error()
@@ -153,22 +145,13 @@ fn expression(condition: Condition, now: UnixTime) -> Option<Expression> {
         // A TTL-expired item still physically present counts as absent.
         Condition::Absent => Some(Expression {
             text: "attribute_not_exists(#pk) OR #exp <= :now",
-            names: HashMap::from([
-                ("#pk".into(), PK.into()),
-                ("#exp".into(), EXPIRES_AT.into()),
-            ]),
+            names: HashMap::from([("#pk".into(), PK.into()), ("#exp".into(), EXPIRES_AT.into())]),
             values: HashMap::from([(":now".into(), now)]),
         }),
         Condition::VersionIs(v) => Some(Expression {
             text: "#ver = :ver AND (attribute_not_exists(#exp) OR #exp > :now)",
-            names: HashMap::from([
-                ("#ver".into(), VERSION.into()),
-                ("#exp".into(), EXPIRES_AT.into()),
-            ]),
-            values: HashMap::from([
-                (":ver".into(), AttributeValue::N(v.to_string())),
-                (":now".into(), now),
-            ]),
+            names: HashMap::from([("#ver".into(), VERSION.into()), ("#exp".into(), EXPIRES_AT.into())]),
+            values: HashMap::from([(":ver".into(), AttributeValue::N(v.to_string())), (":now".into(), now)]),
         }),
     }
 }
@@ -242,31 +225,24 @@ impl DynamoStore {
                     let mut put = Put::builder()
                         .table_name(&self.table)
                         .set_item(Some(encode(item)))
-                        .return_values_on_condition_check_failure(
-                            ReturnValuesOnConditionCheckFailure::None,
-                        );
+                        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::None);
                     if let Some(e) = expression(*condition, now) {
                         put = put
                             .condition_expression(e.text)
                             .set_expression_attribute_names(Some(e.names))
                             .set_expression_attribute_values(Some(e.values));
                     }
-                    put.build()
-                        .map(|p| TransactWriteItem::builder().put(p).build())
+                    put.build().map(|p| TransactWriteItem::builder().put(p).build())
                 }
                 WriteOp::Delete { pk, sk, condition } => {
-                    let mut delete = Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key(pk, sk)));
+                    let mut delete = Delete::builder().table_name(&self.table).set_key(Some(key(pk, sk)));
                     if let Some(e) = expression(*condition, now) {
                         delete = delete
                             .condition_expression(e.text)
                             .set_expression_attribute_names(Some(e.names))
                             .set_expression_attribute_values(Some(e.values));
                     }
-                    delete
-                        .build()
-                        .map(|d| TransactWriteItem::builder().delete(d).build())
+                    delete.build().map(|d| TransactWriteItem::builder().delete(d).build())
                 }
             };
             match built {
@@ -325,12 +301,7 @@ impl ItemStore for DynamoStore {
         }
     }
 
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        now: UnixTime,
-    ) -> Result<Vec<Item>, StoreError> {
+    async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
         let (live, now_value) = live_filter(now);
         // Key conditions may not compare with an empty string: no prefix means the whole pk.
         let key_condition = if sk_prefix.is_empty() {
@@ -393,9 +364,7 @@ impl ItemStore for DynamoStore {
             let outcome = match ops.as_slice() {
                 // One item needs no transaction: a conditional write is atomic and cheaper.
                 [WriteOp::Put { item, condition }] => self.put_one(item, *condition, now).await,
-                [WriteOp::Delete { pk, sk, condition }] => {
-                    self.delete_one(pk, sk, *condition, now).await
-                }
+                [WriteOp::Delete { pk, sk, condition }] => self.delete_one(pk, sk, *condition, now).await,
                 many => self.transact_many(many, now).await,
             };
             match outcome {
@@ -404,8 +373,7 @@ impl ItemStore for DynamoStore {
                 Attempt::Failed(e) => return Err(e),
                 Attempt::Conflict => {
                     let jitter = u64::from(rand::random::<u8>() % 20);
-                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt + 1) + jitter))
-                        .await;
+                    tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt + 1) + jitter)).await;
                 }
             }
         }
@@ -414,20 +382,9 @@ impl ItemStore for DynamoStore {
         ))
     }
 
-    async fn scan_by_field(
-        &self,
-        sk: &str,
-        field: &str,
-        value: &str,
-        now: UnixTime,
-    ) -> Result<Vec<Item>, StoreError> {
-        if !field
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            return Err(StoreError::Unavailable(format!(
-                "invalid field name {field:?}"
-            )));
+    async fn scan_by_field(&self, sk: &str, field: &str, value: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
+        if !field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::Unavailable(format!("invalid field name {field:?}")));
         }
         let (live, now_value) = live_filter(now);
         let filter = format!("#sk = :sk AND #data.#field = :value AND {live}");
@@ -480,13 +437,9 @@ mod tests {
 
     #[test]
     fn items_round_trip_through_the_attribute_layout() {
-        let item = Item::new("ACCOUNT#kari", "PROFILE", json!({ "n": 3, "name": "Kari" }))
-            .expiring(1_700_000_000);
+        let item = Item::new("ACCOUNT#kari", "PROFILE", json!({ "n": 3, "name": "Kari" })).expiring(1_700_000_000);
         let attributes = encode(&item);
-        assert_eq!(
-            attributes[EXPIRES_AT],
-            AttributeValue::N("1700000000".into())
-        );
+        assert_eq!(attributes[EXPIRES_AT], AttributeValue::N("1700000000".into()));
         assert!(matches!(attributes[DATA], AttributeValue::M(_)));
         assert_eq!(decode(&attributes).unwrap(), item);
     }
