@@ -6,4 +6,7 @@ pub mod challenges;
 pub mod conformance;
 pub mod limits;
 pub mod login;
+pub mod password;
+pub mod phone;
+pub mod recovery;
 pub mod sessions;
