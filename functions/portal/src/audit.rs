@@ -34,6 +34,12 @@ pub enum AuditKind {
     AccountEnabled,
     HomeOfficeChanged,
     InitialPasswordIssued,
+    BuypassCardRegistered,
+    BuypassRegistrationRejected,
+    SerialActivated,
+    SerialActivationFailed,
+    SerialRevoked,
+    HomeOfficeReadyNotified,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -6,6 +6,13 @@
 //! - `PORTAL_SMS`: `sns` (default, `PORTAL_SMS_SENDER_ID`) or `outbox`
 //! - `PORTAL_KEYS_SECRET_ID` (Secrets Manager) or `PORTAL_KEYS_FILE`
 //! - `PORTAL_TOKEN_ISSUER`, `PORTAL_TOKEN_AUDIENCE`, `PORTAL_URL`
+//!
+//! Function-specific variables:
+//! - `buypass`: `BUYPASS_ISSUER_URL`, `BUYPASS_CLIENT_ID`, `BUYPASS_REDIRECT_URI`,
+//!   `BUYPASS_CA_BUNDLE_FILE` or `BUYPASS_CA_BUNDLE` (see `crate::buypass::config`); the client
+//!   key is `buypass_client_key` in the key material.
+//! - `serial-activation`: `PORTAL_GATEWAY_EVENTS` (`sns`/`local`), `PORTAL_GATEWAY_TOPIC_ARN`,
+//!   `PORTAL_GATEWAY_AUTH` (`iam`/`key`), `PORTAL_GATEWAY_KEY` (see `crate::activation::config`).
 
 use std::path::PathBuf;
 use std::sync::Arc;

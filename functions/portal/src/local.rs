@@ -22,6 +22,8 @@ pub struct LocalEnv {
     pub outbox: Arc<OutboxSms>,
     pub keys: KeyMaterial,
     pub keys_created: bool,
+    /// Our Buypass client key (in the key file, generated on first start).
+    pub buypass_client_key: crate::buypass::keys::Es256Key,
 }
 
 impl LocalEnv {
@@ -36,13 +38,15 @@ impl LocalEnv {
         let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(&data_dir.join("portal.db"))?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let outbox = Arc::new(OutboxSms::new(store.clone(), clock, echo_sms));
-        let (keys, keys_created) = KeyMaterial::load_or_create(data_dir)?;
+        let (mut keys, keys_created) = KeyMaterial::load_or_create(data_dir)?;
+        let buypass_client_key = crate::buypass::keys::ensure_local_client_key(data_dir, &mut keys)?;
         Ok(Self {
             data_dir: data_dir.to_owned(),
             store,
             outbox,
             keys,
             keys_created,
+            buypass_client_key,
         })
     }
 
