@@ -73,7 +73,7 @@ impl DevCa {
         let key = KeyPair::generate().map_err(err)?;
         let mut params = ca_params(name);
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        params.not_before = to_time(now - 24 * 3600)?;
+        params.not_before = to_time(now - 5 * 365 * 24 * 3600)?;
         params.not_after = to_time(now + 20 * 365 * 24 * 3600)?;
         let certificate = params.self_signed(&key).map_err(err)?;
         Ok(Self {

@@ -25,7 +25,7 @@ pub const BROWSER_COOKIE: &str = "__Secure-hk_buypass";
 pub const CALLBACK_PATH: &str = "/v1/homeoffice/buypass/callback";
 pub const START_PATH: &str = "/v1/homeoffice/buypass/start";
 
-fn state_pk(state: &str) -> String {
+pub fn state_pk(state: &str) -> String {
     format!("OIDC#{}", sha256_hex(state))
 }
 
