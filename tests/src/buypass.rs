@@ -100,7 +100,9 @@ impl Portal {
 
     /// The gateway's lookup of a serial with `key`: (status, body).
     pub async fn gateway_lookup(&self, serial: &str, key: Option<&str>) -> Result<(u16, Value)> {
-        let mut request = self.client().get(self.url(&format!("/v1/gateway/certificates/{serial}")));
+        let mut request = self
+            .client()
+            .get(self.url(&format!("/v1/gateway/certificates/{serial}")));
         if let Some(key) = key {
             request = request.header("x-gateway-key", key);
         }
@@ -119,7 +121,13 @@ pub async fn dev_provider_login(authorization_url: &str, method: &str, holder: &
         bail!("authorize page answered {}", page.status());
     }
     let html = page.text().await?;
-    for text in ["Velg identifiseringsmetode", "Buypass ID på smartkort", "Buypass ID med passord/SMS", "Buypass ID med mobil app", "Avbryt"] {
+    for text in [
+        "Velg identifiseringsmetode",
+        "Buypass ID på smartkort",
+        "Buypass ID med passord/SMS",
+        "Buypass ID med mobil app",
+        "Avbryt",
+    ] {
         if !html.contains(text) {
             bail!("login page lacks {text:?}");
         }
@@ -136,7 +144,11 @@ pub async fn dev_provider_login(authorization_url: &str, method: &str, holder: &
         .send()
         .await?;
     if response.status() != 302 {
-        bail!("authorize choice answered {}: {}", response.status(), response.text().await?);
+        bail!(
+            "authorize choice answered {}: {}",
+            response.status(),
+            response.text().await?
+        );
     }
     location(&response)
 }
@@ -144,7 +156,10 @@ pub async fn dev_provider_login(authorization_url: &str, method: &str, holder: &
 /// `reason` of an error redirect, `None` for success.
 pub fn redirect_reason(location: &str) -> Option<String> {
     let url = reqwest::Url::parse(location).ok()?;
-    let pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     match get("buypass").as_deref() {
         Some("registered") => None,

@@ -141,12 +141,23 @@ impl StubProvider {
     /// URL with a fresh code (or with `error` when given).
     pub fn login(&self, authorization_url: &str, error: Option<&str>) -> Result<String> {
         let url = reqwest::Url::parse(authorization_url)?;
-        let params: HashMap<String, String> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        let param = |k: &str| params.get(k).cloned().ok_or_else(|| anyhow!("authorization URL lacks {k}"));
+        let params: HashMap<String, String> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let param = |k: &str| {
+            params
+                .get(k)
+                .cloned()
+                .ok_or_else(|| anyhow!("authorization URL lacks {k}"))
+        };
         let mut callback = reqwest::Url::parse(&param("redirect_uri")?)?;
         match error {
             Some(error) => {
-                callback.query_pairs_mut().append_pair("error", error).append_pair("state", &param("state")?);
+                callback
+                    .query_pairs_mut()
+                    .append_pair("error", error)
+                    .append_pair("state", &param("state")?);
             }
             None => {
                 let code = portal::security::random_token(16);
@@ -155,7 +166,10 @@ impl StubProvider {
                     .lock()
                     .map_err(|_| anyhow!("poisoned"))?
                     .insert(code.clone(), param("nonce")?);
-                callback.query_pairs_mut().append_pair("code", &code).append_pair("state", &param("state")?);
+                callback
+                    .query_pairs_mut()
+                    .append_pair("code", &code)
+                    .append_pair("state", &param("state")?);
             }
         }
         Ok(callback.to_string())
@@ -184,7 +198,11 @@ fn sign(key: &Es256Key, kid: &str, claims: &Value) -> Result<String> {
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     header.kid = Some(kid.to_owned());
     header.typ = Some("JWT".into());
-    Ok(jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_ec_der(&der))?)
+    Ok(jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_ec_der(&der),
+    )?)
 }
 
 fn unsigned(claims: &Value) -> String {

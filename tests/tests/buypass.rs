@@ -36,7 +36,13 @@ async fn smartcard_registration_is_active_within_seconds_and_the_gateway_finds_i
     assert_eq!(account["home_office"]["buypass"]["status"], "not_registered");
 
     let started = portal.buypass_start(&session).await?;
-    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/v1/homeoffice/buypass/callback", "Max-Age=600"] {
+    for attribute in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Lax",
+        "Path=/v1/homeoffice/buypass/callback",
+        "Max-Age=600",
+    ] {
         assert!(started.set_cookie.contains(attribute), "{}", started.set_cookie);
     }
     let url = reqwest::Url::parse(&started.authorization_url)?;
@@ -47,7 +53,10 @@ async fn smartcard_registration_is_active_within_seconds_and_the_gateway_finds_i
     assert_eq!(query["bp_amr-values"], "sc");
     assert_eq!(query["response_type"], "code");
     assert!(query["state"].len() >= 22 && query["nonce"].len() >= 22);
-    assert!(!query.contains_key("code_verifier"), "the verifier never leaves the server");
+    assert!(
+        !query.contains_key("code_verifier"),
+        "the verifier never leaves the server"
+    );
 
     let callback = dev_provider_login(&started.authorization_url, "sc", "Kari Nordmann").await?;
     let called_back = Instant::now();
@@ -75,7 +84,10 @@ async fn smartcard_registration_is_active_within_seconds_and_the_gateway_finds_i
     assert_eq!(found["username"], "kari.nordmann");
     assert_eq!(found["status"], "active");
     assert_eq!(portal.gateway_lookup(&serial, None).await?.0, 401);
-    assert_eq!(portal.gateway_lookup(&serial, Some("wrong-key-wrong-key")).await?.0, 401);
+    assert_eq!(
+        portal.gateway_lookup(&serial, Some("wrong-key-wrong-key")).await?.0,
+        401
+    );
 
     let sms_arrived = eventually(Duration::from_secs(10), || async {
         (ready_sms_count(&portal, MOBILE).await.ok()? == 1).then_some(())
@@ -90,7 +102,10 @@ async fn smartcard_registration_is_active_within_seconds_and_the_gateway_finds_i
     // The same stand-in card again: nothing changes, no second SMS.
     let again = portal.buypass_start(&session).await?;
     let callback = dev_provider_login(&again.authorization_url, "sc", "Kari Nordmann").await?;
-    assert_eq!(redirect_reason(&portal.buypass_callback(&callback, Some(&again.cookie)).await?), None);
+    assert_eq!(
+        redirect_reason(&portal.buypass_callback(&callback, Some(&again.cookie)).await?),
+        None
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(ready_sms_count(&portal, MOBILE).await?, 1);
     assert_eq!(portal.gateway_events().await?.len(), 1);
@@ -115,10 +130,16 @@ async fn browser_and_login_method_attacks_are_refused_and_record_nothing() -> an
             .unwrap_or_default(),
         "AAAAAAAAAAAAAAAAAAAAAA",
     );
-    assert_eq!(redirect_reason(&portal.buypass_callback(&forged, Some(&started.cookie)).await?).as_deref(), Some("state_invalid"));
+    assert_eq!(
+        redirect_reason(&portal.buypass_callback(&forged, Some(&started.cookie)).await?).as_deref(),
+        Some("state_invalid")
+    );
     // The real callback, but in a browser without the binding cookie, or with another
     // browser's cookie (an attacker's own start).
-    assert_eq!(redirect_reason(&portal.buypass_callback(&callback, None).await?).as_deref(), Some("browser_mismatch"));
+    assert_eq!(
+        redirect_reason(&portal.buypass_callback(&callback, None).await?).as_deref(),
+        Some("browser_mismatch")
+    );
     let attacker = portal.buypass_start(&session).await?;
     assert_eq!(
         redirect_reason(&portal.buypass_callback(&callback, Some(&attacker.cookie)).await?).as_deref(),
@@ -126,7 +147,10 @@ async fn browser_and_login_method_attacks_are_refused_and_record_nothing() -> an
     );
     assert!(not_registered(&portal.account(&session).await?));
     // The right browser still can, once; a replay of the same callback is refused.
-    assert_eq!(redirect_reason(&portal.buypass_callback(&callback, Some(&started.cookie)).await?), None);
+    assert_eq!(
+        redirect_reason(&portal.buypass_callback(&callback, Some(&started.cookie)).await?),
+        None
+    );
     assert_eq!(
         redirect_reason(&portal.buypass_callback(&callback, Some(&started.cookie)).await?).as_deref(),
         Some("state_invalid")
@@ -136,7 +160,11 @@ async fn browser_and_login_method_attacks_are_refused_and_record_nothing() -> an
     let portal_b = start_portal()?;
     portal_b.create_user("ola", OTHER_MOBILE)?;
     let ola = portal_b.sign_in("ola", OTHER_MOBILE).await?;
-    for (method, reason) in [("otp", "not_smartcard"), ("app", "not_smartcard"), ("cancel", "login_cancelled")] {
+    for (method, reason) in [
+        ("otp", "not_smartcard"),
+        ("app", "not_smartcard"),
+        ("cancel", "login_cancelled"),
+    ] {
         let started = portal_b.buypass_start(&ola).await?;
         let callback = dev_provider_login(&started.authorization_url, method, "ola").await?;
         let location = portal_b.buypass_callback(&callback, Some(&started.cookie)).await?;
@@ -189,7 +217,10 @@ async fn a_new_card_revokes_the_old_one_and_operators_can_revoke() -> anyhow::Re
     for holder in ["kari", "kari nytt kort"] {
         let started = portal.buypass_start(&session).await?;
         let callback = dev_provider_login(&started.authorization_url, "sc", holder).await?;
-        assert_eq!(redirect_reason(&portal.buypass_callback(&callback, Some(&started.cookie)).await?), None);
+        assert_eq!(
+            redirect_reason(&portal.buypass_callback(&callback, Some(&started.cookie)).await?),
+            None
+        );
         let serial = eventually(Duration::from_secs(10), || async {
             let b = portal.account(&session).await.ok()?["home_office"]["buypass"].clone();
             (b["status"] == "active" && !serials.contains(&b["serial_number"])).then(|| b["serial_number"].clone())
@@ -198,7 +229,10 @@ async fn a_new_card_revokes_the_old_one_and_operators_can_revoke() -> anyhow::Re
         .ok_or_else(|| anyhow::anyhow!("{holder}'s card not active"))?;
         serials.push(serial);
     }
-    let (old, new) = (serials[0].as_str().unwrap_or_default(), serials[1].as_str().unwrap_or_default());
+    let (old, new) = (
+        serials[0].as_str().unwrap_or_default(),
+        serials[1].as_str().unwrap_or_default(),
+    );
     assert_ne!(old, new);
     assert_eq!(portal.gateway_lookup(old, Some(GATEWAY_KEY)).await?.0, 404);
     assert_eq!(portal.gateway_lookup(new, Some(GATEWAY_KEY)).await?.0, 200);
@@ -217,8 +251,16 @@ async fn a_new_card_revokes_the_old_one_and_operators_can_revoke() -> anyhow::Re
     assert!(ok, "{out}");
     assert_eq!(portal.gateway_lookup(new, Some(GATEWAY_KEY)).await?.0, 404);
     let events = portal.gateway_events().await?;
-    assert!(events.iter().any(|e| e["event"] == "revoked" && e["serial_number"] == new), "{events:?}");
-    assert_eq!(portal.account(&session).await?["home_office"]["buypass"]["status"], "not_registered");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "revoked" && e["serial_number"] == new),
+        "{events:?}"
+    );
+    assert_eq!(
+        portal.account(&session).await?["home_office"]["buypass"]["status"],
+        "not_registered"
+    );
 
     let (ok, jwks) = portal.admin(&["buypass-client-jwks"])?;
     assert!(ok, "{jwks}");

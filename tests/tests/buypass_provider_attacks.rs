@@ -29,7 +29,11 @@ async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyho
         async move {
             stub.set(mutation);
             let started = portal.buypass_start(session).await?;
-            assert!(started.authorization_url.starts_with(&stub.issuer), "{}", started.authorization_url);
+            assert!(
+                started.authorization_url.starts_with(&stub.issuer),
+                "{}",
+                started.authorization_url
+            );
             let callback = stub.login(&started.authorization_url, None)?;
             let location = portal.buypass_callback(&callback, Some(&started.cookie)).await?;
             anyhow::Ok(redirect_reason(&location))
@@ -54,7 +58,10 @@ async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyho
     for (mutation, reason) in cases {
         assert_eq!(attempt(mutation).await?.as_deref(), Some(reason), "{mutation:?}");
         let account = portal.account(&session).await?;
-        assert_eq!(account["home_office"]["buypass"]["status"], "not_registered", "{mutation:?} recorded something");
+        assert_eq!(
+            account["home_office"]["buypass"]["status"], "not_registered",
+            "{mutation:?} recorded something"
+        );
     }
 
     // A provider error redirect, and the user pressing cancel.
@@ -75,7 +82,10 @@ async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyho
     assert!(requests.len() >= 14);
     let mut jtis = std::collections::HashSet::new();
     for form in &requests {
-        assert_eq!(form["client_assertion_type"], "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+        assert_eq!(
+            form["client_assertion_type"],
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        );
         assert!(form["code_verifier"].len() >= 43);
         assert!(!form.contains_key("client_secret"));
         let claims: serde_json::Value = {

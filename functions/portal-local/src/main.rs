@@ -79,9 +79,15 @@ async fn main() -> anyhow::Result<()> {
     println!("Hjemmekontor-portalen kjører på {base}");
     println!("  data:        {}", env.data_dir.display());
     println!("  SMS-koder:   {base}/dev/sms (og her i konsollen)");
-    println!("  Buypass:     {} (klient {})", home_office.issuer, home_office.client_id);
+    println!(
+        "  Buypass:     {} (klient {})",
+        home_office.issuer, home_office.client_id
+    );
     if generated_gateway_key {
-        println!("  gateway:     X-Gateway-Key {} (generert; fast nøkkel med --gateway-key)", home_office.gateway_key);
+        println!(
+            "  gateway:     X-Gateway-Key {} (generert; fast nøkkel med --gateway-key)",
+            home_office.gateway_key
+        );
     }
     if !args.no_demo {
         let demo = ensure_demo_account(&app, &env.data_dir).await?;

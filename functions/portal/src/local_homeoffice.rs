@@ -69,8 +69,9 @@ impl LocalHomeOffice {
             Arc::new(SystemClock),
         )?);
         let ca_bundle_pem = match &options.ca_file {
-            Some(path) => std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("--buypass-ca {}: {e}", path.display()))?,
+            Some(path) => {
+                std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--buypass-ca {}: {e}", path.display()))?
+            }
             None => dev_provider.ca_pem(),
         };
         let issuer = options.issuer.unwrap_or(dev_issuer).trim_end_matches('/').to_owned();
@@ -89,9 +90,7 @@ impl LocalHomeOffice {
             false,
         ));
         let trigger = spawn_local_worker(activator, options.sweep_every);
-        let gateway_key = options
-            .gateway_key
-            .unwrap_or_else(|| crate::security::random_token(24));
+        let gateway_key = options.gateway_key.unwrap_or_else(|| crate::security::random_token(24));
         let deps = Arc::new(HomeOfficeDeps {
             buypass: Some(Arc::new(buypass)),
             trigger: Some(trigger),

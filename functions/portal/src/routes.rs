@@ -76,9 +76,10 @@ fn routes_of(function: Function) -> Router<SharedApp> {
         Function::Buypass => Router::new()
             .route("/v1/homeoffice/buypass/start", post(homeoffice::start))
             .route("/v1/homeoffice/buypass/callback", get(homeoffice::callback)),
-        Function::SerialActivation => {
-            Router::new().route("/v1/gateway/certificates/{serial}", get(homeoffice::gateway_certificate))
-        }
+        Function::SerialActivation => Router::new().route(
+            "/v1/gateway/certificates/{serial}",
+            get(homeoffice::gateway_certificate),
+        ),
     }
 }
 

@@ -56,12 +56,24 @@ async fn world() -> World {
 
 impl World {
     fn ready_sms(&self) -> usize {
-        self.t.sms.sent().iter().filter(|(_, body)| body == HOME_OFFICE_READY).count()
+        self.t
+            .sms
+            .sent()
+            .iter()
+            .filter(|(_, body)| body == HOME_OFFICE_READY)
+            .count()
     }
 
     async fn status(&self, serial: &str) -> SerialStatus {
         let serial = CertificateSerial::parse(serial).unwrap();
-        self.t.app.certificate_record(&serial).await.unwrap().unwrap().value.status
+        self.t
+            .app
+            .certificate_record(&serial)
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .status
     }
 
     async fn view(&self) -> serde_json::Value {
@@ -86,14 +98,20 @@ async fn registration_is_pending_then_one_activation_one_event_one_sms() {
     assert_eq!(view["activated_at"], serde_json::Value::Null);
 
     w.t.clock.advance(3);
-    assert_eq!(w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(), Outcome::Activated);
+    assert_eq!(
+        w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(),
+        Outcome::Activated
+    );
     let view = w.view().await;
     assert_eq!(view["status"], "active");
     assert_eq!(view["activated_at"], portal::clock::rfc3339(portal::testing::START + 3));
     let events = w.gateway.events();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event, GatewayEventKind::Activated);
-    assert_eq!((events[0].serial_number.as_str(), events[0].username.as_str()), ("0A1B2C", "kari"));
+    assert_eq!(
+        (events[0].serial_number.as_str(), events[0].username.as_str()),
+        ("0A1B2C", "kari")
+    );
     assert_eq!(w.ready_sms(), 1);
     assert_eq!(w.t.sms.sent().last().unwrap().0, MOBILE);
 }
@@ -109,7 +127,11 @@ async fn duplicate_and_concurrent_stream_events_change_nothing_and_send_no_secon
         w.activator.process(&s, Trigger::Event),
     );
     let outcomes = [a.unwrap(), b.unwrap(), c.unwrap()];
-    assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Activated).count(), 1, "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|o| **o == Outcome::Activated).count(),
+        1,
+        "{outcomes:?}"
+    );
     // Replays later: nothing left to do.
     w.t.clock.advance(600);
     assert_eq!(w.activator.process(&s, Trigger::Event).await.unwrap(), Outcome::Nothing);
@@ -159,16 +181,29 @@ async fn a_lost_stream_event_is_re_driven_by_the_sweep_after_two_minutes() {
     w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
     w.t.clock.advance(60);
     let report = w.activator.sweep().await.unwrap();
-    assert_eq!((report.pending, report.oldest_pending_age, report.processed), (1, 60, 0));
-    assert_eq!(w.status("0A1B2C").await, SerialStatus::Pending, "the stream gets its chance first");
+    assert_eq!(
+        (report.pending, report.oldest_pending_age, report.processed),
+        (1, 60, 0)
+    );
+    assert_eq!(
+        w.status("0A1B2C").await,
+        SerialStatus::Pending,
+        "the stream gets its chance first"
+    );
     w.t.clock.advance(61);
     let report = w.activator.sweep().await.unwrap();
-    assert_eq!((report.pending, report.oldest_pending_age, report.processed), (1, 121, 1));
+    assert_eq!(
+        (report.pending, report.oldest_pending_age, report.processed),
+        (1, 121, 1)
+    );
     assert_eq!(w.status("0A1B2C").await, SerialStatus::Active);
     assert_eq!(w.ready_sms(), 1);
     let metric: serde_json::Value = serde_json::from_str(&portal::activation::emf_line(&report, 1_000)).unwrap();
     assert_eq!(metric["OldestPendingActivationAge"], 121);
-    assert_eq!(metric["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "OldestPendingActivationAge");
+    assert_eq!(
+        metric["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+        "OldestPendingActivationAge"
+    );
     assert_eq!(w.activator.sweep().await.unwrap().pending, 0);
 }
 
@@ -178,14 +213,29 @@ async fn a_new_card_revokes_the_old_serial_and_the_gateway_hears_it() {
     w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
     w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
     let registered = w.t.app.register_serial(&w.kari, &cert("0D0E0F"), None).await.unwrap();
-    assert_eq!(registered, Registered::Pending { revoked: Some(serial("0A1B2C")) });
+    assert_eq!(
+        registered,
+        Registered::Pending {
+            revoked: Some(serial("0A1B2C"))
+        }
+    );
     assert_eq!(w.status("0A1B2C").await, SerialStatus::Revoked);
     assert_eq!(w.view().await["serial_number"], "0D0E0F");
-    assert_eq!(w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(), Outcome::RevocationPublished);
-    assert_eq!(w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(), Outcome::Nothing);
+    assert_eq!(
+        w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(),
+        Outcome::RevocationPublished
+    );
+    assert_eq!(
+        w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(),
+        Outcome::Nothing
+    );
     w.activator.process(&serial("0D0E0F"), Trigger::Event).await.unwrap();
-    let kinds: Vec<(GatewayEventKind, String)> =
-        w.gateway.events().into_iter().map(|e| (e.event, e.serial_number)).collect();
+    let kinds: Vec<(GatewayEventKind, String)> = w
+        .gateway
+        .events()
+        .into_iter()
+        .map(|e| (e.event, e.serial_number))
+        .collect();
     assert_eq!(
         kinds,
         vec![
@@ -196,7 +246,12 @@ async fn a_new_card_revokes_the_old_serial_and_the_gateway_hears_it() {
     );
     // The old card can later be registered again (it is the user's), the new one is revoked.
     let again = w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
-    assert_eq!(again, Registered::Pending { revoked: Some(serial("0D0E0F")) });
+    assert_eq!(
+        again,
+        Registered::Pending {
+            revoked: Some(serial("0D0E0F"))
+        }
+    );
 }
 
 #[tokio::test]
@@ -204,7 +259,10 @@ async fn revoking_a_never_activated_serial_tells_the_gateway_nothing() {
     let w = world().await;
     w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
     w.t.app.register_serial(&w.kari, &cert("0D0E0F"), None).await.unwrap();
-    assert_eq!(w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(), Outcome::Nothing);
+    assert_eq!(
+        w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(),
+        Outcome::Nothing
+    );
     assert!(w.gateway.events().is_empty());
 }
 
@@ -225,7 +283,11 @@ async fn a_serial_belongs_to_one_account() {
         w.t.app.register_serial(&w.kari, &contested, None),
         w.t.app.register_serial(&ola, &contested, None),
     );
-    assert_eq!([a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    assert_eq!(
+        [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "{a:?} {b:?}"
+    );
 }
 
 #[tokio::test]
@@ -256,7 +318,10 @@ async fn activation_fails_for_an_account_no_longer_enabled_and_shows_failed() {
     // Re-enabled, the user registers the card again and it activates.
     w.t.app.set_home_office(&w.kari, true).await.unwrap();
     w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
-    assert_eq!(w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(), Outcome::Activated);
+    assert_eq!(
+        w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(),
+        Outcome::Activated
+    );
     // Registration itself refuses an account without the flag.
     w.t.app.set_home_office(&w.kari, false).await.unwrap();
     assert_eq!(
@@ -301,7 +366,11 @@ async fn stream_batch_reports_only_failed_records_and_skips_foreign_items() {
     .unwrap();
     w.gateway.fail_next(1);
     let response = handle_stream(&w.activator, event.clone()).await;
-    let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
     // 101 failed (topic down); 102 found the record backing off with no lease and went on.
     assert_eq!(failed, vec![Some("101".to_owned())]);
     assert_eq!(w.ready_sms(), 1);

@@ -69,14 +69,31 @@ async fn state_is_bound_to_the_browser_single_use_and_dies_after_ten_minutes() {
         async move { app.buypass_callback(b, query(&q), cookie, None).await.map(|_| ()) }
     };
     assert_eq!(cb(&cancel, None).await, Err(CallbackFailure::BrowserMismatch));
-    assert_eq!(cb(&cancel, Some("another-browser")).await, Err(CallbackFailure::BrowserMismatch));
-    assert_eq!(cb("error=access_denied&state=BBBBBBBBBBBBBBBBBBBBBB", Some(COOKIE)).await, Err(CallbackFailure::StateInvalid));
-    assert_eq!(cb("error=access_denied", Some(COOKIE)).await, Err(CallbackFailure::StateInvalid));
-    assert_eq!(cb(&format!("{cancel}&state={STATE}"), Some(COOKIE)).await, Err(CallbackFailure::StateInvalid), "duplicated parameter");
+    assert_eq!(
+        cb(&cancel, Some("another-browser")).await,
+        Err(CallbackFailure::BrowserMismatch)
+    );
+    assert_eq!(
+        cb("error=access_denied&state=BBBBBBBBBBBBBBBBBBBBBB", Some(COOKIE)).await,
+        Err(CallbackFailure::StateInvalid)
+    );
+    assert_eq!(
+        cb("error=access_denied", Some(COOKIE)).await,
+        Err(CallbackFailure::StateInvalid)
+    );
+    assert_eq!(
+        cb(&format!("{cancel}&state={STATE}"), Some(COOKIE)).await,
+        Err(CallbackFailure::StateInvalid),
+        "duplicated parameter"
+    );
     t.clock.advance(STATE_LIFETIME - 1);
     // The right browser, in time: consumed (the user cancelled).
     assert_eq!(cb(&cancel, Some(COOKIE)).await, Err(CallbackFailure::LoginCancelled));
-    assert_eq!(cb(&cancel, Some(COOKIE)).await, Err(CallbackFailure::StateInvalid), "replay");
+    assert_eq!(
+        cb(&cancel, Some(COOKIE)).await,
+        Err(CallbackFailure::StateInvalid),
+        "replay"
+    );
 
     let t = TestApp::in_memory();
     with_state(&t).await;
@@ -107,10 +124,17 @@ async fn get(router: &axum::Router, path: &str, key: Option<&str>) -> (StatusCod
     if let Some(key) = key {
         request = request.header("x-gateway-key", key);
     }
-    let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -118,7 +142,11 @@ async fn no_lambda_router_serves_the_stand_in_provider() {
     let t = TestApp::in_memory();
     for function in Function::ALL {
         let router = function_router(function, t.app.clone());
-        for path in ["/dev/buypass/.well-known/openid-configuration", "/dev/buypass/authorize", "/dev/gateway/events"] {
+        for path in [
+            "/dev/buypass/.well-known/openid-configuration",
+            "/dev/buypass/authorize",
+            "/dev/gateway/events",
+        ] {
             let (status, body) = get(&router, path, None).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{} serves {path}", function.name());
             assert_eq!(body["code"], "not_found");
@@ -145,9 +173,16 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
     t.app.register_serial(&kari, &cert, None).await.unwrap();
     let path = "/v1/gateway/certificates/0A1B2C";
     assert_eq!(get(&router, path, None).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(get(&router, path, Some("the-gateway-key-12")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&router, path, Some("the-gateway-key-12")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     let (status, body) = get(&router, path, Some("the-gateway-key-123")).await;
-    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")), "pending is not active");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "pending is not active"
+    );
     let gateway = Arc::new(portal::activation::gateway::CapturingGateway::default());
     let activator = portal::activation::Activator::new(t.app.clone(), gateway, Default::default(), false);
     activator
@@ -155,7 +190,12 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
         .await
         .unwrap();
     for spelling in ["0A1B2C", "0a:1b:2c"] {
-        let (status, body) = get(&router, &format!("/v1/gateway/certificates/{spelling}"), Some("the-gateway-key-123")).await;
+        let (status, body) = get(
+            &router,
+            &format!("/v1/gateway/certificates/{spelling}"),
+            Some("the-gateway-key-123"),
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["serial_number"], "0A1B2C");
         assert_eq!(body["username"], "kari");
@@ -163,7 +203,12 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
         assert!(body["activated_at"].is_string());
     }
     for unknown in ["0A1B2D", "zz", "%ZZ"] {
-        let (status, _) = get(&router, &format!("/v1/gateway/certificates/{unknown}"), Some("the-gateway-key-123")).await;
+        let (status, _) = get(
+            &router,
+            &format!("/v1/gateway/certificates/{unknown}"),
+            Some("the-gateway-key-123"),
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
     }
     // In IAM mode a request that did not come through API Gateway's IAM authorizer is refused.
@@ -173,5 +218,8 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
         gateway_auth: Some(GatewayAuth::Iam),
     });
     let router = function_router(Function::SerialActivation, t.app.clone()).layer(Extension(iam));
-    assert_eq!(get(&router, path, Some("the-gateway-key-123")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&router, path, Some("the-gateway-key-123")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }

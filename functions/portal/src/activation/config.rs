@@ -54,7 +54,10 @@ impl ActivationConfig {
             "key" => {
                 let key = var("PORTAL_GATEWAY_KEY").ok_or(ConfigError::Missing("PORTAL_GATEWAY_KEY"))?;
                 if key.len() < 16 {
-                    return Err(ConfigError::Invalid("PORTAL_GATEWAY_KEY", "shorter than 16 characters".into()));
+                    return Err(ConfigError::Invalid(
+                        "PORTAL_GATEWAY_KEY",
+                        "shorter than 16 characters".into(),
+                    ));
                 }
                 GatewayAuth::key(&key)
             }

@@ -61,7 +61,11 @@ pub async fn handle_stream(activator: &Activator, event: DynamoDbEvent) -> Dynam
 }
 
 /// The whole event handler.
-pub async fn handle_event(activator: &Activator, router: axum::Router, event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn handle_event(
+    activator: &Activator,
+    router: axum::Router,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     match shape_of(&payload) {
         EventShape::DynamoDbStream => {

@@ -208,7 +208,12 @@ impl Activator {
         result
     }
 
-    async fn process_as(&self, serial: &CertificateSerial, trigger: Trigger, me: &str) -> Result<Outcome, ActivationError> {
+    async fn process_as(
+        &self,
+        serial: &CertificateSerial,
+        trigger: Trigger,
+        me: &str,
+    ) -> Result<Outcome, ActivationError> {
         let mut outcome = Outcome::Nothing;
         let (mut published_activation, mut sms_sent, mut published_revocation) = (false, false, false);
         for _ in 0..32 {

@@ -92,8 +92,7 @@ impl TrustedIssuers {
             return Err(CertificateRejection::Unparseable);
         }
         let der = certificate_der(claim).ok_or(CertificateRejection::Unparseable)?;
-        let (rest, cert) =
-            x509_parser::parse_x509_certificate(&der).map_err(|_| CertificateRejection::Unparseable)?;
+        let (rest, cert) = x509_parser::parse_x509_certificate(&der).map_err(|_| CertificateRejection::Unparseable)?;
         if !rest.is_empty() {
             return Err(CertificateRejection::Unparseable);
         }
@@ -170,10 +169,16 @@ mod tests {
         let impostor = DevCa::generate("Buypass Test CA").unwrap();
         let trusted = TrustedIssuers::from_pem_bundle(&ours.certificate_pem()).unwrap();
         let leaf = impostor.issue("kari", NOW - 60, NOW + 3600).unwrap();
-        assert_eq!(trusted.verify(&leaf.pem, NOW), Err(CertificateRejection::UntrustedIssuer));
+        assert_eq!(
+            trusted.verify(&leaf.pem, NOW),
+            Err(CertificateRejection::UntrustedIssuer)
+        );
         let other_name = DevCa::generate("Some Other CA").unwrap();
         let leaf = other_name.issue("kari", NOW - 60, NOW + 3600).unwrap();
-        assert_eq!(trusted.verify(&leaf.pem, NOW), Err(CertificateRejection::UntrustedIssuer));
+        assert_eq!(
+            trusted.verify(&leaf.pem, NOW),
+            Err(CertificateRejection::UntrustedIssuer)
+        );
     }
 
     #[test]
@@ -181,10 +186,17 @@ mod tests {
         let ca = DevCa::generate("Buypass Test CA").unwrap();
         let trusted = TrustedIssuers::from_pem_bundle(&ca.certificate_pem()).unwrap();
         let expired = ca.issue("kari", NOW - 7200, NOW - 3600).unwrap();
-        assert_eq!(trusted.verify(&expired.pem, NOW), Err(CertificateRejection::NotValidNow));
+        assert_eq!(
+            trusted.verify(&expired.pem, NOW),
+            Err(CertificateRejection::NotValidNow)
+        );
         let future = ca.issue("kari", NOW + 3600, NOW + 7200).unwrap();
         assert_eq!(trusted.verify(&future.pem, NOW), Err(CertificateRejection::NotValidNow));
-        for garbage in ["", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", "not base64 !!"] {
+        for garbage in [
+            "",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+            "not base64 !!",
+        ] {
             assert_eq!(trusted.verify(garbage, NOW), Err(CertificateRejection::Unparseable));
         }
         assert!(trusted.verify(&"A".repeat(20_000), NOW).is_err());
@@ -195,8 +207,15 @@ mod tests {
         assert!(matches!(TrustedIssuers::from_pem_bundle(""), Err(TrustError::Empty)));
         let ca = DevCa::generate("Buypass Test CA").unwrap();
         let leaf = ca.issue("kari", NOW - 60, NOW + 3600).unwrap();
-        assert!(matches!(TrustedIssuers::from_pem_bundle(&leaf.pem), Err(TrustError::NotCa(0))));
-        let two = format!("{}\n{}", ca.certificate_pem(), DevCa::generate("B").unwrap().certificate_pem());
+        assert!(matches!(
+            TrustedIssuers::from_pem_bundle(&leaf.pem),
+            Err(TrustError::NotCa(0))
+        ));
+        let two = format!(
+            "{}\n{}",
+            ca.certificate_pem(),
+            DevCa::generate("B").unwrap().certificate_pem()
+        );
         assert_eq!(TrustedIssuers::from_pem_bundle(&two).unwrap().len(), 2);
     }
 }

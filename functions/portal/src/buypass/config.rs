@@ -88,7 +88,12 @@ pub async fn load_key_material(keys: &KeysConfig) -> Result<KeyMaterial, ConfigE
                 .secret_id(secret_id)
                 .send()
                 .await
-                .map_err(|e| ConfigError::Init(format!("key secret: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e))))?
+                .map_err(|e| {
+                    ConfigError::Init(format!(
+                        "key secret: {}",
+                        aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
+                    ))
+                })?
                 .secret_string()
                 .ok_or_else(|| ConfigError::Init("key secret has no string value".into()))?
                 .to_owned()

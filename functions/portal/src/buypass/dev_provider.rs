@@ -40,7 +40,6 @@ struct PendingRequest {
     state: String,
     nonce: String,
     code_challenge: String,
-    smartcard_hinted: bool,
     created_at: UnixTime,
 }
 
@@ -179,7 +178,9 @@ fn redirect(to: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(to) {
         response.headers_mut().insert(header::LOCATION, v);
     }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -208,9 +209,11 @@ async fn authorize_page(State(p): State<Arc<DevProvider>>, Query(q): Query<HashM
         Some("unsupported_response_type")
     } else if !get("scope").split(' ').any(|s| s == "openid") {
         Some("invalid_scope")
-    } else if get("code_challenge_method") != "S256" || get("code_challenge").len() < 43 {
-        Some("invalid_request")
-    } else if get("nonce").is_empty() || state.is_empty() {
+    } else if get("code_challenge_method") != "S256"
+        || get("code_challenge").len() < 43
+        || get("nonce").is_empty()
+        || state.is_empty()
+    {
         Some("invalid_request")
     } else {
         None
@@ -231,7 +234,6 @@ async fn authorize_page(State(p): State<Arc<DevProvider>>, Query(q): Query<HashM
                 state,
                 nonce: get("nonce").to_owned(),
                 code_challenge: get("code_challenge").to_owned(),
-                smartcard_hinted,
                 created_at: now,
             },
         );
@@ -299,7 +301,10 @@ fn choice_page(issuer: &str, request: &str, smartcard_hinted: bool) -> String {
 /// `error=access_denied` for "Avbryt".
 async fn authorize_choice(State(p): State<Arc<DevProvider>>, Form(form): Form<HashMap<String, String>>) -> Response {
     let Some(request) = form.get("request").and_then(|id| lock(&p.requests).remove(id)) else {
-        return error_page(StatusCode::BAD_REQUEST, "Innloggingen er utløpt. Start på nytt fra kundeportalen.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Innloggingen er utløpt. Start på nytt fra kundeportalen.",
+        );
     };
     let method: &'static str = match form.get("method").map(String::as_str) {
         Some("sc") => "sc",
@@ -314,12 +319,11 @@ async fn authorize_choice(State(p): State<Arc<DevProvider>>, Form(form): Form<Ha
         _ => return error_page(StatusCode::BAD_REQUEST, "Ukjent identifiseringsmetode."),
     };
     let holder = form.get("holder").map(|h| h.trim()).unwrap_or("testbruker");
-    let holder_ok = (1..=64).contains(&holder.chars().count())
-        && holder.chars().all(|c| c.is_alphanumeric() || " ._-".contains(c));
+    let holder_ok =
+        (1..=64).contains(&holder.chars().count()) && holder.chars().all(|c| c.is_alphanumeric() || " ._-".contains(c));
     if !holder_ok {
         return error_page(StatusCode::BAD_REQUEST, "Ugyldig navn på testbruker.");
     }
-    let _ = request.smartcard_hinted;
     let code = random_token(24);
     let now = p.clock.now();
     {
@@ -337,12 +341,21 @@ async fn authorize_choice(State(p): State<Arc<DevProvider>>, Form(form): Form<Ha
             },
         );
     }
-    redirect(&with_query(&request.redirect_uri, &[("code", &code), ("state", &request.state)]))
+    redirect(&with_query(
+        &request.redirect_uri,
+        &[("code", &code), ("state", &request.state)],
+    ))
 }
 
 fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = (status, Json(json!({ "error": error, "error_description": description }))).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut response = (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -425,10 +438,18 @@ async fn token(State(p): State<Arc<DevProvider>>, Form(form): Form<HashMap<Strin
         return token_error(StatusCode::UNAUTHORIZED, "invalid_client", why);
     }
     if form.get("client_id").is_some_and(|id| *id != p.client_id) {
-        return token_error(StatusCode::UNAUTHORIZED, "invalid_client", "client_id does not match the assertion");
+        return token_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client_id does not match the assertion",
+        );
     }
     if form.get("grant_type").map(String::as_str) != Some("authorization_code") {
-        return token_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "only authorization_code");
+        return token_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only authorization_code",
+        );
     }
     let Some(code) = form.get("code").and_then(|c| lock(&p.codes).remove(c)) else {
         return token_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown or used code");
@@ -455,7 +476,9 @@ async fn token(State(p): State<Arc<DevProvider>>, Form(form): Form<HashMap<Strin
                 "id_token": id_token,
             }))
             .into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(e) => token_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.to_string()),

@@ -152,7 +152,10 @@ pub struct CallbackSuccess {
 }
 
 fn well_formed_state(state: &str) -> bool {
-    (16..=128).contains(&state.len()) && state.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (16..=128).contains(&state.len())
+        && state
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl App {
@@ -176,7 +179,13 @@ impl App {
             created_at: now,
         };
         self.repo
-            .insert(&state_pk(&request.state), STATE_SK, &state, Some(now + STATE_LIFETIME), now)
+            .insert(
+                &state_pk(&request.state),
+                STATE_SK,
+                &state,
+                Some(now + STATE_LIFETIME),
+                now,
+            )
             .await?;
         Ok(Started {
             authorization_url: request.url,
@@ -269,7 +278,10 @@ impl App {
             tracing::info!(amr = ?verified.amr, "Buypass login was not a smartcard login");
             return Err(CallbackFailure::NotSmartcard);
         }
-        let claim = verified.certificate.as_deref().ok_or(CallbackFailure::CertificateInvalid)?;
+        let claim = verified
+            .certificate
+            .as_deref()
+            .ok_or(CallbackFailure::CertificateInvalid)?;
         let certificate = buypass.trusted.verify(claim, now).map_err(|e: CertificateRejection| {
             tracing::warn!(error = %e, "Buypass certificate rejected");
             CallbackFailure::CertificateInvalid

@@ -166,17 +166,20 @@ mod tests {
         let token = key.client_assertion("hk", "https://op/token", 1_000).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(key.kid()));
-        let decoding =
-            DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap()).unwrap();
+        let decoding = DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap()).unwrap();
         let mut validation = Validation::new(Algorithm::ES256);
         validation.set_audience(&["https://op/token"]);
         validation.validate_exp = false;
-        let claims = jsonwebtoken::decode::<Value>(&token, &decoding, &validation).unwrap().claims;
+        let claims = jsonwebtoken::decode::<Value>(&token, &decoding, &validation)
+            .unwrap()
+            .claims;
         assert_eq!(claims["iss"], "hk");
         assert_eq!(claims["sub"], "hk");
         assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 60);
         let other = key.client_assertion("hk", "https://op/token", 1_000).unwrap();
-        let other_claims = jsonwebtoken::decode::<Value>(&other, &decoding, &validation).unwrap().claims;
+        let other_claims = jsonwebtoken::decode::<Value>(&other, &decoding, &validation)
+            .unwrap()
+            .claims;
         assert_ne!(claims["jti"], other_claims["jti"]);
     }
 

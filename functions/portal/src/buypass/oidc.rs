@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim,
-    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata,
-    CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken,
+    CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
     AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode, Client, ClientId, CsrfToken, EmptyExtraTokenFields,
@@ -246,7 +246,9 @@ impl OidcClient {
                     }
                     other => ProviderFailure::Refused(format!("token endpoint: {}", other.as_ref())),
                 },
-                RequestTokenError::Request(e) => ProviderFailure::Unavailable(format!("token endpoint: {}", describe(&e))),
+                RequestTokenError::Request(e) => {
+                    ProviderFailure::Unavailable(format!("token endpoint: {}", describe(&e)))
+                }
                 RequestTokenError::Parse(e, _) => ProviderFailure::Refused(format!("token response: {e}")),
                 RequestTokenError::Other(e) => ProviderFailure::Refused(format!("token endpoint: {e}")),
             })?;
@@ -276,7 +278,9 @@ impl OidcClient {
         let actual_hash = AccessTokenHash::from_token(response.access_token(), alg, key)
             .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
         if actual_hash != *expected_hash {
-            return Err(ProviderFailure::TokenInvalid("at_hash does not match the access token".into()));
+            return Err(ProviderFailure::TokenInvalid(
+                "at_hash does not match the access token".into(),
+            ));
         }
         Ok(VerifiedLogin {
             subject: claims.subject().as_str().to_owned(),

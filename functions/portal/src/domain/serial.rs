@@ -85,7 +85,10 @@ mod tests {
         for spelling in ["0a:1b:2c", "00:0A:1B:2C", "a1b2c", " 0A 1B 2C ", "0a-1b-2c"] {
             assert_eq!(CertificateSerial::parse(spelling).unwrap(), canonical, "{spelling}");
         }
-        assert_eq!(CertificateSerial::from_bytes(&[0x00, 0x8F, 0x01]).unwrap().as_str(), "8F01");
+        assert_eq!(
+            CertificateSerial::from_bytes(&[0x00, 0x8F, 0x01]).unwrap().as_str(),
+            "8F01"
+        );
         assert_eq!(CertificateSerial::parse("0").unwrap().as_str(), "00");
     }
 

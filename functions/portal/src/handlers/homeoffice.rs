@@ -38,7 +38,9 @@ pub enum GatewayAuth {
 
 impl GatewayAuth {
     pub fn key(key: &str) -> Self {
-        Self::Key { sha256: sha256_hex(key) }
+        Self::Key {
+            sha256: sha256_hex(key),
+        }
     }
 }
 
@@ -93,9 +95,10 @@ pub async fn start(
     let buypass = deps.buypass.as_ref().ok_or(ApiError::BuypassUnavailable)?;
     let started = app.buypass_start(buypass, &caller.username).await?;
     let mut response = no_store(Json(json!({ "authorization_url": started.authorization_url })));
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, browser_cookie(&started.browser_secret, STATE_LIFETIME));
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        browser_cookie(&started.browser_secret, STATE_LIFETIME),
+    );
     Ok(response)
 }
 
@@ -108,11 +111,17 @@ pub async fn callback(
     headers: HeaderMap,
 ) -> Response {
     let target = match deps.buypass.as_ref() {
-        None => format!("{}/hjemmekontor?buypass=error&reason=provider_unavailable", app.settings.portal_url),
+        None => format!(
+            "{}/hjemmekontor?buypass=error&reason=provider_unavailable",
+            app.settings.portal_url
+        ),
         Some(buypass) => {
             let query = CallbackQuery::parse(raw.as_deref());
             let cookie = read_cookie(&headers, BROWSER_COOKIE);
-            match app.buypass_callback(buypass, query, cookie.as_deref(), ip.as_deref()).await {
+            match app
+                .buypass_callback(buypass, query, cookie.as_deref(), ip.as_deref())
+                .await
+            {
                 Ok(done) => {
                     if let (Some(trigger), Registered::Pending { revoked }) = (&deps.trigger, &done.registered) {
                         trigger.notify(&done.serial);
