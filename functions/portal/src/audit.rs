@@ -40,6 +40,10 @@ pub enum AuditKind {
     SerialActivationFailed,
     SerialRevoked,
     HomeOfficeReadyNotified,
+    TotpEnrolmentStarted,
+    TotpEnabled,
+    TotpRemoved,
+    TotpVerified,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -5,3 +5,4 @@ pub mod auth;
 pub mod dev;
 pub mod homeoffice;
 pub mod self_service;
+pub mod totp;
