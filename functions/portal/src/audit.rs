@@ -10,6 +10,8 @@ use crate::store::Condition;
 
 /// Audit events are kept for about 13 months.
 const RETENTION: i64 = 400 * 24 * 3600;
+/// Stand-ins for audit events of names without an account are only there to cost a write.
+const STAND_IN_LIFETIME: i64 = 15 * 60;
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -84,6 +86,29 @@ impl Repo {
             tracing::error!(error = %e, event = ?kind, "audit event not stored");
         }
         tracing::info!(event = ?kind, user = %crate::observability::user_tag(username), "audit");
+    }
+
+    /// Where no account exists (an unknown username at login, a decoy challenge), writes an
+    /// item of the same shape and size as an audit event instead, so the path costs the same
+    /// awaited write as one with an account and timing does not tell them apart. Keyed by
+    /// `key` (a hash of the typed name, never the name itself), kept only briefly, and never
+    /// read.
+    pub async fn audit_stand_in(&self, key: &str, kind: AuditKind, now: UnixTime) {
+        let event = AuditEvent {
+            at: rfc3339(now),
+            event: kind,
+            username: String::new(),
+            source_ip: None,
+            detail: Value::Null,
+        };
+        let sk = format!("{now:012}#{}", crate::security::random_token(6));
+        let result = match to_item(&format!("DECOY#{key}"), &sk, &event, Some(now + STAND_IN_LIFETIME)) {
+            Ok(item) => self.items().put(item, Condition::Absent, now).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, event = ?kind, "stand-in event not stored");
+        }
     }
 
     /// Oldest first.

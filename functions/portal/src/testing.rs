@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use crate::app::{App, AppParts, SharedApp};
 use crate::clock::ManualClock;
+use crate::clock::UnixTime;
 use crate::config::{Policy, Settings};
 use crate::domain::{MobileNumber, Password, SmsCode, Username};
 use crate::security::keys::KeyMaterial;
@@ -14,7 +15,7 @@ use crate::security::passwords::HashParams;
 use crate::services::admin::NewAccount;
 use crate::sms::{SmsError, SmsSender};
 use crate::store::sqlite::SqliteStore;
-use crate::store::ItemStore;
+use crate::store::{Item, ItemStore, StoreError, WriteOp};
 
 /// Cheap argon2 parameters so rule tests do not spend their time hashing.
 pub const FAST_HASH: HashParams = HashParams {
@@ -66,6 +67,79 @@ impl SmsSender for CapturingSms {
             sent.push((to.as_e164().to_owned(), body.to_owned()));
         }
         Ok(())
+    }
+}
+
+/// How much storage I/O something cost: what its timing mostly depends on.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoreIo {
+    /// Gets and queries.
+    pub reads: usize,
+    /// Write operations (each put or delete of a transaction).
+    pub writes: usize,
+}
+
+/// A store that counts the calls made to it, for tests that two paths (say, a known and an
+/// unknown username) cost the same.
+pub struct CountingStore {
+    inner: Arc<dyn ItemStore>,
+    reads: std::sync::atomic::AtomicUsize,
+    writes: std::sync::atomic::AtomicUsize,
+}
+
+impl CountingStore {
+    pub fn new(inner: Arc<dyn ItemStore>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            reads: Default::default(),
+            writes: Default::default(),
+        })
+    }
+
+    /// The I/O so far.
+    pub fn io(&self) -> StoreIo {
+        use std::sync::atomic::Ordering::SeqCst;
+        StoreIo {
+            reads: self.reads.load(SeqCst),
+            writes: self.writes.load(SeqCst),
+        }
+    }
+
+    /// The I/O `f` causes.
+    pub async fn io_of<T>(&self, f: impl std::future::Future<Output = T>) -> (T, StoreIo) {
+        let before = self.io();
+        let out = f.await;
+        let after = self.io();
+        (
+            out,
+            StoreIo {
+                reads: after.reads - before.reads,
+                writes: after.writes - before.writes,
+            },
+        )
+    }
+}
+
+#[async_trait]
+impl ItemStore for CountingStore {
+    async fn get(&self, pk: &str, sk: &str, now: UnixTime) -> Result<Option<Item>, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get(pk, sk, now).await
+    }
+
+    async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.query(pk, sk_prefix, now).await
+    }
+
+    async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {
+        self.writes.fetch_add(ops.len(), std::sync::atomic::Ordering::SeqCst);
+        self.inner.transact(ops, now).await
+    }
+
+    async fn scan_by_field(&self, sk: &str, field: &str, value: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.scan_by_field(sk, field, value, now).await
     }
 }
 

@@ -399,3 +399,33 @@ async fn audit_trail_records_logins_without_secrets() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn wrong_passwords_cost_the_same_storage_io_for_known_and_unknown_usernames() {
+    use portal::testing::CountingStore;
+    let counting = CountingStore::new(std::sync::Arc::new(
+        portal::store::sqlite::SqliteStore::in_memory().unwrap(),
+    ));
+    let t = TestApp::on(counting.clone());
+    t.account("kari", PASSWORD, MOBILE).await;
+    let mut costs = Vec::new();
+    for name in ["kari", "finnes-ikke"] {
+        // The fifth failure starts the backoff, which a real account also audits.
+        let mut per_attempt = Vec::new();
+        for _ in 0..5 {
+            let (r, io) = counting
+                .io_of(
+                    t.app
+                        .login(name, &Password::new("feil passord".into()), false, Some("10.0.0.9")),
+                )
+                .await;
+            assert!(matches!(r, Err(ApiError::InvalidCredentials)), "{name}: {r:?}");
+            per_attempt.push(io);
+        }
+        costs.push(per_attempt);
+    }
+    assert_eq!(
+        costs[0], costs[1],
+        "a wrong password for an account and for a name without one do the same reads and writes"
+    );
+}

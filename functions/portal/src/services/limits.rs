@@ -72,14 +72,29 @@ impl Repo {
 
     /// Counts one hit only if it fits; atomically.
     pub async fn limit_acquire(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<Allowance, StoreError> {
-        self.modify::<HitLog, Allowance, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+        Ok(self.limit_acquire_counted(limit, key, now).await?.map(|_| ()))
+    }
+
+    /// Like [`Self::limit_acquire`], also saying how many live hits there are with this one
+    /// (so the caller knows when it took the last slot).
+    pub async fn limit_acquire_counted(
+        &self,
+        limit: &Limit,
+        key: &str,
+        now: UnixTime,
+    ) -> Result<Result<usize, u64>, StoreError> {
+        self.modify::<HitLog, Result<usize, u64>, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
             let mut live = log.map(|l| l.live(limit, now)).unwrap_or_default();
             if live.len() >= limit.max {
                 let wait = retry_after(&live, limit, now);
                 return Ok((Change::Keep(Err(wait)), None));
             }
             live.push(now);
-            Ok((Change::Write(HitLog { hits: live }, Ok(())), Some(now + limit.window)))
+            let count = live.len();
+            Ok((
+                Change::Write(HitLog { hits: live }, Ok(count)),
+                Some(now + limit.window),
+            ))
         })
         .await
     }
@@ -122,15 +137,35 @@ impl Repo {
             .unwrap_or_default())
     }
 
-    /// One more consecutive failure; the streak is forgotten a day after the last one.
-    pub async fn failure_streak_add(&self, key: &str, now: UnixTime) -> Result<FailureStreak, StoreError> {
-        self.modify::<FailureStreak, FailureStreak, StoreError, _>(&format!("LIMIT#pwfail#{key}"), "STREAK", now, |s| {
-            let next = FailureStreak {
-                count: s.map_or(0, |s| s.count).saturating_add(1),
-                last_at: now,
-            };
-            Ok((Change::Write(next.clone(), next), Some(now + 24 * 3600)))
-        })
+    /// Reserves one password attempt under the per-username backoff, in one conditional write
+    /// of the streak record: refused (`Err(seconds to wait)`) while `now` is inside the backoff
+    /// the streak has earned (`backoff(count)` after its last attempt), otherwise counted at
+    /// once (`count + 1`, `last_at = now`) before any password is checked, so parallel
+    /// attempts cannot all pass on the same streak. A right password then clears the streak
+    /// ([`Self::failure_streak_clear`]); a wrong one leaves the reservation as its failure.
+    pub async fn failure_streak_reserve(
+        &self,
+        key: &str,
+        now: UnixTime,
+        backoff: impl Fn(u32) -> i64,
+    ) -> Result<Result<FailureStreak, u64>, StoreError> {
+        self.modify::<FailureStreak, Result<FailureStreak, u64>, StoreError, _>(
+            &format!("LIMIT#pwfail#{key}"),
+            "STREAK",
+            now,
+            |s| {
+                let current = s.cloned().unwrap_or_default();
+                let until = current.last_at + backoff(current.count);
+                if current.count > 0 && now < until {
+                    return Ok((Change::Keep(Err((until - now) as u64)), None));
+                }
+                let next = FailureStreak {
+                    count: current.count.saturating_add(1),
+                    last_at: now,
+                };
+                Ok((Change::Write(next.clone(), Ok(next)), Some(now + 24 * 3600)))
+            },
+        )
         .await
     }
 
@@ -178,6 +213,54 @@ mod tests {
         }
         r.limit_release(&L, "k", 3).await.unwrap();
         assert_eq!(r.limit_acquire(&L, "k", 4).await.unwrap(), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn acquire_counted_says_which_slot_was_taken() {
+        let r = repo();
+        assert_eq!(r.limit_acquire_counted(&L, "k", 100).await.unwrap(), Ok(1));
+        assert_eq!(r.limit_acquire_counted(&L, "k", 100).await.unwrap(), Ok(2));
+        assert_eq!(r.limit_acquire_counted(&L, "k", 100).await.unwrap(), Ok(3));
+        assert_eq!(r.limit_acquire_counted(&L, "k", 100).await.unwrap(), Err(60));
+    }
+
+    #[tokio::test]
+    async fn streak_reservation_counts_before_the_check_and_refuses_inside_the_backoff() {
+        let r = repo();
+        // Two free attempts, then one second per failure.
+        let backoff = |n: u32| if n < 2 { 0 } else { i64::from(n) - 1 };
+        assert_eq!(
+            r.failure_streak_reserve("k", 100, backoff)
+                .await
+                .unwrap()
+                .unwrap()
+                .count,
+            1
+        );
+        assert_eq!(
+            r.failure_streak_reserve("k", 100, backoff)
+                .await
+                .unwrap()
+                .unwrap()
+                .count,
+            2
+        );
+        assert!(matches!(
+            r.failure_streak_reserve("k", 100, backoff).await.unwrap(),
+            Err(1)
+        ));
+        let third = r.failure_streak_reserve("k", 101, backoff).await.unwrap().unwrap();
+        assert_eq!((third.count, third.last_at), (3, 101));
+        assert!(r.failure_streak_reserve("k", 102, backoff).await.unwrap().is_err());
+        r.failure_streak_clear("k", 102).await.unwrap();
+        assert_eq!(
+            r.failure_streak_reserve("k", 102, backoff)
+                .await
+                .unwrap()
+                .unwrap()
+                .count,
+            1
+        );
     }
 
     #[tokio::test]

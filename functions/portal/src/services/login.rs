@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::challenges::IssuedChallenge;
-use super::limits::Limit;
+use super::limits::{FailureStreak, Limit};
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::domain::{Password, Username};
@@ -35,70 +35,107 @@ impl App {
         crate::security::sha256_hex(&lower)
     }
 
-    /// Throttles that apply before any password is checked: per source IP and per username.
-    pub(crate) async fn login_throttle(&self, backoff_key: &str, source_ip: Option<&str>) -> Result<(), ApiError> {
+    /// Counts one password attempt before any password is checked, against the source address
+    /// (≤ 30 failures per 10 minutes) and the typed username's backoff. Each is one atomic
+    /// reservation, so a burst of parallel attempts cannot all pass on the same count: once
+    /// the limits are used up the rest are refused (429 with `Retry-After`) without hashing.
+    /// A right password gives both back ([`Self::password_attempt_succeeded`]); a wrong one
+    /// leaves them as its failure. Unknown usernames are reserved exactly like known ones.
+    pub(crate) async fn reserve_password_attempt(
+        &self,
+        backoff_key: &str,
+        source_ip: Option<&str>,
+    ) -> Result<FailureStreak, ApiError> {
         let now = self.now();
         if let Some(ip) = source_ip {
-            if let Err(wait) = self.repo.limit_check(&self.ip_failures(), ip, now).await? {
+            if let Err(wait) = self.repo.limit_acquire(&self.ip_failures(), ip, now).await? {
                 return Err(ApiError::TooManyAttempts { retry_after: wait });
             }
         }
-        let streak = self.repo.failure_streak(backoff_key, now).await?;
-        let wait = self.policy.password_backoff(streak.count);
-        let until = streak.last_at + wait;
-        if wait > 0 && now < until {
-            return Err(ApiError::TooManyAttempts {
-                retry_after: (until - now) as u64,
-            });
+        let policy = &self.policy;
+        let reserved = self
+            .repo
+            .failure_streak_reserve(backoff_key, now, |n| policy.password_backoff(n))
+            .await;
+        let refused = match reserved {
+            Ok(Ok(streak)) => return Ok(streak),
+            Ok(Err(wait)) => ApiError::TooManyAttempts { retry_after: wait },
+            Err(e) => e.into(),
+        };
+        // Not an attempt after all: the address gets its slot back.
+        if let Some(ip) = source_ip {
+            self.repo.limit_release(&self.ip_failures(), ip, now).await?;
+        }
+        Err(refused)
+    }
+
+    /// A right password: the streak is over and the address gets its reserved slot back (the
+    /// per-address limit counts failures only).
+    pub(crate) async fn password_attempt_succeeded(
+        &self,
+        backoff_key: &str,
+        source_ip: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let now = self.now();
+        self.repo.failure_streak_clear(backoff_key, now).await?;
+        if let Some(ip) = source_ip {
+            self.repo.limit_release(&self.ip_failures(), ip, now).await?;
         }
         Ok(())
     }
 
-    /// Counts a wrong password against the source address and the username. `during` says
-    /// which step asked for it (`login`, or a re-authentication such as `password_change`).
+    /// Records a wrong password whose attempt [`Self::reserve_password_attempt`] already
+    /// counted. `during` says which step asked for it (`login`, or a re-authentication such
+    /// as `password_change`). A name without an account gets a stand-in write of the same
+    /// size for every audit event a real account would get, so both cost the same I/O.
     pub(crate) async fn login_failed(
         &self,
         backoff_key: &str,
+        streak: &FailureStreak,
         account: Option<&Account>,
         source_ip: Option<&str>,
         during: &'static str,
-    ) -> Result<(), ApiError> {
+    ) {
         let now = self.now();
-        if let Some(ip) = source_ip {
-            self.repo.limit_record(&self.ip_failures(), ip, now).await?;
-        }
-        let streak = self.repo.failure_streak_add(backoff_key, now).await?;
-        if let Some(account) = account {
+        // The failure that starts the backoff is the lockout operators look for.
+        let throttled = streak.count == self.policy.password_failures_before_backoff;
+        let Some(account) = account else {
+            self.repo.audit_stand_in(backoff_key, AuditKind::LoginFailed, now).await;
+            if throttled {
+                self.repo
+                    .audit_stand_in(backoff_key, AuditKind::LoginThrottled, now)
+                    .await;
+            }
+            return;
+        };
+        self.repo
+            .audit(
+                &account.username,
+                AuditKind::LoginFailed,
+                source_ip,
+                json!({ "consecutive_failures": streak.count, "during": during }),
+                now,
+            )
+            .await;
+        if throttled {
             self.repo
                 .audit(
                     &account.username,
-                    AuditKind::LoginFailed,
+                    AuditKind::LoginThrottled,
                     source_ip,
-                    json!({ "consecutive_failures": streak.count, "during": during }),
+                    json!({
+                        "consecutive_failures": streak.count,
+                        "retry_after": self.policy.password_backoff(streak.count),
+                    }),
                     now,
                 )
                 .await;
-            // The failure that starts the backoff is the lockout operators look for.
-            if streak.count == self.policy.password_failures_before_backoff {
-                self.repo
-                    .audit(
-                        &account.username,
-                        AuditKind::LoginThrottled,
-                        source_ip,
-                        json!({
-                            "consecutive_failures": streak.count,
-                            "retry_after": self.policy.password_backoff(streak.count),
-                        }),
-                        now,
-                    )
-                    .await;
-            }
         }
-        Ok(())
     }
 
     /// Checks a password for `raw_username`. Unknown user, wrong password and disabled account
-    /// all end in the same [`ApiError::InvalidCredentials`] after the same hashing work.
+    /// all end in the same [`ApiError::InvalidCredentials`] after the same hashing work and
+    /// the same storage writes.
     pub async fn check_password(
         &self,
         raw_username: &str,
@@ -106,7 +143,7 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<Account, ApiError> {
         let backoff_key = Self::backoff_key(raw_username);
-        self.login_throttle(&backoff_key, source_ip).await?;
+        let streak = self.reserve_password_attempt(&backoff_key, source_ip).await?;
         let now = self.now();
         let account = match Username::parse(raw_username) {
             Ok(username) => self
@@ -125,15 +162,14 @@ impl App {
                 .await
         };
         let account = match (account, verdict) {
-            (Some(a), Verdict::Match | Verdict::MatchNeedsRehash) if !a.disabled => (a, verdict),
+            (Some(a), Verdict::Match | Verdict::MatchNeedsRehash) if !a.disabled => a,
             (account, _) => {
-                self.login_failed(&backoff_key, account.as_ref(), source_ip, "login")
-                    .await?;
+                self.login_failed(&backoff_key, &streak, account.as_ref(), source_ip, "login")
+                    .await;
                 return Err(ApiError::InvalidCredentials);
             }
         };
-        let (account, verdict) = account;
-        self.repo.failure_streak_clear(&backoff_key, now).await?;
+        self.password_attempt_succeeded(&backoff_key, source_ip).await?;
         if verdict == Verdict::MatchNeedsRehash {
             self.rehash(&account.username, password).await;
         }

@@ -33,7 +33,8 @@ impl App {
         during: &'static str,
     ) -> Result<(), ApiError> {
         let backoff_key = Self::backoff_key(account.username.as_str());
-        self.login_throttle(&backoff_key, source_ip).await?;
+        // Counted before the hash is checked, so parallel guesses cannot share one streak.
+        let streak = self.reserve_password_attempt(&backoff_key, source_ip).await?;
         let verdict = if password.is_overlong() {
             // Never hash unbounded input; do the same work as for a wrong password.
             self.passwords.verify(&Password::new(String::new()), None).await
@@ -41,12 +42,11 @@ impl App {
             self.passwords.verify(password, Some(&account.password_hash.0)).await
         };
         if verdict == Verdict::Mismatch {
-            self.login_failed(&backoff_key, Some(account), source_ip, during)
-                .await?;
+            self.login_failed(&backoff_key, &streak, Some(account), source_ip, during)
+                .await;
             return Err(ApiError::WrongPassword);
         }
-        self.repo.failure_streak_clear(&backoff_key, self.now()).await?;
-        Ok(())
+        self.password_attempt_succeeded(&backoff_key, source_ip).await
     }
 
     /// `PUT /v1/account/password`: old password, new password. The current session stays;

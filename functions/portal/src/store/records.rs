@@ -11,6 +11,7 @@
 //! | rate limit log | `LIMIT#<scope>#<key>` | `LOG` |
 //! | lock | `LOCK#<scope>#<key>` | `LOCK` |
 //! | audit event | `AUDIT#<username>` | `<time>#<random>` |
+//! | stand-in for an audit event (no account; short TTL) | `DECOY#<sha256(name)>` | `<time>#<random>` |
 //! | SMS outbox (local) | `OUTBOX` | `MSG#<time>#…` |
 //! | certificate serial (registry, unique) | `SERIAL#<serial>` | `SERIAL` |
 //! | OIDC login state (Buypass) | `OIDC#<sha256(state)>` | `STATE` |
