@@ -10,7 +10,8 @@ use portal::config::Settings;
 use std::sync::Arc;
 
 use portal::activation::gateway::LocalGatewayEvents;
-use portal::activation::{ActivationPolicy, Activator, Trigger};
+use portal::activation::{ActivationPolicy, Activator, Outcome, Trigger};
+use portal::app::SharedApp;
 use portal::domain::{CertificateSerial, MobileNumber, Password, Username};
 use portal::local::{LocalEnv, LocalSms, LocalStore};
 use portal::services::admin::NewAccount;
@@ -184,26 +185,24 @@ async fn run(args: Args) -> anyhow::Result<String> {
             ))
         }
         Command::Disable { username: u } => {
-            app.set_disabled(&username(&u)?, true).await?;
-            Ok(format!("disabled {u}; all sessions ended"))
+            let updated = app.set_disabled(&username(&u)?, true).await?;
+            let card = publish_revocation(&env, &app, updated.revoked_serial.as_ref()).await?;
+            Ok(format!("disabled {u}; all sessions ended{card}"))
         }
         Command::Enable { username: u } => {
             app.set_disabled(&username(&u)?, false).await?;
             Ok(format!("enabled {u}"))
         }
         Command::SetHomeOffice { username: u, state } => {
-            app.set_home_office(&username(&u)?, state == "on").await?;
-            Ok(format!("home office {state} for {u}"))
+            let updated = app.set_home_office(&username(&u)?, state == "on").await?;
+            let card = publish_revocation(&env, &app, updated.revoked_serial.as_ref()).await?;
+            Ok(format!("home office {state} for {u}{card}"))
         }
         Command::BuypassClientJwks => Ok(serde_json::to_string_pretty(&env.buypass_client_key.jwks())?),
         Command::RevokeSerial { serial, reason } => {
             let serial = CertificateSerial::parse(&serial).map_err(|e| anyhow::anyhow!("{e}"))?;
             let revoked = app.revoke_serial(&serial, &reason).await?;
-            // Locally the gateway hears about it through the local event log; in AWS the
-            // table's stream triggers serial-activation, which does the same.
-            let gateway = Arc::new(LocalGatewayEvents::new(env.store.clone(), app.clock.clone(), false));
-            let activator = Activator::new(app.clone(), gateway, ActivationPolicy::default(), false);
-            let outcome = activator.process(&serial, Trigger::Event).await?;
+            let outcome = announce_to_gateway(&env, &app, &serial).await?;
             Ok(if revoked {
                 format!("revoked {serial} ({outcome:?})")
             } else {
@@ -262,6 +261,27 @@ async fn run(args: Args) -> anyhow::Result<String> {
             }))?)
         }
     }
+}
+
+/// Tells the gateway about a revoked serial. Locally the gateway hears about it through the
+/// local event log; in AWS the table's stream triggers serial-activation, which does the same.
+async fn announce_to_gateway(env: &LocalEnv, app: &SharedApp, serial: &CertificateSerial) -> anyhow::Result<Outcome> {
+    let gateway = Arc::new(LocalGatewayEvents::new(env.store.clone(), app.clock.clone(), false));
+    let activator = Activator::new(app.clone(), gateway, ActivationPolicy::default(), false);
+    Ok(activator.process(serial, Trigger::Event).await?)
+}
+
+/// For the reply: which card a disable / home-office-off revoked, after announcing it.
+async fn publish_revocation(
+    env: &LocalEnv,
+    app: &SharedApp,
+    revoked: Option<&CertificateSerial>,
+) -> anyhow::Result<String> {
+    let Some(serial) = revoked else {
+        return Ok(String::new());
+    };
+    let outcome = announce_to_gateway(env, app, serial).await?;
+    Ok(format!("; card {serial} revoked ({outcome:?})"))
 }
 
 /// One event per line: time, event, source address, detail. Details hold masked numbers and

@@ -307,7 +307,12 @@ async fn the_same_card_again_changes_nothing() {
 async fn activation_fails_for_an_account_no_longer_enabled_and_shows_failed() {
     let w = world().await;
     w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
-    w.t.app.set_home_office(&w.kari, false).await.unwrap();
+    // Changed behind the registry's back (`set_home_office` would also revoke the card, see
+    // below): the worker still refuses to activate.
+    w.t.app
+        .update_account(&w.kari, |a| a.home_office = false)
+        .await
+        .unwrap();
     assert_eq!(
         w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(),
         Outcome::Failed("home_office_not_enabled")
@@ -328,6 +333,106 @@ async fn activation_fails_for_an_account_no_longer_enabled_and_shows_failed() {
         w.t.app.register_serial(&w.kari, &cert("0D0E0F"), None).await,
         Err(RegisterError::HomeOfficeNotEnabled)
     );
+}
+
+async fn active_card(w: &World) -> CertificateSerial {
+    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
+    assert!(w.t.app.active_for_gateway(&serial("0A1B2C")).await.unwrap().is_some());
+    serial("0A1B2C")
+}
+
+#[tokio::test]
+async fn disabling_the_account_revokes_its_card_and_the_gateway_hears_it() {
+    let w = world().await;
+    let card = active_card(&w).await;
+    let updated = w.t.app.set_disabled(&w.kari, true).await.unwrap();
+    assert_eq!(updated.revoked_serial, Some(card.clone()));
+    assert_eq!(w.status("0A1B2C").await, SerialStatus::Revoked);
+    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none());
+    assert_eq!(
+        w.activator.process(&card, Trigger::Event).await.unwrap(),
+        Outcome::RevocationPublished
+    );
+    let last = w.gateway.events().last().cloned().unwrap();
+    assert_eq!(
+        (last.event, last.serial_number.as_str()),
+        (GatewayEventKind::Revoked, "0A1B2C")
+    );
+    let trail =
+        w.t.app
+            .repo
+            .audit_trail(&w.kari, w.t.clock.now_for_tests())
+            .await
+            .unwrap();
+    let revoked = trail
+        .iter()
+        .find(|e| e.event == portal::audit::AuditKind::SerialRevoked)
+        .unwrap();
+    assert_eq!(revoked.detail["reason"], "account_disabled");
+    // Enabled again, the account has no card until the user registers one again.
+    let updated = w.t.app.set_disabled(&w.kari, false).await.unwrap();
+    assert_eq!(updated.revoked_serial, None);
+    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none());
+    assert_eq!(w.view().await["status"], "not_registered");
+}
+
+#[tokio::test]
+async fn switching_off_home_office_revokes_the_card_and_the_gateway_hears_it() {
+    let w = world().await;
+    let card = active_card(&w).await;
+    let updated = w.t.app.set_home_office(&w.kari, false).await.unwrap();
+    assert_eq!(updated.revoked_serial, Some(card.clone()));
+    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none());
+    assert_eq!(
+        w.activator.process(&card, Trigger::Event).await.unwrap(),
+        Outcome::RevocationPublished
+    );
+    assert_eq!(w.gateway.events().last().unwrap().event, GatewayEventKind::Revoked);
+    let trail =
+        w.t.app
+            .repo
+            .audit_trail(&w.kari, w.t.clock.now_for_tests())
+            .await
+            .unwrap();
+    assert!(trail
+        .iter()
+        .any(|e| e.event == portal::audit::AuditKind::SerialRevoked && e.detail["reason"] == "home_office_disabled"));
+    w.t.app.set_home_office(&w.kari, true).await.unwrap();
+    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none());
+    assert_eq!(w.view().await["status"], "not_registered");
+}
+
+#[tokio::test]
+async fn the_gateway_finds_an_active_card_only_while_its_account_may_use_it() {
+    let w = world().await;
+    let card = active_card(&w).await;
+    let found = || async { w.t.app.active_for_gateway(&card).await.unwrap().is_some() };
+    // Each change made behind the registry's back (no revocation written or published yet).
+    w.t.app.update_account(&w.kari, |a| a.disabled = true).await.unwrap();
+    assert!(!found().await, "disabled account");
+    w.t.app.update_account(&w.kari, |a| a.disabled = false).await.unwrap();
+    assert!(found().await);
+    w.t.app
+        .update_account(&w.kari, |a| a.home_office = false)
+        .await
+        .unwrap();
+    assert!(!found().await, "home office off");
+    w.t.app.update_account(&w.kari, |a| a.home_office = true).await.unwrap();
+    assert!(found().await);
+    w.t.app
+        .update_account(&w.kari, |a| a.buypass_serial = None)
+        .await
+        .unwrap();
+    assert!(!found().await, "no longer the account's card");
+    w.t.app
+        .update_account(&w.kari, |a| a.buypass_serial = Some(serial("0A1B2C")))
+        .await
+        .unwrap();
+    assert!(found().await);
+    // The certificate's own validity ends it too.
+    w.t.clock.set(cert("0A1B2C").not_after);
+    assert!(!found().await, "certificate expired");
 }
 
 #[tokio::test]

@@ -202,6 +202,14 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
         assert_eq!(body["status"], "active");
         assert!(body["activated_at"].is_string());
     }
+    // A disabled account's card is gone for the gateway at once (and revoked).
+    t.app.set_disabled(&kari, true).await.unwrap();
+    let (status, body) = get(&router, path, Some("the-gateway-key-123")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found")),
+        "disabled account"
+    );
     for unknown in ["0A1B2D", "zz", "%ZZ"] {
         let (status, _) = get(
             &router,

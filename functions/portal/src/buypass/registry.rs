@@ -305,6 +305,48 @@ impl App {
         Err(RegisterError::Storage("too many concurrent updates".into()))
     }
 
+    /// The record the gateway may let in with: an `active` serial whose certificate has not
+    /// expired, whose account still exists, is enabled, is enabled for home office and still
+    /// has this serial as its card. Anything else is `None` (the gateway answers 404), so a
+    /// revocation that has not been written or published yet never leaves a card working.
+    pub async fn active_for_gateway(
+        &self,
+        serial: &CertificateSerial,
+    ) -> Result<Option<CertificateRecord>, StoreError> {
+        let now = self.now();
+        let Some(record) = self.certificate_record(serial).await?.map(|s| s.value) else {
+            return Ok(None);
+        };
+        if record.status != SerialStatus::Active || record.not_after <= now {
+            return Ok(None);
+        }
+        let Some(account) = self.load_account(&record.username).await? else {
+            return Ok(None);
+        };
+        let current = account.buypass_serial.as_ref() == Some(&record.serial_number);
+        Ok((current && !account.disabled && account.home_office).then_some(record))
+    }
+
+    /// Revokes the account's card, if it has one (the account was disabled or taken off home
+    /// office): the same revocation as [`Self::revoke_serial`], so the gateway hears about it
+    /// the same way. Returns the revoked serial.
+    pub async fn revoke_account_serial(
+        &self,
+        username: &Username,
+        reason: &str,
+    ) -> Result<Option<CertificateSerial>, RegisterError> {
+        let Some(account) = self.load_account(username).await? else {
+            return Ok(None);
+        };
+        let Some(serial) = account.buypass_serial else {
+            return Ok(None);
+        };
+        if self.certificate_record(&serial).await?.is_none() {
+            return Ok(None);
+        }
+        Ok(self.revoke_serial(&serial, reason).await?.then_some(serial))
+    }
+
     /// An operator's revocation: the serial stops being active and the account no longer
     /// points at it. Returns false when it was already revoked.
     pub async fn revoke_serial(&self, serial: &CertificateSerial, reason: &str) -> Result<bool, RegisterError> {

@@ -17,7 +17,7 @@ use super::auth::no_store;
 use crate::activation::worker::ActivationTrigger;
 use crate::app::SharedApp;
 use crate::buypass::flow::{Buypass, CallbackQuery, BROWSER_COOKIE, CALLBACK_PATH, STATE_LIFETIME};
-use crate::buypass::registry::{Registered, SerialStatus};
+use crate::buypass::registry::Registered;
 use crate::clock::rfc3339;
 use crate::domain::CertificateSerial;
 use crate::error::ApiError;
@@ -166,8 +166,10 @@ fn gateway_allowed(auth: &GatewayAuth, request: &Request) -> bool {
     }
 }
 
-/// `GET /v1/gateway/certificates/{serial}`: 200 for an active serial, 404 for anything else
-/// (unknown, pending, failed, revoked, malformed).
+/// `GET /v1/gateway/certificates/{serial}`: 200 for an active serial of an account that may
+/// still use it, 404 for anything else (unknown, pending, failed, revoked, expired, malformed;
+/// account gone, disabled, off home office, or on another card); see
+/// [`crate::app::App::active_for_gateway`].
 pub async fn gateway_certificate(
     State(app): State<SharedApp>,
     Deps(deps): Deps,
@@ -182,10 +184,7 @@ pub async fn gateway_certificate(
         return Err(ApiError::NotFound);
     };
     let serial = CertificateSerial::parse(&raw).map_err(|_| ApiError::NotFound)?;
-    let record = app.certificate_record(&serial).await?.ok_or(ApiError::NotFound)?.value;
-    if record.status != SerialStatus::Active {
-        return Err(ApiError::NotFound);
-    }
+    let record = app.active_for_gateway(&serial).await?.ok_or(ApiError::NotFound)?;
     Ok(no_store(Json(json!({
         "serial_number": record.serial_number,
         "username": record.username,

@@ -4,7 +4,8 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::audit::AuditKind;
-use crate::domain::{MobileNumber, NewPassword, Password, Username};
+use crate::buypass::registry::RegisterError;
+use crate::domain::{CertificateSerial, MobileNumber, NewPassword, Password, Username};
 use crate::error::ApiError;
 use crate::sms::messages;
 use crate::store::records::{account_pk, Account, Change, PhcHash, PROFILE_SK};
@@ -31,6 +32,25 @@ pub enum AdminError {
     Invalid(String),
     #[error("{0}")]
     Api(#[from] ApiError),
+}
+
+/// What an operator's change of an account did.
+#[derive(Debug, Clone)]
+pub struct AccountUpdated {
+    /// The account as the change left it (before any card revocation).
+    pub account: Account,
+    /// The card the change revoked. The gateway hears about it from the activation worker
+    /// (in AWS the table's stream triggers it; locally `portal-admin` runs it).
+    pub revoked_serial: Option<CertificateSerial>,
+}
+
+impl From<RegisterError> for AdminError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::Storage(m) => Self::Api(ApiError::StorageUnavailable(m)),
+            other => Self::Invalid(other.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for AdminError {
@@ -150,8 +170,10 @@ impl App {
             .await
     }
 
-    /// Disables or enables login; disabling also ends every session at once.
-    pub async fn set_disabled(&self, username: &Username, disabled: bool) -> Result<Account, AdminError> {
+    /// Disables or enables login. Disabling also ends every session at once and revokes the
+    /// account's card for the gateway (reason `account_disabled`); enabling gives no card back
+    /// (the user registers it again).
+    pub async fn set_disabled(&self, username: &Username, disabled: bool) -> Result<AccountUpdated, AdminError> {
         let account = self.update_account(username, |a| a.disabled = disabled).await?;
         let kind = if disabled {
             AuditKind::AccountDisabled
@@ -159,13 +181,23 @@ impl App {
             AuditKind::AccountEnabled
         };
         self.repo.audit(username, kind, None, json!({}), self.now()).await;
-        if disabled {
-            self.revoke_all_sessions(username, None, "account_disabled").await?;
+        if !disabled {
+            return Ok(AccountUpdated {
+                account,
+                revoked_serial: None,
+            });
         }
-        Ok(account)
+        self.revoke_all_sessions(username, None, "account_disabled").await?;
+        let revoked_serial = self.revoke_account_serial(username, "account_disabled").await?;
+        Ok(AccountUpdated {
+            account,
+            revoked_serial,
+        })
     }
 
-    pub async fn set_home_office(&self, username: &Username, enabled: bool) -> Result<Account, AdminError> {
+    /// Turns home office on or off. Off also revokes the account's card for the gateway
+    /// (reason `home_office_disabled`); on gives no card back (the user registers it again).
+    pub async fn set_home_office(&self, username: &Username, enabled: bool) -> Result<AccountUpdated, AdminError> {
         let account = self.update_account(username, |a| a.home_office = enabled).await?;
         self.repo
             .audit(
@@ -176,6 +208,14 @@ impl App {
                 self.now(),
             )
             .await;
-        Ok(account)
+        let revoked_serial = if enabled {
+            None
+        } else {
+            self.revoke_account_serial(username, "home_office_disabled").await?
+        };
+        Ok(AccountUpdated {
+            account,
+            revoked_serial,
+        })
     }
 }
