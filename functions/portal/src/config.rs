@@ -86,7 +86,9 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// Reads `PORTAL_TOKEN_ISSUER`, `PORTAL_TOKEN_AUDIENCE`, `PORTAL_URL` over the defaults.
+    /// Reads `PORTAL_TOKEN_ISSUER`, `PORTAL_TOKEN_AUDIENCE`, `PORTAL_URL` over the local
+    /// defaults: for `portal-local` and `portal-admin` only. Lambda functions require all
+    /// three (`crate::lambda::LambdaConfig`), so a deployment never runs on local defaults.
     pub fn from_env() -> Self {
         let mut s = Self::default();
         if let Ok(v) = std::env::var("PORTAL_TOKEN_ISSUER") {

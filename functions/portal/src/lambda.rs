@@ -5,7 +5,9 @@
 //! - `PORTAL_STORE`: `dynamodb` (default) with `PORTAL_TABLE`, or `sqlite` with `PORTAL_SQLITE_PATH`
 //! - `PORTAL_SMS`: `sns` (default; optional `PORTAL_SMS_SENDER_ID`, 1–11 letters/digits) or `outbox`
 //! - keys: `PORTAL_KEYS_SECRET_ID` (Secrets Manager secret id or ARN) or `PORTAL_KEYS_FILE`
-//! - `PORTAL_TOKEN_ISSUER`, `PORTAL_TOKEN_AUDIENCE`, `PORTAL_URL`
+//! - required, with no default: `PORTAL_TOKEN_ISSUER` (`iss` of access tokens),
+//!   `PORTAL_TOKEN_AUDIENCE` (`aud`), `PORTAL_URL` (the portal front end's origin: CORS and
+//!   the Buypass callback's redirects). A function without one of them does not start.
 //! - the standard AWS variables (`AWS_REGION`, credentials; `AWS_ENDPOINT_URL` for LocalStack
 //!   or moto) and the Lambda runtime's own (`AWS_LAMBDA_RUNTIME_API`, …)
 //!
@@ -72,16 +74,17 @@ pub enum ConfigError {
     Init(String),
 }
 
-fn var(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-fn required(name: &'static str) -> Result<String, ConfigError> {
-    var(name).ok_or(ConfigError::Missing(name))
-}
-
 impl LambdaConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests). Empty
+    /// values count as unset. Unlike `portal-local`, a function has no local defaults for the
+    /// deployment settings: each one it lacks is a start-up error naming the variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
         let store = match var("PORTAL_STORE").as_deref().unwrap_or("dynamodb") {
             "dynamodb" => StoreConfig::DynamoDb {
                 table: required("PORTAL_TABLE")?,
@@ -105,11 +108,17 @@ impl LambdaConfig {
             (None, Some(path)) => KeysConfig::File { path: path.into() },
             (None, None) => return Err(ConfigError::Missing("PORTAL_KEYS_SECRET_ID")),
         };
+        let settings = Settings {
+            token_issuer: required("PORTAL_TOKEN_ISSUER")?,
+            token_audience: required("PORTAL_TOKEN_AUDIENCE")?,
+            portal_url: required("PORTAL_URL")?.trim_end_matches('/').to_owned(),
+            ..Settings::default()
+        };
         Ok(Self {
             store,
             sms,
             keys,
-            settings: Settings::from_env(),
+            settings,
         })
     }
 
@@ -235,5 +244,50 @@ async fn report_init_error(error: &ConfigError) {
     };
     if let Err(e) = client.call(request).await {
         tracing::warn!(error = %e, "could not report the initialisation error to the runtime API");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn deployment() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("PORTAL_TABLE", "hjemmekontor-portal"),
+            ("PORTAL_KEYS_SECRET_ID", "portal-keys"),
+            ("PORTAL_TOKEN_ISSUER", "https://api.example.test"),
+            ("PORTAL_TOKEN_AUDIENCE", "hjemmekontor-portal"),
+            ("PORTAL_URL", "https://portal.example.test/"),
+        ])
+    }
+
+    fn read(env: &HashMap<&'static str, &'static str>) -> Result<LambdaConfig, ConfigError> {
+        LambdaConfig::from_lookup(|name| env.get(name).map(|v| (*v).to_owned()))
+    }
+
+    #[test]
+    fn deployment_settings_come_from_the_environment() {
+        let config = read(&deployment()).unwrap();
+        assert_eq!(config.settings.token_issuer, "https://api.example.test");
+        assert_eq!(config.settings.token_audience, "hjemmekontor-portal");
+        assert_eq!(config.settings.portal_url, "https://portal.example.test");
+    }
+
+    #[test]
+    fn a_function_without_issuer_audience_or_portal_url_does_not_start_on_local_defaults() {
+        for name in ["PORTAL_TOKEN_ISSUER", "PORTAL_TOKEN_AUDIENCE", "PORTAL_URL"] {
+            for value in [None, Some(" ")] {
+                let mut env = deployment();
+                match value {
+                    None => env.remove(name),
+                    Some(v) => env.insert(name, v),
+                };
+                match read(&env) {
+                    Err(ConfigError::Missing(missing)) => assert_eq!(missing, name),
+                    other => panic!("{name} = {value:?}: expected Missing, got {other:?}"),
+                }
+            }
+        }
     }
 }

@@ -279,3 +279,35 @@ async fn a_function_that_cannot_start_reports_why_to_the_runtime_api() {
         "no invocation is taken by a function that failed to start"
     );
 }
+
+#[tokio::test]
+async fn a_function_without_its_deployment_settings_does_not_start_on_local_defaults() {
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    let runtime = RuntimeApi::start().await;
+    let deployment = Deployment {
+        table: "unused".into(),
+        secret: "unused".into(),
+        emulator,
+    };
+    let env: Vec<_> = deployment
+        .function_env("login", &runtime)
+        .into_iter()
+        .filter(|(k, _)| k != "PORTAL_URL")
+        .collect();
+    let mut login = Running::spawn("login", &[], &env);
+    let (_, report) = runtime
+        .init_error(Duration::from_secs(20))
+        .await
+        .expect("an init error report");
+    assert_eq!(report["errorType"], "ConfigError");
+    let message = report["errorMessage"].as_str().unwrap();
+    assert!(message.contains("PORTAL_URL"), "{message}");
+    let status = tokio::time::timeout(Duration::from_secs(10), login.child.wait())
+        .await
+        .expect("the process exits")
+        .unwrap();
+    assert!(!status.success());
+    assert_eq!(runtime.next_calls(), 0);
+}
