@@ -460,6 +460,49 @@ async fn phone_change_refuses_landlines_short_malformed_and_unchanged_numbers() 
 }
 
 #[tokio::test]
+async fn phone_change_sends_codes_only_to_norwegian_mobile_numbers() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    for foreign in ["+46701234567", "+447912345678", "+882123456789", "0046701234567"] {
+        match t.app.start_phone_change(&me, foreign, &pw(PASSWORD), None).await {
+            Err(ApiError::Validation(e)) => {
+                assert_eq!(e.field, "new_mobile", "{foreign}");
+                assert!(e.reason.contains("Norwegian mobile number"), "{foreign}: {}", e.reason);
+            }
+            other => panic!("{foreign}: expected validation_failed, got {other:?}"),
+        }
+    }
+    assert!(t.sms.sent().is_empty(), "nothing sent abroad");
+}
+
+#[tokio::test]
+async fn phone_changes_cannot_use_up_the_daily_sms_of_another_accounts_number() {
+    let t = test_app();
+    let attacker = kari(&t).await;
+    let ola_mobile = "+4791234568";
+    t.account("ola", PASSWORD, ola_mobile).await;
+    let me = caller(&t, &session(&t, &attacker).await).await;
+    // Twenty codes a day to ola's number from phone changes ola never asked for (ten an hour
+    // is all one account gets), then that kind of SMS to the number stops.
+    for hour in 0..2 {
+        for i in 0..10 {
+            let r = t.app.start_phone_change(&me, ola_mobile, &pw(PASSWORD), None).await;
+            assert!(r.is_ok(), "hour {hour} request {i}: {r:?}");
+        }
+        t.clock.advance(3600);
+    }
+    assert!(matches!(
+        t.app.start_phone_change(&me, ola_mobile, &pw(PASSWORD), None).await,
+        Err(ApiError::SmsLimit { .. })
+    ));
+    // Ola's own login codes still arrive.
+    let issued = t.app.login("ola", &pw(PASSWORD), false, None).await;
+    assert!(issued.is_ok(), "{issued:?}");
+    assert!(texts_to(&t, ola_mobile).last().unwrap().starts_with("Din engangskode"));
+}
+
+#[tokio::test]
 async fn another_users_phone_challenge_is_gone_and_costs_its_owner_nothing() {
     let t = test_app();
     let kari_user = kari(&t).await;

@@ -60,6 +60,12 @@ impl MobileNumber {
         &self.0
     }
 
+    /// A Norwegian mobile number (+47 and 8 digits starting with 4 or 9; [`Self::parse`]
+    /// accepts no other +47 numbers).
+    pub fn is_norwegian(&self) -> bool {
+        self.0.starts_with("+47")
+    }
+
     /// What may be shown or logged: the country code and the last two digits only.
     pub fn masked(&self) -> String {
         let digits = &self.0[1..];
@@ -126,6 +132,18 @@ mod tests {
     #[test]
     fn accepts_foreign_e164() {
         assert_eq!(MobileNumber::parse("+46701234567").unwrap().as_e164(), "+46701234567");
+    }
+
+    #[test]
+    fn tells_norwegian_mobile_numbers_from_foreign_ones() {
+        for raw in ["+4791234567", "41234567", "004791234567"] {
+            assert!(MobileNumber::parse(raw).unwrap().is_norwegian(), "{raw}");
+        }
+        for raw in ["+46701234567", "+4479123456", "+4712345678901"] {
+            if let Ok(m) = MobileNumber::parse(raw) {
+                assert!(!m.is_norwegian(), "{raw}");
+            }
+        }
     }
 
     #[test]

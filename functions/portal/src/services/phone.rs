@@ -24,6 +24,14 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<IssuedChallenge, ApiError> {
         let new_mobile = MobileNumber::parse(raw_new_mobile).map_err(|e| InvalidInput::new("new_mobile", e.reason))?;
+        // Codes go only where the service has users: no SMS pumping to premium ranges abroad.
+        if !new_mobile.is_norwegian() {
+            return Err(InvalidInput::new(
+                "new_mobile",
+                "must be a Norwegian mobile number (+47 and 8 digits starting with 4 or 9)",
+            )
+            .into());
+        }
         let account = self.account(&caller.username).await?;
         if new_mobile == account.mobile {
             return Err(InvalidInput::new("new_mobile", "is already the mobile number on the account").into());
