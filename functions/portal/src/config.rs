@@ -10,7 +10,13 @@ pub struct Policy {
     pub resend_interval: i64,
     pub resends_per_challenge: u32,
     pub sms_per_account_hour: usize,
+    /// How many of `sms_per_account_hour` forgot-password may use (codes and resends), so that
+    /// anyone who knows a username cannot use up the SMS its owner needs to log in.
+    pub reset_sms_per_account_hour: usize,
     pub sms_per_destination_day: usize,
+    /// Login challenges of users with an authenticator app send no SMS, so the SMS limits do
+    /// not bound how many can be opened; this does.
+    pub totp_challenges_per_account_hour: usize,
     pub password_failures_before_backoff: u32,
     pub password_backoff_cap: i64,
     pub ip_failures_per_window: usize,
@@ -33,7 +39,9 @@ impl Default for Policy {
             resend_interval: 30,
             resends_per_challenge: 3,
             sms_per_account_hour: 10,
+            reset_sms_per_account_hour: 3,
             sms_per_destination_day: 20,
+            totp_challenges_per_account_hour: 10,
             password_failures_before_backoff: 5,
             password_backoff_cap: 15 * 60,
             ip_failures_per_window: 30,

@@ -649,22 +649,32 @@ async fn forgot_password_texts_a_code_only_to_enabled_accounts() {
 }
 
 #[tokio::test]
-async fn unknown_usernames_run_into_the_same_sms_limit_as_known_ones() {
+async fn forgot_password_may_use_three_of_the_accounts_sms_an_hour_so_login_keeps_the_rest() {
     let t = test_app();
     kari(&t).await;
+    // Anyone who knows the username can ask; unknown names run into the same limit.
     for name in ["kari", "finnes.ikke"] {
         for i in 0..10 {
-            assert!(
-                t.app.forgot_password(name, Some(&format!("10.0.1.{i}"))).await.is_ok(),
-                "{name} request {i}"
-            );
-        }
-        match t.app.forgot_password(name, Some("10.0.2.1")).await {
-            Err(ApiError::SmsLimit { retry_after }) => assert_eq!(retry_after, 3600, "{name}"),
-            other => panic!("{name}: expected sms_limit, got {other:?}"),
+            let r = t.app.forgot_password(name, Some(&format!("10.0.1.{i}"))).await;
+            match (i, r) {
+                (0..=2, Ok(_)) => {}
+                (3.., Err(ApiError::SmsLimit { retry_after })) => assert_eq!(retry_after, 3600, "{name}"),
+                (_, other) => panic!("{name} request {i}: {other:?}"),
+            }
         }
     }
-    assert_eq!(texts_to(&t, MOBILE).len(), 10);
+    assert_eq!(texts_to(&t, MOBILE).len(), 3);
+    // The owner still gets the other seven SMS of the hour for logging in.
+    for i in 0..7 {
+        let issued = t.app.login("kari", &pw(PASSWORD), false, None).await;
+        assert!(issued.is_ok(), "login {i}: {issued:?}");
+    }
+    assert!(matches!(
+        t.app.login("kari", &pw(PASSWORD), false, None).await,
+        Err(ApiError::SmsLimit { .. })
+    ));
+    assert!(texts_to(&t, MOBILE).last().unwrap().starts_with("Din engangskode"));
+    assert_eq!(texts_to(&t, MOBILE).len(), 10, "never more than 10 SMS an hour in all");
 }
 
 #[tokio::test]
@@ -672,33 +682,59 @@ async fn decoy_resends_follow_the_same_throttles_and_send_nothing() {
     let t = test_app();
     kari(&t).await;
     for name in ["kari", "finnes.ikke"] {
-        // 1 + 3 resends per challenge; the third challenge's resends hit the 10-per-hour cap.
+        // 1 + 2 resends use up the three reset SMS of the hour; the next is over the limit.
+        let id = t.app.forgot_password(name, None).await.unwrap();
         let mut outcomes = Vec::new();
         for _ in 0..3 {
-            let id = t.app.forgot_password(name, None).await.unwrap();
-            for _ in 0..3 {
-                t.clock.advance(30);
-                outcomes.push(match t.app.resend_code(&id, None).await {
-                    Ok(_) => "ok",
-                    Err(ApiError::SmsLimit { .. }) => "sms_limit",
-                    Err(e) => panic!("{name}: {e:?}"),
-                });
-            }
             t.clock.advance(30);
-            assert!(matches!(
-                t.app.resend_code(&id, None).await,
-                Err(ApiError::ResendLimit { .. }) | Err(ApiError::SmsLimit { .. })
-            ));
+            outcomes.push(match t.app.resend_code(&id, None).await {
+                Ok(_) => "ok",
+                Err(ApiError::SmsLimit { .. }) => "sms_limit",
+                Err(e) => panic!("{name}: {e:?}"),
+            });
         }
-        assert_eq!(
-            outcomes,
-            ["ok", "ok", "ok", "ok", "ok", "ok", "ok", "sms_limit", "sms_limit"],
-            "{name}"
-        );
+        assert_eq!(outcomes, ["ok", "ok", "sms_limit"], "{name}");
+        assert!(matches!(
+            t.app.forgot_password(name, None).await,
+            Err(ApiError::SmsLimit { .. })
+        ));
         t.clock.advance(3600);
     }
-    assert_eq!(texts_to(&t, MOBILE).len(), 10);
-    assert_eq!(t.sms.sent().len(), 10, "the decoy sent nothing");
+    assert_eq!(texts_to(&t, MOBILE).len(), 3);
+    assert_eq!(t.sms.sent().len(), 3, "the decoy sent nothing");
+}
+
+#[tokio::test]
+async fn resending_a_reset_code_looks_the_same_for_real_and_decoy_challenges() {
+    use portal::testing::CountingStore;
+    let counting = CountingStore::new(std::sync::Arc::new(SqliteStore::in_memory().unwrap()));
+    // The default policy: resends of reset codes take at least as long as forgot-password.
+    let t = TestApp::on(counting.clone());
+    kari(&t).await;
+    // With the SMS provider up, and down: a failed send must not show as a 503 either.
+    for failing in [false, true] {
+        t.sms.set_failing(failing);
+        let mut seen = Vec::new();
+        for name in ["kari", "finnes.ikke"] {
+            let id = t.app.forgot_password(name, None).await.unwrap();
+            t.clock.advance(30);
+            let started = std::time::Instant::now();
+            let (resent, io) = counting.io_of(t.app.resend_code(&id, None)).await;
+            let resent = resent.unwrap_or_else(|e| panic!("{name} (sms failing: {failing}): {e:?}"));
+            assert!(
+                started.elapsed() >= std::time::Duration::from_millis(400),
+                "{name} (sms failing: {failing}) answered before the floor"
+            );
+            seen.push((resent.expires_in, resent.resend_after, io));
+        }
+        assert_eq!(seen[0], seen[1], "sms failing: {failing}");
+        t.clock.advance(3600);
+    }
+    assert_eq!(
+        texts_to(&t, MOBILE).len(),
+        2,
+        "one code and one resend while the provider was up"
+    );
 }
 
 #[tokio::test]
@@ -799,8 +835,16 @@ async fn a_weak_new_password_does_not_use_up_the_reset_code() {
 }
 
 #[tokio::test]
-async fn reset_code_guessing_ends_after_five_and_locks_at_twenty_per_hour() {
-    let t = test_app();
+async fn wrong_reset_codes_lock_reset_code_entry_at_twenty_per_hour_but_never_login() {
+    // Three reset SMS an hour allow only 15 wrong codes; lift that to reach the lock.
+    let t = TestApp::with_policy(
+        std::sync::Arc::new(SqliteStore::in_memory().unwrap()),
+        Policy {
+            forgot_password_min_response_ms: 0,
+            reset_sms_per_account_hour: 10,
+            ..Policy::default()
+        },
+    );
     kari(&t).await;
     let mut wrongs = 0;
     for _ in 0..4 {
@@ -826,6 +870,46 @@ async fn reset_code_guessing_ends_after_five_and_locks_at_twenty_per_hour() {
         t.app.forgot_password("kari", None).await,
         Err(ApiError::CodeEntryLocked { .. })
     ));
+    // Whoever guessed reset codes has not locked the owner out of logging in.
+    let issued = t.app.login("kari", &pw(PASSWORD), false, None).await.unwrap();
+    let code = t.sms.last_code_to(&number(MOBILE)).unwrap();
+    t.app
+        .verify_code(&issued.challenge_id, &code, None, |c| {
+            matches!(c.purpose, ChallengePurpose::Login { .. })
+        })
+        .await
+        .expect("login codes are not locked by wrong reset codes");
+}
+
+#[tokio::test]
+async fn wrong_reset_codes_do_not_count_towards_the_login_code_limit() {
+    let t = test_app();
+    kari(&t).await;
+    // As many wrong reset codes as an hour's three reset SMS allow.
+    for _ in 0..3 {
+        let (id, code) = reset_challenge(&t).await;
+        for _ in 0..5 {
+            let r = t
+                .app
+                .reset_password(&id, &wrong_code(&code), pw(NEW_PASSWORD), None)
+                .await;
+            assert!(matches!(r, Err(ApiError::InvalidCode { .. })), "{r:?}");
+        }
+    }
+    // The owner's own five typos at login are five, not the 16th to 20th of the hour.
+    let issued = t.app.login("kari", &pw(PASSWORD), false, None).await.unwrap();
+    let code = t.sms.last_code_to(&number(MOBILE)).unwrap();
+    for left in (0..5).rev() {
+        match t
+            .app
+            .verify_code(&issued.challenge_id, &wrong_code(&code), None, |_| true)
+            .await
+        {
+            Err(ApiError::InvalidCode { attempts_left }) => assert_eq!(attempts_left, left),
+            other => panic!("expected invalid_code, got {other:?}"),
+        }
+    }
+    assert!(t.app.login("kari", &pw(PASSWORD), false, None).await.is_ok());
 }
 
 #[tokio::test]

@@ -457,6 +457,28 @@ async fn twenty_wrong_codes_of_either_kind_lock_code_entry_for_the_app_too() {
 }
 
 #[tokio::test]
+async fn app_logins_open_at_most_ten_challenges_an_hour() {
+    let t = setup().await;
+    enrolled(&t).await;
+    // Each challenge sends no SMS, so it is counted on its own: 10 an hour, like SMS codes.
+    for i in 0..10 {
+        let r = t.app.start_login("kari", &pw(PASSWORD), false, None).await;
+        assert!(r.is_ok(), "login {i}: {r:?}");
+    }
+    match t.app.start_login("kari", &pw(PASSWORD), false, None).await {
+        Err(ApiError::TooManyAttempts { retry_after }) => assert_eq!(retry_after, 3600),
+        other => panic!("expected too_many_attempts, got {other:?}"),
+    }
+    t.clock.advance(3600);
+    assert_eq!(login(&t).await.methods, &["totp", "sms"]);
+    assert!(t
+        .sms
+        .sent()
+        .iter()
+        .all(|(_, body)| !body.starts_with("Din engangskode")));
+}
+
+#[tokio::test]
 async fn a_right_app_code_is_refused_while_code_entry_is_locked() {
     let policy = Policy {
         code_failures_per_account_hour: 3,

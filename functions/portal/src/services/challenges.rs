@@ -1,5 +1,7 @@
 //! SMS challenges: issue a code, resend it under throttles, verify it with attempt limits.
 
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 
 use super::limits::Limit;
@@ -25,7 +27,43 @@ pub struct Resent {
     pub resend_after: i64,
 }
 
+/// Lock scope of code entry for login, phone change and authenticator apps.
 pub const CODE_LOCK_SCOPE: &str = "codes";
+/// Lock scope of password-reset code entry: wrong reset codes (which anyone who knows a
+/// username can cause) never lock login.
+pub const RESET_CODE_LOCK_SCOPE: &str = "reset-codes";
+
+/// Which per-account code-failure budget and lock a code counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeScope {
+    /// Login (SMS or authenticator app), phone change, authenticator setup.
+    Login,
+    /// Forgot-password codes.
+    Reset,
+}
+
+impl CodeScope {
+    pub fn of(purpose: &ChallengePurpose) -> Self {
+        match purpose {
+            ChallengePurpose::PasswordReset => Self::Reset,
+            ChallengePurpose::Login { .. } | ChallengePurpose::PhoneChange { .. } => Self::Login,
+        }
+    }
+
+    fn lock_scope(self) -> &'static str {
+        match self {
+            Self::Login => CODE_LOCK_SCOPE,
+            Self::Reset => RESET_CODE_LOCK_SCOPE,
+        }
+    }
+
+    fn failure_scope(self) -> &'static str {
+        match self {
+            Self::Login => "code-failures",
+            Self::Reset => "reset-code-failures",
+        }
+    }
+}
 
 impl App {
     fn sms_per_account(&self) -> Limit {
@@ -36,6 +74,17 @@ impl App {
         }
     }
 
+    /// The part of the account's SMS budget that forgot-password may use, so that anyone who
+    /// knows a username cannot use up the SMS the user needs to log in.
+    fn reset_sms_per_account(&self) -> Limit {
+        Limit {
+            scope: "sms-account-reset",
+            max: self.policy.reset_sms_per_account_hour,
+            window: 3600,
+        }
+    }
+
+    /// Per number: an account's own (verified) number, or a stand-in for a decoy.
     fn sms_per_destination(&self) -> Limit {
         Limit {
             scope: "sms-destination",
@@ -44,46 +93,90 @@ impl App {
         }
     }
 
-    fn code_failures(&self) -> Limit {
+    /// Per number not (yet) on any account: a phone change's new number. Counted apart, so
+    /// codes sent to someone's number by a phone change they did not ask for never use up
+    /// what that number's own account needs.
+    fn sms_per_unverified_destination(&self) -> Limit {
         Limit {
-            scope: "code-failures",
+            scope: "sms-destination-unverified",
+            max: self.policy.sms_per_destination_day,
+            window: 24 * 3600,
+        }
+    }
+
+    fn code_failures(&self, scope: CodeScope) -> Limit {
+        Limit {
+            scope: scope.failure_scope(),
             max: self.policy.code_failures_per_account_hour,
             window: 3600,
         }
     }
 
-    /// Reserves one SMS under both the per-account and per-number limits.
-    async fn reserve_sms(&self, username: &Username, to: &MobileNumber) -> Result<(), ApiError> {
-        self.reserve_sms_under(username.as_str(), to.as_e164()).await
+    /// The limits one SMS of a challenge with `purpose` counts against, in the order they are
+    /// reserved, with the key each is kept under.
+    fn sms_limits<'k>(
+        &self,
+        purpose: &ChallengePurpose,
+        account_key: &'k str,
+        destination_key: &'k str,
+    ) -> Vec<(Limit, &'k str)> {
+        match purpose {
+            ChallengePurpose::Login { .. } => vec![
+                (self.sms_per_account(), account_key),
+                (self.sms_per_destination(), destination_key),
+            ],
+            ChallengePurpose::PasswordReset => vec![
+                (self.reset_sms_per_account(), account_key),
+                (self.sms_per_account(), account_key),
+                (self.sms_per_destination(), destination_key),
+            ],
+            ChallengePurpose::PhoneChange { .. } => vec![
+                (self.sms_per_account(), account_key),
+                (self.sms_per_unverified_destination(), destination_key),
+            ],
+        }
     }
 
-    /// Reserves one SMS under the per-account limit for `account_key` and the per-number limit
-    /// for `destination_key`. Decoys reserve under stand-in keys ([`decoy_destination_key`]) so
-    /// their limits run out exactly when a real account's would.
-    pub(crate) async fn reserve_sms_under(&self, account_key: &str, destination_key: &str) -> Result<(), ApiError> {
+    /// Reserves one SMS for `username` to `to` under every limit its purpose counts against.
+    async fn reserve_sms(
+        &self,
+        purpose: &ChallengePurpose,
+        username: &Username,
+        to: &MobileNumber,
+    ) -> Result<(), ApiError> {
+        self.reserve_sms_under(purpose, username.as_str(), to.as_e164()).await
+    }
+
+    /// Reserves one SMS under the limits of `purpose`: per account for `account_key`, per
+    /// number for `destination_key`; all or none. Decoys reserve under stand-in keys
+    /// ([`decoy_destination_key`]) so their limits run out exactly when a real account's would.
+    pub(crate) async fn reserve_sms_under(
+        &self,
+        purpose: &ChallengePurpose,
+        account_key: &str,
+        destination_key: &str,
+    ) -> Result<(), ApiError> {
         let now = self.now();
-        let account = self.sms_per_account();
-        if let Err(wait) = self.repo.limit_acquire(&account, account_key, now).await? {
-            return Err(ApiError::SmsLimit { retry_after: wait });
-        }
-        let destination = self.sms_per_destination();
-        if let Err(wait) = self.repo.limit_acquire(&destination, destination_key, now).await? {
-            self.repo.limit_release(&account, account_key, now).await?;
-            return Err(ApiError::SmsLimit { retry_after: wait });
+        let limits = self.sms_limits(purpose, account_key, destination_key);
+        for (i, (limit, key)) in limits.iter().enumerate() {
+            let refused = match self.repo.limit_acquire(limit, key, now).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(wait)) => ApiError::SmsLimit { retry_after: wait },
+                Err(e) => e.into(),
+            };
+            for (limit, key) in limits[..i].iter().rev() {
+                self.repo.limit_release(limit, key, now).await?;
+            }
+            return Err(refused);
         }
         Ok(())
     }
 
-    async fn unreserve_sms(&self, username: &Username, to: &MobileNumber) {
+    async fn unreserve_sms(&self, purpose: &ChallengePurpose, username: &Username, to: &MobileNumber) {
         let now = self.now();
-        let _ = self
-            .repo
-            .limit_release(&self.sms_per_account(), username.as_str(), now)
-            .await;
-        let _ = self
-            .repo
-            .limit_release(&self.sms_per_destination(), to.as_e164(), now)
-            .await;
+        for (limit, key) in self.sms_limits(purpose, username.as_str(), to.as_e164()).iter().rev() {
+            let _ = self.repo.limit_release(limit, key, now).await;
+        }
     }
 
     pub(crate) async fn send_code(&self, challenge: &Challenge, code: &SmsCode) -> Result<(), ApiError> {
@@ -98,9 +191,51 @@ impl App {
             .map_err(ApiError::from)
     }
 
-    /// Seconds left before code entry unlocks for this account, if it is locked.
+    /// Seconds left before code entry for login (and phone change, authenticator apps)
+    /// unlocks for this account, if it is locked.
     pub async fn code_entry_locked(&self, username: &Username) -> Result<Option<u64>, ApiError> {
-        Ok(self.repo.locked(CODE_LOCK_SCOPE, username.as_str(), self.now()).await?)
+        self.code_entry_locked_in(CodeScope::Login, username).await
+    }
+
+    /// Seconds left before code entry of `scope` unlocks for this account, if it is locked.
+    pub async fn code_entry_locked_in(&self, scope: CodeScope, username: &Username) -> Result<Option<u64>, ApiError> {
+        Ok(self
+            .repo
+            .locked(scope.lock_scope(), username.as_str(), self.now())
+            .await?)
+    }
+
+    /// Reserves one code attempt of `scope` for the account BEFORE any code is compared, in
+    /// one conditional write: at most `code_failures_per_account_hour` comparisons can be
+    /// under way or have failed within the hour, however many requests arrive at once. The
+    /// rest are refused (`CodeEntryLocked`, with `Retry-After`) without looking at the code.
+    /// Returns which slot this attempt took; a right code gives it back
+    /// ([`Self::release_code_attempt`]), a wrong one keeps it as its failure
+    /// ([`Self::code_failed`]).
+    pub(crate) async fn reserve_code_attempt(&self, scope: CodeScope, username: &Username) -> Result<usize, ApiError> {
+        if let Some(wait) = self.code_entry_locked_in(scope, username).await? {
+            return Err(ApiError::CodeEntryLocked { retry_after: wait });
+        }
+        match self
+            .repo
+            .limit_acquire_counted(&self.code_failures(scope), username.as_str(), self.now())
+            .await?
+        {
+            Ok(slot) => Ok(slot),
+            Err(wait) => Err(ApiError::CodeEntryLocked { retry_after: wait }),
+        }
+    }
+
+    /// Gives back an attempt that did not fail (a right code, or a challenge that turned out
+    /// to be gone): only wrong codes count towards the hourly limit.
+    pub(crate) async fn release_code_attempt(&self, scope: CodeScope, username: &Username) {
+        if let Err(e) = self
+            .repo
+            .limit_release(&self.code_failures(scope), username.as_str(), self.now())
+            .await
+        {
+            tracing::warn!(error = %e, "code attempt not given back");
+        }
     }
 
     /// Opens a challenge and texts its code to `destination`. If the SMS cannot be sent,
@@ -125,7 +260,7 @@ impl App {
                     now,
                 )
                 .await;
-            self.unreserve_sms(username, destination).await;
+            self.unreserve_sms(&challenge.purpose, username, destination).await;
             return Err(e);
         }
         self.audit_code_sent(&challenge, source_ip).await;
@@ -140,7 +275,7 @@ impl App {
         purpose: ChallengePurpose,
     ) -> Result<(Challenge, SmsCode), ApiError> {
         let now = self.now();
-        self.reserve_sms(username, destination).await?;
+        self.reserve_sms(&purpose, username, destination).await?;
         let id = ChallengeId::generate();
         let code = SmsCode::generate();
         let challenge = Challenge {
@@ -206,15 +341,41 @@ impl App {
     /// Replaces the code with a new one (the old one dies) under the resend throttles. The first
     /// SMS of a challenge answered so far by authenticator app ("send me an SMS instead") goes
     /// out at once and is not counted as a resend.
+    ///
+    /// A password-reset challenge may be a decoy (forgot-password for a name without an
+    /// account), so resends of reset challenges, real or decoy, answer alike: after at least
+    /// the forgot-password minimum time, with the same storage writes, and with success even
+    /// when the SMS of a real one could not be sent (it is logged; the user can ask again).
     pub async fn resend_code(&self, id: &ChallengeId, source_ip: Option<&str>) -> Result<Resent, ApiError> {
+        let started = Instant::now();
+        let challenge = self.live_challenge(id).await?;
+        if !matches!(challenge.purpose, ChallengePurpose::PasswordReset) {
+            return self.resend(challenge, source_ip).await;
+        }
+        let result = self.resend(challenge, source_ip).await;
+        self.pad_to_forgot_floor(started).await;
+        result
+    }
+
+    /// Waits until `forgot_password_min_response_ms` have passed since `started`, so answers
+    /// about password resets take the same time whether or not an SMS was sent.
+    pub(crate) async fn pad_to_forgot_floor(&self, started: Instant) {
+        let floor = Duration::from_millis(self.policy.forgot_password_min_response_ms);
+        if let Some(rest) = floor.checked_sub(started.elapsed()) {
+            tokio::time::sleep(rest).await;
+        }
+    }
+
+    async fn resend(&self, challenge: Challenge, source_ip: Option<&str>) -> Result<Resent, ApiError> {
         let now = self.now();
+        let id = &challenge.id;
         let (interval, max_resends, lifetime) = (
             self.policy.resend_interval,
             self.policy.resends_per_challenge,
             self.policy.code_lifetime,
         );
-        let challenge = self.live_challenge(id).await?;
         let decoy = challenge.code_hash.is_none() && !challenge.totp;
+        let is_reset = matches!(challenge.purpose, ChallengePurpose::PasswordReset);
         let code = SmsCode::generate();
         let code_hash = self.codes.hash(id, &code);
         let attempts_max = self.policy.code_attempts_per_challenge;
@@ -249,35 +410,57 @@ impl App {
                 Ok((Change::Write(next, c.clone()), Some(now + lifetime)))
             })
             .await?;
+        let resent = Resent {
+            expires_in: lifetime,
+            resend_after: interval,
+        };
         if decoy {
-            // A decoy challenge (unknown user): counts against the same limits, sends nothing.
+            // A decoy challenge (unknown user): counts against the same limits, sends nothing,
+            // and writes a stand-in where a real one records that it sent a code.
             let reserved = self
-                .reserve_sms_under(challenge.username.as_str(), &decoy_destination_key(&challenge.username))
+                .reserve_sms_under(
+                    &challenge.purpose,
+                    challenge.username.as_str(),
+                    &decoy_destination_key(&challenge.username),
+                )
                 .await;
             if let Err(e) = reserved {
                 self.restore_resend_state(id, &previous).await;
                 return Err(e);
             }
-            return Ok(Resent {
-                expires_in: lifetime,
-                resend_after: interval,
-            });
+            self.repo
+                .audit_stand_in(
+                    &Self::backoff_key(challenge.username.as_str()),
+                    AuditKind::CodeSent,
+                    now,
+                )
+                .await;
+            return Ok(resent);
         }
-        let sent = async {
-            self.reserve_sms(&challenge.username, &challenge.destination).await?;
-            let mut current = challenge.clone();
-            current.code_hash = Some(code_hash.clone());
-            if let Err(e) = self.send_code(&current, &code).await {
-                self.unreserve_sms(&challenge.username, &challenge.destination).await;
-                return Err(e);
-            }
-            Ok(())
-        }
-        .await;
-        if let Err(e) = sent {
+        if let Err(e) = self
+            .reserve_sms(&challenge.purpose, &challenge.username, &challenge.destination)
+            .await
+        {
             self.restore_resend_state(id, &previous).await;
             return Err(e);
         }
+        let mut current = challenge.clone();
+        current.code_hash = Some(code_hash.clone());
+        let sent = match self.send_code(&current, &code).await {
+            Ok(()) => true,
+            // A 503 here would tell a real reset challenge from a decoy: the failure is only
+            // logged, the SMS stays counted (as a decoy's does), and "send again" retries it.
+            Err(e) if is_reset => {
+                tracing::warn!(error = %e, "reset code not resent");
+                false
+            }
+            Err(e) => {
+                self.unreserve_sms(&challenge.purpose, &challenge.username, &challenge.destination)
+                    .await;
+                self.restore_resend_state(id, &previous).await;
+                return Err(e);
+            }
+        };
         self.repo
             .audit(
                 &challenge.username,
@@ -287,14 +470,12 @@ impl App {
                     "to": challenge.destination.masked(),
                     "resend": previous.code_hash.is_some(),
                     "instead_of_totp": previous.code_hash.is_none(),
+                    "sent": sent,
                 }),
                 now,
             )
             .await;
-        Ok(Resent {
-            expires_in: lifetime,
-            resend_after: interval,
-        })
+        Ok(resent)
     }
 
     /// Gives a resend back after its SMS could not be sent (or was over a limit), so the user
@@ -325,6 +506,10 @@ impl App {
     ///
     /// `accepts` says whether this challenge may be answered here (right purpose, right user);
     /// one that may not is reported as gone, exactly like an unknown one.
+    ///
+    /// The attempt is reserved against the account's hourly code-failure limit before the code
+    /// is compared ([`Self::reserve_code_attempt`]), so parallel guesses across many
+    /// challenges cannot get more comparisons than the limit allows.
     pub async fn verify_code(
         &self,
         id: &ChallengeId,
@@ -337,9 +522,8 @@ impl App {
         if !accepts(&challenge) {
             return Err(ApiError::ChallengeGone);
         }
-        if let Some(wait) = self.code_entry_locked(&challenge.username).await? {
-            return Err(ApiError::CodeEntryLocked { retry_after: wait });
-        }
+        let scope = CodeScope::of(&challenge.purpose);
+        let slot = self.reserve_code_attempt(scope, &challenge.username).await?;
         let max = self.policy.code_attempts_per_challenge;
         let codes = &self.codes;
         let outcome = self
@@ -362,48 +546,59 @@ impl App {
                     Ok((Change::Write(next, Err(left)), Some(c.code_expires_at)))
                 }
             })
-            .await?;
+            .await;
         match outcome {
-            Ok(challenge) => Ok(challenge),
-            Err(attempts_left) => Err(self
+            Ok(Ok(consumed)) => {
+                self.release_code_attempt(scope, &challenge.username).await;
+                Ok(consumed)
+            }
+            Ok(Err(attempts_left)) => Err(self
                 .code_failed(
+                    scope,
                     &challenge.username,
+                    slot,
                     attempts_left,
                     source_ip,
                     json!({ "attempts_left": attempts_left }),
                 )
                 .await),
+            Err(e) => {
+                // Not a wrong code (gone meanwhile, or storage trouble): no failure to count.
+                self.release_code_attempt(scope, &challenge.username).await;
+                Err(e)
+            }
         }
     }
 
-    /// Counts one wrong code (SMS or authenticator app) against the account and locks code
-    /// entry when the hourly limit is reached. Returns the error to answer with.
+    /// Records one wrong code (SMS or authenticator app) whose attempt took `slot` of the
+    /// account's hourly limit of `scope`, and locks code entry of that scope for an hour
+    /// when it took the last one. Returns the error to answer with.
     pub(crate) async fn code_failed(
         &self,
+        scope: CodeScope,
         username: &Username,
+        slot: usize,
         attempts_left: u32,
         source_ip: Option<&str>,
         detail: serde_json::Value,
     ) -> ApiError {
         let now = self.now();
-        let failures = match self
-            .repo
-            .limit_record(&self.code_failures(), username.as_str(), now)
-            .await
-        {
-            Ok(n) => n,
-            Err(e) => return e.into(),
-        };
         self.repo
             .audit(username, AuditKind::CodeFailed, source_ip, detail, now)
             .await;
-        if failures >= self.policy.code_failures_per_account_hour {
+        if slot >= self.policy.code_failures_per_account_hour {
             let until = now + self.policy.code_lock_seconds;
-            if let Err(e) = self.repo.lock(CODE_LOCK_SCOPE, username.as_str(), until, now).await {
+            if let Err(e) = self.repo.lock(scope.lock_scope(), username.as_str(), until, now).await {
                 return e.into();
             }
             self.repo
-                .audit(username, AuditKind::CodeLocked, source_ip, json!({}), now)
+                .audit(
+                    username,
+                    AuditKind::CodeLocked,
+                    source_ip,
+                    json!({ "scope": scope.lock_scope() }),
+                    now,
+                )
                 .await;
             return ApiError::CodeEntryLocked {
                 retry_after: self.policy.code_lock_seconds as u64,

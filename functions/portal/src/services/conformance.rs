@@ -31,7 +31,11 @@ const PASSWORD: &str = "korrekt hest batteri stift";
 pub async fn run_all(store: Arc<dyn ItemStore>) {
     parallel_verifies_of_the_right_code_open_exactly_one_session(store.clone()).await;
     parallel_refreshes_with_one_token_have_one_winner_and_revoke_the_session(store.clone()).await;
-    parallel_rate_limit_hits_are_all_counted(store).await;
+    parallel_rate_limit_hits_are_all_counted(store.clone()).await;
+    parallel_wrong_codes_across_challenges_get_no_more_tries_than_the_hourly_limit(store.clone()).await;
+    parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store.clone()).await;
+    parallel_wrong_passwords_get_no_more_tries_than_the_backoff_allows(store.clone()).await;
+    parallel_wrong_passwords_from_one_address_get_no_more_tries_than_its_limit(store).await;
 }
 
 /// The phone of these checks: remembers what was sent.
@@ -67,14 +71,18 @@ impl Phone {
 }
 
 fn app(store: Arc<dyn ItemStore>, phone: Arc<Phone>) -> SharedApp {
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(SystemClock.now()));
+    app_with(store, phone, Policy::default(), ManualClock::new(SystemClock.now()))
+}
+
+fn app_with(store: Arc<dyn ItemStore>, phone: Arc<Phone>, policy: Policy, clock: ManualClock) -> SharedApp {
+    let clock: Arc<dyn Clock> = Arc::new(clock);
     App::build(AppParts {
         store,
         sms: phone,
         clock,
         keys: KeyMaterial::generate().expect("keys"),
         settings: Settings::default(),
-        policy: Policy::default(),
+        policy,
         // Password hashing is not what these checks are about.
         hash_params: HashParams {
             memory_kib: 1024,
@@ -225,6 +233,235 @@ async fn parallel_rate_limit_hits_are_all_counted(store: Arc<dyn ItemStore>) {
     assert_eq!(
         granted, 4,
         "a limit of 4 lets exactly 4 of {RACERS} parallel callers through"
+    );
+}
+
+/// A code other than `right`.
+fn other_than(right: &SmsCode) -> SmsCode {
+    let n: u32 = right.expose().parse().expect("digits");
+    SmsCode::parse(&format!("{:06}", (n + 1) % 1_000_000)).expect("valid code")
+}
+
+/// Runs `attempt` for each of `inputs` at once and tallies the outcomes by error code.
+async fn burst<I, F, Fut, T>(inputs: Vec<I>, attempt: F) -> (usize, Vec<ApiError>)
+where
+    I: Send + 'static,
+    T: Send + 'static,
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>> + Send + 'static,
+{
+    let tasks: Vec<_> = inputs.into_iter().map(|i| tokio::spawn(attempt(i))).collect();
+    let (mut ok, mut errors) = (0, Vec::new());
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => ok += 1,
+            Err(e) => errors.push(e),
+        }
+    }
+    (ok, errors)
+}
+
+fn count(errors: &[ApiError], which: fn(&ApiError) -> bool) -> usize {
+    errors.iter().filter(|e| which(e)).count()
+}
+
+/// An hourly limit of this many wrong codes (or password failures per address) in the
+/// checks below: small, so a burst of [`RACERS`] goes well past it.
+const SMALL_LIMIT: usize = 4;
+
+async fn parallel_wrong_codes_across_challenges_get_no_more_tries_than_the_hourly_limit(store: Arc<dyn ItemStore>) {
+    let phone = Arc::new(Phone::default());
+    let policy = Policy {
+        code_failures_per_account_hour: SMALL_LIMIT,
+        ..Policy::default()
+    };
+    let app = app_with(store, phone.clone(), policy, ManualClock::new(SystemClock.now()));
+    let (username, mobile) = account(&app, "codes").await;
+    let password = Password::new(PASSWORD.into());
+    // Two challenges: RACERS guesses fit their 5 + 5 attempts, far more than the hourly limit.
+    let first = app
+        .login(username.as_str(), &password, false, None)
+        .await
+        .expect("login");
+    let first_code = phone.last_code(&mobile);
+    let second = app
+        .login(username.as_str(), &password, false, None)
+        .await
+        .expect("login");
+    let second_code = phone.last_code(&mobile);
+    let guesses: Vec<_> = (0..RACERS)
+        .map(|i| match i % 2 {
+            0 => (first.challenge_id.clone(), other_than(&first_code)),
+            _ => (second.challenge_id.clone(), other_than(&second_code)),
+        })
+        .collect();
+    let (ok, errors) = burst(guesses, |(id, guess)| {
+        let app = app.clone();
+        async move {
+            app.verify_code(&id, &guess, None, |c| {
+                matches!(c.purpose, ChallengePurpose::Login { .. })
+            })
+            .await
+        }
+    })
+    .await;
+    assert_eq!(ok, 0, "parallel wrong codes: none can be right");
+    assert_eq!(
+        count(&errors, |e| matches!(e, ApiError::InvalidCode { .. })),
+        SMALL_LIMIT - 1,
+        "parallel wrong codes: only the hourly limit's worth is compared, the last of them locks ({errors:?})"
+    );
+    assert_eq!(
+        count(&errors, |e| matches!(e, ApiError::CodeEntryLocked { .. })),
+        RACERS - (SMALL_LIMIT - 1),
+        "parallel wrong codes: everything past the limit is refused ({errors:?})"
+    );
+    // Neither challenge had its five tries used up, yet even the right code is refused now.
+    let right = app.verify_code(&first.challenge_id, &first_code, None, |_| true).await;
+    assert!(
+        matches!(right, Err(ApiError::CodeEntryLocked { .. })),
+        "parallel wrong codes: the account is locked, the challenge is not spent: {right:?}"
+    );
+}
+
+async fn parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store: Arc<dyn ItemStore>) {
+    let phone = Arc::new(Phone::default());
+    let policy = Policy {
+        code_failures_per_account_hour: SMALL_LIMIT,
+        ..Policy::default()
+    };
+    let clock = ManualClock::new(SystemClock.now());
+    let app = app_with(store, phone, policy, clock.clone());
+    let (username, _) = account(&app, "totp").await;
+    let password = Password::new(PASSWORD.into());
+    let enrolment = app
+        .start_totp_enrolment(&username, &password, None)
+        .await
+        .expect("enrolment");
+    let authenticator = authenticator(&enrolment.secret);
+    let code_now = |app: &App| SmsCode::parse(&authenticator.generate(app.now() as u64).to_string()).expect("code");
+    app.confirm_totp_enrolment(&username, &code_now(&app), None)
+        .await
+        .expect("confirmed");
+    // The confirming code is used up; logins take the next step's.
+    clock.advance(30);
+    let right = code_now(&app);
+    let wrong = (0..)
+        .map(|n| SmsCode::parse(&format!("{n:06}")).expect("code"))
+        .find(|c| (-1..=1).all(|k| authenticator.generate((app.now() + 30 * k) as u64).to_string() != c.expose()))
+        .expect("a wrong code");
+    let first = app
+        .start_login(username.as_str(), &password, false, None)
+        .await
+        .expect("login");
+    let second = app
+        .start_login(username.as_str(), &password, false, None)
+        .await
+        .expect("login");
+    assert_eq!(first.methods, &["totp", "sms"]);
+    let guesses: Vec<_> = (0..RACERS)
+        .map(|i| match i % 2 {
+            0 => first.challenge.challenge_id.clone(),
+            _ => second.challenge.challenge_id.clone(),
+        })
+        .collect();
+    let (ok, errors) = burst(guesses, |id| {
+        let (app, wrong) = (app.clone(), wrong.clone());
+        async move { app.verify_totp(&id, &wrong, None).await }
+    })
+    .await;
+    assert_eq!(ok, 0);
+    assert_eq!(
+        count(&errors, |e| matches!(e, ApiError::InvalidCode { .. })),
+        SMALL_LIMIT - 1,
+        "parallel wrong app codes: only the hourly limit's worth is compared ({errors:?})"
+    );
+    assert_eq!(
+        count(&errors, |e| matches!(e, ApiError::CodeEntryLocked { .. })),
+        RACERS - (SMALL_LIMIT - 1),
+        "parallel wrong app codes: everything past the limit is refused ({errors:?})"
+    );
+    let late = app.verify_totp(&first.challenge.challenge_id, &right, None).await;
+    assert!(
+        matches!(late, Err(ApiError::CodeEntryLocked { .. })),
+        "parallel wrong app codes: the account is locked, the challenge is not spent: {late:?}"
+    );
+}
+
+/// The user's authenticator app, from the secret shown at enrolment.
+fn authenticator(secret_base32: &str) -> totp_rs::Totp {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32)
+        .expect("base32 secret")
+        .as_bytes()
+        .to_vec();
+    totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_secret(secret)
+        .build()
+        .expect("authenticator")
+}
+
+async fn parallel_wrong_passwords_get_no_more_tries_than_the_backoff_allows(store: Arc<dyn ItemStore>) {
+    let app = app(store, Arc::new(Phone::default()));
+    let (username, _) = account(&app, "backoff").await;
+    let free = app.policy.password_failures_before_backoff as usize;
+    for name in [username.to_string(), format!("{username}-finnes-ikke")] {
+        let (ok, errors) = burst(vec![name.clone(); RACERS], |name| {
+            let app = app.clone();
+            async move {
+                app.check_password(&name, &Password::new("feil passord".into()), None)
+                    .await
+            }
+        })
+        .await;
+        assert_eq!(ok, 0);
+        assert_eq!(
+            count(&errors, |e| matches!(e, ApiError::InvalidCredentials)),
+            free,
+            "parallel wrong passwords: only the failures before the backoff are tried ({errors:?})"
+        );
+        assert_eq!(
+            count(&errors, |e| matches!(e, ApiError::TooManyAttempts { .. })),
+            RACERS - free,
+            "parallel wrong passwords: the rest wait out the backoff ({errors:?})"
+        );
+    }
+}
+
+async fn parallel_wrong_passwords_from_one_address_get_no_more_tries_than_its_limit(store: Arc<dyn ItemStore>) {
+    let policy = Policy {
+        ip_failures_per_window: SMALL_LIMIT,
+        ..Policy::default()
+    };
+    let app = app_with(
+        store,
+        Arc::new(Phone::default()),
+        policy,
+        ManualClock::new(SystemClock.now()),
+    );
+    // An address of its own, so the check can share a store with others.
+    let address = format!("race-address-{}", crate::security::random_token(8));
+    let names: Vec<_> = (0..RACERS).map(|i| format!("race-ip-{i}-{address}")).collect();
+    let (ok, errors) = burst(names, |name| {
+        let (app, address) = (app.clone(), address.clone());
+        async move {
+            app.check_password(&name, &Password::new("feil passord".into()), Some(&address))
+                .await
+        }
+    })
+    .await;
+    assert_eq!(ok, 0);
+    assert_eq!(
+        count(&errors, |e| matches!(e, ApiError::InvalidCredentials)),
+        SMALL_LIMIT,
+        "parallel wrong passwords from one address: only its limit's worth is tried ({errors:?})"
+    );
+    assert_eq!(
+        count(&errors, |e| matches!(e, ApiError::TooManyAttempts { .. })),
+        RACERS - SMALL_LIMIT,
+        "parallel wrong passwords from one address: the rest are refused ({errors:?})"
     );
 }
 

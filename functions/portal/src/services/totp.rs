@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use totp_rs::{Algorithm, Builder, Totp};
 
-use super::challenges::IssuedChallenge;
+use super::challenges::{CodeScope, IssuedChallenge};
+use super::limits::Limit;
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::clock::UnixTime;
@@ -305,9 +306,8 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<(), ApiError> {
         self.secret_box()?;
-        if let Some(wait) = self.code_entry_locked(username).await? {
-            return Err(ApiError::CodeEntryLocked { retry_after: wait });
-        }
+        // Reserved before the code is compared, like every code attempt.
+        let slot = self.reserve_code_attempt(CodeScope::Login, username).await?;
         let now = self.now();
         let max = self.policy.code_attempts_per_challenge;
         enum Confirmed {
@@ -351,35 +351,44 @@ impl App {
                     }
                 }
             })
-            .await?;
-        match outcome {
-            Confirmed::Enabled { replaced } => {
-                let account = self.account(username).await?;
-                let notified = self.send_notice(&account.mobile, messages::TOTP_ENABLED).await;
-                self.repo
-                    .audit(
+            .await;
+        let replaced = match outcome {
+            Ok(Confirmed::Enabled { replaced }) => replaced,
+            Ok(Confirmed::Wrong(attempts_left)) => {
+                return Err(self
+                    .code_failed(
+                        CodeScope::Login,
                         username,
-                        AuditKind::TotpEnabled,
+                        slot,
+                        attempts_left,
                         source_ip,
-                        json!({
-                            "replaced": replaced,
-                            "notice_to": account.mobile.masked(),
-                            "notice_sent": notified,
-                        }),
-                        now,
+                        json!({ "method": "totp", "during": "enrolment", "attempts_left": attempts_left }),
                     )
-                    .await;
-                Ok(())
+                    .await);
             }
-            Confirmed::Wrong(attempts_left) => Err(self
-                .code_failed(
-                    username,
-                    attempts_left,
-                    source_ip,
-                    json!({ "method": "totp", "during": "enrolment", "attempts_left": attempts_left }),
-                )
-                .await),
-        }
+            Err(e) => {
+                self.release_code_attempt(CodeScope::Login, username).await;
+                return Err(e);
+            }
+        };
+        // A right code is no failure: its reserved attempt goes back.
+        self.release_code_attempt(CodeScope::Login, username).await;
+        let account = self.account(username).await?;
+        let notified = self.send_notice(&account.mobile, messages::TOTP_ENABLED).await;
+        self.repo
+            .audit(
+                username,
+                AuditKind::TotpEnabled,
+                source_ip,
+                json!({
+                    "replaced": replaced,
+                    "notice_to": account.mobile.masked(),
+                    "notice_sent": notified,
+                }),
+                now,
+            )
+            .await;
+        Ok(())
     }
 
     /// `DELETE /v1/account/totp`: removes the authenticator (and any unconfirmed enrolment).
@@ -465,6 +474,15 @@ impl App {
         remember_me: bool,
     ) -> Result<IssuedChallenge, ApiError> {
         let now = self.now();
+        // Sends no SMS, so the SMS limits do not bound these; each counts here instead.
+        let opened = Limit {
+            scope: "totp-challenges",
+            max: self.policy.totp_challenges_per_account_hour,
+            window: 3600,
+        };
+        if let Err(wait) = self.repo.limit_acquire(&opened, account.username.as_str(), now).await? {
+            return Err(ApiError::TooManyAttempts { retry_after: wait });
+        }
         let id = ChallengeId::generate();
         let challenge = Challenge {
             id: id.clone(),
@@ -499,7 +517,8 @@ impl App {
     /// `POST /v1/auth/totp/verify`: checks an authenticator code against a login challenge
     /// and, if right and not used before, consumes the challenge and the code's time step
     /// together: exactly one caller ever gets `Ok` for a challenge, and a code opens at most
-    /// one session, however many verify it at once.
+    /// one session, however many verify it at once. Like an SMS code, the attempt is reserved
+    /// against the account's hourly code-failure limit before the code is compared.
     pub async fn verify_totp(
         &self,
         id: &ChallengeId,
@@ -511,12 +530,43 @@ impl App {
             return Err(ApiError::ChallengeGone);
         }
         let username = challenge.username;
-        if let Some(wait) = self.code_entry_locked(&username).await? {
-            return Err(ApiError::CodeEntryLocked { retry_after: wait });
+        let slot = self.reserve_code_attempt(CodeScope::Login, &username).await?;
+        match self.compare_totp(id, &username, code).await {
+            Ok(TotpAttempt::Right(consumed)) => {
+                self.release_code_attempt(CodeScope::Login, &username).await;
+                self.repo
+                    .audit(&username, AuditKind::TotpVerified, source_ip, json!({}), self.now())
+                    .await;
+                Ok(consumed)
+            }
+            Ok(TotpAttempt::Wrong { attempts_left, reused }) => {
+                let detail = json!({
+                    "method": "totp",
+                    "attempts_left": attempts_left,
+                    "reused": reused,
+                });
+                Err(self
+                    .code_failed(CodeScope::Login, &username, slot, attempts_left, source_ip, detail)
+                    .await)
+            }
+            Err(e) => {
+                self.release_code_attempt(CodeScope::Login, &username).await;
+                Err(e)
+            }
         }
+    }
+
+    /// Compares `code` and records the outcome on the challenge (and, if right, the used time
+    /// step) in one conditional transaction.
+    async fn compare_totp(
+        &self,
+        id: &ChallengeId,
+        username: &Username,
+        code: &SmsCode,
+    ) -> Result<TotpAttempt, ApiError> {
         let now = self.now();
         let max = self.policy.code_attempts_per_challenge;
-        let (challenge_key, record_key) = (challenge_pk(id), totp_pk(&username));
+        let (challenge_key, record_key) = (challenge_pk(id), totp_pk(username));
         for _ in 0..MAX_RETRIES {
             let Some(stored) = self.repo.load::<Challenge>(&challenge_key, CHALLENGE_SK, now).await? else {
                 return Err(ApiError::ChallengeGone);
@@ -529,7 +579,7 @@ impl App {
             let active = record.as_ref().and_then(|r| r.value.active.as_ref());
             let verdict = match active {
                 Some(a) => match_code(
-                    &self.totp_generator(&username, &a.secret)?,
+                    &self.totp_generator(username, &a.secret)?,
                     code,
                     now,
                     Some(a.last_used_step),
@@ -573,21 +623,25 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
             if next.consumed {
-                self.repo
-                    .audit(&username, AuditKind::TotpVerified, source_ip, json!({}), now)
-                    .await;
-                return Ok(next);
+                return Ok(TotpAttempt::Right(next));
             }
-            let attempts_left = max - next.failed_attempts;
-            let detail = json!({
-                "method": "totp",
-                "attempts_left": attempts_left,
-                "reused": verdict == CodeMatch::Reused,
+            return Ok(TotpAttempt::Wrong {
+                attempts_left: max - next.failed_attempts,
+                reused: verdict == CodeMatch::Reused,
             });
-            return Err(self.code_failed(&username, attempts_left, source_ip, detail).await);
         }
         Err(StoreError::ConditionFailed.into())
     }
+}
+
+/// How one authenticator-code attempt on a login challenge ended.
+enum TotpAttempt {
+    /// Right: the challenge is consumed.
+    Right(Challenge),
+    Wrong {
+        attempts_left: u32,
+        reused: bool,
+    },
 }
 
 #[cfg(test)]
