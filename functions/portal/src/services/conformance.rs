@@ -242,7 +242,8 @@ fn other_than(right: &SmsCode) -> SmsCode {
     SmsCode::parse(&format!("{:06}", (n + 1) % 1_000_000)).expect("valid code")
 }
 
-/// Runs `attempt` for each of `inputs` at once and tallies the outcomes by error code.
+/// Runs `attempt` for each of `inputs` at once (all released together) and collects the
+/// outcomes: how many succeeded, and the errors.
 async fn burst<I, F, Fut, T>(inputs: Vec<I>, attempt: F) -> (usize, Vec<ApiError>)
 where
     I: Send + 'static,
@@ -250,7 +251,17 @@ where
     F: Fn(I) -> Fut,
     Fut: std::future::Future<Output = Result<T, ApiError>> + Send + 'static,
 {
-    let tasks: Vec<_> = inputs.into_iter().map(|i| tokio::spawn(attempt(i))).collect();
+    let start = Arc::new(tokio::sync::Barrier::new(inputs.len()));
+    let tasks: Vec<_> = inputs
+        .into_iter()
+        .map(|i| {
+            let (start, attempt) = (start.clone(), attempt(i));
+            tokio::spawn(async move {
+                start.wait().await;
+                attempt.await
+            })
+        })
+        .collect();
     let (mut ok, mut errors) = (0, Vec::new());
     for task in tasks {
         match task.await.expect("task") {
