@@ -169,6 +169,28 @@ impl Repo {
         .await
     }
 
+    /// Moves the streak's last attempt to `now`, when a reserved attempt turned out wrong: the
+    /// backoff runs from when the failure was known, not from before the password was hashed.
+    /// A streak cleared meanwhile (a right password) stays cleared.
+    pub async fn failure_streak_touch(&self, key: &str, now: UnixTime) -> Result<(), StoreError> {
+        self.modify::<FailureStreak, (), StoreError, _>(&format!("LIMIT#pwfail#{key}"), "STREAK", now, |s| {
+            Ok(match s {
+                Some(s) if s.last_at < now => (
+                    Change::Write(
+                        FailureStreak {
+                            count: s.count,
+                            last_at: now,
+                        },
+                        (),
+                    ),
+                    Some(now + 24 * 3600),
+                ),
+                _ => (Change::Keep(()), None),
+            })
+        })
+        .await
+    }
+
     pub async fn failure_streak_clear(&self, key: &str, now: UnixTime) -> Result<(), StoreError> {
         self.modify::<FailureStreak, (), StoreError, _>(&format!("LIMIT#pwfail#{key}"), "STREAK", now, |_| {
             Ok((Change::Delete(()), None))
@@ -229,38 +251,32 @@ mod tests {
         let r = repo();
         // Two free attempts, then one second per failure.
         let backoff = |n: u32| if n < 2 { 0 } else { i64::from(n) - 1 };
+        let reserve = |at: UnixTime| {
+            let r = r.clone();
+            async move {
+                r.failure_streak_reserve("k", at, backoff)
+                    .await
+                    .unwrap()
+                    .map(|s| s.count)
+            }
+        };
+        assert_eq!(reserve(100).await, Ok(1));
+        assert_eq!(reserve(100).await, Ok(2));
+        assert_eq!(reserve(100).await, Err(1));
+        assert_eq!(reserve(101).await, Ok(3));
+        assert!(reserve(102).await.is_err());
+        // The third attempt's hash took until 105: its backoff (2 s) runs from there.
+        r.failure_streak_touch("k", 105).await.unwrap();
+        assert_eq!(reserve(106).await, Err(1));
+        assert_eq!(reserve(107).await, Ok(4));
+        r.failure_streak_clear("k", 107).await.unwrap();
+        r.failure_streak_touch("k", 108).await.unwrap();
         assert_eq!(
-            r.failure_streak_reserve("k", 100, backoff)
-                .await
-                .unwrap()
-                .unwrap()
-                .count,
-            1
+            r.failure_streak("k", 108).await.unwrap().count,
+            0,
+            "cleared stays cleared"
         );
-        assert_eq!(
-            r.failure_streak_reserve("k", 100, backoff)
-                .await
-                .unwrap()
-                .unwrap()
-                .count,
-            2
-        );
-        assert!(matches!(
-            r.failure_streak_reserve("k", 100, backoff).await.unwrap(),
-            Err(1)
-        ));
-        let third = r.failure_streak_reserve("k", 101, backoff).await.unwrap().unwrap();
-        assert_eq!((third.count, third.last_at), (3, 101));
-        assert!(r.failure_streak_reserve("k", 102, backoff).await.unwrap().is_err());
-        r.failure_streak_clear("k", 102).await.unwrap();
-        assert_eq!(
-            r.failure_streak_reserve("k", 102, backoff)
-                .await
-                .unwrap()
-                .unwrap()
-                .count,
-            1
-        );
+        assert_eq!(reserve(108).await, Ok(1));
     }
 
     #[tokio::test]

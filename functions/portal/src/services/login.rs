@@ -47,12 +47,21 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<FailureStreak, ApiError> {
         let now = self.now();
+        let policy = &self.policy;
+        // Inside a backoff already: refuse on a read, touching nothing. (Only a shortcut; the
+        // reservation below decides, atomically.)
+        let streak = self.repo.failure_streak(backoff_key, now).await?;
+        let wait = policy.password_backoff(streak.count);
+        if wait > 0 && now < streak.last_at + wait {
+            return Err(ApiError::TooManyAttempts {
+                retry_after: (streak.last_at + wait - now) as u64,
+            });
+        }
         if let Some(ip) = source_ip {
             if let Err(wait) = self.repo.limit_acquire(&self.ip_failures(), ip, now).await? {
                 return Err(ApiError::TooManyAttempts { retry_after: wait });
             }
         }
-        let policy = &self.policy;
         let reserved = self
             .repo
             .failure_streak_reserve(backoff_key, now, |n| policy.password_backoff(n))
@@ -85,9 +94,10 @@ impl App {
     }
 
     /// Records a wrong password whose attempt [`Self::reserve_password_attempt`] already
-    /// counted. `during` says which step asked for it (`login`, or a re-authentication such
-    /// as `password_change`). A name without an account gets a stand-in write of the same
-    /// size for every audit event a real account would get, so both cost the same I/O.
+    /// counted, and starts its backoff now (after the hashing). `during` says which step asked
+    /// for it (`login`, or a re-authentication such as `password_change`). A name without an
+    /// account gets a stand-in write of the same size for every audit event a real account
+    /// would get, so both cost the same I/O.
     pub(crate) async fn login_failed(
         &self,
         backoff_key: &str,
@@ -97,6 +107,9 @@ impl App {
         during: &'static str,
     ) {
         let now = self.now();
+        if let Err(e) = self.repo.failure_streak_touch(backoff_key, now).await {
+            tracing::warn!(error = %e, "password backoff not moved to the failure");
+        }
         // The failure that starts the backoff is the lockout operators look for.
         let throttled = streak.count == self.policy.password_failures_before_backoff;
         let Some(account) = account else {
