@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use portal::config::Settings;
 use portal::local::{ensure_demo_account, LocalEnv};
-use portal::local_server::{local_router, LocalRoutes};
+use portal::local_server::{find_ui_dir, local_router, LocalRoutes};
 
 #[derive(Parser, Debug)]
 #[command(about = "Runs the Hjemmekontor portal API locally")]
@@ -33,6 +33,10 @@ struct Args {
     /// Do not create the demo account.
     #[arg(long)]
     no_demo: bool,
+    /// The portal front end served at / (default: `portal-ui/` in the working directory or
+    /// next to the build).
+    #[arg(long, env = "PORTAL_UI_DIR")]
+    ui_dir: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -46,8 +50,13 @@ async fn main() -> anyhow::Result<()> {
     let mut settings = Settings::from_env();
     settings.portal_url = args.portal_url.clone().unwrap_or_else(|| base.clone());
     let app = env.app(settings.clone(), None)?;
+    let ui_dir = find_ui_dir(args.ui_dir.as_deref())?;
 
     println!("Hjemmekontor-portalen kjører på {base}");
+    match &ui_dir {
+        Some(dir) => println!("  nettside:    {base}/ (fra {})", dir.display()),
+        None => println!("  nettside:    fant ikke portal-ui/ (oppgi mappen med --ui-dir); bare API-et kjører"),
+    }
     println!("  data:        {}", env.data_dir.display());
     println!("  SMS-koder:   {base}/dev/sms (og her i konsollen)");
     if !args.no_demo {
@@ -66,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
         app,
         outbox: Some(env.outbox.clone()),
         cors_origin: Some(args.cors_origin.unwrap_or(settings.portal_url)),
+        ui_dir,
     });
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
