@@ -56,6 +56,10 @@ enum Command {
     ResetPassword { username: String },
     /// Prints the account's security audit trail, oldest first (masked numbers, no secrets).
     Audit { username: String },
+    /// Shows whether the account has an authenticator app (TOTP) for login.
+    TotpStatus { username: String },
+    /// Removes the account's authenticator app (lost phone); login falls back to SMS codes.
+    RemoveTotp { username: String },
 }
 
 #[tokio::main]
@@ -136,6 +140,26 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 return Ok(format!("no audit events for {u}"));
             }
             Ok(events.iter().map(audit_line).collect::<Vec<_>>().join("\n"))
+        }
+        Command::TotpStatus { username: u } => {
+            let user = username(&u)?;
+            let status = app.admin_totp_status(&user).await?;
+            Ok(serde_json::to_string_pretty(&json!({
+                "username": user,
+                "totp": if status.enabled { "enabled" } else { "not_enrolled" },
+                "enabled_at": status.enabled_at.map(portal::clock::rfc3339),
+                "enrolment_pending": status.pending,
+            }))?)
+        }
+        Command::RemoveTotp { username: u } => {
+            let user = username(&u)?;
+            if app.admin_remove_totp(&user).await? {
+                Ok(format!(
+                    "removed the authenticator app of {user}; login uses SMS codes again"
+                ))
+            } else {
+                Ok(format!("{user} has no authenticator app; nothing removed"))
+            }
         }
         Command::Show { username: u } => {
             let account = app

@@ -9,3 +9,4 @@ pub mod password;
 pub mod phone;
 pub mod recovery;
 pub mod sessions;
+pub mod totp;
