@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -163,4 +164,63 @@ export async function login(page, account, options = {}) {
   const code = await loginUntilCode(page, account, options);
   await page.getByLabel('Kode', { exact: true }).fill(code);
   await page.getByRole('button', { name: 'Bekreft' }).click();
+}
+
+/** RFC 6238 code (HMAC-SHA-1, 6 digits, 30 s) of a base32 `secret`, `stepOffset` steps from now. */
+export function totp(secret, stepOffset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const char of secret.replace(/[\s=]/g, '').toUpperCase()) {
+    const index = alphabet.indexOf(char);
+    assert.ok(index >= 0, `not base32: ${char}`);
+    bits += index.toString(2).padStart(5, '0');
+  }
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => Number.parseInt(byte, 2)));
+  const step = Math.floor(Date.now() / 1000 / 30) + stepOffset;
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  const value = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return String(value).padStart(6, '0');
+}
+
+/** A 6-digit code that is none of the app's codes near now (so certainly wrong). */
+export function wrongTotp(secret) {
+  const near = new Set([-2, -1, 0, 1, 2].map((offset) => totp(secret, offset)));
+  return ['000000', '111111', '222222', '333333', '444444', '555555'].find((code) => !near.has(code));
+}
+
+/**
+ * Visible texts whose colour has less than 4.5:1 contrast against the background behind them
+ * (WCAG 2 relative luminance; the background is the nearest opaque one among the ancestors).
+ */
+export async function lowContrastTexts(page) {
+  return page.evaluate(() => {
+    const rgb = (css) => (css.match(/[\d.]+/g) || []).map(Number);
+    const luminance = ([r, g, b]) => {
+      const f = (c) => {
+        const s = c / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const background = (element) => {
+      for (let e = element; e; e = e.parentElement) {
+        const color = rgb(getComputedStyle(e).backgroundColor);
+        if (color.length === 3 || (color.length === 4 && color[3] === 1)) return color.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    const offenders = [];
+    for (const element of document.querySelectorAll('body *')) {
+      const hasText = [...element.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+      if (!hasText || !element.checkVisibility() || element.closest('.sr-only')) continue;
+      const style = getComputedStyle(element);
+      const [a, b] = [luminance(rgb(style.color)), luminance(background(element))].sort((x, y) => y - x);
+      const ratio = (a + 0.05) / (b + 0.05);
+      if (ratio < 4.5) offenders.push(`${element.textContent.trim().slice(0, 40)} (${ratio.toFixed(2)}:1)`);
+    }
+    return offenders;
+  });
 }

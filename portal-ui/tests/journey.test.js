@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
   assertClean,
+  lowContrastTexts,
   BASE,
   codeIn,
   loginUntilCode,
@@ -56,6 +57,7 @@ test('the login page is Norwegian, labelled and served under a strict CSP', asyn
   }
   assert.deepEqual(order, ['password', 'remember', 'Logg inn']);
   await screenshot(page, '01-innlogging');
+  assert.deepEqual(await lowContrastTexts(page), [], 'every text has at least 4.5:1 contrast');
   assertClean(page);
 });
 
@@ -92,6 +94,7 @@ test('Bekreft kode: countdown for a new code, a wrong code, then the right one',
   await sees(alert.getByText('Feil kode.'));
   await sees(alert.getByText('Du har 4 forsøk igjen.'));
   await screenshot(page, '04-bekreft-kode-feil');
+  assert.deepEqual(await lowContrastTexts(page), [], 'every text has at least 4.5:1 contrast');
 
   await page.getByLabel('Kode', { exact: true }).fill(code);
   await page.getByRole('button', { name: 'Bekreft' }).click();
@@ -200,6 +203,7 @@ test('Hjemmekontor: activation status, card status, the four steps and the 15-mi
   await sees(section.getByRole('button', { name: 'Registrer Buypasskort' }));
   assert.equal(await page.evaluate(() => document.activeElement.id), 'homeoffice-heading', '/hjemmekontor opens at its section');
   await screenshot(page, '08-hjemmekontor');
+  assert.deepEqual(await lowContrastTexts(page), [], 'every text has at least 4.5:1 contrast');
 });
 
 test('/hjemmekontor?buypass=… shows the result of the Buypass round trip in Norwegian', async () => {
