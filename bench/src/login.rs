@@ -45,7 +45,11 @@ async fn login_rate(params: HashParams, seconds: f64) -> anyhow::Result<f64> {
     let clock = Arc::new(SystemClock);
     let sms = Arc::new(OutboxSms::new(store.clone(), clock.clone(), false));
     // The per-account SMS caps would stop a benchmark that logs in thousands of times.
-    let policy = Policy { sms_per_account_hour: usize::MAX / 2, sms_per_destination_day: usize::MAX / 2, ..Default::default() };
+    let policy = Policy {
+        sms_per_account_hour: usize::MAX / 2,
+        sms_per_destination_day: usize::MAX / 2,
+        ..Default::default()
+    };
     let app = App::build(AppParts {
         store,
         sms,
