@@ -31,11 +31,7 @@ async fn send(router: &Router, method: Method, uri: &str) -> (Response, String) 
         .uri(uri)
         .body(Body::empty())
         .unwrap_or_else(|e| panic!("{e}"));
-    let response = router
-        .clone()
-        .oneshot(request)
-        .await
-        .unwrap_or_else(|e| match e {});
+    let response = router.clone().oneshot(request).await.unwrap_or_else(|e| match e {});
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20)
         .await
@@ -56,7 +52,10 @@ fn header_of(response: &Response, name: header::HeaderName) -> String {
 }
 
 fn assert_ui_headers(response: &Response) {
-    assert_eq!(header_of(response, header::CONTENT_SECURITY_POLICY), UI_CONTENT_SECURITY_POLICY);
+    assert_eq!(
+        header_of(response, header::CONTENT_SECURITY_POLICY),
+        UI_CONTENT_SECURITY_POLICY
+    );
     assert_eq!(header_of(response, header::X_CONTENT_TYPE_OPTIONS), "nosniff");
     assert_eq!(header_of(response, header::REFERRER_POLICY), "no-referrer");
 }
@@ -64,10 +63,18 @@ fn assert_ui_headers(response: &Response) {
 #[tokio::test]
 async fn serves_the_front_end_and_its_client_routes_with_security_headers() {
     let router = router(Some(shipped_ui()));
-    for path in ["/", "/hjemmekontor", "/hjemmekontor?buypass=error&reason=not_smartcard", "/konto"] {
+    for path in [
+        "/",
+        "/hjemmekontor",
+        "/hjemmekontor?buypass=error&reason=not_smartcard",
+        "/konto",
+    ] {
         let (response, body) = send(&router, Method::GET, path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
-        assert!(header_of(&response, header::CONTENT_TYPE).starts_with("text/html"), "{path}");
+        assert!(
+            header_of(&response, header::CONTENT_TYPE).starts_with("text/html"),
+            "{path}"
+        );
         assert!(body.contains("<html lang=\"nb\">"), "{path}");
         assert_ui_headers(&response);
     }
@@ -78,7 +85,11 @@ async fn serves_the_front_end_and_its_client_routes_with_security_headers() {
     assert_ui_headers(&response);
 
     let (response, _) = send(&router, Method::GET, "/js/missing.js").await;
-    assert_eq!(response.status(), StatusCode::NOT_FOUND, "a missing file is no client route");
+    assert_eq!(
+        response.status(),
+        StatusCode::NOT_FOUND,
+        "a missing file is no client route"
+    );
     let (response, _) = send(&router, Method::POST, "/hjemmekontor").await;
     assert_ne!(response.status(), StatusCode::OK);
 }
@@ -92,7 +103,10 @@ async fn api_and_dev_routes_keep_priority_over_the_front_end() {
             header_of(&response, header::CONTENT_TYPE).starts_with("application/problem+json"),
             "{path}: {body}"
         );
-        assert!(response.headers().get(header::CONTENT_SECURITY_POLICY).is_none(), "{path}");
+        assert!(
+            response.headers().get(header::CONTENT_SECURITY_POLICY).is_none(),
+            "{path}"
+        );
     }
     let (response, _) = send(&router, Method::GET, "/v1/account").await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -114,7 +128,10 @@ fn the_front_end_dir_is_found_or_refused() {
         Some(ui.as_path())
     );
     let empty = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    assert!(find_ui_dir(Some(empty.path())).is_err(), "a dir without index.html is refused");
+    assert!(
+        find_ui_dir(Some(empty.path())).is_err(),
+        "a dir without index.html is refused"
+    );
 }
 
 /// Every HTML and JS file of the front end, recursively (not its browser tests).
@@ -125,10 +142,7 @@ fn ui_files(dir: &Path, out: &mut Vec<PathBuf>) {
             if path.file_name().is_some_and(|n| n != "tests") {
                 ui_files(&path, out);
             }
-        } else if path
-            .extension()
-            .is_some_and(|e| e == "html" || e == "js" || e == "css")
-        {
+        } else if path.extension().is_some_and(|e| e == "html" || e == "js" || e == "css") {
             out.push(path);
         }
     }
@@ -151,13 +165,25 @@ fn the_front_end_has_no_inline_code_and_no_third_party_resources() {
     for path in files {
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let lower = text.to_lowercase();
-        for needle in ["http://", "https://", "//cdn", "localstorage", "sessionstorage", "innerhtml", "eval("] {
+        for needle in [
+            "http://",
+            "https://",
+            "//cdn",
+            "localstorage",
+            "sessionstorage",
+            "innerhtml",
+            "eval(",
+        ] {
             assert!(!lower.contains(needle), "{} contains {needle}", path.display());
         }
         if path.extension().is_some_and(|e| e == "html") {
             assert!(!lower.contains("<style"), "{}: inline style", path.display());
             assert!(!lower.contains(" style="), "{}: inline style", path.display());
-            assert!(!has_event_handler_attribute(&lower), "{}: inline event handler", path.display());
+            assert!(
+                !has_event_handler_attribute(&lower),
+                "{}: inline event handler",
+                path.display()
+            );
             for script in lower.split("<script").skip(1) {
                 let tag = script.split('>').next().unwrap_or_default();
                 assert!(tag.contains("src=\"/"), "{}: inline script", path.display());
