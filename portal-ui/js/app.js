@@ -8,7 +8,7 @@
 //   /hjemmekontor   the same page at its Hjemmekontor section; where Buypass sends the user back
 
 import * as api from './api.js';
-import { announce, h, replace } from './dom.js';
+import { h, replace } from './dom.js';
 import * as loginScreen from './screens/login.js';
 import * as codeScreen from './screens/code.js';
 import * as forgotScreen from './screens/forgot.js';
@@ -87,7 +87,7 @@ function notFound() {
     'section',
     {},
     h('h1', {}, 'Fant ikke siden'),
-    h('p', {}, 'Adressen finnes ikke i kundeportalen. '),
+    h('p', {}, 'Adressen finnes ikke i kundeportalen.'),
     h('p', {}, h('a', { href: '/', 'data-link': true }, 'Gå til forsiden')),
   );
 }
@@ -131,7 +131,6 @@ function render() {
     heading.setAttribute('tabindex', '-1');
     heading.focus();
   }
-  if (heading) announce(heading.textContent);
   return undefined;
 }
 

@@ -74,7 +74,9 @@ export function checkbox({ name, label }) {
 /** A form with an error summary at its top that screen readers announce. */
 export function form(attributes, ...children) {
   const summary = h('div', { class: 'error-summary', role: 'alert', 'aria-live': 'assertive', hidden: true });
-  return h('form', { novalidate: true, ...attributes }, summary, ...children);
+  // `method="post"`: should a script ever fail to take the submit, the browser must not put
+  // the fields (passwords) into the address.
+  return h('form', { novalidate: true, method: 'post', ...attributes }, summary, ...children);
 }
 
 export function input(formElement, name) {
