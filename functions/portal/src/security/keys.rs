@@ -65,7 +65,16 @@ impl KeyMaterial {
     }
 
     pub fn from_json(raw: &str) -> Result<Self, KeyError> {
-        let material: Self = serde_json::from_str(raw).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        // serde's messages quote the offending value, which here would be a secret: report
+        // only where the document is wrong.
+        let material: Self = serde_json::from_str(raw).map_err(|e| {
+            KeyError::Invalid(format!(
+                "not a key material document ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
         material.validate()?;
         Ok(material)
     }
@@ -257,6 +266,18 @@ mod tests {
             first.code_pepper, old.code_pepper,
             "the rest of the material is untouched"
         );
+    }
+
+    #[test]
+    fn errors_about_a_malformed_document_do_not_quote_its_secrets() {
+        let m = KeyMaterial::generate().unwrap();
+        let wrong_type = format!(
+            r#"{{"signing_keys":"{}","code_pepper":"{}"}}"#,
+            m.signing_keys[0].pkcs8, m.code_pepper
+        );
+        let message = KeyMaterial::from_json(&wrong_type).unwrap_err().to_string();
+        assert!(!message.contains(&m.signing_keys[0].pkcs8), "{message}");
+        assert!(message.contains("line 1"), "{message}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod account_view;
 pub mod admin;
 pub mod challenges;
+pub mod conformance;
 pub mod limits;
 pub mod login;
 pub mod password;
