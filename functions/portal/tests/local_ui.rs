@@ -22,6 +22,7 @@ fn router(ui_dir: Option<PathBuf>) -> Router {
         outbox: None,
         cors_origin: None,
         ui_dir,
+        home_office: None,
     })
 }
 
