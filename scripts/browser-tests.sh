@@ -29,7 +29,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-target/debug/portal-local --port 0 --data-dir "$data/portal" --no-demo --ui-dir portal-ui >"$data/portal.log" 2>&1 &
+# A registered card stays pending for 3 s (no sweep meanwhile), so the tests see the live
+# status change from pending to active.
+target/debug/portal-local --port 0 --data-dir "$data/portal" --no-demo --ui-dir portal-ui \
+  --activation-delay-seconds 3 --activation-sweep-seconds 600 >"$data/portal.log" 2>&1 &
 portal_pid=$!
 address=
 for _ in $(seq 1 300); do

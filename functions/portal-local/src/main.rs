@@ -64,6 +64,10 @@ struct Args {
     /// Seconds between activation sweeps of the in-process worker.
     #[arg(long, default_value_t = 30)]
     activation_sweep_seconds: u64,
+    /// Seconds a newly registered card stays pending before the in-process worker activates
+    /// it (default 0: at once). To watch the portal's live status change.
+    #[arg(long, default_value_t = 0)]
+    activation_delay_seconds: u64,
 }
 
 #[tokio::main]
@@ -109,6 +113,7 @@ async fn main() -> anyhow::Result<()> {
             ca_file: args.buypass_ca.clone(),
             gateway_key: args.gateway_key.clone(),
             sweep_every: std::time::Duration::from_secs(args.activation_sweep_seconds.max(1)),
+            activation_delay: std::time::Duration::from_secs(args.activation_delay_seconds),
         },
     )?;
 
