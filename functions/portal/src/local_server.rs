@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::handler::Handler;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
@@ -100,13 +99,24 @@ fn with_ui(api: Router, dir: &Path) -> Router {
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
         ));
-    let api = api.into_service::<Body>();
-    Router::new()
-        .route_service("/v1", api.clone())
-        .route_service("/v1/{*rest}", api.clone())
-        .route_service("/dev", api.clone())
-        .route_service("/dev/{*rest}", api)
-        .merge(ui)
+    // A dispatch by prefix rather than outer routes: an outer route's captures would be added
+    // to the API's own path parameters (`/v1/gateway/certificates/{serial}`).
+    Router::new().fallback_service(tower::service_fn(move |request: Request| {
+        let target = if is_api_path(request.uri().path()) {
+            api.clone()
+        } else {
+            ui.clone()
+        };
+        target.oneshot(request)
+    }))
+}
+
+/// `/v1`, `/v1/…`, `/dev`, `/dev/…`: the API's and portal-local's own routes.
+fn is_api_path(path: &str) -> bool {
+    ["/v1", "/dev"].iter().any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
 }
 
 /// A path that is no file of the front end: `index.html` when it looks like a client route (no
@@ -136,4 +146,34 @@ pub fn find_ui_dir(explicit: Option<&Path>) -> anyhow::Result<Option<PathBuf>> {
         candidates.extend(exe.ancestors().skip(1).map(|d| d.join("portal-ui")));
     }
     Ok(candidates.into_iter().find(|d| holds_index(d)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_api_path;
+
+    #[test]
+    fn api_paths_are_exactly_v1_and_dev_and_below() {
+        for path in [
+            "/v1",
+            "/v1/",
+            "/v1/account",
+            "/v1/gateway/certificates/AB12",
+            "/dev",
+            "/dev/sms",
+        ] {
+            assert!(is_api_path(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/v1x",
+            "/v10/account",
+            "/developer",
+            "/hjemmekontor",
+            "/js/app.js",
+            "/konto/v1",
+        ] {
+            assert!(!is_api_path(path), "{path}");
+        }
+    }
 }
