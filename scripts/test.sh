@@ -33,4 +33,7 @@ if [ ! -x tools/openapi/node_modules/.bin/redocly ]; then
   npm ci --prefix tools/openapi --no-audit --no-fund --silent
 fi
 (cd tools/openapi && node_modules/.bin/redocly lint --config redocly.yaml ../../openapi.yaml)
+
+step "benchmarks, smoke mode (keeps them compiling and working; figures not meaningful)"
+./scripts/bench.sh --quick
 ./scripts/browser-tests.sh
