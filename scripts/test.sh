@@ -17,3 +17,9 @@ cargo build --workspace --bins
 
 step "cargo test"
 cargo test --workspace
+
+step "openapi.yaml lint (Redocly, pinned)"
+if [ ! -x tools/openapi/node_modules/.bin/redocly ]; then
+  npm ci --prefix tools/openapi --no-audit --no-fund --silent
+fi
+(cd tools/openapi && node_modules/.bin/redocly lint --config redocly.yaml ../../openapi.yaml)

@@ -14,12 +14,7 @@ use serde_json::json;
 #[command(about = "Operators' tool for the Hjemmekontor portal")]
 struct Args {
     /// The local portal's data dir.
-    #[arg(
-        long,
-        env = "PORTAL_DATA_DIR",
-        default_value = ".portal-data",
-        global = true
-    )]
+    #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data", global = true)]
     data_dir: PathBuf,
     #[command(subcommand)]
     command: Command,

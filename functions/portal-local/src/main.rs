@@ -40,13 +40,11 @@ async fn main() -> anyhow::Result<()> {
     portal::observability::init_console_logs();
     let args = Args::parse();
     let env = LocalEnv::open(&args.data_dir, true)?;
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
     let mut settings = Settings::from_env();
     settings.portal_url = args.portal_url.clone().unwrap_or_else(|| base.clone());
-    settings.token_issuer = base.clone();
     let app = env.app(settings.clone(), None)?;
 
     println!("Hjemmekontor-portalen kjører på {base}");
@@ -69,12 +67,9 @@ async fn main() -> anyhow::Result<()> {
         outbox: Some(env.outbox.clone()),
         cors_origin: Some(args.cors_origin.unwrap_or(settings.portal_url)),
     });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 
@@ -84,8 +79,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

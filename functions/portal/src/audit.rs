@@ -66,12 +66,7 @@ impl Repo {
             detail,
         };
         let sk = format!("{now:012}#{}", crate::security::random_token(6));
-        let result = match to_item(
-            &format!("AUDIT#{username}"),
-            &sk,
-            &event,
-            Some(now + RETENTION),
-        ) {
+        let result = match to_item(&format!("AUDIT#{username}"), &sk, &event, Some(now + RETENTION)) {
             Ok(item) => self.items().put(item, Condition::Absent, now).await,
             Err(e) => Err(e),
         };
@@ -87,10 +82,7 @@ impl Repo {
         username: &Username,
         now: UnixTime,
     ) -> Result<Vec<AuditEvent>, crate::store::StoreError> {
-        let items = self
-            .items()
-            .query(&format!("AUDIT#{username}"), "", now)
-            .await?;
+        let items = self.items().query(&format!("AUDIT#{username}"), "", now).await?;
         Ok(items
             .into_iter()
             .filter_map(|i| serde_json::from_value(i.data).ok())

@@ -48,9 +48,13 @@ impl Clock for ManualClock {
 pub fn rfc3339(at: UnixTime) -> String {
     time::OffsetDateTime::from_unix_timestamp(at)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(|| at.to_string())
+}
+
+impl ManualClock {
+    /// The clock's current reading (for test assertions).
+    pub fn now_for_tests(&self) -> UnixTime {
+        self.now()
+    }
 }

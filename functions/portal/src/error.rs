@@ -150,12 +150,7 @@ impl ApiError {
                 "Det er sendt for mange SMS. Prøv igjen senere.",
                 "Too many text messages have been sent. Try again later.",
             ),
-            InvalidCode { .. } => (
-                StatusCode::BAD_REQUEST,
-                "invalid_code",
-                "Feil kode.",
-                "Wrong code.",
-            ),
+            InvalidCode { .. } => (StatusCode::BAD_REQUEST, "invalid_code", "Feil kode.", "Wrong code."),
             ChallengeGone => (
                 StatusCode::GONE,
                 "challenge_expired",
@@ -204,12 +199,7 @@ impl ApiError {
                 "Du har ikke tilgang til dette.",
                 "You do not have access to this.",
             ),
-            NotFound => (
-                StatusCode::NOT_FOUND,
-                "not_found",
-                "Fant ikke ressursen.",
-                "Not found.",
-            ),
+            NotFound => (StatusCode::NOT_FOUND, "not_found", "Fant ikke ressursen.", "Not found."),
             Conflict(_) => (
                 StatusCode::CONFLICT,
                 "conflict",
@@ -239,10 +229,7 @@ impl ApiError {
         let mut retry_after = None;
         match self {
             Validation(e) => {
-                extra.insert(
-                    "errors".into(),
-                    json!([{ "field": e.field, "reason": e.reason }]),
-                );
+                extra.insert("errors".into(), json!([{ "field": e.field, "reason": e.reason }]));
             }
             MalformedBody(detail) => {
                 extra.insert("detail".into(), Value::String(detail.clone()));
@@ -272,20 +259,8 @@ impl ApiError {
         problem.extra = extra;
         problem.retry_after = retry_after;
         if let WeakPassword(reasons) = self {
-            problem.detail_no = Some(
-                reasons
-                    .iter()
-                    .map(|r| r.norwegian())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-            problem.detail_en = Some(
-                reasons
-                    .iter()
-                    .map(|r| r.english())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
+            problem.detail_no = Some(reasons.iter().map(|r| r.norwegian()).collect::<Vec<_>>().join(" "));
+            problem.detail_en = Some(reasons.iter().map(|r| r.english()).collect::<Vec<_>>().join(" "));
         }
         problem
     }

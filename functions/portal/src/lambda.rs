@@ -119,8 +119,8 @@ impl LambdaConfig {
         };
         let keys = match &self.keys {
             KeysConfig::File { path } => {
-                let raw = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError::Init(format!("{}: {e}", path.display())))?;
+                let raw =
+                    std::fs::read_to_string(path).map_err(|e| ConfigError::Init(format!("{}: {e}", path.display())))?;
                 KeyMaterial::from_json(&raw).map_err(|e| ConfigError::Init(e.to_string()))?
             }
             KeysConfig::SecretsManager { .. } => {

@@ -21,3 +21,4 @@ pub mod security;
 pub mod services;
 pub mod sms;
 pub mod store;
+pub mod testing;

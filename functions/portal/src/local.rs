@@ -46,11 +46,7 @@ impl LocalEnv {
         })
     }
 
-    pub fn app(
-        &self,
-        settings: Settings,
-        sms: Option<Arc<dyn SmsSender>>,
-    ) -> anyhow::Result<SharedApp> {
+    pub fn app(&self, settings: Settings, sms: Option<Arc<dyn SmsSender>>) -> anyhow::Result<SharedApp> {
         Ok(App::build(AppParts {
             store: self.store.clone(),
             sms: sms.unwrap_or_else(|| self.outbox.clone()),

@@ -23,11 +23,7 @@ pub struct LocalRoutes {
 pub fn local_router(parts: LocalRoutes) -> Router {
     let mut router = api_router(parts.app);
     if let Some(outbox) = parts.outbox {
-        router = router.merge(
-            Router::new()
-                .route("/dev/sms", get(dev::sms_outbox))
-                .with_state(outbox),
-        );
+        router = router.merge(Router::new().route("/dev/sms", get(dev::sms_outbox)).with_state(outbox));
     }
     let mut router = with_common_layers(router);
     if let Some(origin) = parts
@@ -45,11 +41,7 @@ pub fn cors(origin: HeaderValue) -> CorsLayer {
         .allow_origin(AllowOrigin::exact(origin))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            header::ACCEPT_LANGUAGE,
-        ])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::ACCEPT_LANGUAGE])
         .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
         .max_age(std::time::Duration::from_secs(600))
 }

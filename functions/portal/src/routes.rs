@@ -70,9 +70,7 @@ pub fn function_router(function: Function, app: SharedApp) -> Router {
 
 /// Every API route in one router (portal-local, tests).
 pub fn api_router(app: SharedApp) -> Router {
-    let router = Function::ALL
-        .iter()
-        .fold(Router::new(), |r, f| r.merge(routes_of(*f)));
+    let router = Function::ALL.iter().fold(Router::new(), |r, f| r.merge(routes_of(*f)));
     router.with_state(app)
 }
 
@@ -99,7 +97,8 @@ fn method_not_allowed() -> Response {
 /// One JSON log line per request with its id, never its body, query or headers.
 async fn access_log(request: Request, next: Next) -> Response {
     let request_id = request_id(&request);
-    let span = tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+    let span =
+        tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
     let started = Instant::now();
     async move {
         let mut response = next.run(request).await;
@@ -118,10 +117,7 @@ async fn access_log(request: Request, next: Next) -> Response {
 }
 
 fn request_id(request: &Request) -> String {
-    if let Some(ctx) = request
-        .extensions()
-        .get::<lambda_http::request::RequestContext>()
-    {
+    if let Some(ctx) = request.extensions().get::<lambda_http::request::RequestContext>() {
         if let lambda_http::request::RequestContext::ApiGatewayV2(c) = ctx {
             if let Some(id) = &c.request_id {
                 return id.clone();

@@ -14,11 +14,7 @@ fn random_id() -> String {
 }
 
 fn parse_id(raw: &str, field: &'static str) -> Result<String, InvalidInput> {
-    let ok = raw.len() == 22
-        && URL_SAFE_NO_PAD
-            .decode(raw)
-            .map(|b| b.len() == 16)
-            .unwrap_or(false);
+    let ok = raw.len() == 22 && URL_SAFE_NO_PAD.decode(raw).map(|b| b.len() == 16).unwrap_or(false);
     if ok {
         Ok(raw.to_owned())
     } else {

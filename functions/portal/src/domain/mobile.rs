@@ -32,23 +32,14 @@ impl MobileNumber {
             ));
         };
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(InvalidInput::new(
-                "mobile",
-                "may contain only digits after the +",
-            ));
+            return Err(InvalidInput::new("mobile", "may contain only digits after the +"));
         }
         if digits.starts_with('0') {
-            return Err(InvalidInput::new(
-                "mobile",
-                "country code cannot start with 0",
-            ));
+            return Err(InvalidInput::new("mobile", "country code cannot start with 0"));
         }
         if let Some(national) = digits.strip_prefix("47") {
             if national.len() != 8 {
-                return Err(InvalidInput::new(
-                    "mobile",
-                    "Norwegian numbers have 8 digits",
-                ));
+                return Err(InvalidInput::new("mobile", "Norwegian numbers have 8 digits"));
             }
             if !national.starts_with(['4', '9']) {
                 return Err(InvalidInput::new(
@@ -112,10 +103,7 @@ mod tests {
     fn accepts_common_norwegian_spellings() {
         for raw in ["+47 912 34 567", "004791234567", "91234567", "+4741234567"] {
             let m = MobileNumber::parse(raw).unwrap();
-            assert!(
-                m.as_e164() == "+4791234567" || m.as_e164() == "+4741234567",
-                "{raw}"
-            );
+            assert!(m.as_e164() == "+4791234567" || m.as_e164() == "+4741234567", "{raw}");
         }
     }
 
@@ -137,10 +125,7 @@ mod tests {
 
     #[test]
     fn accepts_foreign_e164() {
-        assert_eq!(
-            MobileNumber::parse("+46701234567").unwrap().as_e164(),
-            "+46701234567"
-        );
+        assert_eq!(MobileNumber::parse("+46701234567").unwrap().as_e164(), "+46701234567");
     }
 
     #[test]

@@ -163,33 +163,22 @@ mod tests {
 
     #[test]
     fn accepts_a_long_uncommon_passphrase() {
-        assert!(
-            NewPassword::parse(Password::new("blåbær syltetøy på vaffel".into()), &user()).is_ok()
-        );
+        assert!(NewPassword::parse(Password::new("blåbær syltetøy på vaffel".into()), &user()).is_ok());
     }
 
     #[test]
     fn reports_every_reason() {
-        let reasons =
-            NewPassword::parse(Password::new("kari.nordmann".into()), &user()).unwrap_err();
+        let reasons = NewPassword::parse(Password::new("kari.nordmann".into()), &user()).unwrap_err();
         assert_eq!(reasons, vec![PasswordRejection::ContainsUsername]);
         let reasons = NewPassword::parse(Password::new("password".into()), &user()).unwrap_err();
-        assert_eq!(
-            reasons,
-            vec![PasswordRejection::TooShort, PasswordRejection::Common]
-        );
+        assert_eq!(reasons, vec![PasswordRejection::TooShort, PasswordRejection::Common]);
         let reasons = NewPassword::parse(Password::new("x".repeat(129)), &user()).unwrap_err();
         assert!(reasons.contains(&PasswordRejection::TooLong));
     }
 
     #[test]
     fn rejects_common_stems_and_repetition() {
-        for weak in [
-            "password123456",
-            "qwertyuiop1234!",
-            "aaaaaaaaaaaaaa",
-            "abcabcabcabcabc",
-        ] {
+        for weak in ["password123456", "qwertyuiop1234!", "aaaaaaaaaaaaaa", "abcabcabcabcabc"] {
             assert!(
                 NewPassword::parse(Password::new(weak.into()), &user()).is_err(),
                 "{weak} accepted"

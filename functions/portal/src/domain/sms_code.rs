@@ -45,17 +45,12 @@ mod tests {
 
     #[test]
     fn generated_codes_are_six_digits_and_vary() {
-        let codes: std::collections::HashSet<String> = (0..200)
-            .map(|_| SmsCode::generate().expose().to_owned())
-            .collect();
+        let codes: std::collections::HashSet<String> =
+            (0..200).map(|_| SmsCode::generate().expose().to_owned()).collect();
         assert!(codes
             .iter()
             .all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
-        assert!(
-            codes.len() > 190,
-            "codes repeat far too often: {}",
-            codes.len()
-        );
+        assert!(codes.len() > 190, "codes repeat far too often: {}", codes.len());
     }
 
     #[test]

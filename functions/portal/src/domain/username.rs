@@ -26,10 +26,7 @@ impl Username {
             ));
         }
         if !lower.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-            return Err(InvalidInput::new(
-                "username",
-                "must start with a letter or digit",
-            ));
+            return Err(InvalidInput::new("username", "must start with a letter or digit"));
         }
         Ok(Self(lower))
     }
@@ -65,23 +62,12 @@ mod tests {
 
     #[test]
     fn normalises_case_and_whitespace() {
-        assert_eq!(
-            Username::parse("  Kari.Nordmann ").unwrap().as_str(),
-            "kari.nordmann"
-        );
+        assert_eq!(Username::parse("  Kari.Nordmann ").unwrap().as_str(), "kari.nordmann");
     }
 
     #[test]
     fn rejects_bad_names() {
-        for bad in [
-            "",
-            "ab",
-            "kari nordmann",
-            "kari@nhn",
-            "-kari",
-            &"a".repeat(65),
-            "kåre",
-        ] {
+        for bad in ["", "ab", "kari nordmann", "kari@nhn", "-kari", &"a".repeat(65), "kåre"] {
             assert!(Username::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

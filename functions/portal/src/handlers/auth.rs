@@ -92,11 +92,7 @@ pub async fn verify(
     ))
 }
 
-pub async fn refresh(
-    State(app): State<SharedApp>,
-    ip: ClientIp,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
+pub async fn refresh(State(app): State<SharedApp>, ip: ClientIp, headers: HeaderMap) -> Result<Response, ApiError> {
     let cookie_name = &app.settings.refresh_cookie;
     let presented = read_cookie(&headers, cookie_name).and_then(|raw| RefreshToken::parse(&raw));
     let Some(presented) = presented else {
@@ -105,11 +101,7 @@ pub async fn refresh(
     match app.refresh_session(&presented, ip.as_deref()).await {
         Ok(tokens) => {
             let account = app.account(&tokens.session.username).await?;
-            Ok(token_response(
-                cookie_name,
-                &tokens,
-                account.password_change_required,
-            ))
+            Ok(token_response(cookie_name, &tokens, account.password_change_required))
         }
         Err(e @ (ApiError::SessionExpired | ApiError::RefreshReused)) => {
             let mut response = e.into_response();
@@ -129,18 +121,13 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     app.revoke_session(&caller.session, ip.as_deref()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        clear_refresh_cookie(&app.settings.refresh_cookie),
-    );
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, clear_refresh_cookie(&app.settings.refresh_cookie));
     Ok(response)
 }
 
-pub fn token_response(
-    cookie_name: &str,
-    tokens: &Tokens,
-    password_change_required: bool,
-) -> Response {
+pub fn token_response(cookie_name: &str, tokens: &Tokens, password_change_required: bool) -> Response {
     let mut response = no_store(Json(json!({
         "access_token": tokens.access_token,
         "token_type": "Bearer",

@@ -4,9 +4,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 
 /// `Set-Cookie` for a refresh token; `max_age` `None` makes a browser-session cookie.
 pub fn refresh_cookie(name: &str, value: &str, max_age: Option<i64>) -> HeaderValue {
-    let persistence = max_age
-        .map(|s| format!("; Max-Age={s}"))
-        .unwrap_or_default();
+    let persistence = max_age.map(|s| format!("; Max-Age={s}")).unwrap_or_default();
     let text = format!("{name}={value}; Path=/; HttpOnly; Secure; SameSite=Strict{persistence}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -63,10 +61,7 @@ mod tests {
             HeaderValue::from_static("a=1; __Host-hk_refresh=tok; b=2"),
         );
         assert_eq!(read_cookie(&h, "__Host-hk_refresh").as_deref(), Some("tok"));
-        h.append(
-            header::COOKIE,
-            HeaderValue::from_static("__Host-hk_refresh=other"),
-        );
+        h.append(header::COOKIE, HeaderValue::from_static("__Host-hk_refresh=other"));
         assert_eq!(read_cookie(&h, "__Host-hk_refresh"), None);
     }
 }

@@ -31,21 +31,18 @@ where
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::BodyTooLarge
-                } else {
-                    ApiError::MalformedBody("the body could not be read".into())
-                }
-            })?;
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::BodyTooLarge
+            } else {
+                ApiError::MalformedBody("the body could not be read".into())
+            }
+        })?;
         if bytes.len() > MAX_BODY_BYTES {
             return Err(ApiError::BodyTooLarge);
         }
@@ -58,8 +55,7 @@ where
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = T::deserialize(&mut de).map_err(|e| ApiError::MalformedBody(describe(&e)))?;
-    de.end()
-        .map_err(|e| ApiError::MalformedBody(describe(&e)))?;
+    de.end().map_err(|e| ApiError::MalformedBody(describe(&e)))?;
     Ok(value)
 }
 
@@ -70,10 +66,7 @@ fn describe(e: &serde_json::Error) -> String {
         Category::Data => {
             // serde's message names the field and the expectation, e.g. "missing field `code`".
             let text = e.to_string();
-            text.split(" at line ")
-                .next()
-                .unwrap_or("invalid field")
-                .to_owned()
+            text.split(" at line ").next().unwrap_or("invalid field").to_owned()
         }
         Category::Io => "the body could not be read".into(),
     }
@@ -94,9 +87,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
-            parts
-                .extensions
-                .get::<lambda_http::request::RequestContext>()
+            parts.extensions.get::<lambda_http::request::RequestContext>()
         {
             if let Some(ip) = &ctx.http.source_ip {
                 return Ok(Self(Some(ip.clone())));

@@ -29,12 +29,7 @@ pub enum Lang {
 }
 
 impl Problem {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        title_no: &'static str,
-        title_en: &'static str,
-    ) -> Self {
+    pub fn new(status: StatusCode, code: &'static str, title_no: &'static str, title_en: &'static str) -> Self {
         Self {
             status,
             code,
@@ -93,10 +88,7 @@ impl IntoResponse for Problem {
 /// The client's preferred language among those we speak: English only when it ranks English
 /// above Norwegian.
 pub fn preferred_lang(headers: &HeaderMap) -> Lang {
-    let Some(raw) = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(raw) = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
         return Lang::Norwegian;
     };
     let mut best: Option<(f32, Lang)> = None;
@@ -104,11 +96,7 @@ pub fn preferred_lang(headers: &HeaderMap) -> Lang {
         let mut pieces = part.trim().split(';');
         let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
         let q = pieces
-            .find_map(|p| {
-                p.trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.parse::<f32>().ok())
-            })
+            .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
             .unwrap_or(1.0);
         let lang = match tag.split('-').next().unwrap_or("") {
             "en" => Lang::English,
@@ -146,10 +134,7 @@ mod tests {
 
     fn lang(value: &str) -> Lang {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::ACCEPT_LANGUAGE,
-            HeaderValue::from_str(value).unwrap(),
-        );
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_str(value).unwrap());
         preferred_lang(&h)
     }
 

@@ -56,8 +56,7 @@ impl KeyMaterial {
     }
 
     pub fn from_json(raw: &str) -> Result<Self, KeyError> {
-        let material: Self =
-            serde_json::from_str(raw).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        let material: Self = serde_json::from_str(raw).map_err(|e| KeyError::Invalid(e.to_string()))?;
         material.validate()?;
         Ok(material)
     }
@@ -71,9 +70,7 @@ impl KeyMaterial {
             return Err(KeyError::Invalid("no signing key".into()));
         }
         if self.pepper()?.len() < 32 {
-            return Err(KeyError::Invalid(
-                "code_pepper shorter than 32 bytes".into(),
-            ));
+            return Err(KeyError::Invalid("code_pepper shorter than 32 bytes".into()));
         }
         for key in &self.signing_keys {
             Ed25519KeyPair::from_pkcs8_maybe_unchecked(&key.der()?)
@@ -97,8 +94,7 @@ impl KeyMaterial {
                 let material = Self::generate()?;
                 write_private(&path, material.to_json().as_bytes())?;
                 // Another process may have won the race to create it; use whatever is there.
-                let raw = std::fs::read_to_string(&path)
-                    .map_err(|e| KeyError::Unreadable(e.to_string()))?;
+                let raw = std::fs::read_to_string(&path).map_err(|e| KeyError::Unreadable(e.to_string()))?;
                 Ok((Self::from_json(&raw)?, true))
             }
             Err(e) => Err(KeyError::Unreadable(format!("{}: {e}", path.display()))),

@@ -135,11 +135,7 @@ mod tests {
 
     #[test]
     fn production_hash_is_argon2id_with_the_design_parameters() {
-        let h = hash_sync(
-            HashParams::PRODUCTION,
-            &Password::new("riktig hest batteri".into()),
-        )
-        .unwrap();
+        let h = hash_sync(HashParams::PRODUCTION, &Password::new("riktig hest batteri".into())).unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
     }
 
@@ -150,10 +146,7 @@ mod tests {
             verify_sync(FAST, &Password::new("riktig hest batteri".into()), &h),
             Verdict::Match
         );
-        assert_eq!(
-            verify_sync(FAST, &Password::new("feil".into()), &h),
-            Verdict::Mismatch
-        );
+        assert_eq!(verify_sync(FAST, &Password::new("feil".into()), &h), Verdict::Mismatch);
         assert_eq!(
             verify_sync(FAST, &Password::new("x".into()), "not a hash"),
             Verdict::Mismatch
@@ -164,11 +157,7 @@ mod tests {
     fn old_parameters_ask_for_a_rehash() {
         let h = hash_sync(FAST, &Password::new("riktig hest batteri".into())).unwrap();
         assert_eq!(
-            verify_sync(
-                HashParams::PRODUCTION,
-                &Password::new("riktig hest batteri".into()),
-                &h
-            ),
+            verify_sync(HashParams::PRODUCTION, &Password::new("riktig hest batteri".into()), &h),
             Verdict::MatchNeedsRehash
         );
     }

@@ -39,12 +39,7 @@ pub struct TokenKeys {
 }
 
 impl TokenKeys {
-    pub fn new(
-        material: &KeyMaterial,
-        issuer: &str,
-        audience: &str,
-        lifetime: i64,
-    ) -> Result<Self, KeyError> {
+    pub fn new(material: &KeyMaterial, issuer: &str, audience: &str, lifetime: i64) -> Result<Self, KeyError> {
         let current = material
             .signing_keys
             .first()
@@ -52,10 +47,7 @@ impl TokenKeys {
         let signing = EncodingKey::from_ed_der(&current.der()?);
         let mut verifying = HashMap::new();
         for key in &material.signing_keys {
-            verifying.insert(
-                key.kid.clone(),
-                DecodingKey::from_ed_der(&key.public_key()?),
-            );
+            verifying.insert(key.kid.clone(), DecodingKey::from_ed_der(&key.public_key()?));
         }
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_issuer(&[issuer]);
@@ -78,12 +70,7 @@ impl TokenKeys {
         self.lifetime
     }
 
-    pub fn issue(
-        &self,
-        username: &Username,
-        session: &SessionId,
-        now: UnixTime,
-    ) -> Result<String, KeyError> {
+    pub fn issue(&self, username: &Username, session: &SessionId, now: UnixTime) -> Result<String, KeyError> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -95,8 +82,7 @@ impl TokenKeys {
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.signing_kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.signing)
-            .map_err(|e| KeyError::Invalid(e.to_string()))
+        jsonwebtoken::encode(&header, &claims, &self.signing).map_err(|e| KeyError::Invalid(e.to_string()))
     }
 
     pub fn verify(&self, token: &str, now: UnixTime) -> Result<AccessClaims, TokenError> {
@@ -112,8 +98,8 @@ impl TokenKeys {
             .as_deref()
             .and_then(|kid| self.verifying.get(kid))
             .ok_or(TokenError::Invalid)?;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation)
-            .map_err(|_| TokenError::Invalid)?;
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map_err(|_| TokenError::Invalid)?;
         if data.claims.exp <= now {
             return Err(TokenError::Expired);
         }
@@ -137,10 +123,7 @@ mod tests {
         let (user, sid) = (Username::parse("kari").unwrap(), SessionId::generate());
         let token = k.issue(&user, &sid, 1_000).unwrap();
         let claims = k.verify(&token, 1_899).unwrap();
-        assert_eq!(
-            (claims.sub.as_str(), claims.sid.as_str()),
-            ("kari", sid.as_str())
-        );
+        assert_eq!((claims.sub.as_str(), claims.sid.as_str()), ("kari", sid.as_str()));
         assert_eq!(k.verify(&token, 1_900), Err(TokenError::Expired));
     }
 
@@ -148,20 +131,13 @@ mod tests {
     fn rotation_keeps_old_tokens_valid_and_unknown_keys_fail() {
         let old = KeyMaterial::generate().unwrap();
         let token = keys(&old)
-            .issue(
-                &Username::parse("kari").unwrap(),
-                &SessionId::generate(),
-                1_000,
-            )
+            .issue(&Username::parse("kari").unwrap(), &SessionId::generate(), 1_000)
             .unwrap();
         let mut rotated = old.clone();
         rotated.signing_keys.insert(0, new_signing_key().unwrap());
         assert!(keys(&rotated).verify(&token, 1_001).is_ok());
         let stranger = KeyMaterial::generate().unwrap();
-        assert_eq!(
-            keys(&stranger).verify(&token, 1_001),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(keys(&stranger).verify(&token, 1_001), Err(TokenError::Invalid));
     }
 
     #[test]
@@ -169,11 +145,7 @@ mod tests {
         let material = KeyMaterial::generate().unwrap();
         let k = keys(&material);
         let token = k
-            .issue(
-                &Username::parse("kari").unwrap(),
-                &SessionId::generate(),
-                1_000,
-            )
+            .issue(&Username::parse("kari").unwrap(), &SessionId::generate(), 1_000)
             .unwrap();
         let mut parts: Vec<&str> = token.split('.').collect();
         let forged_payload = base64::Engine::encode(
@@ -196,18 +168,10 @@ mod tests {
     #[test]
     fn wrong_audience_or_issuer_fails() {
         let material = KeyMaterial::generate().unwrap();
-        let other =
-            TokenKeys::new(&material, "https://evil.test", "hjemmekontor-api", 900).unwrap();
+        let other = TokenKeys::new(&material, "https://evil.test", "hjemmekontor-api", 900).unwrap();
         let token = other
-            .issue(
-                &Username::parse("kari").unwrap(),
-                &SessionId::generate(),
-                1_000,
-            )
+            .issue(&Username::parse("kari").unwrap(), &SessionId::generate(), 1_000)
             .unwrap();
-        assert_eq!(
-            keys(&material).verify(&token, 1_001),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(keys(&material).verify(&token, 1_001), Err(TokenError::Invalid));
     }
 }

@@ -72,18 +72,10 @@ impl App {
             }
         }
         if new.name.trim().is_empty() || new.name.chars().count() > 200 {
-            return Err(AdminError::Invalid(
-                "name must be 1 to 200 characters".into(),
-            ));
+            return Err(AdminError::Invalid("name must be 1 to 200 characters".into()));
         }
         let password = NewPassword::parse(password, &new.username).map_err(|reasons| {
-            AdminError::Invalid(
-                reasons
-                    .iter()
-                    .map(|r| r.english())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            )
+            AdminError::Invalid(reasons.iter().map(|r| r.english()).collect::<Vec<_>>().join(" "))
         })?;
         let hash = self
             .passwords
@@ -109,9 +101,7 @@ impl App {
             .await
         {
             Ok(()) => {}
-            Err(StoreError::ConditionFailed) => {
-                return Err(AdminError::Duplicate(new.username.to_string()))
-            }
+            Err(StoreError::ConditionFailed) => return Err(AdminError::Duplicate(new.username.to_string())),
             Err(e) => return Err(e.into()),
         }
         self.repo
@@ -124,12 +114,8 @@ impl App {
             )
             .await;
         if generated {
-            let text =
-                messages::initial_password(new.username.as_str(), password.password().expose());
-            self.sms
-                .send(&new.mobile, &text)
-                .await
-                .map_err(ApiError::from)?;
+            let text = messages::initial_password(new.username.as_str(), password.password().expose());
+            self.sms.send(&new.mobile, &text).await.map_err(ApiError::from)?;
             self.repo
                 .audit(
                     &new.username,
@@ -152,54 +138,34 @@ impl App {
     ) -> Result<Account, AdminError> {
         let now = self.now();
         self.repo
-            .modify::<Account, Account, AdminError, _>(
-                &account_pk(username),
-                PROFILE_SK,
-                now,
-                |current| {
-                    let Some(a) = current else {
-                        return Err(AdminError::NoSuchAccount(username.to_string()));
-                    };
-                    let mut next = a.clone();
-                    change(&mut next);
-                    Ok((Change::Write(next.clone(), next), None))
-                },
-            )
+            .modify::<Account, Account, AdminError, _>(&account_pk(username), PROFILE_SK, now, |current| {
+                let Some(a) = current else {
+                    return Err(AdminError::NoSuchAccount(username.to_string()));
+                };
+                let mut next = a.clone();
+                change(&mut next);
+                Ok((Change::Write(next.clone(), next), None))
+            })
             .await
     }
 
     /// Disables or enables login; disabling also ends every session at once.
-    pub async fn set_disabled(
-        &self,
-        username: &Username,
-        disabled: bool,
-    ) -> Result<Account, AdminError> {
-        let account = self
-            .update_account(username, |a| a.disabled = disabled)
-            .await?;
+    pub async fn set_disabled(&self, username: &Username, disabled: bool) -> Result<Account, AdminError> {
+        let account = self.update_account(username, |a| a.disabled = disabled).await?;
         let kind = if disabled {
             AuditKind::AccountDisabled
         } else {
             AuditKind::AccountEnabled
         };
-        self.repo
-            .audit(username, kind, None, json!({}), self.now())
-            .await;
+        self.repo.audit(username, kind, None, json!({}), self.now()).await;
         if disabled {
-            self.revoke_all_sessions(username, None, "account_disabled")
-                .await?;
+            self.revoke_all_sessions(username, None, "account_disabled").await?;
         }
         Ok(account)
     }
 
-    pub async fn set_home_office(
-        &self,
-        username: &Username,
-        enabled: bool,
-    ) -> Result<Account, AdminError> {
-        let account = self
-            .update_account(username, |a| a.home_office = enabled)
-            .await?;
+    pub async fn set_home_office(&self, username: &Username, enabled: bool) -> Result<Account, AdminError> {
+        let account = self.update_account(username, |a| a.home_office = enabled).await?;
         self.repo
             .audit(
                 username,

@@ -56,22 +56,12 @@ impl App {
     async fn reserve_sms(&self, username: &Username, to: &MobileNumber) -> Result<(), ApiError> {
         let now = self.now();
         let account = self.sms_per_account();
-        if let Err(wait) = self
-            .repo
-            .limit_acquire(&account, username.as_str(), now)
-            .await?
-        {
+        if let Err(wait) = self.repo.limit_acquire(&account, username.as_str(), now).await? {
             return Err(ApiError::SmsLimit { retry_after: wait });
         }
         let destination = self.sms_per_destination();
-        if let Err(wait) = self
-            .repo
-            .limit_acquire(&destination, to.as_e164(), now)
-            .await?
-        {
-            self.repo
-                .limit_release(&account, username.as_str(), now)
-                .await?;
+        if let Err(wait) = self.repo.limit_acquire(&destination, to.as_e164(), now).await? {
+            self.repo.limit_release(&account, username.as_str(), now).await?;
             return Err(ApiError::SmsLimit { retry_after: wait });
         }
         Ok(())
@@ -103,10 +93,7 @@ impl App {
 
     /// Seconds left before code entry unlocks for this account, if it is locked.
     pub async fn code_entry_locked(&self, username: &Username) -> Result<Option<u64>, ApiError> {
-        Ok(self
-            .repo
-            .locked(CODE_LOCK_SCOPE, username.as_str(), self.now())
-            .await?)
+        Ok(self.repo.locked(CODE_LOCK_SCOPE, username.as_str(), self.now()).await?)
     }
 
     /// Opens a challenge and texts its code to `destination`. If the SMS cannot be sent,
@@ -136,13 +123,7 @@ impl App {
         };
         let pk = challenge_pk(&id);
         self.repo
-            .insert(
-                &pk,
-                CHALLENGE_SK,
-                &challenge,
-                Some(challenge.code_expires_at),
-                now,
-            )
+            .insert(&pk, CHALLENGE_SK, &challenge, Some(challenge.code_expires_at), now)
             .await?;
         if let Err(e) = self.send_code(&challenge, &code).await {
             let _ = self
@@ -177,10 +158,7 @@ impl App {
             .load::<Challenge>(&challenge_pk(id), CHALLENGE_SK, self.now())
             .await?;
         match stored {
-            Some(s)
-                if !s.value.consumed
-                    && s.value.failed_attempts < self.policy.code_attempts_per_challenge =>
-            {
+            Some(s) if !s.value.consumed && s.value.failed_attempts < self.policy.code_attempts_per_challenge => {
                 Ok(s.value)
             }
             _ => Err(ApiError::ChallengeGone),
@@ -188,11 +166,7 @@ impl App {
     }
 
     /// Replaces the code with a new one (the old one dies) under the resend throttles.
-    pub async fn resend_code(
-        &self,
-        id: &ChallengeId,
-        source_ip: Option<&str>,
-    ) -> Result<Resent, ApiError> {
+    pub async fn resend_code(&self, id: &ChallengeId, source_ip: Option<&str>) -> Result<Resent, ApiError> {
         let now = self.now();
         let (interval, max_resends, lifetime) = (
             self.policy.resend_interval,
@@ -211,44 +185,35 @@ impl App {
         // cannot both pass the 30-second rule.
         let previous = self
             .repo
-            .modify::<Challenge, Challenge, ApiError, _>(
-                &challenge_pk(id),
-                CHALLENGE_SK,
-                now,
-                |current| {
-                    let Some(c) =
-                        current.filter(|c| !c.consumed && c.failed_attempts < attempts_max)
-                    else {
-                        return Err(ApiError::ChallengeGone);
-                    };
-                    let since = now - c.last_sent_at;
-                    if since < interval {
-                        return Err(ApiError::ResendTooSoon {
-                            retry_after: (interval - since) as u64,
-                        });
-                    }
-                    if c.resends >= max_resends {
-                        return Err(ApiError::ResendLimit {
-                            retry_after: (c.code_expires_at - now).max(1) as u64,
-                        });
-                    }
-                    let mut next = c.clone();
-                    next.code_hash = Some(code_hash.clone());
-                    next.code_expires_at = now + lifetime;
-                    next.last_sent_at = now;
-                    next.resends += 1;
-                    Ok((Change::Write(next, c.clone()), Some(now + lifetime)))
-                },
-            )
+            .modify::<Challenge, Challenge, ApiError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| {
+                let Some(c) = current.filter(|c| !c.consumed && c.failed_attempts < attempts_max) else {
+                    return Err(ApiError::ChallengeGone);
+                };
+                let since = now - c.last_sent_at;
+                if since < interval {
+                    return Err(ApiError::ResendTooSoon {
+                        retry_after: (interval - since) as u64,
+                    });
+                }
+                if c.resends >= max_resends {
+                    return Err(ApiError::ResendLimit {
+                        retry_after: (c.code_expires_at - now).max(1) as u64,
+                    });
+                }
+                let mut next = c.clone();
+                next.code_hash = Some(code_hash.clone());
+                next.code_expires_at = now + lifetime;
+                next.last_sent_at = now;
+                next.resends += 1;
+                Ok((Change::Write(next, c.clone()), Some(now + lifetime)))
+            })
             .await?;
         let sent = async {
-            self.reserve_sms(&challenge.username, &challenge.destination)
-                .await?;
+            self.reserve_sms(&challenge.username, &challenge.destination).await?;
             let mut current = challenge.clone();
             current.code_hash = Some(code_hash.clone());
             if let Err(e) = self.send_code(&current, &code).await {
-                self.unreserve_sms(&challenge.username, &challenge.destination)
-                    .await;
+                self.unreserve_sms(&challenge.username, &challenge.destination).await;
                 return Err(e);
             }
             Ok(())
@@ -258,20 +223,15 @@ impl App {
             // Give the resend back so the user may retry at once; the old code stays dead.
             let _ = self
                 .repo
-                .modify::<Challenge, (), ApiError, _>(
-                    &challenge_pk(id),
-                    CHALLENGE_SK,
-                    now,
-                    |current| match current {
-                        Some(c) => {
-                            let mut c = c.clone();
-                            c.last_sent_at = previous.last_sent_at;
-                            c.resends = previous.resends;
-                            Ok((Change::Write(c, ()), Some(now + lifetime)))
-                        }
-                        None => Ok((Change::Keep(()), None)),
-                    },
-                )
+                .modify::<Challenge, (), ApiError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| match current {
+                    Some(c) => {
+                        let mut c = c.clone();
+                        c.last_sent_at = previous.last_sent_at;
+                        c.resends = previous.resends;
+                        Ok((Change::Write(c, ()), Some(now + lifetime)))
+                    }
+                    None => Ok((Change::Keep(()), None)),
+                })
                 .await;
             return Err(e);
         }
@@ -298,41 +258,36 @@ impl App {
             self.policy.code_lifetime,
         );
         self.repo
-            .modify::<Challenge, Resent, ApiError, _>(
-                &challenge_pk(id),
-                CHALLENGE_SK,
-                now,
-                |current| {
-                    let Some(c) = current else {
-                        return Err(ApiError::ChallengeGone);
-                    };
-                    let since = now - c.last_sent_at;
-                    if since < interval {
-                        return Err(ApiError::ResendTooSoon {
-                            retry_after: (interval - since) as u64,
-                        });
-                    }
-                    if c.resends >= max_resends {
-                        return Err(ApiError::ResendLimit {
-                            retry_after: (c.code_expires_at - now).max(1) as u64,
-                        });
-                    }
-                    let mut next = c.clone();
-                    next.code_expires_at = now + lifetime;
-                    next.last_sent_at = now;
-                    next.resends += 1;
-                    Ok((
-                        Change::Write(
-                            next,
-                            Resent {
-                                expires_in: lifetime,
-                                resend_after: interval,
-                            },
-                        ),
-                        Some(now + lifetime),
-                    ))
-                },
-            )
+            .modify::<Challenge, Resent, ApiError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| {
+                let Some(c) = current else {
+                    return Err(ApiError::ChallengeGone);
+                };
+                let since = now - c.last_sent_at;
+                if since < interval {
+                    return Err(ApiError::ResendTooSoon {
+                        retry_after: (interval - since) as u64,
+                    });
+                }
+                if c.resends >= max_resends {
+                    return Err(ApiError::ResendLimit {
+                        retry_after: (c.code_expires_at - now).max(1) as u64,
+                    });
+                }
+                let mut next = c.clone();
+                next.code_expires_at = now + lifetime;
+                next.last_sent_at = now;
+                next.resends += 1;
+                Ok((
+                    Change::Write(
+                        next,
+                        Resent {
+                            expires_in: lifetime,
+                            resend_after: interval,
+                        },
+                    ),
+                    Some(now + lifetime),
+                ))
+            })
             .await
     }
 
@@ -360,32 +315,24 @@ impl App {
         let codes = &self.codes;
         let outcome = self
             .repo
-            .modify::<Challenge, Result<Challenge, u32>, ApiError, _>(
-                &challenge_pk(id),
-                CHALLENGE_SK,
-                now,
-                |current| {
-                    let Some(c) = current.filter(|c| !c.consumed && c.failed_attempts < max) else {
-                        return Err(ApiError::ChallengeGone);
-                    };
-                    let right = c
-                        .code_hash
-                        .as_deref()
-                        .is_some_and(|stored| codes.matches(id, code, stored));
-                    let mut next = c.clone();
-                    if right {
-                        next.consumed = true;
-                        Ok((
-                            Change::Write(next.clone(), Ok(next)),
-                            Some(c.code_expires_at),
-                        ))
-                    } else {
-                        next.failed_attempts += 1;
-                        let left = max - next.failed_attempts;
-                        Ok((Change::Write(next, Err(left)), Some(c.code_expires_at)))
-                    }
-                },
-            )
+            .modify::<Challenge, Result<Challenge, u32>, ApiError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| {
+                let Some(c) = current.filter(|c| !c.consumed && c.failed_attempts < max) else {
+                    return Err(ApiError::ChallengeGone);
+                };
+                let right = c
+                    .code_hash
+                    .as_deref()
+                    .is_some_and(|stored| codes.matches(id, code, stored));
+                let mut next = c.clone();
+                if right {
+                    next.consumed = true;
+                    Ok((Change::Write(next.clone(), Ok(next)), Some(c.code_expires_at)))
+                } else {
+                    next.failed_attempts += 1;
+                    let left = max - next.failed_attempts;
+                    Ok((Change::Write(next, Err(left)), Some(c.code_expires_at)))
+                }
+            })
             .await?;
         match outcome {
             Ok(challenge) => Ok(challenge),
@@ -409,13 +356,7 @@ impl App {
                         .lock(CODE_LOCK_SCOPE, challenge.username.as_str(), until, now)
                         .await?;
                     self.repo
-                        .audit(
-                            &challenge.username,
-                            AuditKind::CodeLocked,
-                            source_ip,
-                            json!({}),
-                            now,
-                        )
+                        .audit(&challenge.username, AuditKind::CodeLocked, source_ip, json!({}), now)
                         .await;
                     return Err(ApiError::CodeEntryLocked {
                         retry_after: self.policy.code_lock_seconds as u64,

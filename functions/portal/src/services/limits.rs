@@ -21,11 +21,7 @@ struct HitLog {
 
 impl HitLog {
     fn live(&self, limit: &Limit, now: UnixTime) -> Vec<UnixTime> {
-        self.hits
-            .iter()
-            .copied()
-            .filter(|t| now - t < limit.window)
-            .collect()
+        self.hits.iter().copied().filter(|t| now - t < limit.window).collect()
     }
 }
 
@@ -50,15 +46,8 @@ pub struct FailureStreak {
 
 impl Repo {
     /// Whether one more hit would stay within the limit (writes nothing).
-    pub async fn limit_check(
-        &self,
-        limit: &Limit,
-        key: &str,
-        now: UnixTime,
-    ) -> Result<Allowance, StoreError> {
-        let log = self
-            .load::<HitLog>(&limit_pk(limit, key), "LOG", now)
-            .await?;
+    pub async fn limit_check(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<Allowance, StoreError> {
+        let log = self.load::<HitLog>(&limit_pk(limit, key), "LOG", now).await?;
         let live = log.map(|l| l.value.live(limit, now)).unwrap_or_default();
         Ok(if live.len() >= limit.max {
             Err(retry_after(&live, limit, now))
@@ -68,12 +57,7 @@ impl Repo {
     }
 
     /// Counts one hit, whatever the count.
-    pub async fn limit_record(
-        &self,
-        limit: &Limit,
-        key: &str,
-        now: UnixTime,
-    ) -> Result<usize, StoreError> {
+    pub async fn limit_record(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<usize, StoreError> {
         self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
             let mut live = log.map(|l| l.live(limit, now)).unwrap_or_default();
             live.push(now);
@@ -81,21 +65,13 @@ impl Repo {
             let excess = live.len().saturating_sub(limit.max.max(1));
             live.drain(..excess);
             let count = live.len();
-            Ok((
-                Change::Write(HitLog { hits: live }, count),
-                Some(now + limit.window),
-            ))
+            Ok((Change::Write(HitLog { hits: live }, count), Some(now + limit.window)))
         })
         .await
     }
 
     /// Counts one hit only if it fits; atomically.
-    pub async fn limit_acquire(
-        &self,
-        limit: &Limit,
-        key: &str,
-        now: UnixTime,
-    ) -> Result<Allowance, StoreError> {
+    pub async fn limit_acquire(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<Allowance, StoreError> {
         self.modify::<HitLog, Allowance, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
             let mut live = log.map(|l| l.live(limit, now)).unwrap_or_default();
             if live.len() >= limit.max {
@@ -103,42 +79,25 @@ impl Repo {
                 return Ok((Change::Keep(Err(wait)), None));
             }
             live.push(now);
-            Ok((
-                Change::Write(HitLog { hits: live }, Ok(())),
-                Some(now + limit.window),
-            ))
+            Ok((Change::Write(HitLog { hits: live }, Ok(())), Some(now + limit.window)))
         })
         .await
     }
 
     /// Gives back the most recent hit (an SMS that could not be sent after all).
-    pub async fn limit_release(
-        &self,
-        limit: &Limit,
-        key: &str,
-        now: UnixTime,
-    ) -> Result<(), StoreError> {
+    pub async fn limit_release(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<(), StoreError> {
         self.modify::<HitLog, (), StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
             let Some(log) = log else {
                 return Ok((Change::Keep(()), None));
             };
             let mut live = log.live(limit, now);
             live.pop();
-            Ok((
-                Change::Write(HitLog { hits: live }, ()),
-                Some(now + limit.window),
-            ))
+            Ok((Change::Write(HitLog { hits: live }, ()), Some(now + limit.window)))
         })
         .await
     }
 
-    pub async fn lock(
-        &self,
-        scope: &str,
-        key: &str,
-        until: UnixTime,
-        now: UnixTime,
-    ) -> Result<(), StoreError> {
+    pub async fn lock(&self, scope: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<(), StoreError> {
         let pk = format!("LOCK#{scope}#{key}");
         self.modify::<UnixTime, (), StoreError, _>(&pk, "LOCK", now, |current| {
             let until = current.map_or(until, |c| (*c).max(until));
@@ -148,23 +107,14 @@ impl Repo {
     }
 
     /// Seconds left on a lock, if one is in force.
-    pub async fn locked(
-        &self,
-        scope: &str,
-        key: &str,
-        now: UnixTime,
-    ) -> Result<Option<u64>, StoreError> {
+    pub async fn locked(&self, scope: &str, key: &str, now: UnixTime) -> Result<Option<u64>, StoreError> {
         let lock = self
             .load::<UnixTime>(&format!("LOCK#{scope}#{key}"), "LOCK", now)
             .await?;
         Ok(lock.map(|l| (l.value - now).max(1) as u64))
     }
 
-    pub async fn failure_streak(
-        &self,
-        key: &str,
-        now: UnixTime,
-    ) -> Result<FailureStreak, StoreError> {
+    pub async fn failure_streak(&self, key: &str, now: UnixTime) -> Result<FailureStreak, StoreError> {
         Ok(self
             .load::<FailureStreak>(&format!("LIMIT#pwfail#{key}"), "STREAK", now)
             .await?
@@ -173,33 +123,21 @@ impl Repo {
     }
 
     /// One more consecutive failure; the streak is forgotten a day after the last one.
-    pub async fn failure_streak_add(
-        &self,
-        key: &str,
-        now: UnixTime,
-    ) -> Result<FailureStreak, StoreError> {
-        self.modify::<FailureStreak, FailureStreak, StoreError, _>(
-            &format!("LIMIT#pwfail#{key}"),
-            "STREAK",
-            now,
-            |s| {
-                let next = FailureStreak {
-                    count: s.map_or(0, |s| s.count).saturating_add(1),
-                    last_at: now,
-                };
-                Ok((Change::Write(next.clone(), next), Some(now + 24 * 3600)))
-            },
-        )
+    pub async fn failure_streak_add(&self, key: &str, now: UnixTime) -> Result<FailureStreak, StoreError> {
+        self.modify::<FailureStreak, FailureStreak, StoreError, _>(&format!("LIMIT#pwfail#{key}"), "STREAK", now, |s| {
+            let next = FailureStreak {
+                count: s.map_or(0, |s| s.count).saturating_add(1),
+                last_at: now,
+            };
+            Ok((Change::Write(next.clone(), next), Some(now + 24 * 3600)))
+        })
         .await
     }
 
     pub async fn failure_streak_clear(&self, key: &str, now: UnixTime) -> Result<(), StoreError> {
-        self.modify::<FailureStreak, (), StoreError, _>(
-            &format!("LIMIT#pwfail#{key}"),
-            "STREAK",
-            now,
-            |_| Ok((Change::Delete(()), None)),
-        )
+        self.modify::<FailureStreak, (), StoreError, _>(&format!("LIMIT#pwfail#{key}"), "STREAK", now, |_| {
+            Ok((Change::Delete(()), None))
+        })
         .await
     }
 }

@@ -28,11 +28,7 @@ impl App {
     }
 
     /// Throttles that apply before any password is checked: per source IP and per username.
-    async fn login_throttle(
-        &self,
-        backoff_key: &str,
-        source_ip: Option<&str>,
-    ) -> Result<(), ApiError> {
+    async fn login_throttle(&self, backoff_key: &str, source_ip: Option<&str>) -> Result<(), ApiError> {
         let now = self.now();
         if let Some(ip) = source_ip {
             if let Err(wait) = self.repo.limit_check(&self.ip_failures(), ip, now).await? {
@@ -96,22 +92,16 @@ impl App {
         };
         let verdict = if password.is_overlong() {
             // Never hash unbounded input; an overlong password can't be right anyway.
-            self.passwords
-                .verify(&Password::new(String::new()), None)
-                .await
+            self.passwords.verify(&Password::new(String::new()), None).await
         } else {
             self.passwords
-                .verify(
-                    password,
-                    account.as_ref().map(|a| a.password_hash.0.as_str()),
-                )
+                .verify(password, account.as_ref().map(|a| a.password_hash.0.as_str()))
                 .await
         };
         let account = match (account, verdict) {
             (Some(a), Verdict::Match | Verdict::MatchNeedsRehash) if !a.disabled => (a, verdict),
             (account, _) => {
-                self.login_failed(&backoff_key, account.as_ref(), source_ip)
-                    .await?;
+                self.login_failed(&backoff_key, account.as_ref(), source_ip).await?;
                 return Err(ApiError::InvalidCredentials);
             }
         };
@@ -131,15 +121,13 @@ impl App {
         let now = self.now();
         let result = self
             .repo
-            .modify::<Account, (), ApiError, _>(&account_pk(username), PROFILE_SK, now, |current| {
-                match current {
-                    Some(a) => {
-                        let mut a = a.clone();
-                        a.password_hash = PhcHash(hash.clone());
-                        Ok((Change::Write(a, ()), None))
-                    }
-                    None => Ok((Change::Keep(()), None)),
+            .modify::<Account, (), ApiError, _>(&account_pk(username), PROFILE_SK, now, |current| match current {
+                Some(a) => {
+                    let mut a = a.clone();
+                    a.password_hash = PhcHash(hash.clone());
+                    Ok((Change::Write(a, ()), None))
                 }
+                None => Ok((Change::Keep(()), None)),
             })
             .await;
         if let Err(e) = result {
@@ -155,18 +143,10 @@ impl App {
         remember_me: bool,
         source_ip: Option<&str>,
     ) -> Result<IssuedChallenge, ApiError> {
-        let account = self
-            .check_password(raw_username, password, source_ip)
-            .await?;
+        let account = self.check_password(raw_username, password, source_ip).await?;
         let now = self.now();
         self.repo
-            .audit(
-                &account.username,
-                AuditKind::LoginPasswordOk,
-                source_ip,
-                json!({}),
-                now,
-            )
+            .audit(&account.username, AuditKind::LoginPasswordOk, source_ip, json!({}), now)
             .await;
         if let Some(wait) = self.code_entry_locked(&account.username).await? {
             return Err(ApiError::CodeEntryLocked { retry_after: wait });

@@ -10,9 +10,7 @@ use crate::domain::{SessionId, Username};
 use crate::error::ApiError;
 use crate::security::tokens::TokenError;
 use crate::security::{ct_eq, random_token, sha256_hex};
-use crate::store::records::{
-    account_pk, session_index_sk, session_pk, Change, Session, SESSION_SK,
-};
+use crate::store::records::{account_pk, session_index_sk, session_pk, Change, Session, SESSION_SK};
 use crate::store::{Condition, WriteOp};
 
 /// The refresh cookie's value: `<session id>.<256-bit secret>`.
@@ -78,9 +76,7 @@ pub struct Caller {
 
 impl App {
     fn cookie_max_age(&self, session: &Session, now: UnixTime) -> Option<i64> {
-        session
-            .remember_me
-            .then(|| (session.absolute_expires_at - now).max(0))
+        session.remember_me.then(|| (session.absolute_expires_at - now).max(0))
     }
 
     fn access_token(&self, session: &Session, now: UnixTime) -> Result<String, ApiError> {
@@ -110,14 +106,8 @@ impl App {
             revoked_at: None,
         };
         let expires = Some(session.absolute_expires_at);
-        let record =
-            crate::store::records::to_item(&session_pk(&id), SESSION_SK, &session, expires)?;
-        let index = crate::store::records::to_item(
-            &account_pk(username),
-            &session_index_sk(&id),
-            &json!({}),
-            expires,
-        )?;
+        let record = crate::store::records::to_item(&session_pk(&id), SESSION_SK, &session, expires)?;
+        let index = crate::store::records::to_item(&account_pk(username), &session_index_sk(&id), &json!({}), expires)?;
         self.repo
             .items()
             .transact(
@@ -154,11 +144,7 @@ impl App {
 
     /// Rotates the refresh token. Presenting a token that was already rotated away means it
     /// was copied: the whole session is revoked.
-    pub async fn refresh_session(
-        &self,
-        presented: &RefreshToken,
-        source_ip: Option<&str>,
-    ) -> Result<Tokens, ApiError> {
+    pub async fn refresh_session(&self, presented: &RefreshToken, source_ip: Option<&str>) -> Result<Tokens, ApiError> {
         let now = self.now();
         let idle = self.policy.session_idle_timeout;
         let presented_hash = presented.hash();
@@ -170,44 +156,39 @@ impl App {
         }
         let outcome = self
             .repo
-            .modify::<Session, Outcome, ApiError, _>(
-                &session_pk(&presented.session),
-                SESSION_SK,
-                now,
-                |current| {
-                    let Some(s) = current else {
+            .modify::<Session, Outcome, ApiError, _>(&session_pk(&presented.session), SESSION_SK, now, |current| {
+                let Some(s) = current else {
+                    return Err(ApiError::SessionExpired);
+                };
+                if s.revoked_at.is_some() {
+                    return Err(ApiError::SessionExpired);
+                }
+                if ct_eq(&s.refresh_hash, &presented_hash) {
+                    if !s.is_live(now, idle) {
                         return Err(ApiError::SessionExpired);
-                    };
-                    if s.revoked_at.is_some() {
-                        return Err(ApiError::SessionExpired);
                     }
-                    if ct_eq(&s.refresh_hash, &presented_hash) {
-                        if !s.is_live(now, idle) {
-                            return Err(ApiError::SessionExpired);
-                        }
-                        let mut rotated = s.clone();
-                        rotated.previous_refresh_hash = Some(s.refresh_hash.clone());
-                        rotated.refresh_hash = next_hash.clone();
-                        rotated.last_used_at = now;
-                        return Ok((
-                            Change::Write(rotated.clone(), Outcome::Rotated(rotated)),
-                            Some(s.absolute_expires_at),
-                        ));
-                    }
-                    if s.previous_refresh_hash
-                        .as_deref()
-                        .is_some_and(|p| ct_eq(p, &presented_hash))
-                    {
-                        let mut revoked = s.clone();
-                        revoked.revoked_at = Some(now);
-                        return Ok((
-                            Change::Write(revoked, Outcome::Reused(s.username.clone())),
-                            Some(s.absolute_expires_at),
-                        ));
-                    }
-                    Err(ApiError::SessionExpired)
-                },
-            )
+                    let mut rotated = s.clone();
+                    rotated.previous_refresh_hash = Some(s.refresh_hash.clone());
+                    rotated.refresh_hash = next_hash.clone();
+                    rotated.last_used_at = now;
+                    return Ok((
+                        Change::Write(rotated.clone(), Outcome::Rotated(rotated)),
+                        Some(s.absolute_expires_at),
+                    ));
+                }
+                if s.previous_refresh_hash
+                    .as_deref()
+                    .is_some_and(|p| ct_eq(p, &presented_hash))
+                {
+                    let mut revoked = s.clone();
+                    revoked.revoked_at = Some(now);
+                    return Ok((
+                        Change::Write(revoked, Outcome::Reused(s.username.clone())),
+                        Some(s.absolute_expires_at),
+                    ));
+                }
+                Err(ApiError::SessionExpired)
+            })
             .await?;
         match outcome {
             Outcome::Rotated(session) => {
@@ -230,13 +211,7 @@ impl App {
             }
             Outcome::Reused(username) => {
                 self.repo
-                    .audit(
-                        &username,
-                        AuditKind::RefreshReuseDetected,
-                        source_ip,
-                        json!({}),
-                        now,
-                    )
+                    .audit(&username, AuditKind::RefreshReuseDetected, source_ip, json!({}), now)
                     .await;
                 Err(ApiError::RefreshReused)
             }
@@ -252,48 +227,28 @@ impl App {
         })?;
         let sid = SessionId::parse(&claims.sid).map_err(|_| ApiError::Unauthenticated)?;
         let username = Username::parse(&claims.sub).map_err(|_| ApiError::Unauthenticated)?;
-        let session = self
-            .repo
-            .load::<Session>(&session_pk(&sid), SESSION_SK, now)
-            .await?;
+        let session = self.repo.load::<Session>(&session_pk(&sid), SESSION_SK, now).await?;
         match session {
-            Some(s)
-                if s.value.username == username
-                    && s.value.is_live(now, self.policy.session_idle_timeout) =>
-            {
-                Ok(Caller {
-                    username,
-                    session: sid,
-                })
+            Some(s) if s.value.username == username && s.value.is_live(now, self.policy.session_idle_timeout) => {
+                Ok(Caller { username, session: sid })
             }
             _ => Err(ApiError::SessionExpired),
         }
     }
 
-    pub async fn revoke_session(
-        &self,
-        id: &SessionId,
-        source_ip: Option<&str>,
-    ) -> Result<(), ApiError> {
+    pub async fn revoke_session(&self, id: &SessionId, source_ip: Option<&str>) -> Result<(), ApiError> {
         let now = self.now();
         let revoked = self
             .repo
-            .modify::<Session, Option<Username>, ApiError, _>(
-                &session_pk(id),
-                SESSION_SK,
-                now,
-                |current| match current {
-                    Some(s) if s.revoked_at.is_none() => {
-                        let mut r = s.clone();
-                        r.revoked_at = Some(now);
-                        Ok((
-                            Change::Write(r, Some(s.username.clone())),
-                            Some(s.absolute_expires_at),
-                        ))
-                    }
-                    _ => Ok((Change::Keep(None), None)),
-                },
-            )
+            .modify::<Session, Option<Username>, ApiError, _>(&session_pk(id), SESSION_SK, now, |current| match current
+            {
+                Some(s) if s.revoked_at.is_none() => {
+                    let mut r = s.clone();
+                    r.revoked_at = Some(now);
+                    Ok((Change::Write(r, Some(s.username.clone())), Some(s.absolute_expires_at)))
+                }
+                _ => Ok((Change::Keep(None), None)),
+            })
             .await?;
         if let Some(username) = revoked {
             self.repo
@@ -317,11 +272,7 @@ impl App {
         reason: &str,
     ) -> Result<usize, ApiError> {
         let now = self.now();
-        let index = self
-            .repo
-            .items()
-            .query(&account_pk(username), "SESSION#", now)
-            .await?;
+        let index = self.repo.items().query(&account_pk(username), "SESSION#", now).await?;
         let mut revoked = 0;
         for entry in index {
             let Some(raw) = entry.sk.strip_prefix("SESSION#") else {
@@ -335,19 +286,14 @@ impl App {
             }
             let changed = self
                 .repo
-                .modify::<Session, bool, ApiError, _>(
-                    &session_pk(&id),
-                    SESSION_SK,
-                    now,
-                    |current| match current {
-                        Some(s) if s.revoked_at.is_none() => {
-                            let mut r = s.clone();
-                            r.revoked_at = Some(now);
-                            Ok((Change::Write(r, true), Some(s.absolute_expires_at)))
-                        }
-                        _ => Ok((Change::Keep(false), None)),
-                    },
-                )
+                .modify::<Session, bool, ApiError, _>(&session_pk(&id), SESSION_SK, now, |current| match current {
+                    Some(s) if s.revoked_at.is_none() => {
+                        let mut r = s.clone();
+                        r.revoked_at = Some(now);
+                        Ok((Change::Write(r, true), Some(s.absolute_expires_at)))
+                    }
+                    _ => Ok((Change::Keep(false), None)),
+                })
                 .await?;
             revoked += usize::from(changed);
         }

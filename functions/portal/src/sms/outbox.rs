@@ -36,10 +36,7 @@ impl OutboxSms {
 
     /// Newest first.
     pub async fn list(&self) -> Result<Vec<OutboxMessage>, crate::store::StoreError> {
-        let items = self
-            .store
-            .query(OUTBOX_PK, "MSG#", self.clock.now())
-            .await?;
+        let items = self.store.query(OUTBOX_PK, "MSG#", self.clock.now()).await?;
         let mut messages: Vec<OutboxMessage> = items
             .into_iter()
             .filter_map(|i| serde_json::from_value(i.data).ok())
@@ -56,10 +53,7 @@ impl SmsSender for OutboxSms {
         let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
         // Sort key: time, then a wall-clock tiebreaker and randomness so concurrent sends
         // from several processes never collide.
-        let sk = format!(
-            "MSG#{now:012}#{nanos:024}#{}",
-            crate::security::random_token(6)
-        );
+        let sk = format!("MSG#{now:012}#{nanos:024}#{}", crate::security::random_token(6));
         let message = OutboxMessage {
             to: to.as_e164().to_owned(),
             body: body.to_owned(),

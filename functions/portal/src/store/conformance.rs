@@ -21,9 +21,7 @@ pub async fn run_all(store: Arc<dyn ItemStore>) {
 
 async fn put_get_and_conditions(s: &dyn ItemStore) {
     let item = Item::new("C#1", "A", json!({ "n": 1, "text": "blåbær ✓" }));
-    s.put(item.clone(), Condition::Absent, NOW)
-        .await
-        .expect("put absent");
+    s.put(item.clone(), Condition::Absent, NOW).await.expect("put absent");
     assert_eq!(
         s.get("C#1", "A", NOW).await.unwrap(),
         Some(item.clone()),
@@ -48,16 +46,10 @@ async fn put_get_and_conditions(s: &dyn ItemStore) {
         .expect("update at version 1");
     assert_eq!(updated.version, 2);
     assert!(
-        matches!(
-            s.update(item.clone(), NOW).await,
-            Err(StoreError::ConditionFailed)
-        ),
+        matches!(s.update(item.clone(), NOW).await, Err(StoreError::ConditionFailed)),
         "stale version refused"
     );
-    assert_eq!(
-        s.get("C#1", "A", NOW).await.unwrap().unwrap().data,
-        json!({ "n": 2 })
-    );
+    assert_eq!(s.get("C#1", "A", NOW).await.unwrap().unwrap().data, json!({ "n": 2 }));
     assert!(matches!(
         s.delete("C#1", "A", Condition::VersionIs(1), NOW).await,
         Err(StoreError::ConditionFailed)
@@ -68,12 +60,8 @@ async fn put_get_and_conditions(s: &dyn ItemStore) {
     assert_eq!(s.get("C#1", "A", NOW).await.unwrap(), None);
     assert!(
         matches!(
-            s.put(
-                Item::new("C#1", "missing", json!({})),
-                Condition::VersionIs(1),
-                NOW
-            )
-            .await,
+            s.put(Item::new("C#1", "missing", json!({})), Condition::VersionIs(1), NOW)
+                .await,
             Err(StoreError::ConditionFailed)
         ),
         "version condition on a missing item"
@@ -95,12 +83,8 @@ async fn expired_items_are_absent(s: &dyn ItemStore) {
     );
     assert!(
         matches!(
-            s.put(
-                Item::new("C#2", "A", json!({})),
-                Condition::VersionIs(1),
-                NOW + 10
-            )
-            .await,
+            s.put(Item::new("C#2", "A", json!({})), Condition::VersionIs(1), NOW + 10)
+                .await,
             Err(StoreError::ConditionFailed)
         ),
         "expired item has no version"
@@ -226,13 +210,9 @@ async fn scan_by_field(s: &dyn ItemStore) {
 }
 
 async fn concurrent_conditional_updates_have_one_winner(s: Arc<dyn ItemStore>) {
-    s.put(
-        Item::new("C#6", "A", json!({ "n": 0 })),
-        Condition::Absent,
-        NOW,
-    )
-    .await
-    .unwrap();
+    s.put(Item::new("C#6", "A", json!({ "n": 0 })), Condition::Absent, NOW)
+        .await
+        .unwrap();
     let base = s.get("C#6", "A", NOW).await.unwrap().unwrap();
     let tasks: Vec<_> = (0..8)
         .map(|i| {
@@ -246,8 +226,5 @@ async fn concurrent_conditional_updates_have_one_winner(s: Arc<dyn ItemStore>) {
     for t in tasks {
         winners += usize::from(t.await.unwrap());
     }
-    assert_eq!(
-        winners, 1,
-        "exactly one conditional update of the same version wins"
-    );
+    assert_eq!(winners, 1, "exactly one conditional update of the same version wins");
 }

@@ -85,12 +85,7 @@ pub trait ItemStore: Send + Sync + 'static {
     async fn get(&self, pk: &str, sk: &str, now: UnixTime) -> Result<Option<Item>, StoreError>;
 
     /// Live items under `pk` whose `sk` starts with `sk_prefix`, in `sk` order.
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        now: UnixTime,
-    ) -> Result<Vec<Item>, StoreError>;
+    async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError>;
 
     /// All writes happen or none does; any failed condition fails the whole batch with
     /// [`StoreError::ConditionFailed`]. At most 25 operations.
@@ -98,34 +93,16 @@ pub trait ItemStore: Send + Sync + 'static {
 
     /// Live items of any key whose `sk` equals `sk` and whose `data[field]` equals `value`;
     /// used only by background sweeps (DynamoDB scans), never on a request path.
-    async fn scan_by_field(
-        &self,
-        sk: &str,
-        field: &str,
-        value: &str,
-        now: UnixTime,
-    ) -> Result<Vec<Item>, StoreError>;
+    async fn scan_by_field(&self, sk: &str, field: &str, value: &str, now: UnixTime) -> Result<Vec<Item>, StoreError>;
 }
 
 /// Convenience wrappers over the primitives.
 impl dyn ItemStore {
-    pub async fn put(
-        &self,
-        item: Item,
-        condition: Condition,
-        now: UnixTime,
-    ) -> Result<(), StoreError> {
-        self.transact(vec![WriteOp::Put { item, condition }], now)
-            .await
+    pub async fn put(&self, item: Item, condition: Condition, now: UnixTime) -> Result<(), StoreError> {
+        self.transact(vec![WriteOp::Put { item, condition }], now).await
     }
 
-    pub async fn delete(
-        &self,
-        pk: &str,
-        sk: &str,
-        condition: Condition,
-        now: UnixTime,
-    ) -> Result<(), StoreError> {
+    pub async fn delete(&self, pk: &str, sk: &str, condition: Condition, now: UnixTime) -> Result<(), StoreError> {
         self.transact(
             vec![WriteOp::Delete {
                 pk: pk.to_owned(),
@@ -141,8 +118,7 @@ impl dyn ItemStore {
     pub async fn update(&self, mut item: Item, now: UnixTime) -> Result<Item, StoreError> {
         let expected = item.version;
         item.version += 1;
-        self.put(item.clone(), Condition::VersionIs(expected), now)
-            .await?;
+        self.put(item.clone(), Condition::VersionIs(expected), now).await?;
         Ok(item)
     }
 }

@@ -91,14 +91,8 @@ impl Repo {
     }
 
     /// Writes `value` back if the record is still at the version it was read at.
-    pub async fn replace<T: Serialize>(
-        &self,
-        stored: &Stored<T>,
-        value: &T,
-        now: UnixTime,
-    ) -> Result<(), StoreError> {
-        self.replace_expiring(stored, value, stored.item.expires_at, now)
-            .await
+    pub async fn replace<T: Serialize>(&self, stored: &Stored<T>, value: &T, now: UnixTime) -> Result<(), StoreError> {
+        self.replace_expiring(stored, value, stored.item.expires_at, now).await
     }
 
     pub async fn replace_expiring<T: Serialize>(
@@ -117,13 +111,7 @@ impl Repo {
 
     /// Optimistic read-modify-write: `f` sees the current record (or `None`) and decides;
     /// a lost race re-reads and asks `f` again. `expires_at` is applied to written records.
-    pub async fn modify<T, R, E, F>(
-        &self,
-        pk: &str,
-        sk: &str,
-        now: UnixTime,
-        mut f: F,
-    ) -> Result<R, E>
+    pub async fn modify<T, R, E, F>(&self, pk: &str, sk: &str, now: UnixTime, mut f: F) -> Result<R, E>
     where
         T: Serialize + DeserializeOwned,
         E: From<StoreError>,
@@ -168,12 +156,7 @@ impl Repo {
     }
 }
 
-pub fn to_item<T: Serialize>(
-    pk: &str,
-    sk: &str,
-    value: &T,
-    expires_at: Option<UnixTime>,
-) -> Result<Item, StoreError> {
+pub fn to_item<T: Serialize>(pk: &str, sk: &str, value: &T, expires_at: Option<UnixTime>) -> Result<Item, StoreError> {
     let data = serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(Item {
         pk: pk.to_owned(),
@@ -185,8 +168,7 @@ pub fn to_item<T: Serialize>(
 }
 
 fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    serde_json::from_value(item.data.clone())
-        .map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", item.pk, item.sk)))
+    serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", item.pk, item.sk)))
 }
 
 // ---- keys -------------------------------------------------------------------------------
@@ -279,8 +261,6 @@ pub struct Session {
 
 impl Session {
     pub fn is_live(&self, now: UnixTime, idle_timeout: i64) -> bool {
-        self.revoked_at.is_none()
-            && now < self.absolute_expires_at
-            && now - self.last_used_at < idle_timeout
+        self.revoked_at.is_none() && now < self.absolute_expires_at && now - self.last_used_at < idle_timeout
     }
 }

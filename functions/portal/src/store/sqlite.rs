@@ -44,15 +44,12 @@ impl SqliteStore {
 
     fn configure(conn: Connection, file: bool) -> Result<Self, StoreError> {
         // Another process may hold the write lock for a moment; wait rather than fail.
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(unavailable)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(unavailable)?;
         if file {
-            conn.pragma_update(None, "journal_mode", "WAL")
-                .map_err(unavailable)?;
+            conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
             // NORMAL is durable across process crashes in WAL mode (only power loss can lose
             // the last transactions), which is the failure the local store must survive.
-            conn.pragma_update(None, "synchronous", "NORMAL")
-                .map_err(unavailable)?;
+            conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
         }
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
         Ok(Self {
@@ -81,24 +78,14 @@ fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
-fn row_to_item(
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(String, String, i64, Option<i64>, String)> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-    ))
+fn row_to_item(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, i64, Option<i64>, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
 }
 
 fn decode(raw: (String, String, i64, Option<i64>, String)) -> Result<Item, StoreError> {
     let (pk, sk, version, expires_at, data) = raw;
-    let data =
-        serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(format!("{pk}/{sk}: {e}")))?;
-    let version =
-        u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("{pk}/{sk}: version")))?;
+    let data = serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(format!("{pk}/{sk}: {e}")))?;
+    let version = u64::try_from(version).map_err(|_| StoreError::Corrupt(format!("{pk}/{sk}: version")))?;
     Ok(Item {
         pk,
         sk,
@@ -108,12 +95,7 @@ fn decode(raw: (String, String, i64, Option<i64>, String)) -> Result<Item, Store
     })
 }
 
-fn live_version(
-    tx: &rusqlite::Transaction<'_>,
-    pk: &str,
-    sk: &str,
-    now: UnixTime,
-) -> Result<Option<u64>, StoreError> {
+fn live_version(tx: &rusqlite::Transaction<'_>, pk: &str, sk: &str, now: UnixTime) -> Result<Option<u64>, StoreError> {
     let row: Option<(i64, Option<i64>)> = tx
         .query_row(
             "SELECT version, expires_at FROM items WHERE pk = ?1 AND sk = ?2",
@@ -166,12 +148,7 @@ impl ItemStore for SqliteStore {
         .await
     }
 
-    async fn query(
-        &self,
-        pk: &str,
-        sk_prefix: &str,
-        now: UnixTime,
-    ) -> Result<Vec<Item>, StoreError> {
+    async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
         let (pk, prefix) = (pk.to_owned(), sk_prefix.to_owned());
         self.with_conn(move |conn| {
             let mut stmt = conn
@@ -185,8 +162,7 @@ impl ItemStore for SqliteStore {
             let rows = stmt
                 .query_map(params![pk, prefix, now], row_to_item)
                 .map_err(unavailable)?;
-            rows.map(|r| r.map_err(unavailable).and_then(decode))
-                .collect()
+            rows.map(|r| r.map_err(unavailable).and_then(decode)).collect()
         })
         .await
     }
@@ -198,13 +174,14 @@ impl ItemStore for SqliteStore {
             ));
         }
         self.with_conn(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
             for op in &ops {
                 match op {
                     WriteOp::Put { item, condition } => {
                         check(&tx, &item.pk, &item.sk, *condition, now)?;
-                        let data = serde_json::to_string(&item.data)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                        let data = serde_json::to_string(&item.data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                         tx.prepare_cached(
                             "INSERT INTO items (pk, sk, version, expires_at, data) VALUES (?1, ?2, ?3, ?4, ?5)
                              ON CONFLICT (pk, sk) DO UPDATE SET version = excluded.version,
@@ -228,20 +205,9 @@ impl ItemStore for SqliteStore {
         .await
     }
 
-    async fn scan_by_field(
-        &self,
-        sk: &str,
-        field: &str,
-        value: &str,
-        now: UnixTime,
-    ) -> Result<Vec<Item>, StoreError> {
-        if !field
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            return Err(StoreError::Unavailable(format!(
-                "invalid field name {field:?}"
-            )));
+    async fn scan_by_field(&self, sk: &str, field: &str, value: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
+        if !field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(StoreError::Unavailable(format!("invalid field name {field:?}")));
         }
         let (sk, path, value) = (sk.to_owned(), format!("$.{field}"), value.to_owned());
         self.with_conn(move |conn| {
@@ -256,8 +222,7 @@ impl ItemStore for SqliteStore {
             let rows = stmt
                 .query_map(params![sk, path, value, now], row_to_item)
                 .map_err(unavailable)?;
-            rows.map(|r| r.map_err(unavailable).and_then(decode))
-                .collect()
+            rows.map(|r| r.map_err(unavailable).and_then(decode)).collect()
         })
         .await
     }
@@ -280,10 +245,6 @@ mod tests {
         super::super::conformance::run_all(Arc::new(first.clone())).await;
         // A second connection (as a second process would open) sees the same data.
         let second = SqliteStore::open(&path).unwrap();
-        assert!(second
-            .get("C#4", "NEW", 1_700_000_000)
-            .await
-            .unwrap()
-            .is_some());
+        assert!(second.get("C#4", "NEW", 1_700_000_000).await.unwrap().is_some());
     }
 }

@@ -1,0 +1,125 @@
+//! Building blocks for tests of this crate and of the crates above it: an app on an in-memory
+//! (or any) store with a movable clock and an SMS sender that remembers what it sent.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::app::{App, AppParts, SharedApp};
+use crate::clock::ManualClock;
+use crate::config::{Policy, Settings};
+use crate::domain::{MobileNumber, Password, SmsCode, Username};
+use crate::security::keys::KeyMaterial;
+use crate::security::passwords::HashParams;
+use crate::services::admin::NewAccount;
+use crate::sms::{SmsError, SmsSender};
+use crate::store::sqlite::SqliteStore;
+use crate::store::ItemStore;
+
+/// Cheap argon2 parameters so rule tests do not spend their time hashing.
+pub const FAST_HASH: HashParams = HashParams {
+    memory_kib: 256,
+    iterations: 1,
+    parallelism: 1,
+};
+
+/// Remembers every SMS; can be told to fail, like a provider outage.
+#[derive(Default)]
+pub struct CapturingSms {
+    sent: Mutex<Vec<(String, String)>>,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl CapturingSms {
+    pub fn sent(&self) -> Vec<(String, String)> {
+        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// The six-digit code in the newest message to `to`.
+    pub fn last_code_to(&self, to: &MobileNumber) -> Option<SmsCode> {
+        self.sent()
+            .iter()
+            .rev()
+            .find(|(dest, _)| dest == to.as_e164())
+            .and_then(|(_, body)| extract_code(body))
+    }
+
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The first run of exactly six digits in an SMS text.
+pub fn extract_code(body: &str) -> Option<SmsCode> {
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == SmsCode::DIGITS)
+        .and_then(|run| SmsCode::parse(run).ok())
+}
+
+#[async_trait]
+impl SmsSender for CapturingSms {
+    async fn send(&self, to: &MobileNumber, body: &str) -> Result<(), SmsError> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(SmsError::Unavailable("provider outage (test)".into()));
+        }
+        if let Ok(mut sent) = self.sent.lock() {
+            sent.push((to.as_e164().to_owned(), body.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+pub struct TestApp {
+    pub app: SharedApp,
+    pub clock: ManualClock,
+    pub sms: Arc<CapturingSms>,
+    pub store: Arc<dyn ItemStore>,
+}
+
+/// 2026-01-01T00:00:00Z, where test clocks start.
+pub const START: i64 = 1_767_225_600;
+
+impl TestApp {
+    pub fn on(store: Arc<dyn ItemStore>) -> Self {
+        Self::with_policy(store, Policy::default())
+    }
+
+    pub fn with_policy(store: Arc<dyn ItemStore>, policy: Policy) -> Self {
+        let clock = ManualClock::new(START);
+        let sms = Arc::new(CapturingSms::default());
+        let app = App::build(AppParts {
+            store: store.clone(),
+            sms: sms.clone(),
+            clock: Arc::new(clock.clone()),
+            keys: KeyMaterial::generate().unwrap_or_else(|e| panic!("key generation failed: {e}")),
+            settings: Settings::default(),
+            policy,
+            hash_params: FAST_HASH,
+        })
+        .unwrap_or_else(|e| panic!("app build failed: {e}"));
+        Self { app, clock, sms, store }
+    }
+
+    pub fn in_memory() -> Self {
+        Self::on(Arc::new(
+            SqliteStore::in_memory().unwrap_or_else(|e| panic!("sqlite: {e}")),
+        ))
+    }
+
+    /// Creates an enabled account with the given password and a Norwegian mobile number.
+    pub async fn account(&self, username: &str, password: &str, mobile: &str) -> Username {
+        let username = Username::parse(username).unwrap_or_else(|e| panic!("{e}"));
+        self.app
+            .create_account(NewAccount {
+                username: username.clone(),
+                name: "Test Bruker".into(),
+                email: None,
+                mobile: MobileNumber::parse(mobile).unwrap_or_else(|e| panic!("{e}")),
+                home_office: true,
+                password: Some(Password::new(password.into())),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("create account: {e}"));
+        username
+    }
+}

@@ -1,0 +1,401 @@
+//! DESIGN §3 rules for login, codes and sessions, driven through the services with a clock
+//! the tests move. Each test states the rule it pins.
+
+use portal::domain::{MobileNumber, Password, SmsCode};
+use portal::error::ApiError;
+use portal::services::sessions::RefreshToken;
+use portal::store::records::ChallengePurpose;
+use portal::testing::TestApp;
+
+const PASSWORD: &str = "korrekt hest batteri stift";
+const MOBILE: &str = "+4791234567";
+
+fn mobile() -> MobileNumber {
+    MobileNumber::parse(MOBILE).unwrap()
+}
+
+fn wrong_code(right: &SmsCode) -> SmsCode {
+    let n: u32 = right.expose().parse().unwrap();
+    SmsCode::parse(&format!("{:06}", (n + 1) % 1_000_000)).unwrap()
+}
+
+fn is_login(c: &portal::store::records::Challenge) -> bool {
+    matches!(c.purpose, ChallengePurpose::Login { .. })
+}
+
+async fn logged_in_challenge(t: &TestApp) -> (portal::domain::ChallengeId, SmsCode) {
+    let issued = t
+        .app
+        .login("kari", &Password::new(PASSWORD.into()), false, Some("10.0.0.1"))
+        .await
+        .unwrap();
+    (issued.challenge_id, t.sms.last_code_to(&mobile()).unwrap())
+}
+
+#[tokio::test]
+async fn code_is_valid_until_just_before_five_minutes_and_dead_at_five() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let (id, code) = logged_in_challenge(&t).await;
+    t.clock.advance(299);
+    assert!(t.app.live_challenge(&id).await.is_ok());
+    t.clock.advance(1);
+    assert!(matches!(
+        t.app.verify_code(&id, &code, None, is_login).await,
+        Err(ApiError::ChallengeGone)
+    ));
+
+    let (id, code) = logged_in_challenge(&t).await;
+    t.clock.advance(299);
+    assert!(
+        t.app.verify_code(&id, &code, None, is_login).await.is_ok(),
+        "valid at 4:59"
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_codes_kill_the_challenge_and_the_sixth_try_is_gone() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let (id, code) = logged_in_challenge(&t).await;
+    let wrong = wrong_code(&code);
+    for left in (0..5).rev() {
+        match t.app.verify_code(&id, &wrong, None, is_login).await {
+            Err(ApiError::InvalidCode { attempts_left }) => assert_eq!(attempts_left, left),
+            other => panic!("expected invalid_code, got {other:?}"),
+        }
+    }
+    assert!(
+        matches!(
+            t.app.verify_code(&id, &code, None, is_login).await,
+            Err(ApiError::ChallengeGone)
+        ),
+        "right code after 5 wrong"
+    );
+}
+
+#[tokio::test]
+async fn a_code_works_once() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let (id, code) = logged_in_challenge(&t).await;
+    assert!(t.app.verify_code(&id, &code, None, is_login).await.is_ok());
+    assert!(matches!(
+        t.app.verify_code(&id, &code, None, is_login).await,
+        Err(ApiError::ChallengeGone)
+    ));
+}
+
+#[tokio::test]
+async fn resend_needs_30_seconds_allows_3_and_kills_the_old_code() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let (id, old_code) = logged_in_challenge(&t).await;
+    t.clock.advance(10);
+    match t.app.resend_code(&id, None).await {
+        Err(ApiError::ResendTooSoon { retry_after }) => assert_eq!(retry_after, 20),
+        other => panic!("expected resend_too_soon, got {other:?}"),
+    }
+    for _ in 0..3 {
+        t.clock.advance(30);
+        t.app.resend_code(&id, None).await.unwrap();
+    }
+    t.clock.advance(30);
+    assert!(matches!(
+        t.app.resend_code(&id, None).await,
+        Err(ApiError::ResendLimit { .. })
+    ));
+    let new_code = t.sms.last_code_to(&mobile()).unwrap();
+    if new_code != old_code {
+        assert!(matches!(
+            t.app.verify_code(&id, &old_code, None, is_login).await,
+            Err(ApiError::InvalidCode { .. })
+        ));
+    }
+    assert!(t.app.verify_code(&id, &new_code, None, is_login).await.is_ok());
+}
+
+#[tokio::test]
+async fn wrong_codes_count_per_account_across_resends_and_lock_code_entry_at_20_per_hour() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let mut wrongs = 0;
+    // 4 challenges x 5 wrong codes = 20 failures within the hour.
+    for _ in 0..4 {
+        let (id, code) = logged_in_challenge(&t).await;
+        let wrong = wrong_code(&code);
+        for _ in 0..5 {
+            let r = t.app.verify_code(&id, &wrong, None, is_login).await;
+            wrongs += 1;
+            if wrongs < 20 {
+                assert!(
+                    matches!(r, Err(ApiError::InvalidCode { .. })),
+                    "failure {wrongs}: {r:?}"
+                );
+            } else {
+                assert!(
+                    matches!(r, Err(ApiError::CodeEntryLocked { .. })),
+                    "failure {wrongs}: {r:?}"
+                );
+            }
+        }
+        t.clock.advance(60);
+    }
+    // Locked: even a fresh login cannot reach code entry.
+    let r = t.app.login("kari", &Password::new(PASSWORD.into()), false, None).await;
+    assert!(matches!(r, Err(ApiError::CodeEntryLocked { .. })), "{r:?}");
+    t.clock.advance(3600);
+    assert!(
+        t.app
+            .login("kari", &Password::new(PASSWORD.into()), false, None)
+            .await
+            .is_ok(),
+        "lock lifts after 1 h"
+    );
+}
+
+#[tokio::test]
+async fn sms_per_account_is_capped_at_10_per_hour() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    for _ in 0..10 {
+        t.app
+            .login("kari", &Password::new(PASSWORD.into()), false, None)
+            .await
+            .unwrap();
+    }
+    match t.app.login("kari", &Password::new(PASSWORD.into()), false, None).await {
+        Err(ApiError::SmsLimit { retry_after }) => assert_eq!(retry_after, 3600),
+        other => panic!("expected sms_limit, got {other:?}"),
+    }
+    assert_eq!(t.sms.sent().len(), 10);
+}
+
+#[tokio::test]
+async fn sms_failure_leaves_nothing_behind_and_the_user_can_retry() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    t.sms.set_failing(true);
+    let r = t.app.login("kari", &Password::new(PASSWORD.into()), false, None).await;
+    assert!(matches!(r, Err(ApiError::SmsUnavailable(_))), "{r:?}");
+    t.sms.set_failing(false);
+    for _ in 0..10 {
+        t.app
+            .login("kari", &Password::new(PASSWORD.into()), false, None)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn password_backoff_follows_the_curve_and_unknown_users_get_the_same() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    for name in ["kari", "finnes-ikke"] {
+        for _ in 0..5 {
+            let r = t
+                .app
+                .login(name, &Password::new("feil passord".into()), false, None)
+                .await;
+            assert!(matches!(r, Err(ApiError::InvalidCredentials)), "{r:?}");
+        }
+        // After 5 failures: wait 1 s.
+        match t.app.login(name, &Password::new(PASSWORD.into()), false, None).await {
+            Err(ApiError::TooManyAttempts { retry_after }) => assert_eq!(retry_after, 1),
+            other => panic!("{name}: expected too_many_attempts, got {other:?}"),
+        }
+        t.clock.advance(1);
+        let r = t
+            .app
+            .login(name, &Password::new("feil passord".into()), false, None)
+            .await;
+        assert!(matches!(r, Err(ApiError::InvalidCredentials)));
+        // After 6 failures: wait 2 s.
+        match t.app.login(name, &Password::new(PASSWORD.into()), false, None).await {
+            Err(ApiError::TooManyAttempts { retry_after }) => assert_eq!(retry_after, 2),
+            other => panic!("{name}: expected too_many_attempts, got {other:?}"),
+        }
+        t.clock.advance(2);
+    }
+    assert!(
+        t.app
+            .login("kari", &Password::new(PASSWORD.into()), false, None)
+            .await
+            .is_ok(),
+        "right password after the wait"
+    );
+}
+
+#[tokio::test]
+async fn thirty_failures_from_one_address_block_that_address() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    for i in 0..30 {
+        let r = t
+            .app
+            .login(
+                &format!("user{i}"),
+                &Password::new("feil passord".into()),
+                false,
+                Some("198.51.100.7"),
+            )
+            .await;
+        assert!(matches!(r, Err(ApiError::InvalidCredentials)));
+    }
+    let r = t
+        .app
+        .login("kari", &Password::new(PASSWORD.into()), false, Some("198.51.100.7"))
+        .await;
+    assert!(matches!(r, Err(ApiError::TooManyAttempts { .. })), "{r:?}");
+    assert!(t
+        .app
+        .login("kari", &Password::new(PASSWORD.into()), false, Some("198.51.100.8"))
+        .await
+        .is_ok());
+    t.clock.advance(600);
+    assert!(t
+        .app
+        .login("kari", &Password::new(PASSWORD.into()), false, Some("198.51.100.7"))
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn disabled_account_looks_like_a_wrong_password() {
+    let t = TestApp::in_memory();
+    let user = t.account("kari", PASSWORD, MOBILE).await;
+    t.app.set_disabled(&user, true).await.unwrap();
+    let r = t.app.login("kari", &Password::new(PASSWORD.into()), false, None).await;
+    assert!(matches!(r, Err(ApiError::InvalidCredentials)), "{r:?}");
+}
+
+async fn open(t: &TestApp, remember: bool) -> portal::services::sessions::Tokens {
+    let user = portal::domain::Username::parse("kari").unwrap();
+    t.app.open_session(&user, remember, None).await.unwrap()
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_of_an_old_token_revokes_the_session() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let first = open(&t, false).await;
+    let second = t.app.refresh_session(&first.refresh, None).await.unwrap();
+    assert_ne!(first.refresh.encode(), second.refresh.encode());
+    assert!(t.app.authenticate(&second.access_token).await.is_ok());
+    assert!(matches!(
+        t.app.refresh_session(&first.refresh, None).await,
+        Err(ApiError::RefreshReused)
+    ));
+    assert!(
+        t.app.refresh_session(&second.refresh, None).await.is_err(),
+        "the newest token dies too"
+    );
+    assert!(
+        t.app.authenticate(&second.access_token).await.is_err(),
+        "access tokens of the session die at once"
+    );
+}
+
+#[tokio::test]
+async fn session_idles_out_after_30_minutes_without_refresh() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let s = open(&t, false).await;
+    t.clock.advance(29 * 60);
+    let s = t.app.refresh_session(&s.refresh, None).await.unwrap();
+    t.clock.advance(30 * 60);
+    assert!(matches!(
+        t.app.refresh_session(&s.refresh, None).await,
+        Err(ApiError::SessionExpired)
+    ));
+}
+
+#[tokio::test]
+async fn session_ends_after_12_hours_however_active() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let mut s = open(&t, true).await;
+    assert_eq!(
+        s.cookie_max_age,
+        Some(12 * 3600),
+        "remember-me cookie lives as long as the session"
+    );
+    for _ in 0..(12 * 60 / 20 - 1) {
+        t.clock.advance(20 * 60);
+        s = t.app.refresh_session(&s.refresh, None).await.unwrap();
+    }
+    assert_eq!(s.cookie_max_age, Some(20 * 60));
+    t.clock.advance(20 * 60);
+    assert!(matches!(
+        t.app.refresh_session(&s.refresh, None).await,
+        Err(ApiError::SessionExpired)
+    ));
+}
+
+#[tokio::test]
+async fn without_remember_me_the_cookie_is_a_browser_session_cookie() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    assert_eq!(open(&t, false).await.cookie_max_age, None);
+}
+
+#[tokio::test]
+async fn access_token_expires_after_15_minutes() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let s = open(&t, false).await;
+    t.clock.advance(15 * 60 - 1);
+    assert!(t.app.authenticate(&s.access_token).await.is_ok());
+    t.clock.advance(1);
+    assert!(matches!(
+        t.app.authenticate(&s.access_token).await,
+        Err(ApiError::SessionExpired)
+    ));
+}
+
+#[tokio::test]
+async fn logout_and_disable_end_sessions_at_once() {
+    let t = TestApp::in_memory();
+    let user = t.account("kari", PASSWORD, MOBILE).await;
+    let a = open(&t, false).await;
+    let b = open(&t, false).await;
+    t.app.revoke_session(&a.session.id, None).await.unwrap();
+    assert!(t.app.authenticate(&a.access_token).await.is_err());
+    assert!(t.app.authenticate(&b.access_token).await.is_ok());
+    t.app.set_disabled(&user, true).await.unwrap();
+    assert!(t.app.authenticate(&b.access_token).await.is_err());
+}
+
+#[tokio::test]
+async fn forged_refresh_tokens_are_refused_without_harming_the_session() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let s = open(&t, false).await;
+    let forged = RefreshToken::parse(&format!("{}.{}", s.session.id, "A".repeat(43))).unwrap();
+    assert!(matches!(
+        t.app.refresh_session(&forged, None).await,
+        Err(ApiError::SessionExpired)
+    ));
+    assert!(
+        t.app.refresh_session(&s.refresh, None).await.is_ok(),
+        "the real token still works"
+    );
+}
+
+#[tokio::test]
+async fn audit_trail_records_logins_without_secrets() {
+    let t = TestApp::in_memory();
+    let user = t.account("kari", PASSWORD, MOBILE).await;
+    let (id, code) = logged_in_challenge(&t).await;
+    t.app.verify_code(&id, &code, Some("10.0.0.1"), is_login).await.unwrap();
+    let trail = t.app.repo.audit_trail(&user, t.clock.now_for_tests()).await.unwrap();
+    let text = serde_json::to_string(&trail).unwrap();
+    assert!(
+        text.contains("login_password_ok") && text.contains("code_sent"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(code.expose()) && !text.contains("91234567") && !text.contains(PASSWORD),
+        "{text}"
+    );
+}

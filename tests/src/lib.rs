@@ -1,0 +1,253 @@
+//! Harness for the end-to-end tests: starts the real `portal-local` binary on a free port with
+//! a fresh data dir, drives `portal-admin` against the same data, and reads SMS codes the way a
+//! user would (from the local outbox).
+//!
+//! Binaries come from `PORTAL_BIN_DIR`, else the workspace's `target/debug` (the test command
+//! builds them first).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+
+pub const PASSWORD: &str = "korrekt hest batteri stift";
+
+pub fn bin(name: &str) -> PathBuf {
+    if let Ok(dir) = std::env::var("PORTAL_BIN_DIR") {
+        return Path::new(&dir).join(name);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
+    target.join("debug").join(name)
+}
+
+/// A running `portal-local`; killed when dropped.
+pub struct Portal {
+    child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    _owned_dir: Option<tempfile::TempDir>,
+    extra_args: Vec<String>,
+}
+
+impl Portal {
+    /// A fresh portal on a new data dir.
+    pub fn start() -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().to_owned();
+        let mut portal = Self::start_on(&path, &[])?;
+        portal._owned_dir = Some(dir);
+        Ok(portal)
+    }
+
+    /// A portal on an existing data dir (a restart, or a second process).
+    pub fn start_on(data_dir: &Path, extra_args: &[&str]) -> Result<Self> {
+        let mut child = Command::new(bin("portal-local"))
+            .args(["--port", "0", "--no-demo", "--data-dir"])
+            .arg(data_dir)
+            .args(extra_args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", bin("portal-local").display()))?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(addr) = line.strip_prefix("listening on ") {
+                        let _ = tx.send(addr.trim().to_owned());
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .context("portal-local did not start listening")?;
+        Ok(Self {
+            child,
+            base: format!("http://{addr}"),
+            data_dir: data_dir.to_owned(),
+            _owned_dir: None,
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    /// Stops this process (SIGKILL: no chance to tidy up) and starts a new one on the same data.
+    pub fn restart(mut self) -> Result<Self> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let args: Vec<String> = std::mem::take(&mut self.extra_args);
+        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut next = Self::start_on(&self.data_dir, &arg_refs)?;
+        next._owned_dir = self._owned_dir.take();
+        Ok(next)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Runs `portal-admin` on this portal's data; returns (success, stdout+stderr).
+    pub fn admin(&self, args: &[&str]) -> Result<(bool, String)> {
+        let out = Command::new(bin("portal-admin"))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(args)
+            .output()
+            .context("running portal-admin")?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok((out.status.success(), text))
+    }
+
+    /// Creates an enabled home-office account with [`PASSWORD`].
+    pub fn create_user(&self, username: &str, mobile: &str) -> Result<()> {
+        let (ok, out) = self.admin(&[
+            "create-account",
+            "--username",
+            username,
+            "--name",
+            "Kari Nordmann",
+            "--mobile",
+            mobile,
+            "--home-office",
+            "--password",
+            PASSWORD,
+        ])?;
+        if !ok {
+            bail!("create-account failed: {out}");
+        }
+        Ok(())
+    }
+
+    /// The SMS outbox, newest first.
+    pub async fn sms(&self) -> Result<Vec<Value>> {
+        let body: Value = reqwest::get(self.url("/dev/sms")).await?.json().await?;
+        body.as_array().cloned().ok_or_else(|| anyhow!("outbox is not a list"))
+    }
+
+    /// The code in the newest SMS to `mobile`.
+    pub async fn latest_code(&self, mobile: &str) -> Result<String> {
+        for message in self.sms().await? {
+            if message["to"] == mobile {
+                let body = message["body"].as_str().unwrap_or_default();
+                return extract_code(body).ok_or_else(|| anyhow!("no code in {body:?}"));
+            }
+        }
+        bail!("no SMS to {mobile}")
+    }
+
+    pub async fn sms_count_to(&self, mobile: &str) -> Result<usize> {
+        Ok(self.sms().await?.iter().filter(|m| m["to"] == mobile).count())
+    }
+
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Result<reqwest::Response> {
+        Ok(self.client().post(self.url(path)).json(&body).send().await?)
+    }
+
+    /// Password step; returns the login response body.
+    pub async fn login(&self, username: &str, password: &str, remember_me: bool) -> Result<reqwest::Response> {
+        self.post(
+            "/v1/auth/login",
+            json!({ "username": username, "password": password, "remember_me": remember_me }),
+        )
+        .await
+    }
+
+    /// The whole login: password, code from the outbox, verify. Returns the session.
+    pub async fn sign_in(&self, username: &str, mobile: &str) -> Result<Session> {
+        let login = self.login(username, PASSWORD, false).await?;
+        if login.status() != 200 {
+            bail!("login answered {}: {}", login.status(), login.text().await?);
+        }
+        let challenge: Value = login.json().await?;
+        let code = self.latest_code(mobile).await?;
+        let verify = self
+            .post(
+                "/v1/auth/sms/verify",
+                json!({ "challenge_id": challenge["challenge_id"], "code": code }),
+            )
+            .await?;
+        if verify.status() != 200 {
+            bail!("verify answered {}: {}", verify.status(), verify.text().await?);
+        }
+        Session::from_token_response(verify).await
+    }
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A signed-in client: its access token and refresh cookie.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub access_token: String,
+    pub refresh_cookie: String,
+    pub set_cookie: String,
+}
+
+impl Session {
+    pub async fn from_token_response(response: reqwest::Response) -> Result<Self> {
+        let set_cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| anyhow!("no Set-Cookie"))?
+            .to_owned();
+        let refresh_cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
+        let body: Value = response.json().await?;
+        let access_token = body["access_token"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no access_token"))?
+            .to_owned();
+        Ok(Self {
+            access_token,
+            refresh_cookie,
+            set_cookie,
+        })
+    }
+}
+
+pub fn extract_code(body: &str) -> Option<String> {
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .map(str::to_owned)
+}
+
+/// Polls `f` until it returns `Some`, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}

@@ -1,0 +1,307 @@
+//! What an attacker sees: nothing that tells accounts apart, no way to guess codes, no 500s.
+
+use e2e::{Portal, Session, PASSWORD};
+use serde_json::{json, Value};
+
+const MOBILE: &str = "+4791234567";
+
+async fn status_and_body(r: reqwest::Response) -> anyhow::Result<(u16, String, Value)> {
+    let status = r.status().as_u16();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    Ok((status, content_type, r.json().await?))
+}
+
+#[tokio::test]
+async fn unknown_user_wrong_password_and_disabled_account_look_identical() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    portal.create_user("ola", "+4791234568")?;
+    portal.admin(&["disable", "ola"])?;
+    let unknown = status_and_body(portal.login("finnes.ikke", "feil passord her", false).await?).await?;
+    let wrong = status_and_body(portal.login("kari", "feil passord her", false).await?).await?;
+    let disabled = status_and_body(portal.login("ola", PASSWORD, false).await?).await?;
+    let malformed = status_and_body(portal.login("ugyldig navn!", "feil passord her", false).await?).await?;
+    assert_eq!(unknown.0, 401);
+    assert_eq!(unknown, wrong);
+    assert_eq!(unknown, disabled);
+    assert_eq!(unknown, malformed);
+    assert_eq!(portal.sms_count_to("+4791234568").await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn guessing_codes_ends_the_challenge_after_five_tries() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let challenge: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    let right = portal.latest_code(MOBILE).await?;
+    let wrong = format!("{:06}", (right.parse::<u32>()? + 1) % 1_000_000);
+    for left in (0..5).rev() {
+        let r = portal
+            .post(
+                "/v1/auth/sms/verify",
+                json!({ "challenge_id": challenge["challenge_id"], "code": wrong }),
+            )
+            .await?;
+        let (status, content_type, body) = status_and_body(r).await?;
+        assert_eq!((status, content_type.as_str()), (400, "application/problem+json"));
+        assert_eq!(body["code"], "invalid_code");
+        assert_eq!(body["attempts_left"], left);
+    }
+    let r = portal
+        .post(
+            "/v1/auth/sms/verify",
+            json!({ "challenge_id": challenge["challenge_id"], "code": right }),
+        )
+        .await?;
+    let (status, _, body) = status_and_body(r).await?;
+    assert_eq!(status, 410, "the right code is useless once the challenge is dead");
+    assert_eq!(body["code"], "challenge_expired");
+    Ok(())
+}
+
+#[tokio::test]
+async fn concurrent_verifies_of_the_right_code_open_exactly_one_session() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let challenge: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    let code = portal.latest_code(MOBILE).await?;
+    let requests = (0..8).map(|_| {
+        portal.post(
+            "/v1/auth/sms/verify",
+            json!({ "challenge_id": challenge["challenge_id"], "code": code }),
+        )
+    });
+    let results = futures::future::join_all(requests).await;
+    let statuses: Vec<u16> = results
+        .into_iter()
+        .map(|r| r.map(|r| r.status().as_u16()).unwrap_or(0))
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 410), "{statuses:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn resend_flooding_is_throttled_with_retry_after() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let challenge: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    for _ in 0..5 {
+        let r = portal
+            .post(
+                "/v1/auth/sms/resend",
+                json!({ "challenge_id": challenge["challenge_id"] }),
+            )
+            .await?;
+        assert_eq!(r.status(), 429);
+        let retry: u64 = r.headers()["retry-after"].to_str()?.parse()?;
+        assert!((1..=30).contains(&retry), "{retry}");
+        let body: Value = r.json().await?;
+        assert_eq!(body["code"], "resend_too_soon");
+    }
+    assert_eq!(portal.sms_count_to(MOBILE).await?, 1, "no SMS was sent by the flood");
+    Ok(())
+}
+
+#[tokio::test]
+async fn login_flooding_one_account_hits_the_backoff() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(portal.login("kari", "feil passord her", false).await?.status().as_u16());
+    }
+    assert_eq!(&statuses[..5], &[401; 5]);
+    assert!(statuses[5..].contains(&429), "{statuses:?}");
+    let throttled = portal.login("kari", PASSWORD, false).await?;
+    assert_eq!(throttled.status(), 429, "the right password waits out the backoff too");
+    assert!(throttled.headers().contains_key("retry-after"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn refresh_token_reuse_revokes_the_session() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+    let client = portal.client();
+    let rotated = client
+        .post(portal.url("/v1/auth/refresh"))
+        .header("cookie", &session.refresh_cookie)
+        .send()
+        .await?;
+    let rotated = Session::from_token_response(rotated).await?;
+    let stolen = client
+        .post(portal.url("/v1/auth/refresh"))
+        .header("cookie", &session.refresh_cookie)
+        .send()
+        .await?;
+    assert_eq!(stolen.status(), 401);
+    let body: Value = stolen.json().await?;
+    assert_eq!(body["code"], "session_revoked");
+    let legit = client
+        .post(portal.url("/v1/auth/refresh"))
+        .header("cookie", &rotated.refresh_cookie)
+        .send()
+        .await?;
+    assert_eq!(legit.status(), 401, "the thief's reuse ends the whole session");
+    let account = client
+        .get(portal.url("/v1/account"))
+        .bearer_auth(&rotated.access_token)
+        .send()
+        .await?;
+    assert_eq!(account.status(), 401);
+    Ok(())
+}
+
+#[tokio::test]
+async fn forged_and_missing_tokens_are_refused() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    let client = portal.client();
+    for auth in [
+        "",
+        "Bearer",
+        "Bearer x.y.z",
+        "Basic a2FyaTpwdw==",
+        "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJrYXJpIn0.",
+    ] {
+        let r = client
+            .get(portal.url("/v1/account"))
+            .header("authorization", auth)
+            .send()
+            .await?;
+        assert_eq!(r.status(), 401, "{auth:?}");
+        assert_eq!(r.headers()["content-type"], "application/problem+json");
+    }
+    let r = client
+        .post(portal.url("/v1/auth/refresh"))
+        .header("cookie", "__Host-hk_refresh=garbage")
+        .send()
+        .await?;
+    assert_eq!(r.status(), 401);
+    Ok(())
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies_get_4xx_problems_never_500() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    let client = portal.client();
+    let cases: Vec<(&str, &str, Vec<u8>, u16)> = vec![
+        ("/v1/auth/login", "application/json", b"{not json".to_vec(), 400),
+        ("/v1/auth/login", "application/json", b"[]".to_vec(), 400),
+        (
+            "/v1/auth/login",
+            "application/json",
+            br#"{"username":"kari"}"#.to_vec(),
+            400,
+        ),
+        (
+            "/v1/auth/login",
+            "application/json",
+            br#"{"username":1,"password":2}"#.to_vec(),
+            400,
+        ),
+        (
+            "/v1/auth/login",
+            "application/json",
+            br#"{"username":"a","password":"b","extra":true}"#.to_vec(),
+            400,
+        ),
+        (
+            "/v1/auth/login",
+            "text/plain",
+            br#"{"username":"a","password":"b"}"#.to_vec(),
+            415,
+        ),
+        ("/v1/auth/login", "application/json", vec![b'a'; 64 * 1024], 413),
+        ("/v1/auth/login", "application/json", vec![0xff, 0xfe, 0x00], 400),
+        (
+            "/v1/auth/sms/verify",
+            "application/json",
+            br#"{"challenge_id":"../../etc","code":"123456"}"#.to_vec(),
+            400,
+        ),
+        (
+            "/v1/auth/sms/verify",
+            "application/json",
+            br#"{"challenge_id":"AAAAAAAAAAAAAAAAAAAAAA","code":"12345x"}"#.to_vec(),
+            400,
+        ),
+        (
+            "/v1/auth/sms/verify",
+            "application/json",
+            br#"{"challenge_id":"AAAAAAAAAAAAAAAAAAAAAA","code":"123456"}"#.to_vec(),
+            410,
+        ),
+        (
+            "/v1/auth/sms/resend",
+            "application/json",
+            br#"{"challenge_id":null}"#.to_vec(),
+            400,
+        ),
+    ];
+    for (path, content_type, body, expected) in cases {
+        let r = client
+            .post(portal.url(path))
+            .header("content-type", content_type)
+            .body(body.clone())
+            .send()
+            .await?;
+        let status = r.status().as_u16();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert_eq!(
+            status,
+            expected,
+            "{path} {content_type} {:?}",
+            String::from_utf8_lossy(&body[..body.len().min(60)])
+        );
+        assert_eq!(ct, "application/problem+json");
+        let problem: Value = r.json().await?;
+        assert!(problem["code"].is_string() && problem["title"].is_string(), "{problem}");
+    }
+    let huge_password = "x".repeat(10_000);
+    let r = portal.login("kari", &huge_password, false).await?;
+    assert_eq!(r.status(), 401, "overlong passwords are refused without hashing them");
+    Ok(())
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problems() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    let client = portal.client();
+    let r = client.get(portal.url("/v1/nope")).send().await?;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    let r = client.get(portal.url("/v1/auth/login")).send().await?;
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["content-type"], "application/problem+json");
+    Ok(())
+}
+
+#[tokio::test]
+async fn secrets_stay_out_of_the_console() -> anyhow::Result<()> {
+    // The outbox is the local phone; the code must appear there and nowhere in the logs.
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+    let db = std::fs::read(portal.data_dir.join("portal.db"))?;
+    let db = String::from_utf8_lossy(&db);
+    assert!(!db.contains(PASSWORD), "password stored in clear");
+    let secret = session.refresh_cookie.split('.').nth(1).unwrap_or_default();
+    assert!(
+        secret.len() == 43 && !db.contains(secret),
+        "refresh secret stored in clear"
+    );
+    Ok(())
+}
