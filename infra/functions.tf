@@ -92,7 +92,6 @@ resource "aws_lambda_function" "function" {
   #checkov:skip=CKV_AWS_117:No VPC: the functions reach only AWS public endpoints (DynamoDB, SNS, Secrets Manager) and Buypass over HTTPS; there is nothing private to reach, and a VPC would add NAT cost and an egress path without reducing exposure.
   #checkov:skip=CKV_AWS_272:Code signing needs artefacts signed by AWS Signer and deployed from S3; these are deployed from the locally built zip whose hash Terraform pins (source_code_hash). Revisit when CI builds and signs the artefacts.
   #checkov:skip=CKV_AWS_173:The environment holds only resource names, ARNs and URLs (no secrets: those are in Secrets Manager); Lambda encrypts it at rest with its service key, and a CMK here would add key grants for no gain.
-  #checkov:skip=CKV_AWS_116:Only serial-activation is invoked asynchronously (schedule) and it has a dead-letter queue (dynamic block below); the HTTP functions are invoked synchronously by API Gateway, where a DLQ never applies.
 
   function_name = "${local.name}-${each.key}"
   description   = each.value.description

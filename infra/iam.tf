@@ -2,6 +2,10 @@
 # plus what the Lambda platform does with the role (logs, traces, reading the stream, writing
 # the dead-letter queue). scripts/check-infra.sh derives the actions from the Rust sources
 # (infra/checks/) and fails on any difference either way.
+#
+# DynamoDB transactions have no IAM action of their own: TransactWriteItems is authorised item
+# by item as PutItem / UpdateItem / DeleteItem / ConditionCheckItem, TransactGetItems as
+# GetItem. The table statements list those.
 
 locals {
   function_policies = {
@@ -30,7 +34,7 @@ data "aws_iam_policy_document" "login" {
 
   statement {
     sid       = "Table"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:TransactWriteItems"]
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.portal.arn]
   }
 
@@ -89,7 +93,7 @@ data "aws_iam_policy_document" "sms_code" {
 
   statement {
     sid       = "Table"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:TransactWriteItems"]
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.portal.arn]
   }
 
@@ -148,7 +152,7 @@ data "aws_iam_policy_document" "account" {
 
   statement {
     sid       = "Table"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:TransactWriteItems"]
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.portal.arn]
   }
 
@@ -207,7 +211,7 @@ data "aws_iam_policy_document" "buypass" {
 
   statement {
     sid       = "Table"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:TransactWriteItems"]
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.portal.arn]
   }
 
@@ -264,7 +268,7 @@ data "aws_iam_policy_document" "serial_activation" {
 
   statement {
     sid       = "Table"
-    actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:TransactWriteItems", "dynamodb:Scan"]
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"]
     resources = [aws_dynamodb_table.portal.arn]
   }
 

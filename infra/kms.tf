@@ -32,9 +32,6 @@ data "aws_iam_policy_document" "kms_account" {
 }
 
 data "aws_iam_policy_document" "kms_logs" {
-  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only.
-  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only.
-  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only.
   source_policy_documents = [data.aws_iam_policy_document.kms_account.json]
 
   statement {
@@ -61,9 +58,6 @@ data "aws_iam_policy_document" "kms_logs" {
 }
 
 data "aws_iam_policy_document" "kms_messaging" {
-  #checkov:skip=CKV_AWS_109:A key policy's Resource "*" means this key only.
-  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key only.
-  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key only.
   source_policy_documents = [data.aws_iam_policy_document.kms_account.json]
 
   statement {

@@ -413,6 +413,7 @@ def policy_grants(docs: dict[str, dict], name: str, seen: frozenset = frozenset(
 class Config:
     library: pathlib.Path
     not_in_lambdas: list[str]
+    local_only_functions: list[str]
     local_only_env: dict[str, str]
     functions: dict[str, dict]
 
@@ -422,6 +423,7 @@ def load_config(path: pathlib.Path, repo: pathlib.Path) -> Config:
     return Config(
         library=repo / raw["library"],
         not_in_lambdas=raw.get("not_in_lambdas", []),
+        local_only_functions=raw.get("local_only_functions", []),
         local_only_env=raw.get("local_only_env", {}),
         functions=raw.get("functions", {}),
     )
@@ -517,6 +519,10 @@ class Checker:
             if not fn:
                 self.fail("routes", f"openapi.yaml: {key} has no x-function")
                 continue
+            if fn in self.cfg.local_only_functions:
+                if key in self.tf_routes:
+                    self.fail("routes", f"{key} is served only by {fn} (local development) and must not be deployed, but Terraform has a route for it")
+                continue
             route = self.tf_routes.get(key)
             if route is None:
                 self.fail("routes", f"{key} (x-function {fn}) is in openapi.yaml but has no Terraform route (infra/routes.tf)")
@@ -526,7 +532,7 @@ class Checker:
             fn = route.get("function")
             if fn not in self.tf_functions:
                 self.fail("routes", f"Terraform route {key} points at {fn}, which is not in local.functions")
-            if key in self.operations:
+            if key in self.operations and self.operations[key] not in self.cfg.local_only_functions:
                 continue
             if self.planned(fn):
                 self.notes.append(f"route {key}: not in openapi.yaml yet, function {fn} planned")
@@ -654,7 +660,7 @@ class Checker:
             origin = "its code calls it" if action in calls else "the Lambda platform needs it" if action in platform else "it uses a KMS-encrypted resource"
             self.fail("iam", f"{fn}: role does not grant {action} ({origin})")
         for action in sorted(grant.actions - expected):
-            self.fail("iam", f"{fn}: role grants {action}, which its code never calls")
+            self.fail("iam", f"{fn}: role grants {action}, which neither its code nor the Lambda platform needs")
         for action in sorted(set(grant.star_resources) - STAR_RESOURCE_OK):
             self.fail("iam", f'{fn}: {action} is granted on resource "*"; scope it to the resource')
         if uses_index and not grant.index_resource:
@@ -681,12 +687,17 @@ class Checker:
                 what = ", ".join(sorted(found.actions | reads))
                 self.fail("coverage", f"{self.rel(p)} reads or calls {what}, but functions.toml attributes it to no function (list it under the functions that run it, or in not_in_lambdas)")
 
-    def run(self) -> int:
+    def collect(self) -> list[str]:
+        """Runs every check; the findings (empty when the contract holds)."""
         self.load()
         self.check_functions()
         self.check_routes()
         self.check_env_and_iam()
         self.check_coverage()
+        return self.findings
+
+    def run(self) -> int:
+        self.collect()
         for note in self.notes:
             print(f"note: {note}")
         for finding in self.findings:
