@@ -151,7 +151,7 @@ variable "activation_event_subscriber_arns" {
 }
 
 variable "activation_metric" {
-  description = "The metric the serial-activation function emits (CloudWatch embedded metric format) with the age in seconds of the oldest serial still pending; alarmed above 10 minutes."
+  description = "The metric the serial-activation function emits on every sweep (CloudWatch embedded metric format, dimension FunctionName = its own function name): the age in seconds of the oldest serial still pending, alarmed above 10 minutes."
   type = object({
     namespace = string
     name      = string

@@ -23,3 +23,6 @@ if [ ! -x tools/openapi/node_modules/.bin/redocly ]; then
   npm ci --prefix tools/openapi --no-audit --no-fund --silent
 fi
 (cd tools/openapi && node_modules/.bin/redocly lint --config redocly.yaml ../../openapi.yaml)
+
+step "infrastructure checks (terraform fmt, checkov, contract check)"
+./scripts/check-infra.sh
