@@ -24,5 +24,4 @@ if [ ! -x tools/openapi/node_modules/.bin/redocly ]; then
 fi
 (cd tools/openapi && node_modules/.bin/redocly lint --config redocly.yaml ../../openapi.yaml)
 
-step "infrastructure checks (terraform fmt, checkov, contract check)"
-./scripts/check-infra.sh
+./scripts/check-infra.sh # infra/: terraform fmt, checkov, contract check against openapi.yaml and the code
