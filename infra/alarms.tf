@@ -56,7 +56,7 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
 
   metric_query {
     id          = "rate"
-    expression  = "IF(errors >= 5, 100 * errors / MAX([requests, 1]), 0)"
+    expression  = "IF(errors >= 5 AND requests > 0, 100 * errors / requests, 0)"
     label       = "5xx percent"
     return_data = true
   }

@@ -58,22 +58,21 @@ data "aws_iam_policy_document" "kms_logs" {
 }
 
 data "aws_iam_policy_document" "kms_messaging" {
+  #checkov:skip=CKV_AWS_111:A key policy's Resource "*" is this key; the CloudWatch service statement has no condition on purpose (see below), and the alarm topic's policy limits publishing to this stack's alarms.
+  #checkov:skip=CKV_AWS_356:A key policy's Resource "*" is this key (as for CKV_AWS_111).
   source_policy_documents = [data.aws_iam_policy_document.kms_account.json]
 
   statement {
     # CloudWatch alarms publish to the encrypted alarm topic as the CloudWatch service, which
-    # needs the key itself (this is why the topic cannot use the AWS managed SNS key).
+    # needs the key itself (this is why the topic cannot use the AWS managed SNS key). The
+    # alarm topic's policy (alarms.tf) is what limits publishing to this stack's alarms; no
+    # condition here, because an alarm whose notification cannot be encrypted fails silently.
     sid       = "CloudWatchAlarms"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
       type        = "Service"
       identifiers = ["cloudwatch.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account]
     }
   }
 }

@@ -36,8 +36,10 @@ locals {
   openapi_operations = merge([
     for path, item in yamldecode(file("${path.module}/../openapi.yaml")).paths : {
       for method, operation in item :
-      "${upper(method)} ${path}" => operation["x-function"]
-      if contains(["get", "put", "post", "delete", "patch", "head", "options"], method) && operation["x-function"] != "portal-local"
+      "${upper(method)} ${path}" => try(operation["x-function"], "(none)")
+      # try(): path items also hold non-operations (parameters, summary), and HCL's && does not
+      # short-circuit.
+      if contains(["get", "put", "post", "delete", "patch", "head", "options"], method) && try(operation["x-function"], "") != "portal-local"
     }
   ]...)
 
