@@ -117,11 +117,11 @@ async fn access_log(request: Request, next: Next) -> Response {
 }
 
 fn request_id(request: &Request) -> String {
-    if let Some(ctx) = request.extensions().get::<lambda_http::request::RequestContext>() {
-        if let lambda_http::request::RequestContext::ApiGatewayV2(c) = ctx {
-            if let Some(id) = &c.request_id {
-                return id.clone();
-            }
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) =
+        request.extensions().get::<lambda_http::request::RequestContext>()
+    {
+        if let Some(id) = &c.request_id {
+            return id.clone();
         }
     }
     request
