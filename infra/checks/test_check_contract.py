@@ -85,6 +85,14 @@ class MutationTest(unittest.TestCase):
         for fn in functions:
             edit(toml, rf'(\[functions\.{re.escape(fn)}\]\nmodules = \[)', rf'\1"{name}", ')
 
+    def add_statement(self, document: str, actions: str, resources: str) -> None:
+        """An extra Allow statement at the top of data.aws_iam_policy_document.<document>."""
+        edit(
+            self.infra / "iam.tf",
+            rf'(data "aws_iam_policy_document" "{document}" \{{\n)',
+            rf"\1  statement {{\n    sid       = \"Probe\"\n    actions   = {actions}\n    resources = {resources}\n  }}\n",
+        )
+
     # -- routes --------------------------------------------------------------------------
 
     def test_route_pointing_at_the_wrong_function(self) -> None:
@@ -118,20 +126,19 @@ class MutationTest(unittest.TestCase):
 
     def test_code_calls_an_action_the_role_does_not_grant(self) -> None:
         self.add_library_module(
-            "probe_secret.rs",
-            "use aws_sdk_secretsmanager::Client;\n"
-            "pub async fn read(c: &Client) { let _ = c.get_secret_value().secret_id(\"x\").send().await; }\n",
+            "probe_queue.rs",
+            "use aws_sdk_sqs::Client;\n"
+            "pub async fn send(c: &Client) { let _ = c.send_message().queue_url(\"q\").send().await; }\n",
             ["login"],
         )
-        edit(self.infra / "iam.tf", r'(?s)(data "aws_iam_policy_document" "login" \{.*?)\n  statement \{\n    sid\s*= "KeysSecret".*?\n  \}\n', r"\1\n")
-        self.assertNewFinding(r"^\[iam\] login: role does not grant secretsmanager:GetSecretValue \(its code calls it\)$")
+        self.assertNewFinding(r"^\[iam\] login: role does not grant sqs:SendMessage \(its code calls it\)$")
 
     def test_role_grants_an_action_nothing_calls(self) -> None:
-        edit(self.infra / "iam.tf", r'(data "aws_iam_policy_document" "sms_code" \{\n  statement \{\n(?:.*\n)*?    actions\s*= \[)', r'\1"sqs:DeleteQueue", ')
+        self.add_statement("sms_code", '["sqs:DeleteQueue"]', "[aws_sqs_queue.activation_dlq.arn]")
         self.assertNewFinding(r"^\[iam\] sms-code: role grants sqs:DeleteQueue, which neither its code nor the Lambda platform needs$")
 
     def test_platform_action_missing(self) -> None:
-        edit(self.infra / "iam.tf", r'(data "aws_iam_policy_document" "login" \{\n  statement \{\n(?:.*\n)*?    actions\s*= \["logs:CreateLogStream"), "logs:PutLogEvents"\]', r"\1]")
+        edit(self.infra / "iam.tf", r'(?s)(data "aws_iam_policy_document" "login" \{.*?sid\s*= "Logs"\n\s*actions\s*= \["logs:CreateLogStream"), "logs:PutLogEvents"\]', r"\1]")
         self.assertNewFinding(r"^\[iam\] login: role does not grant logs:PutLogEvents \(the Lambda platform needs it\)$")
 
     def test_dynamodb_transaction_needs_the_item_actions(self) -> None:
@@ -149,8 +156,13 @@ class MutationTest(unittest.TestCase):
         self.assertFalse(any("TransactWriteItems" in f for f in findings(self.repo)), "TransactWriteItems is not an IAM action")
 
     def test_wildcard_resource_is_refused(self) -> None:
-        edit(self.infra / "iam.tf", r'(?s)(data "aws_iam_policy_document" "login" \{.*?sid\s*= "KeysSecret"\n\s*actions\s*= \["secretsmanager:GetSecretValue"\]\n\s*resources = )\[aws_secretsmanager_secret\.keys\.arn\]', r'\1["*"]')
-        self.assertNewFinding(r'^\[iam\] login: secretsmanager:GetSecretValue is granted on resource "\*"; scope it to the resource$')
+        self.add_library_module(
+            "probe_get.rs",
+            "pub async fn get(c: &aws_sdk_dynamodb::Client) { let _ = c.get_item().send().await; }\n",
+            ["login"],
+        )
+        self.add_statement("login", '["dynamodb:GetItem"]', '["*"]')
+        self.assertNewFinding(r'^\[iam\] login: dynamodb:GetItem is granted on resource "\*"; scope it to the resource$')
 
     # -- environment ---------------------------------------------------------------------
 
