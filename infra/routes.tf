@@ -9,6 +9,11 @@
 #   (challenge id + code, refresh cookie, or the bearer token, which is an EdDSA JWT plus a
 #   session liveness lookup that API Gateway's JWT authorizer cannot do). "AWS_IAM" is the
 #   remote-access gateway's lookup, SigV4-signed by the gateway's own IAM principal.
+# Routes of functions whose crate does not exist yet (account, buypass, serial-activation) are
+# here ahead of openapi.yaml, as infra/checks/functions.toml documents ("planned"); any other
+# route appears here only once the contract has it (the check fails both ways). DESIGN's
+# password forgot/reset (login) and TOTP verify (sms-code) join when openapi.yaml gains them.
+#
 # throttle: "auth" routes are reachable without a session and send SMS or check secrets, so
 #   they get the tighter var.api_throttle_auth on top of the stage default.
 locals {
