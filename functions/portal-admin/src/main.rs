@@ -51,6 +51,11 @@ enum Command {
     },
     /// Shows an account (never its secrets).
     Show { username: String },
+    /// Generates a new password and sends it by SMS; the user must change it after logging in,
+    /// and every session of the account ends.
+    ResetPassword { username: String },
+    /// Prints the account's security audit trail, oldest first (masked numbers, no secrets).
+    Audit { username: String },
 }
 
 #[tokio::main]
@@ -118,6 +123,20 @@ async fn run(args: Args) -> anyhow::Result<String> {
             app.set_home_office(&username(&u)?, state == "on").await?;
             Ok(format!("home office {state} for {u}"))
         }
+        Command::ResetPassword { username: u } => {
+            let reset = app.reset_password_by_operator(&username(&u)?).await?;
+            Ok(format!(
+                "new password for {u} sent by SMS to {}; {} session(s) ended; the user must change it after logging in",
+                reset.sent_to, reset.sessions_revoked
+            ))
+        }
+        Command::Audit { username: u } => {
+            let events = app.repo.audit_trail(&username(&u)?, app.now()).await?;
+            if events.is_empty() {
+                return Ok(format!("no audit events for {u}"));
+            }
+            Ok(events.iter().map(audit_line).collect::<Vec<_>>().join("\n"))
+        }
         Command::Show { username: u } => {
             let account = app
                 .account(&username(&u)?)
@@ -135,4 +154,27 @@ async fn run(args: Args) -> anyhow::Result<String> {
             }))?)
         }
     }
+}
+
+/// One event per line: time, event, source address, detail. Details hold masked numbers and
+/// reasons only; secrets are never recorded in the first place.
+fn audit_line(event: &portal::audit::AuditEvent) -> String {
+    let kind = serde_json::to_value(event.event)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let detail = match &event.detail {
+        serde_json::Value::Object(map) if map.is_empty() => String::new(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    format!(
+        "{}  {:<24}  {:<15}  {}",
+        event.at,
+        kind,
+        event.source_ip.as_deref().unwrap_or("-"),
+        detail
+    )
+    .trim_end()
+    .to_owned()
 }

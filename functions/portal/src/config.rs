@@ -18,6 +18,9 @@ pub struct Policy {
     pub access_token_lifetime: i64,
     pub session_idle_timeout: i64,
     pub session_absolute_lifetime: i64,
+    /// Forgot-password answers take at least this long whether or not the account exists, so
+    /// the time an SMS takes to send does not tell accounts apart.
+    pub forgot_password_min_response_ms: u64,
 }
 
 impl Default for Policy {
@@ -38,6 +41,7 @@ impl Default for Policy {
             access_token_lifetime: 15 * 60,
             session_idle_timeout: 30 * 60,
             session_absolute_lifetime: 12 * 3600,
+            forgot_password_min_response_ms: 400,
         }
     }
 }

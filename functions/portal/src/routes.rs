@@ -10,13 +10,13 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tracing::Instrument;
 
 use crate::app::SharedApp;
 use crate::error::ApiError;
-use crate::handlers::{account, auth};
+use crate::handlers::{account, auth, self_service};
 use crate::http::extract::MAX_BODY_BYTES;
 use crate::http::problem;
 
@@ -44,22 +44,34 @@ impl Function {
 /// (method, path, function) for every API route; the single source the routers are built from.
 pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/auth/login", Function::Login),
+    ("POST", "/v1/auth/password/forgot", Function::Login),
+    ("POST", "/v1/auth/password/reset", Function::Login),
     ("POST", "/v1/auth/sms/resend", Function::SmsCode),
     ("POST", "/v1/auth/sms/verify", Function::SmsCode),
     ("POST", "/v1/auth/refresh", Function::SmsCode),
     ("POST", "/v1/auth/logout", Function::SmsCode),
     ("GET", "/v1/account", Function::Account),
+    ("PUT", "/v1/account/password", Function::Account),
+    ("POST", "/v1/account/phone", Function::Account),
+    ("POST", "/v1/account/phone/confirm", Function::Account),
 ];
 
 fn routes_of(function: Function) -> Router<SharedApp> {
     match function {
-        Function::Login => Router::new().route("/v1/auth/login", post(auth::login)),
+        Function::Login => Router::new()
+            .route("/v1/auth/login", post(auth::login))
+            .route("/v1/auth/password/forgot", post(self_service::forgot_password))
+            .route("/v1/auth/password/reset", post(self_service::reset_password)),
         Function::SmsCode => Router::new()
             .route("/v1/auth/sms/resend", post(auth::resend))
             .route("/v1/auth/sms/verify", post(auth::verify))
             .route("/v1/auth/refresh", post(auth::refresh))
             .route("/v1/auth/logout", post(auth::logout)),
-        Function::Account => Router::new().route("/v1/account", get(account::get_account)),
+        Function::Account => Router::new()
+            .route("/v1/account", get(account::get_account))
+            .route("/v1/account/password", put(self_service::change_password))
+            .route("/v1/account/phone", post(self_service::start_phone_change))
+            .route("/v1/account/phone/confirm", post(self_service::confirm_phone_change)),
     }
 }
 

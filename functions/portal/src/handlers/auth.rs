@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::app::SharedApp;
 use crate::domain::{ChallengeId, Password, SmsCode};
 use crate::error::ApiError;
-use crate::http::auth::Authenticated;
+use crate::http::auth::AuthenticatedEvenIfPasswordChangeRequired;
 use crate::http::cookies::{clear_refresh_cookie, read_cookie, refresh_cookie};
 use crate::http::extract::{ClientIp, JsonBody};
 use crate::services::sessions::{RefreshToken, Tokens};
@@ -84,11 +84,10 @@ pub async fn verify(
     let tokens = app
         .open_session(&challenge.username, remember_me, ip.as_deref())
         .await?;
-    let account = app.account(&challenge.username).await?;
     Ok(token_response(
         &app.settings.refresh_cookie,
         &tokens,
-        account.password_change_required,
+        tokens.session.password_change_required.unwrap_or(false),
     ))
 }
 
@@ -117,7 +116,8 @@ pub async fn refresh(State(app): State<SharedApp>, ip: ClientIp, headers: Header
 pub async fn logout(
     State(app): State<SharedApp>,
     ip: ClientIp,
-    Authenticated(caller): Authenticated,
+    // Logging out must work while a password change is pending.
+    AuthenticatedEvenIfPasswordChangeRequired(caller): AuthenticatedEvenIfPasswordChangeRequired,
 ) -> Result<Response, ApiError> {
     app.revoke_session(&caller.session, ip.as_deref()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();

@@ -3,3 +3,4 @@
 pub mod account;
 pub mod auth;
 pub mod dev;
+pub mod self_service;

@@ -12,6 +12,9 @@ use crate::error::ApiError;
 /// Largest JSON body any route accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// How much of an oversized body is read and thrown away so the client gets its 413.
+const DRAIN_LIMIT_BYTES: usize = 1024 * 1024;
+
 /// A JSON body, with every failure (wrong media type, bad syntax, wrong shape, too large)
 /// answered as a 4xx problem, never a 500 or a plain-text error.
 pub struct JsonBody<T>(pub T);
@@ -35,6 +38,18 @@ where
             });
         if !is_json {
             return Err(ApiError::UnsupportedMediaType);
+        }
+        let declared_length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared_length.is_some_and(|n| n > MAX_BODY_BYTES) {
+            // Read (and drop) a moderately oversized body before answering: closing the
+            // connection on unread data makes TCP reset it, and the client then never sees
+            // the 413. Anything larger than the drain limit is cut off regardless.
+            let _ = axum::body::to_bytes(req.into_body(), DRAIN_LIMIT_BYTES).await;
+            return Err(ApiError::BodyTooLarge);
         }
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

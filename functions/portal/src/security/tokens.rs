@@ -2,7 +2,10 @@
 
 use std::collections::HashMap;
 
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use ring::signature::Ed25519KeyPair;
 
 use super::keys::{KeyError, KeyMaterial};
 use crate::clock::UnixTime;
@@ -32,8 +35,10 @@ pub struct TokenKeys {
     issuer: String,
     audience: String,
     lifetime: i64,
-    signing_kid: String,
-    signing: EncodingKey,
+    /// The encoded JWS header (`alg`, `kid`, `typ`), the same for every token.
+    header_b64: String,
+    /// Parsed once: jsonwebtoken would re-parse the PKCS#8 document on every signature.
+    signing: Ed25519KeyPair,
     verifying: HashMap<String, DecodingKey>,
     validation: Validation,
 }
@@ -44,7 +49,10 @@ impl TokenKeys {
             .signing_keys
             .first()
             .ok_or_else(|| KeyError::Invalid("no signing key".into()))?;
-        let signing = EncodingKey::from_ed_der(&current.der()?);
+        let signing = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&current.der()?)
+            .map_err(|e| KeyError::Invalid(format!("signing key {}: {e}", current.kid)))?;
+        let header = serde_json::json!({ "typ": "JWT", "alg": "EdDSA", "kid": current.kid });
+        let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
         let mut verifying = HashMap::new();
         for key in &material.signing_keys {
             verifying.insert(key.kid.clone(), DecodingKey::from_ed_der(&key.public_key()?));
@@ -59,7 +67,7 @@ impl TokenKeys {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             lifetime,
-            signing_kid: current.kid.clone(),
+            header_b64,
             signing,
             verifying,
             validation,
@@ -80,9 +88,16 @@ impl TokenKeys {
             iat: now,
             exp: now + self.lifetime,
         };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.signing_kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.signing).map_err(|e| KeyError::Invalid(e.to_string()))
+        // Compact JWS (RFC 7515): header.payload.signature, all base64url without padding.
+        let payload = serde_json::to_vec(&claims).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 90);
+        token.push_str(&self.header_b64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut token);
+        let signature = self.signing.sign(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut token);
+        Ok(token)
     }
 
     pub fn verify(&self, token: &str, now: UnixTime) -> Result<AccessClaims, TokenError> {

@@ -54,14 +54,21 @@ impl App {
 
     /// Reserves one SMS under both the per-account and per-number limits.
     async fn reserve_sms(&self, username: &Username, to: &MobileNumber) -> Result<(), ApiError> {
+        self.reserve_sms_under(username.as_str(), to.as_e164()).await
+    }
+
+    /// Reserves one SMS under the per-account limit for `account_key` and the per-number limit
+    /// for `destination_key`. Decoys reserve under stand-in keys ([`decoy_destination_key`]) so
+    /// their limits run out exactly when a real account's would.
+    pub(crate) async fn reserve_sms_under(&self, account_key: &str, destination_key: &str) -> Result<(), ApiError> {
         let now = self.now();
         let account = self.sms_per_account();
-        if let Err(wait) = self.repo.limit_acquire(&account, username.as_str(), now).await? {
+        if let Err(wait) = self.repo.limit_acquire(&account, account_key, now).await? {
             return Err(ApiError::SmsLimit { retry_after: wait });
         }
         let destination = self.sms_per_destination();
-        if let Err(wait) = self.repo.limit_acquire(&destination, to.as_e164(), now).await? {
-            self.repo.limit_release(&account, username.as_str(), now).await?;
+        if let Err(wait) = self.repo.limit_acquire(&destination, destination_key, now).await? {
+            self.repo.limit_release(&account, account_key, now).await?;
             return Err(ApiError::SmsLimit { retry_after: wait });
         }
         Ok(())
@@ -79,7 +86,7 @@ impl App {
             .await;
     }
 
-    async fn send_code(&self, challenge: &Challenge, code: &SmsCode) -> Result<(), ApiError> {
+    pub(crate) async fn send_code(&self, challenge: &Challenge, code: &SmsCode) -> Result<(), ApiError> {
         let body = match &challenge.purpose {
             ChallengePurpose::Login { .. } => messages::login_code(code),
             ChallengePurpose::PasswordReset => messages::reset_code(code),
@@ -106,6 +113,33 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<IssuedChallenge, ApiError> {
         let now = self.now();
+        let (challenge, code) = self.open_challenge(username, destination, purpose).await?;
+        if let Err(e) = self.send_code(&challenge, &code).await {
+            let _ = self
+                .repo
+                .items()
+                .delete(
+                    &challenge_pk(&challenge.id),
+                    CHALLENGE_SK,
+                    crate::store::Condition::Always,
+                    now,
+                )
+                .await;
+            self.unreserve_sms(username, destination).await;
+            return Err(e);
+        }
+        self.audit_code_sent(&challenge, source_ip).await;
+        Ok(self.issued(&challenge))
+    }
+
+    /// Reserves the SMS and stores a new challenge with a fresh code; sends nothing.
+    pub(crate) async fn open_challenge(
+        &self,
+        username: &Username,
+        destination: &MobileNumber,
+        purpose: ChallengePurpose,
+    ) -> Result<(Challenge, SmsCode), ApiError> {
+        let now = self.now();
         self.reserve_sms(username, destination).await?;
         let id = ChallengeId::generate();
         let code = SmsCode::generate();
@@ -121,34 +155,37 @@ impl App {
             failed_attempts: 0,
             consumed: false,
         };
-        let pk = challenge_pk(&id);
         self.repo
-            .insert(&pk, CHALLENGE_SK, &challenge, Some(challenge.code_expires_at), now)
-            .await?;
-        if let Err(e) = self.send_code(&challenge, &code).await {
-            let _ = self
-                .repo
-                .items()
-                .delete(&pk, CHALLENGE_SK, crate::store::Condition::Always, now)
-                .await;
-            self.unreserve_sms(username, destination).await;
-            return Err(e);
-        }
-        self.repo
-            .audit(
-                username,
-                AuditKind::CodeSent,
-                source_ip,
-                json!({ "to": destination.masked(), "purpose": purpose_name(&challenge.purpose) }),
+            .insert(
+                &challenge_pk(&id),
+                CHALLENGE_SK,
+                &challenge,
+                Some(challenge.code_expires_at),
                 now,
             )
+            .await?;
+        Ok((challenge, code))
+    }
+
+    pub(crate) async fn audit_code_sent(&self, challenge: &Challenge, source_ip: Option<&str>) {
+        self.repo
+            .audit(
+                &challenge.username,
+                AuditKind::CodeSent,
+                source_ip,
+                json!({ "to": challenge.destination.masked(), "purpose": purpose_name(&challenge.purpose) }),
+                self.now(),
+            )
             .await;
-        Ok(IssuedChallenge {
-            challenge_id: id,
-            phone_hint: destination.masked(),
+    }
+
+    pub(crate) fn issued(&self, challenge: &Challenge) -> IssuedChallenge {
+        IssuedChallenge {
+            challenge_id: challenge.id.clone(),
+            phone_hint: challenge.destination.masked(),
             expires_in: self.policy.code_lifetime,
             resend_after: self.policy.resend_interval,
-        })
+        }
     }
 
     /// A challenge that can still be answered, or 410.
@@ -174,10 +211,7 @@ impl App {
             self.policy.code_lifetime,
         );
         let challenge = self.live_challenge(id).await?;
-        if challenge.code_hash.is_none() {
-            // A decoy challenge (unknown user): behave as if sent, send nothing.
-            return self.decoy_resend(id).await;
-        }
+        let decoy = challenge.code_hash.is_none();
         let code = SmsCode::generate();
         let code_hash = self.codes.hash(id, &code);
         let attempts_max = self.policy.code_attempts_per_challenge;
@@ -201,13 +235,30 @@ impl App {
                     });
                 }
                 let mut next = c.clone();
-                next.code_hash = Some(code_hash.clone());
+                // A decoy stays a decoy: it has no code, so nothing can ever answer it.
+                if c.code_hash.is_some() {
+                    next.code_hash = Some(code_hash.clone());
+                }
                 next.code_expires_at = now + lifetime;
                 next.last_sent_at = now;
                 next.resends += 1;
                 Ok((Change::Write(next, c.clone()), Some(now + lifetime)))
             })
             .await?;
+        if decoy {
+            // A decoy challenge (unknown user): counts against the same limits, sends nothing.
+            let reserved = self
+                .reserve_sms_under(challenge.username.as_str(), &decoy_destination_key(&challenge.username))
+                .await;
+            if let Err(e) = reserved {
+                self.restore_resend_state(id, &previous).await;
+                return Err(e);
+            }
+            return Ok(Resent {
+                expires_in: lifetime,
+                resend_after: interval,
+            });
+        }
         let sent = async {
             self.reserve_sms(&challenge.username, &challenge.destination).await?;
             let mut current = challenge.clone();
@@ -220,19 +271,7 @@ impl App {
         }
         .await;
         if let Err(e) = sent {
-            // Give the resend back so the user may retry at once; the old code stays dead.
-            let _ = self
-                .repo
-                .modify::<Challenge, (), ApiError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| match current {
-                    Some(c) => {
-                        let mut c = c.clone();
-                        c.last_sent_at = previous.last_sent_at;
-                        c.resends = previous.resends;
-                        Ok((Change::Write(c, ()), Some(now + lifetime)))
-                    }
-                    None => Ok((Change::Keep(()), None)),
-                })
-                .await;
+            self.restore_resend_state(id, &previous).await;
             return Err(e);
         }
         self.repo
@@ -250,45 +289,23 @@ impl App {
         })
     }
 
-    async fn decoy_resend(&self, id: &ChallengeId) -> Result<Resent, ApiError> {
+    /// Gives a resend back after its SMS could not be sent (or was over a limit), so the user
+    /// may retry at once; the code it replaced stays dead.
+    async fn restore_resend_state(&self, id: &ChallengeId, previous: &Challenge) {
         let now = self.now();
-        let (interval, max_resends, lifetime) = (
-            self.policy.resend_interval,
-            self.policy.resends_per_challenge,
-            self.policy.code_lifetime,
-        );
-        self.repo
-            .modify::<Challenge, Resent, ApiError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| {
-                let Some(c) = current else {
-                    return Err(ApiError::ChallengeGone);
-                };
-                let since = now - c.last_sent_at;
-                if since < interval {
-                    return Err(ApiError::ResendTooSoon {
-                        retry_after: (interval - since) as u64,
-                    });
+        let lifetime = self.policy.code_lifetime;
+        let _ = self
+            .repo
+            .modify::<Challenge, (), ApiError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| match current {
+                Some(c) => {
+                    let mut c = c.clone();
+                    c.last_sent_at = previous.last_sent_at;
+                    c.resends = previous.resends;
+                    Ok((Change::Write(c, ()), Some(now + lifetime)))
                 }
-                if c.resends >= max_resends {
-                    return Err(ApiError::ResendLimit {
-                        retry_after: (c.code_expires_at - now).max(1) as u64,
-                    });
-                }
-                let mut next = c.clone();
-                next.code_expires_at = now + lifetime;
-                next.last_sent_at = now;
-                next.resends += 1;
-                Ok((
-                    Change::Write(
-                        next,
-                        Resent {
-                            expires_in: lifetime,
-                            resend_after: interval,
-                        },
-                    ),
-                    Some(now + lifetime),
-                ))
+                None => Ok((Change::Keep(()), None)),
             })
-            .await
+            .await;
     }
 
     /// Checks `code` against the challenge and, if right, consumes it: exactly one caller
@@ -366,6 +383,13 @@ impl App {
             }
         }
     }
+}
+
+/// The per-number SMS limit key of a decoy challenge: one stand-in "number" per typed username,
+/// so a username without an account runs into the per-number limit after as many requests as
+/// one with an account.
+pub(crate) fn decoy_destination_key(username: &Username) -> String {
+    format!("decoy#{username}")
 }
 
 fn purpose_name(p: &ChallengePurpose) -> &'static str {

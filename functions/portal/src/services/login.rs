@@ -22,13 +22,13 @@ impl App {
 
     /// The key the per-account backoff is kept under. Built from the typed name whether or not
     /// the account exists, so unknown names are throttled exactly like real ones.
-    fn backoff_key(raw_username: &str) -> String {
+    pub(crate) fn backoff_key(raw_username: &str) -> String {
         let lower = raw_username.trim().to_lowercase();
         crate::security::sha256_hex(&lower)
     }
 
     /// Throttles that apply before any password is checked: per source IP and per username.
-    async fn login_throttle(&self, backoff_key: &str, source_ip: Option<&str>) -> Result<(), ApiError> {
+    pub(crate) async fn login_throttle(&self, backoff_key: &str, source_ip: Option<&str>) -> Result<(), ApiError> {
         let now = self.now();
         if let Some(ip) = source_ip {
             if let Err(wait) = self.repo.limit_check(&self.ip_failures(), ip, now).await? {
@@ -46,11 +46,14 @@ impl App {
         Ok(())
     }
 
-    async fn login_failed(
+    /// Counts a wrong password against the source address and the username. `during` says
+    /// which step asked for it (`login`, or a re-authentication such as `password_change`).
+    pub(crate) async fn login_failed(
         &self,
         backoff_key: &str,
         account: Option<&Account>,
         source_ip: Option<&str>,
+        during: &'static str,
     ) -> Result<(), ApiError> {
         let now = self.now();
         if let Some(ip) = source_ip {
@@ -63,10 +66,25 @@ impl App {
                     &account.username,
                     AuditKind::LoginFailed,
                     source_ip,
-                    json!({ "consecutive_failures": streak.count }),
+                    json!({ "consecutive_failures": streak.count, "during": during }),
                     now,
                 )
                 .await;
+            // The failure that starts the backoff is the lockout operators look for.
+            if streak.count == self.policy.password_failures_before_backoff {
+                self.repo
+                    .audit(
+                        &account.username,
+                        AuditKind::LoginThrottled,
+                        source_ip,
+                        json!({
+                            "consecutive_failures": streak.count,
+                            "retry_after": self.policy.password_backoff(streak.count),
+                        }),
+                        now,
+                    )
+                    .await;
+            }
         }
         Ok(())
     }
@@ -101,7 +119,8 @@ impl App {
         let account = match (account, verdict) {
             (Some(a), Verdict::Match | Verdict::MatchNeedsRehash) if !a.disabled => (a, verdict),
             (account, _) => {
-                self.login_failed(&backoff_key, account.as_ref(), source_ip).await?;
+                self.login_failed(&backoff_key, account.as_ref(), source_ip, "login")
+                    .await?;
                 return Err(ApiError::InvalidCredentials);
             }
         };

@@ -5,4 +5,7 @@ pub mod admin;
 pub mod challenges;
 pub mod limits;
 pub mod login;
+pub mod password;
+pub mod phone;
+pub mod recovery;
 pub mod sessions;

@@ -10,7 +10,9 @@ use crate::domain::{SessionId, Username};
 use crate::error::ApiError;
 use crate::security::tokens::TokenError;
 use crate::security::{ct_eq, random_token, sha256_hex};
-use crate::store::records::{account_pk, session_index_sk, session_pk, Change, Session, SESSION_SK};
+use crate::store::records::{
+    account_pk, session_index_sk, session_pk, Account, Change, Session, PROFILE_SK, SESSION_SK,
+};
 use crate::store::{Condition, WriteOp};
 
 /// The refresh cookie's value: `<session id>.<256-bit secret>`.
@@ -72,6 +74,9 @@ pub struct Tokens {
 pub struct Caller {
     pub username: Username,
     pub session: SessionId,
+    /// The account must change its password before it may do anything else; enforced by
+    /// [`crate::http::auth::Authenticated`].
+    pub password_change_required: bool,
 }
 
 impl App {
@@ -92,9 +97,10 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<Tokens, ApiError> {
         let now = self.now();
+        let account = self.live_account(username).await?;
         let id = SessionId::generate();
         let refresh = RefreshToken::generate(id.clone());
-        let session = Session {
+        let mut session = Session {
             id: id.clone(),
             username: username.clone(),
             refresh_hash: refresh.hash(),
@@ -104,6 +110,7 @@ impl App {
             absolute_expires_at: now + self.policy.session_absolute_lifetime,
             remember_me,
             revoked_at: None,
+            password_change_required: Some(account.password_change_required),
         };
         let expires = Some(session.absolute_expires_at);
         let record = crate::store::records::to_item(&session_pk(&id), SESSION_SK, &session, expires)?;
@@ -124,6 +131,7 @@ impl App {
                 now,
             )
             .await?;
+        self.recheck_new_session(&mut session, &account).await?;
         self.repo
             .audit(
                 username,
@@ -230,10 +238,73 @@ impl App {
         let session = self.repo.load::<Session>(&session_pk(&sid), SESSION_SK, now).await?;
         match session {
             Some(s) if s.value.username == username && s.value.is_live(now, self.policy.session_idle_timeout) => {
-                Ok(Caller { username, session: sid })
+                let password_change_required = match s.value.password_change_required {
+                    Some(required) => required,
+                    None => self.account(&username).await?.password_change_required,
+                };
+                Ok(Caller {
+                    username,
+                    session: sid,
+                    password_change_required,
+                })
             }
             _ => Err(ApiError::SessionExpired),
         }
+    }
+
+    /// The account a new session is for; a missing or disabled one cannot get a session.
+    async fn live_account(&self, username: &Username) -> Result<Account, ApiError> {
+        let account = self
+            .repo
+            .load::<Account>(&account_pk(username), PROFILE_SK, self.now())
+            .await?
+            .map(|s| s.value);
+        match account {
+            Some(a) if !a.disabled => Ok(a),
+            _ => Err(ApiError::SessionExpired),
+        }
+    }
+
+    /// Closes the race between opening a session and an operator changing the account.
+    ///
+    /// Operators first write the account (disable it, or require a password change) and then
+    /// revoke the sessions they find. Reading the account again *after* the session is stored
+    /// means: either this read sees the operator's write and the session is corrected here, or
+    /// the operator's write came later and their revocation will find this session.
+    async fn recheck_new_session(&self, session: &mut Session, read_before: &Account) -> Result<(), ApiError> {
+        let now = self.now();
+        let current = self
+            .repo
+            .load::<Account>(&account_pk(&session.username), PROFILE_SK, now)
+            .await?
+            .map(|s| s.value);
+        let still_allowed = current.as_ref().is_some_and(|a| !a.disabled);
+        if !still_allowed {
+            self.revoke_all_sessions(&session.username, None, "account_disabled")
+                .await?;
+            return Err(ApiError::SessionExpired);
+        }
+        let required = current.is_some_and(|a| a.password_change_required);
+        if required != read_before.password_change_required {
+            self.set_session_password_change_required(&session.id, required).await?;
+            session.password_change_required = Some(required);
+        }
+        Ok(())
+    }
+
+    /// Updates the copy of the account's password-change flag a session carries.
+    pub async fn set_session_password_change_required(&self, id: &SessionId, required: bool) -> Result<(), ApiError> {
+        let now = self.now();
+        self.repo
+            .modify::<Session, (), ApiError, _>(&session_pk(id), SESSION_SK, now, |current| match current {
+                Some(s) if s.password_change_required != Some(required) => {
+                    let mut next = s.clone();
+                    next.password_change_required = Some(required);
+                    Ok((Change::Write(next, ()), Some(s.absolute_expires_at)))
+                }
+                _ => Ok((Change::Keep(()), None)),
+            })
+            .await
     }
 
     pub async fn revoke_session(&self, id: &SessionId, source_ip: Option<&str>) -> Result<(), ApiError> {
@@ -271,6 +342,18 @@ impl App {
         keep: Option<&SessionId>,
         reason: &str,
     ) -> Result<usize, ApiError> {
+        self.revoke_sessions_from(username, keep, reason, None).await
+    }
+
+    /// [`Self::revoke_all_sessions`] on behalf of a request from `source_ip`, which the audit
+    /// event records.
+    pub async fn revoke_sessions_from(
+        &self,
+        username: &Username,
+        keep: Option<&SessionId>,
+        reason: &str,
+        source_ip: Option<&str>,
+    ) -> Result<usize, ApiError> {
         let now = self.now();
         let index = self.repo.items().query(&account_pk(username), "SESSION#", now).await?;
         let mut revoked = 0;
@@ -302,7 +385,7 @@ impl App {
                 .audit(
                     username,
                     AuditKind::SessionRevoked,
-                    None,
+                    source_ip,
                     json!({ "reason": reason, "count": revoked }),
                     now,
                 )

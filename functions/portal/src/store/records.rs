@@ -211,7 +211,9 @@ pub struct Account {
     pub password_hash: PhcHash,
     pub disabled: bool,
     pub home_office: bool,
-    /// Set for generated initial passwords and operator resets.
+    /// Set for generated initial passwords and operator resets. Sessions keep a copy of it
+    /// ([`Session::password_change_required`]), so whoever sets it must also revoke every
+    /// session of the account (as [`crate::app::App::reset_password_by_operator`] does).
     #[serde(default)]
     pub password_change_required: bool,
     pub created_at: UnixTime,
@@ -257,6 +259,11 @@ pub struct Session {
     pub absolute_expires_at: UnixTime,
     pub remember_me: bool,
     pub revoked_at: Option<UnixTime>,
+    /// The account's flag as it was when the session opened, so every authenticated request can
+    /// enforce it without reading the account. `None` (sessions stored before the copy existed)
+    /// means "ask the account".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_change_required: Option<bool>,
 }
 
 impl Session {

@@ -1,0 +1,6 @@
+//! Lambda function `account`: see `portal::routes::ROUTES` for the routes it serves.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    portal::lambda::run_http_function(portal::routes::Function::Account).await
+}

@@ -1,0 +1,911 @@
+//! Account self-service rules (password change, phone change, forgot/reset password,
+//! password-change-required, operator reset, audit trail), driven through the services with a
+//! clock the tests move.
+
+use portal::audit::AuditKind;
+use portal::config::Policy;
+use portal::domain::{ChallengeId, MobileNumber, Password, PasswordRejection, SmsCode, Username};
+use portal::error::ApiError;
+use portal::services::admin::NewAccount;
+use portal::services::sessions::{Caller, Tokens};
+use portal::sms::messages;
+use portal::store::records::{session_pk, ChallengePurpose, Change, Session, SESSION_SK};
+use portal::store::sqlite::SqliteStore;
+use portal::testing::TestApp;
+
+const PASSWORD: &str = "korrekt hest batteri stift";
+const NEW_PASSWORD: &str = "blåbær syltetøy på vaffel";
+const MOBILE: &str = "+4791234567";
+const NEW_MOBILE: &str = "+4798765432";
+
+fn pw(s: &str) -> Password {
+    Password::new(s.into())
+}
+
+fn number(s: &str) -> MobileNumber {
+    MobileNumber::parse(s).unwrap()
+}
+
+fn wrong_code(right: &SmsCode) -> SmsCode {
+    let n: u32 = right.expose().parse().unwrap();
+    SmsCode::parse(&format!("{:06}", (n + 1) % 1_000_000)).unwrap()
+}
+
+/// Forgot-password answers are padded to a minimum duration; the rule tests that are not about
+/// that padding skip it.
+fn test_app() -> TestApp {
+    TestApp::with_policy(
+        std::sync::Arc::new(SqliteStore::in_memory().unwrap()),
+        Policy {
+            forgot_password_min_response_ms: 0,
+            ..Policy::default()
+        },
+    )
+}
+
+async fn kari(t: &TestApp) -> Username {
+    t.account("kari", PASSWORD, MOBILE).await
+}
+
+async fn session(t: &TestApp, user: &Username) -> Tokens {
+    t.app.open_session(user, false, Some("10.0.0.1")).await.unwrap()
+}
+
+async fn caller(t: &TestApp, tokens: &Tokens) -> Caller {
+    t.app.authenticate(&tokens.access_token).await.unwrap()
+}
+
+fn texts_to(t: &TestApp, to: &str) -> Vec<String> {
+    t.sms
+        .sent()
+        .into_iter()
+        .filter(|(dest, _)| dest == to)
+        .map(|(_, body)| body)
+        .collect()
+}
+
+async fn events(t: &TestApp, user: &Username) -> Vec<portal::audit::AuditEvent> {
+    t.app.repo.audit_trail(user, t.clock.now_for_tests()).await.unwrap()
+}
+
+async fn can_log_in(t: &TestApp, password: &str) -> bool {
+    t.app.check_password("kari", &pw(password), None).await.is_ok()
+}
+
+// ---- password change -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn password_change_keeps_this_session_ends_the_others_and_notifies_the_phone() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let current = session(&t, &user).await;
+    let other = session(&t, &user).await;
+    let me = caller(&t, &current).await;
+
+    t.app
+        .change_password(&me, &pw(PASSWORD), pw(NEW_PASSWORD), Some("10.0.0.1"))
+        .await
+        .unwrap();
+
+    assert!(
+        t.app.authenticate(&current.access_token).await.is_ok(),
+        "current session stays"
+    );
+    assert!(
+        matches!(
+            t.app.authenticate(&other.access_token).await,
+            Err(ApiError::SessionExpired)
+        ),
+        "other sessions end at once"
+    );
+    assert!(t.app.refresh_session(&other.refresh, None).await.is_err());
+    assert!(t.app.refresh_session(&current.refresh, None).await.is_ok());
+    assert!(can_log_in(&t, NEW_PASSWORD).await);
+    assert!(!can_log_in(&t, PASSWORD).await);
+    assert_eq!(
+        texts_to(&t, MOBILE).last().map(String::as_str),
+        Some(messages::PASSWORD_CHANGED)
+    );
+    let account = t.app.account(&user).await.unwrap();
+    assert!(account.password_hash.0.starts_with("$argon2id$"));
+    assert!(account.password_changed_at.is_some());
+    let trail = events(&t, &user).await;
+    let changed = trail.iter().find(|e| e.event == AuditKind::PasswordChanged).unwrap();
+    assert_eq!(changed.source_ip.as_deref(), Some("10.0.0.1"));
+    assert_eq!(changed.detail["other_sessions_revoked"], 1);
+}
+
+#[tokio::test]
+async fn wrong_old_password_is_refused_and_nothing_changes() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let other = session(&t, &user).await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    let r = t
+        .app
+        .change_password(&me, &pw("feil gammelt passord"), pw(NEW_PASSWORD), None)
+        .await;
+    assert!(matches!(r, Err(ApiError::WrongPassword)), "{r:?}");
+    assert!(can_log_in(&t, PASSWORD).await);
+    assert!(t.app.authenticate(&other.access_token).await.is_ok());
+    assert!(t.sms.sent().is_empty(), "no notice for a refused change");
+}
+
+#[tokio::test]
+async fn wrong_old_passwords_count_as_failed_logins_and_share_the_backoff() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    for _ in 0..5 {
+        let r = t
+            .app
+            .change_password(&me, &pw("feil gammelt passord"), pw(NEW_PASSWORD), Some("10.0.0.9"))
+            .await;
+        assert!(matches!(r, Err(ApiError::WrongPassword)), "{r:?}");
+    }
+    // The sixth try, even with the right password, waits out the backoff like a login does.
+    match t.app.change_password(&me, &pw(PASSWORD), pw(NEW_PASSWORD), None).await {
+        Err(ApiError::TooManyAttempts { retry_after }) => assert_eq!(retry_after, 1),
+        other => panic!("expected too_many_attempts, got {other:?}"),
+    }
+    match t.app.login("kari", &pw(PASSWORD), false, None).await {
+        Err(ApiError::TooManyAttempts { .. }) => {}
+        other => panic!("login shares the backoff, got {other:?}"),
+    }
+    let trail = events(&t, &user).await;
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|e| e.event == AuditKind::LoginFailed && e.detail["during"] == "password_change")
+            .count(),
+        5
+    );
+    assert!(
+        trail.iter().any(|e| e.event == AuditKind::LoginThrottled),
+        "the lockout is audited"
+    );
+    t.clock.advance(1);
+    assert!(t
+        .app
+        .change_password(&me, &pw(PASSWORD), pw(NEW_PASSWORD), None)
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn wrong_old_passwords_count_against_the_source_address() {
+    let t = test_app();
+    let user = kari(&t).await;
+    t.account("ola", PASSWORD, "+4791234568").await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    let ip = Some("198.51.100.7");
+    // 29 failed logins on other names plus one wrong old password: 30 from one address.
+    for i in 0..29 {
+        let _ = t.app.login(&format!("user{i}"), &pw("feil passord"), false, ip).await;
+    }
+    let r = t
+        .app
+        .change_password(&me, &pw("feil gammelt passord"), pw(NEW_PASSWORD), ip)
+        .await;
+    assert!(matches!(r, Err(ApiError::WrongPassword)), "{r:?}");
+    let r = t.app.login("ola", &pw(PASSWORD), false, ip).await;
+    assert!(matches!(r, Err(ApiError::TooManyAttempts { .. })), "{r:?}");
+}
+
+#[tokio::test]
+async fn weak_new_password_lists_every_reason_and_costs_no_attempt() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    for _ in 0..6 {
+        match t.app.change_password(&me, &pw("feil"), pw("kari.x"), None).await {
+            Err(ApiError::WeakPassword(reasons)) => assert_eq!(
+                reasons,
+                vec![PasswordRejection::TooShort, PasswordRejection::ContainsUsername]
+            ),
+            other => panic!("expected weak_password, got {other:?}"),
+        }
+    }
+    match t
+        .app
+        .change_password(&me, &pw(PASSWORD), pw("password12345678"), None)
+        .await
+    {
+        Err(ApiError::WeakPassword(reasons)) => assert_eq!(reasons, vec![PasswordRejection::Common]),
+        other => panic!("expected weak_password, got {other:?}"),
+    }
+    assert!(
+        t.app
+            .change_password(&me, &pw(PASSWORD), pw(NEW_PASSWORD), None)
+            .await
+            .is_ok(),
+        "refused weak passwords did not count as failed attempts"
+    );
+}
+
+#[tokio::test]
+async fn of_two_concurrent_changes_from_one_old_password_only_one_wins() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let a = caller(&t, &session(&t, &user).await).await;
+    let b = caller(&t, &session(&t, &user).await).await;
+    let old = pw(PASSWORD);
+    let (ra, rb) = tokio::join!(
+        t.app.change_password(&a, &old, pw(NEW_PASSWORD), None),
+        t.app.change_password(&b, &old, pw("en helt annen frase"), None),
+    );
+    let oks = [ra.is_ok(), rb.is_ok()].iter().filter(|ok| **ok).count();
+    assert_eq!(oks, 1, "{ra:?} {rb:?}");
+    let loser = if ra.is_ok() { rb } else { ra };
+    assert!(
+        matches!(loser, Err(ApiError::Conflict(_)) | Err(ApiError::WrongPassword)),
+        "{loser:?}"
+    );
+}
+
+// ---- password change required --------------------------------------------------------------
+
+async fn generated_account(t: &TestApp) -> (Username, String) {
+    let user = Username::parse("nhn.bruker").unwrap();
+    t.app
+        .create_account(NewAccount {
+            username: user.clone(),
+            name: "N".into(),
+            email: None,
+            mobile: number(MOBILE),
+            home_office: true,
+            password: None,
+        })
+        .await
+        .unwrap();
+    let body = texts_to(t, MOBILE).pop().unwrap();
+    let password = body
+        .split("passord ")
+        .nth(1)
+        .and_then(|rest| rest.split('.').next())
+        .unwrap()
+        .to_owned();
+    (user, password)
+}
+
+#[tokio::test]
+async fn a_generated_password_flags_the_session_until_it_is_changed_on_that_session() {
+    let t = test_app();
+    let (user, initial) = generated_account(&t).await;
+    assert!(t.app.check_password("nhn.bruker", &pw(&initial), None).await.is_ok());
+    let tokens = session(&t, &user).await;
+    assert_eq!(tokens.session.password_change_required, Some(true));
+    let me = caller(&t, &tokens).await;
+    assert!(me.password_change_required);
+
+    t.app
+        .change_password(&me, &pw(&initial), pw(NEW_PASSWORD), None)
+        .await
+        .unwrap();
+    assert!(
+        !caller(&t, &tokens).await.password_change_required,
+        "the same session is free once the password is changed"
+    );
+    assert!(!t.app.account(&user).await.unwrap().password_change_required);
+    assert_eq!(session(&t, &user).await.session.password_change_required, Some(false));
+}
+
+#[tokio::test]
+async fn disabled_accounts_get_no_session() {
+    let t = test_app();
+    let user = kari(&t).await;
+    t.app.set_disabled(&user, true).await.unwrap();
+    assert!(matches!(
+        t.app.open_session(&user, false, None).await,
+        Err(ApiError::SessionExpired)
+    ));
+}
+
+#[tokio::test]
+async fn sessions_stored_without_the_flag_ask_the_account() {
+    let t = test_app();
+    let (user, _) = generated_account(&t).await;
+    let tokens = session(&t, &user).await;
+    // A session as stored before sessions carried the flag.
+    t.app
+        .repo
+        .modify::<Session, (), ApiError, _>(
+            &session_pk(&tokens.session.id),
+            SESSION_SK,
+            t.clock.now_for_tests(),
+            |s| {
+                let mut s = s.unwrap().clone();
+                s.password_change_required = None;
+                let expires = s.absolute_expires_at;
+                Ok((Change::Write(s, ()), Some(expires)))
+            },
+        )
+        .await
+        .unwrap();
+    assert!(caller(&t, &tokens).await.password_change_required);
+}
+
+#[tokio::test]
+async fn operator_reset_sends_a_new_password_ends_every_session_and_requires_a_change() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let old = session(&t, &user).await;
+    for _ in 0..6 {
+        let _ = t.app.login("kari", &pw("feil passord"), false, None).await;
+    }
+    let reset = t.app.reset_password_by_operator(&user).await.unwrap();
+    assert_eq!(reset.sent_to, "+47 ••••••67");
+    assert_eq!(reset.sessions_revoked, 1);
+    assert!(t.app.authenticate(&old.access_token).await.is_err());
+    let body = texts_to(&t, MOBILE).pop().unwrap();
+    let new_password = body
+        .split("passord ")
+        .nth(1)
+        .and_then(|rest| rest.split('.').next())
+        .unwrap()
+        .to_owned();
+    assert!(
+        t.app.login("kari", &pw(&new_password), false, None).await.is_ok(),
+        "the new password works at once: the backoff was forgiven"
+    );
+    assert!(!can_log_in(&t, PASSWORD).await);
+    let fresh = session(&t, &user).await;
+    assert!(caller(&t, &fresh).await.password_change_required);
+    let trail = events(&t, &user).await;
+    let event = trail.iter().find(|e| e.event == AuditKind::PasswordReset).unwrap();
+    assert_eq!(event.detail["by"], "operator");
+    assert!(!serde_json::to_string(&trail).unwrap().contains(&new_password));
+}
+
+#[tokio::test]
+async fn operator_reset_of_an_unknown_account_says_so() {
+    let t = test_app();
+    let r = t
+        .app
+        .reset_password_by_operator(&Username::parse("finnes.ikke").unwrap())
+        .await;
+    assert!(matches!(r, Err(portal::services::admin::AdminError::NoSuchAccount(_))));
+    assert!(t.sms.sent().is_empty());
+}
+
+// ---- phone change ---------------------------------------------------------------------------
+
+fn is_phone_change(c: &portal::store::records::Challenge) -> bool {
+    matches!(c.purpose, ChallengePurpose::PhoneChange { .. })
+}
+
+#[tokio::test]
+async fn phone_change_sends_the_code_to_the_new_number_and_switches_only_on_confirmation() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    let issued = t
+        .app
+        .start_phone_change(&me, "987 65 432", &pw(PASSWORD), Some("10.0.0.1"))
+        .await
+        .unwrap();
+    assert_eq!(issued.phone_hint, "+47 ••••••32");
+    assert!(texts_to(&t, MOBILE).is_empty(), "no code to the old number");
+    let code = t.sms.last_code_to(&number(NEW_MOBILE)).unwrap();
+    assert_eq!(
+        t.app.account(&user).await.unwrap().mobile,
+        number(MOBILE),
+        "the old number stays until confirmed"
+    );
+
+    t.app
+        .confirm_phone_change(&me, &issued.challenge_id, &code, Some("10.0.0.1"))
+        .await
+        .unwrap();
+    assert_eq!(t.app.account(&user).await.unwrap().mobile, number(NEW_MOBILE));
+    assert_eq!(texts_to(&t, MOBILE), vec![messages::PHONE_CHANGED.to_owned()]);
+    assert!(
+        matches!(
+            t.app.confirm_phone_change(&me, &issued.challenge_id, &code, None).await,
+            Err(ApiError::ChallengeGone)
+        ),
+        "a code works once"
+    );
+    // Login codes now go to the new number.
+    t.app.login("kari", &pw(PASSWORD), false, None).await.unwrap();
+    assert!(texts_to(&t, NEW_MOBILE).last().unwrap().starts_with("Din engangskode"));
+    let trail = events(&t, &user).await;
+    let changed = trail.iter().find(|e| e.event == AuditKind::PhoneChanged).unwrap();
+    assert_eq!(changed.detail["from"], "+47 ••••••67");
+    assert_eq!(changed.detail["to"], "+47 ••••••32");
+    assert!(trail.iter().any(|e| e.event == AuditKind::PhoneChangeRequested));
+}
+
+#[tokio::test]
+async fn phone_change_needs_the_current_password_and_counts_wrong_ones() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    for _ in 0..5 {
+        let r = t
+            .app
+            .start_phone_change(&me, NEW_MOBILE, &pw("feil passord her"), None)
+            .await;
+        assert!(matches!(r, Err(ApiError::WrongPassword)), "{r:?}");
+    }
+    let r = t.app.start_phone_change(&me, NEW_MOBILE, &pw(PASSWORD), None).await;
+    assert!(matches!(r, Err(ApiError::TooManyAttempts { .. })), "{r:?}");
+    assert!(t.sms.sent().is_empty());
+}
+
+#[tokio::test]
+async fn phone_change_refuses_landlines_short_malformed_and_unchanged_numbers() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    for bad in [
+        "+4722334455",
+        "22334455",
+        "12345",
+        "+47912345",
+        "+47abcdefgh",
+        "",
+        MOBILE,
+        "912 34 567",
+    ] {
+        match t.app.start_phone_change(&me, bad, &pw(PASSWORD), None).await {
+            Err(ApiError::Validation(e)) => {
+                assert_eq!(e.field, "new_mobile", "{bad:?}");
+                assert!(!e.reason.is_empty());
+            }
+            other => panic!("{bad:?}: expected validation_failed, got {other:?}"),
+        }
+    }
+    assert!(t.sms.sent().is_empty());
+}
+
+#[tokio::test]
+async fn another_users_phone_challenge_is_gone_and_costs_its_owner_nothing() {
+    let t = test_app();
+    let kari_user = kari(&t).await;
+    let ola_user = t.account("ola", PASSWORD, "+4791234568").await;
+    let kari_caller = caller(&t, &session(&t, &kari_user).await).await;
+    let ola_caller = caller(&t, &session(&t, &ola_user).await).await;
+    let issued = t
+        .app
+        .start_phone_change(&kari_caller, NEW_MOBILE, &pw(PASSWORD), None)
+        .await
+        .unwrap();
+    let code = t.sms.last_code_to(&number(NEW_MOBILE)).unwrap();
+    for guess in [wrong_code(&code), code.clone()] {
+        assert!(matches!(
+            t.app
+                .confirm_phone_change(&ola_caller, &issued.challenge_id, &guess, None)
+                .await,
+            Err(ApiError::ChallengeGone)
+        ));
+    }
+    assert_eq!(t.app.account(&ola_user).await.unwrap().mobile, number("+4791234568"));
+    let unknown = ChallengeId::generate();
+    assert!(matches!(
+        t.app.confirm_phone_change(&ola_caller, &unknown, &code, None).await,
+        Err(ApiError::ChallengeGone)
+    ));
+    // Still whole for its owner: all five attempts left.
+    match t
+        .app
+        .confirm_phone_change(&kari_caller, &issued.challenge_id, &wrong_code(&code), None)
+        .await
+    {
+        Err(ApiError::InvalidCode { attempts_left }) => assert_eq!(attempts_left, 4),
+        other => panic!("expected invalid_code, got {other:?}"),
+    }
+    t.app
+        .confirm_phone_change(&kari_caller, &issued.challenge_id, &code, None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn phone_confirmation_after_five_minutes_is_gone_and_the_number_stays() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    let issued = t
+        .app
+        .start_phone_change(&me, NEW_MOBILE, &pw(PASSWORD), None)
+        .await
+        .unwrap();
+    let code = t.sms.last_code_to(&number(NEW_MOBILE)).unwrap();
+    t.clock.advance(300);
+    assert!(matches!(
+        t.app.confirm_phone_change(&me, &issued.challenge_id, &code, None).await,
+        Err(ApiError::ChallengeGone)
+    ));
+    assert_eq!(t.app.account(&user).await.unwrap().mobile, number(MOBILE));
+    assert!(texts_to(&t, MOBILE).is_empty(), "no notice: nothing changed");
+}
+
+#[tokio::test]
+async fn login_and_reset_codes_cannot_confirm_a_phone_change_nor_the_reverse() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    let login = t.app.login("kari", &pw(PASSWORD), false, None).await.unwrap();
+    let login_code = t.sms.last_code_to(&number(MOBILE)).unwrap();
+    assert!(matches!(
+        t.app
+            .confirm_phone_change(&me, &login.challenge_id, &login_code, None)
+            .await,
+        Err(ApiError::ChallengeGone)
+    ));
+    let phone = t
+        .app
+        .start_phone_change(&me, NEW_MOBILE, &pw(PASSWORD), None)
+        .await
+        .unwrap();
+    let phone_code = t.sms.last_code_to(&number(NEW_MOBILE)).unwrap();
+    let login_verify = t
+        .app
+        .verify_code(&phone.challenge_id, &phone_code, None, |c| {
+            matches!(c.purpose, ChallengePurpose::Login { .. })
+        })
+        .await;
+    assert!(matches!(login_verify, Err(ApiError::ChallengeGone)));
+    assert!(matches!(
+        t.app
+            .reset_password(&phone.challenge_id, &phone_code, pw(NEW_PASSWORD), None)
+            .await,
+        Err(ApiError::ChallengeGone)
+    ));
+    assert!(t
+        .app
+        .verify_code(&phone.challenge_id, &phone_code, None, is_phone_change)
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
+async fn phone_change_codes_can_be_resent_to_the_new_number() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let me = caller(&t, &session(&t, &user).await).await;
+    let issued = t
+        .app
+        .start_phone_change(&me, NEW_MOBILE, &pw(PASSWORD), None)
+        .await
+        .unwrap();
+    t.clock.advance(30);
+    t.app.resend_code(&issued.challenge_id, None).await.unwrap();
+    assert_eq!(texts_to(&t, NEW_MOBILE).len(), 2);
+    assert!(texts_to(&t, MOBILE).is_empty());
+    let code = t.sms.last_code_to(&number(NEW_MOBILE)).unwrap();
+    t.app
+        .confirm_phone_change(&me, &issued.challenge_id, &code, None)
+        .await
+        .unwrap();
+}
+
+// ---- forgot / reset password ----------------------------------------------------------------
+
+#[tokio::test]
+async fn forgot_password_texts_a_code_only_to_enabled_accounts() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let ola = t.account("ola", PASSWORD, "+4791234568").await;
+    t.app.set_disabled(&ola, true).await.unwrap();
+    let known = t.app.forgot_password("Kari", Some("10.0.0.1")).await.unwrap();
+    let unknown = t.app.forgot_password("finnes.ikke", Some("10.0.0.1")).await.unwrap();
+    let disabled = t.app.forgot_password("ola", Some("10.0.0.1")).await.unwrap();
+    let malformed = t.app.forgot_password("ikke gyldig!", Some("10.0.0.1")).await.unwrap();
+    assert_eq!(t.sms.sent().len(), 1);
+    assert!(texts_to(&t, MOBILE)[0].starts_with("Koden for å lage nytt passord er "));
+    for id in [&known, &unknown, &disabled, &malformed] {
+        assert!(
+            t.app.live_challenge(id).await.is_ok(),
+            "every answer names a live challenge"
+        );
+    }
+    let trail = events(&t, &user).await;
+    assert!(trail.iter().any(|e| e.event == AuditKind::PasswordResetRequested));
+}
+
+#[tokio::test]
+async fn unknown_usernames_run_into_the_same_sms_limit_as_known_ones() {
+    let t = test_app();
+    kari(&t).await;
+    for name in ["kari", "finnes.ikke"] {
+        for i in 0..10 {
+            assert!(
+                t.app.forgot_password(name, Some(&format!("10.0.1.{i}"))).await.is_ok(),
+                "{name} request {i}"
+            );
+        }
+        match t.app.forgot_password(name, Some("10.0.2.1")).await {
+            Err(ApiError::SmsLimit { retry_after }) => assert_eq!(retry_after, 3600, "{name}"),
+            other => panic!("{name}: expected sms_limit, got {other:?}"),
+        }
+    }
+    assert_eq!(texts_to(&t, MOBILE).len(), 10);
+}
+
+#[tokio::test]
+async fn decoy_resends_follow_the_same_throttles_and_send_nothing() {
+    let t = test_app();
+    kari(&t).await;
+    for name in ["kari", "finnes.ikke"] {
+        // 1 + 3 resends per challenge; the third challenge's resends hit the 10-per-hour cap.
+        let mut outcomes = Vec::new();
+        for _ in 0..3 {
+            let id = t.app.forgot_password(name, None).await.unwrap();
+            for _ in 0..3 {
+                t.clock.advance(30);
+                outcomes.push(match t.app.resend_code(&id, None).await {
+                    Ok(_) => "ok",
+                    Err(ApiError::SmsLimit { .. }) => "sms_limit",
+                    Err(e) => panic!("{name}: {e:?}"),
+                });
+            }
+            t.clock.advance(30);
+            assert!(matches!(
+                t.app.resend_code(&id, None).await,
+                Err(ApiError::ResendLimit { .. }) | Err(ApiError::SmsLimit { .. })
+            ));
+        }
+        assert_eq!(
+            outcomes,
+            ["ok", "ok", "ok", "ok", "ok", "ok", "ok", "sms_limit", "sms_limit"],
+            "{name}"
+        );
+        t.clock.advance(3600);
+    }
+    assert_eq!(texts_to(&t, MOBILE).len(), 10);
+    assert_eq!(t.sms.sent().len(), 10, "the decoy sent nothing");
+}
+
+#[tokio::test]
+async fn forgot_password_is_throttled_per_source_address() {
+    let t = test_app();
+    for i in 0..30 {
+        t.app
+            .forgot_password(&format!("bruker{i}"), Some("198.51.100.7"))
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        t.app.forgot_password("bruker99", Some("198.51.100.7")).await,
+        Err(ApiError::TooManyAttempts { .. })
+    ));
+    assert!(t.app.forgot_password("bruker99", Some("198.51.100.8")).await.is_ok());
+}
+
+#[tokio::test]
+async fn forgot_password_answers_take_at_least_the_floor_for_known_and_unknown_users() {
+    let t = TestApp::in_memory();
+    assert_eq!(Policy::default().forgot_password_min_response_ms, 400);
+    kari(&t).await;
+    for name in ["kari", "finnes.ikke"] {
+        let started = std::time::Instant::now();
+        t.app.forgot_password(name, None).await.unwrap();
+        assert!(started.elapsed() >= std::time::Duration::from_millis(400), "{name}");
+    }
+}
+
+async fn reset_challenge(t: &TestApp) -> (ChallengeId, SmsCode) {
+    let id = t.app.forgot_password("kari", None).await.unwrap();
+    (id, t.sms.last_code_to(&number(MOBILE)).unwrap())
+}
+
+#[tokio::test]
+async fn reset_sets_the_password_ends_every_session_forgives_the_backoff_and_notifies() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let a = session(&t, &user).await;
+    let b = session(&t, &user).await;
+    for _ in 0..7 {
+        let _ = t.app.login("kari", &pw("feil passord"), false, None).await;
+        t.clock.advance(1);
+    }
+    let (id, code) = reset_challenge(&t).await;
+    t.app
+        .reset_password(&id, &code, pw(NEW_PASSWORD), Some("10.0.0.1"))
+        .await
+        .unwrap();
+    for s in [&a, &b] {
+        assert!(t.app.authenticate(&s.access_token).await.is_err());
+        assert!(t.app.refresh_session(&s.refresh, None).await.is_err());
+    }
+    assert!(
+        t.app.login("kari", &pw(NEW_PASSWORD), false, None).await.is_ok(),
+        "no backoff left after a reset"
+    );
+    assert!(!can_log_in(&t, PASSWORD).await);
+    assert!(texts_to(&t, MOBILE).contains(&messages::PASSWORD_CHANGED.to_owned()));
+    assert!(matches!(
+        t.app.reset_password(&id, &code, pw("enda en ny frase her"), None).await,
+        Err(ApiError::ChallengeGone)
+    ));
+    let trail = events(&t, &user).await;
+    let reset = trail.iter().find(|e| e.event == AuditKind::PasswordReset).unwrap();
+    assert_eq!(reset.detail["by"], "user");
+    assert_eq!(reset.detail["sessions_revoked"], 2);
+}
+
+#[tokio::test]
+async fn reset_clears_a_pending_password_change() {
+    let t = test_app();
+    let (user, _) = generated_account(&t).await;
+    let id = t.app.forgot_password("nhn.bruker", None).await.unwrap();
+    let code = t.sms.last_code_to(&number(MOBILE)).unwrap();
+    t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None).await.unwrap();
+    assert!(!t.app.account(&user).await.unwrap().password_change_required);
+    assert!(!caller(&t, &session(&t, &user).await).await.password_change_required);
+}
+
+#[tokio::test]
+async fn a_weak_new_password_does_not_use_up_the_reset_code() {
+    let t = test_app();
+    kari(&t).await;
+    let (id, code) = reset_challenge(&t).await;
+    for _ in 0..6 {
+        match t.app.reset_password(&id, &code, pw("kari.x"), None).await {
+            Err(ApiError::WeakPassword(reasons)) => assert_eq!(
+                reasons,
+                vec![PasswordRejection::TooShort, PasswordRejection::ContainsUsername]
+            ),
+            other => panic!("expected weak_password, got {other:?}"),
+        }
+    }
+    t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None).await.unwrap();
+    assert!(can_log_in(&t, NEW_PASSWORD).await);
+}
+
+#[tokio::test]
+async fn reset_code_guessing_ends_after_five_and_locks_at_twenty_per_hour() {
+    let t = test_app();
+    kari(&t).await;
+    let mut wrongs = 0;
+    for _ in 0..4 {
+        let (id, code) = reset_challenge(&t).await;
+        let wrong = wrong_code(&code);
+        for left in (0..5).rev() {
+            let r = t.app.reset_password(&id, &wrong, pw(NEW_PASSWORD), None).await;
+            wrongs += 1;
+            match r {
+                Err(ApiError::InvalidCode { attempts_left }) if wrongs < 20 => assert_eq!(attempts_left, left),
+                Err(ApiError::CodeEntryLocked { .. }) if wrongs == 20 => {}
+                other => panic!("failure {wrongs}: {other:?}"),
+            }
+        }
+        assert!(
+            t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None).await.is_err(),
+            "the right code is useless once the challenge is dead"
+        );
+        t.clock.advance(60);
+    }
+    assert!(can_log_in(&t, PASSWORD).await, "no guess changed the password");
+    assert!(matches!(
+        t.app.forgot_password("kari", None).await,
+        Err(ApiError::CodeEntryLocked { .. })
+    ));
+}
+
+#[tokio::test]
+async fn decoy_challenges_behave_like_real_ones_under_guessing() {
+    let t = test_app();
+    kari(&t).await;
+    for name in ["kari", "finnes.ikke"] {
+        let id = t.app.forgot_password(name, None).await.unwrap();
+        // For the real challenge a code that is certainly wrong; for the decoy any code is.
+        let guess = match name {
+            "kari" => wrong_code(&t.sms.last_code_to(&number(MOBILE)).unwrap()),
+            _ => SmsCode::parse("123456").unwrap(),
+        };
+        for left in (0..5).rev() {
+            match t.app.reset_password(&id, &guess, pw(NEW_PASSWORD), None).await {
+                Err(ApiError::InvalidCode { attempts_left }) => assert_eq!(attempts_left, left, "{name}"),
+                other => panic!("{name}: expected invalid_code, got {other:?}"),
+            }
+        }
+        assert!(matches!(
+            t.app.reset_password(&id, &guess, pw(NEW_PASSWORD), None).await,
+            Err(ApiError::ChallengeGone)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn reset_codes_expire_after_five_minutes() {
+    let t = test_app();
+    kari(&t).await;
+    let (id, code) = reset_challenge(&t).await;
+    t.clock.advance(300);
+    assert!(matches!(
+        t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None).await,
+        Err(ApiError::ChallengeGone)
+    ));
+    assert!(can_log_in(&t, PASSWORD).await);
+}
+
+#[tokio::test]
+async fn a_reset_code_cannot_open_a_session() {
+    let t = test_app();
+    kari(&t).await;
+    let (id, code) = reset_challenge(&t).await;
+    let r = t
+        .app
+        .verify_code(&id, &code, None, |c| {
+            matches!(c.purpose, ChallengePurpose::Login { .. })
+        })
+        .await;
+    assert!(matches!(r, Err(ApiError::ChallengeGone)));
+}
+
+// ---- audit trail ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_audit_trail_covers_every_flow_without_secrets_or_full_numbers() {
+    let t = test_app();
+    let user = kari(&t).await;
+    let _ = t.app.login("kari", &pw("feil passord"), false, Some("10.0.0.2")).await;
+    let tokens = session(&t, &user).await;
+    let me = caller(&t, &tokens).await;
+    t.app
+        .change_password(&me, &pw(PASSWORD), pw(NEW_PASSWORD), Some("10.0.0.3"))
+        .await
+        .unwrap();
+    let issued = t
+        .app
+        .start_phone_change(&me, NEW_MOBILE, &pw(NEW_PASSWORD), Some("10.0.0.4"))
+        .await
+        .unwrap();
+    let phone_code = t.sms.last_code_to(&number(NEW_MOBILE)).unwrap();
+    t.app
+        .confirm_phone_change(&me, &issued.challenge_id, &phone_code, Some("10.0.0.4"))
+        .await
+        .unwrap();
+    let id = t.app.forgot_password("kari", Some("10.0.0.5")).await.unwrap();
+    let reset_code = t.sms.last_code_to(&number(NEW_MOBILE)).unwrap();
+    let wrong = wrong_code(&reset_code);
+    let _ = t
+        .app
+        .reset_password(&id, &wrong, pw("tredje passord her"), Some("10.0.0.5"))
+        .await;
+    t.app
+        .reset_password(&id, &reset_code, pw("tredje passord her"), Some("10.0.0.5"))
+        .await
+        .unwrap();
+    t.app.reset_password_by_operator(&user).await.unwrap();
+
+    let trail = events(&t, &user).await;
+    let kinds: Vec<AuditKind> = trail.iter().map(|e| e.event).collect();
+    for expected in [
+        AuditKind::LoginFailed,
+        AuditKind::LoginCompleted,
+        AuditKind::PasswordChanged,
+        AuditKind::PhoneChangeRequested,
+        AuditKind::CodeSent,
+        AuditKind::PhoneChanged,
+        AuditKind::PasswordResetRequested,
+        AuditKind::CodeFailed,
+        AuditKind::PasswordReset,
+        AuditKind::SessionRevoked,
+    ] {
+        assert!(kinds.contains(&expected), "{expected:?} missing from {kinds:?}");
+    }
+    let with_ip = |k: AuditKind| trail.iter().filter(|e| e.event == k).all(|e| e.source_ip.is_some());
+    for kind in [
+        AuditKind::PasswordChanged,
+        AuditKind::PhoneChanged,
+        AuditKind::CodeFailed,
+    ] {
+        assert!(with_ip(kind), "{kind:?} without a source address");
+    }
+    let text = serde_json::to_string(&trail).unwrap();
+    for secret in [
+        PASSWORD,
+        NEW_PASSWORD,
+        "tredje passord her",
+        phone_code.expose(),
+        reset_code.expose(),
+        "91234567",
+        "98765432",
+    ] {
+        assert!(!text.contains(secret), "{secret:?} in the audit trail: {text}");
+    }
+}

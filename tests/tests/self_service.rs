@@ -1,0 +1,762 @@
+//! Account self-service over HTTP against the real binaries: password change, phone change,
+//! forgot/reset password, first-login password change, operator reset and audit trail, and
+//! what an attacker sees in each. Written against the `Portal` harness only (no storage
+//! details), so it runs on every backend the harness supports.
+
+use std::collections::BTreeSet;
+
+use e2e::{Portal, Session, PASSWORD};
+use serde_json::{json, Value};
+
+const MOBILE: &str = "+4791234567";
+const OTHER_MOBILE: &str = "+4791234568";
+const NEW_MOBILE: &str = "+4798765432";
+const NEW_PASSWORD: &str = "blåbær syltetøy på vaffel";
+
+/// Status, content type and JSON body (`Null` when there is none).
+async fn parts(r: reqwest::Response) -> anyhow::Result<(u16, String, Value)> {
+    let status = r.status().as_u16();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = r.text().await?;
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text)?
+    };
+    Ok((status, content_type, body))
+}
+
+/// Asserts a problem response with this status and code; returns its body.
+async fn expect_problem(r: reqwest::Response, status: u16, code: &str) -> anyhow::Result<Value> {
+    let (got, content_type, body) = parts(r).await?;
+    assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
+    assert_eq!(content_type, "application/problem+json");
+    Ok(body)
+}
+
+fn keys(body: &Value) -> BTreeSet<String> {
+    body.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Password, code from the outbox, verify: the session and the token response's flag.
+async fn sign_in_with(
+    portal: &Portal,
+    username: &str,
+    password: &str,
+    mobile: &str,
+) -> anyhow::Result<(Session, bool)> {
+    let login = portal.login(username, password, false).await?;
+    anyhow::ensure!(login.status() == 200, "login answered {}", login.status());
+    let challenge: Value = login.json().await?;
+    let code = portal.latest_code(mobile).await?;
+    let verify = portal
+        .post(
+            "/v1/auth/sms/verify",
+            json!({ "challenge_id": challenge["challenge_id"], "code": code }),
+        )
+        .await?;
+    anyhow::ensure!(verify.status() == 200, "verify answered {}", verify.status());
+    let set_cookie = verify
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = verify.json().await?;
+    let session = Session {
+        access_token: body["access_token"].as_str().unwrap_or_default().to_owned(),
+        refresh_cookie: set_cookie.split(';').next().unwrap_or_default().to_owned(),
+        set_cookie,
+    };
+    Ok((session, body["password_change_required"] == true))
+}
+
+async fn get_account(portal: &Portal, session: &Session) -> anyhow::Result<reqwest::Response> {
+    Ok(portal
+        .client()
+        .get(portal.url("/v1/account"))
+        .bearer_auth(&session.access_token)
+        .send()
+        .await?)
+}
+
+async fn authed(
+    portal: &Portal,
+    session: &Session,
+    method: &str,
+    path: &str,
+    body: Value,
+) -> anyhow::Result<reqwest::Response> {
+    let client = portal.client();
+    let request = match method {
+        "PUT" => client.put(portal.url(path)),
+        _ => client.post(portal.url(path)),
+    };
+    Ok(request.bearer_auth(&session.access_token).json(&body).send().await?)
+}
+
+async fn change_password(
+    portal: &Portal,
+    session: &Session,
+    old: &str,
+    new: &str,
+) -> anyhow::Result<reqwest::Response> {
+    authed(
+        portal,
+        session,
+        "PUT",
+        "/v1/account/password",
+        json!({ "old_password": old, "new_password": new }),
+    )
+    .await
+}
+
+async fn refresh(portal: &Portal, session: &Session) -> anyhow::Result<u16> {
+    Ok(portal
+        .client()
+        .post(portal.url("/v1/auth/refresh"))
+        .header("cookie", &session.refresh_cookie)
+        .send()
+        .await?
+        .status()
+        .as_u16())
+}
+
+/// The newest SMS bodies to `mobile`, newest first.
+async fn texts_to(portal: &Portal, mobile: &str) -> anyhow::Result<Vec<String>> {
+    Ok(portal
+        .sms()
+        .await?
+        .iter()
+        .filter(|m| m["to"] == mobile)
+        .map(|m| m["body"].as_str().unwrap_or_default().to_owned())
+        .collect())
+}
+
+/// The password in an initial-password SMS ("… passord XXXX-XXXX-XXXX-XXXX. Du må …").
+fn password_in(sms: &str) -> Option<String> {
+    sms.split("passord ")
+        .nth(1)
+        .and_then(|rest| rest.split('.').next())
+        .map(str::to_owned)
+}
+
+fn wrong(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap_or(0) + 1) % 1_000_000)
+}
+
+// ---- password change -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn password_change_keeps_this_session_ends_the_others_and_texts_a_notice() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let current = portal.sign_in("kari", MOBILE).await?;
+    let other = portal.sign_in("kari", MOBILE).await?;
+
+    let r = change_password(&portal, &current, PASSWORD, NEW_PASSWORD).await?;
+    assert_eq!(r.status(), 204);
+
+    assert_eq!(
+        get_account(&portal, &current).await?.status(),
+        200,
+        "this session stays"
+    );
+    expect_problem(get_account(&portal, &other).await?, 401, "session_expired").await?;
+    assert_eq!(refresh(&portal, &other).await?, 401, "its refresh token is dead too");
+    assert_eq!(refresh(&portal, &current).await?, 200);
+    let notice = &texts_to(&portal, MOBILE).await?[0];
+    assert!(
+        notice.starts_with("Passordet ditt i Norsk Helsenett kundeportal er endret."),
+        "{notice}"
+    );
+    expect_problem(portal.login("kari", PASSWORD, false).await?, 401, "invalid_credentials").await?;
+    sign_in_with(&portal, "kari", NEW_PASSWORD, MOBILE).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn password_change_refuses_weak_and_wrong_passwords_and_throttles_guessing() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+
+    let weak = expect_problem(
+        change_password(&portal, &session, PASSWORD, "kari").await?,
+        400,
+        "weak_password",
+    )
+    .await?;
+    assert_eq!(weak["reasons"], json!(["too_short", "contains_username"]));
+    assert!(weak["detail"].as_str().is_some_and(|d| d.contains("12 tegn")), "{weak}");
+
+    for _ in 0..5 {
+        expect_problem(
+            change_password(&portal, &session, "feil gammelt passord", NEW_PASSWORD).await?,
+            403,
+            "wrong_password",
+        )
+        .await?;
+    }
+    let throttled = change_password(&portal, &session, PASSWORD, NEW_PASSWORD).await?;
+    assert!(throttled.headers().contains_key("retry-after"));
+    expect_problem(throttled, 429, "too_many_attempts").await?;
+    let login = portal.login("kari", PASSWORD, false).await?;
+    assert_eq!(login.status(), 429, "the wrong old passwords count as failed logins");
+    assert_eq!(
+        get_account(&portal, &session).await?.status(),
+        200,
+        "the session itself is unharmed"
+    );
+    Ok(())
+}
+
+// ---- first login / password change required ------------------------------------------------
+
+#[tokio::test]
+async fn an_account_with_a_generated_password_can_only_change_it_until_it_does() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    let (ok, out) = portal.admin(&[
+        "create-account",
+        "--username",
+        "nhn.bruker",
+        "--name",
+        "Nils Bruker",
+        "--mobile",
+        MOBILE,
+        "--home-office",
+    ])?;
+    assert!(ok, "{out}");
+    let initial = password_in(&texts_to(&portal, MOBILE).await?[0]).expect("initial password by SMS");
+
+    let (session, required) = sign_in_with(&portal, "nhn.bruker", &initial, MOBILE).await?;
+    assert!(required, "the token response says a change is required");
+    expect_problem(get_account(&portal, &session).await?, 403, "password_change_required").await?;
+    let phone = authed(
+        &portal,
+        &session,
+        "POST",
+        "/v1/account/phone",
+        json!({ "new_mobile": NEW_MOBILE, "password": initial }),
+    )
+    .await?;
+    expect_problem(phone, 403, "password_change_required").await?;
+    assert_eq!(refresh(&portal, &session).await?, 200, "refresh still works");
+
+    let weak = change_password(&portal, &session, &initial, "nhn.bruker-2025").await?;
+    expect_problem(weak, 400, "weak_password").await?;
+    assert_eq!(
+        change_password(&portal, &session, &initial, NEW_PASSWORD)
+            .await?
+            .status(),
+        204
+    );
+
+    let account = get_account(&portal, &session).await?;
+    assert_eq!(account.status(), 200, "the same session may now read the account");
+    let account: Value = account.json().await?;
+    assert_eq!(account["password_change_required"], false);
+    let (_, required) = sign_in_with(&portal, "nhn.bruker", NEW_PASSWORD, MOBILE).await?;
+    assert!(!required);
+    Ok(())
+}
+
+#[tokio::test]
+async fn logout_works_while_a_password_change_is_pending() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let (ok, out) = portal.admin(&["reset-password", "kari"])?;
+    assert!(ok, "{out}");
+    let password = password_in(&texts_to(&portal, MOBILE).await?[0]).expect("new password by SMS");
+    let (session, required) = sign_in_with(&portal, "kari", &password, MOBILE).await?;
+    assert!(required);
+    let logout = portal
+        .client()
+        .post(portal.url("/v1/auth/logout"))
+        .bearer_auth(&session.access_token)
+        .send()
+        .await?;
+    assert_eq!(logout.status(), 204);
+    assert_eq!(refresh(&portal, &session).await?, 401);
+    Ok(())
+}
+
+// ---- operator reset and audit ---------------------------------------------------------------
+
+#[tokio::test]
+async fn operator_reset_ends_sessions_texts_a_new_password_and_shows_in_the_audit_trail() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+
+    let (ok, out) = portal.admin(&["reset-password", "kari"])?;
+    assert!(ok, "{out}");
+    assert!(out.contains("+47 ••••••67") && out.contains("1 session"), "{out}");
+    expect_problem(get_account(&portal, &session).await?, 401, "session_expired").await?;
+    let sms = texts_to(&portal, MOBILE).await?;
+    assert!(sms[0].contains("brukernavn kari"), "{}", sms[0]);
+    let password = password_in(&sms[0]).expect("new password by SMS");
+    assert!(!out.contains(&password), "the operator never sees the password");
+    expect_problem(portal.login("kari", PASSWORD, false).await?, 401, "invalid_credentials").await?;
+    let (_, required) = sign_in_with(&portal, "kari", &password, MOBILE).await?;
+    assert!(required);
+
+    let (ok, trail) = portal.admin(&["audit", "kari"])?;
+    assert!(ok, "{trail}");
+    for event in [
+        "account_created",
+        "login_password_ok",
+        "code_sent",
+        "login_completed",
+        "session_revoked",
+        "password_reset",
+    ] {
+        assert!(trail.contains(event), "{event} missing:\n{trail}");
+    }
+    assert!(trail.contains("127.0.0.1"), "source addresses are shown:\n{trail}");
+    assert!(trail.contains("+47 ••••••67"), "numbers are masked:\n{trail}");
+    for secret in ["91234567", PASSWORD, password.as_str()] {
+        assert!(!trail.contains(secret), "{secret} in the audit output:\n{trail}");
+    }
+    let (ok, out) = portal.admin(&["reset-password", "finnes.ikke"])?;
+    assert!(!ok && out.contains("no account"), "{out}");
+    Ok(())
+}
+
+// ---- phone change --------------------------------------------------------------------------
+
+async fn start_phone_change(
+    portal: &Portal,
+    session: &Session,
+    new_mobile: &str,
+    password: &str,
+) -> anyhow::Result<reqwest::Response> {
+    authed(
+        portal,
+        session,
+        "POST",
+        "/v1/account/phone",
+        json!({ "new_mobile": new_mobile, "password": password }),
+    )
+    .await
+}
+
+async fn confirm_phone_change(
+    portal: &Portal,
+    session: &Session,
+    challenge_id: &Value,
+    code: &str,
+) -> anyhow::Result<reqwest::Response> {
+    authed(
+        portal,
+        session,
+        "POST",
+        "/v1/account/phone/confirm",
+        json!({ "challenge_id": challenge_id, "code": code }),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn phone_change_proves_the_new_number_and_tells_the_old_one() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+
+    let r = start_phone_change(&portal, &session, "+47 987 65 432", PASSWORD).await?;
+    let (status, _, started) = parts(r).await?;
+    assert_eq!(status, 200, "{started}");
+    assert_eq!(started["phone_hint"], "+47 ••••••32");
+    assert_eq!(started["expires_in"], 300);
+    assert_eq!(started["resend_after"], 30);
+    let code = portal.latest_code(NEW_MOBILE).await?;
+    assert!(texts_to(&portal, NEW_MOBILE).await?[0].contains("nytt mobilnummer"));
+
+    let account: Value = get_account(&portal, &session).await?.json().await?;
+    assert_eq!(
+        account["mobile"], MOBILE,
+        "the old number stays until the new one is confirmed"
+    );
+    // The shared resend route knows phone challenges (and enforces its 30 s like for login).
+    let resend = portal
+        .post(
+            "/v1/auth/sms/resend",
+            json!({ "challenge_id": started["challenge_id"] }),
+        )
+        .await?;
+    expect_problem(resend, 429, "resend_too_soon").await?;
+
+    let wrong_try = confirm_phone_change(&portal, &session, &started["challenge_id"], &wrong(&code)).await?;
+    let body = expect_problem(wrong_try, 400, "invalid_code").await?;
+    assert_eq!(body["attempts_left"], 4);
+    let r = confirm_phone_change(&portal, &session, &started["challenge_id"], &code).await?;
+    assert_eq!(r.status(), 204);
+
+    let account: Value = get_account(&portal, &session).await?.json().await?;
+    assert_eq!(account["mobile"], NEW_MOBILE);
+    let notice = &texts_to(&portal, MOBILE).await?[0];
+    assert!(
+        notice.starts_with("Mobilnummeret på kontoen din"),
+        "the OLD number is told: {notice}"
+    );
+    let again = confirm_phone_change(&portal, &session, &started["challenge_id"], &code).await?;
+    expect_problem(again, 410, "challenge_expired").await?;
+    // Login codes now go to the new number.
+    sign_in_with(&portal, "kari", PASSWORD, NEW_MOBILE).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn phone_change_refuses_a_wrong_password_and_bad_numbers() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+    let sms_before = portal.sms().await?.len();
+
+    expect_problem(
+        start_phone_change(&portal, &session, NEW_MOBILE, "feil passord her").await?,
+        403,
+        "wrong_password",
+    )
+    .await?;
+    for (bad, reason_mentions) in [
+        ("+4722334455", "mobile"),
+        ("22334455", "mobile"),
+        ("12345", "international"),
+        ("+47912345", "8 digits"),
+        ("+47 abc", "digits"),
+        ("+4791234567", "already"),
+        ("912 34 567", "already"),
+    ] {
+        let body = expect_problem(
+            start_phone_change(&portal, &session, bad, PASSWORD).await?,
+            400,
+            "validation_failed",
+        )
+        .await?;
+        assert_eq!(body["errors"][0]["field"], "new_mobile", "{bad}: {body}");
+        let reason = body["errors"][0]["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(reason_mentions), "{bad}: {reason}");
+    }
+    assert_eq!(portal.sms().await?.len(), sms_before, "no SMS for refused changes");
+    let account: Value = get_account(&portal, &session).await?.json().await?;
+    assert_eq!(account["mobile"], MOBILE);
+    Ok(())
+}
+
+#[tokio::test]
+async fn confirming_another_users_phone_challenge_looks_like_an_unknown_one() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    portal.create_user("ola", OTHER_MOBILE)?;
+    let kari = portal.sign_in("kari", MOBILE).await?;
+    let ola = portal.sign_in("ola", OTHER_MOBILE).await?;
+    let started: Value = start_phone_change(&portal, &kari, NEW_MOBILE, PASSWORD)
+        .await?
+        .json()
+        .await?;
+    let code = portal.latest_code(NEW_MOBILE).await?;
+
+    let stolen = parts(confirm_phone_change(&portal, &ola, &started["challenge_id"], &code).await?).await?;
+    let unknown = parts(confirm_phone_change(&portal, &ola, &json!("AAAAAAAAAAAAAAAAAAAAAA"), &code).await?).await?;
+    assert_eq!(stolen.0, 410);
+    assert_eq!(
+        stolen, unknown,
+        "no difference between someone else's challenge and none"
+    );
+    let ola_account: Value = get_account(&portal, &ola).await?.json().await?;
+    assert_eq!(ola_account["mobile"], OTHER_MOBILE);
+
+    assert_eq!(
+        confirm_phone_change(&portal, &kari, &started["challenge_id"], &code)
+            .await?
+            .status(),
+        204,
+        "the owner's challenge is untouched"
+    );
+    Ok(())
+}
+
+// ---- forgot / reset password ---------------------------------------------------------------
+
+async fn forgot(portal: &Portal, username: &str) -> anyhow::Result<reqwest::Response> {
+    portal
+        .post("/v1/auth/password/forgot", json!({ "username": username }))
+        .await
+}
+
+async fn reset(
+    portal: &Portal,
+    challenge_id: &Value,
+    code: &str,
+    new_password: &str,
+) -> anyhow::Result<reqwest::Response> {
+    portal
+        .post(
+            "/v1/auth/password/reset",
+            json!({ "challenge_id": challenge_id, "code": code, "new_password": new_password }),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn forgot_password_answers_the_same_for_unknown_disabled_and_real_accounts() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    portal.create_user("ola", OTHER_MOBILE)?;
+    portal.admin(&["disable", "ola"])?;
+    let sms_before = portal.sms().await?.len();
+
+    let mut answers = Vec::new();
+    for name in ["kari", "finnes.ikke", "ola", "ikke gyldig!"] {
+        let r = forgot(&portal, name).await?;
+        let cache = r.headers().get("cache-control").cloned();
+        let (status, content_type, body) = parts(r).await?;
+        assert_eq!(
+            (status, content_type.as_str()),
+            (202, "application/json"),
+            "{name}: {body}"
+        );
+        assert_eq!(keys(&body), BTreeSet::from(["challenge_id".to_owned()]), "{name}");
+        assert_eq!(body["challenge_id"].as_str().map(str::len), Some(22), "{name}");
+        assert_eq!(
+            cache.and_then(|v| v.to_str().ok().map(str::to_owned)).as_deref(),
+            Some("no-store")
+        );
+        answers.push(body["challenge_id"].clone());
+    }
+    let sms = portal.sms().await?;
+    assert_eq!(
+        sms.len(),
+        sms_before + 1,
+        "exactly one SMS: to the real, enabled account"
+    );
+    assert_eq!(sms[0]["to"], MOBILE);
+    let code = portal.latest_code(MOBILE).await?;
+
+    // From outside, every challenge behaves alike: resend throttled the same, a wrong code
+    // costs the same attempt.
+    let mut resends = Vec::new();
+    let mut verifies = Vec::new();
+    for id in &answers {
+        let r = portal
+            .post("/v1/auth/sms/resend", json!({ "challenge_id": id }))
+            .await?;
+        let (status, _, body) = parts(r).await?;
+        resends.push((status, body["code"].clone()));
+        let r = reset(&portal, id, &wrong(&code), NEW_PASSWORD).await?;
+        let (status, _, body) = parts(r).await?;
+        verifies.push((status, body["code"].clone(), body["attempts_left"].clone()));
+    }
+    assert!(resends.iter().all(|r| *r == resends[0]), "{resends:?}");
+    assert_eq!(resends[0].0, 429);
+    assert!(verifies.iter().all(|v| *v == verifies[0]), "{verifies:?}");
+    assert_eq!(verifies[0], (400, json!("invalid_code"), json!(4)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn reset_codes_cannot_be_guessed() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let started: Value = forgot(&portal, "kari").await?.json().await?;
+    let code = portal.latest_code(MOBILE).await?;
+    for left in (0..5).rev() {
+        let body = expect_problem(
+            reset(&portal, &started["challenge_id"], &wrong(&code), NEW_PASSWORD).await?,
+            400,
+            "invalid_code",
+        )
+        .await?;
+        assert_eq!(body["attempts_left"], left);
+    }
+    expect_problem(
+        reset(&portal, &started["challenge_id"], &code, NEW_PASSWORD).await?,
+        410,
+        "challenge_expired",
+    )
+    .await?;
+    assert_eq!(
+        portal.login("kari", PASSWORD, false).await?.status(),
+        200,
+        "password unchanged"
+    );
+    // A reset code cannot open a session either.
+    let started: Value = forgot(&portal, "kari").await?.json().await?;
+    let code = portal.latest_code(MOBILE).await?;
+    let verify = portal
+        .post(
+            "/v1/auth/sms/verify",
+            json!({ "challenge_id": started["challenge_id"], "code": code }),
+        )
+        .await?;
+    expect_problem(verify, 410, "challenge_expired").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn reset_password_ends_every_session_and_texts_a_notice() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let a = portal.sign_in("kari", MOBILE).await?;
+    let b = portal.sign_in("kari", MOBILE).await?;
+
+    let started: Value = forgot(&portal, "Kari").await?.json().await?;
+    let code = portal.latest_code(MOBILE).await?;
+    assert!(texts_to(&portal, MOBILE).await?[0].starts_with("Koden for å lage nytt passord er "));
+    let weak = expect_problem(
+        reset(&portal, &started["challenge_id"], &code, "kari").await?,
+        400,
+        "weak_password",
+    )
+    .await?;
+    assert_eq!(weak["reasons"], json!(["too_short", "contains_username"]));
+    assert_eq!(
+        reset(&portal, &started["challenge_id"], &code, NEW_PASSWORD)
+            .await?
+            .status(),
+        204,
+        "a weak choice did not use up the code"
+    );
+
+    for session in [&a, &b] {
+        expect_problem(get_account(&portal, session).await?, 401, "session_expired").await?;
+        assert_eq!(refresh(&portal, session).await?, 401);
+    }
+    let notice = &texts_to(&portal, MOBILE).await?[0];
+    assert!(
+        notice.starts_with("Passordet ditt i Norsk Helsenett kundeportal er endret."),
+        "{notice}"
+    );
+    expect_problem(portal.login("kari", PASSWORD, false).await?, 401, "invalid_credentials").await?;
+    let (session, required) = sign_in_with(&portal, "kari", NEW_PASSWORD, MOBILE).await?;
+    assert!(!required);
+    assert_eq!(get_account(&portal, &session).await?.status(), 200);
+    expect_problem(
+        reset(&portal, &started["challenge_id"], &code, "enda en ny frase her").await?,
+        410,
+        "challenge_expired",
+    )
+    .await?;
+    Ok(())
+}
+
+// ---- bad input -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn self_service_routes_answer_bad_input_with_problems_never_500() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+    let client = portal.client();
+    let cases: Vec<(&str, &str, bool, &str, u16)> = vec![
+        (
+            "PUT",
+            "/v1/account/password",
+            false,
+            r#"{"old_password":"a","new_password":"b"}"#,
+            401,
+        ),
+        ("PUT", "/v1/account/password", true, r#"{"old_password":"a"}"#, 400),
+        (
+            "PUT",
+            "/v1/account/password",
+            true,
+            r#"{"old_password":1,"new_password":2}"#,
+            400,
+        ),
+        ("PUT", "/v1/account/password", true, "not json", 400),
+        (
+            "POST",
+            "/v1/account/phone",
+            false,
+            r#"{"new_mobile":"+4798765432","password":"x"}"#,
+            401,
+        ),
+        (
+            "POST",
+            "/v1/account/phone",
+            true,
+            r#"{"new_mobile":null,"password":"x"}"#,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/account/phone",
+            true,
+            r#"{"new_mobile":"+4798765432","password":"x","extra":1}"#,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/account/phone/confirm",
+            true,
+            r#"{"challenge_id":"../..","code":"123456"}"#,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/account/phone/confirm",
+            true,
+            r#"{"challenge_id":"AAAAAAAAAAAAAAAAAAAAAA","code":"12x456"}"#,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/account/phone/confirm",
+            true,
+            r#"{"challenge_id":"AAAAAAAAAAAAAAAAAAAAAA","code":"123456"}"#,
+            410,
+        ),
+        ("POST", "/v1/auth/password/forgot", false, r#"{"user":"kari"}"#, 400),
+        ("POST", "/v1/auth/password/forgot", false, "[]", 400),
+        (
+            "POST",
+            "/v1/auth/password/reset",
+            false,
+            r#"{"challenge_id":"AAAAAAAAAAAAAAAAAAAAAA","code":"123456"}"#,
+            400,
+        ),
+        (
+            "POST",
+            "/v1/auth/password/reset",
+            false,
+            r#"{"challenge_id":"AAAAAAAAAAAAAAAAAAAAAA","code":"123456","new_password":"blåbær syltetøy på vaffel"}"#,
+            410,
+        ),
+    ];
+    for (method, path, with_token, body, expected) in cases {
+        let mut request = match method {
+            "PUT" => client.put(portal.url(path)),
+            _ => client.post(portal.url(path)),
+        };
+        if with_token {
+            request = request.bearer_auth(&session.access_token);
+        }
+        let r = request
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await?;
+        let (status, content_type, problem) = parts(r).await?;
+        assert_eq!(status, expected, "{method} {path} {body}: {problem}");
+        assert_eq!(content_type, "application/problem+json", "{method} {path} {body}");
+        assert!(problem["code"].is_string() && problem["title"].is_string(), "{problem}");
+    }
+    let r = client
+        .put(portal.url("/v1/account/password"))
+        .bearer_auth(&session.access_token)
+        .header("content-type", "text/plain")
+        .body("x")
+        .send()
+        .await?;
+    assert_eq!(r.status(), 415);
+    Ok(())
+}
