@@ -31,8 +31,11 @@ def copy_repo(dest: pathlib.Path) -> None:
         target = dest / "functions" / crate.name
         target.mkdir(parents=True)
         shutil.copy2(manifest, target / "Cargo.toml")
-        if (crate / "src").is_dir():
-            shutil.copytree(crate / "src", target / "src")
+        # Only what the checker reads: Rust sources (no data files, no build output).
+        for source in (crate / "src").rglob("*.rs"):
+            dest_file = target / source.relative_to(crate)
+            dest_file.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest_file)
 
 
 def findings(repo: pathlib.Path) -> set[str]:
