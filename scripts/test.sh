@@ -15,8 +15,18 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "build binaries used by the end-to-end tests"
 cargo build --workspace --bins
 
+step "start the AWS emulator"
+# shellcheck source=scripts/aws-emulator.sh
+. scripts/aws-emulator.sh
+trap aws_emulator_stop EXIT
+aws_emulator_start
+
 step "cargo test"
 cargo test --workspace
+
+step "end-to-end tests again, on DynamoDB and SNS in the AWS emulator"
+# One at a time: the emulator keeps a single SMS log for every test.
+E2E_BACKEND=aws cargo test -p e2e -- --test-threads=1
 
 step "openapi.yaml lint (Redocly, pinned)"
 if [ ! -x tools/openapi/node_modules/.bin/redocly ]; then

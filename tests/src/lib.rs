@@ -2,6 +2,9 @@
 //! a fresh data dir, drives `portal-admin` against the same data, and reads SMS codes the way a
 //! user would (from the local outbox).
 //!
+//! With `E2E_BACKEND=aws` the same tests run on DynamoDB and SNS in the AWS emulator
+//! (see [`backend`]).
+//!
 //! Binaries come from `PORTAL_BIN_DIR`, else the workspace's `target/debug` (the test command
 //! builds them first).
 
@@ -12,6 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
+
+pub mod backend;
+
+use backend::{AwsData, Backend};
 
 pub const PASSWORD: &str = "korrekt hest batteri stift";
 
@@ -32,6 +39,9 @@ pub struct Portal {
     pub data_dir: PathBuf,
     _owned_dir: Option<tempfile::TempDir>,
     extra_args: Vec<String>,
+    backend: Backend,
+    /// Present when running on the AWS backends.
+    aws: Option<AwsData>,
 }
 
 impl Portal {
@@ -46,10 +56,18 @@ impl Portal {
 
     /// A portal on an existing data dir (a restart, or a second process).
     pub fn start_on(data_dir: &Path, extra_args: &[&str]) -> Result<Self> {
-        let mut child = Command::new(bin("portal-local"))
+        let backend = Backend::from_env()?;
+        let aws = AwsData::for_data_dir(&backend, data_dir)?;
+        let mut command = Command::new(bin("portal-local"));
+        command
             .args(["--port", "0", "--no-demo", "--data-dir"])
             .arg(data_dir)
-            .args(extra_args)
+            .args(extra_args);
+        if let Some(aws) = &aws {
+            command.args(aws.store_args()).args(["--sms", "sns"]);
+        }
+        backend.apply_env(&mut command);
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -77,6 +95,8 @@ impl Portal {
             data_dir: data_dir.to_owned(),
             _owned_dir: None,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            backend,
+            aws,
         })
     }
 
@@ -97,12 +117,13 @@ impl Portal {
 
     /// Runs `portal-admin` on this portal's data; returns (success, stdout+stderr).
     pub fn admin(&self, args: &[&str]) -> Result<(bool, String)> {
-        let out = Command::new(bin("portal-admin"))
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .output()
-            .context("running portal-admin")?;
+        let mut command = Command::new(bin("portal-admin"));
+        command.arg("--data-dir").arg(&self.data_dir);
+        if let Some(aws) = &self.aws {
+            command.args(aws.store_args()).args(["--sms", "sns"]);
+        }
+        self.backend.apply_env(&mut command);
+        let out = command.args(args).output().context("running portal-admin")?;
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -133,6 +154,9 @@ impl Portal {
 
     /// The SMS outbox, newest first.
     pub async fn sms(&self) -> Result<Vec<Value>> {
+        if let Some(aws) = &self.aws {
+            return aws.sms().await;
+        }
         let body: Value = reqwest::get(self.url("/dev/sms")).await?.json().await?;
         body.as_array().cloned().ok_or_else(|| anyhow!("outbox is not a list"))
     }
@@ -146,6 +170,15 @@ impl Portal {
             }
         }
         bail!("no SMS to {mobile}")
+    }
+
+    /// What the store holds, as raw text (the SQLite file, or every DynamoDB item), for
+    /// checks that secrets are never stored in clear.
+    pub async fn stored_data(&self) -> Result<String> {
+        match &self.aws {
+            Some(aws) => aws.stored_items().await,
+            None => Ok(String::from_utf8_lossy(&std::fs::read(self.data_dir.join("portal.db"))?).into_owned()),
+        }
     }
 
     pub async fn sms_count_to(&self, mobile: &str) -> Result<usize> {

@@ -295,8 +295,7 @@ async fn secrets_stay_out_of_the_console() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
-    let db = std::fs::read(portal.data_dir.join("portal.db"))?;
-    let db = String::from_utf8_lossy(&db);
+    let db = portal.stored_data().await?;
     assert!(!db.contains(PASSWORD), "password stored in clear");
     let secret = session.refresh_cookie.split('.').nth(1).unwrap_or_default();
     assert!(

@@ -1,4 +1,6 @@
-//! `portal-admin`: operators' command line. Works on the same data as the portal.
+//! `portal-admin`: operators' command line. Works on the same data as the portal: the local
+//! data dir's SQLite store, or with `--store dynamodb` the DynamoDB table in `PORTAL_TABLE`
+//! (region, credentials and endpoint from the standard AWS environment).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -6,8 +8,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use portal::config::Settings;
 use portal::domain::{MobileNumber, Password, Username};
-use portal::local::LocalEnv;
+use portal::local::{LocalEnv, LocalSms, LocalStore};
 use portal::services::admin::NewAccount;
+use portal::sms::sns::SenderId;
+use portal::store::dynamodb::{create_table, TableCreated};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -16,6 +20,18 @@ struct Args {
     /// The local portal's data dir.
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data", global = true)]
     data_dir: PathBuf,
+    /// Storage backend.
+    #[arg(long, env = "PORTAL_STORE", default_value = "sqlite", value_parser = ["sqlite", "dynamodb"], global = true)]
+    store: String,
+    /// DynamoDB table (with --store dynamodb).
+    #[arg(long, env = "PORTAL_TABLE", global = true)]
+    table: Option<String>,
+    /// Where generated passwords are sent: the local outbox or SNS.
+    #[arg(long, env = "PORTAL_SMS", default_value = "outbox", value_parser = ["outbox", "sns"], global = true)]
+    sms: String,
+    /// SNS sender ID (with --sms sns).
+    #[arg(long, env = "PORTAL_SMS_SENDER_ID", global = true)]
+    sms_sender_id: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,6 +72,13 @@ enum Command {
     ResetPassword { username: String },
     /// Prints the account's security audit trail, oldest first (masked numbers, no secrets).
     Audit { username: String },
+    /// Shows whether the account has an authenticator app (TOTP) for login.
+    TotpStatus { username: String },
+    /// Removes the account's authenticator app (lost phone); login falls back to SMS codes.
+    RemoveTotp { username: String },
+    /// Creates the DynamoDB table (PORTAL_TABLE) as infra/ does: on-demand, pk/sk, TTL on
+    /// expires_at, NEW_AND_OLD_IMAGES stream, encryption, point-in-time recovery.
+    InitTable,
 }
 
 #[tokio::main]
@@ -77,10 +100,45 @@ fn username(raw: &str) -> anyhow::Result<Username> {
     Username::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+fn table(args: &Args) -> anyhow::Result<String> {
+    args.table
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("the DynamoDB table name is missing: --table or PORTAL_TABLE"))
+}
+
+async fn init_table(args: &Args) -> anyhow::Result<String> {
+    let table = table(args)?;
+    let sdk = portal::aws::load_sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    Ok(match create_table(&client, &table).await? {
+        TableCreated::Created => format!("created table {table}"),
+        TableCreated::AlreadyExisted => format!("table {table} exists already; left unchanged"),
+    })
+}
+
 async fn run(args: Args) -> anyhow::Result<String> {
-    let env = LocalEnv::open(&args.data_dir, false)?;
+    if matches!(args.command, Command::InitTable) {
+        return init_table(&args).await;
+    }
+    let store = match args.store.as_str() {
+        "dynamodb" => LocalStore::DynamoDb { table: table(&args)? },
+        _ => LocalStore::Sqlite,
+    };
+    let sms = match args.sms.as_str() {
+        "sns" => LocalSms::Sns {
+            sender_id: args
+                .sms_sender_id
+                .as_deref()
+                .map(SenderId::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--sms-sender-id: {e}"))?,
+        },
+        _ => LocalSms::Outbox,
+    };
+    let env = LocalEnv::open_on(&args.data_dir, &store, &sms, false).await?;
     let app = env.app(Settings::from_env(), None)?;
     match args.command {
+        Command::InitTable => init_table(&args).await,
         Command::CreateAccount {
             username: u,
             name,
@@ -136,6 +194,26 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 return Ok(format!("no audit events for {u}"));
             }
             Ok(events.iter().map(audit_line).collect::<Vec<_>>().join("\n"))
+        }
+        Command::TotpStatus { username: u } => {
+            let user = username(&u)?;
+            let status = app.admin_totp_status(&user).await?;
+            Ok(serde_json::to_string_pretty(&json!({
+                "username": user,
+                "totp": if status.enabled { "enabled" } else { "not_enrolled" },
+                "enabled_at": status.enabled_at.map(portal::clock::rfc3339),
+                "enrolment_pending": status.pending,
+            }))?)
+        }
+        Command::RemoveTotp { username: u } => {
+            let user = username(&u)?;
+            if app.admin_remove_totp(&user).await? {
+                Ok(format!(
+                    "removed the authenticator app of {user}; login uses SMS codes again"
+                ))
+            } else {
+                Ok(format!("{user} has no authenticator app; nothing removed"))
+            }
         }
         Command::Show { username: u } => {
             let account = app

@@ -1,13 +1,18 @@
 //! `portal-local`: the whole portal API in one process, on an embedded store, with SMS going to
 //! a local outbox. The local default for development, demos and end-to-end tests.
+//!
+//! `--store dynamodb --sms sns` runs the same API on the AWS backends (table from
+//! `PORTAL_TABLE`, region/credentials/endpoint from the standard AWS environment), e.g. against
+//! LocalStack or moto; keys still come from the data dir.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
 use portal::config::Settings;
-use portal::local::{ensure_demo_account, LocalEnv};
+use portal::local::{ensure_demo_account, LocalEnv, LocalSms, LocalStore};
 use portal::local_server::{local_router, LocalRoutes};
+use portal::sms::sns::SenderId;
 
 #[derive(Parser, Debug)]
 #[command(about = "Runs the Hjemmekontor portal API locally")]
@@ -19,11 +24,17 @@ struct Args {
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data")]
     data_dir: PathBuf,
     /// Storage backend.
-    #[arg(long, env = "PORTAL_STORE", default_value = "sqlite", value_parser = ["sqlite"])]
+    #[arg(long, env = "PORTAL_STORE", default_value = "sqlite", value_parser = ["sqlite", "dynamodb"])]
     store: String,
+    /// DynamoDB table (with --store dynamodb).
+    #[arg(long, env = "PORTAL_TABLE")]
+    table: Option<String>,
     /// SMS backend.
-    #[arg(long, env = "PORTAL_SMS", default_value = "outbox", value_parser = ["outbox"])]
+    #[arg(long, env = "PORTAL_SMS", default_value = "outbox", value_parser = ["outbox", "sns"])]
     sms: String,
+    /// SNS sender ID (with --sms sns).
+    #[arg(long, env = "PORTAL_SMS_SENDER_ID")]
+    sms_sender_id: Option<String>,
     /// The portal front end's URL (default: this server's own address).
     #[arg(long, env = "PORTAL_URL")]
     portal_url: Option<String>,
@@ -39,7 +50,27 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     portal::observability::init_console_logs();
     let args = Args::parse();
-    let env = LocalEnv::open(&args.data_dir, true)?;
+    let store = match args.store.as_str() {
+        "dynamodb" => LocalStore::DynamoDb {
+            table: args
+                .table
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("--store dynamodb needs --table or PORTAL_TABLE"))?,
+        },
+        _ => LocalStore::Sqlite,
+    };
+    let sms = match args.sms.as_str() {
+        "sns" => LocalSms::Sns {
+            sender_id: args
+                .sms_sender_id
+                .as_deref()
+                .map(SenderId::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--sms-sender-id: {e}"))?,
+        },
+        _ => LocalSms::Outbox,
+    };
+    let env = LocalEnv::open_on(&args.data_dir, &store, &sms, true).await?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
@@ -49,7 +80,15 @@ async fn main() -> anyhow::Result<()> {
 
     println!("Hjemmekontor-portalen kjører på {base}");
     println!("  data:        {}", env.data_dir.display());
-    println!("  SMS-koder:   {base}/dev/sms (og her i konsollen)");
+    match (&store, &sms) {
+        (LocalStore::DynamoDb { table }, _) => println!("  lagring:     DynamoDB-tabell {table}"),
+        (LocalStore::Sqlite, _) => {}
+    }
+    if sms == LocalSms::Outbox {
+        println!("  SMS-koder:   {base}/dev/sms (og her i konsollen)");
+    } else {
+        println!("  SMS-koder:   sendes med Amazon SNS");
+    }
     if !args.no_demo {
         let demo = ensure_demo_account(&app, &env.data_dir).await?;
         println!(
@@ -64,7 +103,8 @@ async fn main() -> anyhow::Result<()> {
 
     let router = local_router(LocalRoutes {
         app,
-        outbox: Some(env.outbox.clone()),
+        // With SNS the codes go to real phones (or the emulator); there is no outbox to show.
+        outbox: (sms == LocalSms::Outbox).then(|| env.outbox.clone()),
         cors_origin: Some(args.cors_origin.unwrap_or(settings.portal_url)),
     });
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())

@@ -7,6 +7,7 @@ use crate::config::{Policy, Settings};
 use crate::security::codes::CodeHasher;
 use crate::security::keys::{KeyError, KeyMaterial};
 use crate::security::passwords::{HashParams, PasswordHasher};
+use crate::security::secretbox::SecretBox;
 use crate::security::tokens::TokenKeys;
 use crate::sms::SmsSender;
 use crate::store::records::Repo;
@@ -19,6 +20,8 @@ pub struct App {
     pub tokens: TokenKeys,
     pub codes: CodeHasher,
     pub passwords: PasswordHasher,
+    /// Encrypts authenticator-app secrets; `None` when the key material has no TOTP key.
+    pub totp_box: Option<SecretBox>,
     pub settings: Settings,
     pub policy: Policy,
 }
@@ -46,6 +49,13 @@ impl App {
         )?;
         let codes = CodeHasher::new(parts.keys.pepper()?);
         crate::domain::preload_common_passwords();
+        let totp_box = match parts.keys.totp_key()? {
+            Some(key) => Some(SecretBox::new(&key).map_err(|e| KeyError::Invalid(e.to_string()))?),
+            None => {
+                tracing::warn!("the key material has no totp_key: authenticator apps cannot be enrolled");
+                None
+            }
+        };
         Ok(Arc::new(Self {
             repo: Repo::new(parts.store),
             sms: parts.sms,
@@ -53,6 +63,7 @@ impl App {
             tokens,
             codes,
             passwords: PasswordHasher::new(parts.hash_params),
+            totp_box,
             settings: parts.settings,
             policy: parts.policy,
         }))

@@ -34,6 +34,10 @@ pub enum AuditKind {
     AccountEnabled,
     HomeOfficeChanged,
     InitialPasswordIssued,
+    TotpEnrolmentStarted,
+    TotpEnabled,
+    TotpRemoved,
+    TotpVerified,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

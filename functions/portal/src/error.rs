@@ -60,6 +60,12 @@ pub enum ApiError {
     StorageUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("no authenticator app setup in progress")]
+    TotpEnrolmentGone,
+    #[error("no authenticator app registered")]
+    TotpNotEnrolled,
+    #[error("authenticator apps unavailable: {0}")]
+    TotpUnavailable(&'static str),
 }
 
 impl From<InvalidInput> for ApiError {
@@ -224,6 +230,24 @@ impl ApiError {
                 "Noe gikk galt hos oss.",
                 "Something went wrong on our side.",
             ),
+            TotpEnrolmentGone => (
+                StatusCode::GONE,
+                "totp_enrolment_expired",
+                "Registreringen av autentiseringsappen er utløpt eller avbrutt. Start på nytt.",
+                "The authenticator app setup has expired or was cancelled. Start again.",
+            ),
+            TotpNotEnrolled => (
+                StatusCode::NOT_FOUND,
+                "totp_not_enrolled",
+                "Du har ingen autentiseringsapp registrert.",
+                "No authenticator app is registered.",
+            ),
+            TotpUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "totp_unavailable",
+                "Autentiseringsapp kan ikke brukes akkurat nå. Bruk SMS-kode.",
+                "Authenticator apps cannot be used right now. Use an SMS code.",
+            ),
         };
         let mut extra = Map::new();
         let mut retry_after = None;
@@ -272,6 +296,7 @@ impl IntoResponse for ApiError {
             ApiError::Internal(m) => tracing::error!(error = %m, "internal error"),
             ApiError::StorageUnavailable(m) => tracing::error!(error = %m, "storage unavailable"),
             ApiError::SmsUnavailable(m) => tracing::error!(error = %m, "sms unavailable"),
+            ApiError::TotpUnavailable(m) => tracing::error!(error = %m, "totp unavailable"),
             _ => {}
         }
         self.problem().into_response()

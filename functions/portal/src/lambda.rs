@@ -1,11 +1,16 @@
 //! What every Lambda `main` calls: typed configuration from the environment, clients and keys
 //! built once per cold start, then the function's router on the Lambda runtime.
 //!
-//! Environment:
+//! Environment (`infra/` sets exactly these):
 //! - `PORTAL_STORE`: `dynamodb` (default) with `PORTAL_TABLE`, or `sqlite` with `PORTAL_SQLITE_PATH`
-//! - `PORTAL_SMS`: `sns` (default, `PORTAL_SMS_SENDER_ID`) or `outbox`
-//! - `PORTAL_KEYS_SECRET_ID` (Secrets Manager) or `PORTAL_KEYS_FILE`
+//! - `PORTAL_SMS`: `sns` (default; optional `PORTAL_SMS_SENDER_ID`, 1–11 letters/digits) or `outbox`
+//! - keys: `PORTAL_KEYS_SECRET_ID` (Secrets Manager secret id or ARN) or `PORTAL_KEYS_FILE`
 //! - `PORTAL_TOKEN_ISSUER`, `PORTAL_TOKEN_AUDIENCE`, `PORTAL_URL`
+//! - the standard AWS variables (`AWS_REGION`, credentials; `AWS_ENDPOINT_URL` for LocalStack
+//!   or moto) and the Lambda runtime's own (`AWS_LAMBDA_RUNTIME_API`, …)
+//!
+//! A configuration or start-up failure is reported to the Runtime API's `/runtime/init/error`
+//! (so it shows as `Runtime.InitError` with its reason) before the process exits.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,8 +21,11 @@ use crate::config::{Policy, Settings};
 use crate::routes::{function_router, Function};
 use crate::security::keys::KeyMaterial;
 use crate::security::passwords::HashParams;
+use crate::security::secrets_manager::load_key_material;
 use crate::sms::outbox::OutboxSms;
+use crate::sms::sns::{SenderId, SnsSms};
 use crate::sms::SmsSender;
+use crate::store::dynamodb::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::ItemStore;
 
@@ -29,7 +37,7 @@ pub enum StoreConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SmsConfig {
-    Sns { sender_id: Option<String> },
+    Sns { sender_id: Option<SenderId> },
     Outbox,
 }
 
@@ -78,7 +86,9 @@ impl LambdaConfig {
         };
         let sms = match var("PORTAL_SMS").as_deref().unwrap_or("sns") {
             "sns" => SmsConfig::Sns {
-                sender_id: var("PORTAL_SMS_SENDER_ID"),
+                sender_id: var("PORTAL_SMS_SENDER_ID")
+                    .map(|raw| SenderId::parse(&raw).map_err(|e| ConfigError::Invalid("PORTAL_SMS_SENDER_ID", e)))
+                    .transpose()?,
             },
             "outbox" => SmsConfig::Outbox,
             other => return Err(ConfigError::Invalid("PORTAL_SMS", other.into())),
@@ -96,26 +106,35 @@ impl LambdaConfig {
         })
     }
 
-    /// Builds the app: every client and key, once.
+    fn needs_aws(&self) -> bool {
+        matches!(self.store, StoreConfig::DynamoDb { .. })
+            || matches!(self.sms, SmsConfig::Sns { .. })
+            || matches!(self.keys, KeysConfig::SecretsManager { .. })
+    }
+
+    /// Builds the app: the SDK configuration, every client and the keys, once.
     pub async fn build(&self) -> Result<SharedApp, ConfigError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let sdk = if self.needs_aws() {
+            Some(crate::aws::load_sdk_config().await)
+        } else {
+            None
+        };
+        let sdk = || {
+            sdk.as_ref()
+                .ok_or_else(|| ConfigError::Init("no AWS configuration".into()))
+        };
         let store: Arc<dyn ItemStore> = match &self.store {
             StoreConfig::Sqlite { path } => {
                 Arc::new(SqliteStore::open(path).map_err(|e| ConfigError::Init(e.to_string()))?)
             }
-            StoreConfig::DynamoDb { .. } => {
-                return Err(ConfigError::Init(
-                    "the DynamoDB backend is not built into this binary yet".into(),
-                ))
+            StoreConfig::DynamoDb { table } => {
+                Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk()?), table.clone()))
             }
         };
         let sms: Arc<dyn SmsSender> = match &self.sms {
             SmsConfig::Outbox => Arc::new(OutboxSms::new(store.clone(), clock.clone(), false)),
-            SmsConfig::Sns { .. } => {
-                return Err(ConfigError::Init(
-                    "the SNS sender is not built into this binary yet".into(),
-                ))
-            }
+            SmsConfig::Sns { sender_id } => Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk()?), sender_id.clone())),
         };
         let keys = match &self.keys {
             KeysConfig::File { path } => {
@@ -123,10 +142,11 @@ impl LambdaConfig {
                     std::fs::read_to_string(path).map_err(|e| ConfigError::Init(format!("{}: {e}", path.display())))?;
                 KeyMaterial::from_json(&raw).map_err(|e| ConfigError::Init(e.to_string()))?
             }
-            KeysConfig::SecretsManager { .. } => {
-                return Err(ConfigError::Init(
-                    "Secrets Manager keys are not built into this binary yet".into(),
-                ))
+            KeysConfig::SecretsManager { secret_id } => {
+                let client = aws_sdk_secretsmanager::Client::new(sdk()?);
+                load_key_material(&client, secret_id)
+                    .await
+                    .map_err(|e| ConfigError::Init(e.to_string()))?
             }
         };
         App::build(AppParts {
@@ -145,8 +165,39 @@ impl LambdaConfig {
 /// The whole `main` of an HTTP function.
 pub async fn run_http_function(function: Function) -> Result<(), lambda_http::Error> {
     crate::observability::init_json_logs();
-    let config = LambdaConfig::from_env()?;
-    let app = config.build().await?;
+    let app = match LambdaConfig::from_env() {
+        Ok(config) => config.build().await,
+        Err(e) => Err(e),
+    };
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(function = function.name(), error = %e, "initialisation failed");
+            report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
     tracing::info!(function = function.name(), "initialised");
     lambda_http::run(function_router(function, app)).await
+}
+
+/// Tells the Lambda service why this instance cannot start, so the reason shows in the
+/// invocation error rather than a bare "Runtime exited". Best effort: the process exits anyway.
+async fn report_init_error(error: &ConfigError) {
+    let body = serde_json::json!({
+        "errorType": "ConfigError",
+        "errorMessage": error.to_string(),
+    });
+    let request = lambda_runtime_api_client::build_request()
+        .method(http::Method::POST)
+        .uri("/2018-06-01/runtime/init/error")
+        .header("lambda-runtime-function-error-type", "Runtime.InitError")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(lambda_runtime_api_client::body::Body::from(body.to_string()));
+    let (Ok(client), Ok(request)) = (lambda_runtime_api_client::Client::builder().build(), request) else {
+        return;
+    };
+    if let Err(e) = client.call(request).await {
+        tracing::warn!(error = %e, "could not report the initialisation error to the runtime API");
+    }
 }

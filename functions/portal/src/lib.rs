@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod domain;

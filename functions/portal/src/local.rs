@@ -1,5 +1,7 @@
 //! The local environment: a data dir holding the SQLite store, the key file and the demo
-//! account's credentials. Shared by `portal-local` and `portal-admin`.
+//! account's credentials. Shared by `portal-local` and `portal-admin`, which can also run on
+//! the AWS backends (a DynamoDB table and SNS, e.g. in LocalStack or moto) with the same data
+//! dir for keys.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,34 +14,88 @@ use crate::security::keys::KeyMaterial;
 use crate::security::passwords::HashParams;
 use crate::services::admin::{generate_initial_password, AdminError, NewAccount};
 use crate::sms::outbox::OutboxSms;
+use crate::sms::sns::{SenderId, SnsSms};
 use crate::sms::SmsSender;
+use crate::store::dynamodb::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::ItemStore;
 
 pub struct LocalEnv {
     pub data_dir: PathBuf,
     pub store: Arc<dyn ItemStore>,
+    /// The local outbox (kept in the store); the sender only when [`LocalSms::Outbox`].
     pub outbox: Arc<OutboxSms>,
+    /// Where SMS go.
+    pub sms: Arc<dyn SmsSender>,
     pub keys: KeyMaterial,
     pub keys_created: bool,
 }
 
+/// Where the local tools keep their records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalStore {
+    /// `portal.db` in the data dir.
+    Sqlite,
+    /// A DynamoDB table; region, credentials and endpoint from the standard AWS environment.
+    DynamoDb { table: String },
+}
+
+/// Where the local tools send SMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalSms {
+    Outbox,
+    Sns { sender_id: Option<SenderId> },
+}
+
 impl LocalEnv {
-    /// Opens (creating if needed) the data dir. `echo_sms` prints sent SMS to stdout.
+    /// Opens (creating if needed) the data dir with the embedded store and the outbox.
+    /// `echo_sms` prints sent SMS to stdout.
     pub fn open(data_dir: &Path, echo_sms: bool) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
-        }
+        prepare_data_dir(data_dir)?;
         let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(&data_dir.join("portal.db"))?);
+        Self::assemble(data_dir, store, None, echo_sms)
+    }
+
+    /// Like [`LocalEnv::open`], on the chosen backends. Fails early, with the fix in the
+    /// message, when the DynamoDB table does not exist.
+    pub async fn open_on(data_dir: &Path, store: &LocalStore, sms: &LocalSms, echo_sms: bool) -> anyhow::Result<Self> {
+        prepare_data_dir(data_dir)?;
+        let needs_aws = matches!(store, LocalStore::DynamoDb { .. }) || matches!(sms, LocalSms::Sns { .. });
+        let sdk = if needs_aws {
+            Some(crate::aws::load_sdk_config().await)
+        } else {
+            None
+        };
+        let item_store: Arc<dyn ItemStore> = match (store, &sdk) {
+            (LocalStore::DynamoDb { table }, Some(sdk)) => {
+                let dynamo = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.clone());
+                dynamo.check_table().await?;
+                Arc::new(dynamo)
+            }
+            _ => Arc::new(SqliteStore::open(&data_dir.join("portal.db"))?),
+        };
+        let sender: Option<Arc<dyn SmsSender>> = match (sms, &sdk) {
+            (LocalSms::Sns { sender_id }, Some(sdk)) => {
+                Some(Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk), sender_id.clone())))
+            }
+            _ => None,
+        };
+        Self::assemble(data_dir, item_store, sender, echo_sms)
+    }
+
+    fn assemble(
+        data_dir: &Path,
+        store: Arc<dyn ItemStore>,
+        sms: Option<Arc<dyn SmsSender>>,
+        echo_sms: bool,
+    ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let outbox = Arc::new(OutboxSms::new(store.clone(), clock, echo_sms));
         let (keys, keys_created) = KeyMaterial::load_or_create(data_dir)?;
         Ok(Self {
             data_dir: data_dir.to_owned(),
             store,
+            sms: sms.unwrap_or_else(|| outbox.clone()),
             outbox,
             keys,
             keys_created,
@@ -49,7 +105,7 @@ impl LocalEnv {
     pub fn app(&self, settings: Settings, sms: Option<Arc<dyn SmsSender>>) -> anyhow::Result<SharedApp> {
         Ok(App::build(AppParts {
             store: self.store.clone(),
-            sms: sms.unwrap_or_else(|| self.outbox.clone()),
+            sms: sms.unwrap_or_else(|| self.sms.clone()),
             clock: Arc::new(SystemClock),
             keys: self.keys.clone(),
             settings,
@@ -57,6 +113,16 @@ impl LocalEnv {
             hash_params: HashParams::PRODUCTION,
         })?)
     }
+}
+
+fn prepare_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 /// The demo account every fresh local portal has.
@@ -77,26 +143,30 @@ pub async fn ensure_demo_account(app: &App, data_dir: &Path) -> anyhow::Result<D
     let mobile = MobileNumber::parse(DEMO_MOBILE)?;
     if let Ok(raw) = std::fs::read_to_string(&path) {
         let saved: serde_json::Value = serde_json::from_str(&raw)?;
-        let password = saved["password"].as_str().unwrap_or_default().to_owned();
+        let password = Password::new(saved["password"].as_str().unwrap_or_default().to_owned());
+        // The data dir outlives a store that was reset (a fresh DynamoDB table, a deleted
+        // portal.db): put the demo account back with the password already shown.
+        if app
+            .repo
+            .load::<crate::store::records::Account>(
+                &crate::store::records::account_pk(&username),
+                crate::store::records::PROFILE_SK,
+                app.now(),
+            )
+            .await?
+            .is_none()
+        {
+            create_demo(app, &username, &mobile, password.clone()).await?;
+        }
         return Ok(DemoAccount {
             username,
-            password: Password::new(password),
+            password,
             mobile,
         });
     }
     let password = generate_initial_password();
-    let created = app
-        .create_account(NewAccount {
-            username: username.clone(),
-            name: "Demo Bruker".into(),
-            email: None,
-            mobile: mobile.clone(),
-            home_office: true,
-            password: Some(password.clone()),
-        })
-        .await;
-    match created {
-        Ok(_) => {}
+    match create_demo(app, &username, &mobile, password.clone()).await {
+        Ok(()) => {}
         Err(AdminError::Duplicate(_)) => {
             anyhow::bail!(
                 "a demo account exists but {} is missing; reset it with portal-admin",
@@ -112,4 +182,22 @@ pub async fn ensure_demo_account(app: &App, data_dir: &Path) -> anyhow::Result<D
         password,
         mobile,
     })
+}
+
+async fn create_demo(
+    app: &App,
+    username: &Username,
+    mobile: &MobileNumber,
+    password: Password,
+) -> Result<(), AdminError> {
+    app.create_account(NewAccount {
+        username: username.clone(),
+        name: "Demo Bruker".into(),
+        email: None,
+        mobile: mobile.clone(),
+        home_office: true,
+        password: Some(password),
+    })
+    .await
+    .map(|_| ())
 }

@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use crate::app::SharedApp;
 use crate::error::ApiError;
-use crate::handlers::{account, auth, self_service};
+use crate::handlers::{account, auth, self_service, totp};
 use crate::http::extract::MAX_BODY_BYTES;
 use crate::http::problem;
 
@@ -54,6 +54,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("PUT", "/v1/account/password", Function::Account),
     ("POST", "/v1/account/phone", Function::Account),
     ("POST", "/v1/account/phone/confirm", Function::Account),
+    ("POST", "/v1/auth/totp/verify", Function::SmsCode),
+    ("GET", "/v1/account/totp", Function::Account),
+    ("POST", "/v1/account/totp", Function::Account),
+    ("DELETE", "/v1/account/totp", Function::Account),
+    ("POST", "/v1/account/totp/confirm", Function::Account),
 ];
 
 fn routes_of(function: Function) -> Router<SharedApp> {
@@ -66,12 +71,18 @@ fn routes_of(function: Function) -> Router<SharedApp> {
             .route("/v1/auth/sms/resend", post(auth::resend))
             .route("/v1/auth/sms/verify", post(auth::verify))
             .route("/v1/auth/refresh", post(auth::refresh))
-            .route("/v1/auth/logout", post(auth::logout)),
+            .route("/v1/auth/logout", post(auth::logout))
+            .route("/v1/auth/totp/verify", post(totp::verify)),
         Function::Account => Router::new()
             .route("/v1/account", get(account::get_account))
             .route("/v1/account/password", put(self_service::change_password))
             .route("/v1/account/phone", post(self_service::start_phone_change))
-            .route("/v1/account/phone/confirm", post(self_service::confirm_phone_change)),
+            .route("/v1/account/phone/confirm", post(self_service::confirm_phone_change))
+            .route(
+                "/v1/account/totp",
+                get(totp::status).post(totp::start).delete(totp::remove),
+            )
+            .route("/v1/account/totp/confirm", post(totp::confirm)),
     }
 }
 

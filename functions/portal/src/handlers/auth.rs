@@ -33,15 +33,16 @@ pub async fn login(
     if req.username.len() > 256 {
         return Err(ApiError::InvalidCredentials);
     }
-    let issued = app
-        .login(&req.username, &req.password, req.remember_me, ip.as_deref())
+    let started = app
+        .start_login(&req.username, &req.password, req.remember_me, ip.as_deref())
         .await?;
+    let issued = started.challenge;
     Ok(no_store(Json(json!({
         "challenge_id": issued.challenge_id,
         "phone_hint": issued.phone_hint,
         "expires_in": issued.expires_in,
         "resend_after": issued.resend_after,
-        "methods": ["sms"],
+        "methods": started.methods,
     }))))
 }
 

@@ -12,6 +12,13 @@ use base64::Engine;
 use rand::RngCore;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 
+/// Name in [`KeyMaterial::extra`] of the AES-256 key that encrypts authenticator-app secrets
+/// (32 bytes, base64url).
+pub const TOTP_KEY: &str = "totp_key";
+
+/// Where a local data dir whose `keys.json` predates [`TOTP_KEY`] keeps that key.
+const TOTP_KEY_FILE: &str = "totp-key.json";
+
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct SigningKeyRecord {
     pub kid: String,
@@ -48,15 +55,26 @@ impl KeyMaterial {
     pub fn generate() -> Result<Self, KeyError> {
         let mut pepper = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut pepper);
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert(TOTP_KEY.to_owned(), super::secretbox::SecretBox::generate_key());
         Ok(Self {
             signing_keys: vec![new_signing_key()?],
             code_pepper: URL_SAFE_NO_PAD.encode(pepper),
-            extra: Default::default(),
+            extra,
         })
     }
 
     pub fn from_json(raw: &str) -> Result<Self, KeyError> {
-        let material: Self = serde_json::from_str(raw).map_err(|e| KeyError::Invalid(e.to_string()))?;
+        // serde's messages quote the offending value, which here would be a secret: report
+        // only where the document is wrong.
+        let material: Self = serde_json::from_str(raw).map_err(|e| {
+            KeyError::Invalid(format!(
+                "not a key material document ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })?;
         material.validate()?;
         Ok(material)
     }
@@ -76,6 +94,47 @@ impl KeyMaterial {
             Ed25519KeyPair::from_pkcs8_maybe_unchecked(&key.der()?)
                 .map_err(|e| KeyError::Invalid(format!("signing key {}: {e}", key.kid)))?;
         }
+        self.totp_key()?;
+        Ok(())
+    }
+
+    /// The key that encrypts authenticator-app secrets, if the material has one. Without it
+    /// the portal runs, but enrolling an authenticator app is refused.
+    pub fn totp_key(&self) -> Result<Option<Vec<u8>>, KeyError> {
+        let Some(encoded) = self.extra.get(TOTP_KEY) else {
+            return Ok(None);
+        };
+        let key = URL_SAFE_NO_PAD
+            .decode(encoded.trim())
+            .map_err(|_| KeyError::Invalid(format!("{TOTP_KEY}: not base64url")))?;
+        if key.len() != super::secretbox::KEY_LEN {
+            return Err(KeyError::Invalid(format!(
+                "{TOTP_KEY}: must be {} bytes",
+                super::secretbox::KEY_LEN
+            )));
+        }
+        Ok(Some(key))
+    }
+
+    /// Gives material from a `keys.json` written before [`TOTP_KEY`] existed a TOTP key of its
+    /// own, kept beside it. The file is created exclusively and then read back, so processes
+    /// starting together on one data dir all end up with the same key.
+    fn ensure_local_totp_key(&mut self, data_dir: &Path) -> Result<(), KeyError> {
+        if self.extra.contains_key(TOTP_KEY) {
+            return Ok(());
+        }
+        let path = data_dir.join(TOTP_KEY_FILE);
+        let fresh = serde_json::json!({ TOTP_KEY: super::secretbox::SecretBox::generate_key() });
+        write_private(&path, fresh.to_string().as_bytes())?;
+        let raw =
+            std::fs::read_to_string(&path).map_err(|e| KeyError::Unreadable(format!("{}: {e}", path.display())))?;
+        let stored: std::collections::BTreeMap<String, String> = serde_json::from_str(&raw)
+            .map_err(|_| KeyError::Invalid(format!("{}: not a key document", path.display())))?;
+        let key = stored
+            .get(TOTP_KEY)
+            .ok_or_else(|| KeyError::Invalid(format!("{}: no {TOTP_KEY}", path.display())))?;
+        self.extra.insert(TOTP_KEY.to_owned(), key.clone());
+        self.totp_key()?;
         Ok(())
     }
 
@@ -89,13 +148,19 @@ impl KeyMaterial {
     pub fn load_or_create(data_dir: &Path) -> Result<(Self, bool), KeyError> {
         let path = data_dir.join("keys.json");
         match std::fs::read_to_string(&path) {
-            Ok(raw) => Ok((Self::from_json(&raw)?, false)),
+            Ok(raw) => {
+                let mut material = Self::from_json(&raw)?;
+                material.ensure_local_totp_key(data_dir)?;
+                Ok((material, false))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let material = Self::generate()?;
                 write_private(&path, material.to_json().as_bytes())?;
                 // Another process may have won the race to create it; use whatever is there.
                 let raw = std::fs::read_to_string(&path).map_err(|e| KeyError::Unreadable(e.to_string()))?;
-                Ok((Self::from_json(&raw)?, true))
+                let mut material = Self::from_json(&raw)?;
+                material.ensure_local_totp_key(data_dir)?;
+                Ok((material, true))
             }
             Err(e) => Err(KeyError::Unreadable(format!("{}: {e}", path.display()))),
         }
@@ -170,6 +235,49 @@ mod tests {
         let mut m = KeyMaterial::generate().unwrap();
         m.signing_keys.clear();
         assert!(KeyMaterial::from_json(&m.to_json()).is_err());
+    }
+
+    #[test]
+    fn generated_material_has_a_totp_key_and_a_bad_one_is_refused() {
+        let m = KeyMaterial::generate().unwrap();
+        assert_eq!(m.totp_key().unwrap().map(|k| k.len()), Some(32));
+        let mut short = m.clone();
+        short.extra.insert(TOTP_KEY.into(), URL_SAFE_NO_PAD.encode([7u8; 16]));
+        assert!(KeyMaterial::from_json(&short.to_json()).is_err());
+        let mut none = m;
+        none.extra.clear();
+        assert_eq!(
+            KeyMaterial::from_json(&none.to_json()).unwrap().totp_key().unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_key_file_without_a_totp_key_gets_one_that_stays_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut old = KeyMaterial::generate().unwrap();
+        old.extra.clear();
+        std::fs::write(dir.path().join("keys.json"), old.to_json()).unwrap();
+        let (first, _) = KeyMaterial::load_or_create(dir.path()).unwrap();
+        let (second, _) = KeyMaterial::load_or_create(dir.path()).unwrap();
+        let key = first.totp_key().unwrap().expect("a TOTP key was added");
+        assert_eq!(second.totp_key().unwrap(), Some(key));
+        assert_eq!(
+            first.code_pepper, old.code_pepper,
+            "the rest of the material is untouched"
+        );
+    }
+
+    #[test]
+    fn errors_about_a_malformed_document_do_not_quote_its_secrets() {
+        let m = KeyMaterial::generate().unwrap();
+        let wrong_type = format!(
+            r#"{{"signing_keys":"{}","code_pepper":"{}"}}"#,
+            m.signing_keys[0].pkcs8, m.code_pepper
+        );
+        let message = KeyMaterial::from_json(&wrong_type).unwrap_err().to_string();
+        assert!(!message.contains(&m.signing_keys[0].pkcs8), "{message}");
+        assert!(message.contains("line 1"), "{message}");
     }
 
     #[test]

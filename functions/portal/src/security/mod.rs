@@ -3,6 +3,8 @@
 pub mod codes;
 pub mod keys;
 pub mod passwords;
+pub mod secretbox;
+pub mod secrets_manager;
 pub mod tokens;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -154,6 +154,7 @@ impl App {
             resends: 0,
             failed_attempts: 0,
             consumed: false,
+            totp: false,
         };
         self.repo
             .insert(
@@ -202,7 +203,9 @@ impl App {
         }
     }
 
-    /// Replaces the code with a new one (the old one dies) under the resend throttles.
+    /// Replaces the code with a new one (the old one dies) under the resend throttles. The first
+    /// SMS of a challenge answered so far by authenticator app ("send me an SMS instead") goes
+    /// out at once and is not counted as a resend.
     pub async fn resend_code(&self, id: &ChallengeId, source_ip: Option<&str>) -> Result<Resent, ApiError> {
         let now = self.now();
         let (interval, max_resends, lifetime) = (
@@ -211,7 +214,7 @@ impl App {
             self.policy.code_lifetime,
         );
         let challenge = self.live_challenge(id).await?;
-        let decoy = challenge.code_hash.is_none();
+        let decoy = challenge.code_hash.is_none() && !challenge.totp;
         let code = SmsCode::generate();
         let code_hash = self.codes.hash(id, &code);
         let attempts_max = self.policy.code_attempts_per_challenge;
@@ -223,25 +226,26 @@ impl App {
                 let Some(c) = current.filter(|c| !c.consumed && c.failed_attempts < attempts_max) else {
                     return Err(ApiError::ChallengeGone);
                 };
+                let first_sms = c.totp && c.code_hash.is_none();
                 let since = now - c.last_sent_at;
-                if since < interval {
+                if since < interval && !first_sms {
                     return Err(ApiError::ResendTooSoon {
                         retry_after: (interval - since) as u64,
                     });
                 }
-                if c.resends >= max_resends {
+                if c.resends >= max_resends && !first_sms {
                     return Err(ApiError::ResendLimit {
                         retry_after: (c.code_expires_at - now).max(1) as u64,
                     });
                 }
                 let mut next = c.clone();
                 // A decoy stays a decoy: it has no code, so nothing can ever answer it.
-                if c.code_hash.is_some() {
+                if c.code_hash.is_some() || c.totp {
                     next.code_hash = Some(code_hash.clone());
                 }
                 next.code_expires_at = now + lifetime;
                 next.last_sent_at = now;
-                next.resends += 1;
+                next.resends += u32::from(!first_sms);
                 Ok((Change::Write(next, c.clone()), Some(now + lifetime)))
             })
             .await?;
@@ -279,7 +283,11 @@ impl App {
                 &challenge.username,
                 AuditKind::CodeSent,
                 source_ip,
-                json!({ "to": challenge.destination.masked(), "resend": true }),
+                json!({
+                    "to": challenge.destination.masked(),
+                    "resend": previous.code_hash.is_some(),
+                    "instead_of_totp": previous.code_hash.is_none(),
+                }),
                 now,
             )
             .await;
@@ -290,7 +298,8 @@ impl App {
     }
 
     /// Gives a resend back after its SMS could not be sent (or was over a limit), so the user
-    /// may retry at once; the code it replaced stays dead.
+    /// may retry at once; the code it replaced stays dead. A TOTP login's first SMS that failed
+    /// may be asked for again at once.
     async fn restore_resend_state(&self, id: &ChallengeId, previous: &Challenge) {
         let now = self.now();
         let lifetime = self.policy.code_lifetime;
@@ -301,6 +310,9 @@ impl App {
                     let mut c = c.clone();
                     c.last_sent_at = previous.last_sent_at;
                     c.resends = previous.resends;
+                    if previous.code_hash.is_none() {
+                        c.code_hash = None;
+                    }
                     Ok((Change::Write(c, ()), Some(now + lifetime)))
                 }
                 None => Ok((Change::Keep(()), None)),
@@ -353,35 +365,51 @@ impl App {
             .await?;
         match outcome {
             Ok(challenge) => Ok(challenge),
-            Err(attempts_left) => {
-                let failures = self
-                    .repo
-                    .limit_record(&self.code_failures(), challenge.username.as_str(), now)
-                    .await?;
-                self.repo
-                    .audit(
-                        &challenge.username,
-                        AuditKind::CodeFailed,
-                        source_ip,
-                        json!({ "attempts_left": attempts_left }),
-                        now,
-                    )
-                    .await;
-                if failures >= self.policy.code_failures_per_account_hour {
-                    let until = now + self.policy.code_lock_seconds;
-                    self.repo
-                        .lock(CODE_LOCK_SCOPE, challenge.username.as_str(), until, now)
-                        .await?;
-                    self.repo
-                        .audit(&challenge.username, AuditKind::CodeLocked, source_ip, json!({}), now)
-                        .await;
-                    return Err(ApiError::CodeEntryLocked {
-                        retry_after: self.policy.code_lock_seconds as u64,
-                    });
-                }
-                Err(ApiError::InvalidCode { attempts_left })
-            }
+            Err(attempts_left) => Err(self
+                .code_failed(
+                    &challenge.username,
+                    attempts_left,
+                    source_ip,
+                    json!({ "attempts_left": attempts_left }),
+                )
+                .await),
         }
+    }
+
+    /// Counts one wrong code (SMS or authenticator app) against the account and locks code
+    /// entry when the hourly limit is reached. Returns the error to answer with.
+    pub(crate) async fn code_failed(
+        &self,
+        username: &Username,
+        attempts_left: u32,
+        source_ip: Option<&str>,
+        detail: serde_json::Value,
+    ) -> ApiError {
+        let now = self.now();
+        let failures = match self
+            .repo
+            .limit_record(&self.code_failures(), username.as_str(), now)
+            .await
+        {
+            Ok(n) => n,
+            Err(e) => return e.into(),
+        };
+        self.repo
+            .audit(username, AuditKind::CodeFailed, source_ip, detail, now)
+            .await;
+        if failures >= self.policy.code_failures_per_account_hour {
+            let until = now + self.policy.code_lock_seconds;
+            if let Err(e) = self.repo.lock(CODE_LOCK_SCOPE, username.as_str(), until, now).await {
+                return e.into();
+            }
+            self.repo
+                .audit(username, AuditKind::CodeLocked, source_ip, json!({}), now)
+                .await;
+            return ApiError::CodeEntryLocked {
+                retry_after: self.policy.code_lock_seconds as u64,
+            };
+        }
+        ApiError::InvalidCode { attempts_left }
     }
 }
 

@@ -11,6 +11,14 @@ use crate::error::ApiError;
 use crate::security::passwords::Verdict;
 use crate::store::records::{account_pk, Account, ChallengePurpose, Change, PhcHash, PROFILE_SK};
 
+/// A login past the password step: the challenge to answer and the second factors it takes.
+#[derive(Debug, Clone)]
+pub struct LoginStarted {
+    pub challenge: IssuedChallenge,
+    /// `["sms"]`, or `["totp", "sms"]` for users with an authenticator app (no SMS sent yet).
+    pub methods: &'static [&'static str],
+}
+
 impl App {
     fn ip_failures(&self) -> Limit {
         Limit {
@@ -154,7 +162,8 @@ impl App {
         }
     }
 
-    /// `POST /v1/auth/login`: password, then an SMS code to the account's number.
+    /// `POST /v1/auth/login`: password, then an SMS code to the account's number (or, for
+    /// users with an authenticator app, a challenge answered with the app and no SMS).
     pub async fn login(
         &self,
         raw_username: &str,
@@ -162,6 +171,20 @@ impl App {
         remember_me: bool,
         source_ip: Option<&str>,
     ) -> Result<IssuedChallenge, ApiError> {
+        Ok(self
+            .start_login(raw_username, password, remember_me, source_ip)
+            .await?
+            .challenge)
+    }
+
+    /// [`Self::login`], also saying which second factors the challenge takes.
+    pub async fn start_login(
+        &self,
+        raw_username: &str,
+        password: &Password,
+        remember_me: bool,
+        source_ip: Option<&str>,
+    ) -> Result<LoginStarted, ApiError> {
         let account = self.check_password(raw_username, password, source_ip).await?;
         let now = self.now();
         self.repo
@@ -170,12 +193,24 @@ impl App {
         if let Some(wait) = self.code_entry_locked(&account.username).await? {
             return Err(ApiError::CodeEntryLocked { retry_after: wait });
         }
-        self.start_challenge(
-            &account.username,
-            &account.mobile,
-            ChallengePurpose::Login { remember_me },
-            source_ip,
-        )
-        .await
+        if self.totp_active(&account.username).await? {
+            let challenge = self.start_totp_login(&account, remember_me).await?;
+            return Ok(LoginStarted {
+                challenge,
+                methods: &["totp", "sms"],
+            });
+        }
+        let challenge = self
+            .start_challenge(
+                &account.username,
+                &account.mobile,
+                ChallengePurpose::Login { remember_me },
+                source_ip,
+            )
+            .await?;
+        Ok(LoginStarted {
+            challenge,
+            methods: &["sms"],
+        })
     }
 }

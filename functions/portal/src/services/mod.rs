@@ -3,9 +3,11 @@
 pub mod account_view;
 pub mod admin;
 pub mod challenges;
+pub mod conformance;
 pub mod limits;
 pub mod login;
 pub mod password;
 pub mod phone;
 pub mod recovery;
 pub mod sessions;
+pub mod totp;

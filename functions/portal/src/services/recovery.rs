@@ -123,6 +123,7 @@ impl App {
             resends: 0,
             failed_attempts: 0,
             consumed: false,
+            totp: false,
         };
         self.repo
             .insert(

@@ -36,6 +36,12 @@ pub const PHONE_CHANGED: &str =
 pub const HOME_OFFICE_READY: &str =
     "Hjemmekontor er klart til bruk. Buypasskortet ditt er registrert og aktivert. Hilsen Norsk Helsenett";
 
+pub const TOTP_ENABLED: &str =
+    "En autentiseringsapp er lagt til for innlogging i Norsk Helsenett kundeportal. Var det ikke deg, ring kundesenteret på 24 20 00 00.";
+
+pub const TOTP_REMOVED: &str =
+    "Autentiseringsappen er fjernet fra kontoen din i Norsk Helsenett kundeportal. Var det ikke deg, ring kundesenteret på 24 20 00 00.";
+
 /// GSM 03.38 basic character set plus the extension table (which costs two septets).
 fn gsm7_septets(text: &str) -> Option<usize> {
     const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
@@ -86,5 +92,12 @@ mod tests {
         assert!(!fits_one_sms("emoji 🙂"));
         assert!(!fits_one_sms(&"a".repeat(161)));
         assert!(fits_one_sms(&"æøå".repeat(53)));
+    }
+
+    #[test]
+    fn authenticator_app_notices_fit_one_gsm7_sms() {
+        for text in [TOTP_ENABLED, TOTP_REMOVED] {
+            assert!(fits_one_sms(text), "{} chars: {text}", text.chars().count());
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod messages;
 pub mod outbox;
+pub mod sns;
 
 use async_trait::async_trait;
 

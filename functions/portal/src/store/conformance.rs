@@ -17,6 +17,9 @@ pub async fn run_all(store: Arc<dyn ItemStore>) {
     transactions_are_atomic(&*store).await;
     scan_by_field(&*store).await;
     concurrent_conditional_updates_have_one_winner(store.clone()).await;
+    json_values_round_trip_exactly(&*store).await;
+    concurrent_inserts_of_one_key_have_one_winner(store.clone()).await;
+    many_items_under_one_key_are_all_listed(&*store).await;
 }
 
 async fn put_get_and_conditions(s: &dyn ItemStore) {
@@ -227,4 +230,66 @@ async fn concurrent_conditional_updates_have_one_winner(s: Arc<dyn ItemStore>) {
         winners += usize::from(t.await.unwrap());
     }
     assert_eq!(winners, 1, "exactly one conditional update of the same version wins");
+}
+
+async fn json_values_round_trip_exactly(s: &dyn ItemStore) {
+    let data = json!({
+        "int": 7, "negative": -3, "big": u64::MAX, "small": i64::MIN, "fraction": 0.25,
+        "text": "blåbær ✓ \"quoted\"", "empty": "", "yes": true, "no": false, "nothing": null,
+        "list": [1, "to", [3], { "fire": 4 }, []], "nested": { "deeper": { "deepest": {} } }
+    });
+    s.put(Item::new("C#7", "JSON", data.clone()), Condition::Absent, NOW)
+        .await
+        .unwrap();
+    let back = s.get("C#7", "JSON", NOW).await.unwrap().unwrap().data;
+    assert_eq!(back, data, "data comes back exactly as stored");
+    assert!(back["int"].is_i64() && back["big"].is_u64(), "integers stay integers");
+    for scalar in [json!(1_700_000_123), json!("text"), json!([1, 2])] {
+        s.put(Item::new("C#7", "SCALAR", scalar.clone()), Condition::Always, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get("C#7", "SCALAR", NOW).await.unwrap().unwrap().data,
+            scalar,
+            "data need not be an object"
+        );
+    }
+}
+
+async fn concurrent_inserts_of_one_key_have_one_winner(s: Arc<dyn ItemStore>) {
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.put(Item::new("C#8", "ONCE", json!({ "by": i })), Condition::Absent, NOW)
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => winners += 1,
+            Err(StoreError::ConditionFailed) => {}
+            Err(e) => panic!("concurrent insert: {e}"),
+        }
+    }
+    assert_eq!(winners, 1, "exactly one conditional insert of a key wins");
+}
+
+async fn many_items_under_one_key_are_all_listed(s: &dyn ItemStore) {
+    // Large enough that DynamoDB returns several pages (1 MB each).
+    let filler = "x".repeat(30_000);
+    for i in 0..80 {
+        s.put(
+            Item::new("C#9", format!("ROW#{i:03}"), json!({ "i": i, "filler": filler })),
+            Condition::Always,
+            NOW,
+        )
+        .await
+        .unwrap();
+    }
+    let rows = s.query("C#9", "ROW#", NOW).await.unwrap();
+    assert_eq!(rows.len(), 80, "every page of a query is read");
+    assert_eq!(rows[79].data["i"], json!(79));
 }

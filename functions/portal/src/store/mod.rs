@@ -4,6 +4,9 @@
 //! conformance suite in [`conformance`] pins their behaviour for both.
 
 pub mod conformance;
+mod dynamo_codec;
+pub mod dynamodb;
+mod dynamodb_table;
 pub mod records;
 pub mod sqlite;
 

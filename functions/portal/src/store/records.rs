@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | account profile | `ACCOUNT#<username>` | `PROFILE` |
 //! | session index | `ACCOUNT#<username>` | `SESSION#<id>` |
+//! | authenticator app (TOTP) | `ACCOUNT#<username>` | `TOTP` |
 //! | challenge | `CHALLENGE#<id>` | `CHALLENGE` |
 //! | session | `SESSION#<id>` | `SESSION` |
 //! | rate limit log | `LIMIT#<scope>#<key>` | `LOG` |
@@ -244,6 +245,10 @@ pub struct Challenge {
     pub resends: u32,
     pub failed_attempts: u32,
     pub consumed: bool,
+    /// A login challenge of a user with an authenticator app: it may be answered with a TOTP
+    /// code, and no SMS is sent until the user asks for one (then `code_hash` gets set).
+    #[serde(default)]
+    pub totp: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1,0 +1,105 @@
+//! Authenticator app (TOTP): `/v1/account/totp*` (enrol, confirm, status, remove) and
+//! `/v1/auth/totp/verify` (the login step that answers a challenge with an app code).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::{no_store, token_response};
+use crate::app::SharedApp;
+use crate::clock::rfc3339;
+use crate::domain::{ChallengeId, Password, SmsCode};
+use crate::error::ApiError;
+use crate::http::auth::Authenticated;
+use crate::http::extract::{ClientIp, JsonBody};
+use crate::store::records::ChallengePurpose;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    password: Password,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    code: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    challenge_id: ChallengeId,
+    code: String,
+}
+
+/// `GET /v1/account/totp`
+pub async fn status(State(app): State<SharedApp>, Authenticated(caller): Authenticated) -> Result<Response, ApiError> {
+    let status = app.totp_status(&caller.username).await?;
+    Ok(no_store(Json(json!({
+        "enabled": status.enabled,
+        "enabled_at": status.enabled_at.map(rfc3339),
+        "pending": status.pending,
+    }))))
+}
+
+/// `POST /v1/account/totp`
+pub async fn start(
+    State(app): State<SharedApp>,
+    ip: ClientIp,
+    Authenticated(caller): Authenticated,
+    JsonBody(req): JsonBody<PasswordRequest>,
+) -> Result<Response, ApiError> {
+    let enrolment = app
+        .start_totp_enrolment(&caller.username, &req.password, ip.as_deref())
+        .await?;
+    Ok(no_store(Json(enrolment)))
+}
+
+/// `POST /v1/account/totp/confirm`
+pub async fn confirm(
+    State(app): State<SharedApp>,
+    ip: ClientIp,
+    Authenticated(caller): Authenticated,
+    JsonBody(req): JsonBody<ConfirmRequest>,
+) -> Result<Response, ApiError> {
+    let code = SmsCode::parse(&req.code)?;
+    app.confirm_totp_enrolment(&caller.username, &code, ip.as_deref())
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /v1/account/totp`
+pub async fn remove(
+    State(app): State<SharedApp>,
+    ip: ClientIp,
+    Authenticated(caller): Authenticated,
+    JsonBody(req): JsonBody<PasswordRequest>,
+) -> Result<Response, ApiError> {
+    app.remove_totp(&caller.username, &req.password, ip.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST /v1/auth/totp/verify`: like `/v1/auth/sms/verify`, with a code from the app.
+pub async fn verify(
+    State(app): State<SharedApp>,
+    ip: ClientIp,
+    JsonBody(req): JsonBody<VerifyRequest>,
+) -> Result<Response, ApiError> {
+    let code = SmsCode::parse(&req.code)?;
+    let challenge = app.verify_totp(&req.challenge_id, &code, ip.as_deref()).await?;
+    let ChallengePurpose::Login { remember_me } = challenge.purpose else {
+        return Err(ApiError::ChallengeGone);
+    };
+    let tokens = app
+        .open_session(&challenge.username, remember_me, ip.as_deref())
+        .await?;
+    Ok(token_response(
+        &app.settings.refresh_cookie,
+        &tokens,
+        tokens.session.password_change_required.unwrap_or(false),
+    ))
+}

@@ -1,0 +1,135 @@
+//! The AWS emulator the tests talk to: moto's server, started by `scripts/test.sh`.
+
+use std::time::Duration;
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use portal::store::dynamodb::{create_table, DynamoStore};
+use serde_json::Value;
+
+pub const ENDPOINT_VAR: &str = "PORTAL_TEST_AWS_ENDPOINT";
+pub const REQUIRE_VAR: &str = "PORTAL_REQUIRE_AWS_EMULATOR";
+pub const REGION: &str = "eu-north-1";
+
+#[derive(Debug, Clone)]
+pub struct Emulator {
+    pub endpoint: String,
+}
+
+impl Emulator {
+    /// The configured emulator; `None` (with a note on stderr) when there is none and it is not
+    /// required. Panics when it is required but missing.
+    pub fn from_env() -> Option<Self> {
+        let endpoint = std::env::var(ENDPOINT_VAR).ok().filter(|v| !v.trim().is_empty());
+        let required = std::env::var(REQUIRE_VAR).is_ok_and(|v| v == "1");
+        match endpoint {
+            Some(endpoint) => Some(Self {
+                endpoint: endpoint.trim_end_matches('/').to_owned(),
+            }),
+            None if required => {
+                panic!("{REQUIRE_VAR}=1 but {ENDPOINT_VAR} is not set: the AWS emulator tests must run")
+            }
+            None => {
+                eprintln!(
+                    "SKIPPED: {ENDPOINT_VAR} is not set; run ./scripts/test.sh to start the AWS \
+                     emulator (moto) and run this test"
+                );
+                None
+            }
+        }
+    }
+
+    /// `host:port` of the emulator, for proxies.
+    pub fn address(&self) -> String {
+        self.endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// SDK configuration pointing at `endpoint` (the emulator or a proxy in front of it), with
+    /// the portal's own timeouts and retries.
+    pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
+        portal::aws::loader()
+            .endpoint_url(endpoint)
+            .region(Region::new(REGION))
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await
+    }
+
+    pub async fn sdk_config(&self) -> SdkConfig {
+        Self::sdk_config_for(&self.endpoint).await
+    }
+
+    /// Environment for a child process (portal-local, portal-admin, a Lambda) using the
+    /// emulator through the standard AWS variables.
+    pub fn child_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    /// A new table, created exactly as `portal-admin init-table` does, with a unique name.
+    pub async fn new_table(&self) -> DynamoStore {
+        let table = unique_name("portal-test");
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk_config().await);
+        create_table(&client, &table)
+            .await
+            .expect("table created in the emulator");
+        DynamoStore::new(client, table)
+    }
+
+    /// Bodies of the SMS moto recorded for `number`, oldest first.
+    pub async fn sms_to(&self, number: &str) -> Vec<String> {
+        let data: Value = reqwest::get(format!("{}/moto-api/data.json", self.endpoint))
+            .await
+            .expect("moto data")
+            .json()
+            .await
+            .expect("moto data is JSON");
+        data["sns"]["SMS"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|m| m["phone_number"] == number)
+                    .filter_map(|m| m["message"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The code in the newest SMS to `number`, waiting briefly for it to arrive.
+    pub async fn latest_code(&self, number: &str) -> String {
+        for _ in 0..50 {
+            if let Some(code) = self.sms_to(number).await.last().and_then(|b| code_in(b)) {
+                return code;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no SMS with a code reached {number}");
+    }
+}
+
+/// The 6-digit code in an SMS text.
+pub fn code_in(body: &str) -> Option<String> {
+    body.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .map(str::to_owned)
+}
+
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{:016x}", rand::random::<u64>())
+}
+
+/// A Norwegian mobile number no other test uses.
+pub fn unique_mobile() -> String {
+    format!("+479{:07}", rand::random::<u32>() % 10_000_000)
+}

@@ -1,0 +1,281 @@
+//! The Lambda functions as Lambda runs them: the real binaries, started under a Lambda Runtime
+//! API emulator, on DynamoDB, SNS and Secrets Manager in the AWS emulator, invoked with API
+//! Gateway HTTP API (v2) events.
+
+use std::time::Duration;
+
+use aws_emulator_tests::emulator::{unique_mobile, unique_name};
+use aws_emulator_tests::http_event::{event, Reply};
+use aws_emulator_tests::process::{run, Running};
+use aws_emulator_tests::runtime_api::RuntimeApi;
+use aws_emulator_tests::Emulator;
+use portal::security::keys::KeyMaterial;
+use serde_json::json;
+
+const PASSWORD: &str = "lang nok passord for lambda";
+const COOKIE: &str = "__Host-hk_refresh";
+
+struct Deployment {
+    emulator: Emulator,
+    table: String,
+    secret: String,
+}
+
+impl Deployment {
+    /// A table, a key secret and one account, as `infra/` and the operators would leave them.
+    async fn new(emulator: Emulator, username: &str, mobile: &str) -> Self {
+        let table = emulator.new_table().await.table().to_owned();
+        let secret = unique_name("portal-keys");
+        aws_sdk_secretsmanager::Client::new(&emulator.sdk_config().await)
+            .create_secret()
+            .name(&secret)
+            .secret_string(KeyMaterial::generate().unwrap().to_json())
+            .send()
+            .await
+            .unwrap();
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut env = emulator.child_env();
+        env.push(("PORTAL_NEW_PASSWORD".into(), PASSWORD.into()));
+        let dir = data_dir.path().to_str().unwrap();
+        let (ok, output) = run(
+            "portal-admin",
+            &[
+                "--data-dir",
+                dir,
+                "--store",
+                "dynamodb",
+                "--table",
+                &table,
+                "create-account",
+                "--username",
+                username,
+                "--name",
+                "Lambda Test",
+                "--mobile",
+                mobile,
+            ],
+            &env,
+        )
+        .await;
+        assert!(ok, "portal-admin create-account: {output}");
+        Self {
+            emulator,
+            table,
+            secret,
+        }
+    }
+
+    fn function_env(&self, name: &str, runtime: &RuntimeApi) -> Vec<(String, String)> {
+        let mut env = self.emulator.child_env();
+        for (k, v) in [
+            ("AWS_LAMBDA_RUNTIME_API", runtime.host_port()),
+            ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "test".into()),
+            ("PORTAL_STORE", "dynamodb".into()),
+            ("PORTAL_TABLE", self.table.clone()),
+            ("PORTAL_SMS", "sns".into()),
+            ("PORTAL_SMS_SENDER_ID", "NHN".into()),
+            ("PORTAL_KEYS_SECRET_ID", self.secret.clone()),
+            ("PORTAL_TOKEN_ISSUER", "https://api.hjemmekontor.test".into()),
+            ("PORTAL_TOKEN_AUDIENCE", "hjemmekontor-portal".into()),
+            ("PORTAL_URL", "https://portal.hjemmekontor.test".into()),
+        ] {
+            env.push((k.to_owned(), v));
+        }
+        env
+    }
+}
+
+async fn call(
+    runtime: &RuntimeApi,
+    method: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+    cookies: &[String],
+) -> Reply {
+    Reply::parse(
+        &runtime
+            .invoke_ok(event(method, path, body.as_ref(), cookies, &[]))
+            .await,
+    )
+}
+
+fn assert_problem(reply: &Reply, status: u16, code: &str) {
+    assert_eq!(reply.status, status, "{reply:?}");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json"),
+        "{reply:?}"
+    );
+    assert_eq!(reply.json()["code"], code, "{reply:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_verify_refresh_through_the_lambda_runtime_api() {
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    let username = unique_name("lambda").replace('-', ".");
+    let mobile = unique_mobile();
+    let deployment = Deployment::new(emulator.clone(), &username, &mobile).await;
+    let login_api = RuntimeApi::start().await;
+    let sms_api = RuntimeApi::start().await;
+    let login = Running::spawn("login", &[], &deployment.function_env("login", &login_api));
+    let sms_code = Running::spawn("sms-code", &[], &deployment.function_env("sms-code", &sms_api));
+
+    let wrong = call(
+        &login_api,
+        "POST",
+        "/v1/auth/login",
+        Some(json!({"username": username, "password": "feil passord her ok"})),
+        &[],
+    )
+    .await;
+    assert_problem(&wrong, 401, "invalid_credentials");
+
+    let started = call(
+        &login_api,
+        "POST",
+        "/v1/auth/login",
+        Some(json!({"username": username, "password": PASSWORD})),
+        &[],
+    )
+    .await;
+    assert_eq!(started.status, 200, "{started:?}");
+    assert_eq!(started.header("cache-control"), Some("no-store"));
+    let challenge = started.json()["challenge_id"].as_str().unwrap().to_owned();
+    let hint = portal::domain::MobileNumber::parse(&mobile).unwrap().masked();
+    assert_eq!(started.json()["phone_hint"], hint.as_str());
+    let code = emulator.latest_code(&mobile).await;
+
+    let too_soon = call(
+        &sms_api,
+        "POST",
+        "/v1/auth/sms/resend",
+        Some(json!({"challenge_id": challenge})),
+        &[],
+    )
+    .await;
+    assert_problem(&too_soon, 429, "resend_too_soon");
+    let wait: u64 = too_soon.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=30).contains(&wait), "Retry-After {wait}");
+
+    let wrong_code = if code == "000000" { "111111" } else { "000000" };
+    let refused = call(
+        &sms_api,
+        "POST",
+        "/v1/auth/sms/verify",
+        Some(json!({"challenge_id": challenge, "code": wrong_code})),
+        &[],
+    )
+    .await;
+    assert_problem(&refused, 400, "invalid_code");
+    assert_eq!(refused.json()["attempts_left"], 4);
+
+    let verified = call(
+        &sms_api,
+        "POST",
+        "/v1/auth/sms/verify",
+        Some(json!({"challenge_id": challenge, "code": code})),
+        &[],
+    )
+    .await;
+    assert_eq!(verified.status, 200, "{verified:?}");
+    assert_eq!(verified.json()["token_type"], "Bearer");
+    assert!(verified.json()["access_token"]
+        .as_str()
+        .is_some_and(|t| t.split('.').count() == 3));
+    let set_cookie = verified
+        .cookies
+        .iter()
+        .find(|c| c.starts_with(COOKIE))
+        .expect("refresh cookie")
+        .clone();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie} lacks {attribute}");
+    }
+    let first = verified.cookie(COOKIE).unwrap();
+
+    let again = call(
+        &sms_api,
+        "POST",
+        "/v1/auth/sms/verify",
+        Some(json!({"challenge_id": challenge, "code": code})),
+        &[],
+    )
+    .await;
+    assert_problem(&again, 410, "challenge_expired");
+
+    let refreshed = call(&sms_api, "POST", "/v1/auth/refresh", None, std::slice::from_ref(&first)).await;
+    assert_eq!(refreshed.status, 200, "{refreshed:?}");
+    let second = refreshed.cookie(COOKIE).expect("rotated cookie");
+    assert_ne!(second, first, "the refresh token rotates");
+
+    let replayed = call(&sms_api, "POST", "/v1/auth/refresh", None, std::slice::from_ref(&first)).await;
+    assert_problem(&replayed, 401, "session_revoked");
+    assert!(
+        replayed
+            .cookies
+            .iter()
+            .any(|c| c.starts_with(COOKIE) && c.contains("Max-Age=0")),
+        "{replayed:?}"
+    );
+    let after_reuse = call(&sms_api, "POST", "/v1/auth/refresh", None, &[second]).await;
+    assert_problem(&after_reuse, 401, "session_expired");
+
+    let elsewhere = call(&sms_api, "GET", "/v1/account", None, &[]).await;
+    assert_problem(&elsewhere, 404, "not_found");
+
+    // One process served every invocation, and built its clients and keys once.
+    assert_eq!(login.count("\"initialised\""), 1, "{:?}", login.lines());
+    assert_eq!(sms_code.count("\"initialised\""), 1, "{:?}", sms_code.lines());
+    assert!(login_api.next_calls() >= 2 && sms_api.next_calls() >= 6);
+    let logs = [login.lines(), sms_code.lines()].concat().join("\n");
+    assert!(
+        !logs.contains(&code) && !logs.contains(PASSWORD) && !logs.contains(&mobile[3..]),
+        "secrets or numbers in logs:\n{logs}"
+    );
+}
+
+#[tokio::test]
+async fn a_function_that_cannot_start_reports_why_to_the_runtime_api() {
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    let runtime = RuntimeApi::start().await;
+    let deployment = Deployment {
+        table: "unused".into(),
+        secret: "no-such-secret".into(),
+        emulator,
+    };
+    let mut login = Running::spawn("login", &[], &deployment.function_env("login", &runtime));
+    let (headers, report) = runtime
+        .init_error(Duration::from_secs(20))
+        .await
+        .expect("an init error report");
+    assert_eq!(
+        headers
+            .get("lambda-runtime-function-error-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("Runtime.InitError")
+    );
+    assert_eq!(report["errorType"], "ConfigError");
+    let message = report["errorMessage"].as_str().unwrap();
+    assert!(
+        message.contains("no-such-secret") && message.contains("ResourceNotFoundException"),
+        "{message}"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), login.child.wait())
+        .await
+        .expect("the process exits")
+        .unwrap();
+    assert!(!status.success());
+    assert_eq!(
+        runtime.next_calls(),
+        0,
+        "no invocation is taken by a function that failed to start"
+    );
+}
