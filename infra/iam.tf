@@ -18,10 +18,6 @@ locals {
 }
 
 data "aws_iam_policy_document" "login" {
-  # The login code on main keeps its data in the configured store and calls no AWS API
-  # yet (functions/portal/src/lambda.rs: DynamoDB, SNS and Secrets Manager backends not built
-  # in), so the role only carries what Lambda itself needs. When the AWS backends land, the
-  # contract check lists the actions to add here.
   statement {
     # Its own log group only (Terraform creates the group, so no CreateLogGroup).
     sid       = "Logs"
@@ -35,13 +31,52 @@ data "aws_iam_policy_document" "login" {
     actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     resources = ["*"]
   }
+
+  statement {
+    sid       = "Table"
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.portal.arn]
+  }
+
+  statement {
+    # DynamoDB uses the table's CMK on the caller's behalf (only through DynamoDB).
+    sid       = "TableKey"
+    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    resources = [aws_kms_key.data.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "KeysSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.keys.arn]
+  }
+
+  statement {
+    sid       = "SecretsKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.secrets.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    # Text messages go straight to phone numbers, which have no ARN; NotResource on every
+    # SNS ARN allows exactly that and no publishing to any topic.
+    sid           = "SmsToPhoneNumbers"
+    actions       = ["sns:Publish"]
+    not_resources = ["arn:${local.partition}:sns:*:*:*"]
+  }
 }
 
 data "aws_iam_policy_document" "sms_code" {
-  # The sms-code code on main keeps its data in the configured store and calls no AWS API
-  # yet (functions/portal/src/lambda.rs: DynamoDB, SNS and Secrets Manager backends not built
-  # in), so the role only carries what Lambda itself needs. When the AWS backends land, the
-  # contract check lists the actions to add here.
   statement {
     # Its own log group only (Terraform creates the group, so no CreateLogGroup).
     sid       = "Logs"
@@ -55,13 +90,52 @@ data "aws_iam_policy_document" "sms_code" {
     actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     resources = ["*"]
   }
+
+  statement {
+    sid       = "Table"
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.portal.arn]
+  }
+
+  statement {
+    # DynamoDB uses the table's CMK on the caller's behalf (only through DynamoDB).
+    sid       = "TableKey"
+    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    resources = [aws_kms_key.data.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "KeysSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.keys.arn]
+  }
+
+  statement {
+    sid       = "SecretsKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.secrets.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    # Text messages go straight to phone numbers, which have no ARN; NotResource on every
+    # SNS ARN allows exactly that and no publishing to any topic.
+    sid           = "SmsToPhoneNumbers"
+    actions       = ["sns:Publish"]
+    not_resources = ["arn:${local.partition}:sns:*:*:*"]
+  }
 }
 
 data "aws_iam_policy_document" "account" {
-  # The account code on main keeps its data in the configured store and calls no AWS API
-  # yet (functions/portal/src/lambda.rs: DynamoDB, SNS and Secrets Manager backends not built
-  # in), so the role only carries what Lambda itself needs. When the AWS backends land, the
-  # contract check lists the actions to add here.
   statement {
     # Its own log group only (Terraform creates the group, so no CreateLogGroup).
     sid       = "Logs"
@@ -74,6 +148,49 @@ data "aws_iam_policy_document" "account" {
     sid       = "Tracing"
     actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
     resources = ["*"]
+  }
+
+  statement {
+    sid       = "Table"
+    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    resources = [aws_dynamodb_table.portal.arn]
+  }
+
+  statement {
+    # DynamoDB uses the table's CMK on the caller's behalf (only through DynamoDB).
+    sid       = "TableKey"
+    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
+    resources = [aws_kms_key.data.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "KeysSecret"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [aws_secretsmanager_secret.keys.arn]
+  }
+
+  statement {
+    sid       = "SecretsKey"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.secrets.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+  }
+
+  statement {
+    # Text messages go straight to phone numbers, which have no ARN; NotResource on every
+    # SNS ARN allows exactly that and no publishing to any topic.
+    sid           = "SmsToPhoneNumbers"
+    actions       = ["sns:Publish"]
+    not_resources = ["arn:${local.partition}:sns:*:*:*"]
   }
 }
 

@@ -11,8 +11,7 @@
 #   remote-access gateway's lookup, SigV4-signed by the gateway's own IAM principal.
 # Routes of functions whose crate does not exist yet (buypass, serial-activation) are here
 # ahead of openapi.yaml, as infra/checks/functions.toml documents ("planned"); any other route
-# appears here only once the contract has it (the check fails both ways). DESIGN's TOTP routes
-# (enrol/confirm/remove on account, verify on sms-code) join when openapi.yaml gains them.
+# appears here only once the contract has it (the check fails both ways).
 #
 # throttle: "auth" routes are reachable without a session and send SMS or check secrets, so
 #   they get the tighter var.api_throttle_auth on top of the stage default.
@@ -23,12 +22,17 @@ locals {
     "POST /v1/auth/password/reset"          = { function = "login", authorization = "NONE", throttle = "auth" }
     "POST /v1/auth/sms/resend"              = { function = "sms-code", authorization = "NONE", throttle = "auth" }
     "POST /v1/auth/sms/verify"              = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/totp/verify"             = { function = "sms-code", authorization = "NONE", throttle = "auth" }
     "POST /v1/auth/refresh"                 = { function = "sms-code", authorization = "NONE", throttle = "auth" }
     "POST /v1/auth/logout"                  = { function = "sms-code", authorization = "NONE", throttle = "default" }
     "GET /v1/account"                       = { function = "account", authorization = "NONE", throttle = "default" }
     "PUT /v1/account/password"              = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/account/phone"                = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/account/phone/confirm"        = { function = "account", authorization = "NONE", throttle = "auth" }
+    "GET /v1/account/totp"                  = { function = "account", authorization = "NONE", throttle = "default" }
+    "POST /v1/account/totp"                 = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/account/totp/confirm"         = { function = "account", authorization = "NONE", throttle = "auth" }
+    "DELETE /v1/account/totp"               = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/homeoffice/buypass/start"     = { function = "buypass", authorization = "NONE", throttle = "default" }
     "GET /v1/homeoffice/buypass/callback"   = { function = "buypass", authorization = "NONE", throttle = "default" }
     "GET /v1/gateway/certificates/{serial}" = { function = "serial-activation", authorization = "AWS_IAM", throttle = "default" }
