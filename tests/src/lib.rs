@@ -14,6 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+
+pub mod buypass;
+pub mod stub_provider;
 use serde_json::{json, Value};
 
 pub mod backend;
@@ -50,6 +53,15 @@ impl Portal {
         let dir = tempfile::tempdir()?;
         let path = dir.path().to_owned();
         let mut portal = Self::start_on(&path, &[])?;
+        portal._owned_dir = Some(dir);
+        Ok(portal)
+    }
+
+    /// A fresh portal on a new data dir, with extra command-line arguments.
+    pub fn start_with(extra_args: &[&str]) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().to_owned();
+        let mut portal = Self::start_on(&path, extra_args)?;
         portal._owned_dir = Some(dir);
         Ok(portal)
     }

@@ -7,7 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use portal::config::Settings;
-use portal::domain::{MobileNumber, Password, Username};
+use std::sync::Arc;
+
+use portal::activation::gateway::LocalGatewayEvents;
+use portal::activation::{ActivationPolicy, Activator, Trigger};
+use portal::domain::{CertificateSerial, MobileNumber, Password, Username};
 use portal::local::{LocalEnv, LocalSms, LocalStore};
 use portal::services::admin::NewAccount;
 use portal::sms::sns::SenderId;
@@ -67,6 +71,16 @@ enum Command {
     },
     /// Shows an account (never its secrets).
     Show { username: String },
+    /// Prints the public JWKS of our Buypass client key (what Buypass needs for the client
+    /// registration; never the private key).
+    BuypassClientJwks,
+    /// Revokes a certificate serial for the gateway (publishes the revocation event).
+    RevokeSerial {
+        serial: String,
+        /// Why (kept in the audit trail).
+        #[arg(long, default_value = "operator")]
+        reason: String,
+    },
     /// Generates a new password and sends it by SMS; the user must change it after logging in,
     /// and every session of the account ends.
     ResetPassword { username: String },
@@ -181,6 +195,21 @@ async fn run(args: Args) -> anyhow::Result<String> {
             app.set_home_office(&username(&u)?, state == "on").await?;
             Ok(format!("home office {state} for {u}"))
         }
+        Command::BuypassClientJwks => Ok(serde_json::to_string_pretty(&env.buypass_client_key.jwks())?),
+        Command::RevokeSerial { serial, reason } => {
+            let serial = CertificateSerial::parse(&serial).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let revoked = app.revoke_serial(&serial, &reason).await?;
+            // Locally the gateway hears about it through the local event log; in AWS the
+            // table's stream triggers serial-activation, which does the same.
+            let gateway = Arc::new(LocalGatewayEvents::new(env.store.clone(), app.clock.clone(), false));
+            let activator = Activator::new(app.clone(), gateway, ActivationPolicy::default(), false);
+            let outcome = activator.process(&serial, Trigger::Event).await?;
+            Ok(if revoked {
+                format!("revoked {serial} ({outcome:?})")
+            } else {
+                format!("{serial} was already revoked ({outcome:?})")
+            })
+        }
         Command::ResetPassword { username: u } => {
             let reset = app.reset_password_by_operator(&username(&u)?).await?;
             Ok(format!(
@@ -228,6 +257,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 "disabled": account.disabled,
                 "home_office": account.home_office,
                 "password_change_required": account.password_change_required,
+                "buypass_serial": account.buypass_serial,
                 "created_at": portal::clock::rfc3339(account.created_at),
             }))?)
         }

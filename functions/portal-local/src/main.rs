@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use portal::config::Settings;
 use portal::local::{ensure_demo_account, LocalEnv, LocalSms, LocalStore};
+use portal::local_homeoffice::{LocalBuypassOptions, LocalHomeOffice};
 use portal::local_server::{local_router, LocalRoutes};
 use portal::sms::sns::SenderId;
 
@@ -44,6 +45,21 @@ struct Args {
     /// Do not create the demo account.
     #[arg(long)]
     no_demo: bool,
+    /// Buypass OpenID issuer (default: the stand-in provider at <this server>/dev/buypass).
+    #[arg(long, env = "BUYPASS_ISSUER_URL")]
+    buypass_issuer: Option<String>,
+    /// Our client id at the Buypass issuer.
+    #[arg(long, env = "BUYPASS_CLIENT_ID")]
+    buypass_client_id: Option<String>,
+    /// PEM bundle of the Buypass issuing CAs to trust (default: the stand-in's test CA).
+    #[arg(long, env = "BUYPASS_CA_BUNDLE_FILE")]
+    buypass_ca: Option<PathBuf>,
+    /// Key the gateway sends in X-Gateway-Key (generated and printed when absent).
+    #[arg(long, env = "PORTAL_GATEWAY_KEY", hide_env_values = true)]
+    gateway_key: Option<String>,
+    /// Seconds between activation sweeps of the in-process worker.
+    #[arg(long, default_value_t = 30)]
+    activation_sweep_seconds: u64,
 }
 
 #[tokio::main]
@@ -77,6 +93,19 @@ async fn main() -> anyhow::Result<()> {
     let mut settings = Settings::from_env();
     settings.portal_url = args.portal_url.clone().unwrap_or_else(|| base.clone());
     let app = env.app(settings.clone(), None)?;
+    let generated_gateway_key = args.gateway_key.is_none();
+    let home_office = LocalHomeOffice::start(
+        &env,
+        &app,
+        &base,
+        LocalBuypassOptions {
+            issuer: args.buypass_issuer.clone(),
+            client_id: args.buypass_client_id.clone(),
+            ca_file: args.buypass_ca.clone(),
+            gateway_key: args.gateway_key.clone(),
+            sweep_every: std::time::Duration::from_secs(args.activation_sweep_seconds.max(1)),
+        },
+    )?;
 
     println!("Hjemmekontor-portalen kjører på {base}");
     println!("  data:        {}", env.data_dir.display());
@@ -88,6 +117,16 @@ async fn main() -> anyhow::Result<()> {
         println!("  SMS-koder:   {base}/dev/sms (og her i konsollen)");
     } else {
         println!("  SMS-koder:   sendes med Amazon SNS");
+    }
+    println!(
+        "  Buypass:     {} (klient {})",
+        home_office.issuer, home_office.client_id
+    );
+    if generated_gateway_key {
+        println!(
+            "  gateway:     X-Gateway-Key {} (generert; fast nøkkel med --gateway-key)",
+            home_office.gateway_key
+        );
     }
     if !args.no_demo {
         let demo = ensure_demo_account(&app, &env.data_dir).await?;
@@ -106,6 +145,7 @@ async fn main() -> anyhow::Result<()> {
         // With SNS the codes go to real phones (or the emulator); there is no outbox to show.
         outbox: (sms == LocalSms::Outbox).then(|| env.outbox.clone()),
         cors_origin: Some(args.cors_origin.unwrap_or(settings.portal_url)),
+        home_office: Some(home_office),
     });
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

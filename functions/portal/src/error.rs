@@ -60,6 +60,10 @@ pub enum ApiError {
     StorageUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("account not enabled for home office")]
+    HomeOfficeNotEnabled,
+    #[error("Buypass unavailable")]
+    BuypassUnavailable,
     #[error("no authenticator app setup in progress")]
     TotpEnrolmentGone,
     #[error("no authenticator app registered")]
@@ -229,6 +233,18 @@ impl ApiError {
                 "internal_error",
                 "Noe gikk galt hos oss.",
                 "Something went wrong on our side.",
+            ),
+            HomeOfficeNotEnabled => (
+                StatusCode::FORBIDDEN,
+                "home_office_not_enabled",
+                "Kontoen din er ikke aktivert for hjemmekontorløsningen.",
+                "Your account is not activated for the home-office service.",
+            ),
+            BuypassUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "buypass_unavailable",
+                "Vi får ikke kontakt med Buypass akkurat nå. Prøv igjen om litt.",
+                "Buypass cannot be reached right now. Try again shortly.",
             ),
             TotpEnrolmentGone => (
                 StatusCode::GONE,

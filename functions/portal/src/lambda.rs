@@ -11,6 +11,13 @@
 //!
 //! A configuration or start-up failure is reported to the Runtime API's `/runtime/init/error`
 //! (so it shows as `Runtime.InitError` with its reason) before the process exits.
+//!
+//! Function-specific variables:
+//! - `buypass`: `BUYPASS_ISSUER_URL`, `BUYPASS_CLIENT_ID`, `BUYPASS_REDIRECT_URI`,
+//!   `BUYPASS_CA_BUNDLE_FILE` or `BUYPASS_CA_BUNDLE` (see `crate::buypass::config`); the client
+//!   key is `buypass_client_key` in the key material.
+//! - `serial-activation`: `PORTAL_GATEWAY_EVENTS` (`sns`/`local`), `PORTAL_GATEWAY_TOPIC_ARN`,
+//!   `PORTAL_GATEWAY_AUTH` (`iam`/`key`), `PORTAL_GATEWAY_KEY` (see `crate::activation::config`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -114,13 +121,20 @@ impl LambdaConfig {
 
     /// Builds the app: the SDK configuration, every client and the keys, once.
     pub async fn build(&self) -> Result<SharedApp, ConfigError> {
+        Ok(self.build_parts().await?.app)
+    }
+
+    /// Like [`Self::build`], also handing back the key material and the SDK configuration
+    /// for functions that build further clients (Buypass client key, gateway topic), so
+    /// nothing is loaded twice.
+    pub async fn build_parts(&self) -> Result<BuiltFunction, ConfigError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let sdk = if self.needs_aws() {
             Some(crate::aws::load_sdk_config().await)
         } else {
             None
         };
-        let sdk = || {
+        let sdk_for = || {
             sdk.as_ref()
                 .ok_or_else(|| ConfigError::Init("no AWS configuration".into()))
         };
@@ -128,13 +142,16 @@ impl LambdaConfig {
             StoreConfig::Sqlite { path } => {
                 Arc::new(SqliteStore::open(path).map_err(|e| ConfigError::Init(e.to_string()))?)
             }
-            StoreConfig::DynamoDb { table } => {
-                Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk()?), table.clone()))
-            }
+            StoreConfig::DynamoDb { table } => Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(sdk_for()?),
+                table.clone(),
+            )),
         };
         let sms: Arc<dyn SmsSender> = match &self.sms {
             SmsConfig::Outbox => Arc::new(OutboxSms::new(store.clone(), clock.clone(), false)),
-            SmsConfig::Sns { sender_id } => Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk()?), sender_id.clone())),
+            SmsConfig::Sns { sender_id } => {
+                Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk_for()?), sender_id.clone()))
+            }
         };
         let keys = match &self.keys {
             KeysConfig::File { path } => {
@@ -143,22 +160,41 @@ impl LambdaConfig {
                 KeyMaterial::from_json(&raw).map_err(|e| ConfigError::Init(e.to_string()))?
             }
             KeysConfig::SecretsManager { secret_id } => {
-                let client = aws_sdk_secretsmanager::Client::new(sdk()?);
+                let client = aws_sdk_secretsmanager::Client::new(sdk_for()?);
                 load_key_material(&client, secret_id)
                     .await
                     .map_err(|e| ConfigError::Init(e.to_string()))?
             }
         };
-        App::build(AppParts {
+        let app = App::build(AppParts {
             store,
             sms,
             clock,
-            keys,
+            keys: keys.clone(),
             settings: self.settings.clone(),
             policy: Policy::default(),
             hash_params: HashParams::PRODUCTION,
         })
-        .map_err(|e| ConfigError::Init(e.to_string()))
+        .map_err(|e| ConfigError::Init(e.to_string()))?;
+        Ok(BuiltFunction { app, keys, sdk })
+    }
+}
+
+/// Everything a function's cold start built.
+pub struct BuiltFunction {
+    pub app: SharedApp,
+    pub keys: KeyMaterial,
+    /// Present when any backend is an AWS service.
+    pub sdk: Option<aws_config::SdkConfig>,
+}
+
+impl BuiltFunction {
+    /// The SDK configuration (with the portal's timeouts), loading it if no backend needed it.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        match &self.sdk {
+            Some(sdk) => sdk.clone(),
+            None => crate::aws::load_sdk_config().await,
+        }
     }
 }
 

@@ -4,9 +4,11 @@
 //! keys) and hand it to a router from [`routes`]. Handlers take those dependencies as state, so
 //! tests run the same code against local backends and a controllable clock.
 
+pub mod activation;
 pub mod app;
 pub mod audit;
 pub mod aws;
+pub mod buypass;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -15,6 +17,7 @@ pub mod handlers;
 pub mod http;
 pub mod lambda;
 pub mod local;
+pub mod local_homeoffice;
 pub mod local_server;
 pub mod observability;
 pub mod routes;

@@ -29,6 +29,8 @@ pub struct LocalEnv {
     pub sms: Arc<dyn SmsSender>,
     pub keys: KeyMaterial,
     pub keys_created: bool,
+    /// Our Buypass client key (in the key file, generated on first start).
+    pub buypass_client_key: crate::buypass::keys::Es256Key,
 }
 
 /// Where the local tools keep their records.
@@ -91,7 +93,8 @@ impl LocalEnv {
     ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let outbox = Arc::new(OutboxSms::new(store.clone(), clock, echo_sms));
-        let (keys, keys_created) = KeyMaterial::load_or_create(data_dir)?;
+        let (mut keys, keys_created) = KeyMaterial::load_or_create(data_dir)?;
+        let buypass_client_key = crate::buypass::keys::ensure_local_client_key(data_dir, &mut keys)?;
         Ok(Self {
             data_dir: data_dir.to_owned(),
             store,
@@ -99,6 +102,7 @@ impl LocalEnv {
             outbox,
             keys,
             keys_created,
+            buypass_client_key,
         })
     }
 

@@ -18,12 +18,17 @@ pub struct LocalRoutes {
     pub outbox: Option<Arc<OutboxSms>>,
     /// The one origin allowed to call the API with credentials.
     pub cors_origin: Option<String>,
+    /// Buypass registration, the gateway lookup and their local stand-ins.
+    pub home_office: Option<crate::local_homeoffice::LocalHomeOffice>,
 }
 
 pub fn local_router(parts: LocalRoutes) -> Router {
     let mut router = api_router(parts.app);
     if let Some(outbox) = parts.outbox {
         router = router.merge(Router::new().route("/dev/sms", get(dev::sms_outbox)).with_state(outbox));
+    }
+    if let Some(home_office) = parts.home_office {
+        router = home_office.mount(router);
     }
     let mut router = with_common_layers(router);
     if let Some(origin) = parts

@@ -16,7 +16,7 @@ use tracing::Instrument;
 
 use crate::app::SharedApp;
 use crate::error::ApiError;
-use crate::handlers::{account, auth, self_service, totp};
+use crate::handlers::{account, auth, homeoffice, self_service, totp};
 use crate::http::extract::MAX_BODY_BYTES;
 use crate::http::problem;
 
@@ -26,10 +26,18 @@ pub enum Function {
     Login,
     SmsCode,
     Account,
+    Buypass,
+    SerialActivation,
 }
 
 impl Function {
-    pub const ALL: [Function; 3] = [Function::Login, Function::SmsCode, Function::Account];
+    pub const ALL: [Function; 5] = [
+        Function::Login,
+        Function::SmsCode,
+        Function::Account,
+        Function::Buypass,
+        Function::SerialActivation,
+    ];
 
     /// The name used in `openapi.yaml` (`x-function`) and in `infra/`.
     pub fn name(self) -> &'static str {
@@ -37,6 +45,8 @@ impl Function {
             Function::Login => "login",
             Function::SmsCode => "sms-code",
             Function::Account => "account",
+            Function::Buypass => "buypass",
+            Function::SerialActivation => "serial-activation",
         }
     }
 }
@@ -51,6 +61,9 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/auth/refresh", Function::SmsCode),
     ("POST", "/v1/auth/logout", Function::SmsCode),
     ("GET", "/v1/account", Function::Account),
+    ("POST", "/v1/homeoffice/buypass/start", Function::Buypass),
+    ("GET", "/v1/homeoffice/buypass/callback", Function::Buypass),
+    ("GET", "/v1/gateway/certificates/{serial}", Function::SerialActivation),
     ("PUT", "/v1/account/password", Function::Account),
     ("POST", "/v1/account/phone", Function::Account),
     ("POST", "/v1/account/phone/confirm", Function::Account),
@@ -73,6 +86,13 @@ fn routes_of(function: Function) -> Router<SharedApp> {
             .route("/v1/auth/refresh", post(auth::refresh))
             .route("/v1/auth/logout", post(auth::logout))
             .route("/v1/auth/totp/verify", post(totp::verify)),
+        Function::Buypass => Router::new()
+            .route("/v1/homeoffice/buypass/start", post(homeoffice::start))
+            .route("/v1/homeoffice/buypass/callback", get(homeoffice::callback)),
+        Function::SerialActivation => Router::new().route(
+            "/v1/gateway/certificates/{serial}",
+            get(homeoffice::gateway_certificate),
+        ),
         Function::Account => Router::new()
             .route("/v1/account", get(account::get_account))
             .route("/v1/account/password", put(self_service::change_password))

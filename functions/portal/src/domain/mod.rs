@@ -4,12 +4,14 @@
 mod ids;
 mod mobile;
 mod password;
+mod serial;
 mod sms_code;
 mod username;
 
 pub use ids::{ChallengeId, SessionId};
 pub use mobile::MobileNumber;
 pub use password::{preload_common_passwords, NewPassword, Password, PasswordRejection};
+pub use serial::CertificateSerial;
 pub use sms_code::SmsCode;
 pub use username::Username;
 

@@ -3,5 +3,6 @@
 pub mod account;
 pub mod auth;
 pub mod dev;
+pub mod homeoffice;
 pub mod self_service;
 pub mod totp;

@@ -44,6 +44,7 @@ impl App {
 
     pub async fn account_view(&self, username: &Username) -> Result<AccountView, ApiError> {
         let account = self.account(username).await?;
+        let card = self.card_status(&account).await?;
         Ok(AccountView {
             username: account.username.as_str().to_owned(),
             name: account.name,
@@ -53,10 +54,10 @@ impl App {
             home_office: HomeOfficeView {
                 enabled: account.home_office,
                 buypass: BuypassView {
-                    status: "not_registered",
-                    serial_number: None,
-                    registered_at: None,
-                    activated_at: None,
+                    status: card.status,
+                    serial_number: card.serial_number,
+                    registered_at: card.registered_at.map(crate::clock::rfc3339),
+                    activated_at: card.activated_at.map(crate::clock::rfc3339),
                 },
             },
         })

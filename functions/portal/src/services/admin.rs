@@ -94,6 +94,7 @@ impl App {
             password_change_required: generated,
             created_at: now,
             password_changed_at: None,
+            buypass_serial: None,
         };
         match self
             .repo

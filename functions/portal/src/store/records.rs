@@ -12,6 +12,9 @@
 //! | lock | `LOCK#<scope>#<key>` | `LOCK` |
 //! | audit event | `AUDIT#<username>` | `<time>#<random>` |
 //! | SMS outbox (local) | `OUTBOX` | `MSG#<time>#…` |
+//! | certificate serial (registry, unique) | `SERIAL#<serial>` | `SERIAL` |
+//! | OIDC login state (Buypass) | `OIDC#<sha256(state)>` | `STATE` |
+//! | gateway events (local) | `GATEWAY_EVENTS` | `EVT#<time>#…` |
 
 use std::sync::Arc;
 
@@ -20,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Condition, Item, ItemStore, StoreError, WriteOp};
 use crate::clock::UnixTime;
-use crate::domain::{ChallengeId, MobileNumber, SessionId, Username};
+use crate::domain::{CertificateSerial, ChallengeId, MobileNumber, SessionId, Username};
 
 /// How often a read-modify-write is retried when another writer got there first.
 const MAX_RETRIES: usize = 16;
@@ -220,6 +223,10 @@ pub struct Account {
     pub created_at: UnixTime,
     #[serde(default)]
     pub password_changed_at: Option<UnixTime>,
+    /// The registered Buypass card's serial; its state lives in the certificate registry
+    /// (`SERIAL#<serial>`, see `buypass::registry`).
+    #[serde(default)]
+    pub buypass_serial: Option<CertificateSerial>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

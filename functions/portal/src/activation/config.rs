@@ -1,0 +1,102 @@
+//! Configuration of the `serial-activation` Lambda function.
+//!
+//! Environment (besides the common `PORTAL_*` variables documented in `crate::lambda`; the SMS
+//! sender is the common one):
+//! - `PORTAL_GATEWAY_EVENTS`: `sns` (default) or `local` (events kept in the store).
+//! - `PORTAL_GATEWAY_TOPIC_ARN`: the SNS topic the gateway subscribes to (required for `sns`).
+//! - `PORTAL_GATEWAY_AUTH`: `iam` (default: API Gateway's IAM authorizer guards the lookup
+//!   route and the function insists on its identity) or `key` with `PORTAL_GATEWAY_KEY`.
+//!
+//! Triggers: the table's DynamoDB stream (NEW_AND_OLD_IMAGES, `ReportBatchItemFailures`,
+//! bisect on error, an on-failure destination as dead-letter queue; a filter on
+//! `Keys.pk` prefix `SERIAL#` and `NewImage.work = "due"` keeps the noise out), an EventBridge
+//! schedule (every 5 minutes), and the API Gateway route `GET /v1/gateway/certificates/{serial}`.
+
+use std::sync::Arc;
+
+use axum::Extension;
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+
+use super::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
+use super::{ActivationPolicy, Activator};
+use crate::handlers::homeoffice::{GatewayAuth, HomeOfficeDeps};
+use crate::lambda::{ConfigError, LambdaConfig};
+use crate::routes::{function_router, Function};
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayEventsConfig {
+    Sns { topic_arn: String },
+    Local,
+}
+
+#[derive(Debug, Clone)]
+pub struct ActivationConfig {
+    pub events: GatewayEventsConfig,
+    pub auth: GatewayAuth,
+}
+
+impl ActivationConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let events = match var("PORTAL_GATEWAY_EVENTS").as_deref().unwrap_or("sns") {
+            "sns" => GatewayEventsConfig::Sns {
+                topic_arn: var("PORTAL_GATEWAY_TOPIC_ARN").ok_or(ConfigError::Missing("PORTAL_GATEWAY_TOPIC_ARN"))?,
+            },
+            "local" => GatewayEventsConfig::Local,
+            other => return Err(ConfigError::Invalid("PORTAL_GATEWAY_EVENTS", other.into())),
+        };
+        let auth = match var("PORTAL_GATEWAY_AUTH").as_deref().unwrap_or("iam") {
+            "iam" => GatewayAuth::Iam,
+            "key" => {
+                let key = var("PORTAL_GATEWAY_KEY").ok_or(ConfigError::Missing("PORTAL_GATEWAY_KEY"))?;
+                if key.len() < 16 {
+                    return Err(ConfigError::Invalid(
+                        "PORTAL_GATEWAY_KEY",
+                        "shorter than 16 characters".into(),
+                    ));
+                }
+                GatewayAuth::key(&key)
+            }
+            other => return Err(ConfigError::Invalid("PORTAL_GATEWAY_AUTH", other.into())),
+        };
+        Ok(Self { events, auth })
+    }
+}
+
+/// The whole `main` of the `serial-activation` function.
+pub async fn run_serial_activation_function() -> Result<(), lambda_runtime::Error> {
+    crate::observability::init_json_logs();
+    let config = LambdaConfig::from_env()?;
+    let activation = ActivationConfig::from_env()?;
+    let built = config.build_parts().await?;
+    let app = built.app.clone();
+    let gateway: Arc<dyn GatewayEvents> = match &activation.events {
+        GatewayEventsConfig::Sns { topic_arn } => {
+            let aws = built.sdk_config().await;
+            Arc::new(SnsGatewayEvents::new(aws_sdk_sns::Client::new(&aws), topic_arn.clone()))
+        }
+        GatewayEventsConfig::Local => Arc::new(LocalGatewayEvents::new(
+            app.repo.items().clone(),
+            app.clock.clone(),
+            false,
+        )),
+    };
+    let activator = Arc::new(Activator::new(app.clone(), gateway, ActivationPolicy::default(), true));
+    let deps = HomeOfficeDeps {
+        buypass: None,
+        trigger: None,
+        gateway_auth: Some(activation.auth),
+    };
+    let router = function_router(Function::SerialActivation, app).layer(Extension(Arc::new(deps)));
+    tracing::info!(function = Function::SerialActivation.name(), "initialised");
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let activator = activator.clone();
+        let router = router.clone();
+        async move { super::lambda::handle_event(&activator, router, event).await }
+    }))
+    .await
+}

@@ -1,0 +1,92 @@
+//! Configuration of the `buypass` Lambda function.
+//!
+//! Environment (besides the common `PORTAL_*` variables documented in `crate::lambda`):
+//! - `BUYPASS_ISSUER_URL`: the Buypass security domain's issuer,
+//!   e.g. `https://auth.buypass.no/auth/realms/<domain>`; endpoints come from its discovery
+//!   document, fetched once per cold start.
+//! - `BUYPASS_CLIENT_ID`: our client id at Buypass.
+//! - `BUYPASS_REDIRECT_URI`: the registered redirect URI, i.e.
+//!   `https://<api host>/v1/homeoffice/buypass/callback`.
+//! - `BUYPASS_CA_BUNDLE_FILE` (path to a PEM file shipped with the function) or
+//!   `BUYPASS_CA_BUNDLE` (the PEM text): the Buypass issuing CA certificates we accept.
+//! - The client signing key (ES256, PKCS#8 base64url) is the `buypass_client_key` entry of the
+//!   key material (`PORTAL_KEYS_SECRET_ID` / `PORTAL_KEYS_FILE`), never an environment variable.
+//!   `portal-admin buypass-client-jwks` prints its public JWKS for the client registration.
+
+use std::sync::Arc;
+
+use axum::Extension;
+
+use super::certificate::TrustedIssuers;
+use super::flow::Buypass;
+use super::keys::{client_key_from, Es256Key};
+use super::oidc::{OidcClient, OidcSettings};
+use crate::handlers::homeoffice::HomeOfficeDeps;
+use crate::lambda::{ConfigError, LambdaConfig};
+use crate::routes::{function_router, Function};
+
+fn var(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn required(name: &'static str) -> Result<String, ConfigError> {
+    var(name).ok_or(ConfigError::Missing(name))
+}
+
+/// The Buypass settings read from the environment.
+#[derive(Debug, Clone)]
+pub struct BuypassConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub ca_bundle_pem: String,
+}
+
+impl BuypassConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let ca_bundle_pem = match (var("BUYPASS_CA_BUNDLE_FILE"), var("BUYPASS_CA_BUNDLE")) {
+            (Some(path), _) => std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError::Invalid("BUYPASS_CA_BUNDLE_FILE", format!("{path}: {e}")))?,
+            (None, Some(pem)) => pem,
+            (None, None) => return Err(ConfigError::Missing("BUYPASS_CA_BUNDLE_FILE")),
+        };
+        Ok(Self {
+            issuer: required("BUYPASS_ISSUER_URL")?.trim_end_matches('/').to_owned(),
+            client_id: required("BUYPASS_CLIENT_ID")?,
+            redirect_uri: required("BUYPASS_REDIRECT_URI")?,
+            ca_bundle_pem,
+        })
+    }
+
+    /// Parses the CA bundle and builds the relying party (no network yet).
+    pub fn build(&self, client_key: Es256Key) -> Result<Buypass, ConfigError> {
+        let trusted = TrustedIssuers::from_pem_bundle(&self.ca_bundle_pem)
+            .map_err(|e| ConfigError::Invalid("BUYPASS_CA_BUNDLE", e.to_string()))?;
+        let oidc = OidcClient::new(OidcSettings {
+            issuer: self.issuer.clone(),
+            client_id: self.client_id.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            client_key,
+        })
+        .map_err(|e| ConfigError::Invalid("BUYPASS_ISSUER_URL", e))?;
+        Ok(Buypass { oidc, trusted })
+    }
+}
+
+/// The whole `main` of the `buypass` function.
+pub async fn run_buypass_function() -> Result<(), lambda_http::Error> {
+    crate::observability::init_json_logs();
+    let config = LambdaConfig::from_env()?;
+    let buypass_config = BuypassConfig::from_env()?;
+    let built = config.build_parts().await?;
+    let client_key = client_key_from(&built.keys)
+        .map_err(|e| ConfigError::Init(e.to_string()))?
+        .ok_or(ConfigError::Missing("buypass_client_key (in the key material)"))?;
+    let deps = HomeOfficeDeps {
+        buypass: Some(Arc::new(buypass_config.build(client_key)?)),
+        trigger: None,
+        gateway_auth: None,
+    };
+    tracing::info!(function = Function::Buypass.name(), "initialised");
+    lambda_http::run(function_router(Function::Buypass, built.app).layer(Extension(Arc::new(deps)))).await
+}

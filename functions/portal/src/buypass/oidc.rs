@@ -1,0 +1,307 @@
+//! The OpenID Connect side of Buypass registration, on openidconnect-rs: discovery (once per
+//! process), the authorization URL (code flow, PKCE S256, state, nonce, smartcard hint), the
+//! code exchange with `private_key_jwt`, and ID-token verification (JWKS by `kid`, `iss`, `aud`,
+//! `exp`, `nonce`, `at_hash`). Nothing here checks a token by hand.
+
+use std::sync::Arc;
+
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreRevocableToken,
+    CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::{
+    AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode, Client, ClientId, CsrfToken, EmptyExtraTokenFields,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, StandardErrorResponse,
+    StandardTokenResponse, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use super::keys::{Es256Key, ASSERTION_TYPE};
+use crate::clock::UnixTime;
+
+/// The claims Buypass adds to the ID token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuypassClaims {
+    /// The login certificate, PEM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bp_x509certificate: Option<String>,
+}
+
+impl AdditionalClaims for BuypassClaims {}
+
+type BuypassIdTokenFields = IdTokenFields<
+    BuypassClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+type BuypassTokenResponse = StandardTokenResponse<BuypassIdTokenFields, CoreTokenType>;
+type BuypassClient = Client<
+    BuypassClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    BuypassTokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+    EndpointMaybeSet,
+>;
+
+/// Scope that makes Buypass put the login certificate in the ID token.
+pub const CERTIFICATE_SCOPE: &str = "bpx509certificate";
+/// Buypass's hint that steers the login page to the smartcard.
+pub const AMR_HINT_PARAM: &str = "bp_amr-values";
+pub const SMARTCARD_AMR: &str = "sc";
+
+/// ID-token signature algorithms we accept (never `none`, never HMAC).
+const ALLOWED_ALGS: [CoreJwsSigningAlgorithm; 4] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+];
+
+/// Static Buypass client settings.
+#[derive(Clone)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub client_key: Es256Key,
+}
+
+impl std::fmt::Debug for OidcSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSettings")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("client_key", &self.client_key)
+            .finish()
+    }
+}
+
+/// Why talking to the provider failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderFailure {
+    /// Discovery, JWKS or token endpoint unreachable or answering 5xx: try again later.
+    #[error("provider unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the exchange (e.g. `invalid_grant`) or answered nonsense.
+    #[error("provider error: {0}")]
+    Refused(String),
+    /// The ID token failed verification (signature, iss, aud, exp, nonce, at_hash).
+    #[error("ID token invalid: {0}")]
+    TokenInvalid(String),
+}
+
+/// One authorization request's secrets, stored server-side until the callback.
+pub struct AuthorizationStart {
+    pub url: String,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// What a verified ID token told us.
+#[derive(Debug, Clone)]
+pub struct VerifiedLogin {
+    pub subject: String,
+    pub amr: Vec<String>,
+    pub certificate: Option<String>,
+}
+
+struct Provider {
+    client: BuypassClient,
+    token_url: String,
+}
+
+/// The Buypass relying party. Discovery happens on first use and is kept for the life of the
+/// process (a Lambda cold start); a failed discovery is retried on the next request.
+pub struct OidcClient {
+    settings: OidcSettings,
+    http: reqwest::Client,
+    provider: tokio::sync::OnceCell<Arc<Provider>>,
+}
+
+impl OidcClient {
+    pub fn new(settings: OidcSettings) -> Result<Self, String> {
+        IssuerUrl::new(settings.issuer.clone()).map_err(|e| format!("issuer URL: {e}"))?;
+        RedirectUrl::new(settings.redirect_uri.clone()).map_err(|e| format!("redirect URI: {e}"))?;
+        let http = reqwest::Client::builder()
+            // Following redirects from the provider's endpoints invites SSRF.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Self {
+            settings,
+            http,
+            provider: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    pub fn settings(&self) -> &OidcSettings {
+        &self.settings
+    }
+
+    async fn provider(&self) -> Result<Arc<Provider>, ProviderFailure> {
+        self.provider
+            .get_or_try_init(|| async {
+                let issuer = IssuerUrl::new(self.settings.issuer.clone())
+                    .map_err(|e| ProviderFailure::Refused(format!("issuer URL: {e}")))?;
+                let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
+                    .await
+                    .map_err(|e| ProviderFailure::Unavailable(format!("discovery: {}", describe(&e))))?;
+                let token_url = metadata
+                    .token_endpoint()
+                    .cloned()
+                    .ok_or_else(|| ProviderFailure::Refused("discovery names no token endpoint".into()))?;
+                let redirect = RedirectUrl::new(self.settings.redirect_uri.clone())
+                    .map_err(|e| ProviderFailure::Refused(format!("redirect URI: {e}")))?;
+                let client: BuypassClient =
+                    Client::from_provider_metadata(metadata, ClientId::new(self.settings.client_id.clone()), None)
+                        .set_token_uri(token_url.clone())
+                        .set_redirect_uri(redirect)
+                        // With no client secret the id goes in the body, next to our assertion.
+                        .set_auth_type(AuthType::RequestBody);
+                tracing::info!(issuer = %self.settings.issuer, "Buypass provider metadata discovered");
+                Ok(Arc::new(Provider {
+                    client,
+                    token_url: token_url.as_str().to_owned(),
+                }))
+            })
+            .await
+            .cloned()
+    }
+
+    /// A fresh authorization request: 128-bit state and nonce, a 256-bit PKCE verifier (RFC
+    /// 7636 needs at least 43 characters), scope `openid bpx509certificate`, smartcard hint.
+    pub async fn start(&self) -> Result<AuthorizationStart, ProviderFailure> {
+        let provider = self.provider().await?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = CsrfToken::new_random_len(16);
+        let nonce = Nonce::new_random_len(16);
+        let (state_for_url, nonce_for_url) = (state.clone(), nonce.clone());
+        let (url, _, _) = provider
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || state_for_url,
+                move || nonce_for_url,
+            )
+            .add_scope(Scope::new(CERTIFICATE_SCOPE.into()))
+            .set_pkce_challenge(challenge)
+            .add_extra_param(AMR_HINT_PARAM, SMARTCARD_AMR)
+            .url();
+        Ok(AuthorizationStart {
+            url: url.to_string(),
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        })
+    }
+
+    /// Exchanges `code` (with our PKCE verifier and a `private_key_jwt` assertion) and verifies
+    /// the ID token against the provider's keys, our client id, `nonce` and the clock.
+    pub async fn finish(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+        now: UnixTime,
+    ) -> Result<VerifiedLogin, ProviderFailure> {
+        let provider = self.provider().await?;
+        let assertion = self
+            .settings
+            .client_key
+            .client_assertion(&self.settings.client_id, &provider.token_url, now)
+            .map_err(|e| ProviderFailure::Refused(format!("client assertion: {e}")))?;
+        let response = provider
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .add_extra_param("client_assertion_type", ASSERTION_TYPE)
+            .add_extra_param("client_assertion", assertion)
+            .request_async(&self.http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => match r.error() {
+                    CoreErrorResponseType::Extension(code)
+                        if code == "temporarily_unavailable" || code == "server_error" =>
+                    {
+                        ProviderFailure::Unavailable(format!("token endpoint: {code}"))
+                    }
+                    other => ProviderFailure::Refused(format!("token endpoint: {}", other.as_ref())),
+                },
+                RequestTokenError::Request(e) => {
+                    ProviderFailure::Unavailable(format!("token endpoint: {}", describe(&e)))
+                }
+                RequestTokenError::Parse(e, _) => ProviderFailure::Refused(format!("token response: {e}")),
+                RequestTokenError::Other(e) => ProviderFailure::Refused(format!("token endpoint: {e}")),
+            })?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| ProviderFailure::TokenInvalid("no ID token in the token response".into()))?;
+        let clock_now = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0)
+            .ok_or_else(|| ProviderFailure::TokenInvalid("clock out of range".into()))?;
+        let verifier = provider
+            .client
+            .id_token_verifier()
+            .set_allowed_algs(ALLOWED_ALGS)
+            .set_time_fn(move || clock_now);
+        let expected_nonce = Nonce::new(nonce.to_owned());
+        let claims = id_token
+            .claims(&verifier, &expected_nonce)
+            .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
+        let expected_hash = claims
+            .access_token_hash()
+            .ok_or_else(|| ProviderFailure::TokenInvalid("no at_hash".into()))?;
+        let alg = id_token
+            .signing_alg()
+            .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
+        let key = id_token
+            .signing_key(&verifier)
+            .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
+        let actual_hash = AccessTokenHash::from_token(response.access_token(), alg, key)
+            .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
+        if actual_hash != *expected_hash {
+            return Err(ProviderFailure::TokenInvalid(
+                "at_hash does not match the access token".into(),
+            ));
+        }
+        Ok(VerifiedLogin {
+            subject: claims.subject().as_str().to_owned(),
+            amr: claims
+                .auth_method_refs()
+                .map(|v| v.iter().map(|a| a.as_str().to_owned()).collect())
+                .unwrap_or_default(),
+            certificate: claims.additional_claims().bp_x509certificate.clone(),
+        })
+    }
+}
+
+/// An error and its causes on one line, for logs (never contains our secrets: requests carry
+/// them in bodies, which errors do not print).
+fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,104 @@
+//! A provider that lies: each test run of the callback faces one mutation of the token
+//! response or ID token, and the portal must refuse it with its reason and record nothing.
+//! The portal talks to the stub only through `--buypass-issuer`, as it would to Buypass.
+
+use e2e::buypass::redirect_reason;
+use e2e::stub_provider::{Mutation, StubProvider};
+use e2e::Portal;
+
+const MOBILE: &str = "+4791234567";
+const CLIENT_ID: &str = "hjemmekontor-test";
+
+#[tokio::test]
+async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyhow::Result<()> {
+    let stub = StubProvider::start(CLIENT_ID).await?;
+    let ca = stub.ca_path();
+    let portal = Portal::start_with(&[
+        "--buypass-issuer",
+        &stub.issuer,
+        "--buypass-client-id",
+        CLIENT_ID,
+        "--buypass-ca",
+        &ca,
+    ])?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+
+    let attempt = |mutation: Mutation| {
+        let (portal, session, stub) = (&portal, &session, &stub);
+        async move {
+            stub.set(mutation);
+            let started = portal.buypass_start(session).await?;
+            assert!(
+                started.authorization_url.starts_with(&stub.issuer),
+                "{}",
+                started.authorization_url
+            );
+            let callback = stub.login(&started.authorization_url, None)?;
+            let location = portal.buypass_callback(&callback, Some(&started.cookie)).await?;
+            anyhow::Ok(redirect_reason(&location))
+        }
+    };
+    let cases = [
+        (Mutation::NonceMismatch, "token_invalid"),
+        (Mutation::UnknownKey, "token_invalid"),
+        (Mutation::ForgedWithKnownKid, "token_invalid"),
+        (Mutation::AlgNone, "token_invalid"),
+        (Mutation::WrongIssuer, "token_invalid"),
+        (Mutation::WrongAudience, "token_invalid"),
+        (Mutation::Expired, "token_invalid"),
+        (Mutation::WrongAtHash, "token_invalid"),
+        (Mutation::PasswordSms, "not_smartcard"),
+        (Mutation::MobileApp, "not_smartcard"),
+        (Mutation::ForeignCa, "certificate_invalid"),
+        (Mutation::ExpiredCertificate, "certificate_invalid"),
+        (Mutation::NoCertificate, "certificate_invalid"),
+        (Mutation::TokenEndpointDown, "provider_unavailable"),
+    ];
+    for (mutation, reason) in cases {
+        assert_eq!(attempt(mutation).await?.as_deref(), Some(reason), "{mutation:?}");
+        let account = portal.account(&session).await?;
+        assert_eq!(
+            account["home_office"]["buypass"]["status"], "not_registered",
+            "{mutation:?} recorded something"
+        );
+    }
+
+    // A provider error redirect, and the user pressing cancel.
+    for (error, reason) in [("server_error", "provider_error"), ("access_denied", "login_cancelled")] {
+        let started = portal.buypass_start(&session).await?;
+        let callback = stub.login(&started.authorization_url, Some(error))?;
+        let location = portal.buypass_callback(&callback, Some(&started.cookie)).await?;
+        assert_eq!(redirect_reason(&location).as_deref(), Some(reason));
+    }
+
+    // After the outage the user simply tries again, and an honest provider gets through.
+    assert_eq!(attempt(Mutation::None).await?, None);
+    let account = portal.account(&session).await?;
+    assert_ne!(account["home_office"]["buypass"]["status"], "not_registered");
+
+    // Every code exchange authenticated with a fresh, short-lived private_key_jwt and PKCE.
+    let requests = stub.token_requests();
+    assert!(requests.len() >= 14);
+    let mut jtis = std::collections::HashSet::new();
+    for form in &requests {
+        assert_eq!(
+            form["client_assertion_type"],
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        );
+        assert!(form["code_verifier"].len() >= 43);
+        assert!(!form.contains_key("client_secret"));
+        let claims: serde_json::Value = {
+            use base64::Engine;
+            let payload = form["client_assertion"].split('.').nth(1).unwrap_or_default();
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)?)?
+        };
+        assert_eq!(claims["iss"], CLIENT_ID);
+        assert_eq!(claims["sub"], CLIENT_ID);
+        assert_eq!(claims["aud"], format!("{}/token", stub.issuer));
+        let lifetime = claims["exp"].as_i64().unwrap_or(i64::MAX) - claims["iat"].as_i64().unwrap_or(0);
+        assert!(lifetime <= 60, "assertion lives {lifetime} s");
+        assert!(jtis.insert(claims["jti"].to_string()), "jti reused");
+    }
+    Ok(())
+}
