@@ -43,11 +43,29 @@ resource "aws_lambda_event_source_mapping" "activation_stream" {
   batch_size                         = 10
   maximum_batching_window_in_seconds = 0
 
+  # The function reports the records that failed (activation/lambda.rs), so only those are
+  # retried, bisected and finally dead-lettered.
+  function_response_types        = ["ReportBatchItemFailures"]
   bisect_batch_on_function_error = true
   maximum_retry_attempts         = 5
   # Give up on a record after an hour: by then the schedule has re-driven it (every step is
   # idempotent) and the failure is in the dead-letter queue for a human.
   maximum_record_age_in_seconds = 3600
+
+  # Only certificate-serial records with work to do (buypass/registry.rs: pk SERIAL#<serial>,
+  # data.work = "due") wake the function; logins, sessions and counters do not. A record the
+  # filter missed would still be found by the sweep within 5 minutes.
+  filter_criteria {
+    filter {
+      pattern = jsonencode({
+        eventName = ["INSERT", "MODIFY"]
+        dynamodb = {
+          Keys     = { pk = { S = [{ prefix = "SERIAL#" }] } }
+          NewImage = { data = { M = { work = { S = ["due"] } } } }
+        }
+      })
+    }
+  }
 
   destination_config {
     on_failure {

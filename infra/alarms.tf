@@ -175,7 +175,7 @@ resource "aws_cloudwatch_metric_alarm" "oldest_pending_activation" {
   alarm_description   = "A certificate serial has been pending activation for more than 10 minutes (15-minute promise), or the sweep stopped reporting"
   namespace           = var.activation_metric.namespace
   metric_name         = var.activation_metric.name
-  dimensions          = { FunctionName = aws_lambda_function.function["serial-activation"].function_name }
+  dimensions          = var.activation_metric.dimensions
   statistic           = "Maximum"
   period              = 300
   evaluation_periods  = 3

@@ -244,11 +244,6 @@ data "aws_iam_policy_document" "buypass" {
     }
   }
 
-  statement {
-    sid       = "BuypassClientKeySecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.buypass_client_key.arn]
-  }
 }
 
 data "aws_iam_policy_document" "serial_activation" {

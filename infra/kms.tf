@@ -1,6 +1,6 @@
 # Customer managed keys, one per kind of data, so a grant on one never opens another:
 #   data      - the DynamoDB table (and its stream) and the activation dead-letter queue
-#   secrets   - Secrets Manager (signing keys, pepper, Buypass client key)
+#   secrets   - Secrets Manager (signing keys, pepper, Buypass client key, TOTP key)
 #   messaging - SNS topics (activation events, alarms)
 #   logs      - CloudWatch log groups (Lambda, API access logs, SMS delivery status)
 # Every key: yearly automatic rotation, 30-day deletion window, and a key policy that lets the
@@ -10,7 +10,7 @@
 locals {
   kms_keys = {
     data      = "DynamoDB table and stream, activation dead-letter queue"
-    secrets   = "Secrets Manager secrets (token signing keys, code pepper, Buypass client key)"
+    secrets   = "Secrets Manager secret (token signing keys, code pepper, Buypass client key, TOTP key)"
     messaging = "SNS topics (activation events, alarms)"
     logs      = "CloudWatch Logs log groups"
   }

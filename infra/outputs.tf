@@ -19,13 +19,8 @@ output "table_name" {
 }
 
 output "keys_secret_arn" {
-  description = "Secrets Manager secret to put the key material JSON into (README)."
+  description = "Secrets Manager secret to put the key material JSON into, Buypass client key included (README)."
   value       = aws_secretsmanager_secret.keys.arn
-}
-
-output "buypass_client_key_secret_arn" {
-  description = "Secrets Manager secret to put the Buypass client private key into (README)."
-  value       = aws_secretsmanager_secret.buypass_client_key.arn
 }
 
 output "activation_events_topic_arn" {

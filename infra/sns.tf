@@ -10,7 +10,7 @@ resource "aws_sns_topic" "activation_events" {
 
 data "aws_iam_policy_document" "activation_events_topic" {
   statement {
-    sid       = "OnlySerialActivationPublishes"
+    sid       = "OnlySerialActivationAndOperatorsPublish"
     effect    = "Deny"
     actions   = ["sns:Publish"]
     resources = [aws_sns_topic.activation_events.arn]
@@ -21,7 +21,7 @@ data "aws_iam_policy_document" "activation_events_topic" {
     condition {
       test     = "StringNotEquals"
       variable = "aws:PrincipalArn"
-      values   = [aws_iam_role.function["serial-activation"].arn]
+      values   = concat([aws_iam_role.function["serial-activation"].arn], var.activation_event_extra_publisher_arns)
     }
   }
 

@@ -69,6 +69,16 @@ variable "buypass_client_id" {
   }
 }
 
+variable "buypass_ca_bundle_pem" {
+  description = "PEM of the Buypass issuing CA certificates whose smartcard certificates are accepted (BUYPASS_CA_BUNDLE). Lambda caps a function's whole environment at 4 KB, which leaves room for about two certificates."
+  type        = string
+
+  validation {
+    condition     = can(regex("-----BEGIN CERTIFICATE-----", var.buypass_ca_bundle_pem)) && length(var.buypass_ca_bundle_pem) <= 3000
+    error_message = "buypass_ca_bundle_pem must hold PEM certificates and stay under 3000 characters (Lambda's 4 KB environment limit)."
+  }
+}
+
 variable "sms_sender_id" {
   description = "Alphanumeric SMS sender ID (3-11 characters, at least one letter). Norway accepts alphanumeric sender IDs without registration."
   type        = string
@@ -150,15 +160,23 @@ variable "activation_event_subscriber_arns" {
   default     = []
 }
 
+variable "activation_event_extra_publisher_arns" {
+  description = "IAM principals besides the serial-activation role allowed to publish activation events, e.g. the operators' role that runs `portal-admin revoke`."
+  type        = list(string)
+  default     = []
+}
+
 variable "activation_metric" {
-  description = "The metric the serial-activation function emits on every sweep (CloudWatch embedded metric format, dimension FunctionName = its own function name): the age in seconds of the oldest serial still pending, alarmed above 10 minutes."
+  description = "The metric serial-activation writes on every sweep as a CloudWatch embedded-metric-format log line (functions/portal/src/activation/mod.rs, emf_line): the age in seconds of the oldest serial still pending, alarmed above 10 minutes."
   type = object({
-    namespace = string
-    name      = string
+    namespace  = string
+    name       = string
+    dimensions = map(string)
   })
   default = {
-    namespace = "Hjemmekontor/Portal"
-    name      = "OldestPendingActivationAgeSeconds"
+    namespace  = "Hjemmekontor"
+    name       = "OldestPendingActivationAge"
+    dimensions = { Function = "serial-activation" }
   }
 }
 

@@ -549,7 +549,8 @@ class Checker:
 
     def sources(self, fn: str) -> list[pathlib.Path]:
         files = rust_files(self.crates[fn] / "src")
-        for module in self.cfg.functions.get(fn, {}).get("modules", []):
+        spec = self.cfg.functions.get(fn, {})
+        for module in spec.get("modules", []) + spec.get("exclusive", []):
             found = rust_files(self.cfg.library / module)
             if not found:
                 self.fail("coverage", f"functions.toml: {fn} lists library module {module}, which does not exist")
