@@ -34,4 +34,7 @@ if [ ! -x tools/openapi/node_modules/.bin/redocly ]; then
 fi
 (cd tools/openapi && node_modules/.bin/redocly lint --config redocly.yaml ../../openapi.yaml)
 
+step "benchmarks, smoke mode (keeps them compiling and working; figures not meaningful)"
+./scripts/bench.sh --quick
+
 ./scripts/check-infra.sh # infra/: terraform fmt, checkov, contract check against openapi.yaml and the code

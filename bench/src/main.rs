@@ -4,6 +4,7 @@
 //! `cargo run --release -p portal-bench -- all` (or `scripts/bench.sh`); `--quick` is the
 //! smoke mode CI runs to keep the benchmarks compiling and working.
 
+mod lambda;
 mod login;
 mod report;
 
@@ -23,6 +24,12 @@ struct Args {
 enum Command {
     /// Logins per second per core through the whole login handler vs the bare argon2id rate.
     Login,
+    /// Cold start, memory and size of every Lambda function against a minimal function.
+    Lambda {
+        /// Where the function binaries are (default: target/release).
+        #[arg(long)]
+        binaries: Option<std::path::PathBuf>,
+    },
     /// Everything.
     All,
 }
@@ -31,8 +38,17 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let seconds = if args.quick { 0.5 } else { 8.0 };
+    let (runs, invocations) = if args.quick { (2, 5) } else { (15, 100) };
+    let default_binaries = || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release");
     match args.command {
-        Command::Login | Command::All => login::run(seconds).await?,
+        Command::Login => login::run(seconds).await?,
+        Command::Lambda { binaries } => {
+            lambda::run(&binaries.unwrap_or_else(default_binaries), runs, invocations).await?;
+        }
+        Command::All => {
+            login::run(seconds).await?;
+            lambda::run(&default_binaries(), runs, invocations).await?;
+        }
     }
     Ok(())
 }

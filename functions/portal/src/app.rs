@@ -39,7 +39,7 @@ pub struct AppParts {
 }
 
 impl App {
-    /// Does all the expensive one-time work (key parsing, dummy hash, password list).
+    /// Does all the one-time work (key parsing, dummy hash) so requests do none of it.
     pub fn build(parts: AppParts) -> Result<SharedApp, KeyError> {
         let tokens = TokenKeys::new(
             &parts.keys,
@@ -48,7 +48,6 @@ impl App {
             parts.policy.access_token_lifetime,
         )?;
         let codes = CodeHasher::new(parts.keys.pepper()?);
-        crate::domain::preload_common_passwords();
         let totp_box = match parts.keys.totp_key()? {
             Some(key) => Some(SecretBox::new(&key).map_err(|e| KeyError::Invalid(e.to_string()))?),
             None => {

@@ -35,6 +35,8 @@ struct Shared {
     init_errors: Mutex<Vec<(HeaderMap, Value)>>,
     init_error_seen: Notify,
     next_calls: Mutex<usize>,
+    /// When the function first asked for work: the end of its initialisation.
+    first_next_at: Mutex<Option<std::time::Instant>>,
 }
 
 pub struct RuntimeApi {
@@ -53,6 +55,7 @@ impl RuntimeApi {
             init_errors: Mutex::new(Vec::new()),
             init_error_seen: Notify::new(),
             next_calls: Mutex::new(0),
+            first_next_at: Mutex::new(None),
         });
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -103,6 +106,11 @@ impl RuntimeApi {
         *self.shared.next_calls.lock().expect("counter")
     }
 
+    /// When the function first asked for an invocation (its init finished), if it has.
+    pub fn first_next_at(&self) -> Option<std::time::Instant> {
+        *self.shared.first_next_at.lock().expect("first next")
+    }
+
     /// Waits for a report on `/runtime/init/error`.
     pub async fn init_error(&self, timeout: Duration) -> Option<(HeaderMap, Value)> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -126,6 +134,11 @@ impl Drop for RuntimeApi {
 
 async fn next(State(shared): State<Arc<Shared>>) -> Response {
     *shared.next_calls.lock().expect("counter") += 1;
+    shared
+        .first_next_at
+        .lock()
+        .expect("first next")
+        .get_or_insert_with(std::time::Instant::now);
     let pending = shared.queue.lock().await.recv().await;
     let Some(pending) = pending else {
         return StatusCode::GONE.into_response();

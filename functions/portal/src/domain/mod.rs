@@ -10,7 +10,7 @@ mod username;
 
 pub use ids::{ChallengeId, SessionId};
 pub use mobile::MobileNumber;
-pub use password::{preload_common_passwords, NewPassword, Password, PasswordRejection};
+pub use password::{common_password_count, NewPassword, Password, PasswordRejection};
 pub use serial::CertificateSerial;
 pub use sms_code::SmsCode;
 pub use username::Username;

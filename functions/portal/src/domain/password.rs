@@ -1,7 +1,4 @@
-use std::collections::HashSet;
 use std::fmt;
-use std::io::Read;
-use std::sync::OnceLock;
 
 use super::Username;
 
@@ -112,35 +109,27 @@ impl fmt::Debug for NewPassword {
     }
 }
 
-/// The bundled list (Django's 20k common passwords, BSD licence), decompressed once.
-fn common_passwords() -> &'static HashSet<String> {
-    static LIST: OnceLock<HashSet<String>> = OnceLock::new();
-    LIST.get_or_init(|| {
-        const GZ: &[u8] = include_bytes!("../../data/common-passwords.txt.gz");
-        let mut text = String::new();
-        // The list is compiled in; failing to read it is a build defect, and an empty list
-        // would silently weaken the policy, so refuse loudly in tests via the size check below.
-        let _ = flate2::read::GzDecoder::new(GZ).read_to_string(&mut text);
-        text.lines()
-            .map(|l| l.trim().to_lowercase())
-            .filter(|l| !l.is_empty())
-            .collect()
-    })
+mod list {
+    // The bundled list (Django's 20k common passwords, BSD licence), sorted by build.rs.
+    include!(concat!(env!("OUT_DIR"), "/common_passwords.rs"));
 }
 
-/// Forces the list to load (cold start), so the first password change does not pay for it.
-pub fn preload_common_passwords() -> usize {
-    common_passwords().len()
+fn in_list(word: &str) -> bool {
+    list::COMMON_PASSWORDS.binary_search(&word).is_ok()
+}
+
+/// How many entries the bundled list has.
+pub fn common_password_count() -> usize {
+    list::COMMON_PASSWORDS.len()
 }
 
 fn is_common(lower: &str) -> bool {
-    let list = common_passwords();
-    if list.contains(lower) {
+    if in_list(lower) {
         return true;
     }
     // "password1234!" and "sommer2024sommer" are as weak as their stems.
     let stem = lower.trim_end_matches(|c: char| c.is_ascii_digit() || c.is_ascii_punctuation());
-    if stem.chars().count() >= 4 && list.contains(stem) {
+    if stem.chars().count() >= 4 && in_list(stem) {
         return true;
     }
     // A single repeated character or a short pattern repeated ("abcabcabcabc").
@@ -158,7 +147,11 @@ mod tests {
 
     #[test]
     fn bundled_list_is_large() {
-        assert!(preload_common_passwords() >= 10_000);
+        assert!(common_password_count() >= 10_000);
+        assert!(
+            list::COMMON_PASSWORDS.windows(2).all(|w| w[0] < w[1]),
+            "sorted for binary search"
+        );
     }
 
     #[test]

@@ -51,10 +51,22 @@ pub struct PasswordHasher {
 }
 
 impl PasswordHasher {
-    /// Computes the dummy hash: do this once, at cold start.
+    /// Builds the dummy hash without hashing anything: a PHC string with the current
+    /// parameters, a random salt and a random 32-byte output. Verifying against it costs
+    /// exactly one argon2id computation at those parameters, and no password matches it, so
+    /// cold starts do not pay ~30 ms to compute a real hash of a throwaway password.
     pub fn new(params: HashParams) -> Self {
-        let dummy = Password::new(crate::security::random_token(24));
-        let dummy_hash = hash_sync(params, &dummy).unwrap_or_default();
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let mut output = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut output);
+        let output = base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, output);
+        let dummy_hash = format!(
+            "$argon2id$v=19$m={},t={},p={}${}${output}",
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            salt.as_str()
+        );
         Self { params, dummy_hash }
     }
 
@@ -159,6 +171,20 @@ mod tests {
         assert_eq!(
             verify_sync(HashParams::PRODUCTION, &Password::new("riktig hest batteri".into()), &h),
             Verdict::MatchNeedsRehash
+        );
+    }
+
+    #[test]
+    fn dummy_hash_costs_one_verification_at_the_current_parameters() {
+        let hasher = PasswordHasher::new(HashParams::PRODUCTION);
+        let parsed = PasswordHash::new(&hasher.dummy_hash).unwrap();
+        let params = Params::try_from(&parsed).unwrap();
+        assert_eq!((params.m_cost(), params.t_cost(), params.p_cost()), (19 * 1024, 2, 1));
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(parsed.hash.map(|h| h.len()), Some(32));
+        assert_ne!(
+            PasswordHasher::new(HashParams::PRODUCTION).dummy_hash,
+            hasher.dummy_hash
         );
     }
 
