@@ -36,3 +36,6 @@ fi
 
 step "benchmarks, smoke mode (keeps them compiling and working; figures not meaningful)"
 ./scripts/bench.sh --quick
+
+./scripts/check-infra.sh # infra/: terraform fmt, checkov, contract check against openapi.yaml and the code
+./scripts/browser-tests.sh

@@ -296,3 +296,35 @@ where
     }
     None
 }
+
+/// Makes wrong-password attempts until `failures` of them have been counted, waiting out the
+/// backoff in between (`attempt` returns the response status and any `Retry-After`). With 8
+/// failures the next attempt faces an 8-second wait, long enough that a loaded machine cannot
+/// let it slip past before the test's next request.
+pub async fn build_backoff<F, Fut>(failures: usize, failure_status: u16, mut attempt: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(u16, Option<u64>)>>,
+{
+    let mut counted = 0;
+    let started = Instant::now();
+    while counted < failures {
+        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "backoff never opened");
+        match attempt().await? {
+            (status, _) if status == failure_status => counted += 1,
+            (429, Some(wait)) => tokio::time::sleep(Duration::from_secs(wait)).await,
+            (status, wait) => bail!("unexpected answer {status} (retry-after {wait:?}) after {counted} failures"),
+        }
+    }
+    Ok(())
+}
+
+/// Status and `Retry-After` (seconds) of a response.
+pub fn status_and_retry_after(response: &reqwest::Response) -> (u16, Option<u64>) {
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    (response.status().as_u16(), retry)
+}

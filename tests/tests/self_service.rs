@@ -205,6 +205,12 @@ async fn password_change_refuses_weak_and_wrong_passwords_and_throttles_guessing
         )
         .await?;
     }
+    // Three more failures, each after its wait: the next attempt then faces an 8 s backoff.
+    e2e::build_backoff(3, 403, || async {
+        let r = change_password(&portal, &session, "feil gammelt passord", NEW_PASSWORD).await?;
+        Ok(e2e::status_and_retry_after(&r))
+    })
+    .await?;
     let throttled = change_password(&portal, &session, PASSWORD, NEW_PASSWORD).await?;
     assert!(throttled.headers().contains_key("retry-after"));
     expect_problem(throttled, 429, "too_many_attempts").await?;

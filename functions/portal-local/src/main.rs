@@ -12,7 +12,7 @@ use clap::Parser;
 use portal::config::Settings;
 use portal::local::{ensure_demo_account, LocalEnv, LocalSms, LocalStore};
 use portal::local_homeoffice::{LocalBuypassOptions, LocalHomeOffice};
-use portal::local_server::{local_router, LocalRoutes};
+use portal::local_server::{find_ui_dir, local_router, LocalRoutes};
 use portal::sms::sns::SenderId;
 
 #[derive(Parser, Debug)]
@@ -45,6 +45,10 @@ struct Args {
     /// Do not create the demo account.
     #[arg(long)]
     no_demo: bool,
+    /// The portal front end served at / (default: `portal-ui/` in the working directory or
+    /// next to the build).
+    #[arg(long, env = "PORTAL_UI_DIR")]
+    ui_dir: Option<PathBuf>,
     /// Buypass OpenID issuer (default: the stand-in provider at <this server>/dev/buypass).
     #[arg(long, env = "BUYPASS_ISSUER_URL")]
     buypass_issuer: Option<String>,
@@ -60,6 +64,10 @@ struct Args {
     /// Seconds between activation sweeps of the in-process worker.
     #[arg(long, default_value_t = 30)]
     activation_sweep_seconds: u64,
+    /// Seconds a newly registered card stays pending before the in-process worker activates
+    /// it (default 0: at once). To watch the portal's live status change.
+    #[arg(long, default_value_t = 0)]
+    activation_delay_seconds: u64,
 }
 
 #[tokio::main]
@@ -93,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
     let mut settings = Settings::from_env();
     settings.portal_url = args.portal_url.clone().unwrap_or_else(|| base.clone());
     let app = env.app(settings.clone(), None)?;
+    let ui_dir = find_ui_dir(args.ui_dir.as_deref())?;
     let generated_gateway_key = args.gateway_key.is_none();
     let home_office = LocalHomeOffice::start(
         &env,
@@ -104,10 +113,15 @@ async fn main() -> anyhow::Result<()> {
             ca_file: args.buypass_ca.clone(),
             gateway_key: args.gateway_key.clone(),
             sweep_every: std::time::Duration::from_secs(args.activation_sweep_seconds.max(1)),
+            activation_delay: std::time::Duration::from_secs(args.activation_delay_seconds),
         },
     )?;
 
     println!("Hjemmekontor-portalen kjører på {base}");
+    match &ui_dir {
+        Some(dir) => println!("  nettside:    {base}/ (fra {})", dir.display()),
+        None => println!("  nettside:    fant ikke portal-ui/ (oppgi mappen med --ui-dir); bare API-et kjører"),
+    }
     println!("  data:        {}", env.data_dir.display());
     match (&store, &sms) {
         (LocalStore::DynamoDb { table }, _) => println!("  lagring:     DynamoDB-tabell {table}"),
@@ -145,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
         // With SNS the codes go to real phones (or the emulator); there is no outbox to show.
         outbox: (sms == LocalSms::Outbox).then(|| env.outbox.clone()),
         cors_origin: Some(args.cors_origin.unwrap_or(settings.portal_url)),
+        ui_dir,
         home_office: Some(home_office),
     });
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())

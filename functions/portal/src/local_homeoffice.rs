@@ -40,6 +40,8 @@ pub struct LocalBuypassOptions {
     pub gateway_key: Option<String>,
     /// How often the local worker sweeps.
     pub sweep_every: Duration,
+    /// How long a newly registered serial waits before the worker activates it (0 = at once).
+    pub activation_delay: Duration,
 }
 
 /// Everything the home-office part of portal-local mounts.
@@ -89,7 +91,7 @@ impl LocalHomeOffice {
             ActivationPolicy::default(),
             false,
         ));
-        let trigger = spawn_local_worker(activator, options.sweep_every);
+        let trigger = spawn_local_worker(activator, options.sweep_every, options.activation_delay);
         let gateway_key = options.gateway_key.unwrap_or_else(|| crate::security::random_token(24));
         let deps = Arc::new(HomeOfficeDeps {
             buypass: Some(Arc::new(buypass)),

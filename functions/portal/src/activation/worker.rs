@@ -16,19 +16,39 @@ const EVENT_RETRIES: u32 = 3;
 #[derive(Clone)]
 pub struct ActivationTrigger {
     tx: mpsc::UnboundedSender<(CertificateSerial, u32)>,
+    delay: Duration,
 }
 
 impl ActivationTrigger {
-    /// Asks the worker to process `serial` now (like a stream record would).
+    /// Asks the worker to process `serial` now (like a stream record would), or after the
+    /// worker's event delay.
     pub fn notify(&self, serial: &CertificateSerial) {
-        if self.tx.send((serial.clone(), 0)).is_err() {
-            tracing::warn!("activation worker is not running; the sweep will pick the serial up");
+        let (tx, serial) = (self.tx.clone(), serial.clone());
+        let send = move || {
+            if tx.send((serial, 0)).is_err() {
+                tracing::warn!("activation worker is not running; the sweep will pick the serial up");
+            }
+        };
+        if self.delay.is_zero() {
+            send();
+        } else {
+            let delay = self.delay;
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                send();
+            });
         }
     }
 }
 
-/// Starts the worker on the current runtime.
-pub fn spawn_local_worker(activator: Arc<Activator>, sweep_every: Duration) -> ActivationTrigger {
+/// Starts the worker on the current runtime. `event_delay` holds each new serial back that
+/// long before activating it (local only: lets a developer, or the browser tests, watch the
+/// pending state; zero is the real behaviour).
+pub fn spawn_local_worker(
+    activator: Arc<Activator>,
+    sweep_every: Duration,
+    event_delay: Duration,
+) -> ActivationTrigger {
     let (tx, mut rx) = mpsc::unbounded_channel::<(CertificateSerial, u32)>();
     let retry_tx = tx.clone();
     tokio::spawn(async move {
@@ -55,5 +75,5 @@ pub fn spawn_local_worker(activator: Arc<Activator>, sweep_every: Duration) -> A
             }
         }
     });
-    ActivationTrigger { tx }
+    ActivationTrigger { tx, delay: event_delay }
 }

@@ -1,0 +1,728 @@
+#!/usr/bin/env python3
+"""Static contract check between the code, openapi.yaml and the Terraform in infra/.
+
+Fails (exit 1, one line per finding) when:
+
+  routes     an operation of openapi.yaml has no Terraform route, or its route points at
+             another function than the operation's x-function; or a Terraform route is not in
+             openapi.yaml (allowed only for a function marked `planned` in functions.toml,
+             i.e. one whose crate does not exist yet).
+  functions  a Lambda function crate (functions/*/ depending on lambda_http/lambda_runtime)
+             has no Terraform function, or the other way round (unless `planned`).
+  env        a function's code reads an environment variable its Terraform environment does
+             not set, or Terraform sets one its code never reads.
+  iam        a function's code calls an AWS action its role does not grant, or its role
+             grants an action that neither its code nor the Lambda platform needs; a grant on
+             resource "*" that is not unavoidable.
+  coverage   a library file reads the environment or calls AWS but is attributed to no
+             function (functions.toml), so new code cannot slip past the two checks above.
+
+Sources of truth and how they are read:
+
+  Terraform  python-hcl2 parses every infra/*.tf. The check reads the data the stack is built
+             from: local.routes, local.functions, local.function_environment,
+             local.function_policies (-> data.aws_iam_policy_document.<name>), and the event
+             source mappings. Those are literal maps by design (infra/*.tf comments say so).
+  openapi    every operation under `paths`, with its x-function.
+  code       the Rust sources each function runs: its own crate plus the library modules
+             functions.toml lists for it. Comments and #[cfg(test)] items are dropped first.
+             Environment reads: string literals passed to var(...)/env::var(...)/required(...)
+             and similar readers, and any "PORTAL_*" literal (the project's naming rule for
+             its variables). AWS actions: in a file that uses an aws_sdk_<service> crate,
+             every `.operation_name(` call that is an operation of that service, mapped to its
+             IAM action (see OPERATIONS and IAM_SPECIAL: e.g. DynamoDB transactions are
+             authorised as PutItem/UpdateItem/DeleteItem/ConditionCheckItem per item kind).
+
+What the Lambda platform itself does with a role (not visible in the code) is derived from the
+Terraform: every function writes its log group and X-Ray segments; a function fed by a
+DynamoDB stream reads it; a function with an SQS on-failure destination writes to that queue.
+KMS use follows from the encrypted resources a function touches (KMS_FOR_SERVICE).
+
+Usage: check_contract.py [--repo DIR] [--infra DIR] [--openapi FILE] [--functions FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+import re
+import sys
+import tomllib
+from typing import Any, Iterable
+
+import hcl2
+import yaml
+
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+# --------------------------------------------------------------------------------------------
+# AWS SDK operations -> IAM actions
+# --------------------------------------------------------------------------------------------
+
+# The Rust SDK crate of each service and its IAM prefix.
+SDK_CRATES = {
+    "aws_sdk_dynamodb": "dynamodb",
+    "aws_sdk_dynamodbstreams": "dynamodb",
+    "aws_sdk_sns": "sns",
+    "aws_sdk_secretsmanager": "secretsmanager",
+    "aws_sdk_sqs": "sqs",
+    "aws_sdk_ssm": "ssm",
+    "aws_sdk_kms": "kms",
+    "aws_sdk_cloudwatch": "cloudwatch",
+    "aws_sdk_sts": "sts",
+}
+
+# Operations of each service (API names). A fluent-builder call is the snake_case name:
+# `.get_item()` is GetItem. Only names listed here are recognised, so a method of the same
+# name on something else (an iterator's `.scan()`) is only mistaken for an AWS call in a file
+# that uses that service's SDK.
+OPERATIONS = {
+    "dynamodb": """BatchExecuteStatement BatchGetItem BatchWriteItem CreateBackup CreateGlobalTable
+        CreateTable DeleteBackup DeleteItem DeleteResourcePolicy DeleteTable DescribeBackup
+        DescribeContinuousBackups DescribeContributorInsights DescribeEndpoints DescribeExport
+        DescribeGlobalTable DescribeGlobalTableSettings DescribeImport
+        DescribeKinesisStreamingDestination DescribeLimits DescribeStream DescribeTable
+        DescribeTableReplicaAutoScaling DescribeTimeToLive DisableKinesisStreamingDestination
+        EnableKinesisStreamingDestination ExecuteStatement ExecuteTransaction
+        ExportTableToPointInTime GetItem GetRecords GetResourcePolicy GetShardIterator ImportTable
+        ListBackups ListContributorInsights ListExports ListGlobalTables ListImports ListStreams
+        ListTables ListTagsOfResource PutItem PutResourcePolicy Query RestoreTableFromBackup
+        RestoreTableToPointInTime Scan TagResource TransactGetItems TransactWriteItems
+        UntagResource UpdateContinuousBackups UpdateContributorInsights UpdateGlobalTable
+        UpdateGlobalTableSettings UpdateItem UpdateKinesisStreamingDestination UpdateTable
+        UpdateTableReplicaAutoScaling UpdateTimeToLive""",
+    "sns": """AddPermission CheckIfPhoneNumberIsOptedOut ConfirmSubscription CreatePlatformApplication
+        CreatePlatformEndpoint CreateSMSSandboxPhoneNumber CreateTopic DeleteEndpoint
+        DeletePlatformApplication DeleteSMSSandboxPhoneNumber DeleteTopic GetDataProtectionPolicy
+        GetEndpointAttributes GetPlatformApplicationAttributes GetSMSAttributes
+        GetSMSSandboxAccountStatus GetSubscriptionAttributes GetTopicAttributes
+        ListEndpointsByPlatformApplication ListOriginationNumbers ListPhoneNumbersOptedOut
+        ListPlatformApplications ListSMSSandboxPhoneNumbers ListSubscriptions
+        ListSubscriptionsByTopic ListTagsForResource ListTopics OptInPhoneNumber Publish
+        PublishBatch PutDataProtectionPolicy RemovePermission SetEndpointAttributes
+        SetPlatformApplicationAttributes SetSMSAttributes SetSubscriptionAttributes
+        SetTopicAttributes Subscribe TagResource Unsubscribe UntagResource
+        VerifySMSSandboxPhoneNumber""",
+    "secretsmanager": """BatchGetSecretValue CancelRotateSecret CreateSecret DeleteResourcePolicy
+        DeleteSecret DescribeSecret GetRandomPassword GetResourcePolicy GetSecretValue
+        ListSecretVersionIds ListSecrets PutResourcePolicy PutSecretValue RemoveRegionsFromReplication
+        ReplicateSecretToRegions RestoreSecret RotateSecret StopReplicationToReplica TagResource
+        UntagResource UpdateSecret UpdateSecretVersionStage ValidateResourcePolicy""",
+    "sqs": """AddPermission CancelMessageMoveTask ChangeMessageVisibility ChangeMessageVisibilityBatch
+        CreateQueue DeleteMessage DeleteMessageBatch DeleteQueue GetQueueAttributes GetQueueUrl
+        ListDeadLetterSourceQueues ListMessageMoveTasks ListQueueTags ListQueues PurgeQueue
+        ReceiveMessage RemovePermission SendMessage SendMessageBatch SetQueueAttributes
+        StartMessageMoveTask TagQueue UntagQueue""",
+    "ssm": """GetParameter GetParameters GetParametersByPath PutParameter DeleteParameter
+        DescribeParameters""",
+    "kms": """Decrypt Encrypt GenerateDataKey GenerateDataKeyWithoutPlaintext GenerateMac Sign
+        Verify VerifyMac DescribeKey GetPublicKey ReEncrypt""",
+    "cloudwatch": """PutMetricData GetMetricData GetMetricStatistics ListMetrics PutMetricAlarm
+        DescribeAlarms DeleteAlarms SetAlarmState""",
+    "sts": """AssumeRole GetCallerIdentity GetSessionToken""",
+}
+OPERATIONS = {svc: set(ops.split()) for svc, ops in OPERATIONS.items()}
+
+# IAM authorises some operations under other names.
+DYNAMODB_TRANSACT_WRITE_KINDS = {
+    # item kind in a TransactWriteItems request -> IAM action that authorises it
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+UNSUPPORTED = {
+    # PartiQL is authorised per statement kind (PartiQLSelect, PartiQLInsert, ...), which a
+    # scan for method names cannot tell. Map it by hand before using it.
+    ("dynamodb", "ExecuteStatement"),
+    ("dynamodb", "BatchExecuteStatement"),
+    ("dynamodb", "ExecuteTransaction"),
+}
+
+# KMS use implied by calling a service on a resource encrypted with a customer managed key,
+# as "kms:<Action>@<service>" (the statement's kms:ViaService). DynamoDB: the set AWS uses for
+# read/write access to a table with a CMK. Stream reads only decrypt.
+KMS_FOR_SERVICE = {
+    "dynamodb": {"kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"},
+    "dynamodb-stream": {"kms:Decrypt"},
+    "secretsmanager": {"kms:Decrypt"},
+    "sns-topic": {"kms:Decrypt", "kms:GenerateDataKey*"},
+    "sqs": {"kms:Decrypt", "kms:GenerateDataKey"},
+}
+VIA = {"dynamodb-stream": "dynamodb", "sns-topic": "sns"}
+
+# What Lambda does with every execution role here: logs to the function's log group, X-Ray
+# segments (tracing is Active).
+PLATFORM_ALWAYS = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+STREAM_READ = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+
+# Actions that have no resource-level permissions, where "*" is the only valid resource.
+STAR_RESOURCE_OK = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:PutMetricData"}
+
+
+def snake(name: str) -> str:
+    """GetItem -> get_item, CreateSMSSandboxPhoneNumber -> create_sms_sandbox_phone_number."""
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    return s.lower()
+
+
+# --------------------------------------------------------------------------------------------
+# Rust sources
+# --------------------------------------------------------------------------------------------
+
+
+def strip_rust(text: str) -> str:
+    """The source with comments blanked and #[cfg(test)] items removed; string literals kept.
+
+    A small lexer, enough for this purpose: line and (nested) block comments, string literals
+    with escapes, raw strings r"..."/r#"..."#, char literals vs lifetimes.
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if text.startswith("/*", i):
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if text.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif text.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+            out.append(" ")
+            continue
+        m = re.match(r'b?r(#*)"', text[i:i + 260]) if c in "rb" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")) else None
+        if m:
+            end = text.find('"' + m.group(1), i + m.end())
+            end = n if end < 0 else end + 1 + len(m.group(1))
+            out.append(text[i:end])
+            i = end
+            continue
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+            continue
+        if c == "'":
+            m = re.match(r"'(\\.[^']*|[^\\'])'", text[i:i + 12])
+            if m:
+                out.append("' '")
+                i += m.end()
+                continue
+        out.append(c)
+        i += 1
+    return remove_cfg_test("".join(out))
+
+
+def _skip_item(text: str, start: int) -> int:
+    """Index just past the item starting at `start`: through its matching `}` or its `;`."""
+    i, n, depth = start, len(text), 0
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            i = j + 1
+            continue
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        elif c == ";" and depth == 0:
+            return i + 1
+        i += 1
+    return n
+
+
+def remove_cfg_test(text: str) -> str:
+    out, pos = [], 0
+    for m in re.finditer(r"#\[cfg\(test\)\]", text):
+        if m.start() < pos:
+            continue
+        out.append(text[pos:m.start()])
+        pos = _skip_item(text, m.end())
+    out.append(text[pos:])
+    return "".join(out)
+
+
+ENV_READER = re.compile(
+    r"\b(?!set_var\b|remove_var\b)(\w*(?:var|env|required|optional)\w*)\s*(?:::<[^>]*>)?\(\s*\"([A-Z][A-Z0-9_]*)\"",
+    re.IGNORECASE,
+)
+PORTAL_LITERAL = re.compile(r"\"(PORTAL_[A-Z0-9_]+)\"")
+
+
+def env_reads(code: str) -> set[str]:
+    names = {m.group(2) for m in ENV_READER.finditer(code)}
+    names |= set(PORTAL_LITERAL.findall(code))
+    return names
+
+
+@dataclasses.dataclass
+class AwsCalls:
+    actions: set[str]
+    uses_index: bool
+    problems: list[str]
+
+
+def aws_calls(code: str, where: str) -> AwsCalls:
+    services = {SDK_CRATES[c] for c in re.findall(r"\b(aws_sdk_\w+)", code) if c in SDK_CRATES}
+    unknown = {c for c in re.findall(r"\b(aws_sdk_\w+)", code) if c not in SDK_CRATES}
+    problems = [f"{where}: uses {c}, which the checker cannot map to IAM actions (extend SDK_CRATES/OPERATIONS)" for c in sorted(unknown)]
+    actions: set[str] = set()
+    called = set(re.findall(r"\.\s*([a-z][a-z0-9_]*)\s*\(", code))
+    for svc in services:
+        for op in OPERATIONS[svc]:
+            if snake(op) not in called:
+                continue
+            if (svc, op) in UNSUPPORTED:
+                problems.append(f"{where}: calls {svc} {op}, whose IAM actions depend on the statement; map it by hand")
+            elif svc == "dynamodb" and op == "TransactWriteItems":
+                kinds = {k for k in DYNAMODB_TRANSACT_WRITE_KINDS if re.search(rf"\b{k}::builder\s*\(|\.\s*{snake(k)}\s*\(\s*{k}\b", code)}
+                if not kinds:
+                    problems.append(f"{where}: calls TransactWriteItems but builds none of Put/Update/Delete/ConditionCheck here; cannot tell its IAM actions")
+                actions |= {DYNAMODB_TRANSACT_WRITE_KINDS[k] for k in kinds}
+            elif svc == "dynamodb" and op == "TransactGetItems":
+                actions.add("dynamodb:GetItem")
+            else:
+                actions.add(f"{svc}:{op}")
+    uses_index = "dynamodb" in services and bool(re.search(r"\.\s*index_name\s*\(", code))
+    return AwsCalls(actions, uses_index, problems)
+
+
+def call_sites(code: str, ident: str) -> int:
+    """Calls of `ident` (not its definition)."""
+    return len(re.findall(rf"(?<!fn )(?<![\w])\b{re.escape(ident)}\s*(?:::<[^>]*>)?\(", code))
+
+
+# --------------------------------------------------------------------------------------------
+# Terraform
+# --------------------------------------------------------------------------------------------
+
+
+def unq(v: Any) -> Any:
+    """python-hcl2 keeps string quotes ("\"login\""); expressions come as "${...}"."""
+    if isinstance(v, str) and len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+        return v[1:-1]
+    return v
+
+
+def load_terraform(infra: pathlib.Path) -> dict[str, Any]:
+    merged: dict[str, list] = {}
+    for path in sorted(infra.glob("*.tf")):
+        with path.open() as f:
+            doc = hcl2.load(f)
+        for key, blocks in doc.items():
+            merged.setdefault(key, []).extend(blocks)
+    return merged
+
+
+def tf_locals(tf: dict) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for block in tf.get("locals", []):
+        for k, v in block.items():
+            if k != "__is_block__":
+                out[k] = v
+    return out
+
+
+def tf_blocks(tf: dict, kind: str, type_: str) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for block in tf.get(kind, []):
+        for t, named in block.items():
+            if unq(t) != type_:
+                continue
+            for name, body in named.items():
+                out[unq(name)] = body
+    return out
+
+
+def as_list(v: Any) -> list:
+    if v is None:
+        return []
+    return v if isinstance(v, list) else [v]
+
+
+def clean_map(v: Any) -> dict:
+    if not isinstance(v, dict):
+        return {}
+    return {unq(k): val for k, val in v.items() if k != "__is_block__"}
+
+
+@dataclasses.dataclass
+class Grant:
+    actions: set[str]
+    star_resources: list[str]  # actions granted on resource "*"
+    index_resource: bool
+
+
+def policy_grants(docs: dict[str, dict], name: str, seen: frozenset = frozenset()) -> Grant:
+    """Allowed actions of data.aws_iam_policy_document.<name>, with source documents.
+
+    KMS actions are qualified with the service of their kms:ViaService condition
+    ("kms:Decrypt@secretsmanager"), so a KMS grant counts only for the use it is meant for.
+    """
+    if name not in docs or name in seen:
+        raise KeyError(name)
+    body = docs[name]
+    grant = Grant(set(), [], False)
+    for ref in as_list(body.get("source_policy_documents")):
+        m = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", str(ref))
+        if m:
+            sub = policy_grants(docs, m.group(1), seen | {name})
+            grant.actions |= sub.actions
+            grant.star_resources += sub.star_resources
+            grant.index_resource |= sub.index_resource
+    for st in as_list(body.get("statement")):
+        if unq(st.get("effect", '"Allow"')) != "Allow":
+            continue
+        via = None
+        for cond in as_list(st.get("condition")):
+            if unq(cond.get("variable")) == "kms:ViaService":
+                vals = [unq(x) for x in as_list(cond.get("values"))]
+                via = ",".join(sorted({re.sub(r"\..*", "", x) for x in vals}))
+        actions = {unq(a) for a in as_list(st.get("actions"))}
+        resources = [unq(r) for r in as_list(st.get("resources"))]
+        for a in actions:
+            grant.actions.add(f"{a}@{via}" if a.startswith("kms:") and via else a)
+            if "*" in resources:
+                grant.star_resources.append(a)
+        if any("/index/" in str(r) for r in resources):
+            grant.index_resource = True
+    return grant
+
+
+# --------------------------------------------------------------------------------------------
+# The check
+# --------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Config:
+    library: pathlib.Path
+    not_in_lambdas: list[str]
+    local_only_functions: list[str]
+    local_only_env: dict[str, str]
+    functions: dict[str, dict]
+
+
+def load_config(path: pathlib.Path, repo: pathlib.Path) -> Config:
+    raw = tomllib.loads(path.read_text())
+    return Config(
+        library=repo / raw["library"],
+        not_in_lambdas=raw.get("not_in_lambdas", []),
+        local_only_functions=raw.get("local_only_functions", []),
+        local_only_env=raw.get("local_only_env", {}),
+        functions=raw.get("functions", {}),
+    )
+
+
+def lambda_crates(repo: pathlib.Path) -> dict[str, pathlib.Path]:
+    """Function crates: functions/*/ with a main.rs whose manifest depends on the Lambda runtime
+    (the same rule scripts/build-lambdas.sh builds by)."""
+    out = {}
+    for manifest in sorted((repo / "functions").glob("*/Cargo.toml")):
+        text = manifest.read_text()
+        if not (manifest.parent / "src/main.rs").exists():
+            continue
+        if not re.search(r"^\s*lambda_(http|runtime)\s*[.=]", text, re.M):
+            continue
+        name = re.search(r'^name\s*=\s*"([^"]+)"', text, re.M).group(1)
+        out[name] = manifest.parent
+    return out
+
+
+def rust_files(path: pathlib.Path) -> list[pathlib.Path]:
+    if path.is_dir():
+        return sorted(path.rglob("*.rs"))
+    return [path] if path.exists() else []
+
+
+class Checker:
+    def __init__(self, repo: pathlib.Path, infra: pathlib.Path, openapi: pathlib.Path, functions_toml: pathlib.Path):
+        self.repo, self.infra, self.openapi_path = repo, infra, openapi
+        self.cfg = load_config(functions_toml, repo)
+        self.findings: list[str] = []
+        self.notes: list[str] = []
+        self._code: dict[pathlib.Path, str] = {}
+
+    def fail(self, kind: str, msg: str) -> None:
+        self.findings.append(f"[{kind}] {msg}")
+
+    def code(self, path: pathlib.Path) -> str:
+        if path not in self._code:
+            self._code[path] = strip_rust(path.read_text())
+        return self._code[path]
+
+    def rel(self, path: pathlib.Path) -> str:
+        return str(path.relative_to(self.repo))
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def load(self) -> None:
+        self.tf = load_terraform(self.infra)
+        self.locals = tf_locals(self.tf)
+        self.tf_routes = {unq(k): {kk: unq(vv) for kk, vv in clean_map(v).items()} for k, v in clean_map(self.locals.get("routes")).items()}
+        self.tf_functions = clean_map(self.locals.get("functions"))
+        self.tf_env = {fn: set(clean_map(env)) for fn, env in clean_map(self.locals.get("function_environment")).items()}
+        self.tf_policies = clean_map(self.locals.get("function_policies"))
+        self.policy_docs = tf_blocks(self.tf, "data", "aws_iam_policy_document")
+        self.esms = tf_blocks(self.tf, "resource", "aws_lambda_event_source_mapping")
+        spec: dict = {}
+        if self.openapi_path.exists():
+            with self.openapi_path.open() as f:
+                spec = yaml.safe_load(f) or {}
+        else:
+            self.fail("routes", f"{self.openapi_path.name} not found: the contract every route is checked against")
+        self.operations: dict[str, str | None] = {}
+        for path, item in (spec.get("paths") or {}).items():
+            for method, op in (item or {}).items():
+                if method.lower() in HTTP_METHODS and isinstance(op, dict):
+                    self.operations[f"{method.upper()} {path}"] = op.get("x-function")
+        self.crates = lambda_crates(self.repo)
+
+    # -- routes and functions --------------------------------------------------------------
+
+    def planned(self, fn: str) -> bool:
+        return fn not in self.crates and "planned" in self.cfg.functions.get(fn, {})
+
+    def check_functions(self) -> None:
+        for fn in sorted(self.crates):
+            if fn not in self.tf_functions:
+                self.fail("functions", f"function crate {fn} has no entry in local.functions (infra/functions.tf)")
+            if fn not in self.cfg.functions:
+                self.fail("functions", f"function crate {fn} is not described in infra/checks/functions.toml")
+        for fn in sorted(self.tf_functions):
+            if fn not in self.crates:
+                if self.planned(fn):
+                    self.notes.append(f"{fn}: planned, crate not in the tree yet ({self.cfg.functions[fn]['planned']}); env and IAM not checked")
+                else:
+                    self.fail("functions", f"local.functions has {fn}, but there is no Lambda crate functions/{fn} (mark it `planned` in functions.toml if it is coming)")
+            for what, table in (("local.function_environment", self.tf_env), ("local.function_policies", self.tf_policies)):
+                if fn not in table:
+                    self.fail("functions", f"{fn} has no entry in {what}")
+
+    def check_routes(self) -> None:
+        for key, fn in sorted(self.operations.items()):
+            if not fn:
+                self.fail("routes", f"openapi.yaml: {key} has no x-function")
+                continue
+            if fn in self.cfg.local_only_functions:
+                if key in self.tf_routes:
+                    self.fail("routes", f"{key} is served only by {fn} (local development) and must not be deployed, but Terraform has a route for it")
+                continue
+            route = self.tf_routes.get(key)
+            if route is None:
+                self.fail("routes", f"{key} (x-function {fn}) is in openapi.yaml but has no Terraform route (infra/routes.tf)")
+            elif route.get("function") != fn:
+                self.fail("routes", f"{key} is served by {fn} (openapi.yaml x-function) but its Terraform route points at {route.get('function')}")
+        for key, route in sorted(self.tf_routes.items()):
+            fn = route.get("function")
+            if fn not in self.tf_functions:
+                self.fail("routes", f"Terraform route {key} points at {fn}, which is not in local.functions")
+            if key in self.operations and self.operations[key] not in self.cfg.local_only_functions:
+                continue
+            if self.planned(fn):
+                self.notes.append(f"route {key}: not in openapi.yaml yet, function {fn} planned")
+            else:
+                self.fail("routes", f"Terraform route {key} ({fn}) is not an operation of openapi.yaml")
+            if route.get("authorization") not in ("NONE", "AWS_IAM"):
+                self.fail("routes", f"Terraform route {key}: authorization must be NONE or AWS_IAM")
+        gateway = [k for k in self.operations if k.split(" ", 1)[1].startswith("/v1/gateway/")]
+        for key in gateway:
+            if self.tf_routes.get(key, {}).get("authorization") != "AWS_IAM":
+                self.fail("routes", f"{key} is a gateway route and must be authorised with AWS_IAM")
+
+    # -- per-function sources --------------------------------------------------------------
+
+    def sources(self, fn: str) -> list[pathlib.Path]:
+        files = rust_files(self.crates[fn] / "src")
+        spec = self.cfg.functions.get(fn, {})
+        for module in spec.get("modules", []) + spec.get("exclusive", []):
+            found = rust_files(self.cfg.library / module)
+            if not found:
+                self.fail("coverage", f"functions.toml: {fn} lists library module {module}, which does not exist")
+            files += found
+        return sorted(set(files))
+
+    def exclusive_to_others(self, fn: str) -> set[pathlib.Path]:
+        out: set[pathlib.Path] = set()
+        for other, spec in self.cfg.functions.items():
+            if other != fn:
+                for module in spec.get("exclusive", []):
+                    out |= set(rust_files(self.cfg.library / module))
+        return out
+
+    def verify_unreachable(self, fn: str, claim: dict) -> bool:
+        """An `unreachable` claim holds if its `via` identifier is called nowhere this function
+        can reach: not in its crate, not in any library file other than those that no Lambda
+        runs or that belong exclusively to other functions."""
+        via = claim.get("via")
+        if not via or not claim.get("reason"):
+            self.fail("coverage", f"functions.toml: {fn} unreachable claim {claim} needs `via` and `reason`")
+            return False
+        skip = {p for m in self.cfg.not_in_lambdas for p in rust_files(self.cfg.library / m)} | self.exclusive_to_others(fn)
+        candidates = set(rust_files(self.crates[fn] / "src")) | (set(rust_files(self.cfg.library)) - skip)
+        hits = [self.rel(p) for p in sorted(candidates) if call_sites(self.code(p), via)]
+        if hits:
+            what = claim.get("action") or claim.get("env")
+            self.fail("coverage", f"functions.toml: {fn} claims it never reaches {what} (via {via}), but {via}( is called in {', '.join(hits)}")
+            return False
+        return True
+
+    def check_env_and_iam(self) -> None:
+        for fn in sorted(self.crates):
+            if fn not in self.cfg.functions or fn not in self.tf_functions:
+                continue
+            spec = self.cfg.functions[fn]
+            files = self.sources(fn)
+            reads: set[str] = set()
+            calls: set[str] = set()
+            uses_index = False
+            for p in files:
+                reads |= env_reads(self.code(p))
+                found = aws_calls(self.code(p), self.rel(p))
+                calls |= found.actions
+                uses_index |= found.uses_index
+                for problem in found.problems:
+                    self.fail("iam", problem)
+            for claim in spec.get("unreachable", []):
+                if self.verify_unreachable(fn, claim):
+                    calls.discard(claim.get("action"))
+                    reads.discard(claim.get("env"))
+            self.check_env(fn, reads)
+            self.check_iam(fn, calls, uses_index)
+
+    def check_env(self, fn: str, reads: set[str]) -> None:
+        reads = {r for r in reads if not r.startswith("AWS_")} - set(self.cfg.local_only_env)
+        tf = self.tf_env.get(fn, set())
+        for name in sorted(reads - tf):
+            self.fail("env", f"{fn} reads {name}, which its Terraform environment (infra/environment.tf) does not set")
+        for name in sorted(tf - reads):
+            self.fail("env", f"{fn}: Terraform sets {name}, which its code never reads")
+        for name in sorted(tf & set(self.cfg.local_only_env)):
+            self.fail("env", f"{fn}: Terraform sets {name}, which is local-only ({self.cfg.local_only_env[name]})")
+
+    def platform_needs(self, fn: str) -> tuple[set[str], set[str]]:
+        """(actions, kms uses) the Lambda platform performs with this function's role."""
+        actions, kms = set(PLATFORM_ALWAYS), set()
+        for esm in self.esms.values():
+            target = re.search(r'aws_lambda_function\.\w+\["([^"]+)"\]', str(esm.get("function_name")))
+            if not target or target.group(1) != fn:
+                continue
+            if "stream_arn" in str(esm.get("event_source_arn")):
+                actions |= STREAM_READ
+                kms.add("dynamodb-stream")
+            for dest in as_list(esm.get("destination_config")):
+                for on_failure in as_list(dest.get("on_failure")):
+                    if "aws_sqs_queue" in str(on_failure.get("destination_arn")):
+                        actions.add("sqs:SendMessage")
+                        kms.add("sqs")
+        return actions, kms
+
+    def check_iam(self, fn: str, calls: set[str], uses_index: bool) -> None:
+        ref = str(self.tf_policies.get(fn, ""))
+        m = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", ref)
+        if not m:
+            self.fail("iam", f"{fn}: local.function_policies entry is not data.aws_iam_policy_document.<name>.json")
+            return
+        try:
+            grant = policy_grants(self.policy_docs, m.group(1))
+        except KeyError as e:
+            self.fail("iam", f"{fn}: policy document {e} not found")
+            return
+        platform, kms_uses = self.platform_needs(fn)
+        services = {a.split(":")[0] for a in calls}
+        if "dynamodb" in services:
+            kms_uses.add("dynamodb")
+        if "secretsmanager" in services:
+            kms_uses.add("secretsmanager")
+        if "sqs" in services:
+            kms_uses.add("sqs")
+        if "sns:Publish" in calls and any("@sns" in a for a in grant.actions):
+            # Publishing to an encrypted topic needs the topic key; SMS to phone numbers does
+            # not, so the topic key is required only when the role also publishes to a topic.
+            kms_uses.add("sns-topic")
+        needed_kms = {f"{a}@{VIA.get(use, use)}" for use in kms_uses for a in KMS_FOR_SERVICE[use]}
+        expected = calls | platform | needed_kms
+        for action in sorted(expected - grant.actions):
+            origin = "its code calls it" if action in calls else "the Lambda platform needs it" if action in platform else "it uses a KMS-encrypted resource"
+            self.fail("iam", f"{fn}: role does not grant {action} ({origin})")
+        for action in sorted(grant.actions - expected):
+            self.fail("iam", f"{fn}: role grants {action}, which neither its code nor the Lambda platform needs")
+        for action in sorted(set(grant.star_resources) - STAR_RESOURCE_OK):
+            self.fail("iam", f'{fn}: {action} is granted on resource "*"; scope it to the resource')
+        if uses_index and not grant.index_resource:
+            self.fail("iam", f"{fn}: code queries a DynamoDB index but no statement grants <table>/index/*")
+        if grant.index_resource and not uses_index:
+            self.fail("iam", f"{fn}: role grants <table>/index/*, but its code queries no index")
+
+    # -- coverage --------------------------------------------------------------------------
+
+    def check_coverage(self) -> None:
+        attributed: set[pathlib.Path] = set()
+        for spec in self.cfg.functions.values():
+            for module in spec.get("modules", []) + spec.get("exclusive", []):
+                attributed |= set(rust_files(self.cfg.library / module))
+        for module in self.cfg.not_in_lambdas:
+            attributed |= set(rust_files(self.cfg.library / module))
+        for p in rust_files(self.cfg.library):
+            if p in attributed:
+                continue
+            code = self.code(p)
+            found = aws_calls(code, self.rel(p))
+            reads = {r for r in env_reads(code) if not r.startswith("AWS_")}
+            if found.actions or reads:
+                what = ", ".join(sorted(found.actions | reads))
+                self.fail("coverage", f"{self.rel(p)} reads or calls {what}, but functions.toml attributes it to no function (list it under the functions that run it, or in not_in_lambdas)")
+
+    def collect(self) -> list[str]:
+        """Runs every check; the findings (empty when the contract holds)."""
+        self.load()
+        self.check_functions()
+        self.check_routes()
+        self.check_env_and_iam()
+        self.check_coverage()
+        return self.findings
+
+    def run(self) -> int:
+        self.collect()
+        for note in self.notes:
+            print(f"note: {note}")
+        for finding in self.findings:
+            print(finding)
+        summary = f"{len(self.operations)} operations, {len(self.tf_routes)} routes, {len(self.tf_functions)} functions"
+        if self.findings:
+            print(f"contract check FAILED: {len(self.findings)} finding(s) ({summary})")
+            return 1
+        print(f"contract check passed ({summary})")
+        return 0
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    here = pathlib.Path(__file__).resolve().parent
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repo", type=pathlib.Path, default=here.parent.parent)
+    parser.add_argument("--infra", type=pathlib.Path)
+    parser.add_argument("--openapi", type=pathlib.Path)
+    parser.add_argument("--functions", type=pathlib.Path, default=here / "functions.toml")
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    repo = args.repo.resolve()
+    checker = Checker(repo, args.infra or repo / "infra", args.openapi or repo / "openapi.yaml", args.functions)
+    return checker.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+# The environment of each function: exactly the variables its code reads
+# (functions/portal/src/lambda.rs documents them). Spelled out per function, without merge(),
+# so a reviewer sees at a glance what each one gets, and so scripts/check-infra.sh can read the
+# maps statically: it fails when a function's code reads a variable that is not set here, or
+# when one is set here that its code never reads.
+#
+# Deliberately never set in AWS (infra/checks/functions.toml, local_only_env): PORTAL_SQLITE_PATH
+# and PORTAL_KEYS_FILE (the local alternatives to DynamoDB and Secrets Manager),
+# PORTAL_GATEWAY_KEY (API-key auth of the gateway route; AWS uses IAM), BUYPASS_CA_BUNDLE_FILE
+# (the file alternative to BUYPASS_CA_BUNDLE); also RUST_LOG (defaults to info) and AWS_* (set
+# by Lambda itself).
+locals {
+  function_environment = {
+    "login" = {
+      PORTAL_STORE          = "dynamodb"
+      PORTAL_TABLE          = aws_dynamodb_table.portal.name
+      PORTAL_SMS            = "sns"
+      PORTAL_SMS_SENDER_ID  = var.sms_sender_id
+      PORTAL_KEYS_SECRET_ID = aws_secretsmanager_secret.keys.arn
+      PORTAL_TOKEN_ISSUER   = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE = var.token_audience
+      PORTAL_URL            = var.portal_url
+    }
+    "sms-code" = {
+      PORTAL_STORE          = "dynamodb"
+      PORTAL_TABLE          = aws_dynamodb_table.portal.name
+      PORTAL_SMS            = "sns"
+      PORTAL_SMS_SENDER_ID  = var.sms_sender_id
+      PORTAL_KEYS_SECRET_ID = aws_secretsmanager_secret.keys.arn
+      PORTAL_TOKEN_ISSUER   = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE = var.token_audience
+      PORTAL_URL            = var.portal_url
+    }
+    "account" = {
+      PORTAL_STORE          = "dynamodb"
+      PORTAL_TABLE          = aws_dynamodb_table.portal.name
+      PORTAL_SMS            = "sns"
+      PORTAL_SMS_SENDER_ID  = var.sms_sender_id
+      PORTAL_KEYS_SECRET_ID = aws_secretsmanager_secret.keys.arn
+      PORTAL_TOKEN_ISSUER   = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE = var.token_audience
+      PORTAL_URL            = var.portal_url
+    }
+    "buypass" = {
+      PORTAL_STORE          = "dynamodb"
+      PORTAL_TABLE          = aws_dynamodb_table.portal.name
+      PORTAL_SMS            = "sns"
+      PORTAL_SMS_SENDER_ID  = var.sms_sender_id
+      PORTAL_KEYS_SECRET_ID = aws_secretsmanager_secret.keys.arn
+      PORTAL_TOKEN_ISSUER   = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE = var.token_audience
+      PORTAL_URL            = var.portal_url
+      BUYPASS_ISSUER_URL    = var.buypass_issuer
+      BUYPASS_CLIENT_ID     = var.buypass_client_id
+      BUYPASS_REDIRECT_URI  = "${local.api_base_url}/v1/homeoffice/buypass/callback"
+      BUYPASS_CA_BUNDLE     = var.buypass_ca_bundle_pem
+    }
+    "serial-activation" = {
+      PORTAL_STORE             = "dynamodb"
+      PORTAL_TABLE             = aws_dynamodb_table.portal.name
+      PORTAL_SMS               = "sns"
+      PORTAL_SMS_SENDER_ID     = var.sms_sender_id
+      PORTAL_KEYS_SECRET_ID    = aws_secretsmanager_secret.keys.arn
+      PORTAL_TOKEN_ISSUER      = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE    = var.token_audience
+      PORTAL_URL               = var.portal_url
+      PORTAL_GATEWAY_EVENTS    = "sns"
+      PORTAL_GATEWAY_TOPIC_ARN = aws_sns_topic.activation_events.arn
+      PORTAL_GATEWAY_AUTH      = "iam"
+    }
+  }
+}

@@ -1,0 +1,9 @@
+# For `tflocal apply -var-file=localstack.tfvars` against LocalStack (README).
+environment             = "local"
+region                  = "us-east-1"
+portal_url              = "https://portal.localhost"
+buypass_issuer          = "https://auth.test.buypass.no/auth/realms/local"
+buypass_client_id       = "local"
+sms_monthly_spend_limit = 1
+deletion_protection     = false
+log_retention_days      = 1

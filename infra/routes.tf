@@ -1,0 +1,56 @@
+# The API's routes: which function serves each, how it is authorised at the edge and which
+# throttling class it gets. This table is the single source the API Gateway routes, the Lambda
+# invoke permissions and the per-route throttles are built from (for_each), and it must agree
+# with openapi.yaml (x-function of every operation):
+#   - statically, by scripts/check-infra.sh (infra/checks/check_contract.py), and
+#   - at plan time, by the precondition on aws_apigatewayv2_api.portal (apigateway.tf).
+#
+# authorization: "NONE" routes are public or check their credential inside the function
+#   (challenge id + code, refresh cookie, or the bearer token, which is an EdDSA JWT plus a
+#   session liveness lookup that API Gateway's JWT authorizer cannot do). "AWS_IAM" is the
+#   remote-access gateway's lookup, SigV4-signed by the gateway's own IAM principal.
+# Routes of functions whose crate does not exist yet (buypass, serial-activation) are here
+# ahead of openapi.yaml, as infra/checks/functions.toml documents ("planned"); any other route
+# appears here only once the contract has it (the check fails both ways).
+#
+# throttle: "auth" routes are reachable without a session and send SMS or check secrets, so
+#   they get the tighter var.api_throttle_auth on top of the stage default.
+locals {
+  routes = {
+    "POST /v1/auth/login"                   = { function = "login", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/password/forgot"         = { function = "login", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/password/reset"          = { function = "login", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/sms/resend"              = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/sms/verify"              = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/totp/verify"             = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/refresh"                 = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/logout"                  = { function = "sms-code", authorization = "NONE", throttle = "default" }
+    "GET /v1/account"                       = { function = "account", authorization = "NONE", throttle = "default" }
+    "PUT /v1/account/password"              = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/account/phone"                = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/account/phone/confirm"        = { function = "account", authorization = "NONE", throttle = "auth" }
+    "GET /v1/account/totp"                  = { function = "account", authorization = "NONE", throttle = "default" }
+    "POST /v1/account/totp"                 = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/account/totp/confirm"         = { function = "account", authorization = "NONE", throttle = "auth" }
+    "DELETE /v1/account/totp"               = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/homeoffice/buypass/start"     = { function = "buypass", authorization = "NONE", throttle = "default" }
+    "GET /v1/homeoffice/buypass/callback"   = { function = "buypass", authorization = "NONE", throttle = "default" }
+    "GET /v1/gateway/certificates/{serial}" = { function = "serial-activation", authorization = "AWS_IAM", throttle = "default" }
+  }
+
+  # The contract: every deployed operation of openapi.yaml as "METHOD /path" => x-function.
+  # Operations served only by portal-local (x-function portal-local, e.g. the dev SMS outbox)
+  # are never deployed.
+  openapi_operations = merge([
+    for path, item in yamldecode(file("${path.module}/../openapi.yaml")).paths : {
+      for method, operation in item :
+      "${upper(method)} ${path}" => try(operation["x-function"], "(none)")
+      # try(): path items also hold non-operations (parameters, summary), and HCL's && does not
+      # short-circuit.
+      if contains(["get", "put", "post", "delete", "patch", "head", "options"], method) && try(operation["x-function"], "") != "portal-local"
+    }
+  ]...)
+
+  routes_missing_from_openapi = [for key, route in local.routes : key if lookup(local.openapi_operations, key, null) != route.function]
+  openapi_missing_from_routes = [for key, fn in local.openapi_operations : key if try(local.routes[key].function, null) != fn]
+}

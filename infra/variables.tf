@@ -1,0 +1,187 @@
+variable "environment" {
+  description = "Environment name, part of every resource name (e.g. dev, test, prod)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.environment))
+    error_message = "environment: 2-16 characters, lower-case letters, digits and '-', starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "AWS region for the whole stack (SMS preferences are per region too)."
+  type        = string
+  default     = "eu-north-1"
+}
+
+variable "portal_url" {
+  description = "Origin of the portal front end, e.g. https://portal.example.no. The only CORS origin, and the base of the Buypass callback's redirects (PORTAL_URL)."
+  type        = string
+
+  validation {
+    # An origin: scheme and host (optionally port), no path and no trailing slash, because
+    # API Gateway compares CORS origins byte for byte.
+    condition     = can(regex("^https://[a-z0-9.-]+(:[0-9]{1,5})?$", var.portal_url))
+    error_message = "portal_url must be an https origin without path or trailing slash, e.g. https://portal.example.no."
+  }
+}
+
+variable "api_base_url" {
+  description = "Public base URL of the API when it sits behind a custom domain (https://api.example.no). Empty: the API Gateway endpoint. Used for the token issuer default and the Buypass redirect URI."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.api_base_url == "" || can(regex("^https://[a-z0-9.-]+(:[0-9]{1,5})?$", var.api_base_url))
+    error_message = "api_base_url must be empty or an https origin without path or trailing slash."
+  }
+}
+
+variable "token_issuer" {
+  description = "`iss` of access tokens (PORTAL_TOKEN_ISSUER). Empty: the API base URL."
+  type        = string
+  default     = ""
+}
+
+variable "token_audience" {
+  description = "`aud` of access tokens (PORTAL_TOKEN_AUDIENCE)."
+  type        = string
+  default     = "hjemmekontor-portal"
+}
+
+variable "buypass_issuer" {
+  description = "Buypass OpenID Connect issuer for the security domain, https://auth.buypass.no/auth/realms/<domain> (test: the Buypass test realm)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^https://[a-z0-9.-]+/auth/realms/[A-Za-z0-9._-]+$", var.buypass_issuer))
+    error_message = "buypass_issuer must look like https://auth.buypass.no/auth/realms/<domain>."
+  }
+}
+
+variable "buypass_client_id" {
+  description = "Client id registered with Buypass for this environment."
+  type        = string
+
+  validation {
+    condition     = length(var.buypass_client_id) > 0
+    error_message = "buypass_client_id must not be empty."
+  }
+}
+
+variable "buypass_ca_bundle_pem" {
+  description = "PEM of the Buypass issuing CA certificates whose smartcard certificates are accepted (BUYPASS_CA_BUNDLE). Lambda caps a function's whole environment at 4 KB, which leaves room for about two certificates."
+  type        = string
+
+  validation {
+    condition     = can(regex("-----BEGIN CERTIFICATE-----", var.buypass_ca_bundle_pem)) && length(var.buypass_ca_bundle_pem) <= 3000
+    error_message = "buypass_ca_bundle_pem must hold PEM certificates and stay under 3000 characters (Lambda's 4 KB environment limit)."
+  }
+}
+
+variable "sms_sender_id" {
+  description = "Alphanumeric SMS sender ID (3-11 characters, at least one letter). Norway accepts alphanumeric sender IDs without registration."
+  type        = string
+  default     = "Hjemmekont"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9]{3,11}$", var.sms_sender_id)) && can(regex("[A-Za-z]", var.sms_sender_id))
+    error_message = "sms_sender_id: 3-11 letters or digits, at least one letter."
+  }
+}
+
+variable "sms_monthly_spend_limit" {
+  description = "SNS SMS monthly spend limit in USD for the account and region. Above 1 USD needs an AWS support case first, or apply fails."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.sms_monthly_spend_limit >= 1 && floor(var.sms_monthly_spend_limit) == var.sms_monthly_spend_limit
+    error_message = "sms_monthly_spend_limit must be a whole number of USD, at least 1."
+  }
+}
+
+variable "manage_sms_preferences" {
+  description = "Whether this stack owns the account's SNS SMS preferences in this region (a per-region singleton: let exactly one stack per account and region set it)."
+  type        = bool
+  default     = true
+}
+
+variable "lambda_artifacts_dir" {
+  description = "Directory holding <function>/bootstrap.zip as built by scripts/build-lambdas.sh. Empty: ../target/lambda relative to this module."
+  type        = string
+  default     = ""
+}
+
+variable "log_retention_days" {
+  description = "Retention of Lambda, API access and SMS delivery logs. One year by default (security investigations, ASVS 7.1)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts."
+  }
+}
+
+variable "api_throttle_default" {
+  description = "Stage-wide throttling for every route: steady requests per second and burst."
+  type = object({
+    rate_limit  = number
+    burst_limit = number
+  })
+  default = {
+    rate_limit  = 50
+    burst_limit = 100
+  }
+}
+
+variable "api_throttle_auth" {
+  description = "Tighter throttling for the unauthenticated auth routes (login, codes, password reset): the first line against floods; the per-account and per-IP limits in the code do the fine-grained work."
+  type = object({
+    rate_limit  = number
+    burst_limit = number
+  })
+  default = {
+    rate_limit  = 5
+    burst_limit = 10
+  }
+}
+
+variable "alarm_email_endpoints" {
+  description = "E-mail addresses subscribed to the alarm topic (each must confirm the subscription)."
+  type        = list(string)
+  default     = []
+}
+
+variable "activation_event_subscriber_arns" {
+  description = "IAM principals (e.g. the remote-access gateway's account root or role) allowed to subscribe to the activation event topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "activation_event_extra_publisher_arns" {
+  description = "IAM principals besides the serial-activation role allowed to publish activation events, e.g. the operators' role that runs `portal-admin revoke`."
+  type        = list(string)
+  default     = []
+}
+
+variable "activation_metric" {
+  description = "The metric serial-activation writes on every sweep as a CloudWatch embedded-metric-format log line (functions/portal/src/activation/mod.rs, emf_line): the age in seconds of the oldest serial still pending, alarmed above 10 minutes."
+  type = object({
+    namespace  = string
+    name       = string
+    dimensions = map(string)
+  })
+  default = {
+    namespace  = "Hjemmekontor"
+    name       = "OldestPendingActivationAge"
+    dimensions = { Function = "serial-activation" }
+  }
+}
+
+variable "deletion_protection" {
+  description = "DynamoDB deletion protection. Turn off only to tear down a throwaway environment."
+  type        = bool
+  default     = true
+}

@@ -1,0 +1,195 @@
+// The portal API client: JSON in and out, RFC 9457 problems as `ApiProblem`, the access token
+// in memory only (never in any browser storage), and the refresh cookie (HttpOnly, set by the
+// API) to open a new access token on load and before the old one runs out.
+
+const REFRESH_MARGIN_MS = 60_000;
+
+let accessToken = null;
+let expiresAt = 0;
+let refreshing = null;
+const sessionLostListeners = new Set();
+
+/** An error answer of the API (or no answer at all), with the problem's Norwegian texts. */
+export class ApiProblem extends Error {
+  constructor(status, body = {}, retryAfter = null) {
+    super(body.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = body.code || 'unknown';
+    this.title = body.title || 'Noe gikk galt. Prøv igjen.';
+    this.detail = body.detail || null;
+    this.reasons = Array.isArray(body.reasons) ? body.reasons : [];
+    this.errors = Array.isArray(body.errors) ? body.errors : [];
+    this.attemptsLeft = Number.isInteger(body.attempts_left) ? body.attempts_left : null;
+    this.reason = body.reason || null;
+    this.retryAfter = retryAfter ?? (Number.isInteger(body.retry_after) ? body.retry_after : null);
+  }
+}
+
+const NETWORK_PROBLEM = {
+  code: 'network_error',
+  title: 'Vi får ikke kontakt med kundeportalen. Sjekk nettforbindelsen og prøv igjen.',
+};
+
+async function problemOf(response) {
+  const header = Number.parseInt(response.headers.get('Retry-After') || '', 10);
+  const retryAfter = Number.isFinite(header) && header > 0 ? header : null;
+  let body = {};
+  if ((response.headers.get('Content-Type') || '').includes('json')) {
+    body = await response.json().catch(() => ({}));
+  }
+  if (!body.title) {
+    body = { ...body, title: `Noe gikk galt hos oss (feil ${response.status}). Prøv igjen om litt.` };
+  }
+  return new ApiProblem(response.status, body, retryAfter);
+}
+
+async function send(method, path, { body, token } = {}) {
+  const headers = { Accept: 'application/json, application/problem+json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+  } catch {
+    throw new ApiProblem(0, NETWORK_PROBLEM);
+  }
+  if (!response.ok) throw await problemOf(response);
+  if (response.status === 204) return null;
+  return response.json().catch(() => null);
+}
+
+function keep(tokens) {
+  accessToken = tokens.access_token;
+  expiresAt = Date.now() + (tokens.expires_in || 0) * 1000;
+  return tokens;
+}
+
+function forget() {
+  accessToken = null;
+  expiresAt = 0;
+}
+
+/** True while this page holds an access token. */
+export function signedIn() {
+  return accessToken !== null;
+}
+
+/** `listener(problem)` runs when the session ends without the user logging out. */
+export function onSessionLost(listener) {
+  sessionLostListeners.add(listener);
+}
+
+function sessionLost(problem) {
+  forget();
+  for (const listener of sessionLostListeners) listener(problem);
+}
+
+async function rotate() {
+  // The refresh token rotates on every use and a reused one ends the session, so only one
+  // refresh may be in flight: one per page (the promise) and one per browser (a Web Lock,
+  // where available, so two tabs do not race with the same cookie).
+  const run = async () => {
+    try {
+      return await send('POST', '/v1/auth/refresh');
+    } catch (problem) {
+      // 409: a concurrent update of the session won; the cookie it set is the one to use.
+      if (problem.status === 409) return send('POST', '/v1/auth/refresh');
+      throw problem;
+    }
+  };
+  return keep(navigator.locks ? await navigator.locks.request('hk-refresh', run) : await run());
+}
+
+/**
+ * Opens a new access token with the refresh cookie. Resolves to the token response, or to
+ * null when there is no live session; network trouble is thrown.
+ */
+export async function refresh() {
+  if (!refreshing) {
+    refreshing = rotate().finally(() => {
+      refreshing = null;
+    });
+  }
+  try {
+    return await refreshing;
+  } catch (problem) {
+    if (problem.status === 401 || problem.status === 400) {
+      forget();
+      return null;
+    }
+    throw problem;
+  }
+}
+
+/** An authenticated call: refreshes the access token when it is (nearly) used up. */
+async function authed(method, path, body) {
+  if (accessToken && Date.now() > expiresAt - REFRESH_MARGIN_MS) await refresh().catch(() => null);
+  if (!accessToken) {
+    const problem = new ApiProblem(401, { code: 'unauthenticated', title: 'Du må logge inn.' });
+    sessionLost(problem);
+    throw problem;
+  }
+  try {
+    return await send(method, path, { body, token: accessToken });
+  } catch (problem) {
+    if (problem.status !== 401) throw problem;
+    // The access token may have run out between the check and the call: one refresh, one retry.
+    const renewed = await refresh().catch(() => null);
+    if (!renewed) {
+      sessionLost(problem);
+      throw problem;
+    }
+    try {
+      return await send(method, path, { body, token: accessToken });
+    } catch (again) {
+      if (again.status === 401) sessionLost(again);
+      throw again;
+    }
+  }
+}
+
+// Login and second factor.
+export const login = (username, password, rememberMe) =>
+  send('POST', '/v1/auth/login', { body: { username, password, remember_me: rememberMe } });
+export const resendCode = (challengeId) => send('POST', '/v1/auth/sms/resend', { body: { challenge_id: challengeId } });
+export const verifySms = async (challengeId, code) =>
+  keep(await send('POST', '/v1/auth/sms/verify', { body: { challenge_id: challengeId, code } }));
+export const verifyTotp = async (challengeId, code) =>
+  keep(await send('POST', '/v1/auth/totp/verify', { body: { challenge_id: challengeId, code } }));
+
+export async function logout() {
+  try {
+    if (accessToken) await send('POST', '/v1/auth/logout', { token: accessToken });
+  } finally {
+    forget();
+  }
+}
+
+// Forgotten password.
+export const forgotPassword = (username) => send('POST', '/v1/auth/password/forgot', { body: { username } });
+export const resetPassword = (challengeId, code, newPassword) =>
+  send('POST', '/v1/auth/password/reset', { body: { challenge_id: challengeId, code, new_password: newPassword } });
+
+// The account.
+export const account = () => authed('GET', '/v1/account');
+export const changePassword = (oldPassword, newPassword) =>
+  authed('PUT', '/v1/account/password', { old_password: oldPassword, new_password: newPassword });
+export const startPhoneChange = (newMobile, password) =>
+  authed('POST', '/v1/account/phone', { new_mobile: newMobile, password });
+export const confirmPhoneChange = (challengeId, code) =>
+  authed('POST', '/v1/account/phone/confirm', { challenge_id: challengeId, code });
+
+// Authenticator app.
+export const totpStatus = () => authed('GET', '/v1/account/totp');
+export const startTotp = (password) => authed('POST', '/v1/account/totp', { password });
+export const confirmTotp = (code) => authed('POST', '/v1/account/totp/confirm', { code });
+export const removeTotp = (password) => authed('DELETE', '/v1/account/totp', { password });
+
+// Home office.
+export const startBuypass = () => authed('POST', '/v1/homeoffice/buypass/start');

@@ -1,0 +1,175 @@
+// "Autentiseringsapp": log in with a code from an authenticator app instead of an SMS code.
+// Set up with the current password, a QR code (or the key typed in), and a first code from the
+// app. Hidden when this deployment has no authenticator-app routes.
+
+import * as api from '../api.js';
+import { announce, busy, clearErrors, field, fieldError, form, h, input, notice, replace, showProblem, showSummary, value } from '../dom.js';
+import { dateTime } from '../texts.js';
+
+/** `ABCDEFGHIJ…` → `ABCD EFGH IJ…`, easier to type. */
+function grouped(secret) {
+  return (secret.match(/.{1,4}/g) || []).join(' ');
+}
+
+function passwordStep({ label, submitLabel, onPassword, cancel }) {
+  const submit = h('button', { type: 'submit' }, submitLabel);
+  const passwordForm = form(
+    { class: 'stack' },
+    field({ name: 'password', label, type: 'password', autocomplete: 'current-password', required: true }),
+    h('div', { class: 'actions' }, submit, cancel),
+  );
+  passwordForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(passwordForm);
+    const password = value(passwordForm, 'password');
+    if (!password) {
+      fieldError(passwordForm, 'password', 'Skriv inn passordet ditt.').focus();
+      showSummary(passwordForm, 'Skriv inn passordet ditt.');
+      return;
+    }
+    try {
+      await busy(submit, () => onPassword(password));
+    } catch (problem) {
+      showProblem(passwordForm, problem);
+      if (problem.code === 'wrong_password') {
+        const element = fieldError(passwordForm, 'password', problem.title);
+        element.value = '';
+        element.focus();
+      }
+    }
+  });
+  return passwordForm;
+}
+
+export function totpSection() {
+  const heading = h('h2', { id: 'totp-heading' }, 'Autentiseringsapp');
+  const messages = h('div', { class: 'messages' });
+  const body = h('div', {});
+  const element = h('section', { class: 'card', id: 'autentiseringsapp', 'aria-labelledby': 'totp-heading', hidden: true }, heading, messages, body);
+
+  function cancelButton() {
+    return h('button', { type: 'button', class: 'button-secondary', onclick: () => load() }, 'Avbryt');
+  }
+
+  function showStatus(status) {
+    if (status.enabled) {
+      const remove = h('button', { type: 'button', class: 'button-secondary' }, 'Fjern autentiseringsapp');
+      remove.addEventListener('click', () => {
+        replace(
+          body,
+          h('p', {}, 'Etter at appen er fjernet, får du koden på SMS når du logger inn.'),
+          passwordStep({
+            label: 'Passord',
+            submitLabel: 'Fjern autentiseringsapp',
+            cancel: cancelButton(),
+            onPassword: async (password) => {
+              await api.removeTotp(password);
+              replace(messages, notice('success', h('p', {}, 'Autentiseringsappen er fjernet. Du får koden på SMS når du logger inn.')));
+              announce('Autentiseringsappen er fjernet.');
+              await load();
+            },
+          }),
+        );
+        input(body.querySelector('form'), 'password').focus();
+      });
+      replace(
+        body,
+        h('p', { class: 'status-title' }, 'Du logger inn med kode fra autentiseringsappen'),
+        h('p', {}, `Tatt i bruk ${dateTime(status.enabled_at)}. Har du ikke appen tilgjengelig, kan du be om kode på SMS når du logger inn.`),
+        remove,
+      );
+      return;
+    }
+    const start = h('button', { type: 'button', class: 'button-secondary' }, 'Ta i bruk autentiseringsapp');
+    start.addEventListener('click', () => {
+      replace(messages);
+      replace(
+        body,
+        h('p', {}, 'Skriv inn passordet ditt for å begynne.'),
+        passwordStep({
+          label: 'Passord',
+          submitLabel: 'Fortsett',
+          cancel: cancelButton(),
+          onPassword: async (password) => showEnrolment(await api.startTotp(password)),
+        }),
+      );
+      input(body.querySelector('form'), 'password').focus();
+    });
+    replace(
+      body,
+      h(
+        'p',
+        {},
+        'Du kan bruke en autentiseringsapp på mobilen (for eksempel Microsoft Authenticator eller Google Authenticator) i stedet for kode på SMS når du logger inn.',
+      ),
+      start,
+    );
+  }
+
+  function showEnrolment(enrolment) {
+    const qr = enrolment.qr_code || enrolment.qr_png_data_uri;
+    const submit = h('button', { type: 'submit' }, 'Aktiver');
+    const codeForm = form(
+      { class: 'stack' },
+      field({ name: 'code', label: 'Kode fra appen', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '7', required: true }),
+      h('div', { class: 'actions' }, submit, cancelButton()),
+    );
+    codeForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      clearErrors(codeForm);
+      const code = value(codeForm, 'code').replace(/\s+/g, '');
+      if (!/^\d{6}$/.test(code)) {
+        fieldError(codeForm, 'code', 'Koden er 6 siffer.').focus();
+        showSummary(codeForm, 'Skriv inn koden på 6 siffer fra appen.');
+        return;
+      }
+      try {
+        await busy(submit, () => api.confirmTotp(code));
+        replace(messages, notice('success', h('p', {}, 'Autentiseringsappen er aktivert. Neste gang du logger inn, bruker du koden fra appen.')));
+        announce('Autentiseringsappen er aktivert.');
+        await load();
+      } catch (problem) {
+        showProblem(codeForm, problem);
+        if (problem.code === 'invalid_code') fieldError(codeForm, 'code', problem.title).focus();
+      }
+    });
+    replace(
+      body,
+      h(
+        'ol',
+        { class: 'instructions' },
+        h('li', {}, 'Åpne autentiseringsappen og velg å legge til en konto.'),
+        h(
+          'li',
+          {},
+          'Skann QR-koden.',
+          qr && qr.startsWith('data:image/') ? h('img', { class: 'qr', src: qr, alt: 'QR-kode for autentiseringsappen', width: '200', height: '200' }) : null,
+          h('span', { class: 'hint' }, 'Kan du ikke skanne? Skriv inn denne nøkkelen i appen: '),
+          h('code', { class: 'secret' }, grouped(enrolment.secret || '')),
+        ),
+        h('li', {}, 'Skriv inn koden på 6 siffer som appen viser.'),
+      ),
+      codeForm,
+    );
+    input(codeForm, 'code').focus();
+  }
+
+  async function load() {
+    try {
+      const status = await api.totpStatus();
+      element.hidden = false;
+      showStatus(status);
+    } catch (problem) {
+      // No authenticator-app routes in this deployment: no section.
+      if (problem.status === 404 || problem.status === 405 || problem.code === 'totp_unavailable') {
+        element.hidden = true;
+        return;
+      }
+      if (problem.status === 401) return;
+      element.hidden = false;
+      replace(body, notice('error', h('p', {}, problem.title)));
+    }
+  }
+  load();
+  return element;
+}
