@@ -19,7 +19,9 @@ aws_emulator_start() {
   local port
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   mkdir -p target
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >target/aws-emulator.log 2>&1 &
+  # moto's server, serving one request at a time (see the script: its DynamoDB is not
+  # thread-safe under concurrent transactions).
+  .venv/bin/python scripts/moto_serial_server.py -H 127.0.0.1 -p "$port" >target/aws-emulator.log 2>&1 &
   AWS_EMULATOR_PID=$!
   local endpoint="http://127.0.0.1:$port"
   for _ in $(seq 1 100); do

@@ -4,7 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+step_started=$SECONDS
+step() {
+  printf '(%ss)\n\n==> %s\n' "$((SECONDS - step_started))" "$*"
+  step_started=$SECONDS
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -14,6 +18,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "build binaries used by the end-to-end tests"
 cargo build --workspace --bins
+
+step "dependency hygiene (cargo deny: licences, bans, sources; advisories when the database exists)"
+./scripts/deny.sh
 
 step "start the AWS emulator"
 # shellcheck source=scripts/aws-emulator.sh
@@ -28,6 +35,12 @@ step "end-to-end tests again, on DynamoDB and SNS in the AWS emulator"
 # One at a time: the emulator keeps a single SMS log for every test.
 E2E_BACKEND=aws cargo test -p e2e -- --test-threads=1
 
+step "contract conformance (Schemathesis over openapi.yaml against portal-local)"
+./scripts/schemathesis.sh
+
+step "load and fault test (portal-local on SQLite and on DynamoDB in the emulator, then SIGKILL)"
+target/debug/portal-load
+
 step "openapi.yaml lint (Redocly, pinned)"
 if [ ! -x tools/openapi/node_modules/.bin/redocly ]; then
   npm ci --prefix tools/openapi --no-audit --no-fund --silent
@@ -39,3 +52,4 @@ step "benchmarks, smoke mode (keeps them compiling and working; figures not mean
 
 ./scripts/check-infra.sh # infra/: terraform fmt, checkov, contract check against openapi.yaml and the code
 ./scripts/browser-tests.sh
+echo "($((SECONDS - step_started))s)"

@@ -45,6 +45,8 @@ pub struct Portal {
     backend: Backend,
     /// Present when running on the AWS backends.
     aws: Option<AwsData>,
+    /// SMS go to the portal's outbox (`/dev/sms`), not to SNS in the emulator.
+    sms_outbox: bool,
 }
 
 impl Portal {
@@ -68,15 +70,34 @@ impl Portal {
 
     /// A portal on an existing data dir (a restart, or a second process).
     pub fn start_on(data_dir: &Path, extra_args: &[&str]) -> Result<Self> {
-        let backend = Backend::from_env()?;
+        Self::start_on_backend(&Backend::from_env()?, data_dir, extra_args)
+    }
+
+    /// A fresh portal on a new data dir, on the given backend whatever `E2E_BACKEND` says.
+    pub fn start_with_backend(backend: &Backend, extra_args: &[&str]) -> Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().to_owned();
+        let mut portal = Self::start_on_backend(backend, &path, extra_args)?;
+        portal._owned_dir = Some(dir);
+        Ok(portal)
+    }
+
+    /// A portal on an existing data dir and the given backend.
+    pub fn start_on_backend(backend: &Backend, data_dir: &Path, extra_args: &[&str]) -> Result<Self> {
+        let backend = backend.clone();
         let aws = AwsData::for_data_dir(&backend, data_dir)?;
         let mut command = Command::new(bin("portal-local"));
         command
             .args(["--port", "0", "--no-demo", "--data-dir"])
             .arg(data_dir)
             .args(extra_args);
+        // On the AWS backends SMS go to SNS unless the caller chose the outbox.
+        let sms_outbox = aws.is_none() || extra_args.windows(2).any(|a| a == ["--sms", "outbox"]);
         if let Some(aws) = &aws {
-            command.args(aws.store_args()).args(["--sms", "sns"]);
+            command.args(aws.store_args());
+            if !sms_outbox {
+                command.args(["--sms", "sns"]);
+            }
         }
         backend.apply_env(&mut command);
         let mut child = command
@@ -87,9 +108,14 @@ impl Portal {
             .with_context(|| format!("starting {}", bin("portal-local").display()))?;
         let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
         let (tx, rx) = std::sync::mpsc::channel();
+        // `E2E_PORTAL_LOGS=1` passes the portal's own output on, for debugging a failure.
+        let echo = std::env::var_os("E2E_PORTAL_LOGS").is_some();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if echo {
+                    eprintln!("[portal-local] {line}");
+                }
                 if !sent {
                     if let Some(addr) = line.strip_prefix("listening on ") {
                         let _ = tx.send(addr.trim().to_owned());
@@ -109,18 +135,40 @@ impl Portal {
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
             backend,
             aws,
+            sms_outbox,
         })
     }
 
     /// Stops this process (SIGKILL: no chance to tidy up) and starts a new one on the same data.
     pub fn restart(mut self) -> Result<Self> {
+        self.kill();
+        self.start_again()
+    }
+
+    /// SIGKILL, and wait until the process is gone; the data dir stays.
+    pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// A new process on this one's data dir, backend and arguments (after [`Portal::kill`]).
+    pub fn start_again(mut self) -> Result<Self> {
+        self.kill();
         let args: Vec<String> = std::mem::take(&mut self.extra_args);
         let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut next = Self::start_on(&self.data_dir, &arg_refs)?;
+        let mut next = Self::start_on_backend(&self.backend, &self.data_dir, &arg_refs)?;
         next._owned_dir = self._owned_dir.take();
         Ok(next)
+    }
+
+    /// Where this portal keeps its records.
+    pub fn aws(&self) -> Option<&AwsData> {
+        self.aws.as_ref()
+    }
+
+    /// Whether SMS go to the portal's own outbox (`GET /dev/sms`).
+    pub fn sms_outbox(&self) -> bool {
+        self.sms_outbox
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -166,7 +214,7 @@ impl Portal {
 
     /// The SMS outbox, newest first.
     pub async fn sms(&self) -> Result<Vec<Value>> {
-        if let Some(aws) = &self.aws {
+        if let (Some(aws), false) = (&self.aws, self.sms_outbox) {
             return aws.sms().await;
         }
         let body: Value = reqwest::get(self.url("/dev/sms")).await?.json().await?;

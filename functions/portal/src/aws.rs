@@ -20,13 +20,29 @@ pub async fn load_sdk_config() -> SdkConfig {
     loader().load().await
 }
 
+/// `PORTAL_AWS_OPERATION_TIMEOUT_SECS`, for an emulator on a busy machine that needs longer
+/// than AWS ever does (the load test sets it; deployments leave it alone).
+fn emulator_timeout() -> Option<Duration> {
+    std::env::var("PORTAL_AWS_OPERATION_TIMEOUT_SECS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| (1..=300).contains(s))
+        .map(Duration::from_secs)
+}
+
 /// The environment-driven loader with the portal's timeouts and retries, for callers that
 /// override parts of it (tests point it at the emulator explicitly).
 pub fn loader() -> ConfigLoader {
+    // With the emulator's longer timeout, one attempt gets all of it: an attempt that timed
+    // out may still have been applied, and a conditional write sent again would then fail.
+    let (attempt, operation) = match emulator_timeout() {
+        Some(t) => (t, t),
+        None => (Duration::from_secs(2), OPERATION_TIMEOUT),
+    };
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(OPERATION_TIMEOUT)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
         .build();
     // Two quick retries ride out a dropped keep-alive connection or a throttle blip; more
     // would only delay the 503 the user gets when the service is really down.

@@ -1036,3 +1036,26 @@ async fn the_audit_trail_covers_every_flow_without_secrets_or_full_numbers() {
         assert!(!text.contains(secret), "{secret:?} in the audit trail: {text}");
     }
 }
+
+/// Found by schemathesis: a reset with a new password outside 12–128 characters (what the
+/// contract's schema allows) answered 410 for an unknown challenge instead of refusing the
+/// malformed field. The length needs no account, so it is refused even without a challenge.
+#[tokio::test]
+async fn reset_refuses_a_password_of_the_wrong_length_even_for_an_unknown_challenge() {
+    let t = test_app();
+    let unknown = ChallengeId::generate();
+    let code = SmsCode::parse("123456").unwrap();
+    for (new, reason) in [
+        ("kort", PasswordRejection::TooShort),
+        (&*"x".repeat(129), PasswordRejection::TooLong),
+    ] {
+        match t.app.reset_password(&unknown, &code, pw(new), None).await {
+            Err(ApiError::WeakPassword(reasons)) => assert_eq!(reasons, vec![reason]),
+            other => panic!("{new:?}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        t.app.reset_password(&unknown, &code, pw(NEW_PASSWORD), None).await,
+        Err(ApiError::ChallengeGone)
+    ));
+}

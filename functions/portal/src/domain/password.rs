@@ -101,6 +101,19 @@ impl NewPassword {
     pub fn password(&self) -> &Password {
         &self.0
     }
+
+    /// The rules that need no account: 12 to 128 characters. What the contract's schema says
+    /// about a new password, so a request breaking them is refused before anything is looked up.
+    pub fn length_reasons(raw: &Password) -> Vec<PasswordRejection> {
+        let chars = raw.expose().chars().count();
+        if chars < Self::MIN_CHARS {
+            vec![PasswordRejection::TooShort]
+        } else if chars > Password::MAX_CHARS {
+            vec![PasswordRejection::TooLong]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 impl fmt::Debug for NewPassword {

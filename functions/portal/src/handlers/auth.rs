@@ -19,10 +19,10 @@ use crate::store::records::ChallengePurpose;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    username: String,
-    password: Password,
+    pub username: String,
+    pub password: Password,
     #[serde(default)]
-    remember_me: bool,
+    pub remember_me: bool,
 }
 
 pub async fn login(
@@ -49,7 +49,7 @@ pub async fn login(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResendRequest {
-    challenge_id: ChallengeId,
+    pub challenge_id: ChallengeId,
 }
 
 pub async fn resend(
@@ -64,8 +64,8 @@ pub async fn resend(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
-    challenge_id: ChallengeId,
-    code: String,
+    pub challenge_id: ChallengeId,
+    pub code: String,
 }
 
 pub async fn verify(

@@ -18,8 +18,8 @@ use crate::http::extract::{ClientIp, JsonBody};
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    old_password: Password,
-    new_password: Password,
+    pub old_password: Password,
+    pub new_password: Password,
 }
 
 /// `PUT /v1/account/password`; the one account route a session with a pending password
@@ -39,8 +39,8 @@ pub async fn change_password(
 #[serde(deny_unknown_fields)]
 pub struct PhoneChangeRequest {
     /// Parsed by the service, so a bad number is a 400 naming the field and the reason.
-    new_mobile: String,
-    password: Password,
+    pub new_mobile: String,
+    pub password: Password,
 }
 
 pub async fn start_phone_change(
@@ -58,8 +58,8 @@ pub async fn start_phone_change(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneChangeConfirmation {
-    challenge_id: ChallengeId,
-    code: String,
+    pub challenge_id: ChallengeId,
+    pub code: String,
 }
 
 pub async fn confirm_phone_change(
@@ -78,7 +78,7 @@ pub async fn confirm_phone_change(
 #[serde(deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
     /// Any string: a malformed name is answered like an unknown one.
-    username: String,
+    pub username: String,
 }
 
 pub async fn forgot_password(
@@ -96,9 +96,9 @@ pub async fn forgot_password(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPasswordRequest {
-    challenge_id: ChallengeId,
-    code: String,
-    new_password: Password,
+    pub challenge_id: ChallengeId,
+    pub code: String,
+    pub new_password: Password,
 }
 
 pub async fn reset_password(

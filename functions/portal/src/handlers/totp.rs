@@ -20,20 +20,20 @@ use crate::store::records::ChallengePurpose;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
-    password: Password,
+    pub password: Password,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
-    code: String,
+    pub code: String,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
-    challenge_id: ChallengeId,
-    code: String,
+    pub challenge_id: ChallengeId,
+    pub code: String,
 }
 
 /// `GET /v1/account/totp`

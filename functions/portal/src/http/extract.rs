@@ -67,7 +67,20 @@ where
 
 /// Parses a JSON body; domain newtypes validate during deserialisation, so their messages
 /// arrive here and are passed on (they never contain secrets).
+///
+/// Every request body of this API is a JSON object. serde's derived structs would also take
+/// an array of the field values in order (`["kari","pw"]`), which the contract does not allow
+/// and which no other parser of the same body (a gateway, a WAF) would read the same way, so
+/// anything but an object is refused before it gets that far.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    if first.is_some_and(|b| *b != b'{') {
+        // Still tell a syntax error from a body of the wrong shape.
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => ApiError::MalformedBody("the body must be a JSON object".into()),
+            Err(e) => ApiError::MalformedBody(describe(&e)),
+        });
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = T::deserialize(&mut de).map_err(|e| ApiError::MalformedBody(describe(&e)))?;
     de.end().map_err(|e| ApiError::MalformedBody(describe(&e)))?;
@@ -113,5 +126,42 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         Ok(Self(peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        username: String,
+        password: String,
+    }
+
+    #[test]
+    fn only_objects_are_bodies() {
+        assert_eq!(
+            parse_json::<Body>(br#" {"username":"kari","password":"pw"} "#).unwrap(),
+            Body {
+                username: "kari".into(),
+                password: "pw".into()
+            }
+        );
+        // Found by the fuzz tests: serde reads a struct from an array of its field values.
+        for (raw, detail) in [
+            (&br#"["kari","pw"]"#[..], "the body must be a JSON object"),
+            (b" \n[\"kari\",\"pw\"]", "the body must be a JSON object"),
+            (b"\"kari\"", "the body must be a JSON object"),
+            (b"null", "the body must be a JSON object"),
+            (b"[\"kari\",", "the body is not valid JSON"),
+            (b"", "the body is not valid JSON"),
+        ] {
+            match parse_json::<Body>(raw) {
+                Err(ApiError::MalformedBody(d)) => assert_eq!(d, detail, "{}", String::from_utf8_lossy(raw)),
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(raw)),
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! argon2id password hashing (OWASP: m=19 MiB, t=2, p=1), always on a blocking thread.
+//! argon2id password hashing (OWASP: m=19 MiB, t=2, p=1), always on a blocking thread, at
+//! most one per CPU at a time.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -48,6 +49,10 @@ pub struct PasswordHasher {
     /// A real hash of a random password, verified against when the account does not exist so
     /// that unknown usernames cost the same time as wrong passwords.
     dummy_hash: String,
+    /// One hash at a time per CPU. Each takes 19 MiB and a CPU for tens of milliseconds: a
+    /// burst of logins (or of guesses) beyond that waits its turn instead of starving every
+    /// other request of the process (and, locally, the store it talks to) of CPU and memory.
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl PasswordHasher {
@@ -67,7 +72,24 @@ impl PasswordHasher {
             params.parallelism,
             salt.as_str()
         );
-        Self { params, dummy_hash }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            params,
+            dummy_hash,
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(cpus)),
+        }
+    }
+
+    /// Runs `work` on a blocking thread once a CPU is free for it.
+    async fn on_a_cpu<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+        let permit = self.permits.clone().acquire_owned().await.map_err(|e| e.to_string())?;
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| e.to_string())
     }
 
     pub fn params(&self) -> HashParams {
@@ -76,9 +98,7 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: &Password) -> Result<String, String> {
         let (params, password) = (self.params, password.clone());
-        tokio::task::spawn_blocking(move || hash_sync(params, &password))
-            .await
-            .map_err(|e| e.to_string())?
+        self.on_a_cpu(move || hash_sync(params, &password)).await?
     }
 
     /// Verifies `password` against `phc`, or against the dummy hash when `phc` is `None`
@@ -88,7 +108,7 @@ impl PasswordHasher {
         let dummy = self.dummy_hash.clone();
         let params = self.params;
         let password = password.clone();
-        tokio::task::spawn_blocking(move || {
+        self.on_a_cpu(move || {
             let real = target.is_some();
             let hash = target.unwrap_or(dummy);
             let verdict = verify_sync(params, &password, &hash);

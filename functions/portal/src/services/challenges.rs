@@ -588,18 +588,22 @@ impl App {
             .await;
         if slot >= self.policy.code_failures_per_account_hour {
             let until = now + self.policy.code_lock_seconds;
-            if let Err(e) = self.repo.lock(scope.lock_scope(), username.as_str(), until, now).await {
-                return e.into();
+            let started = match self.repo.lock(scope.lock_scope(), username.as_str(), until, now).await {
+                Ok(started) => started,
+                Err(e) => return e.into(),
+            };
+            // Parallel guesses can reach the limit together: one lockout, one audit event.
+            if started {
+                self.repo
+                    .audit(
+                        username,
+                        AuditKind::CodeLocked,
+                        source_ip,
+                        json!({ "scope": scope.lock_scope() }),
+                        now,
+                    )
+                    .await;
             }
-            self.repo
-                .audit(
-                    username,
-                    AuditKind::CodeLocked,
-                    source_ip,
-                    json!({ "scope": scope.lock_scope() }),
-                    now,
-                )
-                .await;
             return ApiError::CodeEntryLocked {
                 retry_after: self.policy.code_lock_seconds as u64,
             };

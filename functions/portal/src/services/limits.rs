@@ -14,15 +14,48 @@ pub struct Limit {
     pub window: i64,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct HitLog {
     hits: Vec<UnixTime>,
+    /// Attempts reserved with [`Repo::limit_reserve`] and not yet settled: each may still
+    /// become a hit, so they count against the limit while they are under way.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<UnixTime>,
 }
+
+/// A reservation outlives its attempt only if the process died mid-attempt; then it stops
+/// counting after this long.
+const PENDING_LIFETIME: i64 = 60;
 
 impl HitLog {
     fn live(&self, limit: &Limit, now: UnixTime) -> Vec<UnixTime> {
         self.hits.iter().copied().filter(|t| now - t < limit.window).collect()
     }
+
+    /// The log as it is now: hits of the window, reservations still under way.
+    fn current(log: Option<&Self>, limit: &Limit, now: UnixTime) -> Self {
+        log.map(|l| Self {
+            hits: l.live(limit, now),
+            pending: l
+                .pending
+                .iter()
+                .copied()
+                .filter(|t| now - t < PENDING_LIFETIME)
+                .collect(),
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// What [`Repo::limit_reserve`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt may go ahead; settle it with [`Repo::limit_settle`].
+    Reserved,
+    /// The limit is reached; that many seconds until one more fits.
+    Full(u64),
+    /// Only attempts under way stand in the way: try again in a moment.
+    Busy,
 }
 
 /// `Err(seconds)`: the limit is reached; that long until one more is allowed.
@@ -59,13 +92,13 @@ impl Repo {
     /// Counts one hit, whatever the count.
     pub async fn limit_record(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<usize, StoreError> {
         self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
-            let mut live = log.map(|l| l.live(limit, now)).unwrap_or_default();
-            live.push(now);
+            let mut log = HitLog::current(log, limit, now);
+            log.hits.push(now);
             // Only the newest `max` hits can ever matter.
-            let excess = live.len().saturating_sub(limit.max.max(1));
-            live.drain(..excess);
-            let count = live.len();
-            Ok((Change::Write(HitLog { hits: live }, count), Some(now + limit.window)))
+            let excess = log.hits.len().saturating_sub(limit.max.max(1));
+            log.hits.drain(..excess);
+            let count = log.hits.len();
+            Ok((Change::Write(log, count), Some(now + limit.window)))
         })
         .await
     }
@@ -84,17 +117,88 @@ impl Repo {
         now: UnixTime,
     ) -> Result<Result<usize, u64>, StoreError> {
         self.modify::<HitLog, Result<usize, u64>, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
-            let mut live = log.map(|l| l.live(limit, now)).unwrap_or_default();
-            if live.len() >= limit.max {
-                let wait = retry_after(&live, limit, now);
+            let mut log = HitLog::current(log, limit, now);
+            if log.hits.len() >= limit.max {
+                let wait = retry_after(&log.hits, limit, now);
                 return Ok((Change::Keep(Err(wait)), None));
             }
-            live.push(now);
-            let count = live.len();
-            Ok((
-                Change::Write(HitLog { hits: live }, Ok(count)),
-                Some(now + limit.window),
-            ))
+            if log.hits.len() + log.pending.len() >= limit.max {
+                return Ok((Change::Keep(Err(1)), None));
+            }
+            log.hits.push(now);
+            let count = log.hits.len();
+            Ok((Change::Write(log, Ok(count)), Some(now + limit.window)))
+        })
+        .await
+    }
+
+    /// Reserves one attempt that may become a hit, atomically: refused when the hits of the
+    /// window plus the attempts already under way reach the limit. So parallel attempts cannot
+    /// all pass a check made before any of them was counted, and still an attempt that turns
+    /// out not to count (a right password) never uses up the limit, not even for a moment:
+    /// more right passwords at once than the limit (an office behind one address at 8
+    /// o'clock) wait for each other instead of being refused. Every `Reserved` must be settled
+    /// with [`Repo::limit_settle`].
+    pub async fn limit_reserve(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<Reservation, StoreError> {
+        self.modify::<HitLog, Reservation, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+            let mut log = HitLog::current(log, limit, now);
+            if log.hits.len() >= limit.max {
+                return Ok((
+                    Change::Keep(Reservation::Full(retry_after(&log.hits, limit, now))),
+                    None,
+                ));
+            }
+            if log.hits.len() + log.pending.len() >= limit.max {
+                return Ok((Change::Keep(Reservation::Busy), None));
+            }
+            log.pending.push(now);
+            Ok((Change::Write(log, Reservation::Reserved), Some(now + limit.window)))
+        })
+        .await
+    }
+
+    /// [`Repo::limit_reserve`], waiting up to `patience` while only attempts under way stand in
+    /// the way: `Ok` when reserved, `Err(seconds)` when the limit is reached or the wait ran out.
+    pub async fn limit_reserve_waiting(
+        &self,
+        limit: &Limit,
+        key: &str,
+        now: UnixTime,
+        patience: std::time::Duration,
+    ) -> Result<Allowance, StoreError> {
+        let started = std::time::Instant::now();
+        loop {
+            match self.limit_reserve(limit, key, now).await? {
+                Reservation::Reserved => return Ok(Ok(())),
+                Reservation::Full(wait) => return Ok(Err(wait)),
+                Reservation::Busy if started.elapsed() < patience => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Reservation::Busy => return Ok(Err(1)),
+            }
+        }
+    }
+
+    /// Ends a reserved attempt: it becomes a hit (`counts`) or is dropped. Returns the hits of
+    /// the window after it.
+    pub async fn limit_settle(
+        &self,
+        limit: &Limit,
+        key: &str,
+        counts: bool,
+        now: UnixTime,
+    ) -> Result<usize, StoreError> {
+        self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+            let mut log = HitLog::current(log, limit, now);
+            // Reservations are interchangeable; the oldest is the one closest to lapsing.
+            if !log.pending.is_empty() {
+                log.pending.remove(0);
+            }
+            if counts {
+                log.hits.push(now);
+            }
+            let hits = log.hits.len();
+            Ok((Change::Write(log, hits), Some(now + limit.window)))
         })
         .await
     }
@@ -102,21 +206,24 @@ impl Repo {
     /// Gives back the most recent hit (an SMS that could not be sent after all).
     pub async fn limit_release(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<(), StoreError> {
         self.modify::<HitLog, (), StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
-            let Some(log) = log else {
+            if log.is_none() {
                 return Ok((Change::Keep(()), None));
-            };
-            let mut live = log.live(limit, now);
-            live.pop();
-            Ok((Change::Write(HitLog { hits: live }, ()), Some(now + limit.window)))
+            }
+            let mut log = HitLog::current(log, limit, now);
+            log.hits.pop();
+            Ok((Change::Write(log, ()), Some(now + limit.window)))
         })
         .await
     }
 
-    pub async fn lock(&self, scope: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<(), StoreError> {
+    /// Locks `key` until `until` (or keeps a later lock). `true` when no lock was in force, so
+    /// parallel callers that all reach a limit record one lockout between them, not one each.
+    pub async fn lock(&self, scope: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<bool, StoreError> {
         let pk = format!("LOCK#{scope}#{key}");
-        self.modify::<UnixTime, (), StoreError, _>(&pk, "LOCK", now, |current| {
+        self.modify::<UnixTime, bool, StoreError, _>(&pk, "LOCK", now, |current| {
+            let started = current.is_none();
             let until = current.map_or(until, |c| (*c).max(until));
-            Ok((Change::Write(until, ()), Some(until)))
+            Ok((Change::Write(until, started), Some(until)))
         })
         .await
     }
@@ -228,6 +335,29 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn reservations_count_while_under_way_and_only_failures_stay() {
+        let r = repo();
+        assert_eq!(r.limit_reserve(&L, "k", 100).await.unwrap(), Reservation::Reserved);
+        assert_eq!(r.limit_reserve(&L, "k", 100).await.unwrap(), Reservation::Reserved);
+        assert_eq!(r.limit_reserve(&L, "k", 100).await.unwrap(), Reservation::Reserved);
+        // Three under way, none failed yet: the fourth waits.
+        assert_eq!(r.limit_reserve(&L, "k", 100).await.unwrap(), Reservation::Busy);
+        assert_eq!(r.limit_settle(&L, "k", false, 101).await.unwrap(), 0);
+        assert_eq!(r.limit_settle(&L, "k", true, 101).await.unwrap(), 1);
+        assert_eq!(r.limit_settle(&L, "k", true, 102).await.unwrap(), 2);
+        assert_eq!(r.limit_reserve(&L, "k", 103).await.unwrap(), Reservation::Reserved);
+        assert_eq!(r.limit_settle(&L, "k", true, 103).await.unwrap(), 3);
+        assert_eq!(r.limit_reserve(&L, "k", 104).await.unwrap(), Reservation::Full(57));
+        // A reservation whose process died stops counting after a minute.
+        let r = repo();
+        for _ in 0..3 {
+            r.limit_reserve(&L, "k", 0).await.unwrap();
+        }
+        assert_eq!(r.limit_reserve(&L, "k", 59).await.unwrap(), Reservation::Busy);
+        assert_eq!(r.limit_reserve(&L, "k", 60).await.unwrap(), Reservation::Reserved);
+    }
+
+    #[tokio::test]
     async fn release_gives_back_a_hit() {
         let r = repo();
         for t in 0..3 {
@@ -282,7 +412,8 @@ mod tests {
     #[tokio::test]
     async fn locks_expire() {
         let r = repo();
-        r.lock("codes", "kari", 1_000, 100).await.unwrap();
+        assert!(r.lock("codes", "kari", 1_000, 100).await.unwrap());
+        assert!(!r.lock("codes", "kari", 900, 200).await.unwrap(), "already locked");
         assert_eq!(r.locked("codes", "kari", 400).await.unwrap(), Some(600));
         assert_eq!(r.locked("codes", "kari", 1_000).await.unwrap(), None);
     }

@@ -11,6 +11,10 @@ use crate::error::ApiError;
 use crate::security::passwords::Verdict;
 use crate::store::records::{account_pk, Account, ChallengePurpose, Change, PhcHash, PROFILE_SK};
 
+/// How long a password attempt waits for a slot while only attempts under way (not failures)
+/// fill its address's limit.
+const ATTEMPT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// A login past the password step: the challenge to answer and the second factors it takes.
 #[derive(Debug, Clone)]
 pub struct LoginStarted {
@@ -58,7 +62,13 @@ impl App {
             });
         }
         if let Some(ip) = source_ip {
-            if let Err(wait) = self.repo.limit_acquire(&self.ip_failures(), ip, now).await? {
+            // Reserved, not yet a failure: right passwords under way never fill the address's
+            // limit; more of them at once than it holds wait a moment for each other.
+            let reserved = self
+                .repo
+                .limit_reserve_waiting(&self.ip_failures(), ip, now, ATTEMPT_PATIENCE)
+                .await?;
+            if let Err(wait) = reserved {
                 return Err(ApiError::TooManyAttempts { retry_after: wait });
             }
         }
@@ -71,9 +81,9 @@ impl App {
             Ok(Err(wait)) => ApiError::TooManyAttempts { retry_after: wait },
             Err(e) => e.into(),
         };
-        // Not an attempt after all: the address gets its slot back.
+        // Not an attempt after all: the address's reservation is dropped.
         if let Some(ip) = source_ip {
-            self.repo.limit_release(&self.ip_failures(), ip, now).await?;
+            self.repo.limit_settle(&self.ip_failures(), ip, false, now).await?;
         }
         Err(refused)
     }
@@ -88,7 +98,7 @@ impl App {
         let now = self.now();
         self.repo.failure_streak_clear(backoff_key, now).await?;
         if let Some(ip) = source_ip {
-            self.repo.limit_release(&self.ip_failures(), ip, now).await?;
+            self.repo.limit_settle(&self.ip_failures(), ip, false, now).await?;
         }
         Ok(())
     }
@@ -109,6 +119,12 @@ impl App {
         let now = self.now();
         if let Err(e) = self.repo.failure_streak_touch(backoff_key, now).await {
             tracing::warn!(error = %e, "password backoff not moved to the failure");
+        }
+        if let Some(ip) = source_ip {
+            // Fails closed: a reservation left unsettled keeps counting until it lapses.
+            if let Err(e) = self.repo.limit_settle(&self.ip_failures(), ip, true, now).await {
+                tracing::warn!(error = %e, "password failure not settled for its address");
+            }
         }
         // The failure that starts the backoff is the lockout operators look for.
         let throttled = streak.count == self.policy.password_failures_before_backoff;

@@ -156,10 +156,18 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<(), ApiError> {
         let is_reset = |c: &Challenge| matches!(c.purpose, ChallengePurpose::PasswordReset);
-        let challenge = self.live_challenge(id).await?;
-        if !is_reset(&challenge) {
-            return Err(ApiError::ChallengeGone);
-        }
+        // A new password of the wrong length is a malformed field (the contract's schema says
+        // 12–128): refused as such even when the challenge is gone. With a live challenge every
+        // reason is reported below, the username ones too.
+        let length = NewPassword::length_reasons(&new_password);
+        let challenge = match self.live_challenge(id).await {
+            Ok(c) if is_reset(&c) => c,
+            Ok(_) | Err(ApiError::ChallengeGone) if !length.is_empty() => {
+                return Err(ApiError::WeakPassword(length));
+            }
+            Ok(_) => return Err(ApiError::ChallengeGone),
+            Err(e) => return Err(e),
+        };
         // Checked before the code is: a weak choice must not use up the code or an attempt.
         let new_password = NewPassword::parse(new_password, &challenge.username).map_err(ApiError::WeakPassword)?;
         let challenge = self.verify_code(id, code, source_ip, is_reset).await?;

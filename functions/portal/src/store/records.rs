@@ -46,6 +46,48 @@ impl<T> Stored<T> {
 #[derive(Clone)]
 pub struct Repo {
     store: Arc<dyn ItemStore>,
+    /// Read-modify-writes of one record within this process take turns (see [`Repo::modify`]).
+    turns: Arc<KeyTurns>,
+}
+
+/// One async lock per record being modified in this process, dropped when nobody waits.
+#[derive(Default)]
+struct KeyTurns {
+    locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl KeyTurns {
+    /// Waits for this process's turn at `key`; the turn ends when the returned value drops
+    /// (also when the request is abandoned half way).
+    async fn take(&self, key: String) -> Turn<'_> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.entry(key.clone()).or_default().clone()
+        };
+        let guard = lock.lock_owned().await;
+        Turn {
+            turns: self,
+            key,
+            guard: Some(guard),
+        }
+    }
+}
+
+struct Turn<'a> {
+    turns: &'a KeyTurns,
+    key: String,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut locks = self.turns.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.guard.take();
+        // Only the map holds it: nobody has or waits for a turn at this record.
+        if locks.get(&self.key).is_some_and(|lock| Arc::strong_count(lock) == 1) {
+            locks.remove(&self.key);
+        }
+    }
 }
 
 /// What a modification decided.
@@ -60,7 +102,10 @@ pub enum Change<T, R> {
 
 impl Repo {
     pub fn new(store: Arc<dyn ItemStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            turns: Arc::default(),
+        }
     }
 
     pub fn items(&self) -> &Arc<dyn ItemStore> {
@@ -116,13 +161,26 @@ impl Repo {
 
     /// Optimistic read-modify-write: `f` sees the current record (or `None`) and decides;
     /// a lost race re-reads and asks `f` again. `expires_at` is applied to written records.
-    pub async fn modify<T, R, E, F>(&self, pk: &str, sk: &str, now: UnixTime, mut f: F) -> Result<R, E>
+    pub async fn modify<T, R, E, F>(&self, pk: &str, sk: &str, now: UnixTime, f: F) -> Result<R, E>
     where
         T: Serialize + DeserializeOwned,
         E: From<StoreError>,
         F: FnMut(Option<&T>) -> Result<(Change<T, R>, Option<UnixTime>), E>,
     {
-        for _ in 0..MAX_RETRIES {
+        // Writers of one record in this process take turns, so a hot record (the per-address
+        // limit of an office logging in at 8 o'clock) is not a storm of lost races; writers in
+        // other processes are still kept apart by the version condition and the retries.
+        let _turn = self.turns.take(format!("{pk}\u{0}{sk}")).await;
+        self.modify_unserialised(pk, sk, now, f).await
+    }
+
+    async fn modify_unserialised<T, R, E, F>(&self, pk: &str, sk: &str, now: UnixTime, mut f: F) -> Result<R, E>
+    where
+        T: Serialize + DeserializeOwned,
+        E: From<StoreError>,
+        F: FnMut(Option<&T>) -> Result<(Change<T, R>, Option<UnixTime>), E>,
+    {
+        for attempt in 0..MAX_RETRIES {
             let current = self.load::<T>(pk, sk, now).await?;
             let (change, expires_at) = f(current.as_ref().map(|s| &s.value))?;
             let op = match (&change, &current) {
@@ -149,7 +207,10 @@ impl Repo {
             if let Some(op) = op {
                 match self.store.transact(vec![op], now).await {
                     Ok(()) => {}
-                    Err(StoreError::ConditionFailed) => continue,
+                    Err(StoreError::ConditionFailed) => {
+                        contention_backoff(attempt).await;
+                        continue;
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -158,6 +219,17 @@ impl Repo {
             });
         }
         Err(StoreError::ConditionFailed.into())
+    }
+}
+
+/// A short random pause after losing a race for one record, growing with the attempts (at most
+/// 32 ms), so the writers of a hot record (an office's per-address limit at 8 o'clock) stop
+/// colliding instead of retrying in lockstep.
+async fn contention_backoff(attempt: usize) {
+    let cap = 1u64 << attempt.min(5);
+    let millis = rand::random::<u64>() % (cap + 1);
+    if millis > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
     }
 }
 

@@ -1,0 +1,195 @@
+//! Cookies: the `Cookie` header parser, the refresh token inside the refresh cookie, and the
+//! refresh itself with mutated tokens (never a new session, never a revoked one either).
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use portal::domain::{SessionId, Username};
+use portal::error::ApiError;
+use portal::http::cookies::read_cookie;
+use portal::services::sessions::RefreshToken;
+use portal::testing::TestApp;
+use proptest::prelude::*;
+
+use crate::{config, mutate, mutate_text, mutations, replay, seed};
+
+const NAME: &str = "__Host-hk_refresh";
+
+/// `read_cookie` on a header holding `bytes` (when it can be a header value at all).
+fn check_cookie_header(bytes: &[u8]) {
+    let Ok(value) = HeaderValue::from_bytes(bytes) else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::COOKIE, value.clone());
+    for name in [NAME, "__Secure-hk_buypass", "", "a"] {
+        if let Some(found) = read_cookie(&headers, name) {
+            let text = value
+                .to_str()
+                .unwrap_or_else(|_| panic!("a cookie came out of a non-text header"));
+            assert!(text.contains(found.as_str()), "{found:?} is not in {text:?}");
+            assert_eq!(found.trim(), found, "values are trimmed");
+            assert!(!found.contains(';'));
+        }
+    }
+    if let Some(raw) = read_cookie(&headers, NAME) {
+        check_refresh_token(&raw);
+    }
+}
+
+fn check_refresh_token(raw: &str) {
+    let Some(token) = RefreshToken::parse(raw) else {
+        return;
+    };
+    // No normalisation: what parses is exactly what was issued.
+    assert_eq!(token.encode(), raw);
+    let (sid, secret) = raw
+        .split_once('.')
+        .unwrap_or_else(|| panic!("{raw:?} parsed without a dot"));
+    assert!(SessionId::parse(sid).is_ok());
+    assert_eq!(secret.len(), 43);
+    assert!(!format!("{token:?}").contains(secret), "Debug shows the secret");
+}
+
+fn cookie_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
+    prop::collection::vec(
+        (
+            prop_oneof![Just(NAME.to_owned()), "[A-Za-z0-9_-]{1,12}"],
+            "[A-Za-z0-9!#$%&'()*+\\-./:<>?@\\[\\]^_`{|}~]{0,40}",
+        ),
+        0..6,
+    )
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A signed-in user whose refresh token the property mutates.
+struct Signed {
+    rt: tokio::runtime::Runtime,
+    t: TestApp,
+    token: RefreshToken,
+}
+
+impl Signed {
+    fn new() -> Self {
+        let rt = runtime();
+        let t = TestApp::in_memory();
+        let token = rt.block_on(async {
+            t.account("kari", "korrekt hest batteri stift", "+4791234567").await;
+            let kari = Username::parse("kari").unwrap_or_else(|e| panic!("{e}"));
+            t.app
+                .open_session(&kari, false, None)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .refresh
+        });
+        Self { rt, t, token }
+    }
+
+    fn refresh(&self, token: &RefreshToken) -> Result<RefreshToken, ApiError> {
+        self.rt
+            .block_on(self.t.app.refresh_session(token, None))
+            .map(|tokens| tokens.refresh)
+    }
+}
+
+thread_local! {
+    static SIGNED: std::cell::RefCell<Option<Signed>> = const { std::cell::RefCell::new(None) };
+}
+
+proptest! {
+    #![proptest_config(config("cookies", 2000))]
+
+    #[test]
+    fn arbitrary_cookie_headers_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        check_cookie_header(&bytes);
+    }
+
+    #[test]
+    fn mutated_seed_cookies_never_panic(seed in seed("cookies"), edits in mutations()) {
+        check_cookie_header(&mutate(&seed, &edits));
+    }
+
+    /// Every cookie named once is found with its value; a name sent twice is refused.
+    #[test]
+    fn cookies_round_trip(pairs in cookie_pairs(), separator in prop::sample::select(vec!["; ", ";", " ; "])) {
+        let text = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(separator);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(&text).unwrap());
+        for (name, value) in &pairs {
+            let times = pairs.iter().filter(|(k, _)| k == name).count();
+            let found = read_cookie(&headers, name);
+            if times == 1 {
+                prop_assert_eq!(found.as_deref(), Some(value.as_str()), "{}", text);
+            } else {
+                prop_assert_eq!(found, None, "{} sent {} times", name, times);
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_refresh_tokens_never_panic(raw in prop_oneof![any::<String>(), "[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_.=-]{40,46}"]) {
+        check_refresh_token(&raw);
+    }
+
+    /// A refresh token with any edit never refreshes and never ends the real session: the real
+    /// token still works afterwards (checked after the run, and on every 64th case).
+    #[test]
+    fn mutated_refresh_tokens_never_refresh(edits in mutations(), check_real in 0u8..64) {
+        SIGNED.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            let signed = slot.get_or_insert_with(Signed::new);
+            let real = signed.token.encode();
+            let forged = mutate_text(&real, &edits);
+            check_refresh_token(&forged);
+            if let Some(token) = RefreshToken::parse(&forged) {
+                if forged != real {
+                    let outcome = signed.refresh(&token);
+                    prop_assert!(
+                        matches!(outcome, Err(ApiError::SessionExpired)),
+                        "forged {forged:?} answered {outcome:?}"
+                    );
+                }
+            }
+            if check_real == 0 {
+                let next = signed.refresh(&signed.token).unwrap_or_else(|e| panic!("the real token stopped working: {e}"));
+                signed.token = next;
+            }
+            Ok(())
+        })?;
+    }
+}
+
+#[test]
+fn real_tokens_round_trip_and_survive_forgeries() {
+    let signed = Signed::new();
+    let real = signed.token.encode();
+    assert_eq!(RefreshToken::parse(&real).map(|t| t.encode()), Some(real.clone()));
+    let (sid, secret) = real.split_once('.').unwrap_or_default();
+    for forged in [
+        format!("{sid}.{}", "A".repeat(43)),
+        format!("{}.{secret}", SessionId::generate()),
+        format!("{sid}.{}", &secret[..42]),
+        format!("{sid}.{secret}A"),
+        format!("{sid}.{}", secret.to_uppercase()),
+    ] {
+        if let Some(token) = RefreshToken::parse(&forged) {
+            assert!(
+                matches!(signed.refresh(&token), Err(ApiError::SessionExpired)),
+                "{forged}"
+            );
+        }
+    }
+    let next = signed.refresh(&signed.token).unwrap_or_else(|e| panic!("{e}"));
+    // The rotated-away token is now a reuse: the whole session ends.
+    assert!(matches!(signed.refresh(&signed.token), Err(ApiError::RefreshReused)));
+    assert!(matches!(signed.refresh(&next), Err(ApiError::SessionExpired)));
+}
+
+#[test]
+fn corpus_replays() {
+    replay("cookies", check_cookie_header);
+}
