@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portal::lambda::run_http_function(portal::routes::Function::Login).await
+    portal::lambda::run_http_function(portal::routes::Function::Login, portal::routes::login_routes).await
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext, TrustStore};
 
 /// Upper bound for one SDK call including retries.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
@@ -28,6 +29,36 @@ fn emulator_timeout() -> Option<Duration> {
         .and_then(|v| v.parse::<u64>().ok())
         .filter(|s| (1..=300).contains(s))
         .map(Duration::from_secs)
+}
+
+/// The roots AWS service endpoints chain to (Amazon Trust Services' five; its repository asks
+/// custom trust stores to hold all of them).
+pub const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("../certs/amazon-trust-services.pem");
+
+/// What the SDK's HTTPS trusts. Against AWS: the Amazon Trust Services roots only. That is
+/// narrower than the platform's store (no other CA can vouch for a DynamoDB endpoint) and
+/// saves every cold start from reading and parsing a few hundred certificate files. With an
+/// HTTPS endpoint override (LocalStack, a proxy) the platform's store, as the SDK's
+/// default does, since such an endpoint has a certificate of its own. (Emulators on plain
+/// HTTP use no TLS at all, so they change nothing.)
+fn tls_context() -> TlsContext {
+    let https_override = std::env::vars().any(|(name, value)| {
+        (name == "AWS_ENDPOINT_URL" || name.starts_with("AWS_ENDPOINT_URL_"))
+            && value
+                .trim()
+                .get(..8)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    });
+    let trust = if https_override {
+        TrustStore::default()
+    } else {
+        TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_ROOTS)
+    };
+    // Building only stores the settings; it cannot fail for a trust store.
+    TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .unwrap_or_default()
 }
 
 /// The environment-driven loader with the portal's timeouts and retries, for callers that
@@ -50,7 +81,54 @@ pub fn loader() -> ConfigLoader {
         .with_max_attempts(3)
         .with_initial_backoff(Duration::from_millis(50))
         .with_max_backoff(Duration::from_millis(500));
+    // HTTPS on rustls with ring. The SDK's default client would bring aws-lc as a second
+    // crypto library into every function; ring is already here (tokens, codes, the Buypass
+    // client's rustls), so this keeps the deployment zips small.
+    let https = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(tls_context())
+        .build_https();
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https)
         .timeout_config(timeouts)
         .retry_config(retries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls_pki_types::pem::PemObject as _;
+
+    /// The bundle is handed to the SDK, which parses it only when it first connects (and
+    /// panics there if it cannot): it must parse here.
+    #[test]
+    fn the_bundled_roots_are_the_five_amazon_trust_services_roots() {
+        let ders = rustls_pki_types::CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("PEM");
+        let mut subjects: Vec<String> = ders
+            .iter()
+            .map(|der| {
+                let (_, cert) = x509_parser::parse_x509_certificate(der).expect("certificate");
+                assert!(cert.is_ca(), "{} is no CA", cert.subject());
+                assert_eq!(cert.subject(), cert.issuer(), "{} is not a root", cert.subject());
+                assert!(
+                    cert.validity().not_after.timestamp() > 2_100_000_000,
+                    "expires before 2036"
+                );
+                cert.subject().to_string()
+            })
+            .collect();
+        subjects.sort();
+        assert_eq!(
+            subjects,
+            [
+                "C=US, O=Amazon, CN=Amazon Root CA 1",
+                "C=US, O=Amazon, CN=Amazon Root CA 2",
+                "C=US, O=Amazon, CN=Amazon Root CA 3",
+                "C=US, O=Amazon, CN=Amazon Root CA 4",
+                "C=US, ST=Arizona, L=Scottsdale, O=Starfield Technologies, Inc., CN=Starfield Services Root Certificate Authority - G2",
+            ]
+        );
+    }
 }

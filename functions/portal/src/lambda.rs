@@ -27,7 +27,7 @@ use std::sync::Arc;
 use crate::app::{App, AppParts, SharedApp};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Policy, Settings};
-use crate::routes::{function_router, Function};
+use crate::routes::{with_common_layers, Function};
 use crate::security::keys::KeyMaterial;
 use crate::security::passwords::HashParams;
 use crate::security::secrets_manager::load_key_material;
@@ -37,6 +37,7 @@ use crate::sms::SmsSender;
 use crate::store::dynamodb::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::ItemStore;
+use axum::Router;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
@@ -207,8 +208,12 @@ impl BuiltFunction {
     }
 }
 
-/// The whole `main` of an HTTP function.
-pub async fn run_http_function(function: Function) -> Result<(), lambda_http::Error> {
+/// The whole `main` of an HTTP function. `routes` is the function's own route table (such as
+/// [`crate::routes::login_routes`]), passed as a function item so only its handlers are linked.
+pub async fn run_http_function<R>(function: Function, routes: R) -> Result<(), lambda_http::Error>
+where
+    R: FnOnce() -> Router<SharedApp>,
+{
     crate::observability::init_json_logs();
     let app = match LambdaConfig::from_env() {
         Ok(config) => config.build().await,
@@ -223,7 +228,7 @@ pub async fn run_http_function(function: Function) -> Result<(), lambda_http::Er
         }
     };
     tracing::info!(function = function.name(), "initialised");
-    lambda_http::run(function_router(function, app)).await
+    lambda_http::run(with_common_layers(routes().with_state(app))).await
 }
 
 /// Tells the Lambda service why this instance cannot start, so the reason shows in the

@@ -74,39 +74,69 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/account/totp/confirm", Function::Account),
 ];
 
+// One function per deployable, so each Lambda `main` names its own routes at compile time and
+// links only the handlers (and their dependencies) it serves: a `match` on a runtime value
+// would keep every handler in every binary.
+
+/// `login`: the password step and forgotten passwords.
+pub fn login_routes() -> Router<SharedApp> {
+    Router::new()
+        .route("/v1/auth/login", post(auth::login))
+        .route("/v1/auth/password/forgot", post(self_service::forgot_password))
+        .route("/v1/auth/password/reset", post(self_service::reset_password))
+}
+
+/// `sms-code`: the second factor and the session's life.
+pub fn sms_code_routes() -> Router<SharedApp> {
+    Router::new()
+        .route("/v1/auth/sms/resend", post(auth::resend))
+        .route("/v1/auth/sms/verify", post(auth::verify))
+        .route("/v1/auth/refresh", post(auth::refresh))
+        .route("/v1/auth/logout", post(auth::logout))
+        .route("/v1/auth/totp/verify", post(totp::verify))
+}
+
+/// `account`: reading and changing one's own account.
+pub fn account_routes() -> Router<SharedApp> {
+    Router::new()
+        .route("/v1/account", get(account::get_account))
+        .route("/v1/account/password", put(self_service::change_password))
+        .route("/v1/account/phone", post(self_service::start_phone_change))
+        .route("/v1/account/phone/confirm", post(self_service::confirm_phone_change))
+        .route(
+            "/v1/account/totp",
+            get(totp::status).post(totp::start).delete(totp::remove),
+        )
+        .route("/v1/account/totp/confirm", post(totp::confirm))
+}
+
+/// `buypass`: smartcard registration.
+pub fn buypass_routes() -> Router<SharedApp> {
+    Router::new()
+        .route("/v1/homeoffice/buypass/start", post(homeoffice::start))
+        .route("/v1/homeoffice/buypass/callback", get(homeoffice::callback))
+}
+
+/// `serial-activation`: the gateway's certificate lookup.
+pub fn serial_activation_routes() -> Router<SharedApp> {
+    Router::new().route(
+        "/v1/gateway/certificates/{serial}",
+        get(homeoffice::gateway_certificate),
+    )
+}
+
 fn routes_of(function: Function) -> Router<SharedApp> {
     match function {
-        Function::Login => Router::new()
-            .route("/v1/auth/login", post(auth::login))
-            .route("/v1/auth/password/forgot", post(self_service::forgot_password))
-            .route("/v1/auth/password/reset", post(self_service::reset_password)),
-        Function::SmsCode => Router::new()
-            .route("/v1/auth/sms/resend", post(auth::resend))
-            .route("/v1/auth/sms/verify", post(auth::verify))
-            .route("/v1/auth/refresh", post(auth::refresh))
-            .route("/v1/auth/logout", post(auth::logout))
-            .route("/v1/auth/totp/verify", post(totp::verify)),
-        Function::Buypass => Router::new()
-            .route("/v1/homeoffice/buypass/start", post(homeoffice::start))
-            .route("/v1/homeoffice/buypass/callback", get(homeoffice::callback)),
-        Function::SerialActivation => Router::new().route(
-            "/v1/gateway/certificates/{serial}",
-            get(homeoffice::gateway_certificate),
-        ),
-        Function::Account => Router::new()
-            .route("/v1/account", get(account::get_account))
-            .route("/v1/account/password", put(self_service::change_password))
-            .route("/v1/account/phone", post(self_service::start_phone_change))
-            .route("/v1/account/phone/confirm", post(self_service::confirm_phone_change))
-            .route(
-                "/v1/account/totp",
-                get(totp::status).post(totp::start).delete(totp::remove),
-            )
-            .route("/v1/account/totp/confirm", post(totp::confirm)),
+        Function::Login => login_routes(),
+        Function::SmsCode => sms_code_routes(),
+        Function::Account => account_routes(),
+        Function::Buypass => buypass_routes(),
+        Function::SerialActivation => serial_activation_routes(),
     }
 }
 
-/// The router one Lambda function runs.
+/// The router one Lambda function runs (tests; the functions' `main`s use the `*_routes`
+/// of their own function, see above).
 pub fn function_router(function: Function, app: SharedApp) -> Router {
     with_common_layers(routes_of(function).with_state(app))
 }

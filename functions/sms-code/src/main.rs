@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portal::lambda::run_http_function(portal::routes::Function::SmsCode).await
+    portal::lambda::run_http_function(portal::routes::Function::SmsCode, portal::routes::sms_code_routes).await
 }

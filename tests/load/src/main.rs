@@ -523,7 +523,7 @@ async fn open_store(portal: &Portal) -> Result<Arc<dyn ItemStore>> {
             &portal.data_dir.join("portal.db"),
         )?)),
         Some(aws) => {
-            let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            let config = portal::aws::loader()
                 .endpoint_url(&aws.endpoint)
                 .region(aws_config::Region::new("eu-north-1"))
                 .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(

@@ -22,7 +22,7 @@ use super::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
 use super::{ActivationPolicy, Activator};
 use crate::handlers::homeoffice::{GatewayAuth, HomeOfficeDeps};
 use crate::lambda::{ConfigError, LambdaConfig};
-use crate::routes::{function_router, Function};
+use crate::routes::{serial_activation_routes, with_common_layers, Function};
 
 fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -91,7 +91,7 @@ pub async fn run_serial_activation_function() -> Result<(), lambda_runtime::Erro
         trigger: None,
         gateway_auth: Some(activation.auth),
     };
-    let router = function_router(Function::SerialActivation, app).layer(Extension(Arc::new(deps)));
+    let router = with_common_layers(serial_activation_routes().with_state(app)).layer(Extension(Arc::new(deps)));
     tracing::info!(function = Function::SerialActivation.name(), "initialised");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let activator = activator.clone();

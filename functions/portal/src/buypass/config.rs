@@ -23,7 +23,7 @@ use super::keys::{client_key_from, Es256Key};
 use super::oidc::{OidcClient, OidcSettings};
 use crate::handlers::homeoffice::HomeOfficeDeps;
 use crate::lambda::{ConfigError, LambdaConfig};
-use crate::routes::{function_router, Function};
+use crate::routes::{buypass_routes, with_common_layers, Function};
 
 fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -88,5 +88,5 @@ pub async fn run_buypass_function() -> Result<(), lambda_http::Error> {
         gateway_auth: None,
     };
     tracing::info!(function = Function::Buypass.name(), "initialised");
-    lambda_http::run(function_router(Function::Buypass, built.app).layer(Extension(Arc::new(deps)))).await
+    lambda_http::run(with_common_layers(buypass_routes().with_state(built.app)).layer(Extension(Arc::new(deps)))).await
 }

@@ -1,8 +1,11 @@
 //! argon2id password hashing (OWASP: m=19 MiB, t=2, p=1), always on a blocking thread, at
 //! most one per CPU at a time.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq as _;
 
 use crate::domain::Password;
 
@@ -52,7 +55,12 @@ pub struct PasswordHasher {
     /// One hash at a time per CPU. Each takes 19 MiB and a CPU for tens of milliseconds: a
     /// burst of logins (or of guesses) beyond that waits its turn instead of starving every
     /// other request of the process (and, locally, the store it talks to) of CPU and memory.
-    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    permits: Arc<tokio::sync::Semaphore>,
+    /// argon2's working memory, kept between verifications: one buffer per hash under way
+    /// (so at most one per CPU). A fresh 19 MiB allocation on whichever blocking thread runs a
+    /// login is mapped anew each time, and the page faults and the kernel zeroing the pages
+    /// cost a fifth of the hash itself.
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
 }
 
 impl PasswordHasher {
@@ -76,7 +84,8 @@ impl PasswordHasher {
         Self {
             params,
             dummy_hash,
-            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(cpus)),
+            permits: Arc::new(tokio::sync::Semaphore::new(cpus)),
+            memory: Arc::default(),
         }
     }
 
@@ -108,10 +117,13 @@ impl PasswordHasher {
         let dummy = self.dummy_hash.clone();
         let params = self.params;
         let password = password.clone();
+        let memory = self.memory.clone();
         self.on_a_cpu(move || {
             let real = target.is_some();
             let hash = target.unwrap_or(dummy);
-            let verdict = verify_sync(params, &password, &hash);
+            let mut blocks = take(&memory);
+            let verdict = verify_sync_in(params, &password, &hash, &mut blocks);
+            give_back(&memory, blocks, params);
             if real {
                 verdict
             } else {
@@ -132,26 +144,75 @@ pub fn hash_sync(params: HashParams, password: &Password) -> Result<String, Stri
         .map_err(|e| e.to_string())
 }
 
+/// Verifies `password` against the PHC string `phc`, in freshly allocated memory.
 pub fn verify_sync(params: HashParams, password: &Password, phc: &str) -> Verdict {
+    verify_sync_in(params, password, phc, &mut Vec::new())
+}
+
+/// Verifies `password` against the PHC string `phc` with the algorithm, version and
+/// parameters stored in it (so old hashes keep working), using `memory` as argon2's working
+/// memory (grown as needed, wiped afterwards). The outputs are compared in constant time.
+pub fn verify_sync_in(params: HashParams, password: &Password, phc: &str, memory: &mut Vec<Block>) -> Verdict {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return Verdict::Mismatch;
     };
-    // Verify with the parameters stored in the hash, so old hashes keep working.
-    if Argon2::default()
-        .verify_password(password.expose().as_bytes(), &parsed)
-        .is_err()
-    {
+    let (Some(expected), Ok(algorithm), Ok(stored)) = (
+        parsed.hash,
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return Verdict::Mismatch;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return Verdict::Mismatch,
+    };
+    let mut salt = [0u8; 64];
+    let Some(salt) = parsed.salt.and_then(|s| s.decode_b64(&mut salt).ok()) else {
+        return Verdict::Mismatch;
+    };
+    let blocks = stored.block_count();
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
+    }
+    // Ours are 32 bytes; PHC allows up to 64 (longer cannot be ours).
+    let mut output = [0u8; 64];
+    let Some(output) = output.get_mut(..expected.len()) else {
+        return Verdict::Mismatch;
+    };
+    let computed = Argon2::new(algorithm, version, stored.clone()).hash_password_into_with_memory(
+        password.expose().as_bytes(),
+        salt,
+        &mut *output,
+        &mut memory[..blocks],
+    );
+    // The memory holds state derived from the password: wiped before it waits for the next one.
+    memory[..blocks].fill(Block::default());
+    std::hint::black_box(&memory);
+    if computed.is_err() || !bool::from(output.ct_eq(expected.as_bytes())) {
         return Verdict::Mismatch;
     }
-    let current = Params::try_from(&parsed).ok().map(|p| HashParams {
-        memory_kib: p.m_cost(),
-        iterations: p.t_cost(),
-        parallelism: p.p_cost(),
-    });
-    if parsed.algorithm.as_str() == "argon2id" && current == Some(params) {
+    let current = HashParams {
+        memory_kib: stored.m_cost(),
+        iterations: stored.t_cost(),
+        parallelism: stored.p_cost(),
+    };
+    if algorithm == Algorithm::Argon2id && current == params {
         Verdict::Match
     } else {
         Verdict::MatchNeedsRehash
+    }
+}
+
+fn take(pool: &Mutex<Vec<Vec<Block>>>) -> Vec<Block> {
+    pool.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default()
+}
+
+/// Keeps `blocks` for the next verification unless an old hash with larger parameters grew
+/// it beyond what the current ones need.
+fn give_back(pool: &Mutex<Vec<Vec<Block>>>, blocks: Vec<Block>, params: HashParams) {
+    if blocks.len() <= params.memory_kib as usize {
+        pool.lock().unwrap_or_else(|e| e.into_inner()).push(blocks);
     }
 }
 
@@ -206,6 +267,60 @@ mod tests {
             PasswordHasher::new(HashParams::PRODUCTION).dummy_hash,
             hasher.dummy_hash
         );
+    }
+
+    #[test]
+    fn reused_memory_gives_the_same_verdicts_and_is_wiped_after_each() {
+        let right = Password::new("riktig hest batteri".into());
+        let ours = hash_sync(FAST, &right).unwrap();
+        let older = hash_sync(
+            HashParams {
+                memory_kib: 2048,
+                iterations: 1,
+                parallelism: 1,
+            },
+            &right,
+        )
+        .unwrap();
+        let mut memory = Vec::new();
+        for _ in 0..2 {
+            assert_eq!(verify_sync_in(FAST, &right, &ours, &mut memory), Verdict::Match);
+            assert!(memory.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)));
+            assert_eq!(
+                verify_sync_in(FAST, &Password::new("feil".into()), &ours, &mut memory),
+                Verdict::Mismatch
+            );
+            assert_eq!(
+                verify_sync_in(FAST, &right, &older, &mut memory),
+                Verdict::MatchNeedsRehash
+            );
+            assert!(memory.iter().all(|b| b.as_ref().iter().all(|w| *w == 0)));
+        }
+    }
+
+    #[test]
+    fn other_argon2_variants_and_tampered_hashes() {
+        let right = Password::new("riktig hest batteri".into());
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let argon2i = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password(right.expose().as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+        assert_eq!(verify_sync(FAST, &right, &argon2i), Verdict::MatchNeedsRehash);
+        let ours = hash_sync(FAST, &right).unwrap();
+        // The same hash output under another algorithm, a changed parameter or salt, or cut short.
+        for tampered in [
+            ours.replacen("argon2id", "argon2d", 1),
+            ours.replacen("t=1", "t=2", 1),
+            format!("{}A", &ours[..ours.len() - 1]),
+            ours[..ours.rfind('$').unwrap()].to_owned(),
+        ] {
+            assert_eq!(verify_sync(FAST, &right, &tampered), Verdict::Mismatch, "{tampered}");
+        }
     }
 
     #[tokio::test]
