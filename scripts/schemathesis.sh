@@ -79,7 +79,7 @@ PORTAL_BASE_URL="http://$base" PORTAL_GATEWAY_KEY="$gateway_key" PORTAL_HOOKS_LO
   run openapi.yaml --url "http://$base" \
   --checks all \
   --seed "${SCHEMATHESIS_SEED:-20260101}" \
-  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-60}" \
+  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" \
   --workers "${SCHEMATHESIS_WORKERS:-2}" \
   --request-timeout 30 \
   --report junit --report-junit-path target/schemathesis/junit.xml || status=$?

@@ -386,6 +386,18 @@ PASSWORD_FIELDS = {
 _fresh_mobiles = iter(range(1, 10_000))
 
 
+def enrol_totp(session: Session) -> None:
+    """Sets up an authenticator app on the session's account (start, then confirm a code)."""
+    bearer = {"authorization": f"Bearer {session.access_token}"}
+    started = call("POST", "/v1/account/totp", {"password": session.account.password}, bearer)
+    if started.status != 200:
+        log(f"enrolling an authenticator app answered {started.status}")
+        return
+    confirmed = call("POST", "/v1/account/totp/confirm", {"code": totp_now(started.body["secret"])}, bearer)
+    if confirmed.status != 204:
+        log(f"confirming the authenticator app answered {confirmed.status}")
+
+
 def _inject(op: str, case) -> dict | None:
     if op == "lookupGatewayCertificate" and isinstance(case.path_parameters, dict) and _turn(op, 2, 10):
         serial = registered_serial()
@@ -402,6 +414,9 @@ def _inject(op: str, case) -> dict | None:
     if op in PASSWORD_FIELDS and isinstance(body.get(PASSWORD_FIELDS[op]), str) and _turn(op, 2, 40):
         session = POOLS[op].current()
         body[PASSWORD_FIELDS[op]] = session.account.password
+        if op == "removeTotp":
+            # Something to remove (otherwise every case is 404 `not_enrolled`): set up an app.
+            enrol_totp(session)
         return {"account": session.account, "new_password": body.get("new_password")}
     if op in ("verifySmsCode", "resendSmsCode") and isinstance(body.get("challenge_id"), str) and _turn(op, 3, 6):
         account = POOLS[op].account()

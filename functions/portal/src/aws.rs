@@ -42,7 +42,11 @@ pub const AMAZON_TRUST_SERVICES_ROOTS: &str = include_str!("../certs/amazon-trus
 /// default does, since such an endpoint has a certificate of its own. (Emulators on plain
 /// HTTP use no TLS at all, so they change nothing.)
 fn tls_context() -> TlsContext {
-    let https_override = std::env::vars().any(|(name, value)| {
+    // `vars_os`: a variable elsewhere in the environment that is not UTF-8 must not panic here.
+    let https_override = std::env::vars_os().any(|(name, value)| {
+        let (Some(name), Some(value)) = (name.to_str(), value.to_str()) else {
+            return false;
+        };
         (name == "AWS_ENDPOINT_URL" || name.starts_with("AWS_ENDPOINT_URL_"))
             && value
                 .trim()
@@ -106,6 +110,25 @@ mod tests {
         let ders = rustls_pki_types::CertificateDer::pem_slice_iter(AMAZON_TRUST_SERVICES_ROOTS.as_bytes())
             .collect::<Result<Vec<_>, _>>()
             .expect("PEM");
+        // SHA-256 of each certificate, as Amazon Trust Services publishes them.
+        let mut fingerprints: Vec<String> = ders
+            .iter()
+            .map(|der| {
+                let digest = ring::digest::digest(&ring::digest::SHA256, der);
+                digest.as_ref().iter().map(|b| format!("{b:02X}")).collect()
+            })
+            .collect();
+        fingerprints.sort();
+        assert_eq!(
+            fingerprints,
+            [
+                "18CE6CFE7BF14E60B2E347B8DFE868CB31D02EBB3ADA271569F50343B46DB3A4",
+                "1BA5B2AA8C65401A82960118F80BEC4F62304D83CEC4713A19C39C011EA46DB4",
+                "568D6905A2C88708A4B3025190EDCFEDB1974A606A13C6E5290FCB2AE63EDAB5",
+                "8ECDE6884F3D87B1125BA31AC3FCB13D7016DE7F57CC904FE1CB97C6AE98196E",
+                "E35D28419ED02025CFA69038CD623962458DA5C695FBDEA3C22B0BFB25897092",
+            ]
+        );
         let mut subjects: Vec<String> = ders
             .iter()
             .map(|der| {

@@ -144,6 +144,11 @@ pub fn hash_sync(params: HashParams, password: &Password) -> Result<String, Stri
         .map_err(|e| e.to_string())
 }
 
+/// The largest argon2 costs a stored hash may ask for (ours: 19 MiB, 2 passes, 1 lane).
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
+const MAX_ITERATIONS: u32 = 16;
+const MAX_PARALLELISM: u32 = 8;
+
 /// Verifies `password` against the PHC string `phc`, in freshly allocated memory.
 pub fn verify_sync(params: HashParams, password: &Password, phc: &str) -> Verdict {
     verify_sync_in(params, password, phc, &mut Vec::new())
@@ -163,6 +168,11 @@ pub fn verify_sync_in(params: HashParams, password: &Password, phc: &str, memory
     ) else {
         return Verdict::Mismatch;
     };
+    // Stored hashes are ours, but a hash must never be able to take the process down: a cost
+    // far beyond any we ever used (or would) is refused, not computed.
+    if stored.m_cost() > MAX_MEMORY_KIB || stored.t_cost() > MAX_ITERATIONS || stored.p_cost() > MAX_PARALLELISM {
+        return Verdict::Mismatch;
+    }
     let version = match parsed.version.map(Version::try_from).transpose() {
         Ok(v) => v.unwrap_or_default(),
         Err(_) => return Verdict::Mismatch,
@@ -316,6 +326,9 @@ mod tests {
         for tampered in [
             ours.replacen("argon2id", "argon2d", 1),
             ours.replacen("t=1", "t=2", 1),
+            // Costs that would take the process down are refused, not computed.
+            ours.replacen("m=1024", "m=4294967295", 1),
+            ours.replacen("t=1", "t=4294967295", 1),
             format!("{}A", &ours[..ours.len() - 1]),
             ours[..ours.rfind('$').unwrap()].to_owned(),
         ] {

@@ -20,30 +20,55 @@ struct HitLog {
     /// Attempts reserved with [`Repo::limit_reserve`] and not yet settled: each may still
     /// become a hit, so they count against the limit while they are under way.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pending: Vec<UnixTime>,
+    pending: Vec<Pending>,
 }
 
-/// A reservation outlives its attempt only if the process died mid-attempt; then it stops
-/// counting after this long.
+/// One reserved attempt: when, and the id its settlement names it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Pending {
+    id: u64,
+    at: UnixTime,
+}
+
+/// The handle of a reserved attempt, for [`Repo::limit_settle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReservationId(u64);
+
+/// A reservation is settled within seconds. One that is not (the process died mid-attempt, or
+/// its settling write failed) becomes a hit after this long: it fails closed, counting as the
+/// failure it may have been, rather than freeing its slot.
 const PENDING_LIFETIME: i64 = 60;
 
 impl HitLog {
+    /// When nothing in the log matters any more: the last hit's window has passed, and so has
+    /// the window of every reservation that could still lapse into a hit.
+    fn expires(&self, limit: &Limit, now: UnixTime) -> UnixTime {
+        let hits = self.hits.iter().map(|t| t + limit.window);
+        let pending = self.pending.iter().map(|p| p.at + PENDING_LIFETIME + limit.window);
+        hits.chain(pending).max().unwrap_or(now + limit.window)
+    }
+
     fn live(&self, limit: &Limit, now: UnixTime) -> Vec<UnixTime> {
         self.hits.iter().copied().filter(|t| now - t < limit.window).collect()
     }
 
-    /// The log as it is now: hits of the window, reservations still under way.
+    /// The log as it is now: hits of the window (lapsed reservations among them), reservations
+    /// still under way.
     fn current(log: Option<&Self>, limit: &Limit, now: UnixTime) -> Self {
-        log.map(|l| Self {
-            hits: l.live(limit, now),
-            pending: l
-                .pending
-                .iter()
-                .copied()
-                .filter(|t| now - t < PENDING_LIFETIME)
-                .collect(),
-        })
-        .unwrap_or_default()
+        let Some(log) = log else {
+            return Self::default();
+        };
+        let (under_way, lapsed): (Vec<Pending>, Vec<Pending>) =
+            log.pending.iter().partition(|p| now - p.at < PENDING_LIFETIME);
+        let mut current = Self {
+            hits: log.hits.clone(),
+            pending: under_way,
+        };
+        // Counted from when it lapsed, so it stays a whole window like any failure.
+        current.hits.extend(lapsed.iter().map(|p| p.at + PENDING_LIFETIME));
+        current.hits.sort_unstable();
+        current.hits = current.live(limit, now);
+        current
     }
 }
 
@@ -51,7 +76,7 @@ impl HitLog {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reservation {
     /// The attempt may go ahead; settle it with [`Repo::limit_settle`].
-    Reserved,
+    Reserved(ReservationId),
     /// The limit is reached; that many seconds until one more fits.
     Full(u64),
     /// Only attempts under way stand in the way: try again in a moment.
@@ -81,7 +106,7 @@ impl Repo {
     /// Whether one more hit would stay within the limit (writes nothing).
     pub async fn limit_check(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<Allowance, StoreError> {
         let log = self.load::<HitLog>(&limit_pk(limit, key), "LOG", now).await?;
-        let live = log.map(|l| l.value.live(limit, now)).unwrap_or_default();
+        let live = HitLog::current(log.as_ref().map(|l| &l.value), limit, now).hits;
         Ok(if live.len() >= limit.max {
             Err(retry_after(&live, limit, now))
         } else {
@@ -98,7 +123,8 @@ impl Repo {
             let excess = log.hits.len().saturating_sub(limit.max.max(1));
             log.hits.drain(..excess);
             let count = log.hits.len();
-            Ok((Change::Write(log, count), Some(now + limit.window)))
+            let expires = log.expires(limit, now);
+            Ok((Change::Write(log, count), Some(expires)))
         })
         .await
     }
@@ -127,7 +153,8 @@ impl Repo {
             }
             log.hits.push(now);
             let count = log.hits.len();
-            Ok((Change::Write(log, Ok(count)), Some(now + limit.window)))
+            let expires = log.expires(limit, now);
+            Ok((Change::Write(log, Ok(count)), Some(expires)))
         })
         .await
     }
@@ -151,54 +178,66 @@ impl Repo {
             if log.hits.len() + log.pending.len() >= limit.max {
                 return Ok((Change::Keep(Reservation::Busy), None));
             }
-            log.pending.push(now);
-            Ok((Change::Write(log, Reservation::Reserved), Some(now + limit.window)))
+            let id = rand::random::<u64>();
+            log.pending.push(Pending { id, at: now });
+            let expires = log.expires(limit, now);
+            Ok((
+                Change::Write(log, Reservation::Reserved(ReservationId(id))),
+                Some(expires),
+            ))
         })
         .await
     }
 
     /// [`Repo::limit_reserve`], waiting up to `patience` while only attempts under way stand in
     /// the way: `Ok` when reserved, `Err(seconds)` when the limit is reached or the wait ran out.
+    /// The wait is short and backs off, so waiting requests cost little store traffic and never
+    /// hold a function instance for long.
     pub async fn limit_reserve_waiting(
         &self,
         limit: &Limit,
         key: &str,
         now: UnixTime,
         patience: std::time::Duration,
-    ) -> Result<Allowance, StoreError> {
+    ) -> Result<Result<ReservationId, u64>, StoreError> {
         let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(20);
         loop {
             match self.limit_reserve(limit, key, now).await? {
-                Reservation::Reserved => return Ok(Ok(())),
+                Reservation::Reserved(id) => return Ok(Ok(id)),
                 Reservation::Full(wait) => return Ok(Err(wait)),
-                Reservation::Busy if started.elapsed() < patience => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                Reservation::Busy if started.elapsed() + pause <= patience => {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
                 }
                 Reservation::Busy => return Ok(Err(1)),
             }
         }
     }
 
-    /// Ends a reserved attempt: it becomes a hit (`counts`) or is dropped. Returns the hits of
-    /// the window after it.
+    /// Ends the reserved attempt `id`: it becomes a hit (`counts`) or is dropped. An attempt
+    /// whose reservation already lapsed is a hit already. Returns the hits of the window after.
     pub async fn limit_settle(
         &self,
         limit: &Limit,
         key: &str,
+        id: ReservationId,
         counts: bool,
         now: UnixTime,
     ) -> Result<usize, StoreError> {
         self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
             let mut log = HitLog::current(log, limit, now);
-            // Reservations are interchangeable; the oldest is the one closest to lapsing.
-            if !log.pending.is_empty() {
-                log.pending.remove(0);
-            }
+            let Some(index) = log.pending.iter().position(|p| p.id == id.0) else {
+                let hits = log.hits.len();
+                return Ok((Change::Keep(hits), None));
+            };
+            log.pending.remove(index);
             if counts {
                 log.hits.push(now);
             }
             let hits = log.hits.len();
-            Ok((Change::Write(log, hits), Some(now + limit.window)))
+            let expires = log.expires(limit, now);
+            Ok((Change::Write(log, hits), Some(expires)))
         })
         .await
     }
@@ -211,7 +250,8 @@ impl Repo {
             }
             let mut log = HitLog::current(log, limit, now);
             log.hits.pop();
-            Ok((Change::Write(log, ()), Some(now + limit.window)))
+            let expires = log.expires(limit, now);
+            Ok((Change::Write(log, ()), Some(expires)))
         })
         .await
     }
@@ -334,27 +374,58 @@ mod tests {
         assert_eq!(r.limit_acquire(&L, "other", 160).await.unwrap(), Ok(()));
     }
 
+    async fn reserved(r: &Repo, at: UnixTime) -> ReservationId {
+        match r.limit_reserve(&L, "k", at).await.unwrap() {
+            Reservation::Reserved(id) => id,
+            other => panic!("expected a reservation at {at}, got {other:?}"),
+        }
+    }
+
     #[tokio::test]
     async fn reservations_count_while_under_way_and_only_failures_stay() {
         let r = repo();
-        assert_eq!(r.limit_reserve(&L, "k", 100).await.unwrap(), Reservation::Reserved);
-        assert_eq!(r.limit_reserve(&L, "k", 100).await.unwrap(), Reservation::Reserved);
-        assert_eq!(r.limit_reserve(&L, "k", 100).await.unwrap(), Reservation::Reserved);
+        let (a, b, c) = (
+            reserved(&r, 100).await,
+            reserved(&r, 100).await,
+            reserved(&r, 100).await,
+        );
         // Three under way, none failed yet: the fourth waits.
         assert_eq!(r.limit_reserve(&L, "k", 100).await.unwrap(), Reservation::Busy);
-        assert_eq!(r.limit_settle(&L, "k", false, 101).await.unwrap(), 0);
-        assert_eq!(r.limit_settle(&L, "k", true, 101).await.unwrap(), 1);
-        assert_eq!(r.limit_settle(&L, "k", true, 102).await.unwrap(), 2);
-        assert_eq!(r.limit_reserve(&L, "k", 103).await.unwrap(), Reservation::Reserved);
-        assert_eq!(r.limit_settle(&L, "k", true, 103).await.unwrap(), 3);
+        assert_eq!(r.limit_settle(&L, "k", a, false, 101).await.unwrap(), 0);
+        assert_eq!(r.limit_settle(&L, "k", b, true, 101).await.unwrap(), 1);
+        assert_eq!(r.limit_settle(&L, "k", c, true, 102).await.unwrap(), 2);
+        // Settling twice changes nothing.
+        assert_eq!(r.limit_settle(&L, "k", c, true, 102).await.unwrap(), 2);
+        let d = reserved(&r, 103).await;
+        assert_eq!(r.limit_settle(&L, "k", d, true, 103).await.unwrap(), 3);
         assert_eq!(r.limit_reserve(&L, "k", 104).await.unwrap(), Reservation::Full(57));
-        // A reservation whose process died stops counting after a minute.
+    }
+
+    #[tokio::test]
+    async fn a_settlement_ends_its_own_reservation_not_another() {
+        let r = repo();
+        let first = reserved(&r, 0).await;
+        let second = reserved(&r, 30).await;
+        // The first lapses (a failure now); settling it must not free the second's slot.
+        assert_eq!(r.limit_settle(&L, "k", first, false, 61).await.unwrap(), 1);
+        let third = reserved(&r, 61).await;
+        assert_eq!(r.limit_reserve(&L, "k", 61).await.unwrap(), Reservation::Busy);
+        assert_eq!(r.limit_settle(&L, "k", second, true, 62).await.unwrap(), 2);
+        assert_eq!(r.limit_settle(&L, "k", third, false, 62).await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_unsettled_reservation_fails_closed() {
+        // The process died mid-attempt, or the settling write failed: after a minute the
+        // reservation counts as the failure it may have been, for the rest of its window.
         let r = repo();
         for _ in 0..3 {
-            r.limit_reserve(&L, "k", 0).await.unwrap();
+            reserved(&r, 0).await;
         }
         assert_eq!(r.limit_reserve(&L, "k", 59).await.unwrap(), Reservation::Busy);
-        assert_eq!(r.limit_reserve(&L, "k", 60).await.unwrap(), Reservation::Reserved);
+        assert_eq!(r.limit_reserve(&L, "k", 60).await.unwrap(), Reservation::Full(60));
+        assert_eq!(r.limit_check(&L, "k", 119).await.unwrap(), Err(1));
+        reserved(&r, 120).await;
     }
 
     #[tokio::test]

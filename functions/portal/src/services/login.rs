@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::challenges::IssuedChallenge;
-use super::limits::{FailureStreak, Limit};
+use super::limits::{FailureStreak, Limit, ReservationId};
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::domain::{Password, Username};
@@ -12,8 +12,19 @@ use crate::security::passwords::Verdict;
 use crate::store::records::{account_pk, Account, ChallengePurpose, Change, PhcHash, PROFILE_SK};
 
 /// How long a password attempt waits for a slot while only attempts under way (not failures)
-/// fill its address's limit.
-const ATTEMPT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
+/// fill its address's limit. Short: a request waiting here holds a function instance, so a
+/// long wait would make it cheap to tie up the login function's concurrency.
+const ATTEMPT_PATIENCE: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// A password attempt counted by [`App::reserve_password_attempt`], to be settled as a
+/// success or a failure.
+#[derive(Debug, Clone)]
+pub(crate) struct PasswordAttempt {
+    /// The typed username's failures so far, this attempt included.
+    pub streak: FailureStreak,
+    /// The source address's reservation, when the address is known.
+    address: Option<ReservationId>,
+}
 
 /// A login past the password step: the challenge to answer and the second factors it takes.
 #[derive(Debug, Clone)]
@@ -49,7 +60,7 @@ impl App {
         &self,
         backoff_key: &str,
         source_ip: Option<&str>,
-    ) -> Result<FailureStreak, ApiError> {
+    ) -> Result<PasswordAttempt, ApiError> {
         let now = self.now();
         let policy = &self.policy;
         // Inside a backoff already: refuse on a read, touching nothing. (Only a shortcut; the
@@ -61,6 +72,7 @@ impl App {
                 retry_after: (streak.last_at + wait - now) as u64,
             });
         }
+        let mut address = None;
         if let Some(ip) = source_ip {
             // Reserved, not yet a failure: right passwords under way never fill the address's
             // limit; more of them at once than it holds wait a moment for each other.
@@ -68,8 +80,9 @@ impl App {
                 .repo
                 .limit_reserve_waiting(&self.ip_failures(), ip, now, ATTEMPT_PATIENCE)
                 .await?;
-            if let Err(wait) = reserved {
-                return Err(ApiError::TooManyAttempts { retry_after: wait });
+            match reserved {
+                Ok(id) => address = Some(id),
+                Err(wait) => return Err(ApiError::TooManyAttempts { retry_after: wait }),
             }
         }
         let reserved = self
@@ -77,13 +90,13 @@ impl App {
             .failure_streak_reserve(backoff_key, now, |n| policy.password_backoff(n))
             .await;
         let refused = match reserved {
-            Ok(Ok(streak)) => return Ok(streak),
+            Ok(Ok(streak)) => return Ok(PasswordAttempt { streak, address }),
             Ok(Err(wait)) => ApiError::TooManyAttempts { retry_after: wait },
             Err(e) => e.into(),
         };
         // Not an attempt after all: the address's reservation is dropped.
-        if let Some(ip) = source_ip {
-            self.repo.limit_settle(&self.ip_failures(), ip, false, now).await?;
+        if let (Some(ip), Some(id)) = (source_ip, address) {
+            self.repo.limit_settle(&self.ip_failures(), ip, id, false, now).await?;
         }
         Err(refused)
     }
@@ -93,12 +106,13 @@ impl App {
     pub(crate) async fn password_attempt_succeeded(
         &self,
         backoff_key: &str,
+        attempt: &PasswordAttempt,
         source_ip: Option<&str>,
     ) -> Result<(), ApiError> {
         let now = self.now();
         self.repo.failure_streak_clear(backoff_key, now).await?;
-        if let Some(ip) = source_ip {
-            self.repo.limit_settle(&self.ip_failures(), ip, false, now).await?;
+        if let (Some(ip), Some(id)) = (source_ip, attempt.address) {
+            self.repo.limit_settle(&self.ip_failures(), ip, id, false, now).await?;
         }
         Ok(())
     }
@@ -111,7 +125,7 @@ impl App {
     pub(crate) async fn login_failed(
         &self,
         backoff_key: &str,
-        streak: &FailureStreak,
+        attempt: &PasswordAttempt,
         account: Option<&Account>,
         source_ip: Option<&str>,
         during: &'static str,
@@ -120,12 +134,13 @@ impl App {
         if let Err(e) = self.repo.failure_streak_touch(backoff_key, now).await {
             tracing::warn!(error = %e, "password backoff not moved to the failure");
         }
-        if let Some(ip) = source_ip {
-            // Fails closed: a reservation left unsettled keeps counting until it lapses.
-            if let Err(e) = self.repo.limit_settle(&self.ip_failures(), ip, true, now).await {
+        if let (Some(ip), Some(id)) = (source_ip, attempt.address) {
+            // Fails closed: a reservation left unsettled becomes a failure when it lapses.
+            if let Err(e) = self.repo.limit_settle(&self.ip_failures(), ip, id, true, now).await {
                 tracing::warn!(error = %e, "password failure not settled for its address");
             }
         }
+        let streak = &attempt.streak;
         // The failure that starts the backoff is the lockout operators look for.
         let throttled = streak.count == self.policy.password_failures_before_backoff;
         let Some(account) = account else {
@@ -172,7 +187,7 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<Account, ApiError> {
         let backoff_key = Self::backoff_key(raw_username);
-        let streak = self.reserve_password_attempt(&backoff_key, source_ip).await?;
+        let attempt = self.reserve_password_attempt(&backoff_key, source_ip).await?;
         let now = self.now();
         let account = match Username::parse(raw_username) {
             Ok(username) => self
@@ -193,12 +208,13 @@ impl App {
         let account = match (account, verdict) {
             (Some(a), Verdict::Match | Verdict::MatchNeedsRehash) if !a.disabled => a,
             (account, _) => {
-                self.login_failed(&backoff_key, &streak, account.as_ref(), source_ip, "login")
+                self.login_failed(&backoff_key, &attempt, account.as_ref(), source_ip, "login")
                     .await;
                 return Err(ApiError::InvalidCredentials);
             }
         };
-        self.password_attempt_succeeded(&backoff_key, source_ip).await?;
+        self.password_attempt_succeeded(&backoff_key, &attempt, source_ip)
+            .await?;
         if verdict == Verdict::MatchNeedsRehash {
             self.rehash(&account.username, password).await;
         }

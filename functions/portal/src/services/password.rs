@@ -34,7 +34,7 @@ impl App {
     ) -> Result<(), ApiError> {
         let backoff_key = Self::backoff_key(account.username.as_str());
         // Counted before the hash is checked, so parallel guesses cannot share one streak.
-        let streak = self.reserve_password_attempt(&backoff_key, source_ip).await?;
+        let attempt = self.reserve_password_attempt(&backoff_key, source_ip).await?;
         let verdict = if password.is_overlong() {
             // Never hash unbounded input; do the same work as for a wrong password.
             self.passwords.verify(&Password::new(String::new()), None).await
@@ -42,11 +42,11 @@ impl App {
             self.passwords.verify(password, Some(&account.password_hash.0)).await
         };
         if verdict == Verdict::Mismatch {
-            self.login_failed(&backoff_key, &streak, Some(account), source_ip, during)
+            self.login_failed(&backoff_key, &attempt, Some(account), source_ip, during)
                 .await;
             return Err(ApiError::WrongPassword);
         }
-        self.password_attempt_succeeded(&backoff_key, source_ip).await
+        self.password_attempt_succeeded(&backoff_key, &attempt, source_ip).await
     }
 
     /// `PUT /v1/account/password`: old password, new password. The current session stays;
