@@ -186,17 +186,25 @@ pub async fn run(binaries: &Path, runs: usize, invocations: usize) -> anyhow::Re
     let mut memory_rows = Vec::new();
     let mut size_rows = Vec::new();
     let mut floor_init = None;
-    for subject in subjects() {
+    let subjects = subjects();
+    for subject in &subjects {
         let binary = binaries.join(subject.name);
         anyhow::ensure!(
             binary.exists(),
             "{} is missing: build the functions first",
             binary.display()
         );
-        let mut samples = Samples::default();
-        for _ in 0..runs {
-            one_run(&binary, &subject, &fixture, invocations, &mut samples).await?;
+    }
+    // Round-robin: each round starts every binary once, so a machine that gets busier or
+    // quieter during the run shifts the floor and the functions alike, not one of them.
+    let mut all_samples: Vec<Samples> = subjects.iter().map(|_| Samples::default()).collect();
+    for _ in 0..runs {
+        for (subject, samples) in subjects.iter().zip(all_samples.iter_mut()) {
+            one_run(&binaries.join(subject.name), subject, &fixture, invocations, samples).await?;
         }
+    }
+    for (subject, samples) in subjects.iter().zip(all_samples) {
+        let binary = binaries.join(subject.name);
         let init_median = percentile(&samples.init, 0.5);
         let floor = *floor_init.get_or_insert(init_median);
         timing_rows.push(vec![

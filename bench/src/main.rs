@@ -38,7 +38,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let seconds = if args.quick { 0.5 } else { 8.0 };
-    let (runs, invocations) = if args.quick { (2, 5) } else { (15, 100) };
+    let (runs, invocations) = if args.quick { (2, 5) } else { (25, 100) };
     let default_binaries = || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release");
     match args.command {
         Command::Login => login::run(seconds).await?,

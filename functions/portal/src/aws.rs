@@ -92,10 +92,32 @@ pub fn loader() -> ConfigLoader {
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .tls_context(tls_context())
         .build_https();
-    aws_config::defaults(BehaviorVersion::latest())
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(https)
         .timeout_config(timeouts)
-        .retry_config(retries)
+        .retry_config(retries);
+    lambda_shortcuts(loader)
+}
+
+/// Inside Lambda the region and the execution role's credentials are in the environment,
+/// which is where the default chains look first. Naming them directly skips building the
+/// rest of each chain (profile files, SSO, web identity, container and instance metadata) at
+/// every cold start. Outside Lambda, or if the runtime ever stops setting them, the default
+/// chains apply unchanged.
+fn lambda_shortcuts(loader: ConfigLoader) -> ConfigLoader {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if !set("AWS_LAMBDA_FUNCTION_NAME") {
+        return loader;
+    }
+    let loader = match std::env::var("AWS_REGION") {
+        Ok(region) if !region.is_empty() => loader.region(aws_config::Region::new(region)),
+        _ => loader,
+    };
+    if set("AWS_ACCESS_KEY_ID") && set("AWS_SECRET_ACCESS_KEY") {
+        loader.credentials_provider(aws_config::environment::EnvironmentVariableCredentialsProvider::new())
+    } else {
+        loader
+    }
 }
 
 #[cfg(test)]
