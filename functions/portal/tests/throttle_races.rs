@@ -29,6 +29,18 @@ async fn audit_count(t: &TestApp, user: &str, kind: AuditKind) -> usize {
 }
 
 /// Runs `n` copies of `attempt(i)` at once on the multi-threaded runtime.
+/// `n` wrong passwords for unknown names from `address`, one after another: each must be
+/// evaluated (401), none refused by a throttle.
+async fn wrong_passwords_all_evaluated(t: &TestApp, n: usize, address: &str) {
+    for i in 0..n {
+        let r = t
+            .app
+            .login(&format!("x{i}"), &Password::new("feil".into()), false, Some(address))
+            .await;
+        assert!(matches!(r, Err(ApiError::InvalidCredentials)), "{i}: {r:?}");
+    }
+}
+
 async fn at_once<F, Fut, T>(n: usize, attempt: F) -> Vec<T>
 where
     F: Fn(usize) -> Fut,
@@ -130,13 +142,7 @@ async fn a_right_password_does_not_use_up_the_address_limit() {
             .await
             .unwrap();
     }
-    for i in 0..29 {
-        let r = t
-            .app
-            .login(&format!("x{i}"), &Password::new("feil".into()), false, Some("10.1.1.1"))
-            .await;
-        assert!(matches!(r, Err(ApiError::InvalidCredentials)), "{i}: {r:?}");
-    }
+    wrong_passwords_all_evaluated(&t, 29, "10.1.1.1").await;
     let r = t
         .app
         .login("kari", &Password::new(PASSWORD.into()), false, Some("10.1.1.1"))
@@ -260,13 +266,7 @@ async fn an_office_behind_one_address_can_all_log_in_at_once() {
     .await;
     assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
     // None of them used up the limit: 30 failures are still allowed.
-    for i in 0..30 {
-        let r = t
-            .app
-            .login(&format!("x{i}"), &Password::new("feil".into()), false, Some("10.5.5.5"))
-            .await;
-        assert!(matches!(r, Err(ApiError::InvalidCredentials)), "{i}: {r:?}");
-    }
+    wrong_passwords_all_evaluated(&t, 30, "10.5.5.5").await;
     let r = t
         .app
         .login("ansatt00", &Password::new(PASSWORD.into()), false, Some("10.5.5.5"))
