@@ -50,6 +50,9 @@ pub enum Mutation {
     NoCertificate,
     /// Token endpoint answers 503 `temporarily_unavailable`.
     TokenEndpointDown,
+    /// An honest login after the provider rotated its signing key: the JWKS now also publishes
+    /// a new key, and the ID token is signed with it.
+    RotatedKey,
 }
 
 struct Inner {
@@ -57,6 +60,9 @@ struct Inner {
     client_id: String,
     key: Es256Key,
     other_key: Es256Key,
+    rotated_key: Es256Key,
+    /// How often the JWKS was fetched.
+    jwks_fetches: std::sync::atomic::AtomicUsize,
     ca: DevCa,
     impostor_ca: DevCa,
     mutation: Mutex<Mutation>,
@@ -100,6 +106,8 @@ impl StubProvider {
             client_id: client_id.to_owned(),
             key: Es256Key::generate()?,
             other_key: Es256Key::generate()?,
+            rotated_key: Es256Key::generate()?,
+            jwks_fetches: std::sync::atomic::AtomicUsize::new(0),
             ca,
             impostor_ca,
             mutation: Mutex::new(Mutation::None),
@@ -130,6 +138,11 @@ impl StubProvider {
 
     pub fn ca_path(&self) -> String {
         self.ca_file.path().display().to_string()
+    }
+
+    /// How often the portal fetched the JWKS.
+    pub fn jwks_fetches(&self) -> usize {
+        self.inner.jwks_fetches.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The form bodies the token endpoint received, in order.
@@ -190,7 +203,16 @@ async fn discovery(State(p): State<Arc<Inner>>) -> Json<Value> {
 }
 
 async fn jwks(State(p): State<Arc<Inner>>) -> Json<Value> {
-    Json(p.key.jwks())
+    p.jwks_fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let mut jwks = p.key.jwks();
+    let rotated = p.mutation.lock().is_ok_and(|m| *m == Mutation::RotatedKey);
+    if rotated {
+        let new_key = p.rotated_key.public_jwk();
+        if let Some(keys) = jwks["keys"].as_array_mut() {
+            keys.push(new_key);
+        }
+    }
+    Json(jwks)
 }
 
 fn sign(key: &Es256Key, kid: &str, claims: &Value) -> Result<String> {
@@ -278,6 +300,7 @@ fn id_token(p: &Inner, mutation: Mutation, nonce: &str) -> Result<(String, Strin
     let token = match mutation {
         Mutation::UnknownKey => sign(&p.other_key, p.other_key.kid(), &claims)?,
         Mutation::ForgedWithKnownKid => sign(&p.other_key, p.key.kid(), &claims)?,
+        Mutation::RotatedKey => sign(&p.rotated_key, p.rotated_key.kid(), &claims)?,
         Mutation::AlgNone => unsigned(&claims),
         _ => sign(&p.key, p.key.kid(), &claims)?,
     };

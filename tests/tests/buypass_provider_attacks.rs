@@ -72,8 +72,16 @@ async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyho
         assert_eq!(redirect_reason(&location).as_deref(), Some(reason));
     }
 
-    // After the outage the user simply tries again, and an honest provider gets through.
-    assert_eq!(attempt(Mutation::None).await?, None);
+    // A key that is still not published after one fresh fetch of the JWKS is not fetched for
+    // again: a second token under the same unknown kid causes no further fetch.
+    let fetches = stub.jwks_fetches();
+    assert_eq!(attempt(Mutation::UnknownKey).await?.as_deref(), Some("token_invalid"));
+    assert_eq!(stub.jwks_fetches(), fetches, "refetched for a kid known to be unknown");
+
+    // After the outage the user simply tries again. The provider has meanwhile rotated its
+    // signing key: the portal fetches the keys again once, and the honest login gets through.
+    assert_eq!(attempt(Mutation::RotatedKey).await?, None);
+    assert_eq!(stub.jwks_fetches(), fetches + 1, "one fresh fetch for the new key");
     let account = portal.account(&session).await?;
     assert_ne!(account["home_office"]["buypass"]["status"], "not_registered");
 

@@ -1,9 +1,11 @@
 //! The OpenID Connect side of Buypass registration, on openidconnect-rs: discovery (once per
-//! process), the authorization URL (code flow, PKCE S256, state, nonce, smartcard hint), the
+//! process, again when the provider signs with a key it did not publish before), the authorization URL (code flow, PKCE S256, state, nonce, smartcard hint), the
 //! code exchange with `private_key_jwt`, and ID-token verification (JWKS by `kid`, `iss`, `aud`,
 //! `exp`, `nonce`, `at_hash`). Nothing here checks a token by hand.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType, CoreGenderClaim, CoreJsonWebKey,
@@ -11,10 +13,10 @@ use openidconnect::core::{
     CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode, Client, ClientId, CsrfToken, EmptyExtraTokenFields,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, StandardErrorResponse,
-    StandardTokenResponse, TokenResponse,
+    AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
+    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -128,12 +130,20 @@ struct Provider {
     token_url: String,
 }
 
+/// How long a `kid` that was still unknown after fetching the provider's keys again is not
+/// worth another fetch. Bounds the fetches a run of such tokens can cause.
+const UNKNOWN_KID_QUIET: Duration = Duration::from_secs(300);
+
 /// The Buypass relying party. Discovery happens on first use and is kept for the life of the
-/// process (a Lambda cold start); a failed discovery is retried on the next request.
+/// process (a Lambda cold start); a failed discovery is retried on the next request. When an ID
+/// token names a signing key the cached JWKS lacks (the provider rotated its keys since), the
+/// metadata and keys are fetched again once and the token checked against them.
 pub struct OidcClient {
     settings: OidcSettings,
     http: reqwest::Client,
-    provider: tokio::sync::OnceCell<Arc<Provider>>,
+    provider: tokio::sync::RwLock<Option<Arc<Provider>>>,
+    /// `kid`s still unknown after a fresh fetch, and when.
+    unknown_kids: Mutex<HashMap<String, Instant>>,
 }
 
 impl OidcClient {
@@ -149,7 +159,8 @@ impl OidcClient {
         Ok(Self {
             settings,
             http,
-            provider: tokio::sync::OnceCell::new(),
+            provider: tokio::sync::RwLock::new(None),
+            unknown_kids: Mutex::new(HashMap::new()),
         })
     }
 
@@ -158,33 +169,74 @@ impl OidcClient {
     }
 
     async fn provider(&self) -> Result<Arc<Provider>, ProviderFailure> {
-        self.provider
-            .get_or_try_init(|| async {
-                let issuer = IssuerUrl::new(self.settings.issuer.clone())
-                    .map_err(|e| ProviderFailure::Refused(format!("issuer URL: {e}")))?;
-                let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
-                    .await
-                    .map_err(|e| ProviderFailure::Unavailable(format!("discovery: {}", describe(&e))))?;
-                let token_url = metadata
-                    .token_endpoint()
-                    .cloned()
-                    .ok_or_else(|| ProviderFailure::Refused("discovery names no token endpoint".into()))?;
-                let redirect = RedirectUrl::new(self.settings.redirect_uri.clone())
-                    .map_err(|e| ProviderFailure::Refused(format!("redirect URI: {e}")))?;
-                let client: BuypassClient =
-                    Client::from_provider_metadata(metadata, ClientId::new(self.settings.client_id.clone()), None)
-                        .set_token_uri(token_url.clone())
-                        .set_redirect_uri(redirect)
-                        // With no client secret the id goes in the body, next to our assertion.
-                        .set_auth_type(AuthType::RequestBody);
-                tracing::info!(issuer = %self.settings.issuer, "Buypass provider metadata discovered");
-                Ok(Arc::new(Provider {
-                    client,
-                    token_url: token_url.as_str().to_owned(),
-                }))
-            })
+        if let Some(provider) = self.provider.read().await.as_ref() {
+            return Ok(provider.clone());
+        }
+        let mut slot = self.provider.write().await;
+        if let Some(provider) = slot.as_ref() {
+            return Ok(provider.clone());
+        }
+        let provider = self.discover().await?;
+        *slot = Some(provider.clone());
+        Ok(provider)
+    }
+
+    /// Discovers the provider again unless another request already replaced `stale`.
+    async fn rediscover(&self, stale: &Arc<Provider>) -> Result<Arc<Provider>, ProviderFailure> {
+        let mut slot = self.provider.write().await;
+        if let Some(current) = slot.as_ref() {
+            if !Arc::ptr_eq(current, stale) {
+                return Ok(current.clone());
+            }
+        }
+        let provider = self.discover().await?;
+        *slot = Some(provider.clone());
+        Ok(provider)
+    }
+
+    /// Whether `kid` may cause a fresh fetch of the provider's keys (it was not found in one
+    /// lately).
+    fn worth_a_fetch(&self, kid: &str) -> bool {
+        let Ok(mut unknown) = self.unknown_kids.lock() else {
+            return false;
+        };
+        unknown.retain(|_, at| at.elapsed() < UNKNOWN_KID_QUIET);
+        !unknown.contains_key(kid)
+    }
+
+    fn remember_unknown(&self, kid: String) {
+        if let Ok(mut unknown) = self.unknown_kids.lock() {
+            // A handful at most; anything beyond is cleared rather than grown.
+            if unknown.len() >= 64 {
+                unknown.clear();
+            }
+            unknown.insert(kid, Instant::now());
+        }
+    }
+
+    async fn discover(&self) -> Result<Arc<Provider>, ProviderFailure> {
+        let issuer = IssuerUrl::new(self.settings.issuer.clone())
+            .map_err(|e| ProviderFailure::Refused(format!("issuer URL: {e}")))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
+            .map_err(|e| ProviderFailure::Unavailable(format!("discovery: {}", describe(&e))))?;
+        let token_url = metadata
+            .token_endpoint()
             .cloned()
+            .ok_or_else(|| ProviderFailure::Refused("discovery names no token endpoint".into()))?;
+        let redirect = RedirectUrl::new(self.settings.redirect_uri.clone())
+            .map_err(|e| ProviderFailure::Refused(format!("redirect URI: {e}")))?;
+        let client: BuypassClient =
+            Client::from_provider_metadata(metadata, ClientId::new(self.settings.client_id.clone()), None)
+                .set_token_uri(token_url.clone())
+                .set_redirect_uri(redirect)
+                // With no client secret the id goes in the body, next to our assertion.
+                .set_auth_type(AuthType::RequestBody);
+        tracing::info!(issuer = %self.settings.issuer, "Buypass provider metadata discovered");
+        Ok(Arc::new(Provider {
+            client,
+            token_url: token_url.as_str().to_owned(),
+        }))
     }
 
     /// A fresh authorization request: 128-bit state and nonce, a 256-bit PKCE verifier (RFC
@@ -257,15 +309,46 @@ impl OidcClient {
             .ok_or_else(|| ProviderFailure::TokenInvalid("no ID token in the token response".into()))?;
         let clock_now = chrono::DateTime::<chrono::Utc>::from_timestamp(now, 0)
             .ok_or_else(|| ProviderFailure::TokenInvalid("clock out of range".into()))?;
-        let verifier = provider
-            .client
-            .id_token_verifier()
-            .set_allowed_algs(ALLOWED_ALGS)
-            .set_time_fn(move || clock_now);
         let expected_nonce = Nonce::new(nonce.to_owned());
-        let claims = id_token
-            .claims(&verifier, &expected_nonce)
-            .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
+        fn verifier_of(
+            provider: &Provider,
+            clock_now: chrono::DateTime<chrono::Utc>,
+        ) -> openidconnect::IdTokenVerifier<'_, CoreJsonWebKey> {
+            provider
+                .client
+                .id_token_verifier()
+                .set_allowed_algs(ALLOWED_ALGS)
+                .set_time_fn(move || clock_now)
+        }
+        let no_matching_key = |result: &Result<_, ClaimsVerificationError>| {
+            matches!(
+                result,
+                Err(ClaimsVerificationError::SignatureVerification(
+                    SignatureVerificationError::NoMatchingKey
+                ))
+            )
+        };
+        let first_try = id_token
+            .claims(&verifier_of(&provider, clock_now), &expected_nonce)
+            .map(|_| ());
+        let mut provider = provider;
+        if no_matching_key(&first_try) {
+            // Signed with a key we have not seen: the provider may have rotated its keys since
+            // we fetched them. Fetch once and check the same token again (the code is spent).
+            if let Some(kid) = header_kid(&id_token.to_string()).filter(|kid| self.worth_a_fetch(kid)) {
+                tracing::info!(kid = %kid, "ID token signed with an unknown key: fetching the provider's keys again");
+                provider = self.rediscover(&provider).await?;
+                let second_try = id_token
+                    .claims(&verifier_of(&provider, clock_now), &expected_nonce)
+                    .map(|_| ());
+                if no_matching_key(&second_try) {
+                    self.remember_unknown(kid);
+                }
+            }
+        }
+        let verifier = verifier_of(&provider, clock_now);
+        let verified = id_token.claims(&verifier, &expected_nonce);
+        let claims = verified.map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
         let expected_hash = claims
             .access_token_hash()
             .ok_or_else(|| ProviderFailure::TokenInvalid("no at_hash".into()))?;
@@ -291,6 +374,16 @@ impl OidcClient {
             certificate: claims.additional_claims().bp_x509certificate.clone(),
         })
     }
+}
+
+/// The `kid` of a compact JWS's header, if it has one.
+fn header_kid(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let header = token.split('.').next()?;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&header).ok()?;
+    let kid = header.get("kid")?.as_str()?;
+    (kid.len() <= 256).then(|| kid.to_owned())
 }
 
 /// An error and its causes on one line, for logs (never contains our secrets: requests carry
