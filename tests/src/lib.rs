@@ -180,7 +180,11 @@ impl Portal {
         let mut command = Command::new(bin("portal-admin"));
         command.arg("--data-dir").arg(&self.data_dir);
         if let Some(aws) = &self.aws {
-            command.args(aws.store_args()).args(["--sms", "sns"]);
+            // The gateway stand-in of portal-local reads the store's event log; in AWS the
+            // serial-activation function would announce instead.
+            command
+                .args(aws.store_args())
+                .args(["--sms", "sns", "--gateway-events", "local"]);
         }
         self.backend.apply_env(&mut command);
         let out = command.args(args).output().context("running portal-admin")?;

@@ -269,3 +269,69 @@ async fn a_new_card_revokes_the_old_one_and_operators_can_revoke() -> anyhow::Re
     assert!(jwks["keys"][0].get("d").is_none(), "private key printed");
     Ok(())
 }
+
+/// On DynamoDB in AWS the serial-activation function announces revocations (the table's
+/// stream triggers it). `portal-admin --gateway-events function` (its default there) must leave
+/// that work to it: it revokes and announces nothing itself, and whoever processes the record
+/// next (the function; here portal-admin again, with the local event log) publishes the one
+/// revocation event.
+#[tokio::test]
+async fn an_operator_revocation_can_be_left_to_the_activation_function() -> anyhow::Result<()> {
+    let portal = start_portal()?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+    let started = portal.buypass_start(&session).await?;
+    // A holder of its own: the dev provider's serials depend on the holder, and the AWS
+    // backend's gateway log is shared by the tests.
+    let callback = dev_provider_login(&started.authorization_url, "sc", "kari operatørtest").await?;
+    assert_eq!(
+        redirect_reason(&portal.buypass_callback(&callback, Some(&started.cookie)).await?),
+        None
+    );
+    let serial = eventually(Duration::from_secs(10), || async {
+        let b = portal.account(&session).await.ok()?["home_office"]["buypass"].clone();
+        (b["status"] == "active").then(|| b["serial_number"].as_str().map(str::to_owned))?
+    })
+    .await
+    .ok_or_else(|| anyhow::anyhow!("card not active"))?;
+    let revocations = |events: &[Value]| {
+        events
+            .iter()
+            .filter(|e| e["event"] == "revoked" && e["serial_number"] == serial.as_str())
+            .count()
+    };
+
+    let revoke = |how: &'static str| {
+        portal.admin(&[
+            "revoke-serial",
+            &serial,
+            "--reason",
+            "card lost",
+            "--gateway-events",
+            how,
+        ])
+    };
+    let (ok, out) = revoke("function")?;
+    assert!(ok, "{out}");
+    assert!(out.contains("serial-activation function announces it"), "{out}");
+    assert_eq!(portal.gateway_lookup(&serial, Some(GATEWAY_KEY)).await?.0, 404);
+    if portal.aws().is_none() {
+        // No table stream here: nothing has announced it yet.
+        assert_eq!(revocations(&portal.gateway_events().await?), 0, "announced by the CLI");
+    }
+    // On DynamoDB portal-local follows the table's stream as the function does in AWS, and
+    // announces it; here the next processing does. Either way exactly once.
+    let (ok, out) = revoke("local")?;
+    assert!(ok, "{out}");
+    let once = eventually(Duration::from_secs(10), || async {
+        let events = portal.gateway_events().await.ok()?;
+        (revocations(&events) > 0).then_some(events)
+    })
+    .await
+    .ok_or_else(|| anyhow::anyhow!("never announced"))?;
+    assert_eq!(revocations(&once), 1);
+    let (ok, out) = revoke("local")?;
+    assert!(ok, "{out}");
+    assert_eq!(revocations(&portal.gateway_events().await?), 1, "announced twice");
+    Ok(())
+}

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use portal::config::Settings;
 use std::sync::Arc;
 
-use portal::activation::gateway::LocalGatewayEvents;
+use portal::activation::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
 use portal::activation::{ActivationPolicy, Activator, Outcome, Trigger};
 use portal::app::SharedApp;
 use portal::domain::{CertificateSerial, MobileNumber, Password, Username};
@@ -20,7 +20,7 @@ use portal::store::dynamodb::{create_table, TableCreated};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
-#[command(about = "Operators' tool for the Hjemmekontor portal")]
+#[command(about = "Operators' tool for the Hjemmekontor portal", args_override_self = true)]
 struct Args {
     /// The local portal's data dir.
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data", global = true)]
@@ -37,6 +37,15 @@ struct Args {
     /// SNS sender ID (with --sms sns).
     #[arg(long, env = "PORTAL_SMS_SENDER_ID", global = true)]
     sms_sender_id: Option<String>,
+    /// How a revoked card reaches the gateway: `local` (the event log in the store, which
+    /// portal-local's gateway stand-in reads), `sns` (publish to --gateway-topic-arn), or
+    /// `function` (leave it to the serial-activation function, which the table's stream
+    /// triggers). Default: `local` on SQLite, `function` on DynamoDB.
+    #[arg(long, env = "PORTAL_GATEWAY_EVENTS", value_parser = ["local", "sns", "function"], global = true)]
+    gateway_events: Option<String>,
+    /// The gateway's SNS topic (with --gateway-events sns).
+    #[arg(long, env = "PORTAL_GATEWAY_TOPIC_ARN", global = true)]
+    gateway_topic_arn: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -150,6 +159,13 @@ async fn run(args: Args) -> anyhow::Result<String> {
         },
         _ => LocalSms::Outbox,
     };
+    let announce = match (args.gateway_events.as_deref(), &store) {
+        (Some("local"), _) | (None, LocalStore::Sqlite) => Announce::Local,
+        (Some("sns"), _) => Announce::Sns(args.gateway_topic_arn.clone().ok_or_else(|| {
+            anyhow::anyhow!("--gateway-events sns needs the topic: --gateway-topic-arn or PORTAL_GATEWAY_TOPIC_ARN")
+        })?),
+        _ => Announce::ByFunction,
+    };
     let env = LocalEnv::open_on(&args.data_dir, &store, &sms, false).await?;
     let app = env.app(Settings::from_env(), None)?;
     match args.command {
@@ -186,7 +202,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
         }
         Command::Disable { username: u } => {
             let updated = app.set_disabled(&username(&u)?, true).await?;
-            let card = publish_revocation(&env, &app, updated.revoked_serial.as_ref()).await?;
+            let card = publish_revocation(&env, &app, &announce, updated.revoked_serial.as_ref()).await?;
             Ok(format!("disabled {u}; all sessions ended{card}"))
         }
         Command::Enable { username: u } => {
@@ -195,18 +211,18 @@ async fn run(args: Args) -> anyhow::Result<String> {
         }
         Command::SetHomeOffice { username: u, state } => {
             let updated = app.set_home_office(&username(&u)?, state == "on").await?;
-            let card = publish_revocation(&env, &app, updated.revoked_serial.as_ref()).await?;
+            let card = publish_revocation(&env, &app, &announce, updated.revoked_serial.as_ref()).await?;
             Ok(format!("home office {state} for {u}{card}"))
         }
         Command::BuypassClientJwks => Ok(serde_json::to_string_pretty(&env.buypass_client_key.jwks())?),
         Command::RevokeSerial { serial, reason } => {
             let serial = CertificateSerial::parse(&serial).map_err(|e| anyhow::anyhow!("{e}"))?;
             let revoked = app.revoke_serial(&serial, &reason).await?;
-            let outcome = announce_to_gateway(&env, &app, &serial).await?;
+            let outcome = announce_to_gateway(&env, &app, &announce, &serial).await?;
             Ok(if revoked {
-                format!("revoked {serial} ({outcome:?})")
+                format!("revoked {serial} ({outcome})")
             } else {
-                format!("{serial} was already revoked ({outcome:?})")
+                format!("{serial} was already revoked ({outcome})")
             })
         }
         Command::ResetPassword { username: u } => {
@@ -263,25 +279,52 @@ async fn run(args: Args) -> anyhow::Result<String> {
     }
 }
 
-/// Tells the gateway about a revoked serial. Locally the gateway hears about it through the
-/// local event log; in AWS the table's stream triggers serial-activation, which does the same.
-async fn announce_to_gateway(env: &LocalEnv, app: &SharedApp, serial: &CertificateSerial) -> anyhow::Result<Outcome> {
-    let gateway = Arc::new(LocalGatewayEvents::new(env.store.clone(), app.clock.clone(), false));
+/// How `portal-admin` tells the gateway about a card it revoked.
+enum Announce {
+    /// The event log in the store (portal-local's gateway stand-in reads it).
+    Local,
+    /// The gateway's SNS topic, directly.
+    Sns(String),
+    /// Nothing here: the write reaches the serial-activation function through the table's
+    /// stream (and its sweep, should the stream lose it), and it publishes to the gateway's
+    /// topic. Announcing here would take that work away from it.
+    ByFunction,
+}
+
+/// Tells the gateway about a revoked serial, as `announce` says; describes what happened.
+async fn announce_to_gateway(
+    env: &LocalEnv,
+    app: &SharedApp,
+    announce: &Announce,
+    serial: &CertificateSerial,
+) -> anyhow::Result<String> {
+    let gateway: Arc<dyn GatewayEvents> = match announce {
+        Announce::ByFunction => {
+            return Ok("the serial-activation function announces it to the gateway".into());
+        }
+        Announce::Local => Arc::new(LocalGatewayEvents::new(env.store.clone(), app.clock.clone(), false)),
+        Announce::Sns(topic_arn) => {
+            let sdk = portal::aws::load_sdk_config().await;
+            Arc::new(SnsGatewayEvents::new(aws_sdk_sns::Client::new(&sdk), topic_arn.clone()))
+        }
+    };
     let activator = Activator::new(app.clone(), gateway, ActivationPolicy::default(), false);
-    Ok(activator.process(serial, Trigger::Event).await?)
+    let outcome: Outcome = activator.process(serial, Trigger::Event).await?;
+    Ok(format!("{outcome:?}"))
 }
 
 /// For the reply: which card a disable / home-office-off revoked, after announcing it.
 async fn publish_revocation(
     env: &LocalEnv,
     app: &SharedApp,
+    announce: &Announce,
     revoked: Option<&CertificateSerial>,
 ) -> anyhow::Result<String> {
     let Some(serial) = revoked else {
         return Ok(String::new());
     };
-    let outcome = announce_to_gateway(env, app, serial).await?;
-    Ok(format!("; card {serial} revoked ({outcome:?})"))
+    let outcome = announce_to_gateway(env, app, announce, serial).await?;
+    Ok(format!("; card {serial} revoked ({outcome})"))
 }
 
 /// One event per line: time, event, source address, detail. Details hold masked numbers and
