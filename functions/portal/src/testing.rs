@@ -197,3 +197,25 @@ impl TestApp {
         username
     }
 }
+
+impl TestApp {
+    /// Records a live Buypass authorization request for `username`, as
+    /// `POST /v1/homeoffice/buypass/start` would: `state` in the URL, bound to the browser
+    /// cookie `browser_cookie`. For callback tests that skip the provider's login page.
+    pub async fn insert_buypass_state(&self, username: Username, state: &str, browser_cookie: &str) {
+        use crate::buypass::flow::{state_pk, LoginState, STATE_LIFETIME, STATE_SK};
+        let now = self.app.now();
+        let login = LoginState {
+            username,
+            nonce: "nonce".into(),
+            pkce_verifier: "v".repeat(43),
+            browser_hash: crate::security::sha256_hex(browser_cookie),
+            created_at: now,
+        };
+        self.app
+            .repo
+            .insert(&state_pk(state), STATE_SK, &login, Some(now + STATE_LIFETIME), now)
+            .await
+            .unwrap_or_else(|e| panic!("storing the Buypass state: {e}"));
+    }
+}

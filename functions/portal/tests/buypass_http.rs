@@ -8,13 +8,12 @@ use axum::http::{Request, StatusCode};
 use axum::Extension;
 use portal::buypass::certificate::{AcceptedCertificate, TrustedIssuers};
 use portal::buypass::dev_ca::DevCa;
-use portal::buypass::flow::{state_pk, Buypass, CallbackFailure, CallbackQuery, LoginState, STATE_LIFETIME, STATE_SK};
+use portal::buypass::flow::{Buypass, CallbackFailure, CallbackQuery, STATE_LIFETIME};
 use portal::buypass::keys::Es256Key;
 use portal::buypass::oidc::{OidcClient, OidcSettings};
 use portal::domain::CertificateSerial;
 use portal::handlers::homeoffice::{GatewayAuth, HomeOfficeDeps};
 use portal::routes::{function_router, Function};
-use portal::security::sha256_hex;
 use portal::testing::TestApp;
 use tower::ServiceExt;
 
@@ -39,19 +38,7 @@ fn unreachable_buypass() -> Buypass {
 
 async fn with_state(t: &TestApp) {
     let username = t.account("kari", PASSWORD, "+4791234567").await;
-    let now = t.app.now();
-    let state = LoginState {
-        username,
-        nonce: "nonce".into(),
-        pkce_verifier: "v".repeat(43),
-        browser_hash: sha256_hex(COOKIE),
-        created_at: now,
-    };
-    t.app
-        .repo
-        .insert(&state_pk(STATE), STATE_SK, &state, Some(now + STATE_LIFETIME), now)
-        .await
-        .unwrap();
+    t.insert_buypass_state(username, STATE, COOKIE).await;
 }
 
 fn query(raw: &str) -> Option<CallbackQuery> {

@@ -9,14 +9,11 @@ use axum::http::{header, Request, StatusCode};
 use axum::Extension;
 use portal::buypass::certificate::TrustedIssuers;
 use portal::buypass::dev_ca::DevCa;
-use portal::buypass::flow::{
-    state_pk, Buypass, CallbackFailure, CallbackQuery, LoginState, BROWSER_COOKIE, STATE_LIFETIME, STATE_SK,
-};
+use portal::buypass::flow::{state_pk, Buypass, CallbackFailure, CallbackQuery, LoginState, BROWSER_COOKIE, STATE_SK};
 use portal::buypass::keys::Es256Key;
 use portal::buypass::oidc::{OidcClient, OidcSettings};
 use portal::handlers::homeoffice::HomeOfficeDeps;
 use portal::routes::{function_router, Function};
-use portal::security::sha256_hex;
 use portal::testing::TestApp;
 use proptest::prelude::*;
 use tower::ServiceExt;
@@ -116,21 +113,8 @@ impl Fixture {
     /// Stores the authorization request `STATE`, bound to `COOKIE`.
     fn open_state(&self) {
         let t = &self.t;
-        self.rt.block_on(async {
-            let now = t.app.now();
-            let state = LoginState {
-                username: portal::domain::Username::parse("kari").unwrap_or_else(|e| panic!("{e}")),
-                nonce: "nonce".into(),
-                pkce_verifier: "v".repeat(43),
-                browser_hash: sha256_hex(COOKIE),
-                created_at: now,
-            };
-            t.app
-                .repo
-                .insert(&state_pk(STATE), STATE_SK, &state, Some(now + STATE_LIFETIME), now)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-        });
+        let username = portal::domain::Username::parse("kari").unwrap_or_else(|e| panic!("{e}"));
+        self.rt.block_on(t.insert_buypass_state(username, STATE, COOKIE));
     }
 
     /// The callback handler, from a browser sending `raw_query` and `cookie`.
