@@ -72,9 +72,11 @@ async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyho
         assert_eq!(redirect_reason(&location).as_deref(), Some(reason));
     }
 
+    // Discovery once, and one fresh fetch when the unknown key first showed up.
+    let fetches = stub.jwks_fetches();
+    assert_eq!(fetches, 2, "JWKS fetches");
     // A key that is still not published after one fresh fetch of the JWKS is not fetched for
     // again: a second token under the same unknown kid causes no further fetch.
-    let fetches = stub.jwks_fetches();
     assert_eq!(attempt(Mutation::UnknownKey).await?.as_deref(), Some("token_invalid"));
     assert_eq!(stub.jwks_fetches(), fetches, "refetched for a kid known to be unknown");
 

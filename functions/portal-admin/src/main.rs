@@ -20,7 +20,7 @@ use portal::store::dynamodb::{create_table, TableCreated};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
-#[command(about = "Operators' tool for the Hjemmekontor portal", args_override_self = true)]
+#[command(about = "Operators' tool for the Hjemmekontor portal")]
 struct Args {
     /// The local portal's data dir.
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data", global = true)]
@@ -159,13 +159,11 @@ async fn run(args: Args) -> anyhow::Result<String> {
         },
         _ => LocalSms::Outbox,
     };
-    let announce = match (args.gateway_events.as_deref(), &store) {
-        (Some("local"), _) | (None, LocalStore::Sqlite) => Announce::Local,
-        (Some("sns"), _) => Announce::Sns(args.gateway_topic_arn.clone().ok_or_else(|| {
-            anyhow::anyhow!("--gateway-events sns needs the topic: --gateway-topic-arn or PORTAL_GATEWAY_TOPIC_ARN")
-        })?),
-        _ => Announce::ByFunction,
-    };
+    let announce = Announce::choose(
+        args.gateway_events.as_deref(),
+        &store,
+        args.gateway_topic_arn.as_deref(),
+    )?;
     let env = LocalEnv::open_on(&args.data_dir, &store, &sms, false).await?;
     let app = env.app(Settings::from_env(), None)?;
     match args.command {
@@ -280,6 +278,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
 }
 
 /// How `portal-admin` tells the gateway about a card it revoked.
+#[derive(Debug, PartialEq)]
 enum Announce {
     /// The event log in the store (portal-local's gateway stand-in reads it).
     Local,
@@ -289,6 +288,20 @@ enum Announce {
     /// stream (and its sweep, should the stream lose it), and it publishes to the gateway's
     /// topic. Announcing here would take that work away from it.
     ByFunction,
+}
+
+impl Announce {
+    /// `--gateway-events` if given; otherwise the store's event log locally (SQLite) and the
+    /// serial-activation function in AWS (DynamoDB).
+    fn choose(flag: Option<&str>, store: &LocalStore, topic_arn: Option<&str>) -> anyhow::Result<Self> {
+        Ok(match (flag, store) {
+            (Some("local"), _) | (None, LocalStore::Sqlite) => Announce::Local,
+            (Some("sns"), _) => Announce::Sns(topic_arn.map(str::to_owned).ok_or_else(|| {
+                anyhow::anyhow!("--gateway-events sns needs the topic: --gateway-topic-arn or PORTAL_GATEWAY_TOPIC_ARN")
+            })?),
+            _ => Announce::ByFunction,
+        })
+    }
 }
 
 /// Tells the gateway about a revoked serial, as `announce` says; describes what happened.
@@ -348,4 +361,37 @@ fn audit_line(event: &portal::audit::AuditEvent) -> String {
     )
     .trim_end()
     .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revocations_are_left_to_the_function_on_dynamodb_unless_told_otherwise() {
+        let dynamodb = LocalStore::DynamoDb { table: "t".into() };
+        const TOPIC: &str = "arn:aws:sns:eu-north-1:123456789012:gateway";
+        let topic = Some(TOPIC);
+        assert_eq!(Announce::choose(None, &dynamodb, topic).unwrap(), Announce::ByFunction);
+        assert_eq!(
+            Announce::choose(None, &LocalStore::Sqlite, None).unwrap(),
+            Announce::Local
+        );
+        assert_eq!(
+            Announce::choose(Some("local"), &dynamodb, None).unwrap(),
+            Announce::Local
+        );
+        assert_eq!(
+            Announce::choose(Some("sns"), &dynamodb, topic).unwrap(),
+            Announce::Sns(TOPIC.to_owned())
+        );
+        assert!(
+            Announce::choose(Some("sns"), &dynamodb, None).is_err(),
+            "sns without a topic"
+        );
+        assert_eq!(
+            Announce::choose(Some("function"), &LocalStore::Sqlite, None).unwrap(),
+            Announce::ByFunction
+        );
+    }
 }

@@ -484,3 +484,41 @@ async fn stream_batch_reports_only_failed_records_and_skips_foreign_items() {
     assert_eq!(w.ready_sms(), 1);
     assert_eq!(w.gateway.events().len(), 1);
 }
+
+/// The gateway hears "activated", and before the activator records that it did, an operator
+/// revokes the card: the revocation must still reach the gateway.
+#[tokio::test]
+async fn a_revocation_racing_the_activation_event_still_reaches_the_gateway() {
+    use portal::activation::gateway::{GatewayError, GatewayEvent, GatewayEvents};
+
+    struct RevokesOnActivation {
+        app: portal::app::SharedApp,
+        events: std::sync::Mutex<Vec<GatewayEvent>>,
+    }
+
+    #[async_trait::async_trait]
+    impl GatewayEvents for RevokesOnActivation {
+        async fn publish(&self, event: &GatewayEvent) -> Result<(), GatewayError> {
+            if let Ok(mut events) = self.events.lock() {
+                events.push(event.clone());
+            }
+            if event.event == GatewayEventKind::Activated {
+                self.app.revoke_serial(&serial("0A1B2C"), "lost card").await.unwrap();
+            }
+            Ok(())
+        }
+    }
+
+    let w = world().await;
+    let gateway = Arc::new(RevokesOnActivation {
+        app: w.t.app.clone(),
+        events: Default::default(),
+    });
+    let activator = Activator::new(w.t.app.clone(), gateway.clone(), policy(), false);
+    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
+    activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
+    let kinds: Vec<_> = gateway.events.lock().unwrap().iter().map(|e| e.event).collect();
+    assert_eq!(kinds, [GatewayEventKind::Activated, GatewayEventKind::Revoked]);
+    assert_eq!(w.status("0A1B2C").await, SerialStatus::Revoked);
+}

@@ -132,7 +132,8 @@ struct Provider {
 
 /// How long a `kid` that was still unknown after fetching the provider's keys again is not
 /// worth another fetch. Bounds the fetches a run of such tokens can cause.
-const UNKNOWN_KID_QUIET: Duration = Duration::from_secs(300);
+// Short: a provider may sign with a new key moments before every copy of its JWKS serves it.
+const UNKNOWN_KID_QUIET: Duration = Duration::from_secs(60);
 
 /// The Buypass relying party. Discovery happens on first use and is kept for the life of the
 /// process (a Lambda cold start); a failed discovery is retried on the next request. When an ID

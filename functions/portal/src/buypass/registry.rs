@@ -115,7 +115,13 @@ impl CertificateRecord {
         match self.status {
             SerialStatus::Pending => true,
             SerialStatus::Active => !self.gateway_activated || !self.user_notified,
-            SerialStatus::Revoked => self.gateway_activated && !self.revocation_published,
+            // Owed once the activation may have been announced: a call can publish it and stop
+            // (crash, or a revocation's write winning the race) before recording that it did.
+            // A revocation of a serial the gateway never heard of is harmless; a missing one
+            // would leave a lost card working.
+            SerialStatus::Revoked => {
+                (self.gateway_activated || self.activated_at.is_some()) && !self.revocation_published
+            }
             SerialStatus::Failed => false,
         }
     }
