@@ -107,6 +107,17 @@ export function fieldError(formElement, name, message) {
 }
 
 /**
+ * The six-digit code typed into the form's `code` field (spaces forgiven, as the API forgives
+ * them), or null after marking the field as wrong.
+ */
+export function codeValue(formElement) {
+  const code = value(formElement, 'code').replace(/\s+/g, '');
+  if (/^\d{6}$/.test(code)) return code;
+  fieldError(formElement, 'code', 'Koden er 6 siffer.');
+  return null;
+}
+
+/**
  * Shows an error in the form's summary: the problem's Norwegian `title`, then its detail
  * (weak-password reasons, attempts left, how long to wait), and marks the fields it names.
  * `fields` maps the API's field names to the form's (`{ new_mobile: 'mobile' }`).

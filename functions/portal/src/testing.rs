@@ -219,3 +219,25 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("storing the Buypass state: {e}"));
     }
 }
+
+/// A Buypass client whose provider is down (nothing listens on the discard port) and that
+/// trusts a throwaway CA: for tests of everything the callback refuses before, or without,
+/// talking to the provider.
+pub fn unreachable_buypass() -> crate::buypass::flow::Buypass {
+    use crate::buypass::certificate::TrustedIssuers;
+    use crate::buypass::dev_ca::DevCa;
+    use crate::buypass::keys::Es256Key;
+    use crate::buypass::oidc::{OidcClient, OidcSettings};
+    let ca = DevCa::generate("Buypass Test CA").unwrap_or_else(|e| panic!("test CA: {e:?}"));
+    crate::buypass::flow::Buypass {
+        oidc: OidcClient::new(OidcSettings {
+            issuer: "http://127.0.0.1:9/auth/realms/test".into(),
+            client_id: "hk".into(),
+            redirect_uri: "http://127.0.0.1:8080/v1/homeoffice/buypass/callback".into(),
+            client_key: Es256Key::generate().unwrap_or_else(|e| panic!("client key: {e}")),
+        })
+        .unwrap_or_else(|e| panic!("OIDC client: {e}")),
+        trusted: TrustedIssuers::from_pem_bundle(&ca.certificate_pem())
+            .unwrap_or_else(|e| panic!("trusted issuers: {e}")),
+    }
+}

@@ -342,6 +342,42 @@ async fn active_card(w: &World) -> CertificateSerial {
     serial("0A1B2C")
 }
 
+impl World {
+    /// `card` was revoked for `reason`: the gateway no longer finds it, processing publishes the
+    /// revocation, and the audit trail says why.
+    async fn revocation_is_published(&self, card: &CertificateSerial, reason: &str) {
+        assert!(self.t.app.active_for_gateway(card).await.unwrap().is_none());
+        assert_eq!(
+            self.activator.process(card, Trigger::Event).await.unwrap(),
+            Outcome::RevocationPublished
+        );
+        let last = self.gateway.events().last().cloned().unwrap();
+        assert_eq!(
+            (last.event, last.serial_number.as_str()),
+            (GatewayEventKind::Revoked, card.as_str())
+        );
+        let trail = self
+            .t
+            .app
+            .repo
+            .audit_trail(&self.kari, self.t.clock.now_for_tests())
+            .await
+            .unwrap();
+        assert!(
+            trail
+                .iter()
+                .any(|e| e.event == portal::audit::AuditKind::SerialRevoked && e.detail["reason"] == reason),
+            "no revocation for {reason} in {trail:?}"
+        );
+    }
+
+    /// Allowed again, the account has no card until the user registers one again.
+    async fn has_no_card(&self, old: &CertificateSerial) {
+        assert!(self.t.app.active_for_gateway(old).await.unwrap().is_none());
+        assert_eq!(self.view().await["status"], "not_registered");
+    }
+}
+
 #[tokio::test]
 async fn disabling_the_account_revokes_its_card_and_the_gateway_hears_it() {
     let w = world().await;
@@ -349,32 +385,10 @@ async fn disabling_the_account_revokes_its_card_and_the_gateway_hears_it() {
     let updated = w.t.app.set_disabled(&w.kari, true).await.unwrap();
     assert_eq!(updated.revoked_serial, Some(card.clone()));
     assert_eq!(w.status("0A1B2C").await, SerialStatus::Revoked);
-    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none());
-    assert_eq!(
-        w.activator.process(&card, Trigger::Event).await.unwrap(),
-        Outcome::RevocationPublished
-    );
-    let last = w.gateway.events().last().cloned().unwrap();
-    assert_eq!(
-        (last.event, last.serial_number.as_str()),
-        (GatewayEventKind::Revoked, "0A1B2C")
-    );
-    let trail =
-        w.t.app
-            .repo
-            .audit_trail(&w.kari, w.t.clock.now_for_tests())
-            .await
-            .unwrap();
-    let revoked = trail
-        .iter()
-        .find(|e| e.event == portal::audit::AuditKind::SerialRevoked)
-        .unwrap();
-    assert_eq!(revoked.detail["reason"], "account_disabled");
-    // Enabled again, the account has no card until the user registers one again.
+    w.revocation_is_published(&card, "account_disabled").await;
     let updated = w.t.app.set_disabled(&w.kari, false).await.unwrap();
     assert_eq!(updated.revoked_serial, None);
-    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none());
-    assert_eq!(w.view().await["status"], "not_registered");
+    w.has_no_card(&card).await;
 }
 
 #[tokio::test]
@@ -383,24 +397,9 @@ async fn switching_off_home_office_revokes_the_card_and_the_gateway_hears_it() {
     let card = active_card(&w).await;
     let updated = w.t.app.set_home_office(&w.kari, false).await.unwrap();
     assert_eq!(updated.revoked_serial, Some(card.clone()));
-    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none());
-    assert_eq!(
-        w.activator.process(&card, Trigger::Event).await.unwrap(),
-        Outcome::RevocationPublished
-    );
-    assert_eq!(w.gateway.events().last().unwrap().event, GatewayEventKind::Revoked);
-    let trail =
-        w.t.app
-            .repo
-            .audit_trail(&w.kari, w.t.clock.now_for_tests())
-            .await
-            .unwrap();
-    assert!(trail
-        .iter()
-        .any(|e| e.event == portal::audit::AuditKind::SerialRevoked && e.detail["reason"] == "home_office_disabled"));
+    w.revocation_is_published(&card, "home_office_disabled").await;
     w.t.app.set_home_office(&w.kari, true).await.unwrap();
-    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none());
-    assert_eq!(w.view().await["status"], "not_registered");
+    w.has_no_card(&card).await;
 }
 
 #[tokio::test]

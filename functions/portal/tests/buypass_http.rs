@@ -6,35 +6,17 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Extension;
-use portal::buypass::certificate::{AcceptedCertificate, TrustedIssuers};
-use portal::buypass::dev_ca::DevCa;
-use portal::buypass::flow::{Buypass, CallbackFailure, CallbackQuery, STATE_LIFETIME};
-use portal::buypass::keys::Es256Key;
-use portal::buypass::oidc::{OidcClient, OidcSettings};
+use portal::buypass::certificate::AcceptedCertificate;
+use portal::buypass::flow::{CallbackFailure, CallbackQuery, STATE_LIFETIME};
 use portal::domain::CertificateSerial;
 use portal::handlers::homeoffice::{GatewayAuth, HomeOfficeDeps};
 use portal::routes::{function_router, Function};
-use portal::testing::TestApp;
+use portal::testing::{unreachable_buypass, TestApp};
 use tower::ServiceExt;
 
 const PASSWORD: &str = "korrekt hest batteri stift";
 const STATE: &str = "AAAAAAAAAAAAAAAAAAAAAA";
 const COOKIE: &str = "browser-secret-value";
-
-fn unreachable_buypass() -> Buypass {
-    Buypass {
-        oidc: OidcClient::new(OidcSettings {
-            // Nothing listens on the discard port: the provider is "down".
-            issuer: "http://127.0.0.1:9/auth/realms/test".into(),
-            client_id: "hk".into(),
-            redirect_uri: "http://127.0.0.1:8080/v1/homeoffice/buypass/callback".into(),
-            client_key: Es256Key::generate().unwrap(),
-        })
-        .unwrap(),
-        trusted: TrustedIssuers::from_pem_bundle(&DevCa::generate("Buypass Test CA").unwrap().certificate_pem())
-            .unwrap(),
-    }
-}
 
 async fn with_state(t: &TestApp) {
     let username = t.account("kari", PASSWORD, "+4791234567").await;

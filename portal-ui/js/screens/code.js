@@ -3,7 +3,7 @@
 
 import * as api from '../api.js';
 import { resendControl } from '../countdown.js';
-import { announce, busy, clearErrors, field, fieldError, form, h, input, link, replace, showProblem, showSummary, value } from '../dom.js';
+import { announce, busy, clearErrors, codeValue, field, form, h, input, link, replace, showProblem, showSummary } from '../dom.js';
 import { CUSTOMER_CENTRE } from '../texts.js';
 
 function expired() {
@@ -82,9 +82,8 @@ export function render(context) {
   codeForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(codeForm);
-    const code = value(codeForm, 'code').replace(/\s+/g, '');
-    if (!/^\d{6}$/.test(code)) {
-      fieldError(codeForm, 'code', 'Koden er 6 siffer.');
+    const code = codeValue(codeForm);
+    if (code === null) {
       showSummary(codeForm, 'Skriv inn koden på 6 siffer.');
       input(codeForm, 'code').focus();
       return;

@@ -2,7 +2,7 @@
 
 import * as api from '../api.js';
 import { resendControl } from '../countdown.js';
-import { announce, busy, clearErrors, field, fieldError, form, h, input, link, notice, replace, showProblem, showSummary, value } from '../dom.js';
+import { announce, busy, clearErrors, codeValue, field, fieldError, form, h, input, link, notice, replace, showProblem, showSummary, value } from '../dom.js';
 import { CUSTOMER_CENTRE } from '../texts.js';
 import { PASSWORD_HINT } from './password.js';
 
@@ -65,10 +65,10 @@ export function render({ onDispose }) {
     resetForm.addEventListener('submit', async (event) => {
       event.preventDefault();
       clearErrors(resetForm);
-      const code = value(resetForm, 'code').replace(/\s+/g, '');
+      const code = codeValue(resetForm);
       const newPassword = value(resetForm, 'new');
       const wrong = [];
-      if (!/^\d{6}$/.test(code)) wrong.push(fieldError(resetForm, 'code', 'Koden er 6 siffer.'));
+      if (code === null) wrong.push(input(resetForm, 'code'));
       if (!newPassword) wrong.push(fieldError(resetForm, 'new', 'Skriv inn et nytt passord.'));
       else if (newPassword !== value(resetForm, 'repeat')) wrong.push(fieldError(resetForm, 'repeat', 'Passordene er ikke like.'));
       if (wrong.length) {

@@ -3,7 +3,7 @@
 
 import * as api from '../api.js';
 import { resendControl } from '../countdown.js';
-import { announce, busy, clearErrors, field, fieldError, form, h, input, notice, replace, showProblem, showSummary, value } from '../dom.js';
+import { announce, busy, clearErrors, codeValue, field, fieldError, form, h, input, notice, replace, showProblem, showSummary, value } from '../dom.js';
 
 /** Returns `{ toggle, panel }`: the "Bytt telefonnummer" button and the panel it opens. */
 export function phoneChange({ onChanged, onDispose }) {
@@ -95,9 +95,9 @@ export function phoneChange({ onChanged, onDispose }) {
     codeForm.addEventListener('submit', async (event) => {
       event.preventDefault();
       clearErrors(codeForm);
-      const code = value(codeForm, 'code').replace(/\s+/g, '');
-      if (!/^\d{6}$/.test(code)) {
-        fieldError(codeForm, 'code', 'Koden er 6 siffer.').focus();
+      const code = codeValue(codeForm);
+      if (code === null) {
+        input(codeForm, 'code').focus();
         showSummary(codeForm, 'Skriv inn koden på 6 siffer.');
         return;
       }

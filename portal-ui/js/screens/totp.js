@@ -3,7 +3,7 @@
 // app. Hidden when this deployment has no authenticator-app routes.
 
 import * as api from '../api.js';
-import { announce, busy, clearErrors, field, fieldError, form, h, input, notice, replace, showProblem, showSummary, value } from '../dom.js';
+import { announce, busy, clearErrors, codeValue, field, fieldError, form, h, input, notice, replace, showProblem, showSummary, value } from '../dom.js';
 import { dateTime } from '../texts.js';
 
 /** `ABCDEFGHIJ…` → `ABCD EFGH IJ…`, easier to type. */
@@ -117,9 +117,9 @@ export function totpSection() {
     codeForm.addEventListener('submit', async (event) => {
       event.preventDefault();
       clearErrors(codeForm);
-      const code = value(codeForm, 'code').replace(/\s+/g, '');
-      if (!/^\d{6}$/.test(code)) {
-        fieldError(codeForm, 'code', 'Koden er 6 siffer.').focus();
+      const code = codeValue(codeForm);
+      if (code === null) {
+        input(codeForm, 'code').focus();
         showSummary(codeForm, 'Skriv inn koden på 6 siffer fra appen.');
         return;
       }

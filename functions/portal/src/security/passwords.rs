@@ -113,14 +113,14 @@ impl PasswordHasher {
     /// Verifies `password` against `phc`, or against the dummy hash when `phc` is `None`
     /// (the result is then always a mismatch, after the same amount of work).
     pub async fn verify(&self, password: &Password, phc: Option<&str>) -> Verdict {
-        let target = phc.map(str::to_owned);
-        let dummy = self.dummy_hash.clone();
+        let (real, hash) = match phc {
+            Some(phc) => (true, phc.to_owned()),
+            None => (false, self.dummy_hash.clone()),
+        };
         let params = self.params;
         let password = password.clone();
         let memory = self.memory.clone();
         self.on_a_cpu(move || {
-            let real = target.is_some();
-            let hash = target.unwrap_or(dummy);
             let mut blocks = take(&memory);
             let verdict = verify_sync_in(params, &password, &hash, &mut blocks);
             give_back(&memory, blocks, params);
@@ -148,11 +148,6 @@ pub fn hash_sync(params: HashParams, password: &Password) -> Result<String, Stri
 const MAX_MEMORY_KIB: u32 = 256 * 1024;
 const MAX_ITERATIONS: u32 = 16;
 const MAX_PARALLELISM: u32 = 8;
-
-/// Verifies `password` against the PHC string `phc`, in freshly allocated memory.
-pub fn verify_sync(params: HashParams, password: &Password, phc: &str) -> Verdict {
-    verify_sync_in(params, password, phc, &mut Vec::new())
-}
 
 /// Verifies `password` against the PHC string `phc` with the algorithm, version and
 /// parameters stored in it (so old hashes keep working), using `memory` as argon2's working
@@ -229,6 +224,11 @@ fn give_back(pool: &Mutex<Vec<Vec<Block>>>, blocks: Vec<Block>, params: HashPara
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Verifies in freshly allocated memory.
+    fn verify_sync(params: HashParams, password: &Password, phc: &str) -> Verdict {
+        verify_sync_in(params, password, phc, &mut Vec::new())
+    }
 
     const FAST: HashParams = HashParams {
         memory_kib: 1024,

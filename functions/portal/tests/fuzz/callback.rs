@@ -7,14 +7,10 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Extension;
-use portal::buypass::certificate::TrustedIssuers;
-use portal::buypass::dev_ca::DevCa;
 use portal::buypass::flow::{state_pk, Buypass, CallbackFailure, CallbackQuery, LoginState, BROWSER_COOKIE, STATE_SK};
-use portal::buypass::keys::Es256Key;
-use portal::buypass::oidc::{OidcClient, OidcSettings};
 use portal::handlers::homeoffice::HomeOfficeDeps;
 use portal::routes::{function_router, Function};
-use portal::testing::TestApp;
+use portal::testing::{unreachable_buypass, TestApp};
 use proptest::prelude::*;
 use tower::ServiceExt;
 
@@ -61,25 +57,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn unreachable_buypass() -> Buypass {
-    Buypass {
-        oidc: OidcClient::new(OidcSettings {
-            // Nothing listens on the discard port: the provider is "down".
-            issuer: "http://127.0.0.1:9/auth/realms/test".into(),
-            client_id: "hk".into(),
-            redirect_uri: "http://127.0.0.1:8080/v1/homeoffice/buypass/callback".into(),
-            client_key: Es256Key::generate().unwrap_or_else(|e| panic!("{e}")),
-        })
-        .unwrap_or_else(|e| panic!("{e}")),
-        trusted: TrustedIssuers::from_pem_bundle(
-            &DevCa::generate("Buypass Test CA")
-                .unwrap_or_else(|e| panic!("{e}"))
-                .certificate_pem(),
-        )
-        .unwrap_or_else(|e| panic!("{e}")),
-    }
 }
 
 /// An app with one live authorization request (`STATE`, bound to `COOKIE`).
