@@ -10,10 +10,18 @@ pub struct Policy {
     pub resend_interval: i64,
     pub resends_per_challenge: u32,
     pub sms_per_account_hour: usize,
-    /// How many of `sms_per_account_hour` forgot-password may use (codes and resends), so that
-    /// anyone who knows a username cannot use up the SMS its owner needs to log in.
+    /// Forgot-password SMS (codes and resends) per account and hour. Counted apart from
+    /// `sms_per_account_hour`, so that anyone who knows a username cannot use up the SMS its
+    /// owner needs to log in.
     pub reset_sms_per_account_hour: usize,
     pub sms_per_destination_day: usize,
+    /// Forgot-password SMS per number and day, counted apart from `sms_per_destination_day`
+    /// for the same reason: an anonymous reset never reduces what login may send.
+    pub reset_sms_per_destination_day: usize,
+    /// Forgot-password SMS of every account together per hour: a ceiling on what anonymous
+    /// callers can spend on text messages. Past it, resets answer `sms_unavailable` and the
+    /// `login` function logs the `ResetSmsBudgetExhausted` metric (alarmed in infra/).
+    pub reset_sms_global_per_hour: usize,
     /// Login challenges of users with an authenticator app send no SMS, so the SMS limits do
     /// not bound how many can be opened; this does.
     pub totp_challenges_per_account_hour: usize,
@@ -41,6 +49,8 @@ impl Default for Policy {
             sms_per_account_hour: 10,
             reset_sms_per_account_hour: 3,
             sms_per_destination_day: 20,
+            reset_sms_per_destination_day: 5,
+            reset_sms_global_per_hour: 500,
             totp_challenges_per_account_hour: 10,
             password_failures_before_backoff: 5,
             password_backoff_cap: 15 * 60,

@@ -56,6 +56,9 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("sms unavailable: {0}")]
     SmsUnavailable(String),
+    /// The hour's SMS budget for anonymous requests (forgot password) is used up.
+    #[error("sms budget exhausted")]
+    SmsBudgetExhausted { retry_after: u64 },
     #[error("storage unavailable: {0}")]
     StorageUnavailable(String),
     #[error("internal error: {0}")]
@@ -216,7 +219,7 @@ impl ApiError {
                 "Noe ble endret samtidig. Prøv igjen.",
                 "Something changed at the same time. Try again.",
             ),
-            SmsUnavailable(_) => (
+            SmsUnavailable(_) | SmsBudgetExhausted { .. } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "sms_unavailable",
                 "Vi får ikke sendt SMS akkurat nå. Prøv igjen om litt.",
@@ -287,7 +290,8 @@ impl ApiError {
             | CodeEntryLocked { retry_after: r }
             | ResendTooSoon { retry_after: r }
             | ResendLimit { retry_after: r }
-            | SmsLimit { retry_after: r } => {
+            | SmsLimit { retry_after: r }
+            | SmsBudgetExhausted { retry_after: r } => {
                 retry_after = Some((*r).max(1));
             }
             _ => {}

@@ -8,6 +8,8 @@
 //! - required, with no default: `PORTAL_TOKEN_ISSUER` (`iss` of access tokens),
 //!   `PORTAL_TOKEN_AUDIENCE` (`aud`), `PORTAL_URL` (the portal front end's origin: CORS and
 //!   the Buypass callback's redirects). A function without one of them does not start.
+//! - optional: `PORTAL_RESET_SMS_PER_HOUR`, forgot-password SMS of all accounts together per
+//!   hour (default [`Policy::default`]'s `reset_sms_global_per_hour`)
 //! - the standard AWS variables (`AWS_REGION`, credentials; `AWS_ENDPOINT_URL` for LocalStack
 //!   or moto) and the Lambda runtime's own (`AWS_LAMBDA_RUNTIME_API`, …)
 //!
@@ -63,6 +65,7 @@ pub struct LambdaConfig {
     pub sms: SmsConfig,
     pub keys: KeysConfig,
     pub settings: Settings,
+    pub policy: Policy,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,11 +118,21 @@ impl LambdaConfig {
             portal_url: required("PORTAL_URL")?.trim_end_matches('/').to_owned(),
             ..Settings::default()
         };
+        let mut policy = Policy::default();
+        if let Some(raw) = var("PORTAL_RESET_SMS_PER_HOUR") {
+            policy.reset_sms_global_per_hour = raw
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Invalid("PORTAL_RESET_SMS_PER_HOUR", raw))?;
+        }
         Ok(Self {
             store,
             sms,
             keys,
             settings,
+            policy,
         })
     }
 
@@ -182,7 +195,7 @@ impl LambdaConfig {
             clock,
             keys: keys.clone(),
             settings: self.settings.clone(),
-            policy: Policy::default(),
+            policy: self.policy.clone(),
             hash_params: HashParams::PRODUCTION,
         })
         .map_err(|e| ConfigError::Init(e.to_string()))?;
@@ -293,6 +306,24 @@ mod tests {
                     other => panic!("{name} = {value:?}: expected Missing, got {other:?}"),
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_global_reset_sms_budget_is_configurable_and_must_be_a_positive_number() {
+        assert_eq!(
+            read(&deployment()).unwrap().policy.reset_sms_global_per_hour,
+            Policy::default().reset_sms_global_per_hour
+        );
+        let mut env = deployment();
+        env.insert("PORTAL_RESET_SMS_PER_HOUR", "120");
+        assert_eq!(read(&env).unwrap().policy.reset_sms_global_per_hour, 120);
+        for bad in ["0", "-3", "many"] {
+            env.insert("PORTAL_RESET_SMS_PER_HOUR", bad);
+            assert!(
+                matches!(read(&env), Err(ConfigError::Invalid("PORTAL_RESET_SMS_PER_HOUR", _))),
+                "{bad}"
+            );
         }
     }
 }

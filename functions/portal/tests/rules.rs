@@ -1,6 +1,7 @@
 //! DESIGN §3 rules for login, codes and sessions, driven through the services with a clock
 //! the tests move. Each test states the rule it pins.
 
+use portal::audit::AuditKind;
 use portal::domain::{MobileNumber, Password, SmsCode};
 use portal::error::ApiError;
 use portal::services::sessions::RefreshToken;
@@ -296,6 +297,60 @@ async fn refresh_rotates_and_reuse_of_an_old_token_revokes_the_session() {
     );
 }
 
+/// Issue 14.1: reuse detection used to look one rotation back only, so a thief who rotated a
+/// copied token twice kept the session while the victim's replay got a plain 401.
+#[tokio::test]
+async fn replaying_the_first_token_after_any_number_of_rotations_revokes_the_session() {
+    for rotations in [1, 2, 5] {
+        let t = TestApp::in_memory();
+        t.account("kari", PASSWORD, MOBILE).await;
+        let first = open(&t, false).await;
+        let mut newest = t.app.refresh_session(&first.refresh, None).await.unwrap();
+        for _ in 1..rotations {
+            newest = t.app.refresh_session(&newest.refresh, None).await.unwrap();
+        }
+        assert!(t.app.authenticate(&newest.access_token).await.is_ok());
+        assert!(
+            matches!(
+                t.app.refresh_session(&first.refresh, None).await,
+                Err(ApiError::RefreshReused)
+            ),
+            "after {rotations} rotations"
+        );
+        assert!(
+            matches!(
+                t.app.refresh_session(&newest.refresh, None).await,
+                Err(ApiError::SessionExpired)
+            ),
+            "after {rotations} rotations the newest token dies too"
+        );
+        assert!(t.app.authenticate(&newest.access_token).await.is_err());
+        let user = portal::domain::Username::parse("kari").unwrap();
+        let trail = t.app.repo.audit_trail(&user, t.clock.now_for_tests()).await.unwrap();
+        assert_eq!(
+            trail.iter().filter(|e| e.event == AuditKind::RefreshReuseDetected).count(),
+            1,
+            "after {rotations} rotations"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_middle_generation_replayed_also_revokes_the_session() {
+    let t = TestApp::in_memory();
+    t.account("kari", PASSWORD, MOBILE).await;
+    let mut tokens = vec![open(&t, false).await];
+    for _ in 0..4 {
+        let next = t.app.refresh_session(&tokens.last().unwrap().refresh, None).await.unwrap();
+        tokens.push(next);
+    }
+    assert!(matches!(
+        t.app.refresh_session(&tokens[2].refresh, None).await,
+        Err(ApiError::RefreshReused)
+    ));
+    assert!(t.app.refresh_session(&tokens[4].refresh, None).await.is_err());
+}
+
 #[tokio::test]
 async fn session_idles_out_after_30_minutes_without_refresh() {
     let t = TestApp::in_memory();
@@ -371,11 +426,16 @@ async fn forged_refresh_tokens_are_refused_without_harming_the_session() {
     let t = TestApp::in_memory();
     t.account("kari", PASSWORD, MOBILE).await;
     let s = open(&t, false).await;
-    let forged = RefreshToken::parse(&format!("{}.{}", s.session.id, "A".repeat(43))).unwrap();
-    assert!(matches!(
-        t.app.refresh_session(&forged, None).await,
-        Err(ApiError::SessionExpired)
-    ));
+    // An earlier generation of a family nobody issued: refused, and no "reuse" that would end
+    // the session someone else holds.
+    for generation in ["1", "2"] {
+        let raw = format!("{}.{generation}.{}.{}", s.session.id, "A".repeat(43), "B".repeat(43));
+        let forged = RefreshToken::parse(&raw).unwrap();
+        assert!(matches!(
+            t.app.refresh_session(&forged, None).await,
+            Err(ApiError::SessionExpired)
+        ));
+    }
     assert!(
         t.app.refresh_session(&s.refresh, None).await.is_ok(),
         "the real token still works"

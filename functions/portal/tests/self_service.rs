@@ -649,7 +649,7 @@ async fn forgot_password_texts_a_code_only_to_enabled_accounts() {
 }
 
 #[tokio::test]
-async fn forgot_password_may_use_three_of_the_accounts_sms_an_hour_so_login_keeps_the_rest() {
+async fn forgot_password_has_three_sms_an_hour_of_its_own_and_login_keeps_all_ten() {
     let t = test_app();
     kari(&t).await;
     // Anyone who knows the username can ask; unknown names run into the same limit.
@@ -664,8 +664,8 @@ async fn forgot_password_may_use_three_of_the_accounts_sms_an_hour_so_login_keep
         }
     }
     assert_eq!(texts_to(&t, MOBILE).len(), 3);
-    // The owner still gets the other seven SMS of the hour for logging in.
-    for i in 0..7 {
+    // The owner still gets every one of login's ten SMS of the hour.
+    for i in 0..10 {
         let issued = t.app.login("kari", &pw(PASSWORD), false, None).await;
         assert!(issued.is_ok(), "login {i}: {issued:?}");
     }
@@ -674,7 +674,82 @@ async fn forgot_password_may_use_three_of_the_accounts_sms_an_hour_so_login_keep
         Err(ApiError::SmsLimit { .. })
     ));
     assert!(texts_to(&t, MOBILE).last().unwrap().starts_with("Din engangskode"));
-    assert_eq!(texts_to(&t, MOBILE).len(), 10, "never more than 10 SMS an hour in all");
+}
+
+/// Issue 14.2: three anonymous resets an hour used to lock a known user out of SMS login for
+/// good (they shared the number's 20-a-day budget).
+#[tokio::test]
+async fn resets_at_their_maximum_rate_for_a_day_never_cost_the_owner_a_login_sms() {
+    let t = test_app();
+    kari(&t).await;
+    let mut resets_sent = 0;
+    let mut logins = 0;
+    // Every six minutes for 24 hours the attacker asks for a reset code and resends it as
+    // often as allowed; every 72 minutes (20 a day, login's whole daily budget) the owner logs in.
+    for minute in (0..24 * 60).step_by(6) {
+        if minute % 72 == 0 {
+            let issued = t.app.login("kari", &pw(PASSWORD), false, Some("10.0.0.1")).await;
+            assert!(issued.is_ok(), "login at minute {minute}: {issued:?}");
+            logins += 1;
+        }
+        let mut spent = 0;
+        if let Ok(id) = t.app.forgot_password("kari", Some("192.0.2.66")).await {
+            resets_sent += 1;
+            for _ in 0..3 {
+                t.clock.advance(30);
+                spent += 30;
+                if t.app.resend_code(&id, Some("192.0.2.66")).await.is_ok() {
+                    resets_sent += 1;
+                }
+            }
+        }
+        t.clock.advance(360 - spent);
+    }
+    assert_eq!(logins, 20);
+    assert_eq!(resets_sent, 5, "resets get five SMS a day per number, no more");
+    let reset_texts = texts_to(&t, MOBILE)
+        .iter()
+        .filter(|b| b.starts_with("Koden for å lage nytt passord"))
+        .count();
+    assert_eq!(reset_texts, 5);
+}
+
+#[tokio::test]
+async fn the_global_reset_budget_stops_anonymous_sms_spend_but_not_login() {
+    let t = TestApp::with_policy(
+        std::sync::Arc::new(SqliteStore::in_memory().unwrap()),
+        Policy {
+            forgot_password_min_response_ms: 0,
+            reset_sms_global_per_hour: 3,
+            ..Policy::default()
+        },
+    );
+    let user = kari(&t).await;
+    t.account("ola", PASSWORD, "+4791234568").await;
+    t.account("per", PASSWORD, "+4791234569").await;
+    // Known and unknown names spend the budget alike (so its end reveals no account).
+    for name in ["ola", "finnes.ikke", "per"] {
+        t.app.forgot_password(name, None).await.unwrap();
+    }
+    let refused = t.app.forgot_password("kari", None).await;
+    let Err(err @ ApiError::SmsBudgetExhausted { retry_after: 3600 }) = refused else {
+        panic!("{refused:?}")
+    };
+    let problem = err.problem();
+    assert_eq!(problem.status.as_u16(), 503);
+    assert_eq!(problem.code, "sms_unavailable");
+    assert_eq!(problem.retry_after, Some(3600));
+    assert!(matches!(
+        t.app.forgot_password("ukjent.navn", None).await,
+        Err(ApiError::SmsBudgetExhausted { .. })
+    ));
+    assert!(texts_to(&t, MOBILE).is_empty());
+    // Login is not part of the budget.
+    t.app.login("kari", &pw(PASSWORD), false, None).await.unwrap();
+    t.clock.advance(3600);
+    t.app.forgot_password("kari", None).await.unwrap();
+    assert!(texts_to(&t, MOBILE).last().unwrap().starts_with("Koden for å lage nytt passord"));
+    assert!(events(&t, &user).await.iter().any(|e| e.event == AuditKind::PasswordResetRequested));
 }
 
 #[tokio::test]

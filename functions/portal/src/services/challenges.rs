@@ -27,6 +27,27 @@ pub struct Resent {
     pub resend_after: i64,
 }
 
+/// The key of limits that count every account together.
+const GLOBAL_KEY: &str = "all";
+
+/// CloudWatch embedded-metric-format line written when forgot-password's global SMS budget
+/// refuses a code (infra/ alarms on `ResetSmsBudgetExhausted`).
+pub fn reset_budget_exhausted_metric(now: crate::clock::UnixTime) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": now.saturating_mul(1000),
+            "CloudWatchMetrics": [{
+                "Namespace": "Hjemmekontor",
+                "Dimensions": [["Function"]],
+                "Metrics": [{ "Name": "ResetSmsBudgetExhausted", "Unit": "Count" }]
+            }]
+        },
+        "Function": "login",
+        "ResetSmsBudgetExhausted": 1,
+    })
+    .to_string()
+}
+
 /// Lock scope of code entry for login, phone change and authenticator apps.
 pub const CODE_LOCK_SCOPE: &str = "codes";
 /// Lock scope of password-reset code entry: wrong reset codes (which anyone who knows a
@@ -74,7 +95,7 @@ impl App {
         }
     }
 
-    /// The part of the account's SMS budget that forgot-password may use, so that anyone who
+    /// Forgot-password's own SMS budget per account, apart from login's, so that anyone who
     /// knows a username cannot use up the SMS the user needs to log in.
     fn reset_sms_per_account(&self) -> Limit {
         Limit {
@@ -90,6 +111,25 @@ impl App {
             scope: "sms-destination",
             max: self.policy.sms_per_destination_day,
             window: 24 * 3600,
+        }
+    }
+
+    /// Forgot-password's own budget per number and day: anonymous resets at their maximum
+    /// rate never reduce the number's login budget ([`Self::sms_per_destination`]).
+    fn reset_sms_per_destination(&self) -> Limit {
+        Limit {
+            scope: "sms-destination-reset",
+            max: self.policy.reset_sms_per_destination_day,
+            window: 24 * 3600,
+        }
+    }
+
+    /// Forgot-password SMS of all accounts together: the ceiling on anonymous SMS spend.
+    fn reset_sms_global(&self) -> Limit {
+        Limit {
+            scope: "sms-reset-global",
+            max: self.policy.reset_sms_global_per_hour,
+            window: 3600,
         }
     }
 
@@ -125,10 +165,12 @@ impl App {
                 (self.sms_per_account(), account_key),
                 (self.sms_per_destination(), destination_key),
             ],
+            // Decoys count against the global budget like real resets: were they left out, the
+            // moment the budget runs out would tell real usernames from unknown ones.
             ChallengePurpose::PasswordReset => vec![
                 (self.reset_sms_per_account(), account_key),
-                (self.sms_per_account(), account_key),
-                (self.sms_per_destination(), destination_key),
+                (self.reset_sms_per_destination(), destination_key),
+                (self.reset_sms_global(), GLOBAL_KEY),
             ],
             ChallengePurpose::PhoneChange { .. } => vec![
                 (self.sms_per_account(), account_key),
@@ -161,6 +203,11 @@ impl App {
         for (i, (limit, key)) in limits.iter().enumerate() {
             let refused = match self.repo.limit_acquire(limit, key, now).await {
                 Ok(Ok(())) => continue,
+                Ok(Err(wait)) if limit.scope == self.reset_sms_global().scope => {
+                    println!("{}", reset_budget_exhausted_metric(now));
+                    tracing::warn!(retry_after = wait, "forgot-password SMS budget of the hour used up");
+                    ApiError::SmsBudgetExhausted { retry_after: wait }
+                }
                 Ok(Err(wait)) => ApiError::SmsLimit { retry_after: wait },
                 Err(e) => e.into(),
             };

@@ -335,10 +335,17 @@ pub struct Challenge {
 pub struct Session {
     pub id: SessionId,
     pub username: Username,
-    /// SHA-256 of the current refresh secret.
-    pub refresh_hash: String,
-    /// SHA-256 of the secret it replaced: presenting it again is reuse.
-    pub previous_refresh_hash: Option<String>,
+    /// SHA-256 of the family secret every refresh token of this session carries
+    /// (`services::sessions::RefreshToken`). `None` for sessions stored before token families
+    /// existed: they cannot be refreshed.
+    #[serde(default)]
+    pub refresh_family_hash: Option<String>,
+    /// Mixed into each generation's secret, so a token's holder cannot compute the next one.
+    #[serde(default)]
+    pub refresh_salt: String,
+    /// The generation of the only refresh token that may rotate; every lower one is reuse.
+    #[serde(default)]
+    pub refresh_generation: u64,
     pub created_at: UnixTime,
     pub last_used_at: UnixTime,
     pub absolute_expires_at: UnixTime,

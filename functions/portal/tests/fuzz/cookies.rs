@@ -41,12 +41,15 @@ fn check_refresh_token(raw: &str) {
     };
     // No normalisation: what parses is exactly what was issued.
     assert_eq!(token.encode(), raw);
-    let (sid, secret) = raw
-        .split_once('.')
-        .unwrap_or_else(|| panic!("{raw:?} parsed without a dot"));
+    let parts: Vec<&str> = raw.split('.').collect();
+    let [sid, generation, family, secret] = parts[..] else {
+        panic!("{raw:?} parsed without four parts")
+    };
     assert!(SessionId::parse(sid).is_ok());
-    assert_eq!(secret.len(), 43);
-    assert!(!format!("{token:?}").contains(secret), "Debug shows the secret");
+    assert!(generation.parse::<u64>().is_ok_and(|g| g >= 1));
+    assert_eq!((family.len(), secret.len()), (43, 43));
+    let debug = format!("{token:?}");
+    assert!(!debug.contains(secret) && !debug.contains(family), "Debug shows a secret");
 }
 
 fn cookie_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
@@ -131,7 +134,7 @@ proptest! {
     }
 
     #[test]
-    fn arbitrary_refresh_tokens_never_panic(raw in prop_oneof![any::<String>(), "[A-Za-z0-9_-]{22}\\.[A-Za-z0-9_.=-]{40,46}"]) {
+    fn arbitrary_refresh_tokens_never_panic(raw in prop_oneof![any::<String>(), "[A-Za-z0-9_-]{22}\\.[0-9]{1,3}\\.[A-Za-z0-9_.=-]{86,92}"]) {
         check_refresh_token(&raw);
     }
 
@@ -168,13 +171,19 @@ fn real_tokens_round_trip_and_survive_forgeries() {
     let signed = Signed::new();
     let real = signed.token.encode();
     assert_eq!(RefreshToken::parse(&real).map(|t| t.encode()), Some(real.clone()));
-    let (sid, secret) = real.split_once('.').unwrap_or_default();
+    let parts: Vec<&str> = real.split('.').collect();
+    let [sid, generation, family, secret] = parts[..] else {
+        panic!("a refresh token has four parts")
+    };
     for forged in [
-        format!("{sid}.{}", "A".repeat(43)),
-        format!("{}.{secret}", SessionId::generate()),
-        format!("{sid}.{}", &secret[..42]),
-        format!("{sid}.{secret}A"),
-        format!("{sid}.{}", secret.to_uppercase()),
+        format!("{sid}.{generation}.{family}.{}", "A".repeat(43)),
+        format!("{sid}.{generation}.{}.{secret}", "A".repeat(43)),
+        format!("{}.{generation}.{family}.{secret}", SessionId::generate()),
+        format!("{sid}.2.{family}.{secret}"),
+        format!("{sid}.{generation}.{family}.{}", &secret[..42]),
+        format!("{sid}.{generation}.{family}.{secret}A"),
+        format!("{sid}.{generation}.{family}.{}", secret.to_uppercase()),
+        format!("{sid}.{secret}"),
     ] {
         if let Some(token) = RefreshToken::parse(&forged) {
             assert!(
