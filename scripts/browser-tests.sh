@@ -19,7 +19,7 @@ if [ ! -f "$tests_dir/node_modules/playwright-core/package.json" ] \
   npm ci --prefix "$tests_dir" --no-audit --no-fund --silent
 fi
 
-cargo build -q -p portal-local -p portal-admin
+cargo build -q -p portal-local -p portal-admin -p e2e --bins
 
 data=$(mktemp -d)
 portal_pid=
@@ -46,9 +46,11 @@ if [ -z "$address" ]; then cat "$data/portal.log"; echo "portal-local did not re
 export PORTAL_BASE_URL="http://$address"
 export PORTAL_DATA_DIR="$data/portal"
 export PORTAL_ADMIN_BIN="$root/target/debug/portal-admin"
+# Test accounts whose password is their own (portal-admin makes every given password one to change).
+export PORTAL_FIXTURE_BIN="$root/target/debug/portal-fixture"
 export BROWSER_ARTIFACTS="$root/artifacts/browser"
 export TEST_USERNAME=kari.nordmann TEST_MOBILE=+4791234567 TEST_PASSWORD='Solbær-Fjellvann-Lanterne-42'
-PORTAL_NEW_PASSWORD="$TEST_PASSWORD" target/debug/portal-admin --data-dir "$PORTAL_DATA_DIR" create-account \
+PORTAL_NEW_PASSWORD="$TEST_PASSWORD" target/debug/portal-fixture --data-dir "$PORTAL_DATA_DIR" create-account \
   --username "$TEST_USERNAME" --name "Kari Nordmann" --mobile "$TEST_MOBILE" --home-office >/dev/null
 
 rm -rf "$BROWSER_ARTIFACTS"

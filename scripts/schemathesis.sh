@@ -20,7 +20,7 @@ if [ ! -x "$venv/bin/schemathesis" ] || ! cmp -s "$requirements" "$venv/.require
 fi
 
 bin_dir=${PORTAL_BIN_DIR:-target/debug}
-for b in portal-local portal-admin; do
+for b in portal-local portal-fixture; do
   [ -x "$bin_dir/$b" ] || { echo "$bin_dir/$b missing: run cargo build --workspace --bins" >&2; exit 1; }
 done
 
@@ -42,8 +42,8 @@ trap cleanup EXIT
 password=$("$venv/bin/python" -c 'import sys; sys.path.insert(0, "scripts/schemathesis"); import portal_hooks; print(portal_hooks.PASSWORD)')
 "$venv/bin/python" scripts/schemathesis/portal_hooks.py >"$work/accounts"
 create() {
-  "$bin_dir/portal-admin" --data-dir "$work/data" create-account --username "$1" \
-    --name "Schemathesis Testbruker" --mobile "$2" --home-office --password "$password" >/dev/null
+  PORTAL_NEW_PASSWORD="$password" "$bin_dir/portal-fixture" --data-dir "$work/data" create-account \
+    --username "$1" --name "Schemathesis Testbruker" --mobile "$2" --home-office >/dev/null
 }
 # The first one alone (it creates the data dir and its keys), the rest two at a time.
 read -r first_user first_mobile <"$work/accounts"

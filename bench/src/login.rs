@@ -68,7 +68,7 @@ async fn login_rate(params: HashParams, seconds: f64) -> anyhow::Result<f64> {
             email: None,
             mobile: MobileNumber::parse(&format!("+479{i:07}"))?,
             home_office: true,
-            password: Some(Password::new(PASSWORD.into())),
+            password: portal::services::admin::InitialPassword::Permanent(Password::new(PASSWORD.into())),
         })
         .await?;
     }

@@ -21,6 +21,7 @@ function required(name) {
 export const BASE = required('PORTAL_BASE_URL');
 const DATA_DIR = required('PORTAL_DATA_DIR');
 const ADMIN = required('PORTAL_ADMIN_BIN');
+const FIXTURE = required('PORTAL_FIXTURE_BIN');
 const ARTIFACTS = required('BROWSER_ARTIFACTS');
 mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -34,8 +35,9 @@ export const USER = {
 let accountCounter = 0;
 
 /**
- * Creates another account with portal-admin. Without `password` the password is generated and
- * sent by SMS (then it must be changed at first login).
+ * Creates another account. With `password` it is the user's own (the test crate's
+ * portal-fixture); without, portal-admin generates one and sends it by SMS, and it must be
+ * changed at first login.
  */
 export async function createAccount({ prefix, name = 'Ola Nordmann', mobile, password, homeOffice = true }) {
   accountCounter += 1;
@@ -45,7 +47,7 @@ export async function createAccount({ prefix, name = 'Ola Nordmann', mobile, pas
   const env = { ...process.env };
   if (password) env.PORTAL_NEW_PASSWORD = password;
   else delete env.PORTAL_NEW_PASSWORD;
-  await run(ADMIN, args, { env });
+  await run(password ? FIXTURE : ADMIN, args, { env });
   return { username, password, mobile };
 }
 

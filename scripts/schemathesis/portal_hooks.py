@@ -3,7 +3,7 @@
 What they do, and why:
 
 * Sign-in for authenticated operations. Every such operation has its own pool of accounts
-  (created by the script with portal-admin), so what one operation does to an account (wrong
+  (created by the script with the test crate's portal-fixture), so what one operation does to an account (wrong
   passwords start its backoff, wrong codes lock its code entry, logout ends its session, a
   password change ends the others) never blocks another. The hooks sign in like a user: password,
   the code from the local SMS outbox (GET /dev/sms), verify; and sign in again when a session

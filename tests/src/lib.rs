@@ -177,7 +177,12 @@ impl Portal {
 
     /// Runs `portal-admin` on this portal's data; returns (success, stdout+stderr).
     pub fn admin(&self, args: &[&str]) -> Result<(bool, String)> {
+        self.admin_command(args, &[])
+    }
+
+    fn admin_command(&self, args: &[&str], env: &[(&str, &str)]) -> Result<(bool, String)> {
         let mut command = Command::new(bin("portal-admin"));
+        command.envs(env.iter().copied());
         command.arg("--data-dir").arg(&self.data_dir);
         if let Some(aws) = &self.aws {
             // The gateway stand-in of portal-local reads the store's event log; in AWS the
@@ -196,24 +201,43 @@ impl Portal {
         Ok((out.status.success(), text))
     }
 
-    /// Creates an enabled home-office account with [`PASSWORD`].
+    /// Creates an enabled home-office account with [`PASSWORD`] as the user's own password
+    /// (no change required), with the test crate's `portal-fixture`: `portal-admin` marks
+    /// every password an operator gives as to be changed.
     pub fn create_user(&self, username: &str, mobile: &str) -> Result<()> {
-        let (ok, out) = self.admin(&[
-            "create-account",
-            "--username",
-            username,
-            "--name",
-            "Kari Nordmann",
-            "--mobile",
-            mobile,
-            "--home-office",
-            "--password",
-            PASSWORD,
-        ])?;
-        if !ok {
-            bail!("create-account failed: {out}");
+        let mut command = Command::new(bin("portal-fixture"));
+        command.arg("--data-dir").arg(&self.data_dir);
+        if let Some(aws) = &self.aws {
+            command.args(aws.store_args());
+        }
+        self.backend.apply_env(&mut command);
+        let out = command
+            .env("PORTAL_NEW_PASSWORD", PASSWORD)
+            .args([
+                "create-account",
+                "--username",
+                username,
+                "--name",
+                "Kari Nordmann",
+                "--mobile",
+                mobile,
+                "--home-office",
+            ])
+            .output()
+            .context("running portal-fixture")?;
+        if !out.status.success() {
+            bail!(
+                "create-account failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(())
+    }
+
+    /// Runs `portal-admin` with `env` added to its environment.
+    pub fn admin_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Result<(bool, String)> {
+        self.admin_command(args, env)
     }
 
     /// The SMS outbox, newest first.

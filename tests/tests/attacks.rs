@@ -307,10 +307,14 @@ async fn secrets_stay_out_of_the_console() -> anyhow::Result<()> {
     let session = portal.sign_in("kari", MOBILE).await?;
     let db = portal.stored_data().await?;
     assert!(!db.contains(PASSWORD), "password stored in clear");
-    let secret = session.refresh_cookie.split('.').nth(1).unwrap_or_default();
-    assert!(
-        secret.len() == 43 && !db.contains(secret),
-        "refresh secret stored in clear"
-    );
+    // `<session>.<generation>.<family>.<secret>`: neither 256-bit part may be in the store.
+    let parts: Vec<&str> = session.refresh_cookie.split('.').collect();
+    assert_eq!(parts.len(), 4, "{}", session.refresh_cookie);
+    for secret in &parts[2..] {
+        assert!(
+            secret.len() == 43 && !db.contains(secret),
+            "refresh secret stored in clear"
+        );
+    }
     Ok(())
 }

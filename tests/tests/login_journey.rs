@@ -179,8 +179,6 @@ async fn admin_refuses_bad_input_with_a_clear_message() -> anyhow::Result<()> {
         "K",
         "--mobile",
         MOBILE,
-        "--password",
-        PASSWORD,
     ])?;
     assert!(!ok && out.contains("already exists"), "{out}");
     let (ok, out) = portal.admin(&[
@@ -191,8 +189,6 @@ async fn admin_refuses_bad_input_with_a_clear_message() -> anyhow::Result<()> {
         "O",
         "--mobile",
         "+4722334455",
-        "--password",
-        PASSWORD,
     ])?;
     assert!(!ok && out.contains("mobile"), "{out}");
     let (ok, out) = portal.admin(&[
@@ -203,8 +199,6 @@ async fn admin_refuses_bad_input_with_a_clear_message() -> anyhow::Result<()> {
         "O",
         "--mobile",
         MOBILE,
-        "--password",
-        PASSWORD,
     ])?;
     assert!(!ok && out.contains("username"), "{out}");
     let (ok, out) = portal.admin(&["show", "kari"])?;
@@ -254,5 +248,63 @@ async fn disabled_accounts_cannot_log_in_and_lose_their_sessions() -> anyhow::Re
     let (ok, _) = portal.admin(&["enable", "kari"])?;
     assert!(ok);
     assert_eq!(portal.login("kari", PASSWORD, false).await?.status(), 200);
+    Ok(())
+}
+
+/// Issue 14.7: a password on portal-admin's command line showed in `ps` and shell history, and
+/// an operator-chosen password stayed the user's for good.
+#[tokio::test]
+async fn admin_takes_passwords_only_from_the_environment_or_stdin_and_they_must_be_changed() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    const CHOSEN: &str = "operatørens valgte frase";
+    for flag in [vec!["--password", CHOSEN], vec!["--password"]] {
+        let mut args = vec![
+            "create-account",
+            "--username",
+            "kari",
+            "--name",
+            "K",
+            "--mobile",
+            MOBILE,
+        ];
+        args.extend(flag);
+        let (ok, out) = portal.admin(&args)?;
+        assert!(!ok && out.contains("PORTAL_NEW_PASSWORD"), "{out}");
+        assert!(!out.contains(CHOSEN), "the refusal does not echo the password: {out}");
+    }
+    assert!(portal.sms().await?.is_empty(), "nothing was created or sent");
+    assert_eq!(portal.login("kari", CHOSEN, false).await?.status(), 401);
+
+    let (ok, out) = portal.admin_with_env(
+        &[
+            "create-account",
+            "--username",
+            "kari",
+            "--name",
+            "K",
+            "--mobile",
+            MOBILE,
+        ],
+        &[("PORTAL_NEW_PASSWORD", CHOSEN)],
+    )?;
+    assert!(ok && !out.contains(CHOSEN), "{out}");
+    let challenge: Value = portal.login("kari", CHOSEN, false).await?.json().await?;
+    let code = portal.latest_code(MOBILE).await?;
+    let verify: Value = portal
+        .post(
+            "/v1/auth/sms/verify",
+            json!({ "challenge_id": challenge["challenge_id"], "code": code }),
+        )
+        .await?
+        .json()
+        .await?;
+    assert_eq!(verify["password_change_required"], true, "{verify}");
+    let account = portal
+        .client()
+        .get(portal.url("/v1/account"))
+        .bearer_auth(verify["access_token"].as_str().unwrap_or_default())
+        .send()
+        .await?;
+    assert_eq!(account.status(), 403, "nothing but the change until it is made");
     Ok(())
 }

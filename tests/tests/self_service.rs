@@ -654,6 +654,39 @@ async fn reset_password_ends_every_session_and_texts_a_notice() -> anyhow::Resul
     Ok(())
 }
 
+/// Issue 14.4: a login challenge opened with the old password outlived a reset, so whoever
+/// had the password and the phone's code got in after the owner had locked them out.
+#[tokio::test]
+async fn a_login_code_from_before_a_password_reset_opens_no_session() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let login = portal.login("kari", PASSWORD, false).await?;
+    anyhow::ensure!(login.status() == 200, "login answered {}", login.status());
+    let stale: Value = login.json().await?;
+    let stale_code = portal.latest_code(MOBILE).await?;
+
+    let started: Value = forgot(&portal, "kari").await?.json().await?;
+    let reset_code = portal.latest_code(MOBILE).await?;
+    assert_eq!(
+        reset(&portal, &started["challenge_id"], &reset_code, NEW_PASSWORD)
+            .await?
+            .status(),
+        204
+    );
+    let verify = portal
+        .post(
+            "/v1/auth/sms/verify",
+            json!({ "challenge_id": stale["challenge_id"], "code": stale_code }),
+        )
+        .await?;
+    assert!(verify.headers().get("set-cookie").is_none(), "no refresh cookie");
+    expect_problem(verify, 410, "challenge_expired").await?;
+    // The new password works as usual.
+    let (session, _) = sign_in_with(&portal, "kari", NEW_PASSWORD, MOBILE).await?;
+    assert_eq!(get_account(&portal, &session).await?.status(), 200);
+    Ok(())
+}
+
 // ---- bad input -----------------------------------------------------------------------------
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use portal::activation::{ActivationPolicy, Activator, Outcome, Trigger};
 use portal::app::SharedApp;
 use portal::domain::{CertificateSerial, MobileNumber, Password, Username};
 use portal::local::{LocalEnv, LocalSms, LocalStore};
-use portal::services::admin::NewAccount;
+use portal::services::admin::{InitialPassword, NewAccount};
 use portal::sms::sns::SenderId;
 use portal::store::dynamodb::{create_table, TableCreated};
 use serde_json::json;
@@ -52,8 +52,8 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Creates an account. Without --password a password is generated and sent by SMS, and
-    /// the user must change it at first login.
+    /// Creates an account. The user must change the password at first login. Without a
+    /// password (PORTAL_NEW_PASSWORD or --password-stdin) one is generated and sent by SMS.
     CreateAccount {
         #[arg(long)]
         username: String,
@@ -65,9 +65,12 @@ enum Command {
         email: Option<String>,
         #[arg(long)]
         home_office: bool,
-        /// Initial password (read from the environment variable PORTAL_NEW_PASSWORD if set).
-        #[arg(long, env = "PORTAL_NEW_PASSWORD", hide_env_values = true)]
-        password: Option<String>,
+        /// Read the initial password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Refused: a password on the command line shows in `ps` and shell history.
+        #[arg(long, hide = true, num_args = 0..=1)]
+        password: Option<Option<String>>,
     },
     /// Blocks login and ends every session of the account.
     Disable { username: String },
@@ -118,6 +121,26 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The operator's choice of initial password: the first line of standard input with
+/// `--password-stdin`, else `PORTAL_NEW_PASSWORD`, else none (one is generated). Never a
+/// command-line argument.
+fn operator_password(
+    from_stdin: bool,
+    from_env: Option<String>,
+    read_stdin: impl FnOnce() -> std::io::Result<String>,
+) -> anyhow::Result<Option<Password>> {
+    if from_stdin {
+        let line = read_stdin().map_err(|e| anyhow::anyhow!("reading the password from standard input: {e}"))?;
+        let password = line.trim_end_matches(['\r', '\n']);
+        anyhow::ensure!(
+            !password.is_empty(),
+            "--password-stdin: standard input held no password"
+        );
+        return Ok(Some(Password::new(password.to_owned())));
+    }
+    Ok(from_env.filter(|p| !p.is_empty()).map(Password::new))
 }
 
 fn username(raw: &str) -> anyhow::Result<Username> {
@@ -174,8 +197,22 @@ async fn run(args: Args) -> anyhow::Result<String> {
             mobile,
             email,
             home_office,
+            password_stdin,
             password,
         } => {
+            if password.is_some() {
+                anyhow::bail!(
+                    "--password is not accepted: a password on the command line shows in `ps` and the shell history. \
+                     Set PORTAL_NEW_PASSWORD or pipe it to --password-stdin, or leave both out to have one generated and sent by SMS"
+                );
+            }
+            let password = match operator_password(password_stdin, std::env::var("PORTAL_NEW_PASSWORD").ok(), || {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map(|_| line)
+            })? {
+                Some(p) => InitialPassword::ChosenByOperator(p),
+                None => InitialPassword::Generated,
+            };
             let username = username(&u)?;
             let mobile = MobileNumber::parse(&mobile).map_err(|e| anyhow::anyhow!("{e}"))?;
             let generated = app
@@ -185,13 +222,13 @@ async fn run(args: Args) -> anyhow::Result<String> {
                     email,
                     mobile: mobile.clone(),
                     home_office,
-                    password: password.map(Password::new),
+                    password,
                 })
                 .await?;
             let how = if generated.is_some() {
                 "generated and sent by SMS"
             } else {
-                "as given"
+                "as given; the user must change it at first login"
             };
             Ok(format!(
                 "created {username} (mobile {}, password {how})",
@@ -393,5 +430,53 @@ mod tests {
             Announce::choose(Some("function"), &LocalStore::Sqlite, None).unwrap(),
             Announce::ByFunction
         );
+    }
+
+    #[test]
+    fn the_operator_password_comes_from_stdin_or_the_environment_never_the_command_line() {
+        let no_stdin = || -> std::io::Result<String> { panic!("stdin read without --password-stdin") };
+        let from = |p: Option<Password>| p.map(|p| p.expose().to_owned());
+        assert_eq!(from(operator_password(false, None, no_stdin).unwrap()), None);
+        assert_eq!(
+            from(operator_password(false, Some("fra miljøet sitt".into()), no_stdin).unwrap()),
+            Some("fra miljøet sitt".into())
+        );
+        assert_eq!(
+            from(operator_password(true, Some("ignored".into()), || Ok("fra stdin  \r\n".into())).unwrap()),
+            Some("fra stdin  ".into()),
+            "only the line ending is cut"
+        );
+        assert!(operator_password(true, None, || Ok("\n".into())).is_err());
+        for args in [
+            vec![
+                "portal-admin",
+                "create-account",
+                "--username",
+                "kari",
+                "--name",
+                "K",
+                "--mobile",
+                "+4791234567",
+                "--password",
+                "hemmelig passord",
+            ],
+            vec![
+                "portal-admin",
+                "create-account",
+                "--username",
+                "kari",
+                "--name",
+                "K",
+                "--mobile",
+                "+4791234567",
+                "--password=hemmelig passord",
+            ],
+        ] {
+            let parsed = Args::try_parse_from(&args).unwrap();
+            let Command::CreateAccount { password, .. } = parsed.command else {
+                panic!()
+            };
+            assert!(password.is_some(), "--password is seen (and then refused): {args:?}");
+        }
     }
 }

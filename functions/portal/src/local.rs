@@ -12,7 +12,7 @@ use crate::config::{Policy, Settings};
 use crate::domain::{MobileNumber, Password, Username};
 use crate::security::keys::KeyMaterial;
 use crate::security::passwords::HashParams;
-use crate::services::admin::{generate_initial_password, AdminError, NewAccount};
+use crate::services::admin::{generate_initial_password, AdminError, InitialPassword, NewAccount};
 use crate::sms::outbox::OutboxSms;
 use crate::sms::sns::{SenderId, SnsSms};
 use crate::sms::SmsSender;
@@ -200,7 +200,7 @@ async fn create_demo(
         email: None,
         mobile: mobile.clone(),
         home_office: true,
-        password: Some(password),
+        password: InitialPassword::Permanent(password),
     })
     .await
     .map(|_| ())

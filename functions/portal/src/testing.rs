@@ -190,7 +190,7 @@ impl TestApp {
                 email: None,
                 mobile: MobileNumber::parse(mobile).unwrap_or_else(|e| panic!("{e}")),
                 home_office: true,
-                password: Some(Password::new(password.into())),
+                password: crate::services::admin::InitialPassword::Permanent(Password::new(password.into())),
             })
             .await
             .unwrap_or_else(|e| panic!("create account: {e}"));

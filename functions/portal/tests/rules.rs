@@ -328,7 +328,10 @@ async fn replaying_the_first_token_after_any_number_of_rotations_revokes_the_ses
         let user = portal::domain::Username::parse("kari").unwrap();
         let trail = t.app.repo.audit_trail(&user, t.clock.now_for_tests()).await.unwrap();
         assert_eq!(
-            trail.iter().filter(|e| e.event == AuditKind::RefreshReuseDetected).count(),
+            trail
+                .iter()
+                .filter(|e| e.event == AuditKind::RefreshReuseDetected)
+                .count(),
             1,
             "after {rotations} rotations"
         );
@@ -341,7 +344,11 @@ async fn a_middle_generation_replayed_also_revokes_the_session() {
     t.account("kari", PASSWORD, MOBILE).await;
     let mut tokens = vec![open(&t, false).await];
     for _ in 0..4 {
-        let next = t.app.refresh_session(&tokens.last().unwrap().refresh, None).await.unwrap();
+        let next = t
+            .app
+            .refresh_session(&tokens.last().unwrap().refresh, None)
+            .await
+            .unwrap();
         tokens.push(next);
     }
     assert!(matches!(

@@ -72,6 +72,69 @@ async fn can_log_in(t: &TestApp, password: &str) -> bool {
     t.app.check_password("kari", &pw(password), None).await.is_ok()
 }
 
+// ---- login challenges end with the password they were opened with -------------------------
+
+/// The ways a password changes, each applied while a login challenge of the old password is open.
+async fn change_password_by(t: &TestApp, how: &str, user: &Username) {
+    match how {
+        "reset" => {
+            let id = t.app.forgot_password("kari", None).await.unwrap();
+            let code = t.sms.last_code_to(&number(MOBILE)).unwrap();
+            t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None).await.unwrap();
+        }
+        "change" => {
+            let other = session(t, user).await;
+            let me = caller(t, &other).await;
+            t.app
+                .change_password(&me, &pw(PASSWORD), pw(NEW_PASSWORD), None)
+                .await
+                .unwrap();
+        }
+        "operator" => {
+            t.app.reset_password_by_operator(user).await.unwrap();
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_login_code_opened_before_a_password_change_opens_no_session() {
+    for how in ["reset", "change", "operator"] {
+        let t = test_app();
+        let user = kari(&t).await;
+        let issued = t.app.login("kari", &pw(PASSWORD), false, None).await.unwrap();
+        let code = t.sms.last_code_to(&number(MOBILE)).unwrap();
+        change_password_by(&t, how, &user).await;
+        let challenge = t
+            .app
+            .verify_code(&issued.challenge_id, &code, None, |c| {
+                matches!(c.purpose, ChallengePurpose::Login { .. })
+            })
+            .await
+            .unwrap();
+        let opened = t.app.open_login_session(&challenge, None).await;
+        assert!(matches!(opened, Err(ApiError::ChallengeGone)), "{how}: {opened:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_login_code_opened_after_the_change_still_works() {
+    let t = test_app();
+    let user = kari(&t).await;
+    change_password_by(&t, "change", &user).await;
+    let issued = t.app.login("kari", &pw(NEW_PASSWORD), false, None).await.unwrap();
+    let code = t.sms.last_code_to(&number(MOBILE)).unwrap();
+    let challenge = t
+        .app
+        .verify_code(&issued.challenge_id, &code, None, |c| {
+            matches!(c.purpose, ChallengePurpose::Login { .. })
+        })
+        .await
+        .unwrap();
+    let tokens = t.app.open_login_session(&challenge, None).await.unwrap();
+    assert!(t.app.authenticate(&tokens.access_token).await.is_ok());
+}
+
 // ---- password change -----------------------------------------------------------------------
 
 #[tokio::test]
@@ -254,7 +317,7 @@ async fn generated_account(t: &TestApp) -> (Username, String) {
             email: None,
             mobile: number(MOBILE),
             home_office: true,
-            password: None,
+            password: portal::services::admin::InitialPassword::Generated,
         })
         .await
         .unwrap();
@@ -748,8 +811,14 @@ async fn the_global_reset_budget_stops_anonymous_sms_spend_but_not_login() {
     t.app.login("kari", &pw(PASSWORD), false, None).await.unwrap();
     t.clock.advance(3600);
     t.app.forgot_password("kari", None).await.unwrap();
-    assert!(texts_to(&t, MOBILE).last().unwrap().starts_with("Koden for å lage nytt passord"));
-    assert!(events(&t, &user).await.iter().any(|e| e.event == AuditKind::PasswordResetRequested));
+    assert!(texts_to(&t, MOBILE)
+        .last()
+        .unwrap()
+        .starts_with("Koden for å lage nytt passord"));
+    assert!(events(&t, &user)
+        .await
+        .iter()
+        .any(|e| e.event == AuditKind::PasswordResetRequested));
 }
 
 #[tokio::test]

@@ -656,7 +656,7 @@ async fn without_a_totp_key_enrolment_is_refused_and_sms_login_goes_on() {
         email: None,
         mobile: mobile(),
         home_office: true,
-        password: Some(pw(PASSWORD)),
+        password: portal::services::admin::InitialPassword::Permanent(pw(PASSWORD)),
     })
     .await
     .unwrap();

@@ -38,7 +38,7 @@ impl Deployment {
         env.push(("PORTAL_NEW_PASSWORD".into(), PASSWORD.into()));
         let dir = data_dir.path().to_str().unwrap();
         let (ok, output) = run(
-            "portal-admin",
+            "portal-fixture",
             &[
                 "--data-dir",
                 dir,
@@ -57,7 +57,7 @@ impl Deployment {
             &env,
         )
         .await;
-        assert!(ok, "portal-admin create-account: {output}");
+        assert!(ok, "portal-fixture create-account: {output}");
         Self {
             emulator,
             table,

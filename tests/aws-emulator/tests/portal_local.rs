@@ -79,7 +79,7 @@ async fn the_journey_survives_sns_and_dynamodb_outages() {
     let mut admin_env = env.clone();
     admin_env.push(("PORTAL_NEW_PASSWORD".into(), PASSWORD.into()));
     let (ok, out) = run(
-        "portal-admin",
+        "portal-fixture",
         &[
             "--data-dir",
             &dir,

@@ -79,12 +79,7 @@ pub async fn verify(
             matches!(c.purpose, ChallengePurpose::Login { .. })
         })
         .await?;
-    let ChallengePurpose::Login { remember_me } = challenge.purpose else {
-        return Err(ApiError::ChallengeGone);
-    };
-    let tokens = app
-        .open_session(&challenge.username, remember_me, ip.as_deref())
-        .await?;
+    let tokens = app.open_login_session(&challenge, ip.as_deref()).await?;
     Ok(token_response(
         &app.settings.refresh_cookie,
         &tokens,

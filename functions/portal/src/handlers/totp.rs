@@ -15,7 +15,6 @@ use crate::domain::{ChallengeId, Password, SmsCode};
 use crate::error::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::extract::{ClientIp, JsonBody};
-use crate::store::records::ChallengePurpose;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,12 +90,7 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     let code = SmsCode::parse(&req.code)?;
     let challenge = app.verify_totp(&req.challenge_id, &code, ip.as_deref()).await?;
-    let ChallengePurpose::Login { remember_me } = challenge.purpose else {
-        return Err(ApiError::ChallengeGone);
-    };
-    let tokens = app
-        .open_session(&challenge.username, remember_me, ip.as_deref())
-        .await?;
+    let tokens = app.open_login_session(&challenge, ip.as_deref()).await?;
     Ok(token_response(
         &app.settings.refresh_cookie,
         &tokens,

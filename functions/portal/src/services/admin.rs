@@ -18,8 +18,20 @@ pub struct NewAccount {
     pub email: Option<String>,
     pub mobile: MobileNumber,
     pub home_office: bool,
-    /// `None`: generate one, send it by SMS and require a change at first login.
-    pub password: Option<Password>,
+    pub password: InitialPassword,
+}
+
+/// Where a new account's password comes from, which decides whether it must be changed.
+#[derive(Debug, Clone)]
+pub enum InitialPassword {
+    /// Generated here and sent by SMS, as NHN sends initial passwords; must be changed at
+    /// first login.
+    Generated,
+    /// Typed by an operator (`portal-admin`): someone other than the user knows it, so it
+    /// must be changed at first login too.
+    ChosenByOperator(Password),
+    /// Already the user's own: the local demo account, and test fixtures.
+    Permanent(Password),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,9 +90,10 @@ impl App {
     /// Creates an account; the username must be free (a conditional write, not a check).
     /// Returns the generated password when one was generated (it has also been sent by SMS).
     pub async fn create_account(&self, new: NewAccount) -> Result<Option<Password>, AdminError> {
-        let (password, generated) = match new.password {
-            Some(p) => (p, false),
-            None => (generate_initial_password(), true),
+        let (password, generated, change_required) = match new.password {
+            InitialPassword::Generated => (generate_initial_password(), true, true),
+            InitialPassword::ChosenByOperator(p) => (p, false, true),
+            InitialPassword::Permanent(p) => (p, false, false),
         };
         if let Some(email) = &new.email {
             let valid = email.len() <= 254
@@ -111,9 +124,10 @@ impl App {
             password_hash: PhcHash(hash),
             disabled: false,
             home_office: new.home_office,
-            password_change_required: generated,
+            password_change_required: change_required,
             created_at: now,
             password_changed_at: None,
+            password_version: 0,
             buypass_serial: None,
         };
         match self

@@ -292,10 +292,13 @@ impl App {
         username: &Username,
         destination: &MobileNumber,
         purpose: ChallengePurpose,
+        password_version: Option<u64>,
         source_ip: Option<&str>,
     ) -> Result<IssuedChallenge, ApiError> {
         let now = self.now();
-        let (challenge, code) = self.open_challenge(username, destination, purpose).await?;
+        let (challenge, code) = self
+            .open_challenge(username, destination, purpose, password_version)
+            .await?;
         if let Err(e) = self.send_code(&challenge, &code).await {
             let _ = self
                 .repo
@@ -320,6 +323,7 @@ impl App {
         username: &Username,
         destination: &MobileNumber,
         purpose: ChallengePurpose,
+        password_version: Option<u64>,
     ) -> Result<(Challenge, SmsCode), ApiError> {
         let now = self.now();
         self.reserve_sms(&purpose, username, destination).await?;
@@ -337,6 +341,7 @@ impl App {
             failed_attempts: 0,
             consumed: false,
             totp: false,
+            password_version,
         };
         self.repo
             .insert(

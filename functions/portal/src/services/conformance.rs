@@ -106,7 +106,7 @@ async fn account(app: &App, tag: &str) -> (Username, MobileNumber) {
         email: None,
         mobile: mobile.clone(),
         home_office: false,
-        password: Some(Password::new(PASSWORD.into())),
+        password: crate::services::admin::InitialPassword::Permanent(Password::new(PASSWORD.into())),
     })
     .await
     .expect("account created");

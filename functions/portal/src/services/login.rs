@@ -286,6 +286,7 @@ impl App {
                 &account.username,
                 &account.mobile,
                 ChallengePurpose::Login { remember_me },
+                Some(account.password_version),
                 source_ip,
             )
             .await?;

@@ -116,6 +116,7 @@ impl App {
                 next.password_hash = PhcHash(hash.clone());
                 next.password_change_required = change_required;
                 next.password_changed_at = Some(now);
+                next.password_version += 1;
                 Ok((Change::Write(next, a.clone()), None))
             })
             .await

@@ -48,6 +48,7 @@ impl App {
                 ChallengePurpose::PhoneChange {
                     new_mobile: new_mobile.clone(),
                 },
+                None,
                 source_ip,
             )
             .await?;

@@ -80,7 +80,12 @@ impl App {
 
     async fn send_reset_code(&self, account: &Account, source_ip: Option<&str>) -> Result<ChallengeId, ApiError> {
         let (challenge, code) = self
-            .open_challenge(&account.username, &account.mobile, ChallengePurpose::PasswordReset)
+            .open_challenge(
+                &account.username,
+                &account.mobile,
+                ChallengePurpose::PasswordReset,
+                None,
+            )
             .await?;
         // A 503 here would reveal that the account exists, so a failed send is only logged; the
         // challenge stays, and the user's "send again" retries it.
@@ -127,6 +132,7 @@ impl App {
             failed_attempts: 0,
             consumed: false,
             totp: false,
+            password_version: None,
         };
         self.repo
             .insert(
@@ -189,6 +195,7 @@ impl App {
                 next.password_hash = PhcHash(hash.clone());
                 next.password_change_required = false;
                 next.password_changed_at = Some(now);
+                next.password_version += 1;
                 Ok((Change::Write(next, a.clone()), None))
             })
             .await?;

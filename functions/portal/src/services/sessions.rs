@@ -11,7 +11,8 @@ use crate::error::ApiError;
 use crate::security::tokens::TokenError;
 use crate::security::{ct_eq, random_token, sha256_hex};
 use crate::store::records::{
-    account_pk, session_index_sk, session_pk, Account, Change, Session, PROFILE_SK, SESSION_SK,
+    account_pk, session_index_sk, session_pk, Account, Challenge, ChallengePurpose, Change, Session, PROFILE_SK,
+    SESSION_SK,
 };
 use crate::store::{Condition, WriteOp};
 
@@ -127,7 +128,10 @@ impl RefreshToken {
     fn is_genuine_for(&self, session: &Session) -> bool {
         session.refresh_family_hash.as_deref().is_some_and(|stored| {
             ct_eq(stored, &sha256_hex(&self.family))
-                && ct_eq(&self.secret, &generation_secret(&self.family, &session.refresh_salt, self.generation))
+                && ct_eq(
+                    &self.secret,
+                    &generation_secret(&self.family, &session.refresh_salt, self.generation),
+                )
         })
     }
 }
@@ -164,14 +168,44 @@ impl App {
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
 
+    /// Opens the session a verified login challenge earned. Refused (410, as a used-up
+    /// challenge) when the password has changed since the challenge was opened: a code sent
+    /// for the old password must not outlive a change or reset made to lock someone out.
+    pub async fn open_login_session(&self, challenge: &Challenge, source_ip: Option<&str>) -> Result<Tokens, ApiError> {
+        let ChallengePurpose::Login { remember_me } = challenge.purpose else {
+            return Err(ApiError::ChallengeGone);
+        };
+        let Some(version) = challenge.password_version else {
+            return Err(ApiError::ChallengeGone);
+        };
+        self.open_session_at(&challenge.username, remember_me, Some(version), source_ip)
+            .await
+    }
+
+    /// Opens a session for `username` without a login challenge: for tests and tools that
+    /// have established the second factor themselves. Request paths use
+    /// [`Self::open_login_session`].
     pub async fn open_session(
         &self,
         username: &Username,
         remember_me: bool,
         source_ip: Option<&str>,
     ) -> Result<Tokens, ApiError> {
+        self.open_session_at(username, remember_me, None, source_ip).await
+    }
+
+    async fn open_session_at(
+        &self,
+        username: &Username,
+        remember_me: bool,
+        password_version: Option<u64>,
+        source_ip: Option<&str>,
+    ) -> Result<Tokens, ApiError> {
         let now = self.now();
         let account = self.live_account(username).await?;
+        if password_version.is_some_and(|v| v != account.password_version) {
+            return Err(ApiError::ChallengeGone);
+        }
         let id = SessionId::generate();
         let (refresh, family) = RefreshToken::first(id.clone());
         let mut session = Session {
@@ -206,7 +240,8 @@ impl App {
                 now,
             )
             .await?;
-        self.recheck_new_session(&mut session, &account).await?;
+        self.recheck_new_session(&mut session, &account, password_version)
+            .await?;
         self.repo
             .audit(
                 username,
@@ -231,7 +266,7 @@ impl App {
         let now = self.now();
         let idle = self.policy.session_idle_timeout;
         enum Outcome {
-            Rotated(Session, RefreshToken),
+            Rotated(Box<(Session, RefreshToken)>),
             Reused(Username),
         }
         let outcome = self
@@ -252,7 +287,7 @@ impl App {
                     rotated.refresh_generation = next.generation;
                     rotated.last_used_at = now;
                     return Ok((
-                        Change::Write(rotated.clone(), Outcome::Rotated(rotated, next)),
+                        Change::Write(rotated.clone(), Outcome::Rotated(Box::new((rotated, next)))),
                         Some(s.absolute_expires_at),
                     ));
                 }
@@ -270,7 +305,8 @@ impl App {
             })
             .await?;
         match outcome {
-            Outcome::Rotated(session, next) => {
+            Outcome::Rotated(rotated) => {
+                let (session, next) = *rotated;
                 self.repo
                     .audit(
                         &session.username,
@@ -336,13 +372,19 @@ impl App {
         }
     }
 
-    /// Closes the race between opening a session and an operator changing the account.
+    /// Closes the race between opening a session and an operator or a password reset changing
+    /// the account.
     ///
-    /// Operators first write the account (disable it, or require a password change) and then
-    /// revoke the sessions they find. Reading the account again *after* the session is stored
-    /// means: either this read sees the operator's write and the session is corrected here, or
-    /// the operator's write came later and their revocation will find this session.
-    async fn recheck_new_session(&self, session: &mut Session, read_before: &Account) -> Result<(), ApiError> {
+    /// They first write the account (disable it, require a password change, set a new
+    /// password) and then revoke the sessions they find. Reading the account again *after* the
+    /// session is stored means: either this read sees their write and the session is corrected
+    /// or ended here, or their write came later and their revocation will find this session.
+    async fn recheck_new_session(
+        &self,
+        session: &mut Session,
+        read_before: &Account,
+        password_version: Option<u64>,
+    ) -> Result<(), ApiError> {
         let now = self.now();
         let current = self
             .repo
@@ -354,6 +396,12 @@ impl App {
             self.revoke_all_sessions(&session.username, None, "account_disabled")
                 .await?;
             return Err(ApiError::SessionExpired);
+        }
+        let password_changed =
+            password_version.is_some_and(|v| current.as_ref().is_some_and(|a| a.password_version != v));
+        if password_changed {
+            self.revoke_session(&session.id, None).await?;
+            return Err(ApiError::ChallengeGone);
         }
         let required = current.is_some_and(|a| a.password_change_required);
         if required != read_before.password_change_required {
@@ -531,9 +579,14 @@ mod tests {
         assert!(!guessed.is_genuine_for(&session));
         let mut relabelled = tokens[5].clone();
         relabelled.generation = 2;
-        assert!(!relabelled.is_genuine_for(&session), "a generation number is bound to its secret");
+        assert!(
+            !relabelled.is_genuine_for(&session),
+            "a generation number is bound to its secret"
+        );
         // The store holds only the family's hash and the salt: neither is a token.
         let stored = serde_json::to_string(&session).unwrap();
-        assert!(tokens.iter().all(|t| !stored.contains(&t.secret) && !stored.contains(&t.family)));
+        assert!(tokens
+            .iter()
+            .all(|t| !stored.contains(&t.secret) && !stored.contains(&t.family)));
     }
 }

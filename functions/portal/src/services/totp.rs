@@ -496,6 +496,7 @@ impl App {
             failed_attempts: 0,
             consumed: false,
             totp: true,
+            password_version: Some(account.password_version),
         };
         self.repo
             .insert(

@@ -296,6 +296,10 @@ pub struct Account {
     pub created_at: UnixTime,
     #[serde(default)]
     pub password_changed_at: Option<UnixTime>,
+    /// Counts password changes (by the user, a reset or an operator): login challenges record
+    /// it, so a challenge opened with the old password cannot open a session after a change.
+    #[serde(default)]
+    pub password_version: u64,
     /// The registered Buypass card's serial; its state lives in the certificate registry
     /// (`SERIAL#<serial>`, see `buypass::registry`).
     #[serde(default)]
@@ -329,6 +333,10 @@ pub struct Challenge {
     /// code, and no SMS is sent until the user asks for one (then `code_hash` gets set).
     #[serde(default)]
     pub totp: bool,
+    /// Login challenges: the account's [`Account::password_version`] when the password was
+    /// checked. A session opens only while it is still current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_version: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

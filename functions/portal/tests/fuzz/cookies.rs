@@ -49,7 +49,10 @@ fn check_refresh_token(raw: &str) {
     assert!(generation.parse::<u64>().is_ok_and(|g| g >= 1));
     assert_eq!((family.len(), secret.len()), (43, 43));
     let debug = format!("{token:?}");
-    assert!(!debug.contains(secret) && !debug.contains(family), "Debug shows a secret");
+    assert!(
+        !debug.contains(secret) && !debug.contains(family),
+        "Debug shows a secret"
+    );
 }
 
 fn cookie_pairs() -> impl Strategy<Value = Vec<(String, String)>> {
