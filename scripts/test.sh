@@ -28,6 +28,11 @@ step "start the AWS emulator"
 trap aws_emulator_stop EXIT
 aws_emulator_start
 
+step "install the independent OpenID provider for the Buypass interop test (npm, pinned)"
+npm ci --prefix tests/oidc-interop --no-audit --no-fund --silent
+# The interop test fails rather than skips when its provider is missing.
+export OIDC_INTEROP_REQUIRED=1
+
 step "cargo test"
 cargo test --workspace
 

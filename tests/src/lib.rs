@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 
 pub mod buypass;
+pub mod interop_provider;
 pub mod stub_provider;
 use serde_json::{json, Value};
 

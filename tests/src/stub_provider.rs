@@ -38,6 +38,9 @@ pub enum Mutation {
     Expired,
     /// `at_hash` of another access token.
     WrongAtHash,
+    /// An honest login whose ID token carries no `at_hash` (OPTIONAL from the token endpoint,
+    /// OpenID Connect Core 3.1.3.6; certified providers leave it out).
+    NoAtHash,
     /// Password + SMS login (`amr` without `sc`).
     PasswordSms,
     /// Mobile app login.
@@ -294,6 +297,11 @@ fn id_token(p: &Inner, mutation: Mutation, nonce: &str) -> Result<(String, Strin
         "amr": amr,
         "acr": "urn:buypass:acr:test",
     });
+    if mutation == Mutation::NoAtHash {
+        if let Some(claims) = claims.as_object_mut() {
+            claims.remove("at_hash");
+        }
+    }
     if let Some(pem) = certificate {
         claims["bp_x509certificate"] = json!(pem);
     }

@@ -112,3 +112,53 @@ async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyho
     }
     Ok(())
 }
+
+/// OpenID Connect Core 3.1.3.6: an ID token from the token endpoint need not carry `at_hash`.
+/// A well-formed smartcard login without one registers the card; one whose `at_hash` names
+/// another access token still does not.
+#[tokio::test]
+async fn an_id_token_without_at_hash_registers_the_card_and_a_wrong_one_does_not() -> anyhow::Result<()> {
+    let stub = StubProvider::start(CLIENT_ID).await?;
+    let ca = stub.ca_path();
+    let portal = Portal::start_with(&[
+        "--buypass-issuer",
+        &stub.issuer,
+        "--buypass-client-id",
+        CLIENT_ID,
+        "--buypass-ca",
+        &ca,
+    ])?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+    let login = |mutation: Mutation| {
+        let (portal, session, stub) = (&portal, &session, &stub);
+        async move {
+            stub.set(mutation);
+            let started = portal.buypass_start(session).await?;
+            let callback = stub.login(&started.authorization_url, None)?;
+            let location = portal.buypass_callback(&callback, Some(&started.cookie)).await?;
+            anyhow::Ok(redirect_reason(&location))
+        }
+    };
+
+    assert_eq!(login(Mutation::WrongAtHash).await?.as_deref(), Some("token_invalid"));
+    let account = portal.account(&session).await?;
+    assert_eq!(account["home_office"]["buypass"]["status"], "not_registered");
+
+    assert_eq!(
+        login(Mutation::NoAtHash).await?,
+        None,
+        "refused a token without at_hash"
+    );
+    let account = portal.account(&session).await?;
+    let buypass = &account["home_office"]["buypass"];
+    assert!(
+        buypass["status"] == "pending" || buypass["status"] == "active",
+        "{buypass}"
+    );
+    assert!(
+        buypass["serial_number"].as_str().is_some_and(|s| !s.is_empty()),
+        "{buypass}"
+    );
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! The OpenID Connect side of Buypass registration, on openidconnect-rs: discovery (once per
 //! process, again when the provider signs with a key it did not publish before), the authorization URL (code flow, PKCE S256, state, nonce, smartcard hint), the
 //! code exchange with `private_key_jwt`, and ID-token verification (JWKS by `kid`, `iss`, `aud`,
-//! `exp`, `nonce`, `at_hash`). Nothing here checks a token by hand.
+//! `exp`, `nonce`, and `at_hash` when the token has one). Nothing here checks a token by hand.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,9 +13,9 @@ use openidconnect::core::{
     CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
-    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    AccessToken, AccessTokenHash, AdditionalClaims, AuthType, AuthorizationCode, ClaimsVerificationError, Client,
+    ClientId, CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
     SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -104,7 +104,7 @@ pub enum ProviderFailure {
     /// The provider refused the exchange (e.g. `invalid_grant`) or answered nonsense.
     #[error("provider error: {0}")]
     Refused(String),
-    /// The ID token failed verification (signature, iss, aud, exp, nonce, at_hash).
+    /// The ID token failed verification (signature, iss, aud, exp, nonce, a present at_hash).
     #[error("ID token invalid: {0}")]
     TokenInvalid(String),
 }
@@ -350,21 +350,16 @@ impl OidcClient {
         let verifier = verifier_of(&provider, clock_now);
         let verified = id_token.claims(&verifier, &expected_nonce);
         let claims = verified.map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
-        let expected_hash = claims
-            .access_token_hash()
-            .ok_or_else(|| ProviderFailure::TokenInvalid("no at_hash".into()))?;
-        let alg = id_token
-            .signing_alg()
-            .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
-        let key = id_token
-            .signing_key(&verifier)
-            .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
-        let actual_hash = AccessTokenHash::from_token(response.access_token(), alg, key)
-            .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
-        if actual_hash != *expected_hash {
-            return Err(ProviderFailure::TokenInvalid(
-                "at_hash does not match the access token".into(),
-            ));
+        // OpenID Connect Core 3.1.3.6: in an ID token from the token endpoint `at_hash` is
+        // OPTIONAL (certified providers leave it out); a claimed one must match all the same.
+        if let Some(claimed) = claims.access_token_hash() {
+            let alg = id_token
+                .signing_alg()
+                .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
+            let key = id_token
+                .signing_key(&verifier)
+                .map_err(|e| ProviderFailure::TokenInvalid(e.to_string()))?;
+            check_access_token_hash(claimed, response.access_token(), alg, key)?;
         }
         Ok(VerifiedLogin {
             subject: claims.subject().as_str().to_owned(),
@@ -375,6 +370,25 @@ impl OidcClient {
             certificate: claims.additional_claims().bp_x509certificate.clone(),
         })
     }
+}
+
+/// Whether `claimed` is the `at_hash` of `access_token` under the ID token's signing `alg`
+/// (left half of the alg's hash, base64url), as Core 3.1.3.8 defines it.
+fn check_access_token_hash(
+    claimed: &AccessTokenHash,
+    access_token: &AccessToken,
+    alg: &CoreJwsSigningAlgorithm,
+    key: &CoreJsonWebKey,
+) -> Result<(), ProviderFailure> {
+    let actual = AccessTokenHash::from_token(access_token, alg, key)
+        .map_err(|e| ProviderFailure::TokenInvalid(format!("at_hash: {e}")))?;
+    // Both sides are public (the hash is in the token, the access token came with it).
+    if actual != *claimed {
+        return Err(ProviderFailure::TokenInvalid(
+            "at_hash does not match the access token".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The `kid` of a compact JWS's header, if it has one.
@@ -398,4 +412,82 @@ fn describe(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::buypass::keys::Es256Key;
+
+    fn es256_key() -> CoreJsonWebKey {
+        let jwk = Es256Key::generate().unwrap().public_jwk();
+        serde_json::from_value(jwk).unwrap()
+    }
+
+    /// A P-384 key as the provider would publish it for ES384 (only its type and curve matter
+    /// to the hash).
+    fn es384_key() -> CoreJsonWebKey {
+        let coordinate = "A".repeat(64);
+        serde_json::from_value(serde_json::json!({
+            "kty": "EC", "crv": "P-384", "kid": "p384", "use": "sig", "x": coordinate, "y": coordinate,
+        }))
+        .unwrap()
+    }
+
+    fn left_half_b64<D: sha2::Digest>(token: &str) -> AccessTokenHash {
+        let digest = D::digest(token.as_bytes());
+        AccessTokenHash::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2]))
+    }
+
+    #[test]
+    fn at_hash_of_the_access_token_is_accepted() {
+        let token = AccessToken::new("an-access-token".into());
+        let claimed = left_half_b64::<sha2::Sha256>("an-access-token");
+        assert_eq!(
+            check_access_token_hash(
+                &claimed,
+                &token,
+                &CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+                &es256_key()
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn at_hash_of_another_access_token_is_refused() {
+        let token = AccessToken::new("an-access-token".into());
+        let claimed = left_half_b64::<sha2::Sha256>("another-access-token");
+        let refused = check_access_token_hash(
+            &claimed,
+            &token,
+            &CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            &es256_key(),
+        );
+        assert!(matches!(refused, Err(ProviderFailure::TokenInvalid(_))), "{refused:?}");
+    }
+
+    #[test]
+    fn at_hash_uses_the_hash_of_the_id_tokens_alg() {
+        let token = AccessToken::new("an-access-token".into());
+        let alg = CoreJwsSigningAlgorithm::EcdsaP384Sha384;
+        // A SHA-256 hash under an ES384 token is the wrong hash, though of the right token.
+        let sha256 = left_half_b64::<sha2::Sha256>("an-access-token");
+        assert!(matches!(
+            check_access_token_hash(&sha256, &token, &alg, &es384_key()),
+            Err(ProviderFailure::TokenInvalid(_))
+        ));
+        let sha384 = left_half_b64::<sha2::Sha384>("an-access-token");
+        assert_eq!(check_access_token_hash(&sha384, &token, &alg, &es384_key()), Ok(()));
+    }
+
+    #[test]
+    fn at_hash_under_a_key_that_does_not_fit_the_alg_is_refused() {
+        let token = AccessToken::new("an-access-token".into());
+        let sha384 = left_half_b64::<sha2::Sha384>("an-access-token");
+        let refused = check_access_token_hash(&sha384, &token, &CoreJwsSigningAlgorithm::EcdsaP384Sha384, &es256_key());
+        assert!(matches!(refused, Err(ProviderFailure::TokenInvalid(_))), "{refused:?}");
+    }
 }
