@@ -185,3 +185,14 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "reset_sms_per_hour" {
+  description = "Forgot-password SMS of all accounts together per hour (PORTAL_RESET_SMS_PER_HOUR): the ceiling on what anonymous callers can spend on text messages. Past it, resets answer 503 sms_unavailable until the hour has passed, and the reset_sms_budget_exhausted alarm fires. Login codes are not counted."
+  type        = number
+  default     = 500
+
+  validation {
+    condition     = var.reset_sms_per_hour >= 1 && floor(var.reset_sms_per_hour) == var.reset_sms_per_hour
+    error_message = "reset_sms_per_hour must be a whole number, at least 1."
+  }
+}

@@ -31,18 +31,19 @@ pub struct Resent {
 const GLOBAL_KEY: &str = "all";
 
 /// CloudWatch embedded-metric-format line written when forgot-password's global SMS budget
-/// refuses a code (infra/ alarms on `ResetSmsBudgetExhausted`).
+/// refuses a code (infra/ alarms on `ResetSmsBudgetExhausted`). Both `login` (new codes) and
+/// `sms-code` (resends) can write it, so its dimension names the budget, not the function.
 pub fn reset_budget_exhausted_metric(now: crate::clock::UnixTime) -> String {
     json!({
         "_aws": {
             "Timestamp": now.saturating_mul(1000),
             "CloudWatchMetrics": [{
                 "Namespace": "Hjemmekontor",
-                "Dimensions": [["Function"]],
+                "Dimensions": [["Budget"]],
                 "Metrics": [{ "Name": "ResetSmsBudgetExhausted", "Unit": "Count" }]
             }]
         },
-        "Function": "login",
+        "Budget": "forgot-password",
         "ResetSmsBudgetExhausted": 1,
     })
     .to_string()
@@ -676,5 +677,22 @@ fn purpose_name(p: &ChallengePurpose) -> &'static str {
         ChallengePurpose::Login { .. } => "login",
         ChallengePurpose::PasswordReset => "password_reset",
         ChallengePurpose::PhoneChange { .. } => "phone_change",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_metric_is_one_embedded_metric_format_count() {
+        let line: serde_json::Value = serde_json::from_str(&reset_budget_exhausted_metric(1_700_000_000)).unwrap();
+        assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000i64);
+        let declared = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "Hjemmekontor");
+        assert_eq!(declared["Dimensions"], json!([["Budget"]]));
+        assert_eq!(declared["Metrics"][0]["Name"], "ResetSmsBudgetExhausted");
+        assert_eq!(line["Budget"], "forgot-password");
+        assert_eq!(line["ResetSmsBudgetExhausted"], 1);
     }
 }
