@@ -170,6 +170,40 @@ async fn refresh_token_reuse_revokes_the_session() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Issue 14.1: a thief who rotates a copied refresh token twice used to keep the session.
+#[tokio::test]
+async fn a_copied_refresh_token_rotated_by_the_thief_is_still_caught() -> anyhow::Result<()> {
+    let portal = Portal::start()?;
+    portal.create_user("kari", MOBILE)?;
+    let victim = portal.sign_in("kari", MOBILE).await?;
+    let client = portal.client();
+    let refresh = |cookie: String| {
+        let request = client
+            .post(portal.url("/v1/auth/refresh"))
+            .header("cookie", cookie)
+            .send();
+        async move { anyhow::Ok(request.await?) }
+    };
+    // The thief copies the cookie and rotates it three times.
+    let mut thief = Session::from_token_response(refresh(victim.refresh_cookie.clone()).await?).await?;
+    for _ in 0..2 {
+        thief = Session::from_token_response(refresh(thief.refresh_cookie.clone()).await?).await?;
+    }
+    // The victim's browser refreshes with the token it still has.
+    let replay = refresh(victim.refresh_cookie.clone()).await?;
+    assert_eq!(replay.status(), 401);
+    let body: Value = replay.json().await?;
+    assert_eq!(body["code"], "session_revoked");
+    assert_eq!(refresh(thief.refresh_cookie.clone()).await?.status(), 401);
+    let account = client
+        .get(portal.url("/v1/account"))
+        .bearer_auth(&thief.access_token)
+        .send()
+        .await?;
+    assert_eq!(account.status(), 401, "the thief's access token dies with the session");
+    Ok(())
+}
+
 #[tokio::test]
 async fn forged_and_missing_tokens_are_refused() -> anyhow::Result<()> {
     let portal = Portal::start()?;
