@@ -218,7 +218,6 @@ impl CertificateRecord {
 pub struct CardStatus {
     pub status: &'static str,
     pub serial_number: Option<String>,
-    pub issuer_id: Option<String>,
     pub registered_at: Option<UnixTime>,
     pub activated_at: Option<UnixTime>,
 }
@@ -228,7 +227,6 @@ impl CardStatus {
         Self {
             status: "not_registered",
             serial_number: None,
-            issuer_id: None,
             registered_at: None,
             activated_at: None,
         }
@@ -340,7 +338,6 @@ impl App {
         Ok(CardStatus {
             status,
             serial_number: Some(record.serial_number.to_string()),
-            issuer_id: Some(record.issuer_id.to_string()),
             registered_at: Some(record.registered_at),
             activated_at: record.activated_at,
         })
