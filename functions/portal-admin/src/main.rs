@@ -427,4 +427,39 @@ mod tests {
             Announce::ByFunction
         );
     }
+
+    #[tokio::test]
+    async fn revoke_serial_names_the_issuer_only_when_two_issuers_share_the_serial() {
+        use portal::buypass::certificate::AcceptedCertificate;
+        let t = portal::testing::TestApp::in_memory();
+        let cert = |issuer: &[u8], serial: &str| AcceptedCertificate {
+            serial: CertificateSerial::parse(serial).unwrap(),
+            issuer_id: IssuerId::from_issuer_der(issuer),
+            subject: "CN=Test".into(),
+            issuer: "CN=CA".into(),
+            not_after: t.app.now() + 3600,
+        };
+        let kari = t.account("kari", "korrekt hest batteri stift", "+4791234567").await;
+        let ola = t.account("ola", "korrekt hest batteri stift", "+4791234568").await;
+        let (a, b) = (cert(b"CA A", "0A1B"), cert(b"CA B", "0A1B"));
+        t.app.register_serial(&kari, &a, None, None).await.unwrap();
+        assert_eq!(
+            card_to_revoke(&t.app, "0a:1b", None).await.unwrap(),
+            CardKey::of(&a),
+            "one issuer: the serial is enough"
+        );
+        t.app.register_serial(&ola, &b, None, None).await.unwrap();
+        let refused = card_to_revoke(&t.app, "0A1B", None).await.unwrap_err().to_string();
+        assert!(
+            refused.contains("2 issuers") && refused.contains("--issuer"),
+            "{refused}"
+        );
+        assert!(refused.contains(b.issuer_id.as_str()), "{refused}");
+        let chosen = card_to_revoke(&t.app, "0A1B", Some(b.issuer_id.as_str()))
+            .await
+            .unwrap();
+        assert_eq!(chosen, CardKey::of(&b));
+        assert!(card_to_revoke(&t.app, "0A1B", Some("not-an-issuer")).await.is_err());
+        assert!(card_to_revoke(&t.app, "FFFF", None).await.is_err(), "no such serial");
+    }
 }
