@@ -82,6 +82,16 @@ async fn two_issuers_may_issue_one_serial_and_the_gateway_tells_them_apart(store
             .unwrap_or_else(|e| panic!("register {user}: {e}"));
         assert_eq!(done.registered, Registered::Pending { revoked: None });
     }
+    // The record keeps who the certificate names and which Buypass login registered it.
+    let record = t
+        .app
+        .certificate_record(&card_a)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no record for {card_a}"))
+        .value;
+    assert!(record.subject.contains("CN=Kari"), "{}", record.subject);
+    assert_eq!(record.id_token_subject.as_deref(), Some("sub-of-the-login"));
     // One (issuer, serial) still belongs to one account at a time.
     assert_eq!(
         t.app.register_serial(&eve, &from_a, None, None).await,

@@ -14,12 +14,13 @@ use axum::Json;
 use serde_json::json;
 
 use super::auth::no_store;
+use super::totp::PasswordRequest;
 use crate::activation::worker::ActivationTrigger;
 use crate::app::SharedApp;
 use crate::buypass::flow::{Buypass, CallbackQuery, BROWSER_COOKIE, CALLBACK_PATH, STATE_LIFETIME};
 use crate::buypass::registry::{CardKey, Registered, SerialLookup};
 use crate::clock::rfc3339;
-use crate::domain::{CertificateSerial, IssuerId, Password};
+use crate::domain::{CertificateSerial, IssuerId};
 use crate::error::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::cookies::read_cookie;
@@ -161,19 +162,13 @@ fn browser_cookie(value: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartRequest {
-    pub password: Password,
-}
-
 /// `POST /v1/homeoffice/buypass/start` `{password}`
 pub async fn start(
     State(app): State<SharedApp>,
     Deps(deps): Deps,
     ip: ClientIp,
     Authenticated(caller): Authenticated,
-    JsonBody(req): JsonBody<StartRequest>,
+    JsonBody(req): JsonBody<PasswordRequest>,
 ) -> Result<Response, ApiError> {
     let buypass = deps.buypass.as_ref().ok_or(ApiError::BuypassUnavailable)?;
     let started = app

@@ -17,6 +17,7 @@ use crate::http::auth::Authenticated;
 use crate::http::extract::{ClientIp, JsonBody};
 use crate::store::records::ChallengePurpose;
 
+/// `{password}`: re-authentication before a sensitive change (also the Buypass start's body).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
