@@ -53,7 +53,7 @@ resource "aws_lambda_event_source_mapping" "activation_stream" {
   maximum_record_age_in_seconds = 3600
 
   # Only certificate-serial records with work to do (buypass/registry.rs: pk SERIAL#<serial>,
-  # data.work = "due") wake the function; logins, sessions and counters do not. A record the
+  # sk SERIAL#<issuer id>, data.work = "due") wake the function; logins, sessions and counters do not. A record the
   # filter missed would still be found by the sweep within 5 minutes.
   filter_criteria {
     filter {

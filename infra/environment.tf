@@ -67,6 +67,7 @@ locals {
       PORTAL_GATEWAY_EVENTS    = "sns"
       PORTAL_GATEWAY_TOPIC_ARN = aws_sns_topic.activation_events.arn
       PORTAL_GATEWAY_AUTH      = "iam"
+      PORTAL_GATEWAY_ROLE_ARN  = var.gateway_role_arn
     }
   }
 }

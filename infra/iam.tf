@@ -203,6 +203,14 @@ data "aws_iam_policy_document" "buypass" {
   }
 
   statement {
+    # The "card replaced" notice to the account's phone (buypass/flow.rs). Phone numbers have
+    # no ARN; NotResource on every SNS ARN allows exactly that and no publishing to any topic.
+    sid           = "SmsToPhoneNumbers"
+    actions       = ["sns:Publish"]
+    not_resources = ["arn:${local.partition}:sns:*:*:*"]
+  }
+
+  statement {
     # Active tracing. X-Ray has no resource-level permissions: "*" is the only form.
     sid       = "Tracing"
     actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]

@@ -29,7 +29,7 @@ output "activation_events_topic_arn" {
 }
 
 output "gateway_invoke_policy_arn" {
-  description = "IAM policy to attach to the gateway's principal for GET /v1/gateway/certificates/{serial}."
+  description = "IAM policy to attach to the gateway's role (var.gateway_role_arn) for GET /v1/gateway/certificates/{issuer_id}/{serial} and /{serial}."
   value       = aws_iam_policy.gateway_invoke.arn
 }
 

@@ -8,7 +8,9 @@
 # authorization: "NONE" routes are public or check their credential inside the function
 #   (challenge id + code, refresh cookie, or the bearer token, which is an EdDSA JWT plus a
 #   session liveness lookup that API Gateway's JWT authorizer cannot do). "AWS_IAM" is the
-#   remote-access gateway's lookup, SigV4-signed by the gateway's own IAM principal.
+#   remote-access gateway's lookups, SigV4-signed by the gateway's own IAM role; the function
+#   also checks that the caller is that role (var.gateway_role_arn), since any principal with
+#   execute-api:Invoke would pass the IAM authorizer.
 # Routes of functions whose crate does not exist yet (buypass, serial-activation) are here
 # ahead of openapi.yaml, as infra/checks/functions.toml documents ("planned"); any other route
 # appears here only once the contract has it (the check fails both ways).
@@ -36,6 +38,9 @@ locals {
     "POST /v1/homeoffice/buypass/start"     = { function = "buypass", authorization = "NONE", throttle = "default" }
     "GET /v1/homeoffice/buypass/callback"   = { function = "buypass", authorization = "NONE", throttle = "default" }
     "GET /v1/gateway/certificates/{serial}" = { function = "serial-activation", authorization = "AWS_IAM", throttle = "default" }
+    # The card's issuer id (hex SHA-256 of the issuer Name) and serial; serials are unique per
+    # issuer only, and the serial-only route above refuses a serial two issuers share.
+    "GET /v1/gateway/certificates/{issuer_id}/{serial}" = { function = "serial-activation", authorization = "AWS_IAM", throttle = "default" }
   }
 
   # The contract: every deployed operation of openapi.yaml as "METHOD /path" => x-function.

@@ -59,6 +59,16 @@ variable "buypass_issuer" {
   }
 }
 
+variable "gateway_role_arn" {
+  description = "ARN of the remote-access gateway's IAM role (arn:aws:iam::<account>:role/<path/><name>). serial-activation answers the certificate lookup only for callers that assumed exactly this role (partition, account and role name compared); any other principal the IAM authorizer lets through gets 403."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/([\\w+=,.@-]+/)*[\\w+=,.@-]{1,64}$", var.gateway_role_arn))
+    error_message = "gateway_role_arn must be an IAM role ARN: arn:aws:iam::<12-digit account>:role/<optional/path/><name>."
+  }
+}
+
 variable "buypass_client_id" {
   description = "Client id registered with Buypass for this environment."
   type        = string

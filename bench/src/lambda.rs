@@ -85,6 +85,10 @@ fn environment(runtime_api: &str, keys_file: &Path, ca_pem: &str) -> Vec<(&'stat
             "arn:aws:sns:eu-north-1:123456789012:bench".into(),
         ),
         ("PORTAL_GATEWAY_AUTH", "iam".into()),
+        (
+            "PORTAL_GATEWAY_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/bench-gateway".into(),
+        ),
         ("RUST_LOG", "warn".into()),
     ]
 }

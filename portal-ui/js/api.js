@@ -192,4 +192,4 @@ export const confirmTotp = (code) => authed('POST', '/v1/account/totp/confirm', 
 export const removeTotp = (password) => authed('DELETE', '/v1/account/totp', { password });
 
 // Home office.
-export const startBuypass = () => authed('POST', '/v1/homeoffice/buypass/start');
+export const startBuypass = (password) => authed('POST', '/v1/homeoffice/buypass/start', { password });

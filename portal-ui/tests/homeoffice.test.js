@@ -1,10 +1,11 @@
-// Hjemmekontor: registering the Buypass card with the stand-in Buypass provider (choosing the
-// smartcard; the other methods and cancelling are refused), the live status from pending to
-// active, a card already on another account, and an account not activated for the service.
+// Hjemmekontor: registering the Buypass card with the stand-in Buypass provider (the current
+// password first; choosing the smartcard; the other methods and cancelling are refused), the
+// live status from pending to active, a new card replacing the old one (with the SMS notice),
+// a card already on another account, and an account not activated for the service.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { assertClean, createAccount, login, nextSms, openBrowser, screenshot, sees, smsMark, textOf } from './harness.js';
+import { assertClean, createAccount, login, nextSms, openBrowser, outbox, screenshot, sees, smsMark, textOf } from './harness.js';
 
 let browser;
 let page;
@@ -31,9 +32,16 @@ test('an account without home office is told so, and offered no registration', a
   assertClean(page);
 });
 
+/** Types `password` and presses "Registrer (nytt) Buypasskort". */
+async function startRegistration(password) {
+  const section = page.locator('#hjemmekontor');
+  await section.getByLabel('Passordet ditt', { exact: true }).fill(password);
+  await section.getByRole('button', { name: /^Registrer (nytt )?Buypasskort$/ }).click();
+}
+
 /** Starts the registration in the UI and answers the stand-in Buypass page with `method`. */
-async function registerWith(method, holder) {
-  await page.getByRole('button', { name: /^Registrer (nytt )?Buypasskort$/ }).click();
+async function registerWith(account, method, holder) {
+  await startRegistration(account.password);
   await sees(page.getByRole('heading', { name: 'Velg identifiseringsmetode' }));
   const choice = page.locator('form').filter({ has: page.getByRole('button', { name: method }) });
   if (holder) await choice.getByLabel('Testbruker').fill(holder);
@@ -47,7 +55,17 @@ test('Registrer Buypasskort: only a smartcard login registers the card, which tu
   const section = page.locator('#hjemmekontor');
   assert.equal(await textOf(section.getByRole('status')), 'Ditt Buypasskort er ikke registrert i våre systemer');
 
-  await page.getByRole('button', { name: 'Registrer Buypasskort' }).click();
+  // The current password first: nothing leaves for Buypass without it, or with a wrong one.
+  await section.getByRole('button', { name: 'Registrer Buypasskort' }).click();
+  await sees(section.getByText('Skriv inn passordet ditt.'));
+  await sees(section.getByText('Registreringen ble ikke startet.'));
+  await startRegistration('ikke-mitt-passord-1');
+  await sees(section.getByText('Feil passord.').first());
+  assert.equal(await section.getByLabel('Passordet ditt', { exact: true }).inputValue(), '', 'the wrong password is cleared');
+  assert.ok(!page.url().includes('/dev/buypass/'), 'not sent to Buypass');
+  await screenshot(page, '17a-hjemmekontor-feil-passord');
+
+  await startRegistration(account.password);
   await sees(page.getByRole('heading', { name: 'Velg identifiseringsmetode' }));
   for (const method of ['Buypass ID på smartkort', 'Buypass ID med passord/SMS', 'Buypass ID med mobil app']) {
     await sees(page.getByRole('button', { name: method }));
@@ -56,17 +74,17 @@ test('Registrer Buypasskort: only a smartcard login registers the card, which tu
   await page.goBack();
   await sees(section.getByRole('button', { name: 'Registrer Buypasskort' }));
 
-  await registerWith('Buypass ID med passord/SMS', account.username);
+  await registerWith(account, 'Buypass ID med passord/SMS', account.username);
   await sees(section.getByText('Buypasskortet ble ikke registrert'));
   await sees(section.getByText(/Du logget inn hos Buypass uten smartkort\./));
   assert.equal(await textOf(section.getByRole('status')), 'Ditt Buypasskort er ikke registrert i våre systemer');
   await screenshot(page, '18-hjemmekontor-ikke-smartkort');
 
-  await registerWith('Avbryt');
+  await registerWith(account, 'Avbryt');
   await sees(section.getByText('Du avbrøt innloggingen hos Buypass. Buypasskortet ble ikke registrert.'));
 
   const mark = await smsMark();
-  await registerWith('Buypass ID på smartkort', account.username);
+  await registerWith(account, 'Buypass ID på smartkort', account.username);
   await sees(section.getByText('Buypasskortet ditt er registrert. Det kan ta inntil 15 minutter før hjemmekontor er klart til bruk.'));
   // From here on the page is not loaded again: the status must change by itself.
   await page.evaluate(() => {
@@ -91,13 +109,21 @@ test('Registrer Buypasskort: only a smartcard login registers the card, which tu
   await screenshot(page, '20-hjemmekontor-aktiv');
   const sms = await nextSms(mark, account.mobile, { timeoutMs: 30_000 });
   assert.match(sms, /Hjemmekontor er klart til bruk/);
+
+  // A new card replaces the old one, and the owner is told by SMS.
+  const replacedNotice = 'Buypasskortet ditt er byttet - var det ikke deg, ring kundesenteret.';
+  const notices = async () => (await outbox()).filter((m) => m.to === account.mobile && m.body === replacedNotice).length;
+  assert.equal(await notices(), 0, 'no notice for the first card');
+  await registerWith(account, 'Buypass ID på smartkort', `${account.username} nytt kort`);
+  await sees(section.getByText('Buypasskortet ditt er registrert. Det kan ta inntil 15 minutter før hjemmekontor er klart til bruk.'));
+  assert.equal(await notices(), 1, 'the replaced card is announced by SMS');
   await page.getByRole('button', { name: 'Logg ut' }).click();
   await sees(page.getByText('Du er logget ut.'));
 
   // The same card on another account is refused.
   const other = await createAccount({ prefix: 'annen', mobile: '+4797777777', password: 'En-annen-konto-med-kort-3' });
   await login(page, other);
-  await registerWith('Buypass ID på smartkort', account.username);
+  await registerWith(other, 'Buypass ID på smartkort', `${account.username} nytt kort`);
   await sees(section.getByText('Dette Buypasskortet er allerede registrert på en annen konto. Kontakt kundesenteret på 24 20 00 00.'));
   assert.equal(await textOf(section.getByRole('status')), 'Ditt Buypasskort er ikke registrert i våre systemer');
   assertClean(page);

@@ -73,7 +73,7 @@ BEARER = {
     "startBuypassRegistration",
 }
 REFRESH = {"refreshSession"}
-GATEWAY = {"lookupGatewayCertificate"}
+GATEWAY = {"lookupGatewayCertificate", "lookupGatewayCertificateBySerial"}
 
 # Accounts per operation: more where sign-ins are used up quickly (10 SMS per account per hour).
 POOL_SIZES = {
@@ -101,7 +101,8 @@ OPERATION_IDS = sorted(
         "login", "forgotPassword", "resetPassword", "resendSmsCode", "verifySmsCode", "refreshSession",
         "logout", "getAccount", "changePassword", "startPhoneChange", "confirmPhoneChange", "verifyTotpCode",
         "getTotpStatus", "startTotpEnrolment", "removeTotp", "confirmTotpEnrolment",
-        "startBuypassRegistration", "buypassCallback", "lookupGatewayCertificate", "devSmsOutbox",
+        "startBuypassRegistration", "buypassCallback", "lookupGatewayCertificate",
+        "lookupGatewayCertificateBySerial", "devSmsOutbox",
         "devGatewayEvents",
     ]
 )
@@ -266,19 +267,20 @@ for _username, _mobile in accounts():
 
 
 _card_lock = threading.Lock()
-_card_serial: list[str] = []
+_card: list[tuple[str, str]] = []
 
 
-def registered_serial() -> str | None:
+def registered_card() -> tuple[str, str] | None:
     """Registers a smartcard for the gateway pool's account through the stand-in Buypass (as a
-    browser would: start, the provider's page, the smartcard method, the callback with the
-    binding cookie) and waits for its serial to be active. Once; None if it cannot."""
+    browser would: start with the password, the provider's page, the smartcard method, the
+    callback with the binding cookie) and waits for it to be active. Once; (issuer id, serial),
+    or None if it cannot."""
     with _card_lock:
-        if _card_serial:
-            return _card_serial[0]
+        if _card:
+            return _card[0]
         session = POOLS["lookupGatewayCertificate"].current()
         bearer = {"authorization": f"Bearer {session.access_token}"}
-        start = call("POST", "/v1/homeoffice/buypass/start", None, bearer)
+        start = call("POST", "/v1/homeoffice/buypass/start", {"password": session.account.password}, bearer)
         if start.status != 200 or not start.set_cookie:
             return None
         binding = start.set_cookie.split(";")[0]
@@ -303,8 +305,14 @@ def registered_serial() -> str | None:
             account = call("GET", "/v1/account", None, bearer)
             buypass = (account.body or {}).get("home_office", {}).get("buypass", {})
             if buypass.get("status") == "active":
-                _card_serial.append(buypass["serial_number"])
-                return _card_serial[0]
+                serial = buypass["serial_number"]
+                # The issuer id is in the gateway's activation event.
+                events = call("GET", "/dev/gateway/events").body or []
+                issuers = [e.get("issuer_id") for e in events if e.get("serial_number") == serial]
+                if not issuers:
+                    return None
+                _card.append((issuers[-1], serial))
+                return _card[0]
             time.sleep(0.1)
         return None
 
@@ -382,6 +390,7 @@ PASSWORD_FIELDS = {
     "startPhoneChange": "password",
     "startTotpEnrolment": "password",
     "removeTotp": "password",
+    "startBuypassRegistration": "password",
 }
 _fresh_mobiles = iter(range(1, 10_000))
 
@@ -399,14 +408,17 @@ def enrol_totp(session: Session) -> None:
 
 
 def _inject(op: str, case) -> dict | None:
-    if op == "lookupGatewayCertificate" and isinstance(case.path_parameters, dict) and _turn(op, 2, 10):
-        serial = registered_serial()
-        if serial and isinstance(case.path_parameters.get("serial"), str):
+    if op in GATEWAY and isinstance(case.path_parameters, dict) and _turn(op, 2, 10):
+        card = registered_card()
+        if card and isinstance(case.path_parameters.get("serial"), str):
+            issuer_id, serial = card
             # The canonical spelling, and (every other time) the colon-separated lower case one.
             if _counters[op] % 4 == 1:
                 serial = ":".join(serial[i : i + 2] for i in range(0, len(serial), 2)).lower()
             case.path_parameters["serial"] = serial
-            return {"serial": serial}
+            if "issuer_id" in case.path_parameters:
+                case.path_parameters["issuer_id"] = issuer_id
+            return {"serial": serial, "issuer_id": issuer_id}
         return None
     body = case.body if isinstance(case.body, dict) else None
     if body is None:

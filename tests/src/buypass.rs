@@ -35,17 +35,19 @@ fn location(response: &reqwest::Response) -> Result<String> {
 }
 
 impl Portal {
-    /// `POST /v1/homeoffice/buypass/start` as `session`; the raw response.
-    pub async fn buypass_start_response(&self, session: &Session) -> Result<reqwest::Response> {
+    /// `POST /v1/homeoffice/buypass/start` `{password}` as `session`; the raw response.
+    pub async fn buypass_start_response(&self, session: &Session, password: &str) -> Result<reqwest::Response> {
         Ok(browser()
             .post(self.url("/v1/homeoffice/buypass/start"))
             .bearer_auth(&session.access_token)
+            .json(&serde_json::json!({ "password": password }))
             .send()
             .await?)
     }
 
+    /// Starts a registration with the password every test account has ([`crate::PASSWORD`]).
     pub async fn buypass_start(&self, session: &Session) -> Result<Started> {
-        let response = self.buypass_start_response(session).await?;
+        let response = self.buypass_start_response(session, crate::PASSWORD).await?;
         if response.status() != 200 {
             bail!("start answered {}: {}", response.status(), response.text().await?);
         }
@@ -98,11 +100,20 @@ impl Portal {
         body.as_array().cloned().ok_or_else(|| anyhow!("not a list"))
     }
 
-    /// The gateway's lookup of a serial with `key`: (status, body).
+    /// The gateway's serial-only lookup with `key`: (status, body).
     pub async fn gateway_lookup(&self, serial: &str, key: Option<&str>) -> Result<(u16, Value)> {
-        let mut request = self
-            .client()
-            .get(self.url(&format!("/v1/gateway/certificates/{serial}")));
+        self.gateway_get(&format!("/v1/gateway/certificates/{serial}"), key)
+            .await
+    }
+
+    /// The gateway's lookup of a card by issuer id and serial with `key`: (status, body).
+    pub async fn gateway_lookup_card(&self, issuer_id: &str, serial: &str, key: Option<&str>) -> Result<(u16, Value)> {
+        self.gateway_get(&format!("/v1/gateway/certificates/{issuer_id}/{serial}"), key)
+            .await
+    }
+
+    async fn gateway_get(&self, path: &str, key: Option<&str>) -> Result<(u16, Value)> {
+        let mut request = self.client().get(self.url(path));
         if let Some(key) = key {
             request = request.header("x-gateway-key", key);
         }

@@ -98,6 +98,30 @@ async fn smartcard_registration_is_active_within_seconds_and_the_gateway_finds_i
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["event"], "activated");
     assert_eq!(events[0]["serial_number"], serial.as_str());
+    // The gateway event names the issuer; the lookup by issuer and serial finds the card.
+    let issuer_id = events[0]["issuer_id"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        issuer_id.len() == 64
+            && issuer_id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{issuer_id}"
+    );
+    let (status, found) = portal
+        .gateway_lookup_card(&issuer_id, &serial, Some(GATEWAY_KEY))
+        .await?;
+    assert_eq!((status, found["username"].as_str()), (200, Some("kari.nordmann")));
+    assert_eq!(found["issuer_id"], issuer_id.as_str());
+    let other_issuer = "0".repeat(64);
+    assert_eq!(
+        portal
+            .gateway_lookup_card(&other_issuer, &serial, Some(GATEWAY_KEY))
+            .await?
+            .0,
+        404,
+        "the same serial under another issuer is another card"
+    );
+    assert_eq!(portal.gateway_lookup_card(&issuer_id, &serial, None).await?.0, 401);
 
     // The same stand-in card again: nothing changes, no second SMS.
     let again = portal.buypass_start(&session).await?;
@@ -196,15 +220,77 @@ async fn start_needs_a_session_and_the_home_office_flag() -> anyhow::Result<()> 
         .await?;
     assert_eq!(anonymous.status(), 401);
     assert_eq!(anonymous.headers()["content-type"], "application/problem+json");
+    let anonymous = e2e::buypass::browser()
+        .post(portal.url("/v1/homeoffice/buypass/start"))
+        .json(&serde_json::json!({ "password": e2e::PASSWORD }))
+        .send()
+        .await?;
+    assert_eq!(anonymous.status(), 401, "a password is no session");
     portal.create_user("kari", MOBILE)?;
     let (ok, out) = portal.admin(&["set-home-office", "kari", "off"])?;
     assert!(ok, "{out}");
     let session = portal.sign_in("kari", MOBILE).await?;
-    let refused = portal.buypass_start_response(&session).await?;
+    let refused = portal.buypass_start_response(&session, e2e::PASSWORD).await?;
     assert_eq!(refused.status(), 403);
     assert!(refused.headers().get("set-cookie").is_none());
     let body: Value = refused.json().await?;
     assert_eq!(body["code"], "home_office_not_enabled");
+    Ok(())
+}
+
+async fn problem(response: reqwest::Response) -> anyhow::Result<(u16, bool, Value)> {
+    let status = response.status().as_u16();
+    let cookie = response.headers().get("set-cookie").is_some();
+    Ok((status, cookie, response.json().await.unwrap_or(Value::Null)))
+}
+
+/// A stolen session alone cannot put the thief's card on the account: `/start` wants the
+/// current password, and wrong ones are failed logins with the login form's throttles.
+#[tokio::test]
+async fn start_needs_the_current_password_and_wrong_ones_count_as_failed_logins() -> anyhow::Result<()> {
+    let portal = start_portal()?;
+    portal.create_user("kari", MOBILE)?;
+    let session = portal.sign_in("kari", MOBILE).await?;
+    let no_body = e2e::buypass::browser()
+        .post(portal.url("/v1/homeoffice/buypass/start"))
+        .bearer_auth(&session.access_token)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await?;
+    let (status, cookie, body) = problem(no_body).await?;
+    assert_eq!((status, cookie), (400, false), "{body}");
+    let (status, cookie, body) = problem(portal.buypass_start_response(&session, "feil passord her").await?).await?;
+    assert_eq!(
+        (status, cookie, body["code"].as_str()),
+        (403, false, Some("wrong_password"))
+    );
+    for _ in 0..4 {
+        let (status, _, body) = problem(portal.buypass_start_response(&session, "feil passord her").await?).await?;
+        assert_eq!((status, body["code"].as_str()), (403, Some("wrong_password")));
+    }
+    e2e::build_backoff(3, 403, || async {
+        let r = portal.buypass_start_response(&session, "feil passord her").await?;
+        Ok(e2e::status_and_retry_after(&r))
+    })
+    .await?;
+    let throttled = portal.buypass_start_response(&session, e2e::PASSWORD).await?;
+    assert!(throttled.headers().contains_key("retry-after"));
+    let (status, cookie, body) = problem(throttled).await?;
+    assert_eq!(
+        (status, cookie, body["code"].as_str()),
+        (429, false, Some("too_many_attempts"))
+    );
+    let login = portal.login("kari", e2e::PASSWORD, false).await?;
+    assert_eq!(login.status(), 429, "the wrong passwords count as failed logins");
+    let (ok, audit) = portal.admin(&["audit", "kari"])?;
+    assert!(ok, "{audit}");
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("login_failed") && l.contains("buypass_start")),
+        "{audit}"
+    );
     Ok(())
 }
 
@@ -214,7 +300,14 @@ async fn a_new_card_revokes_the_old_one_and_operators_can_revoke() -> anyhow::Re
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
     let mut serials = Vec::new();
-    for holder in ["kari", "kari nytt kort"] {
+    let replaced_notices = |sms: Vec<Value>| {
+        sms.iter()
+            .filter(|m| {
+                m["to"] == MOBILE && m["body"] == "Buypasskortet ditt er byttet - var det ikke deg, ring kundesenteret."
+            })
+            .count()
+    };
+    for (holder, notices) in [("kari", 0), ("kari nytt kort", 1)] {
         let started = portal.buypass_start(&session).await?;
         let callback = dev_provider_login(&started.authorization_url, "sc", holder).await?;
         assert_eq!(
@@ -228,7 +321,33 @@ async fn a_new_card_revokes_the_old_one_and_operators_can_revoke() -> anyhow::Re
         .await
         .ok_or_else(|| anyhow::anyhow!("{holder}'s card not active"))?;
         serials.push(serial);
+        assert_eq!(replaced_notices(portal.sms().await?), notices, "after {holder}");
     }
+    // The registry's audit event names the certificate and the Buypass login behind it.
+    let (ok, audit) = portal.admin(&["audit", "kari"])?;
+    assert!(ok, "{audit}");
+    let registered: Vec<Value> = audit
+        .lines()
+        .filter(|l| l.contains("buypass_card_registered"))
+        .filter_map(|l| l.find('{').and_then(|at| serde_json::from_str(&l[at..]).ok()))
+        .collect();
+    assert_eq!(registered.len(), 2, "{audit}");
+    let second = &registered[1];
+    assert!(
+        second["subject"].as_str().is_some_and(|s| s.contains("kari nytt kort")),
+        "{second}"
+    );
+    let sub = second["id_token_sub"].as_str().unwrap_or_default();
+    assert!(
+        sub.len() == 32 && sub.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{second}"
+    );
+    assert_ne!(
+        registered[0]["id_token_sub"], second["id_token_sub"],
+        "one sub per stand-in holder"
+    );
+    assert_eq!(second["revoked"]["serial_number"], serials[0]);
+    assert!(audit.contains("buypass_card_replaced_notified"), "{audit}");
     let (old, new) = (
         serials[0].as_str().unwrap_or_default(),
         serials[1].as_str().unwrap_or_default(),

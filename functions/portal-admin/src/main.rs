@@ -12,7 +12,8 @@ use std::sync::Arc;
 use portal::activation::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
 use portal::activation::{ActivationPolicy, Activator, Outcome, Trigger};
 use portal::app::SharedApp;
-use portal::domain::{CertificateSerial, MobileNumber, Password, Username};
+use portal::buypass::registry::CardKey;
+use portal::domain::{CertificateSerial, IssuerId, MobileNumber, Password, Username};
 use portal::local::{LocalEnv, LocalSms, LocalStore};
 use portal::services::admin::{InitialPassword, NewAccount};
 use portal::sms::sns::SenderId;
@@ -90,6 +91,10 @@ enum Command {
     /// Revokes a certificate serial for the gateway (publishes the revocation event).
     RevokeSerial {
         serial: String,
+        /// The serial's issuer id (hex SHA-256 of the issuer name); needed only when more than
+        /// one issuer has this serial registered.
+        #[arg(long)]
+        issuer: Option<String>,
         /// Why (kept in the audit trail).
         #[arg(long, default_value = "operator")]
         reason: String,
@@ -250,14 +255,17 @@ async fn run(args: Args) -> anyhow::Result<String> {
             Ok(format!("home office {state} for {u}{card}"))
         }
         Command::BuypassClientJwks => Ok(serde_json::to_string_pretty(&env.buypass_client_key.jwks())?),
-        Command::RevokeSerial { serial, reason } => {
-            let serial = CertificateSerial::parse(&serial).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let revoked = app.revoke_serial(&serial, &reason).await?;
-            let outcome = announce_to_gateway(&env, &app, &announce, &serial).await?;
+        Command::RevokeSerial { serial, issuer, reason } => {
+            let card = card_to_revoke(&app, &serial, issuer.as_deref()).await?;
+            let revoked = app.revoke_serial(&card, &reason).await?;
+            let outcome = announce_to_gateway(&env, &app, &announce, &card).await?;
             Ok(if revoked {
-                format!("revoked {serial} ({outcome})")
+                format!("revoked {} of issuer {} ({outcome})", card.serial, card.issuer_id)
             } else {
-                format!("{serial} was already revoked ({outcome})")
+                format!(
+                    "{} of issuer {} was already revoked ({outcome})",
+                    card.serial, card.issuer_id
+                )
             })
         }
         Command::ResetPassword { username: u } => {
@@ -308,6 +316,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 "home_office": account.home_office,
                 "password_change_required": account.password_change_required,
                 "buypass_serial": account.buypass_serial,
+                "buypass_issuer": account.buypass_issuer,
                 "created_at": portal::clock::rfc3339(account.created_at),
             }))?)
         }
@@ -341,12 +350,36 @@ impl Announce {
     }
 }
 
-/// Tells the gateway about a revoked serial, as `announce` says; describes what happened.
+/// The card `revoke-serial` means: by issuer and serial, or by serial alone when only one
+/// issuer has it registered.
+async fn card_to_revoke(app: &SharedApp, serial: &str, issuer: Option<&str>) -> anyhow::Result<CardKey> {
+    let serial = CertificateSerial::parse(serial).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(issuer) = issuer {
+        let issuer = IssuerId::parse(issuer).map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok(CardKey::new(issuer, serial));
+    }
+    let mut cards = app.cards_with_serial(&serial).await?;
+    match cards.len() {
+        0 => anyhow::bail!("no card with serial {serial} is registered"),
+        1 => Ok(cards.remove(0)),
+        _ => anyhow::bail!(
+            "serial {serial} is registered under {} issuers; name one with --issuer: {}",
+            cards.len(),
+            cards
+                .iter()
+                .map(|c| c.issuer_id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Tells the gateway about a revoked card, as `announce` says; describes what happened.
 async fn announce_to_gateway(
     env: &LocalEnv,
     app: &SharedApp,
     announce: &Announce,
-    serial: &CertificateSerial,
+    card: &CardKey,
 ) -> anyhow::Result<String> {
     let gateway: Arc<dyn GatewayEvents> = match announce {
         Announce::ByFunction => {
@@ -359,7 +392,7 @@ async fn announce_to_gateway(
         }
     };
     let activator = Activator::new(app.clone(), gateway, ActivationPolicy::default(), false);
-    let outcome: Outcome = activator.process(serial, Trigger::Event).await?;
+    let outcome: Outcome = activator.process(card, Trigger::Event).await?;
     Ok(format!("{outcome:?}"))
 }
 
@@ -368,13 +401,13 @@ async fn publish_revocation(
     env: &LocalEnv,
     app: &SharedApp,
     announce: &Announce,
-    revoked: Option<&CertificateSerial>,
+    revoked: Option<&CardKey>,
 ) -> anyhow::Result<String> {
-    let Some(serial) = revoked else {
+    let Some(card) = revoked else {
         return Ok(String::new());
     };
-    let outcome = announce_to_gateway(env, app, announce, serial).await?;
-    Ok(format!("; card {serial} revoked ({outcome})"))
+    let outcome = announce_to_gateway(env, app, announce, card).await?;
+    Ok(format!("; card {} revoked ({outcome})", card.serial))
 }
 
 /// One event per line: time, event, source address, detail. Details hold masked numbers and
@@ -478,5 +511,40 @@ mod tests {
             };
             assert!(password.is_some(), "--password is seen (and then refused): {args:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn revoke_serial_names_the_issuer_only_when_two_issuers_share_the_serial() {
+        use portal::buypass::certificate::AcceptedCertificate;
+        let t = portal::testing::TestApp::in_memory();
+        let cert = |issuer: &[u8], serial: &str| AcceptedCertificate {
+            serial: CertificateSerial::parse(serial).unwrap(),
+            issuer_id: IssuerId::from_issuer_der(issuer),
+            subject: "CN=Test".into(),
+            issuer: "CN=CA".into(),
+            not_after: t.app.now() + 3600,
+        };
+        let kari = t.account("kari", "korrekt hest batteri stift", "+4791234567").await;
+        let ola = t.account("ola", "korrekt hest batteri stift", "+4791234568").await;
+        let (a, b) = (cert(b"CA A", "0A1B"), cert(b"CA B", "0A1B"));
+        t.app.register_serial(&kari, &a, None, None).await.unwrap();
+        assert_eq!(
+            card_to_revoke(&t.app, "0a:1b", None).await.unwrap(),
+            CardKey::of(&a),
+            "one issuer: the serial is enough"
+        );
+        t.app.register_serial(&ola, &b, None, None).await.unwrap();
+        let refused = card_to_revoke(&t.app, "0A1B", None).await.unwrap_err().to_string();
+        assert!(
+            refused.contains("2 issuers") && refused.contains("--issuer"),
+            "{refused}"
+        );
+        assert!(refused.contains(b.issuer_id.as_str()), "{refused}");
+        let chosen = card_to_revoke(&t.app, "0A1B", Some(b.issuer_id.as_str()))
+            .await
+            .unwrap();
+        assert_eq!(chosen, CardKey::of(&b));
+        assert!(card_to_revoke(&t.app, "0A1B", Some("not-an-issuer")).await.is_err());
+        assert!(card_to_revoke(&t.app, "FFFF", None).await.is_err(), "no such serial");
     }
 }

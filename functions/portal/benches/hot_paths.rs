@@ -51,8 +51,14 @@ impl ItemStore for TimedStore {
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {
         self.timed(self.inner.transact(ops, now)).await
     }
-    async fn scan_by_field(&self, sk: &str, field: &str, value: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
-        self.timed(self.inner.scan_by_field(sk, field, value, now)).await
+    async fn scan_by_field(
+        &self,
+        sk_prefix: &str,
+        field: &str,
+        value: &str,
+        now: UnixTime,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.timed(self.inner.scan_by_field(sk_prefix, field, value, now)).await
     }
 }
 

@@ -38,6 +38,7 @@ pub enum AuditKind {
     InitialPasswordIssued,
     BuypassCardRegistered,
     BuypassRegistrationRejected,
+    BuypassCardReplacedNotified,
     SerialActivated,
     SerialActivationFailed,
     SerialRevoked,

@@ -73,6 +73,9 @@ pub enum ApiError {
     TotpNotEnrolled,
     #[error("authenticator apps unavailable: {0}")]
     TotpUnavailable(&'static str),
+    /// The gateway's serial-only lookup found the serial under more than one issuer.
+    #[error("serial registered under {issuers} issuers")]
+    AmbiguousSerial { issuers: usize },
 }
 
 impl From<InvalidInput> for ApiError {
@@ -267,6 +270,12 @@ impl ApiError {
                 "Autentiseringsapp kan ikke brukes akkurat nå. Bruk SMS-kode.",
                 "Authenticator apps cannot be used right now. Use an SMS code.",
             ),
+            AmbiguousSerial { .. } => (
+                StatusCode::CONFLICT,
+                "ambiguous_serial",
+                "Serienummeret er registrert hos flere utstedere. Slå opp med utsteder og serienummer.",
+                "The serial is registered under more than one issuer. Look it up by issuer and serial.",
+            ),
         };
         let mut extra = Map::new();
         let mut retry_after = None;
@@ -282,6 +291,9 @@ impl ApiError {
             }
             WeakPassword(reasons) => {
                 extra.insert("reasons".into(), json!(reasons));
+            }
+            AmbiguousSerial { issuers } => {
+                extra.insert("issuers".into(), json!(issuers));
             }
             Forbidden(code) | Conflict(code) => {
                 extra.insert("reason".into(), json!(code));

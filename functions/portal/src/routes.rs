@@ -64,6 +64,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/homeoffice/buypass/start", Function::Buypass),
     ("GET", "/v1/homeoffice/buypass/callback", Function::Buypass),
     ("GET", "/v1/gateway/certificates/{serial}", Function::SerialActivation),
+    (
+        "GET",
+        "/v1/gateway/certificates/{issuer_id}/{serial}",
+        Function::SerialActivation,
+    ),
     ("PUT", "/v1/account/password", Function::Account),
     ("POST", "/v1/account/phone", Function::Account),
     ("POST", "/v1/account/phone/confirm", Function::Account),
@@ -117,12 +122,17 @@ pub fn buypass_routes() -> Router<SharedApp> {
         .route("/v1/homeoffice/buypass/callback", get(homeoffice::callback))
 }
 
-/// `serial-activation`: the gateway's certificate lookup.
+/// `serial-activation`: the gateway's certificate lookups.
 pub fn serial_activation_routes() -> Router<SharedApp> {
-    Router::new().route(
-        "/v1/gateway/certificates/{serial}",
-        get(homeoffice::gateway_certificate),
-    )
+    Router::new()
+        .route(
+            "/v1/gateway/certificates/{serial}",
+            get(homeoffice::gateway_certificate_by_serial),
+        )
+        .route(
+            "/v1/gateway/certificates/{issuer_id}/{serial}",
+            get(homeoffice::gateway_certificate),
+        )
 }
 
 fn routes_of(function: Function) -> Router<SharedApp> {

@@ -137,9 +137,15 @@ impl ItemStore for CountingStore {
         self.inner.transact(ops, now).await
     }
 
-    async fn scan_by_field(&self, sk: &str, field: &str, value: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
+    async fn scan_by_field(
+        &self,
+        sk_prefix: &str,
+        field: &str,
+        value: &str,
+        now: UnixTime,
+    ) -> Result<Vec<Item>, StoreError> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.scan_by_field(sk, field, value, now).await
+        self.inner.scan_by_field(sk_prefix, field, value, now).await
     }
 }
 

@@ -8,8 +8,8 @@ use portal::activation::gateway::{CapturingGateway, GatewayEventKind};
 use portal::activation::lambda::handle_stream;
 use portal::activation::{ActivationPolicy, Activator, Outcome, Trigger};
 use portal::buypass::certificate::AcceptedCertificate;
-use portal::buypass::registry::{RegisterError, Registered, SerialStatus};
-use portal::domain::{CertificateSerial, Username};
+use portal::buypass::registry::{CardKey, RegisterError, Registered, SerialStatus};
+use portal::domain::{CertificateSerial, IssuerId, Username};
 use portal::sms::messages::HOME_OFFICE_READY;
 use portal::testing::TestApp;
 use serde_json::json;
@@ -20,6 +20,7 @@ const MOBILE: &str = "+4791234567";
 fn cert(serial: &str) -> AcceptedCertificate {
     AcceptedCertificate {
         serial: CertificateSerial::parse(serial).unwrap(),
+        issuer_id: issuer(),
         subject: "CN=Kari Nordmann".into(),
         issuer: "CN=Buypass Test CA".into(),
         not_after: portal::testing::START + 365 * 24 * 3600,
@@ -65,10 +66,9 @@ impl World {
     }
 
     async fn status(&self, serial: &str) -> SerialStatus {
-        let serial = CertificateSerial::parse(serial).unwrap();
         self.t
             .app
-            .certificate_record(&serial)
+            .certificate_record(&self::serial(serial))
             .await
             .unwrap()
             .unwrap()
@@ -82,15 +82,25 @@ impl World {
     }
 }
 
-fn serial(s: &str) -> CertificateSerial {
-    CertificateSerial::parse(s).unwrap()
+fn issuer() -> IssuerId {
+    IssuerId::from_issuer_der(b"CN=Buypass Test CA")
+}
+
+/// The card with serial `s` from the test issuer.
+fn serial(s: &str) -> CardKey {
+    CardKey::new(issuer(), CertificateSerial::parse(s).unwrap())
 }
 
 #[tokio::test]
 async fn registration_is_pending_then_one_activation_one_event_one_sms() {
     let w = world().await;
     assert_eq!(w.view().await["status"], "not_registered");
-    let registered = w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    let registered =
+        w.t.app
+            .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+            .await
+            .unwrap()
+            .registered;
     assert_eq!(registered, Registered::Pending { revoked: None });
     let view = w.view().await;
     assert_eq!(view["status"], "pending");
@@ -119,7 +129,10 @@ async fn registration_is_pending_then_one_activation_one_event_one_sms() {
 #[tokio::test]
 async fn duplicate_and_concurrent_stream_events_change_nothing_and_send_no_second_sms() {
     let w = world().await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     let s = serial("0A1B2C");
     let (a, b, c) = tokio::join!(
         w.activator.process(&s, Trigger::Event),
@@ -143,7 +156,10 @@ async fn duplicate_and_concurrent_stream_events_change_nothing_and_send_no_secon
 #[tokio::test]
 async fn a_failed_first_attempt_is_re_driven_by_the_sweep_after_its_backoff() {
     let w = world().await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     let s = serial("0A1B2C");
     w.gateway.fail_next(1);
     assert!(w.activator.process(&s, Trigger::Event).await.is_err());
@@ -165,7 +181,10 @@ async fn a_failed_first_attempt_is_re_driven_by_the_sweep_after_its_backoff() {
 #[tokio::test]
 async fn an_sms_outage_does_not_repeat_the_gateway_event() {
     let w = world().await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     w.t.sms.set_failing(true);
     assert!(w.activator.process(&serial("0A1B2C"), Trigger::Event).await.is_err());
     w.t.sms.set_failing(false);
@@ -178,7 +197,10 @@ async fn an_sms_outage_does_not_repeat_the_gateway_event() {
 #[tokio::test]
 async fn a_lost_stream_event_is_re_driven_by_the_sweep_after_two_minutes() {
     let w = world().await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     w.t.clock.advance(60);
     let report = w.activator.sweep().await.unwrap();
     assert_eq!(
@@ -210,9 +232,17 @@ async fn a_lost_stream_event_is_re_driven_by_the_sweep_after_two_minutes() {
 #[tokio::test]
 async fn a_new_card_revokes_the_old_serial_and_the_gateway_hears_it() {
     let w = world().await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
-    let registered = w.t.app.register_serial(&w.kari, &cert("0D0E0F"), None).await.unwrap();
+    let registered =
+        w.t.app
+            .register_serial(&w.kari, &cert("0D0E0F"), None, None)
+            .await
+            .unwrap()
+            .registered;
     assert_eq!(
         registered,
         Registered::Pending {
@@ -245,7 +275,12 @@ async fn a_new_card_revokes_the_old_serial_and_the_gateway_hears_it() {
         ]
     );
     // The old card can later be registered again (it is the user's), the new one is revoked.
-    let again = w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    let again =
+        w.t.app
+            .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+            .await
+            .unwrap()
+            .registered;
     assert_eq!(
         again,
         Registered::Pending {
@@ -257,8 +292,14 @@ async fn a_new_card_revokes_the_old_serial_and_the_gateway_hears_it() {
 #[tokio::test]
 async fn revoking_a_never_activated_serial_tells_the_gateway_nothing() {
     let w = world().await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
-    w.t.app.register_serial(&w.kari, &cert("0D0E0F"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0D0E0F"), None, None)
+        .await
+        .unwrap();
     assert_eq!(
         w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(),
         Outcome::Nothing
@@ -270,9 +311,12 @@ async fn revoking_a_never_activated_serial_tells_the_gateway_nothing() {
 async fn a_serial_belongs_to_one_account() {
     let w = world().await;
     let ola = w.t.account("ola", PASSWORD, "+4791234568").await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     assert_eq!(
-        w.t.app.register_serial(&ola, &cert("0a:1b:2c"), None).await,
+        w.t.app.register_serial(&ola, &cert("0a:1b:2c"), None, None).await,
         Err(RegisterError::SerialInUse)
     );
     let ola_view = serde_json::to_value(w.t.app.account_view(&ola).await.unwrap()).unwrap();
@@ -280,8 +324,8 @@ async fn a_serial_belongs_to_one_account() {
     // Racing registrations of one new serial: exactly one account gets it.
     let contested = cert("AA");
     let (a, b) = tokio::join!(
-        w.t.app.register_serial(&w.kari, &contested, None),
-        w.t.app.register_serial(&ola, &contested, None),
+        w.t.app.register_serial(&w.kari, &contested, None, None),
+        w.t.app.register_serial(&ola, &contested, None, None),
     );
     assert_eq!(
         [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
@@ -293,10 +337,17 @@ async fn a_serial_belongs_to_one_account() {
 #[tokio::test]
 async fn the_same_card_again_changes_nothing() {
     let w = world().await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
     assert_eq!(
-        w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap(),
+        w.t.app
+            .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+            .await
+            .unwrap()
+            .registered,
         Registered::Unchanged
     );
     w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
@@ -306,7 +357,10 @@ async fn the_same_card_again_changes_nothing() {
 #[tokio::test]
 async fn activation_fails_for_an_account_no_longer_enabled_and_shows_failed() {
     let w = world().await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     // Changed behind the registry's back (`set_home_office` would also revoke the card, see
     // below): the worker still refuses to activate.
     w.t.app
@@ -322,7 +376,10 @@ async fn activation_fails_for_an_account_no_longer_enabled_and_shows_failed() {
     assert_eq!(w.ready_sms(), 0);
     // Re-enabled, the user registers the card again and it activates.
     w.t.app.set_home_office(&w.kari, true).await.unwrap();
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     assert_eq!(
         w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(),
         Outcome::Activated
@@ -330,13 +387,16 @@ async fn activation_fails_for_an_account_no_longer_enabled_and_shows_failed() {
     // Registration itself refuses an account without the flag.
     w.t.app.set_home_office(&w.kari, false).await.unwrap();
     assert_eq!(
-        w.t.app.register_serial(&w.kari, &cert("0D0E0F"), None).await,
+        w.t.app.register_serial(&w.kari, &cert("0D0E0F"), None, None).await,
         Err(RegisterError::HomeOfficeNotEnabled)
     );
 }
 
-async fn active_card(w: &World) -> CertificateSerial {
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+async fn active_card(w: &World) -> CardKey {
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
     assert!(w.t.app.active_for_gateway(&serial("0A1B2C")).await.unwrap().is_some());
     serial("0A1B2C")
@@ -345,7 +405,7 @@ async fn active_card(w: &World) -> CertificateSerial {
 impl World {
     /// `card` was revoked for `reason`: the gateway no longer finds it, processing publishes the
     /// revocation, and the audit trail says why.
-    async fn revocation_is_published(&self, card: &CertificateSerial, reason: &str) {
+    async fn revocation_is_published(&self, card: &CardKey, reason: &str) {
         assert!(self.t.app.active_for_gateway(card).await.unwrap().is_none());
         assert_eq!(
             self.activator.process(card, Trigger::Event).await.unwrap(),
@@ -354,7 +414,7 @@ impl World {
         let last = self.gateway.events().last().cloned().unwrap();
         assert_eq!(
             (last.event, last.serial_number.as_str()),
-            (GatewayEventKind::Revoked, card.as_str())
+            (GatewayEventKind::Revoked, card.serial.as_str())
         );
         let trail = self
             .t
@@ -372,7 +432,7 @@ impl World {
     }
 
     /// Allowed again, the account has no card until the user registers one again.
-    async fn has_no_card(&self, old: &CertificateSerial) {
+    async fn has_no_card(&self, old: &CardKey) {
         assert!(self.t.app.active_for_gateway(old).await.unwrap().is_none());
         assert_eq!(self.view().await["status"], "not_registered");
     }
@@ -425,7 +485,7 @@ async fn the_gateway_finds_an_active_card_only_while_its_account_may_use_it() {
         .unwrap();
     assert!(!found().await, "no longer the account's card");
     w.t.app
-        .update_account(&w.kari, |a| a.buypass_serial = Some(serial("0A1B2C")))
+        .update_account(&w.kari, |a| a.buypass_serial = Some(serial("0A1B2C").serial))
         .await
         .unwrap();
     assert!(found().await);
@@ -437,7 +497,10 @@ async fn the_gateway_finds_an_active_card_only_while_its_account_may_use_it() {
 #[tokio::test]
 async fn operator_revocation_publishes_and_detaches_the_card() {
     let w = world().await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
     assert!(w.t.app.revoke_serial(&serial("0A1B2C"), "lost card").await.unwrap());
     assert!(!w.t.app.revoke_serial(&serial("0A1B2C"), "again").await.unwrap());
@@ -449,7 +512,11 @@ async fn operator_revocation_publishes_and_detaches_the_card() {
 #[tokio::test]
 async fn stream_batch_reports_only_failed_records_and_skips_foreign_items() {
     let w = world().await;
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
+    let sk = serial("0A1B2C").sk();
     let record = |seq: &str, pk: &str| {
         json!({
             "eventID": format!("id-{seq}"),
@@ -457,7 +524,7 @@ async fn stream_batch_reports_only_failed_records_and_skips_foreign_items() {
             "eventSource": "aws:dynamodb",
             "awsRegion": "eu-north-1",
             "dynamodb": {
-                "Keys": { "pk": { "S": pk }, "sk": { "S": "SERIAL" } },
+                "Keys": { "pk": { "S": pk }, "sk": { "S": sk } },
                 "SequenceNumber": seq,
                 "SizeBytes": 10,
                 "StreamViewType": "NEW_AND_OLD_IMAGES"
@@ -514,7 +581,10 @@ async fn a_revocation_racing_the_activation_event_still_reaches_the_gateway() {
         events: Default::default(),
     });
     let activator = Activator::new(w.t.app.clone(), gateway.clone(), policy(), false);
-    w.t.app.register_serial(&w.kari, &cert("0A1B2C"), None).await.unwrap();
+    w.t.app
+        .register_serial(&w.kari, &cert("0A1B2C"), None, None)
+        .await
+        .unwrap();
     activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
     activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap();
     let kinds: Vec<_> = gateway.events.lock().unwrap().iter().map(|e| e.event).collect();

@@ -84,7 +84,8 @@ async fn provider_down_is_a_clear_retryable_reason_and_records_nothing() {
     assert_eq!(CallbackFailure::ProviderUnavailable.reason(), "provider_unavailable");
     let kari = portal::domain::Username::parse("kari").unwrap();
     assert_eq!(t.app.load_account(&kari).await.unwrap().unwrap().buypass_serial, None);
-    let start = t.app.buypass_start(&b, &kari).await;
+    let password = portal::domain::Password::new(PASSWORD.to_owned());
+    let start = t.app.buypass_start(&b, &kari, &password, None).await;
     assert!(matches!(start, Err(portal::error::ApiError::BuypassUnavailable)));
 }
 
@@ -135,11 +136,12 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
     let router = function_router(Function::SerialActivation, t.app.clone()).layer(Extension(deps));
     let cert = AcceptedCertificate {
         serial: CertificateSerial::parse("0A1B2C").unwrap(),
+        issuer_id: portal::domain::IssuerId::from_issuer_der(b"CN=CA"),
         subject: "CN=Kari".into(),
         issuer: "CN=CA".into(),
         not_after: t.app.now() + 1000,
     };
-    t.app.register_serial(&kari, &cert, None).await.unwrap();
+    t.app.register_serial(&kari, &cert, None, None).await.unwrap();
     let path = "/v1/gateway/certificates/0A1B2C";
     assert_eq!(get(&router, path, None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -155,7 +157,10 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
     let gateway = Arc::new(portal::activation::gateway::CapturingGateway::default());
     let activator = portal::activation::Activator::new(t.app.clone(), gateway, Default::default(), false);
     activator
-        .process(&cert.serial, portal::activation::Trigger::Event)
+        .process(
+            &portal::buypass::registry::CardKey::of(&cert),
+            portal::activation::Trigger::Event,
+        )
         .await
         .unwrap();
     for spelling in ["0A1B2C", "0a:1b:2c"] {
@@ -192,11 +197,106 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
     let iam = Arc::new(HomeOfficeDeps {
         buypass: None,
         trigger: None,
-        gateway_auth: Some(GatewayAuth::Iam),
+        gateway_auth: Some(GatewayAuth::Iam {
+            role: portal::handlers::homeoffice::GatewayRole::parse("arn:aws:iam::123456789012:role/gateway").unwrap(),
+        }),
     });
     let router = function_router(Function::SerialActivation, t.app.clone()).layer(Extension(iam));
     assert_eq!(
         get(&router, path, Some("the-gateway-key-123")).await.0,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// A request as API Gateway's IAM authorizer hands it on: signed by `user_arn`.
+async fn get_as_iam(router: &axum::Router, path: &str, user_arn: Option<&str>) -> (StatusCode, serde_json::Value) {
+    use lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext;
+    use lambda_http::request::RequestContext;
+    let context: ApiGatewayV2httpRequestContext = serde_json::from_value(serde_json::json!({
+        "accountId": "123456789012",
+        "apiId": "api",
+        "requestId": "req-1",
+        "authorizer": { "iam": {
+            "accessKey": "ASIAEXAMPLE",
+            "accountId": "123456789012",
+            "callerId": "AROAEXAMPLE:session",
+            "userArn": user_arn,
+            "userId": "AROAEXAMPLE:session",
+        }},
+        "http": { "method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "gw" },
+    }))
+    .unwrap();
+    let mut request = Request::get(path).body(Body::empty()).unwrap();
+    request.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn iam_gateway_lookup_answers_only_the_gateway_role() {
+    let t = TestApp::in_memory();
+    let kari = t.account("kari", PASSWORD, "+4791234567").await;
+    let cert = AcceptedCertificate {
+        serial: CertificateSerial::parse("0A1B2C").unwrap(),
+        issuer_id: portal::domain::IssuerId::from_issuer_der(b"CN=CA"),
+        subject: "CN=Kari".into(),
+        issuer: "CN=CA".into(),
+        not_after: t.app.now() + 1000,
+    };
+    t.app.register_serial(&kari, &cert, None, None).await.unwrap();
+    let card = portal::buypass::registry::CardKey::of(&cert);
+    let gateway = Arc::new(portal::activation::gateway::CapturingGateway::default());
+    portal::activation::Activator::new(t.app.clone(), gateway, Default::default(), false)
+        .process(&card, portal::activation::Trigger::Event)
+        .await
+        .unwrap();
+    let deps = Arc::new(HomeOfficeDeps {
+        buypass: None,
+        trigger: None,
+        gateway_auth: Some(GatewayAuth::Iam {
+            role: portal::handlers::homeoffice::GatewayRole::parse(
+                "arn:aws:iam::123456789012:role/remote-access/hk-gateway",
+            )
+            .unwrap(),
+        }),
+    });
+    let router = function_router(Function::SerialActivation, t.app.clone()).layer(Extension(deps));
+    let both = format!("/v1/gateway/certificates/{}/{}", card.issuer_id, card.serial);
+    for path in ["/v1/gateway/certificates/0A1B2C", both.as_str()] {
+        let (status, body) = get_as_iam(
+            &router,
+            path,
+            Some("arn:aws:sts::123456789012:assumed-role/hk-gateway/gw-host-1"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert_eq!(body["username"], "kari");
+        for (who, caller) in [
+            (
+                "another role",
+                Some("arn:aws:sts::123456789012:assumed-role/hk-portal-admin/s"),
+            ),
+            (
+                "another account",
+                Some("arn:aws:sts::999999999999:assumed-role/hk-gateway/s"),
+            ),
+            ("a user", Some("arn:aws:iam::123456789012:user/hk-gateway")),
+            (
+                "a longer name",
+                Some("arn:aws:sts::123456789012:assumed-role/hk-gateway-test/s"),
+            ),
+            ("no caller ARN", None),
+        ] {
+            let (status, body) = get_as_iam(&router, path, caller).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{who} on {path}");
+            assert_eq!(body["code"], "forbidden", "{who}");
+            assert_eq!(body["reason"], "not_the_gateway", "{who}");
+            assert!(body.get("username").is_none(), "{who} learnt the owner");
+        }
+    }
 }

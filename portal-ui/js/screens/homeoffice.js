@@ -1,10 +1,11 @@
 // "Hjemmekontor": whether the account is activated for the service, the Buypass card's status
 // (kept live by polling the account while activation is pending), the four steps, and
-// "Registrer Buypasskort", which sends the user to Buypass. Buypass sends the user back to
-// `/hjemmekontor?buypass=registered` or `?buypass=error&reason=…`.
+// "Registrer Buypasskort", which asks for the current password (a new card replaces the old
+// one, so a session alone is not enough) and sends the user to Buypass. Buypass sends the user
+// back to `/hjemmekontor?buypass=registered` or `?buypass=error&reason=…`.
 
 import * as api from '../api.js';
-import { announce, busy, h, notice, replace } from '../dom.js';
+import { announce, busy, clearErrors, field, fieldError, form, h, notice, replace, showProblem, showSummary, value } from '../dom.js';
 import { BUYPASS_REGISTERED, buypassError, CUSTOMER_CENTRE, dateTime } from '../texts.js';
 
 const STEPS = [
@@ -94,17 +95,36 @@ export function homeOfficeSection({ url, onDispose }) {
   // The live status: one region whose text changes from pending to active.
   const status = h('div', { class: 'card-status', role: 'status', 'aria-live': 'polite' });
   const stepsHolder = h('div', {});
-  const registerError = h('div', { class: 'messages' });
-  const register = h('button', { type: 'button' }, 'Registrer Buypasskort');
-  register.addEventListener('click', async () => {
-    replace(registerError);
+  const register = h('button', { type: 'submit' }, 'Registrer Buypasskort');
+  const registerForm = form(
+    { class: 'stack' },
+    field({ name: 'password', label: 'Passordet ditt', hint: 'Passordet du logger inn i kundeportalen med, for å bekrefte at det er deg. Et nytt kort erstatter kortet du har registrert.', type: 'password', autocomplete: 'current-password', required: true }),
+    h('div', { class: 'actions' }, register),
+  );
+  registerForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(registerForm);
+    const password = value(registerForm, 'password');
+    if (!password) {
+      const element = fieldError(registerForm, 'password', 'Skriv inn passordet ditt.');
+      showSummary(registerForm, 'Registreringen ble ikke startet.');
+      element.focus();
+      return;
+    }
     try {
-      const started = await busy(register, () => api.startBuypass());
+      const started = await busy(register, () => api.startBuypass(password));
       const target = new URL(started.authorization_url, location.origin);
       if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new Error('unexpected authorization URL');
       location.assign(target.href);
     } catch (problem) {
-      replace(registerError, notice('error', h('p', {}, problem.title || 'Registreringen kunne ikke startes. Prøv igjen.')));
+      // An API problem has its Norwegian title; anything else (no network) gets a plain one.
+      if (Array.isArray(problem.errors)) showProblem(registerForm, problem);
+      else showSummary(registerForm, 'Registreringen kunne ikke startes. Prøv igjen.');
+      if (problem.code === 'wrong_password') {
+        const element = fieldError(registerForm, 'password', problem.title);
+        element.value = '';
+        element.focus();
+      }
     }
   });
 
@@ -184,8 +204,7 @@ export function homeOfficeSection({ url, onDispose }) {
           { class: 'register' },
           h('p', { class: 'status-title' }, 'Sett buypasskortet i kortleser'),
           h('p', {}, 'Du vil da bli tatt med til en innloggingsside hos Buypass. Velg da å logge inn med smartkort («Buypass ID på smartkort»).'),
-          registerError,
-          register,
+          registerForm,
         ),
       );
     }

@@ -26,6 +26,14 @@ async fn services_win_their_races_on_dynamodb() {
     portal::services::conformance::run_all(Arc::new(emulator.new_table().await)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn serials_are_keyed_by_issuer_on_dynamodb() {
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    portal::buypass::conformance::run_all(Arc::new(emulator.new_table().await)).await;
+}
+
 #[tokio::test]
 async fn init_table_creates_the_table_as_infra_declares_it() {
     let Some(emulator) = Emulator::from_env() else {

@@ -5,12 +5,14 @@
 //! - `PORTAL_GATEWAY_EVENTS`: `sns` (default) or `local` (events kept in the store).
 //! - `PORTAL_GATEWAY_TOPIC_ARN`: the SNS topic the gateway subscribes to (required for `sns`).
 //! - `PORTAL_GATEWAY_AUTH`: `iam` (default: API Gateway's IAM authorizer guards the lookup
-//!   route and the function insists on its identity) or `key` with `PORTAL_GATEWAY_KEY`.
+//!   routes and the function insists on the gateway's role, `PORTAL_GATEWAY_ROLE_ARN`, an
+//!   `arn:aws:iam::<account>:role/…` ARN, required) or `key` with `PORTAL_GATEWAY_KEY`.
 //!
 //! Triggers: the table's DynamoDB stream (NEW_AND_OLD_IMAGES, `ReportBatchItemFailures`,
 //! bisect on error, an on-failure destination as dead-letter queue; a filter on
 //! `Keys.pk` prefix `SERIAL#` and `NewImage.work = "due"` keeps the noise out), an EventBridge
-//! schedule (every 5 minutes), and the API Gateway route `GET /v1/gateway/certificates/{serial}`.
+//! schedule (every 5 minutes), and the API Gateway routes `GET /v1/gateway/certificates/{serial}`
+//! and `GET /v1/gateway/certificates/{issuer_id}/{serial}`.
 
 use std::sync::Arc;
 
@@ -20,13 +22,9 @@ use serde_json::Value;
 
 use super::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
 use super::{ActivationPolicy, Activator};
-use crate::handlers::homeoffice::{GatewayAuth, HomeOfficeDeps};
+use crate::handlers::homeoffice::{GatewayAuth, GatewayRole, HomeOfficeDeps};
 use crate::lambda::{ConfigError, LambdaConfig};
 use crate::routes::{serial_activation_routes, with_common_layers, Function};
-
-fn var(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GatewayEventsConfig {
@@ -42,6 +40,12 @@ pub struct ActivationConfig {
 
 impl ActivationConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// As [`Self::from_env`], reading variables through `lookup` (tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let events = match var("PORTAL_GATEWAY_EVENTS").as_deref().unwrap_or("sns") {
             "sns" => GatewayEventsConfig::Sns {
                 topic_arn: var("PORTAL_GATEWAY_TOPIC_ARN").ok_or(ConfigError::Missing("PORTAL_GATEWAY_TOPIC_ARN"))?,
@@ -50,7 +54,14 @@ impl ActivationConfig {
             other => return Err(ConfigError::Invalid("PORTAL_GATEWAY_EVENTS", other.into())),
         };
         let auth = match var("PORTAL_GATEWAY_AUTH").as_deref().unwrap_or("iam") {
-            "iam" => GatewayAuth::Iam,
+            "iam" => {
+                // Without it any principal the API's IAM authorizer lets through could read the
+                // registry; refusing to start is the only safe default.
+                let arn = var("PORTAL_GATEWAY_ROLE_ARN").ok_or(ConfigError::Missing("PORTAL_GATEWAY_ROLE_ARN"))?;
+                let role = GatewayRole::parse(arn.trim())
+                    .ok_or_else(|| ConfigError::Invalid("PORTAL_GATEWAY_ROLE_ARN", "not an IAM role ARN".into()))?;
+                GatewayAuth::Iam { role }
+            }
             "key" => {
                 let key = var("PORTAL_GATEWAY_KEY").ok_or(ConfigError::Missing("PORTAL_GATEWAY_KEY"))?;
                 if key.len() < 16 {
@@ -99,4 +110,45 @@ pub async fn run_serial_activation_function() -> Result<(), lambda_runtime::Erro
         async move { super::lambda::handle_event(&activator, router, event).await }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<ActivationConfig, ConfigError> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        ActivationConfig::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    const TOPIC: (&str, &str) = ("PORTAL_GATEWAY_TOPIC_ARN", "arn:aws:sns:eu-north-1:123456789012:gw");
+
+    #[test]
+    fn iam_auth_refuses_to_start_without_the_gateway_role() {
+        for auth in [None, Some("iam")] {
+            let mut vars = vec![TOPIC];
+            if let Some(auth) = auth {
+                vars.push(("PORTAL_GATEWAY_AUTH", auth));
+            }
+            assert!(
+                matches!(config(&vars), Err(ConfigError::Missing("PORTAL_GATEWAY_ROLE_ARN"))),
+                "{auth:?}"
+            );
+            vars.push(("PORTAL_GATEWAY_ROLE_ARN", "arn:aws:sts::123456789012:assumed-role/gw/s"));
+            assert!(
+                matches!(config(&vars), Err(ConfigError::Invalid("PORTAL_GATEWAY_ROLE_ARN", _))),
+                "an assumed-role ARN is not a role ARN"
+            );
+        }
+        let ok = config(&[TOPIC, ("PORTAL_GATEWAY_ROLE_ARN", "arn:aws:iam::123456789012:role/gw")]).unwrap();
+        assert!(matches!(ok.auth, GatewayAuth::Iam { .. }));
+        // Key auth (local) needs no role.
+        let key = config(&[
+            TOPIC,
+            ("PORTAL_GATEWAY_AUTH", "key"),
+            ("PORTAL_GATEWAY_KEY", "0123456789abcdef"),
+        ])
+        .unwrap();
+        assert!(matches!(key.auth, GatewayAuth::Key { .. }));
+    }
 }

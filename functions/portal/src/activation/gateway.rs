@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::buypass::registry::CardKey;
 use crate::clock::{rfc3339, Clock, UnixTime};
 use crate::store::{Condition, Item, ItemStore, StoreError};
 
@@ -23,6 +24,8 @@ pub enum GatewayEventKind {
 pub struct GatewayEvent {
     pub event: GatewayEventKind,
     pub serial_number: String,
+    /// The serial's issuer ([`crate::domain::IssuerId`]): serials are unique per issuer only.
+    pub issuer_id: String,
     pub username: String,
     /// RFC 3339.
     pub at: String,
@@ -30,10 +33,11 @@ pub struct GatewayEvent {
 }
 
 impl GatewayEvent {
-    pub fn new(event: GatewayEventKind, serial: &str, username: &str, at: UnixTime, version: u64) -> Self {
+    pub fn new(event: GatewayEventKind, card: &CardKey, username: &str, at: UnixTime, version: u64) -> Self {
         Self {
             event,
-            serial_number: serial.to_owned(),
+            serial_number: card.serial.to_string(),
+            issuer_id: card.issuer_id.to_string(),
             username: username.to_owned(),
             at: rfc3339(at),
             version,
@@ -127,8 +131,8 @@ impl GatewayEvents for LocalGatewayEvents {
             .map_err(|e| GatewayError(e.to_string()))?;
         if self.echo {
             println!(
-                "🔐 Gateway: {:?} {} ({})",
-                event.event, event.serial_number, event.username
+                "🔐 Gateway: {:?} {} from issuer {} ({})",
+                event.event, event.serial_number, event.issuer_id, event.username
             );
         }
         Ok(())

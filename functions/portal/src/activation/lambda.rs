@@ -9,7 +9,7 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 
-use super::{serial_from_pk, Activator, Trigger};
+use super::{card_from_keys, Activator, Trigger};
 
 /// Which of the three shapes an event has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,15 +43,15 @@ pub async fn handle_stream(activator: &Activator, event: DynamoDbEvent) -> Dynam
         if record.event_name == "REMOVE" {
             continue;
         }
-        let pk = match record.change.keys.get("pk") {
-            Some(serde_dynamo::AttributeValue::S(pk)) => pk.clone(),
-            _ => continue,
+        let key = |name: &str| match record.change.keys.get(name) {
+            Some(serde_dynamo::AttributeValue::S(value)) => Some(value.clone()),
+            _ => None,
         };
-        let Some(serial) = serial_from_pk(&pk) else {
+        let Some(card) = key("pk").zip(key("sk")).and_then(|(pk, sk)| card_from_keys(&pk, &sk)) else {
             continue;
         };
-        if let Err(e) = activator.process(&serial, Trigger::Event).await {
-            tracing::warn!(serial = %serial, error = %e, "stream record failed; reported for retry");
+        if let Err(e) = activator.process(&card, Trigger::Event).await {
+            tracing::warn!(card = %card, error = %e, "stream record failed; reported for retry");
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = record.change.sequence_number.clone().or(Some(record.event_id.clone()));
             response.batch_item_failures.push(failure);

@@ -24,9 +24,8 @@ use serde_json::json;
 
 use crate::app::SharedApp;
 use crate::audit::AuditKind;
-use crate::buypass::registry::{serial_pk, CertificateRecord, Lease, SerialStatus, SERIAL_SK, WORK_DUE};
+use crate::buypass::registry::{CardKey, CertificateRecord, Lease, SerialStatus, SERIAL_PREFIX, WORK_DUE};
 use crate::clock::UnixTime;
-use crate::domain::CertificateSerial;
 use crate::sms::messages;
 use crate::store::records::Stored;
 use crate::store::StoreError;
@@ -178,9 +177,9 @@ impl Activator {
     }
 
     /// Remembers a failed invocation (for the backoff and the operators) and frees the lease.
-    async fn note_failure(&self, serial: &CertificateSerial, me: &str, error: &ActivationError) {
+    async fn note_failure(&self, card: &CardKey, me: &str, error: &ActivationError) {
         let now = self.app.now();
-        let Ok(Some(stored)) = self.app.certificate_record(serial).await else {
+        let Ok(Some(stored)) = self.app.certificate_record(card).await else {
             return;
         };
         if stored.value.lease.as_ref().is_some_and(|l| l.owner != me) {
@@ -196,29 +195,25 @@ impl Activator {
         }
     }
 
-    /// Does whatever is left to do for `serial`. Safe to call any number of times, from any
+    /// Does whatever is left to do for `card`. Safe to call any number of times, from any
     /// number of places at once.
-    pub async fn process(&self, serial: &CertificateSerial, trigger: Trigger) -> Result<Outcome, ActivationError> {
+    pub async fn process(&self, card: &CardKey, trigger: Trigger) -> Result<Outcome, ActivationError> {
         let me = crate::security::random_token(9);
-        let result = self.process_as(serial, trigger, &me).await;
+        let result = self.process_as(card, trigger, &me).await;
         if let Err(e) = &result {
-            tracing::warn!(serial = %serial, error = %e, "activation attempt failed");
-            self.note_failure(serial, &me, e).await;
+            tracing::warn!(card = %card, error = %e, "activation attempt failed");
+            self.note_failure(card, &me, e).await;
         }
         result
     }
 
-    async fn process_as(
-        &self,
-        serial: &CertificateSerial,
-        trigger: Trigger,
-        me: &str,
-    ) -> Result<Outcome, ActivationError> {
+    async fn process_as(&self, card: &CardKey, trigger: Trigger, me: &str) -> Result<Outcome, ActivationError> {
+        let serial = &card.serial;
         let mut outcome = Outcome::Nothing;
         let (mut published_activation, mut sms_sent, mut published_revocation) = (false, false, false);
         for _ in 0..32 {
             let now = self.app.now();
-            let Some(stored) = self.app.certificate_record(serial).await? else {
+            let Some(stored) = self.app.certificate_record(card).await? else {
                 return Ok(outcome);
             };
             let record = stored.value.clone();
@@ -259,7 +254,7 @@ impl Activator {
                                     &record.username,
                                     AuditKind::SerialActivationFailed,
                                     None,
-                                    json!({ "serial_number": serial, "reason": reason }),
+                                    json!({ "serial_number": serial, "issuer_id": card.issuer_id, "reason": reason }),
                                     now,
                                 )
                                 .await;
@@ -279,7 +274,7 @@ impl Activator {
                             &record.username,
                             AuditKind::SerialActivated,
                             None,
-                            json!({ "serial_number": serial }),
+                            json!({ "serial_number": serial, "issuer_id": card.issuer_id }),
                             now,
                         )
                         .await;
@@ -292,7 +287,7 @@ impl Activator {
                     if !published_activation {
                         let event = GatewayEvent::new(
                             GatewayEventKind::Activated,
-                            serial.as_str(),
+                            card,
                             record.username.as_str(),
                             record.activated_at.unwrap_or(now),
                             stored.version(),
@@ -327,7 +322,7 @@ impl Activator {
                                 &record.username,
                                 AuditKind::HomeOfficeReadyNotified,
                                 None,
-                                json!({ "serial_number": serial, "to": account.mobile.masked() }),
+                                json!({ "serial_number": serial, "issuer_id": card.issuer_id, "to": account.mobile.masked() }),
                                 now,
                             )
                             .await;
@@ -344,7 +339,7 @@ impl Activator {
                     if !published_revocation {
                         let event = GatewayEvent::new(
                             GatewayEventKind::Revoked,
-                            serial.as_str(),
+                            card,
                             record.username.as_str(),
                             record.revoked_at.unwrap_or(now),
                             stored.version(),
@@ -376,7 +371,7 @@ impl Activator {
             .app
             .repo
             .items()
-            .scan_by_field(SERIAL_SK, "work", WORK_DUE, now)
+            .scan_by_field(SERIAL_PREFIX, "work", WORK_DUE, now)
             .await?;
         let mut report = SweepReport::default();
         for item in items {
@@ -396,7 +391,7 @@ impl Activator {
                 continue;
             }
             report.due += 1;
-            match self.process(&record.serial_number, Trigger::Sweep).await {
+            match self.process(&record.key(), Trigger::Sweep).await {
                 Ok(Outcome::Deferred) => {}
                 Ok(_) => report.processed += 1,
                 Err(_) => report.failed += 1,
@@ -441,9 +436,7 @@ pub fn emf_line(report: &SweepReport, now: UnixTime) -> String {
     .to_string()
 }
 
-/// The registry key of a serial (for stream records).
-pub fn serial_from_pk(pk: &str) -> Option<CertificateSerial> {
-    let raw = pk.strip_prefix("SERIAL#")?;
-    let serial = CertificateSerial::parse(raw).ok()?;
-    (serial_pk(&serial) == pk).then_some(serial)
+/// The card a stream record's keys name, if it is a registry record.
+pub fn card_from_keys(pk: &str, sk: &str) -> Option<CardKey> {
+    CardKey::from_keys(pk, sk)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::{Activator, Trigger};
-use crate::domain::CertificateSerial;
+use crate::buypass::registry::CardKey;
 
 /// Retries of a failed notification before leaving it to the sweep.
 const EVENT_RETRIES: u32 = 3;
@@ -15,15 +15,15 @@ const EVENT_RETRIES: u32 = 3;
 /// Hands serials to the worker; cheap to clone.
 #[derive(Clone)]
 pub struct ActivationTrigger {
-    tx: mpsc::UnboundedSender<(CertificateSerial, u32)>,
+    tx: mpsc::UnboundedSender<(CardKey, u32)>,
     delay: Duration,
 }
 
 impl ActivationTrigger {
     /// Asks the worker to process `serial` now (like a stream record would), or after the
     /// worker's event delay.
-    pub fn notify(&self, serial: &CertificateSerial) {
-        let (tx, serial) = (self.tx.clone(), serial.clone());
+    pub fn notify(&self, card: &CardKey) {
+        let (tx, serial) = (self.tx.clone(), card.clone());
         let send = move || {
             if tx.send((serial, 0)).is_err() {
                 tracing::warn!("activation worker is not running; the sweep will pick the serial up");
@@ -49,7 +49,7 @@ pub fn spawn_local_worker(
     sweep_every: Duration,
     event_delay: Duration,
 ) -> ActivationTrigger {
-    let (tx, mut rx) = mpsc::unbounded_channel::<(CertificateSerial, u32)>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(CardKey, u32)>();
     let retry_tx = tx.clone();
     tokio::spawn(async move {
         let mut sweep = tokio::time::interval(sweep_every);

@@ -7,7 +7,7 @@ use x509_parser::pem::Pem;
 use x509_parser::time::ASN1Time;
 
 use crate::clock::UnixTime;
-use crate::domain::CertificateSerial;
+use crate::domain::{CertificateSerial, IssuerId};
 
 /// Largest certificate claim we look at.
 const MAX_PEM_BYTES: usize = 16 * 1024;
@@ -41,6 +41,8 @@ pub enum CertificateRejection {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AcceptedCertificate {
     pub serial: CertificateSerial,
+    /// The namespace of `serial`: hash of the certificate's issuer Name (see [`IssuerId`]).
+    pub issuer_id: IssuerId,
     pub subject: String,
     pub issuer: String,
     pub not_after: UnixTime,
@@ -104,6 +106,7 @@ impl TrustedIssuers {
         let serial = CertificateSerial::from_bytes(cert.raw_serial()).map_err(|_| CertificateRejection::BadSerial)?;
         Ok(AcceptedCertificate {
             serial,
+            issuer_id: IssuerId::from_issuer_der(cert.issuer().as_raw()),
             subject: cert.subject().to_string(),
             issuer,
             not_after: cert.validity().not_after.timestamp(),

@@ -7,13 +7,14 @@ use serde_json::json;
 
 use super::certificate::{CertificateRejection, TrustedIssuers};
 use super::oidc::{OidcClient, ProviderFailure, SMARTCARD_AMR};
-use super::registry::{RegisterError, Registered};
+use super::registry::{CardKey, RegisterError, Registered};
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::clock::UnixTime;
-use crate::domain::{CertificateSerial, Username};
+use crate::domain::{Password, Username};
 use crate::error::ApiError;
 use crate::security::{ct_eq, random_token, sha256_hex};
+use crate::sms::messages;
 use crate::store::records::{account_pk, Account, PROFILE_SK};
 use crate::store::{Condition, StoreError};
 
@@ -147,7 +148,7 @@ impl CallbackQuery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallbackSuccess {
     pub username: Username,
-    pub serial: CertificateSerial,
+    pub card: CardKey,
     pub registered: Registered,
 }
 
@@ -159,12 +160,22 @@ fn well_formed_state(state: &str) -> bool {
 }
 
 impl App {
-    /// `POST /v1/homeoffice/buypass/start` for `username`.
-    pub async fn buypass_start(&self, buypass: &Buypass, username: &Username) -> Result<Started, ApiError> {
+    /// `POST /v1/homeoffice/buypass/start` for `username`, re-authenticated with the current
+    /// password: a new card revokes the old one, so a stolen session alone must not be enough
+    /// to put the thief's card on the account. A wrong password counts as a failed login.
+    pub async fn buypass_start(
+        &self,
+        buypass: &Buypass,
+        username: &Username,
+        password: &Password,
+        source_ip: Option<&str>,
+    ) -> Result<Started, ApiError> {
         let account = self.account(username).await?;
         if !account.home_office {
             return Err(ApiError::HomeOfficeNotEnabled);
         }
+        self.reauthenticate(&account, password, source_ip, "buypass_start")
+            .await?;
         let request = buypass.oidc.start().await.map_err(|e| {
             tracing::warn!(error = %e, "Buypass start failed");
             ApiError::BuypassUnavailable
@@ -286,8 +297,8 @@ impl App {
             tracing::warn!(error = %e, "Buypass certificate rejected");
             CallbackFailure::CertificateInvalid
         })?;
-        let registered = self
-            .register_serial(&login.username, &certificate, source_ip)
+        let registration = self
+            .register_serial(&login.username, &certificate, Some(&verified.subject), source_ip)
             .await
             .map_err(|e| match e {
                 RegisterError::SerialInUse => CallbackFailure::SerialInUse,
@@ -298,10 +309,24 @@ impl App {
                     CallbackFailure::TemporaryFailure
                 }
             })?;
+        if let Some(to) = &registration.replaced_notice_to {
+            // The owner learns of a card swap even when it was not them (a stolen session and
+            // password); best effort, the registration stands either way.
+            let sent = self.send_notice(to, messages::BUYPASS_CARD_REPLACED).await;
+            self.repo
+                .audit(
+                    &login.username,
+                    AuditKind::BuypassCardReplacedNotified,
+                    source_ip,
+                    json!({ "to": to.masked(), "notice_sent": sent }),
+                    now,
+                )
+                .await;
+        }
         Ok(CallbackSuccess {
             username: login.username.clone(),
-            serial: certificate.serial,
-            registered,
+            card: CardKey::of(&certificate),
+            registered: registration.registered,
         })
     }
 

@@ -3,6 +3,7 @@
 
 pub mod certificate;
 pub mod config;
+pub mod conformance;
 pub mod dev_ca;
 pub mod dev_provider;
 pub mod flow;

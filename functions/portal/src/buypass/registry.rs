@@ -1,6 +1,13 @@
-//! The certificate registry the gateway reads: one record per serial (`SERIAL#<serial>` /
-//! `SERIAL`), created with `Condition::Absent` in the same transaction as the account update,
-//! so a serial belongs to one account at a time.
+//! The certificate registry the gateway reads: one record per (issuer, serial), keyed
+//! `SERIAL#<serial>` / `SERIAL#<issuer id>`, created with `Condition::Absent` in the same
+//! transaction as the account update, so an (issuer, serial) belongs to one account at a time.
+//!
+//! Serials are unique per issuing CA only (RFC 5280 §4.1.2.2), so the issuer is part of the
+//! key. The serial is the partition key so that the gateway's legacy serial-only lookup is one
+//! Query (every issuer's record of that serial, in one partition) on both backends, and can
+//! refuse when more than one issuer has the serial; keys still start with `SERIAL` for IAM
+//! `LeadingKeys` conditions. Records written before this layout (`sk` = `SERIAL`) are never
+//! read again; there was no production data to migrate.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -9,19 +16,68 @@ use crate::app::App;
 use crate::audit::AuditKind;
 use crate::buypass::certificate::AcceptedCertificate;
 use crate::clock::UnixTime;
-use crate::domain::{CertificateSerial, Username};
+use crate::domain::{CertificateSerial, IssuerId, Username};
 use crate::store::records::{account_pk, to_item, Account, Stored, PROFILE_SK};
 use crate::store::{Condition, StoreError, WriteOp};
 
-pub const SERIAL_SK: &str = "SERIAL";
+/// Prefix of every registry key (`pk` and `sk`).
+pub const SERIAL_PREFIX: &str = "SERIAL#";
 /// Value of [`CertificateRecord::work`] while the activation worker has something to do;
 /// the sweep scans for it.
 pub const WORK_DUE: &str = "due";
 /// A new record waits this long for its stream event before the sweep takes it.
 pub const SWEEP_GRACE: i64 = 120;
 
+/// One card: a serial within its issuer's namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CardKey {
+    pub issuer_id: IssuerId,
+    pub serial: CertificateSerial,
+}
+
+impl CardKey {
+    pub fn new(issuer_id: IssuerId, serial: CertificateSerial) -> Self {
+        Self { issuer_id, serial }
+    }
+
+    pub fn of(cert: &AcceptedCertificate) -> Self {
+        Self::new(cert.issuer_id.clone(), cert.serial.clone())
+    }
+
+    /// The account's current card; none when either half is missing.
+    pub fn of_account(account: &Account) -> Option<Self> {
+        Some(Self::new(
+            account.buypass_issuer.clone()?,
+            account.buypass_serial.clone()?,
+        ))
+    }
+
+    pub fn pk(&self) -> String {
+        serial_pk(&self.serial)
+    }
+
+    pub fn sk(&self) -> String {
+        format!("{SERIAL_PREFIX}{}", self.issuer_id)
+    }
+
+    /// The key of a registry item, from its `pk` and `sk` (stream records); `None` for any
+    /// other item, or a key not in canonical form.
+    pub fn from_keys(pk: &str, sk: &str) -> Option<Self> {
+        let serial = CertificateSerial::parse(pk.strip_prefix(SERIAL_PREFIX)?).ok()?;
+        let issuer_id = IssuerId::parse(sk.strip_prefix(SERIAL_PREFIX)?).ok()?;
+        let key = Self::new(issuer_id, serial);
+        (key.pk() == pk && key.sk() == sk).then_some(key)
+    }
+}
+
+impl std::fmt::Display for CardKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.issuer_id, self.serial)
+    }
+}
+
 pub fn serial_pk(serial: &CertificateSerial) -> String {
-    format!("SERIAL#{serial}")
+    format!("{SERIAL_PREFIX}{serial}")
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -47,6 +103,7 @@ pub struct Lease {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct CertificateRecord {
     pub serial_number: CertificateSerial,
+    pub issuer_id: IssuerId,
     pub username: Username,
     pub status: SerialStatus,
     pub registered_at: UnixTime,
@@ -59,6 +116,9 @@ pub struct CertificateRecord {
     pub subject: String,
     #[serde(default)]
     pub issuer: String,
+    /// The Buypass ID token's `sub` of the login that registered the card.
+    #[serde(default)]
+    pub id_token_subject: Option<String>,
     pub not_after: UnixTime,
     /// The activation event reached the gateway topic.
     #[serde(default)]
@@ -85,9 +145,15 @@ pub struct CertificateRecord {
 }
 
 impl CertificateRecord {
-    pub fn new_pending(username: &Username, cert: &AcceptedCertificate, now: UnixTime) -> Self {
+    pub fn new_pending(
+        username: &Username,
+        cert: &AcceptedCertificate,
+        id_token_subject: Option<&str>,
+        now: UnixTime,
+    ) -> Self {
         let mut record = Self {
             serial_number: cert.serial.clone(),
+            issuer_id: cert.issuer_id.clone(),
             username: username.clone(),
             status: SerialStatus::Pending,
             registered_at: now,
@@ -95,6 +161,7 @@ impl CertificateRecord {
             revoked_at: None,
             subject: cert.subject.chars().take(512).collect(),
             issuer: cert.issuer.chars().take(512).collect(),
+            id_token_subject: id_token_subject.map(|s| s.chars().take(255).collect()),
             not_after: cert.not_after,
             gateway_activated: false,
             user_notified: false,
@@ -129,6 +196,10 @@ impl CertificateRecord {
     /// Keeps the scan marker in step with the state; call before every write.
     pub fn normalise(&mut self) {
         self.work = self.has_work().then(|| WORK_DUE.to_owned());
+    }
+
+    pub fn key(&self) -> CardKey {
+        CardKey::new(self.issuer_id.clone(), self.serial_number.clone())
     }
 
     pub fn revoked(&self, now: UnixTime) -> Self {
@@ -166,8 +237,8 @@ impl CardStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Registered {
     /// Recorded as pending (a new card, or the same card after a failure); the worker has
-    /// work to do. `revoked` is the account's previous serial, if one was revoked.
-    Pending { revoked: Option<CertificateSerial> },
+    /// work to do. `revoked` is the account's previous card, if one was revoked.
+    Pending { revoked: Option<CardKey> },
     /// The account already has this card pending or active; nothing changed.
     Unchanged,
 }
@@ -202,20 +273,56 @@ fn replace_op<T: Serialize>(pk: &str, sk: &str, stored: &Stored<T>, value: &T) -
     Ok(put(item, Condition::VersionIs(stored.version())))
 }
 
+/// What the serial-only gateway lookup found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SerialLookup {
+    /// Exactly one issuer has this serial registered, and that card may be let in.
+    Active(Box<CertificateRecord>),
+    /// No card may be let in with this serial.
+    None,
+    /// More than one issuer has this serial registered (in any state): the serial alone cannot
+    /// say which card the gateway is looking at.
+    Ambiguous { issuers: usize },
+}
+
+/// The outcome of a registration, with what the callback needs to tell the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub registered: Registered,
+    /// The account's mobile number when a previous card was replaced (for the notice).
+    pub replaced_notice_to: Option<crate::domain::MobileNumber>,
+}
+
 impl App {
-    pub async fn certificate_record(
-        &self,
-        serial: &CertificateSerial,
-    ) -> Result<Option<Stored<CertificateRecord>>, StoreError> {
-        self.repo.load(&serial_pk(serial), SERIAL_SK, self.now()).await
+    pub async fn certificate_record(&self, card: &CardKey) -> Result<Option<Stored<CertificateRecord>>, StoreError> {
+        self.repo.load(&card.pk(), &card.sk(), self.now()).await
     }
 
-    /// The card status of an account, from its current serial's record.
+    /// Every issuer's record of `serial`: one Query on the serial's partition.
+    pub async fn certificate_records_by_serial(
+        &self,
+        serial: &CertificateSerial,
+    ) -> Result<Vec<CertificateRecord>, StoreError> {
+        let items = self
+            .repo
+            .items()
+            .query(&serial_pk(serial), SERIAL_PREFIX, self.now())
+            .await?;
+        items
+            .into_iter()
+            .map(|item| {
+                serde_json::from_value(item.data)
+                    .map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", item.pk, item.sk)))
+            })
+            .collect()
+    }
+
+    /// The card status of an account, from its current card's record.
     pub async fn card_status(&self, account: &Account) -> Result<CardStatus, StoreError> {
-        let Some(serial) = &account.buypass_serial else {
+        let Some(card) = CardKey::of_account(account) else {
             return Ok(CardStatus::not_registered());
         };
-        let Some(record) = self.certificate_record(serial).await? else {
+        let Some(record) = self.certificate_record(&card).await? else {
             return Ok(CardStatus::not_registered());
         };
         let record = record.value;
@@ -236,14 +343,17 @@ impl App {
         })
     }
 
-    /// Records `cert`'s serial as the account's card, `pending`, in one transaction with the
-    /// account update; revokes the account's previous serial in the same transaction.
+    /// Records `cert`'s (issuer, serial) as the account's card, `pending`, in one transaction
+    /// with the account update; revokes the account's previous card in the same transaction.
+    /// `id_token_subject` is the `sub` of the Buypass login that presented the certificate.
     pub async fn register_serial(
         &self,
         username: &Username,
         cert: &AcceptedCertificate,
+        id_token_subject: Option<&str>,
         source_ip: Option<&str>,
-    ) -> Result<Registered, RegisterError> {
+    ) -> Result<Registration, RegisterError> {
+        let card = CardKey::of(cert);
         for _ in 0..REGISTER_RETRIES {
             let now = self.now();
             let account_key = account_pk(username);
@@ -256,42 +366,48 @@ impl App {
             if !account.value.home_office {
                 return Err(RegisterError::HomeOfficeNotEnabled);
             }
-            let new_pk = serial_pk(&cert.serial);
-            let existing = self.repo.load::<CertificateRecord>(&new_pk, SERIAL_SK, now).await?;
-            let fresh = CertificateRecord::new_pending(username, cert, now);
+            let (new_pk, new_sk) = (card.pk(), card.sk());
+            let existing = self.repo.load::<CertificateRecord>(&new_pk, &new_sk, now).await?;
+            let fresh = CertificateRecord::new_pending(username, cert, id_token_subject, now);
+            let current_card = CardKey::of_account(&account.value);
             let mut ops = Vec::new();
             match &existing {
-                None => ops.push(put(to_item(&new_pk, SERIAL_SK, &fresh, None)?, Condition::Absent)),
+                None => ops.push(put(to_item(&new_pk, &new_sk, &fresh, None)?, Condition::Absent)),
                 Some(stored) if stored.value.status == SerialStatus::Revoked => {
                     // A card whose earlier registration was revoked may be registered again.
-                    ops.push(replace_op(&new_pk, SERIAL_SK, stored, &fresh)?);
+                    ops.push(replace_op(&new_pk, &new_sk, stored, &fresh)?);
                 }
                 Some(stored) if stored.value.username != *username => return Err(RegisterError::SerialInUse),
                 Some(stored) => {
-                    let current = account.value.buypass_serial.as_ref() == Some(&cert.serial);
+                    let current = current_card.as_ref() == Some(&card);
                     match stored.value.status {
-                        SerialStatus::Pending | SerialStatus::Active if current => return Ok(Registered::Unchanged),
-                        _ => ops.push(replace_op(&new_pk, SERIAL_SK, stored, &fresh)?),
+                        SerialStatus::Pending | SerialStatus::Active if current => {
+                            return Ok(Registration {
+                                registered: Registered::Unchanged,
+                                replaced_notice_to: None,
+                            })
+                        }
+                        _ => ops.push(replace_op(&new_pk, &new_sk, stored, &fresh)?),
                     }
                 }
             }
             let mut revoked = None;
-            if let Some(old) = account.value.buypass_serial.as_ref().filter(|s| **s != cert.serial) {
-                let old_pk = serial_pk(old);
-                if let Some(stored) = self.repo.load::<CertificateRecord>(&old_pk, SERIAL_SK, now).await? {
+            if let Some(old) = current_card.filter(|old| *old != card) {
+                if let Some(stored) = self.repo.load::<CertificateRecord>(&old.pk(), &old.sk(), now).await? {
                     if stored.value.username == *username && stored.value.status != SerialStatus::Revoked {
-                        ops.push(replace_op(&old_pk, SERIAL_SK, &stored, &stored.value.revoked(now))?);
-                        revoked = Some(old.clone());
+                        ops.push(replace_op(&old.pk(), &old.sk(), &stored, &stored.value.revoked(now))?);
+                        revoked = Some(old);
                     }
                 }
             }
             let mut updated = account.value.clone();
-            updated.buypass_serial = Some(cert.serial.clone());
+            updated.buypass_serial = Some(card.serial.clone());
+            updated.buypass_issuer = Some(card.issuer_id.clone());
             ops.push(replace_op(&account_key, PROFILE_SK, &account, &updated)?);
             match self.repo.items().transact(ops, now).await {
                 Ok(()) => {}
                 Err(StoreError::ConditionFailed) => {
-                    // Someone else wrote one of the records: if it was this serial for another
+                    // Someone else wrote one of the records: if it was this card for another
                     // account, the next round says so; otherwise it simply tries again.
                     continue;
                 }
@@ -302,76 +418,116 @@ impl App {
                     username,
                     AuditKind::BuypassCardRegistered,
                     source_ip,
-                    json!({ "serial_number": cert.serial, "revoked": revoked }),
+                    json!({
+                        "serial_number": card.serial,
+                        "issuer_id": card.issuer_id,
+                        "subject": fresh.subject,
+                        "id_token_sub": fresh.id_token_subject,
+                        "revoked": revoked.as_ref().map(|r| json!({ "serial_number": r.serial, "issuer_id": r.issuer_id })),
+                    }),
                     now,
                 )
                 .await;
-            return Ok(Registered::Pending { revoked });
+            let replaced_notice_to = revoked.is_some().then(|| account.value.mobile.clone());
+            return Ok(Registration {
+                registered: Registered::Pending { revoked },
+                replaced_notice_to,
+            });
         }
         Err(RegisterError::Storage("too many concurrent updates".into()))
     }
 
-    /// The record the gateway may let in with: an `active` serial whose certificate has not
-    /// expired, whose account still exists, is enabled, is enabled for home office and still
-    /// has this serial as its card. Anything else is `None` (the gateway answers 404), so a
-    /// revocation that has not been written or published yet never leaves a card working.
-    pub async fn active_for_gateway(
-        &self,
-        serial: &CertificateSerial,
-    ) -> Result<Option<CertificateRecord>, StoreError> {
-        let now = self.now();
-        let Some(record) = self.certificate_record(serial).await?.map(|s| s.value) else {
-            return Ok(None);
-        };
-        if record.status != SerialStatus::Active || record.not_after <= now {
-            return Ok(None);
+    /// Whether `record` may let its card in now: `active`, certificate not expired, and the
+    /// account still exists, is enabled, is enabled for home office and still has this card.
+    async fn may_enter(&self, record: &CertificateRecord) -> Result<bool, StoreError> {
+        if record.status != SerialStatus::Active || record.not_after <= self.now() {
+            return Ok(false);
         }
         let Some(account) = self.load_account(&record.username).await? else {
+            return Ok(false);
+        };
+        let current = CardKey::of_account(&account).as_ref() == Some(&record.key());
+        Ok(current && !account.disabled && account.home_office)
+    }
+
+    /// The record the gateway may let in with (see [`Self::may_enter`]); anything else is
+    /// `None` (the gateway answers 404), so a revocation that has not been written or published
+    /// yet never leaves a card working.
+    pub async fn active_for_gateway(&self, card: &CardKey) -> Result<Option<CertificateRecord>, StoreError> {
+        let Some(record) = self.certificate_record(card).await?.map(|s| s.value) else {
             return Ok(None);
         };
-        let current = account.buypass_serial.as_ref() == Some(&record.serial_number);
-        Ok((current && !account.disabled && account.home_office).then_some(record))
+        Ok(self.may_enter(&record).await?.then_some(record))
+    }
+
+    /// The legacy serial-only lookup: refuses as ambiguous when more than one issuer has the
+    /// serial registered in any state (a revoked card of one CA must not be let in on the
+    /// strength of another CA's active card with the same serial).
+    pub async fn active_for_gateway_by_serial(&self, serial: &CertificateSerial) -> Result<SerialLookup, StoreError> {
+        let mut records = self.certificate_records_by_serial(serial).await?;
+        if records.len() > 1 {
+            return Ok(SerialLookup::Ambiguous { issuers: records.len() });
+        }
+        let Some(record) = records.pop() else {
+            return Ok(SerialLookup::None);
+        };
+        Ok(if self.may_enter(&record).await? {
+            SerialLookup::Active(Box::new(record))
+        } else {
+            SerialLookup::None
+        })
+    }
+
+    /// The cards registered (in any state) under `serial`, one per issuer.
+    pub async fn cards_with_serial(&self, serial: &CertificateSerial) -> Result<Vec<CardKey>, StoreError> {
+        Ok(self
+            .certificate_records_by_serial(serial)
+            .await?
+            .iter()
+            .map(CertificateRecord::key)
+            .collect())
     }
 
     /// Revokes the account's card, if it has one (the account was disabled or taken off home
     /// office): the same revocation as [`Self::revoke_serial`], so the gateway hears about it
-    /// the same way. Returns the revoked serial.
+    /// the same way. Returns the revoked card.
     pub async fn revoke_account_serial(
         &self,
         username: &Username,
         reason: &str,
-    ) -> Result<Option<CertificateSerial>, RegisterError> {
+    ) -> Result<Option<CardKey>, RegisterError> {
         let Some(account) = self.load_account(username).await? else {
             return Ok(None);
         };
-        let Some(serial) = account.buypass_serial else {
+        let Some(card) = CardKey::of_account(&account) else {
             return Ok(None);
         };
-        if self.certificate_record(&serial).await?.is_none() {
+        if self.certificate_record(&card).await?.is_none() {
             return Ok(None);
         }
-        Ok(self.revoke_serial(&serial, reason).await?.then_some(serial))
+        Ok(self.revoke_serial(&card, reason).await?.then_some(card))
     }
 
-    /// An operator's revocation: the serial stops being active and the account no longer
+    /// An operator's revocation: the card stops being active and the account no longer
     /// points at it. Returns false when it was already revoked.
-    pub async fn revoke_serial(&self, serial: &CertificateSerial, reason: &str) -> Result<bool, RegisterError> {
+    pub async fn revoke_serial(&self, card: &CardKey, reason: &str) -> Result<bool, RegisterError> {
         for _ in 0..REGISTER_RETRIES {
             let now = self.now();
-            let pk = serial_pk(serial);
-            let Some(stored) = self.repo.load::<CertificateRecord>(&pk, SERIAL_SK, now).await? else {
-                return Err(RegisterError::Storage(format!("no serial {serial}")));
+            let (pk, sk) = (card.pk(), card.sk());
+            let Some(stored) = self.repo.load::<CertificateRecord>(&pk, &sk, now).await? else {
+                return Err(RegisterError::Storage(format!("no card {card}")));
             };
             if stored.value.status == SerialStatus::Revoked {
                 return Ok(false);
             }
             let username = stored.value.username.clone();
-            let mut ops = vec![replace_op(&pk, SERIAL_SK, &stored, &stored.value.revoked(now))?];
+            let mut ops = vec![replace_op(&pk, &sk, &stored, &stored.value.revoked(now))?];
             let account_key = account_pk(&username);
             if let Some(account) = self.repo.load::<Account>(&account_key, PROFILE_SK, now).await? {
-                if account.value.buypass_serial.as_ref() == Some(serial) {
+                if CardKey::of_account(&account.value).as_ref() == Some(card) {
                     let mut updated = account.value.clone();
                     updated.buypass_serial = None;
+                    updated.buypass_issuer = None;
                     ops.push(replace_op(&account_key, PROFILE_SK, &account, &updated)?);
                 }
             }
@@ -385,7 +541,7 @@ impl App {
                     &username,
                     AuditKind::SerialRevoked,
                     None,
-                    json!({ "serial_number": serial, "reason": reason }),
+                    json!({ "serial_number": card.serial, "issuer_id": card.issuer_id, "reason": reason }),
                     now,
                 )
                 .await;

@@ -2,6 +2,7 @@
 //! everything past the edge can rely on them.
 
 mod ids;
+mod issuer;
 mod mobile;
 mod password;
 mod serial;
@@ -9,6 +10,7 @@ mod sms_code;
 mod username;
 
 pub use ids::{ChallengeId, SessionId};
+pub use issuer::IssuerId;
 pub use mobile::MobileNumber;
 pub use password::{common_password_count, NewPassword, Password, PasswordRejection};
 pub use serial::CertificateSerial;

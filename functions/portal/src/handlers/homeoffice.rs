@@ -1,4 +1,4 @@
-//! `/v1/homeoffice/buypass/*` (function `buypass`) and `/v1/gateway/certificates/{serial}`
+//! `/v1/homeoffice/buypass/*` (function `buypass`) and `/v1/gateway/certificates/*`
 //! (function `serial-activation`). Their extra dependencies (the Buypass client, the activation
 //! worker's trigger, the gateway's credentials) travel as an [`axum::Extension`] of
 //! [`HomeOfficeDeps`], added by whoever mounts the routes.
@@ -14,24 +14,100 @@ use axum::Json;
 use serde_json::json;
 
 use super::auth::no_store;
+use super::totp::PasswordRequest;
 use crate::activation::worker::ActivationTrigger;
 use crate::app::SharedApp;
 use crate::buypass::flow::{Buypass, CallbackQuery, BROWSER_COOKIE, CALLBACK_PATH, STATE_LIFETIME};
-use crate::buypass::registry::Registered;
+use crate::buypass::registry::{CardKey, Registered, SerialLookup};
 use crate::clock::rfc3339;
-use crate::domain::CertificateSerial;
+use crate::domain::{CertificateSerial, IssuerId};
 use crate::error::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::cookies::read_cookie;
-use crate::http::extract::ClientIp;
+use crate::http::extract::{ClientIp, JsonBody};
 use crate::security::{ct_eq, sha256_hex};
+
+/// The gateway's IAM role, from its ARN `arn:<partition>:iam::<account>:role/<path/><name>`.
+/// A caller using the role presents the STS form
+/// `arn:<partition>:sts::<account>:assumed-role/<name>/<session>` (the path is not in it), so
+/// partition, account and role name are what can be compared, and each must match exactly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayRole {
+    partition: String,
+    account: String,
+    name: String,
+}
+
+/// IAM role and session names: `[\w+=,.@-]`.
+fn iam_name(s: &str, max: usize) -> bool {
+    (1..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+fn aws_account(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn aws_partition(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
+impl GatewayRole {
+    /// Parses an IAM role ARN (the Terraform variable `gateway_role_arn`).
+    pub fn parse(arn: &str) -> Option<Self> {
+        let [prefix, partition, service, region, account, resource] =
+            <[&str; 6]>::try_from(arn.splitn(6, ':').collect::<Vec<_>>()).ok()?;
+        if prefix != "arn"
+            || service != "iam"
+            || !region.is_empty()
+            || !aws_partition(partition)
+            || !aws_account(account)
+        {
+            return None;
+        }
+        // `role/<name>` or `role/<path>/<name>`; the name is the last segment.
+        let mut segments = resource.strip_prefix("role/")?.split('/').collect::<Vec<_>>();
+        let name = segments.pop()?;
+        if !iam_name(name, 64) || segments.iter().any(|s| !iam_name(s, 512)) {
+            return None;
+        }
+        Some(Self {
+            partition: partition.to_owned(),
+            account: account.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// True only for `arn:<partition>:sts::<account>:assumed-role/<name>/<session>` with this
+    /// role's partition, account and name, each compared whole.
+    pub fn matches_caller(&self, caller_arn: &str) -> bool {
+        let Ok([prefix, partition, service, region, account, resource]) =
+            <[&str; 6]>::try_from(caller_arn.splitn(6, ':').collect::<Vec<_>>())
+        else {
+            return false;
+        };
+        let Some(rest) = resource.strip_prefix("assumed-role/") else {
+            return false;
+        };
+        let Some((name, session)) = rest.split_once('/') else {
+            return false;
+        };
+        prefix == "arn"
+            && partition == self.partition
+            && service == "sts"
+            && region.is_empty()
+            && account == self.account
+            && name == self.name
+            && iam_name(session, 64)
+    }
+}
 
 /// How the gateway proves itself on the certificate lookup.
 #[derive(Clone)]
 pub enum GatewayAuth {
     /// AWS: API Gateway's IAM authorizer has already checked the SigV4 signature; the request
-    /// must carry its IAM identity, or it did not come through that route.
-    Iam,
+    /// must carry the IAM identity of the gateway's role (any other principal of the account
+    /// that may call the API is refused with 403).
+    Iam { role: GatewayRole },
     /// Local: `X-Gateway-Key`, compared (as SHA-256) in constant time.
     Key { sha256: String },
 }
@@ -47,7 +123,7 @@ impl GatewayAuth {
 impl std::fmt::Debug for GatewayAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Iam => f.write_str("GatewayAuth::Iam"),
+            Self::Iam { role } => write!(f, "GatewayAuth::Iam({role:?})"),
             Self::Key { .. } => f.write_str("GatewayAuth::Key(***)"),
         }
     }
@@ -86,14 +162,18 @@ fn browser_cookie(value: &str, max_age: i64) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// `POST /v1/homeoffice/buypass/start`
+/// `POST /v1/homeoffice/buypass/start` `{password}`
 pub async fn start(
     State(app): State<SharedApp>,
     Deps(deps): Deps,
+    ip: ClientIp,
     Authenticated(caller): Authenticated,
+    JsonBody(req): JsonBody<PasswordRequest>,
 ) -> Result<Response, ApiError> {
     let buypass = deps.buypass.as_ref().ok_or(ApiError::BuypassUnavailable)?;
-    let started = app.buypass_start(buypass, &caller.username).await?;
+    let started = app
+        .buypass_start(buypass, &caller.username, &req.password, ip.as_deref())
+        .await?;
     let mut response = no_store(Json(json!({ "authorization_url": started.authorization_url })));
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -124,7 +204,7 @@ pub async fn callback(
             {
                 Ok(done) => {
                     if let (Some(trigger), Registered::Pending { revoked }) = (&deps.trigger, &done.registered) {
-                        trigger.notify(&done.serial);
+                        trigger.notify(&done.card);
                         if let Some(old) = revoked {
                             trigger.notify(old);
                         }
@@ -151,44 +231,144 @@ pub async fn callback(
     response
 }
 
-fn gateway_allowed(auth: &GatewayAuth, request: &Request) -> bool {
+/// Whether the request comes from the gateway: `Err` is the answer to give.
+fn check_gateway(auth: &GatewayAuth, request: &Request) -> Result<(), ApiError> {
     match auth {
-        GatewayAuth::Iam => matches!(
-            request.extensions().get::<lambda_http::request::RequestContext>(),
-            Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx))
-                if ctx.authorizer.as_ref().is_some_and(|a| a.iam.is_some())
-        ),
-        GatewayAuth::Key { sha256 } => request
-            .headers()
-            .get("x-gateway-key")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|presented| ct_eq(&sha256_hex(presented), sha256)),
+        GatewayAuth::Iam { role } => {
+            let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
+                request.extensions().get::<lambda_http::request::RequestContext>()
+            else {
+                return Err(ApiError::Unauthenticated);
+            };
+            let Some(iam) = ctx.authorizer.as_ref().and_then(|a| a.iam.as_ref()) else {
+                // Not through the IAM-authorised route at all.
+                return Err(ApiError::Unauthenticated);
+            };
+            let caller = iam.user_arn.as_deref().unwrap_or_default();
+            if role.matches_caller(caller) {
+                Ok(())
+            } else {
+                // Signed by a real principal of an account the API trusts, but not the gateway.
+                tracing::warn!(caller = %caller, "gateway lookup by a principal other than the gateway role");
+                Err(ApiError::Forbidden("not_the_gateway"))
+            }
+        }
+        GatewayAuth::Key { sha256 } => {
+            let presented = request
+                .headers()
+                .get("x-gateway-key")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|presented| ct_eq(&sha256_hex(presented), sha256));
+            presented.then_some(()).ok_or(ApiError::Unauthenticated)
+        }
     }
 }
 
-/// `GET /v1/gateway/certificates/{serial}`: 200 for an active serial of an account that may
-/// still use it, 404 for anything else (unknown, pending, failed, revoked, expired, malformed;
-/// account gone, disabled, off home office, or on another card); see
+fn gateway_answer(record: &crate::buypass::registry::CertificateRecord) -> Response {
+    no_store(Json(json!({
+        "serial_number": record.serial_number,
+        "issuer_id": record.issuer_id,
+        "username": record.username,
+        "status": "active",
+        "activated_at": record.activated_at.map(rfc3339),
+    })))
+}
+
+/// `GET /v1/gateway/certificates/{issuer_id}/{serial}`: 200 for an active card of an account
+/// that may still use it, 404 for anything else (unknown, pending, failed, revoked, expired,
+/// malformed; account gone, disabled, off home office, or on another card); see
 /// [`crate::app::App::active_for_gateway`].
 pub async fn gateway_certificate(
+    State(app): State<SharedApp>,
+    Deps(deps): Deps,
+    path: Result<Path<(String, String)>, PathRejection>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let auth = deps.gateway_auth.as_ref().ok_or(ApiError::Unauthenticated)?;
+    check_gateway(auth, &request)?;
+    let Ok(Path((issuer, serial))) = path else {
+        return Err(ApiError::NotFound);
+    };
+    let issuer_id = IssuerId::parse(&issuer).map_err(|_| ApiError::NotFound)?;
+    let serial = CertificateSerial::parse(&serial).map_err(|_| ApiError::NotFound)?;
+    let record = app
+        .active_for_gateway(&CardKey::new(issuer_id, serial))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(gateway_answer(&record))
+}
+
+/// `GET /v1/gateway/certificates/{serial}`: the serial-only lookup of before serials were keyed
+/// by issuer. Like the two-part lookup, except that a serial registered under more than one
+/// issuer is 409 `ambiguous_serial` (one Query on the serial's partition decides it).
+pub async fn gateway_certificate_by_serial(
     State(app): State<SharedApp>,
     Deps(deps): Deps,
     serial: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let auth = deps.gateway_auth.as_ref().ok_or(ApiError::Unauthenticated)?;
-    if !gateway_allowed(auth, &request) {
-        return Err(ApiError::Unauthenticated);
-    }
+    check_gateway(auth, &request)?;
     let Ok(Path(raw)) = serial else {
         return Err(ApiError::NotFound);
     };
     let serial = CertificateSerial::parse(&raw).map_err(|_| ApiError::NotFound)?;
-    let record = app.active_for_gateway(&serial).await?.ok_or(ApiError::NotFound)?;
-    Ok(no_store(Json(json!({
-        "serial_number": record.serial_number,
-        "username": record.username,
-        "status": "active",
-        "activated_at": record.activated_at.map(rfc3339),
-    }))))
+    match app.active_for_gateway_by_serial(&serial).await? {
+        SerialLookup::Active(record) => Ok(gateway_answer(&record)),
+        SerialLookup::None => Err(ApiError::NotFound),
+        SerialLookup::Ambiguous { issuers } => Err(ApiError::AmbiguousSerial { issuers }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GatewayRole;
+
+    #[test]
+    fn role_arns_parse_with_and_without_a_path() {
+        for arn in [
+            "arn:aws:iam::123456789012:role/hk-gateway",
+            "arn:aws:iam::123456789012:role/service/remote/hk-gateway",
+        ] {
+            let role = GatewayRole::parse(arn).unwrap_or_else(|| panic!("{arn}"));
+            assert!(role.matches_caller("arn:aws:sts::123456789012:assumed-role/hk-gateway/i-0abc"));
+        }
+        for bad in [
+            "",
+            "arn:aws:iam::123456789012:user/hk-gateway",
+            "arn:aws:sts::123456789012:assumed-role/hk-gateway/s",
+            "arn:aws:iam::12345678901:role/hk-gateway",
+            "arn:aws:iam:eu-north-1:123456789012:role/hk-gateway",
+            "arn:aws:iam::123456789012:role/",
+            "arn:aws:iam::123456789012:role/a b",
+            "arn:aws:iam::123456789012:role/hk-gateway*",
+        ] {
+            assert_eq!(GatewayRole::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_role_itself_in_its_own_account_and_partition_matches() {
+        let role = GatewayRole::parse("arn:aws:iam::123456789012:role/path/hk-gateway").unwrap();
+        assert!(role.matches_caller("arn:aws:sts::123456789012:assumed-role/hk-gateway/session-1"));
+        for other in [
+            "arn:aws:sts::123456789012:assumed-role/hk-gateway-admin/session-1",
+            "arn:aws:sts::123456789012:assumed-role/hk-gatewa/session-1",
+            "arn:aws:sts::123456789012:assumed-role/HK-GATEWAY/session-1",
+            "arn:aws:sts::123456789012:assumed-role/other/session-1",
+            "arn:aws:sts::210987654321:assumed-role/hk-gateway/session-1",
+            "arn:aws-cn:sts::123456789012:assumed-role/hk-gateway/session-1",
+            "arn:aws:iam::123456789012:user/hk-gateway",
+            "arn:aws:iam::123456789012:role/path/hk-gateway",
+            "arn:aws:sts::123456789012:federated-user/hk-gateway",
+            "arn:aws:sts::123456789012:assumed-role/hk-gateway",
+            "arn:aws:sts::123456789012:assumed-role/hk-gateway/",
+            "arn:aws:sts::123456789012:assumed-role/hk-gateway/a/b",
+            "arn:aws:sts:eu-north-1:123456789012:assumed-role/hk-gateway/s",
+            "arn:aws:sts::123456789012:assumed-role/path/hk-gateway/s",
+            "",
+        ] {
+            assert!(!role.matches_caller(other), "{other:?} matched");
+        }
+    }
 }

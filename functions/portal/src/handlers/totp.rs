@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::http::auth::Authenticated;
 use crate::http::extract::{ClientIp, JsonBody};
 
+/// `{password}`: re-authentication before a sensitive change (also the Buypass start's body).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {

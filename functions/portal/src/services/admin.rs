@@ -5,7 +5,7 @@ use serde_json::json;
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::buypass::registry::RegisterError;
-use crate::domain::{CertificateSerial, MobileNumber, NewPassword, Password, Username};
+use crate::domain::{MobileNumber, NewPassword, Password, Username};
 use crate::error::ApiError;
 use crate::sms::messages;
 use crate::store::records::{account_pk, Account, Change, PhcHash, PROFILE_SK};
@@ -53,7 +53,7 @@ pub struct AccountUpdated {
     pub account: Account,
     /// The card the change revoked. The gateway hears about it from the activation worker
     /// (in AWS the table's stream triggers it; locally `portal-admin` runs it).
-    pub revoked_serial: Option<CertificateSerial>,
+    pub revoked_serial: Option<crate::buypass::registry::CardKey>,
 }
 
 impl From<RegisterError> for AdminError {
@@ -129,6 +129,7 @@ impl App {
             password_changed_at: None,
             password_version: 0,
             buypass_serial: None,
+            buypass_issuer: None,
         };
         match self
             .repo

@@ -36,6 +36,11 @@ pub const PHONE_CHANGED: &str =
 pub const HOME_OFFICE_READY: &str =
     "Hjemmekontor er klart til bruk. Buypasskortet ditt er registrert og aktivert. Hilsen Norsk Helsenett";
 
+/// Sent when a Buypass registration replaced the account's earlier card. A plain hyphen, not
+/// the en dash of the wording we were given: an en dash is outside GSM-7, and one such
+/// character turns the whole message into UCS-2 (70 characters a part, so two parts).
+pub const BUYPASS_CARD_REPLACED: &str = "Buypasskortet ditt er byttet - var det ikke deg, ring kundesenteret.";
+
 pub const TOTP_ENABLED: &str =
     "En autentiseringsapp er lagt til for innlogging i Norsk Helsenett kundeportal. Var det ikke deg, ring kundesenteret på 24 20 00 00.";
 
@@ -78,6 +83,7 @@ mod tests {
             PASSWORD_CHANGED.to_owned(),
             PHONE_CHANGED.to_owned(),
             HOME_OFFICE_READY.to_owned(),
+            BUYPASS_CARD_REPLACED.to_owned(),
         ] {
             assert!(
                 fits_one_sms(&text),

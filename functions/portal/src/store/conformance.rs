@@ -175,21 +175,21 @@ async fn transactions_are_atomic(s: &dyn ItemStore) {
 
 async fn scan_by_field(s: &dyn ItemStore) {
     s.put(
-        Item::new("C#5a", "SERIAL", json!({ "status": "pending" })),
+        Item::new("C#5a", "SERIAL#a1", json!({ "status": "pending" })),
         Condition::Absent,
         NOW,
     )
     .await
     .unwrap();
     s.put(
-        Item::new("C#5b", "SERIAL", json!({ "status": "active" })),
+        Item::new("C#5b", "SERIAL#a1", json!({ "status": "active" })),
         Condition::Absent,
         NOW,
     )
     .await
     .unwrap();
     s.put(
-        Item::new("C#5c", "SERIAL", json!({ "status": "pending" })).expiring(NOW + 1),
+        Item::new("C#5c", "SERIAL#b2", json!({ "status": "pending" })).expiring(NOW + 1),
         Condition::Absent,
         NOW,
     )
@@ -202,14 +202,29 @@ async fn scan_by_field(s: &dyn ItemStore) {
     )
     .await
     .unwrap();
+    // A prefix, not a substring: `SERIAL#` inside another sort key does not match.
+    s.put(
+        Item::new("C#5e", "X#SERIAL#a1", json!({ "status": "pending" })),
+        Condition::Absent,
+        NOW,
+    )
+    .await
+    .unwrap();
+    s.put(
+        Item::new("C#5f", "SERIAL#c3", json!({ "status": "pending" })),
+        Condition::Absent,
+        NOW,
+    )
+    .await
+    .unwrap();
     let found: Vec<String> = s
-        .scan_by_field("SERIAL", "status", "pending", NOW + 5)
+        .scan_by_field("SERIAL#", "status", "pending", NOW + 5)
         .await
         .unwrap()
         .into_iter()
         .map(|i| i.pk)
         .collect();
-    assert_eq!(found, vec!["C#5a"]);
+    assert_eq!(found, vec!["C#5a", "C#5f"]);
 }
 
 async fn concurrent_conditional_updates_have_one_winner(s: Arc<dyn ItemStore>) {

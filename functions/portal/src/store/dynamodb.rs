@@ -382,12 +382,18 @@ impl ItemStore for DynamoStore {
         ))
     }
 
-    async fn scan_by_field(&self, sk: &str, field: &str, value: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
+    async fn scan_by_field(
+        &self,
+        sk_prefix: &str,
+        field: &str,
+        value: &str,
+        now: UnixTime,
+    ) -> Result<Vec<Item>, StoreError> {
         if !field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(StoreError::Unavailable(format!("invalid field name {field:?}")));
         }
         let (live, now_value) = live_filter(now);
-        let filter = format!("#sk = :sk AND #data.#field = :value AND {live}");
+        let filter = format!("begins_with(#sk, :sk) AND #data.#field = :value AND {live}");
         let names = HashMap::from([
             ("#sk".to_owned(), SK.to_owned()),
             ("#data".to_owned(), DATA.to_owned()),
@@ -395,7 +401,7 @@ impl ItemStore for DynamoStore {
             ("#exp".to_owned(), EXPIRES_AT.to_owned()),
         ]);
         let values = HashMap::from([
-            (":sk".to_owned(), AttributeValue::S(sk.to_owned())),
+            (":sk".to_owned(), AttributeValue::S(sk_prefix.to_owned())),
             (":value".to_owned(), AttributeValue::S(value.to_owned())),
             (":now".to_owned(), now_value),
         ]);

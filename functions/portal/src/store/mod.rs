@@ -94,9 +94,16 @@ pub trait ItemStore: Send + Sync + 'static {
     /// [`StoreError::ConditionFailed`]. At most 25 operations.
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError>;
 
-    /// Live items of any key whose `sk` equals `sk` and whose `data[field]` equals `value`;
-    /// used only by background sweeps (DynamoDB scans), never on a request path.
-    async fn scan_by_field(&self, sk: &str, field: &str, value: &str, now: UnixTime) -> Result<Vec<Item>, StoreError>;
+    /// Live items of any key whose `sk` starts with `sk_prefix` and whose `data[field]` equals
+    /// `value`, in `pk` order; used only by background sweeps (DynamoDB scans), never on a
+    /// request path.
+    async fn scan_by_field(
+        &self,
+        sk_prefix: &str,
+        field: &str,
+        value: &str,
+        now: UnixTime,
+    ) -> Result<Vec<Item>, StoreError>;
 }
 
 /// Convenience wrappers over the primitives.

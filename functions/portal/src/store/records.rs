@@ -13,7 +13,7 @@
 //! | audit event | `AUDIT#<username>` | `<time>#<random>` |
 //! | stand-in for an audit event (no account; short TTL) | `DECOY#<sha256(name)>` | `<time>#<random>` |
 //! | SMS outbox (local) | `OUTBOX` | `MSG#<time>#…` |
-//! | certificate serial (registry, unique) | `SERIAL#<serial>` | `SERIAL` |
+//! | certificate serial (registry, unique per issuer) | `SERIAL#<serial>` | `SERIAL#<issuer id>` |
 //! | OIDC login state (Buypass) | `OIDC#<sha256(state)>` | `STATE` |
 //! | gateway events (local) | `GATEWAY_EVENTS` | `EVT#<time>#…` |
 
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Condition, Item, ItemStore, StoreError, WriteOp};
 use crate::clock::UnixTime;
-use crate::domain::{CertificateSerial, ChallengeId, MobileNumber, SessionId, Username};
+use crate::domain::{CertificateSerial, ChallengeId, IssuerId, MobileNumber, SessionId, Username};
 
 /// How often a read-modify-write is retried when another writer got there first.
 const MAX_RETRIES: usize = 16;
@@ -301,9 +301,13 @@ pub struct Account {
     #[serde(default)]
     pub password_version: u64,
     /// The registered Buypass card's serial; its state lives in the certificate registry
-    /// (`SERIAL#<serial>`, see `buypass::registry`).
+    /// (`SERIAL#<serial>` / `SERIAL#<issuer id>`, see `buypass::registry`).
     #[serde(default)]
     pub buypass_serial: Option<CertificateSerial>,
+    /// The issuer of that serial ([`IssuerId`]); a serial without one (written before serials
+    /// were keyed by issuer) counts as no card.
+    #[serde(default)]
+    pub buypass_issuer: Option<IssuerId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -205,16 +205,22 @@ impl ItemStore for SqliteStore {
         .await
     }
 
-    async fn scan_by_field(&self, sk: &str, field: &str, value: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
+    async fn scan_by_field(
+        &self,
+        sk_prefix: &str,
+        field: &str,
+        value: &str,
+        now: UnixTime,
+    ) -> Result<Vec<Item>, StoreError> {
         if !field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(StoreError::Unavailable(format!("invalid field name {field:?}")));
         }
-        let (sk, path, value) = (sk.to_owned(), format!("$.{field}"), value.to_owned());
+        let (sk, path, value) = (sk_prefix.to_owned(), format!("$.{field}"), value.to_owned());
         self.with_conn(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT pk, sk, version, expires_at, data FROM items
-                     WHERE sk = ?1 AND json_extract(data, ?2) = ?3
+                     WHERE substr(sk, 1, length(?1)) = ?1 AND json_extract(data, ?2) = ?3
                        AND (expires_at IS NULL OR expires_at > ?4)
                      ORDER BY pk",
                 )
