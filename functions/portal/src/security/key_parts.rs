@@ -21,6 +21,7 @@
 //! signs; the verification document lists the public halves of all of them.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -396,6 +397,65 @@ impl KeyParts {
     }
 }
 
+/// File name of a purpose's document in an operator's key directory.
+pub fn document_file(purpose: KeyPurpose) -> String {
+    format!("{}.json", purpose.name())
+}
+
+/// Writes the documents of `parts` into `dir` (created owner-only), one owner-only file per
+/// purpose. With `replace`, existing files are replaced atomically (rotation); without it,
+/// an existing file is an error, so a second `generate` never overwrites live keys.
+pub fn write_documents(dir: &Path, parts: &KeyParts, replace: bool) -> Result<Vec<PathBuf>, KeyError> {
+    let io = |path: &Path, e: std::io::Error| KeyError::Unreadable(format!("{}: {e}", path.display()));
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| io(dir, e))?;
+    }
+    let documents = parts.documents();
+    if !replace {
+        if let Some(existing) = documents
+            .iter()
+            .map(|(p, _)| dir.join(document_file(*p)))
+            .find(|path| path.exists())
+        {
+            return Err(KeyError::Invalid(format!(
+                "{} exists already; not overwriting key material",
+                existing.display()
+            )));
+        }
+    }
+    let mut written = Vec::new();
+    for (purpose, document) in documents {
+        let path = dir.join(document_file(purpose));
+        let temp = dir.join(format!(".{}.{}.tmp", document_file(purpose), super::random_token(6)));
+        super::keys::write_private(&temp, document.as_bytes())?;
+        std::fs::rename(&temp, &path).map_err(|e| io(&path, e))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Reads every per-purpose document present in `dir`.
+pub fn read_documents(dir: &Path) -> Result<KeyParts, KeyError> {
+    let mut documents = BTreeMap::new();
+    for purpose in KeyPurpose::ALL {
+        let path = dir.join(document_file(purpose));
+        match std::fs::read_to_string(&path) {
+            Ok(raw) => {
+                documents.insert(purpose, raw);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(KeyError::Unreadable(format!("{}: {e}", path.display()))),
+        }
+    }
+    if documents.is_empty() {
+        return Err(KeyError::Invalid(format!("{}: no key documents", dir.display())));
+    }
+    KeyParts::from_documents(&documents)
+}
+
 fn pretty<T: Serialize>(document: &T) -> String {
     serde_json::to_string_pretty(document).unwrap_or_default()
 }
@@ -470,5 +530,38 @@ mod tests {
         assert!(parts.retire(&new).is_err(), "the signing key cannot be retired");
         parts.retire(&old).unwrap();
         assert_eq!(kids(&parts), (vec![new.clone()], vec![new]));
+    }
+
+    #[test]
+    fn key_documents_are_written_owner_only_never_overwritten_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("keys");
+        let parts = all_parts();
+        let written = write_documents(&out, &parts, false).unwrap();
+        assert_eq!(written.len(), parts.held().len());
+        #[cfg(unix)]
+        for path in &written {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{} readable by others", path.display());
+        }
+        let before = std::fs::read_to_string(&written[0]).unwrap();
+        assert!(write_documents(&out, &all_parts(), false).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&written[0]).unwrap(),
+            before,
+            "live keys untouched"
+        );
+        let mut back = read_documents(&out).unwrap();
+        assert_eq!(back.held(), parts.held());
+        back.rotate_signing().unwrap();
+        write_documents(&out, &back, true).unwrap();
+        let rotated = read_documents(&out).unwrap();
+        assert_eq!(rotated.signing.as_ref().unwrap().len(), 2);
+        assert_eq!(rotated.verifying.as_ref().unwrap().len(), 2);
+        assert_eq!(
+            rotated.code_pepper, parts.code_pepper,
+            "rotation leaves the other purposes alone"
+        );
     }
 }
