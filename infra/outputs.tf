@@ -18,9 +18,9 @@ output "table_name" {
   value       = aws_dynamodb_table.portal.name
 }
 
-output "keys_secret_arn" {
-  description = "Secrets Manager secret to put the key material JSON into, Buypass client key included (README)."
-  value       = aws_secretsmanager_secret.keys.arn
+output "key_secret_arns" {
+  description = "The key secret of each purpose (token-signing, token-verifying, code-pepper, totp-key, buypass-client-key): put the matching portal-admin keys document into each (infra/README.md)."
+  value       = { for purpose, secret in aws_secretsmanager_secret.key : purpose => secret.arn }
 }
 
 output "activation_events_topic_arn" {

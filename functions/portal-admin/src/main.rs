@@ -134,6 +134,12 @@ enum KeysAction {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Prints the public JWKS of buypass-client-key.json in --dir (for the client registration
+    /// at Buypass; never the private key).
+    Jwks {
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Drops an old signing key from both token documents, once every token it signed has
     /// expired.
     Retire {
@@ -186,6 +192,14 @@ fn keys_command(data_dir: &std::path::Path, action: &KeysAction) -> anyhow::Resu
                 "{}\nnew signing key {kid}: put token-verifying.json first, then token-signing.json",
                 listing(dir, &tokens, files)
             ))
+        }
+        KeysAction::Jwks { dir } => {
+            let parts = read_documents(dir)?;
+            let encoded = parts
+                .buypass_client_key
+                .ok_or_else(|| anyhow::anyhow!("{}: no buypass-client-key.json", dir.display()))?;
+            let key = portal::buypass::keys::Es256Key::from_encoded(&encoded)?;
+            Ok(serde_json::to_string_pretty(&key.jwks())?)
         }
         KeysAction::Retire { dir, kid } => {
             let mut parts = read_documents(dir)?;
@@ -522,6 +536,11 @@ mod tests {
             }
         )
         .is_err());
+        let jwks = keys_command(dir.path(), &KeysAction::Jwks { dir: out.clone() });
+        assert!(
+            jwks.is_err(),
+            "a local key file from load_or_create has no client key yet"
+        );
         keys_command(dir.path(), &KeysAction::Rotate { dir: out.clone() }).unwrap();
         let rotated = portal::security::key_parts::read_documents(&out).unwrap();
         let kids: Vec<_> = rotated.verifying.unwrap().into_iter().map(|k| k.kid).collect();
