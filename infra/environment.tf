@@ -17,14 +17,15 @@
 locals {
   function_environment = {
     "login" = {
-      PORTAL_STORE                 = "dynamodb"
-      PORTAL_TABLE                 = aws_dynamodb_table.portal.name
-      PORTAL_SMS                   = "sns"
-      PORTAL_SMS_SENDER_ID         = var.sms_sender_id
-      PORTAL_CODE_PEPPER_SECRET_ID = aws_secretsmanager_secret.key["code-pepper"].arn
-      PORTAL_TOKEN_ISSUER          = local.token_issuer
-      PORTAL_TOKEN_AUDIENCE        = var.token_audience
-      PORTAL_URL                   = var.portal_url
+      PORTAL_STORE                   = "dynamodb"
+      PORTAL_TABLE                   = aws_dynamodb_table.portal.name
+      PORTAL_SMS                     = "sns"
+      PORTAL_SMS_SENDER_ID           = var.sms_sender_id
+      PORTAL_CODE_PEPPER_SECRET_ID   = aws_secretsmanager_secret.key["code-pepper"].arn
+      PORTAL_ORIGIN_VERIFY_SECRET_ID = aws_secretsmanager_secret.key["origin-verify"].arn
+      PORTAL_TOKEN_ISSUER            = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE          = var.token_audience
+      PORTAL_URL                     = var.portal_url
     }
     "sms-code" = {
       PORTAL_STORE                   = "dynamodb"
@@ -34,6 +35,7 @@ locals {
       PORTAL_TOKEN_SIGNING_SECRET_ID = aws_secretsmanager_secret.key["token-signing"].arn
       PORTAL_CODE_PEPPER_SECRET_ID   = aws_secretsmanager_secret.key["code-pepper"].arn
       PORTAL_TOTP_KEY_SECRET_ID      = aws_secretsmanager_secret.key["totp-key"].arn
+      PORTAL_ORIGIN_VERIFY_SECRET_ID = aws_secretsmanager_secret.key["origin-verify"].arn
       PORTAL_TOKEN_ISSUER            = local.token_issuer
       PORTAL_TOKEN_AUDIENCE          = var.token_audience
       PORTAL_URL                     = var.portal_url
@@ -46,6 +48,7 @@ locals {
       PORTAL_TOKEN_VERIFYING_SECRET_ID = aws_secretsmanager_secret.key["token-verifying"].arn
       PORTAL_CODE_PEPPER_SECRET_ID     = aws_secretsmanager_secret.key["code-pepper"].arn
       PORTAL_TOTP_KEY_SECRET_ID        = aws_secretsmanager_secret.key["totp-key"].arn
+      PORTAL_ORIGIN_VERIFY_SECRET_ID   = aws_secretsmanager_secret.key["origin-verify"].arn
       PORTAL_TOKEN_ISSUER              = local.token_issuer
       PORTAL_TOKEN_AUDIENCE            = var.token_audience
       PORTAL_URL                       = var.portal_url
@@ -57,6 +60,7 @@ locals {
       PORTAL_SMS_SENDER_ID                = var.sms_sender_id
       PORTAL_TOKEN_VERIFYING_SECRET_ID    = aws_secretsmanager_secret.key["token-verifying"].arn
       PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID = aws_secretsmanager_secret.key["buypass-client-key"].arn
+      PORTAL_ORIGIN_VERIFY_SECRET_ID      = aws_secretsmanager_secret.key["origin-verify"].arn
       PORTAL_TOKEN_ISSUER                 = local.token_issuer
       PORTAL_TOKEN_AUDIENCE               = var.token_audience
       PORTAL_URL                          = var.portal_url

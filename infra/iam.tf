@@ -77,7 +77,7 @@ data "aws_iam_policy_document" "login" {
     # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
     sid       = "KeySecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.key["code-pepper"].arn]
+    resources = [aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
   }
 
   statement {
@@ -142,7 +142,7 @@ data "aws_iam_policy_document" "sms_code" {
     # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
     sid       = "KeySecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.key["token-signing"].arn, aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn]
+    resources = [aws_secretsmanager_secret.key["token-signing"].arn, aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
   }
 
   statement {
@@ -207,7 +207,7 @@ data "aws_iam_policy_document" "account" {
     # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
     sid       = "KeySecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.key["token-verifying"].arn, aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn]
+    resources = [aws_secretsmanager_secret.key["token-verifying"].arn, aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
   }
 
   statement {
@@ -272,7 +272,7 @@ data "aws_iam_policy_document" "buypass" {
     # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
     sid       = "KeySecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.key["token-verifying"].arn, aws_secretsmanager_secret.key["buypass-client-key"].arn]
+    resources = [aws_secretsmanager_secret.key["token-verifying"].arn, aws_secretsmanager_secret.key["buypass-client-key"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
   }
 
   statement {

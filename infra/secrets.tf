@@ -8,8 +8,9 @@
 #   code-pepper         HMAC key of the one-time SMS codes                    login, sms-code, account
 #   totp-key            AES-256 key of authenticator-app secrets              sms-code, account
 #   buypass-client-key  ES256 key of our private_key_jwt client assertions    buypass
+#   origin-verify       the header value CloudFront adds (cloudfront.tf)      login, sms-code, account, buypass
 #
-# serial-activation holds no key. Terraform creates the containers but never the values, so no
+# serial-activation holds no key (its only route is IAM-authorised, called at the API directly). Terraform creates the containers but never the values, so no
 # secret lands in Terraform state or plans; operators write them with the documents
 # `portal-admin keys generate|split|rotate|retire` produces (infra/README.md, "Key secrets").
 
@@ -21,12 +22,13 @@ locals {
     "code-pepper"        = { env = "PORTAL_CODE_PEPPER_SECRET_ID", description = "HMAC pepper of the one-time SMS codes" }
     "totp-key"           = { env = "PORTAL_TOTP_KEY_SECRET_ID", description = "AES-256 key of the authenticator-app secrets" }
     "buypass-client-key" = { env = "PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID", description = "ES256 key of the Buypass private_key_jwt client assertions" }
+    "origin-verify"      = { env = "PORTAL_ORIGIN_VERIFY_SECRET_ID", description = "Header value CloudFront adds to every API request; the functions refuse requests without it" }
   }
 }
 
 resource "aws_secretsmanager_secret" "key" {
   for_each = local.key_secrets
-  #checkov:skip=CKV2_AWS_57:Rotation is a two-step roll-over (publish a new verifying key, then sign with it, keep verifying the old one for the token lifetime; re-register the Buypass client key at Buypass first) done by putting new versions with portal-admin keys rotate/retire; an automatic rotation Lambda cannot do the Buypass side and is not part of this stack.
+  #checkov:skip=CKV2_AWS_57:Rotation is a multi-step roll-over done by putting new versions (portal-admin keys rotate/retire for the token keys: publish the new verifying key, then sign with it, keep the old one for the token lifetime; the Buypass client key is re-registered at Buypass first; the origin secret is accepted in both versions while CloudFront's KeyValueStore switches); an automatic rotation Lambda cannot do the Buypass or CloudFront side and is not part of this stack.
 
   name                    = "${local.name}/${each.key}"
   description             = each.value.description

@@ -192,7 +192,7 @@ class MutationTest(unittest.TestCase):
         )
 
     def test_a_role_granted_the_signing_secret_it_does_not_load(self) -> None:
-        edit(self.infra / "iam.tf", r'(resources = \[aws_secretsmanager_secret\.key\["token-verifying"\]\.arn, aws_secretsmanager_secret\.key\["buypass-client-key"\]\.arn)\]', '\\1, aws_secretsmanager_secret.key["token-signing"].arn]')
+        edit(self.infra / "iam.tf", r'(resources = \[aws_secretsmanager_secret\.key\["token-verifying"\]\.arn, aws_secretsmanager_secret\.key\["buypass-client-key"\]\.arn)', '\\1, aws_secretsmanager_secret.key["token-signing"].arn')
         self.assertNewFinding(
             r"^\[secrets\] buypass: role may read the token-signing secret key\[token-signing\]; only sms-code may$",
             r"^\[secrets\] buypass: role may read secret key\[token-signing\], which its environment does not name",
@@ -201,7 +201,7 @@ class MutationTest(unittest.TestCase):
     def test_code_that_would_load_the_signing_keys_in_a_verify_only_function(self) -> None:
         edit(
             self.repo / "functions/portal/src/lambda.rs",
-            r"(Function::Buypass,\s*&\[)KeyPurpose::TokenVerifying",
+            r"(Function::Buypass,\s*&\[\s*)KeyPurpose::TokenVerifying",
             r"\1KeyPurpose::TokenSigning, KeyPurpose::TokenVerifying",
         )
         self.assertNewFinding(
@@ -210,7 +210,7 @@ class MutationTest(unittest.TestCase):
         )
 
     def test_a_role_may_read_a_secret_of_another_purpose(self) -> None:
-        edit(self.infra / "iam.tf", r'resources = \[aws_secretsmanager_secret\.key\["code-pepper"\]\.arn\]', 'resources = [aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn]')
+        edit(self.infra / "iam.tf", r'resources = \[aws_secretsmanager_secret\.key\["code-pepper"\]\.arn,', 'resources = [aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn,')
         self.assertNewFinding(r"^\[secrets\] login: role may read secret key\[totp-key\], which its environment does not name")
 
     def test_a_function_without_keys_must_not_read_secrets(self) -> None:

@@ -113,7 +113,8 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum KeysAction {
-    /// Fresh keys of every purpose, for a new deployment. Refuses to overwrite.
+    /// Fresh keys of every purpose (and the CloudFront origin secret), for a new deployment.
+    /// Refuses to overwrite.
     Generate {
         /// Directory to write the documents into (created owner-only).
         #[arg(long)]
@@ -169,14 +170,17 @@ fn keys_command(data_dir: &std::path::Path, action: &KeysAction) -> anyhow::Resu
                 portal::buypass::keys::CLIENT_KEY_NAME.into(),
                 portal::buypass::keys::Es256Key::generate()?.encoded(),
             );
-            let parts = KeyParts::from_material(&material)?;
+            let mut parts = KeyParts::from_material(&material)?;
+            parts.origin_verify = Some(vec![KeyParts::generate_origin_secret()]);
             let files = write_documents(out, &parts, false)?;
             Ok(listing(out, &parts, files))
         }
         KeysAction::Split { keys, out } => {
             let path = keys.clone().unwrap_or_else(|| data_dir.join("keys.json"));
             let raw = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            let parts = KeyParts::from_material(&KeyMaterial::from_json(&raw)?)?;
+            let mut parts = KeyParts::from_material(&KeyMaterial::from_json(&raw)?)?;
+            // A local key file has no origin secret (no CloudFront locally): a fresh one.
+            parts.origin_verify = Some(vec![KeyParts::generate_origin_secret()]);
             let files = write_documents(out, &parts, false)?;
             Ok(listing(out, &parts, files))
         }
@@ -528,6 +532,7 @@ mod tests {
         assert!(!said.contains(&material.signing_keys[0].pkcs8), "{said}");
         let parts = portal::security::key_parts::read_documents(&out).unwrap();
         assert_eq!(parts.code_pepper, Some(material.pepper().unwrap()));
+        assert!(parts.origin_verify.is_some_and(|v| v.len() == 1 && v[0].len() >= 32));
         assert!(keys_command(
             dir.path(),
             &KeysAction::Split {

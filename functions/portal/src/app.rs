@@ -26,6 +26,9 @@ pub struct App {
     pub passwords: PasswordHasher,
     /// Encrypts authenticator-app secrets.
     pub totp: TotpKeying,
+    /// The header values that prove a request came through CloudFront
+    /// (`crate::http::origin`); `None`: not checked (portal-local, tests).
+    pub origin_secrets: Option<Vec<String>>,
     pub settings: Settings,
     pub policy: Policy,
 }
@@ -78,6 +81,7 @@ impl App {
             codes,
             passwords: PasswordHasher::new(parts.hash_params),
             totp,
+            origin_secrets: parts.keys.origin_verify.clone(),
             settings: parts.settings,
             policy: parts.policy,
         }))

@@ -7,7 +7,9 @@
 //! - keys: one Secrets Manager secret (id or ARN) per purpose the function needs, and no
 //!   other ([`FUNCTION_KEYS`], `crate::security::key_parts`): `PORTAL_TOKEN_SIGNING_SECRET_ID`,
 //!   `PORTAL_TOKEN_VERIFYING_SECRET_ID`, `PORTAL_CODE_PEPPER_SECRET_ID`,
-//!   `PORTAL_TOTP_KEY_SECRET_ID`, `PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID`. A function given the
+//!   `PORTAL_TOTP_KEY_SECRET_ID`, `PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID`,
+//!   `PORTAL_ORIGIN_VERIFY_SECRET_ID` (the CloudFront origin header, `crate::http::origin`;
+//!   not required with a key file, which is local only). A function given the
 //!   secret of a purpose it does not need refuses to start (it must not hold that key), as
 //!   does one missing a secret it needs. Alternatively (tests, a local run) `PORTAL_KEYS_FILE`,
 //!   a local `keys.json` from which the function keeps only its own parts.
@@ -76,19 +78,36 @@ pub enum KeysConfig {
 /// buypass checks bearer tokens and signs Buypass client assertions; serial-activation has
 /// no bearer route and no codes. infra/checks/check_contract.py reads this table: each
 /// function's Terraform environment and role may name exactly these secrets.
+///
+/// Every function behind CloudFront also loads the origin secret (`crate::http::origin`);
+/// serial-activation's only route is IAM-authorised and called at the API directly.
 pub const FUNCTION_KEYS: &[(Function, &[KeyPurpose])] = &[
-    (Function::Login, &[KeyPurpose::CodePepper]),
+    (Function::Login, &[KeyPurpose::CodePepper, KeyPurpose::OriginVerify]),
     (
         Function::SmsCode,
-        &[KeyPurpose::TokenSigning, KeyPurpose::CodePepper, KeyPurpose::TotpKey],
+        &[
+            KeyPurpose::TokenSigning,
+            KeyPurpose::CodePepper,
+            KeyPurpose::TotpKey,
+            KeyPurpose::OriginVerify,
+        ],
     ),
     (
         Function::Account,
-        &[KeyPurpose::TokenVerifying, KeyPurpose::CodePepper, KeyPurpose::TotpKey],
+        &[
+            KeyPurpose::TokenVerifying,
+            KeyPurpose::CodePepper,
+            KeyPurpose::TotpKey,
+            KeyPurpose::OriginVerify,
+        ],
     ),
     (
         Function::Buypass,
-        &[KeyPurpose::TokenVerifying, KeyPurpose::BuypassClientKey],
+        &[
+            KeyPurpose::TokenVerifying,
+            KeyPurpose::BuypassClientKey,
+            KeyPurpose::OriginVerify,
+        ],
     ),
     (Function::SerialActivation, &[]),
 ];
@@ -217,7 +236,12 @@ impl LambdaConfig {
             }
         };
         let held = parts.held();
-        if let Some(missing) = needs.iter().find(|p| !held.contains(p)) {
+        // A key file is the local alternative: no CloudFront in front, no origin secret.
+        let local = matches!(self.keys, KeysConfig::File { .. });
+        if let Some(missing) = needs
+            .iter()
+            .find(|p| !held.contains(p) && !(local && **p == KeyPurpose::OriginVerify))
+        {
             return Err(ConfigError::Init(format!(
                 "the {} function needs the {} key ({}), which its key source lacks",
                 self.function.name(),
@@ -321,7 +345,19 @@ where
         }
     };
     tracing::info!(function = function.name(), "initialised");
-    lambda_http::run(with_common_layers(routes().with_state(app))).await
+    lambda_http::run(behind_cloudfront(routes(), app)).await
+}
+
+/// A function's routes with the origin check (`crate::http::origin`) and the common layers.
+pub fn behind_cloudfront(routes: Router<SharedApp>, app: SharedApp) -> Router {
+    with_common_layers(
+        routes
+            .with_state(app.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                app,
+                crate::http::origin::require_origin,
+            )),
+    )
 }
 
 /// Passes `result` through; on an error, logs it and reports it to the runtime API first
@@ -467,7 +503,12 @@ mod tests {
             env.insert("PORTAL_SMS", "outbox");
             let config = read_for(function, &env).unwrap();
             let parts = config.load_keys(None).await.unwrap();
-            assert_eq!(parts.held(), keys_of(function), "{function:?}");
+            let expected: Vec<KeyPurpose> = keys_of(function)
+                .iter()
+                .copied()
+                .filter(|p| *p != KeyPurpose::OriginVerify)
+                .collect();
+            assert_eq!(parts.held(), expected, "{function:?}");
         }
     }
 

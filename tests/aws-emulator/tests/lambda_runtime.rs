@@ -19,6 +19,8 @@ use serde_json::json;
 
 const PASSWORD: &str = "lang nok passord for lambda";
 const COOKIE: &str = "__Host-hk_refresh";
+/// What CloudFront adds to every request (infra/cloudfront.tf); the functions refuse others.
+const ORIGIN: &str = "origin-secret-for-the-emulator-tests-0123456789";
 
 struct Deployment {
     emulator: Emulator,
@@ -46,7 +48,9 @@ impl Deployment {
         );
         let client = aws_sdk_secretsmanager::Client::new(&emulator.sdk_config().await);
         let mut secrets = BTreeMap::new();
-        for (purpose, document) in KeyParts::from_material(&material).unwrap().documents() {
+        let mut parts = KeyParts::from_material(&material).unwrap();
+        parts.origin_verify = Some(vec![ORIGIN.to_owned()]);
+        for (purpose, document) in parts.documents() {
             let name = unique_name(purpose.name());
             client
                 .create_secret()
@@ -134,7 +138,13 @@ async fn call(
 ) -> Reply {
     Reply::parse(
         &runtime
-            .invoke_ok(event(method, path, body.as_ref(), cookies, &[]))
+            .invoke_ok(event(
+                method,
+                path,
+                body.as_ref(),
+                cookies,
+                &[(portal::http::origin::ORIGIN_VERIFY_HEADER, ORIGIN)],
+            ))
             .await,
     )
 }
@@ -161,6 +171,30 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     let sms_api = RuntimeApi::start().await;
     let login = Running::spawn("login", &[], &deployment.function_env("login", &login_api));
     let sms_code = Running::spawn("sms-code", &[], &deployment.function_env("sms-code", &sms_api));
+
+    // Around CloudFront (no origin header, or a wrong one): as if the route did not exist.
+    for origin in [None, Some("origin-secret-guessed-by-an-attacker-0123456789")] {
+        let headers: Vec<(&str, &str)> = origin
+            .map(|v| (portal::http::origin::ORIGIN_VERIFY_HEADER, v))
+            .into_iter()
+            .collect();
+        let direct = Reply::parse(
+            &login_api
+                .invoke_ok(event(
+                    "POST",
+                    "/v1/auth/login",
+                    Some(&json!({"username": username, "password": PASSWORD})),
+                    &[],
+                    &headers,
+                ))
+                .await,
+        );
+        assert_problem(&direct, 404, "not_found");
+    }
+    assert!(
+        emulator.sms_to(&mobile).await.is_empty(),
+        "a request around CloudFront sent no SMS"
+    );
 
     let wrong = call(
         &login_api,
@@ -246,7 +280,10 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
                 "/v1/account",
                 None,
                 &[],
-                &[("authorization", &format!("Bearer {bearer}"))],
+                &[
+                    ("authorization", &format!("Bearer {bearer}")),
+                    (portal::http::origin::ORIGIN_VERIFY_HEADER, ORIGIN),
+                ],
             ))
             .await,
     );

@@ -23,8 +23,8 @@ use super::flow::Buypass;
 use super::keys::Es256Key;
 use super::oidc::{OidcClient, OidcSettings};
 use crate::handlers::homeoffice::HomeOfficeDeps;
-use crate::lambda::{reported, BuiltFunction, ConfigError, LambdaConfig};
-use crate::routes::{buypass_routes, with_common_layers, Function};
+use crate::lambda::{behind_cloudfront, reported, BuiltFunction, ConfigError, LambdaConfig};
+use crate::routes::{buypass_routes, Function};
 
 fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -99,5 +99,5 @@ pub async fn run_buypass_function() -> Result<(), lambda_http::Error> {
     crate::observability::init_json_logs();
     let (built, deps) = reported(Function::Buypass, initialise().await).await?;
     tracing::info!(function = Function::Buypass.name(), "initialised");
-    lambda_http::run(with_common_layers(buypass_routes().with_state(built.app)).layer(Extension(Arc::new(deps)))).await
+    lambda_http::run(behind_cloudfront(buypass_routes(), built.app).layer(Extension(Arc::new(deps)))).await
 }

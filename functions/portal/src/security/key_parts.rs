@@ -14,6 +14,7 @@
 //! | code pepper        | `{"code_pepper":"…"}`                    | login, sms-code, account |
 //! | TOTP key           | `{"totp_key":"…"}`                       | sms-code, account        |
 //! | Buypass client key | `{"buypass_client_key":"…"}`             | buypass                  |
+//! | origin secret      | `{"origin_verify":["…"]}`                | every HTTP function but serial-activation |
 //!
 //! The verification document carries only public keys: a function that holds it can check
 //! access tokens and cannot mint them ([`crate::security::tokens::TokenVerifier`] has no
@@ -42,15 +43,19 @@ pub enum KeyPurpose {
     TotpKey,
     /// ES256 key of our `private_key_jwt` client assertions at Buypass.
     BuypassClientKey,
+    /// The header value CloudFront adds to every request it passes to the API; requests
+    /// without it came around CloudFront and its WAF (`crate::http::origin`).
+    OriginVerify,
 }
 
 impl KeyPurpose {
-    pub const ALL: [KeyPurpose; 5] = [
+    pub const ALL: [KeyPurpose; 6] = [
         KeyPurpose::TokenSigning,
         KeyPurpose::TokenVerifying,
         KeyPurpose::CodePepper,
         KeyPurpose::TotpKey,
         KeyPurpose::BuypassClientKey,
+        KeyPurpose::OriginVerify,
     ];
 
     /// The environment variable holding the secret's id (ARN or name) in a Lambda function.
@@ -62,6 +67,7 @@ impl KeyPurpose {
             KeyPurpose::CodePepper => "PORTAL_CODE_PEPPER_SECRET_ID",
             KeyPurpose::TotpKey => "PORTAL_TOTP_KEY_SECRET_ID",
             KeyPurpose::BuypassClientKey => "PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID",
+            KeyPurpose::OriginVerify => "PORTAL_ORIGIN_VERIFY_SECRET_ID",
         }
     }
 
@@ -74,6 +80,7 @@ impl KeyPurpose {
             KeyPurpose::CodePepper => "code-pepper",
             KeyPurpose::TotpKey => "totp-key",
             KeyPurpose::BuypassClientKey => "buypass-client-key",
+            KeyPurpose::OriginVerify => "origin-verify",
         }
     }
 }
@@ -135,6 +142,16 @@ struct BuypassDocument {
     buypass_client_key: String,
 }
 
+/// Every listed value is accepted (rotation: add the new one, switch CloudFront, drop the old).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OriginDocument {
+    origin_verify: Vec<String>,
+}
+
+/// Shortest origin secret accepted: it must not be guessable.
+pub const ORIGIN_SECRET_MIN_LEN: usize = 32;
+
 /// Whether a function can open authenticator-app secrets.
 #[derive(Clone, Default)]
 pub enum TotpPart {
@@ -158,6 +175,8 @@ pub struct KeyParts {
     pub totp: TotpPart,
     /// PKCS#8 base64url (see [`crate::buypass::keys::Es256Key::from_encoded`]).
     pub buypass_client_key: Option<String>,
+    /// The header values CloudFront may send (`crate::http::origin`).
+    pub origin_verify: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for KeyParts {
@@ -178,7 +197,13 @@ fn invalid_document(purpose: KeyPurpose, e: &serde_json::Error) -> KeyError {
 }
 
 impl KeyParts {
-    /// Fresh key material of every purpose but the Buypass client key (tests, benches).
+    /// A fresh origin secret (`portal-admin keys generate`).
+    pub fn generate_origin_secret() -> String {
+        super::random_token(32)
+    }
+
+    /// Fresh key material of every purpose but the Buypass client key and the origin secret
+    /// (tests, benches).
     pub fn generate() -> Result<Self, KeyError> {
         Self::from_material(&KeyMaterial::generate()?)
     }
@@ -202,6 +227,8 @@ impl KeyParts {
             code_pepper: Some(material.pepper()?),
             totp: material.totp_key()?.map(TotpPart::Key).unwrap_or_default(),
             buypass_client_key: material.extra.get(crate::buypass::keys::CLIENT_KEY_NAME).cloned(),
+            // Locally there is no CloudFront in front: nothing to check.
+            origin_verify: None,
         })
     }
 
@@ -223,6 +250,9 @@ impl KeyParts {
         if !keep(KeyPurpose::BuypassClientKey) {
             self.buypass_client_key = None;
         }
+        if !keep(KeyPurpose::OriginVerify) {
+            self.origin_verify = None;
+        }
         self
     }
 
@@ -243,6 +273,9 @@ impl KeyParts {
         }
         if self.buypass_client_key.is_some() {
             out.push(KeyPurpose::BuypassClientKey);
+        }
+        if self.origin_verify.is_some() {
+            out.push(KeyPurpose::OriginVerify);
         }
         out
     }
@@ -298,6 +331,23 @@ impl KeyParts {
                 crate::buypass::keys::Es256Key::from_encoded(&doc.buypass_client_key)?;
                 self.buypass_client_key = Some(doc.buypass_client_key);
             }
+            KeyPurpose::OriginVerify => {
+                let doc: OriginDocument = serde_json::from_str(raw).map_err(|e| invalid_document(purpose, &e))?;
+                if doc.origin_verify.is_empty() {
+                    return Err(KeyError::Invalid("origin_verify: no value".into()));
+                }
+                // A header value: long, random, and nothing a proxy would rewrite.
+                let usable = |v: &String| {
+                    v.len() >= ORIGIN_SECRET_MIN_LEN
+                        && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                };
+                if !doc.origin_verify.iter().all(usable) {
+                    return Err(KeyError::Invalid(format!(
+                        "origin_verify: each value must be at least {ORIGIN_SECRET_MIN_LEN} characters of A-Z a-z 0-9 - _"
+                    )));
+                }
+                self.origin_verify = Some(doc.origin_verify);
+            }
         }
         Ok(())
     }
@@ -343,6 +393,14 @@ impl KeyParts {
                 KeyPurpose::BuypassClientKey,
                 pretty(&BuypassDocument {
                     buypass_client_key: key.clone(),
+                }),
+            ));
+        }
+        if let Some(values) = &self.origin_verify {
+            out.push((
+                KeyPurpose::OriginVerify,
+                pretty(&OriginDocument {
+                    origin_verify: values.clone(),
                 }),
             ));
         }
