@@ -400,6 +400,7 @@ mod tests {
         HashMap::from([
             ("PORTAL_TABLE", "hjemmekontor-portal"),
             ("PORTAL_CODE_PEPPER_SECRET_ID", "portal/code-pepper"),
+            ("PORTAL_ORIGIN_VERIFY_SECRET_ID", "portal/origin-verify"),
             ("PORTAL_TOKEN_ISSUER", "https://api.example.test"),
             ("PORTAL_TOKEN_AUDIENCE", "hjemmekontor-portal"),
             ("PORTAL_URL", "https://portal.example.test/"),
@@ -417,7 +418,9 @@ mod tests {
     /// The deployment environment of `function` with exactly its own key secrets.
     fn deployment_of(function: Function) -> HashMap<&'static str, &'static str> {
         let mut env = deployment();
-        env.remove("PORTAL_CODE_PEPPER_SECRET_ID");
+        for purpose in KeyPurpose::ALL {
+            env.remove(purpose.env_var());
+        }
         for purpose in keys_of(function) {
             env.insert(purpose.env_var(), purpose.name());
         }
@@ -496,7 +499,9 @@ mod tests {
         let path_str: &'static str = Box::leak(path.display().to_string().into_boxed_str());
         for function in Function::ALL {
             let mut env = deployment();
-            env.remove("PORTAL_CODE_PEPPER_SECRET_ID");
+            for purpose in KeyPurpose::ALL {
+                env.remove(purpose.env_var());
+            }
             env.insert("PORTAL_KEYS_FILE", path_str);
             env.insert("PORTAL_STORE", "sqlite");
             env.insert("PORTAL_SQLITE_PATH", ":memory:");
@@ -534,6 +539,47 @@ mod tests {
                     other => panic!("{name} = {value:?}: expected Missing, got {other:?}"),
                 }
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn behind_cloudfront_a_request_without_the_origin_secret_is_not_found_before_anything_else() {
+        use crate::app::{App, AppParts};
+        use crate::config::{Policy, Settings};
+        use tower::ServiceExt;
+        const ORIGIN: &str = "origin-secret-0123456789-abcdefghijklmnop";
+        let mut keys = KeyParts::generate().unwrap();
+        keys.origin_verify = Some(vec![ORIGIN.to_owned()]);
+        let app = App::build(AppParts {
+            store: Arc::new(SqliteStore::in_memory().unwrap()),
+            sms: Arc::new(crate::testing::CapturingSms::default()),
+            clock: Arc::new(crate::clock::ManualClock::new(crate::testing::START)),
+            keys,
+            settings: Settings::default(),
+            policy: Policy::default(),
+            hash_params: crate::testing::FAST_HASH,
+        })
+        .unwrap();
+        let router = behind_cloudfront(crate::routes::account_routes(), app);
+        for (origin, status, code) in [
+            (None, 404, "not_found"),
+            (Some("origin-secret-0123456789-abcdefghijklmnoX"), 404, "not_found"),
+            // Through CloudFront the route itself answers: no bearer token.
+            (Some(ORIGIN), 401, "unauthenticated"),
+        ] {
+            let mut request = http::Request::get("/v1/account");
+            if let Some(value) = origin {
+                request = request.header(crate::http::origin::ORIGIN_VERIFY_HEADER, value);
+            }
+            let response = router
+                .clone()
+                .oneshot(request.body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), status, "{origin:?}");
+            let body = axum::body::to_bytes(response.into_body(), 65536).await.unwrap();
+            let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(problem["code"], code, "{origin:?}");
         }
     }
 }
