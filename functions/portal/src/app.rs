@@ -66,7 +66,9 @@ impl App {
         };
         let codes = parts.keys.code_pepper.clone().map(CodeHasher::new);
         let totp = match &parts.keys.totp {
-            TotpPart::Key(key) => TotpKeying::Key(SecretBox::new(key).map_err(|e| KeyError::Invalid(e.to_string()))?),
+            TotpPart::Key(key) => TotpKeying::Key(Box::new(
+                SecretBox::new(key).map_err(|e| KeyError::Invalid(e.to_string()))?,
+            )),
             TotpPart::HeldByOtherFunctions => TotpKeying::HeldByOtherFunctions,
             TotpPart::Absent => {
                 tracing::warn!("no totp_key: authenticator apps cannot be enrolled");
@@ -102,7 +104,8 @@ impl App {
 
 /// Whether this process can open authenticator-app secrets.
 pub enum TotpKeying {
-    Key(SecretBox),
+    /// Boxed: the cipher state is large, the other variants carry nothing.
+    Key(Box<SecretBox>),
     /// Not here, but in the functions that verify and enrol (login only offers the method).
     HeldByOtherFunctions,
     Absent,

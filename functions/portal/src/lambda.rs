@@ -240,7 +240,7 @@ impl LambdaConfig {
         let local = matches!(self.keys, KeysConfig::File { .. });
         if let Some(missing) = needs
             .iter()
-            .find(|p| !held.contains(p) && !(local && **p == KeyPurpose::OriginVerify))
+            .find(|p| !(held.contains(p) || local && **p == KeyPurpose::OriginVerify))
         {
             return Err(ConfigError::Init(format!(
                 "the {} function needs the {} key ({}), which its key source lacks",
