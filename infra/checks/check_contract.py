@@ -16,6 +16,8 @@ Fails (exit 1, one line per finding) when:
              resource "*" that is not unavoidable.
   coverage   a library file reads the environment or calls AWS but is attributed to no
              function (functions.toml), so new code cannot slip past the two checks above.
+  leading    a statement granting DynamoDB item actions has no dynamodb:LeadingKeys condition
+             (ForAllValues:StringLike on the key prefixes the function touches, iam.tf).
   secrets    key material is one secret per purpose: a function's environment and role may
              name only the secrets of the purposes its code loads (FUNCTION_KEYS in lambda.rs),
              and only the functions allowed to mint access tokens may load, be given or be
@@ -578,6 +580,27 @@ class Checker:
             for ref in sorted(granted & signing_secrets):
                 self.fail("secrets", f"{fn}: role may read the token-signing secret {ref}; only {', '.join(sorted(may_mint))} may")
 
+    ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}
+
+    def check_leading_keys(self) -> None:
+        """Item access is confined to the function's key prefixes (Scan cannot be: it has no
+        partition key, which is why only serial-activation's sweep may scan)."""
+        for fn in sorted(self.tf_functions):
+            m = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", str(self.tf_policies.get(fn, "")))
+            if not m or m.group(1) not in self.policy_docs:
+                continue
+            for st in as_list(self.policy_docs[m.group(1)].get("statement")):
+                actions = {unq(a) for a in as_list(st.get("actions"))}
+                if unq(st.get("effect", '"Allow"')) != "Allow" or not actions & self.ITEM_ACTIONS:
+                    continue
+                ok = any(
+                    unq(c.get("variable")) == "dynamodb:LeadingKeys" and unq(c.get("test")) == "ForAllValues:StringLike"
+                    for c in as_list(st.get("condition"))
+                )
+                if not ok:
+                    sid = unq(st.get("sid", "?"))
+                    self.fail("leading", f"{fn}: statement {sid} grants DynamoDB item access without a ForAllValues:StringLike dynamodb:LeadingKeys condition")
+
     def granted_secrets(self, fn: str) -> set[str]:
         """Secrets the function's role may read (secretsmanager:GetSecretValue statements)."""
         m = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", str(self.tf_policies.get(fn, "")))
@@ -801,6 +824,7 @@ class Checker:
         self.check_routes()
         self.check_env_and_iam()
         self.check_key_secrets()
+        self.check_leading_keys()
         self.check_coverage()
         return self.findings
 

@@ -220,6 +220,14 @@ class MutationTest(unittest.TestCase):
             r"^\[secrets\] serial-activation: role may read secret key\[code-pepper\]",
         )
 
+    def test_table_access_without_leading_keys(self) -> None:
+        edit(
+            self.infra / "iam.tf",
+            r'(?s)(data "aws_iam_policy_document" "account" \{.*?sid\s*= "Table".*?)\n\s*condition \{\n\s*test\s*= "ForAllValues:StringLike"\n\s*variable = "dynamodb:LeadingKeys"\n\s*values\s*= [^\n]*\n\s*\}',
+            r"\1",
+        )
+        self.assertNewFinding(r"^\[leading\] account: statement Table grants DynamoDB item access without a ForAllValues:StringLike dynamodb:LeadingKeys condition$")
+
     # -- coverage and claims -------------------------------------------------------------
 
     def test_new_aws_code_must_be_attributed(self) -> None:
