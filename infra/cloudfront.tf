@@ -298,11 +298,17 @@ resource "aws_wafv2_web_acl" "api" {
     }
   }
 
-  # The API's own problem format (RFC 9457) with a stable code, like its own 429s.
+  # The API's own problem document (RFC 9457) and code for too many attempts, so clients
+  # handle a WAF block like the API's own 429 (WAF cannot send problem+json or localise).
   custom_response_body {
     key          = "too-many-requests"
     content_type = "APPLICATION_JSON"
-    content      = jsonencode({ type = "about:blank", title = "Too Many Requests", status = 429, code = "rate_limited", detail = "Too many requests from this address. Try again in a few minutes." })
+    content = jsonencode({
+      type   = "https://errors.hjemmekontor.nhn.no/too_many_attempts"
+      status = 429
+      code   = "too_many_attempts"
+      title  = "For mange forsøk. Vent litt og prøv igjen."
+    })
   }
 
   visibility_config {
