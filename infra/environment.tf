@@ -4,6 +4,14 @@
 # maps statically: it fails when a function's code reads a variable that is not set here, or
 # when one is set here that its code never reads.
 #
+# Key secrets: each function gets only the PORTAL_*_SECRET_ID variables of the key purposes its
+# code loads (FUNCTION_KEYS in functions/portal/src/lambda.rs; secrets.tf); a function handed
+# another refuses to start. Only sms-code may mint access tokens (token-signing);
+# serial-activation holds no key at all.
+#
+# PORTAL_RESET_SMS_PER_HOUR is part of the policy every function reads at start-up; only login
+# and sms-code (new reset codes, resends) ever spend from that budget.
+#
 # Deliberately never set in AWS (infra/checks/functions.toml, local_only_env): PORTAL_SQLITE_PATH
 # and PORTAL_KEYS_FILE (the local alternatives to DynamoDB and Secrets Manager),
 # PORTAL_GATEWAY_KEY (API-key auth of the gateway route; AWS uses IAM), BUYPASS_CA_BUNDLE_FILE
@@ -12,62 +20,75 @@
 locals {
   function_environment = {
     "login" = {
-      PORTAL_STORE          = "dynamodb"
-      PORTAL_TABLE          = aws_dynamodb_table.portal.name
-      PORTAL_SMS            = "sns"
-      PORTAL_SMS_SENDER_ID  = var.sms_sender_id
-      PORTAL_KEYS_SECRET_ID = aws_secretsmanager_secret.keys.arn
-      PORTAL_TOKEN_ISSUER   = local.token_issuer
-      PORTAL_TOKEN_AUDIENCE = var.token_audience
-      PORTAL_URL            = var.portal_url
+      PORTAL_STORE                   = "dynamodb"
+      PORTAL_TABLE                   = aws_dynamodb_table.portal.name
+      PORTAL_SMS                     = "sns"
+      PORTAL_SMS_SENDER_ID           = var.sms_sender_id
+      PORTAL_CODE_PEPPER_SECRET_ID   = aws_secretsmanager_secret.key["code-pepper"].arn
+      PORTAL_ORIGIN_VERIFY_SECRET_ID = aws_secretsmanager_secret.key["origin-verify"].arn
+      PORTAL_TOKEN_ISSUER            = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE          = var.token_audience
+      PORTAL_URL                     = var.portal_url
+      PORTAL_RESET_SMS_PER_HOUR      = var.reset_sms_per_hour
     }
     "sms-code" = {
-      PORTAL_STORE          = "dynamodb"
-      PORTAL_TABLE          = aws_dynamodb_table.portal.name
-      PORTAL_SMS            = "sns"
-      PORTAL_SMS_SENDER_ID  = var.sms_sender_id
-      PORTAL_KEYS_SECRET_ID = aws_secretsmanager_secret.keys.arn
-      PORTAL_TOKEN_ISSUER   = local.token_issuer
-      PORTAL_TOKEN_AUDIENCE = var.token_audience
-      PORTAL_URL            = var.portal_url
+      PORTAL_STORE                   = "dynamodb"
+      PORTAL_TABLE                   = aws_dynamodb_table.portal.name
+      PORTAL_SMS                     = "sns"
+      PORTAL_SMS_SENDER_ID           = var.sms_sender_id
+      PORTAL_TOKEN_SIGNING_SECRET_ID = aws_secretsmanager_secret.key["token-signing"].arn
+      PORTAL_CODE_PEPPER_SECRET_ID   = aws_secretsmanager_secret.key["code-pepper"].arn
+      PORTAL_TOTP_KEY_SECRET_ID      = aws_secretsmanager_secret.key["totp-key"].arn
+      PORTAL_ORIGIN_VERIFY_SECRET_ID = aws_secretsmanager_secret.key["origin-verify"].arn
+      PORTAL_TOKEN_ISSUER            = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE          = var.token_audience
+      PORTAL_URL                     = var.portal_url
+      PORTAL_RESET_SMS_PER_HOUR      = var.reset_sms_per_hour
     }
     "account" = {
-      PORTAL_STORE          = "dynamodb"
-      PORTAL_TABLE          = aws_dynamodb_table.portal.name
-      PORTAL_SMS            = "sns"
-      PORTAL_SMS_SENDER_ID  = var.sms_sender_id
-      PORTAL_KEYS_SECRET_ID = aws_secretsmanager_secret.keys.arn
-      PORTAL_TOKEN_ISSUER   = local.token_issuer
-      PORTAL_TOKEN_AUDIENCE = var.token_audience
-      PORTAL_URL            = var.portal_url
+      PORTAL_STORE                     = "dynamodb"
+      PORTAL_TABLE                     = aws_dynamodb_table.portal.name
+      PORTAL_SMS                       = "sns"
+      PORTAL_SMS_SENDER_ID             = var.sms_sender_id
+      PORTAL_TOKEN_VERIFYING_SECRET_ID = aws_secretsmanager_secret.key["token-verifying"].arn
+      PORTAL_CODE_PEPPER_SECRET_ID     = aws_secretsmanager_secret.key["code-pepper"].arn
+      PORTAL_TOTP_KEY_SECRET_ID        = aws_secretsmanager_secret.key["totp-key"].arn
+      PORTAL_ORIGIN_VERIFY_SECRET_ID   = aws_secretsmanager_secret.key["origin-verify"].arn
+      PORTAL_TOKEN_ISSUER              = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE            = var.token_audience
+      PORTAL_URL                       = var.portal_url
+      PORTAL_RESET_SMS_PER_HOUR        = var.reset_sms_per_hour
     }
     "buypass" = {
-      PORTAL_STORE          = "dynamodb"
-      PORTAL_TABLE          = aws_dynamodb_table.portal.name
-      PORTAL_SMS            = "sns"
-      PORTAL_SMS_SENDER_ID  = var.sms_sender_id
-      PORTAL_KEYS_SECRET_ID = aws_secretsmanager_secret.keys.arn
-      PORTAL_TOKEN_ISSUER   = local.token_issuer
-      PORTAL_TOKEN_AUDIENCE = var.token_audience
-      PORTAL_URL            = var.portal_url
-      BUYPASS_ISSUER_URL    = var.buypass_issuer
-      BUYPASS_CLIENT_ID     = var.buypass_client_id
-      BUYPASS_REDIRECT_URI  = "${local.api_base_url}/v1/homeoffice/buypass/callback"
-      BUYPASS_CA_BUNDLE     = var.buypass_ca_bundle_pem
+      PORTAL_STORE                        = "dynamodb"
+      PORTAL_TABLE                        = aws_dynamodb_table.portal.name
+      PORTAL_SMS                          = "sns"
+      PORTAL_SMS_SENDER_ID                = var.sms_sender_id
+      PORTAL_TOKEN_VERIFYING_SECRET_ID    = aws_secretsmanager_secret.key["token-verifying"].arn
+      PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID = aws_secretsmanager_secret.key["buypass-client-key"].arn
+      PORTAL_ORIGIN_VERIFY_SECRET_ID      = aws_secretsmanager_secret.key["origin-verify"].arn
+      PORTAL_TOKEN_ISSUER                 = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE               = var.token_audience
+      PORTAL_URL                          = var.portal_url
+      PORTAL_RESET_SMS_PER_HOUR           = var.reset_sms_per_hour
+      BUYPASS_ISSUER_URL                  = var.buypass_issuer
+      BUYPASS_CLIENT_ID                   = var.buypass_client_id
+      BUYPASS_REDIRECT_URI                = "${local.api_base_url}/v1/homeoffice/buypass/callback"
+      BUYPASS_CA_BUNDLE                   = var.buypass_ca_bundle_pem
     }
     "serial-activation" = {
-      PORTAL_STORE             = "dynamodb"
-      PORTAL_TABLE             = aws_dynamodb_table.portal.name
-      PORTAL_SMS               = "sns"
-      PORTAL_SMS_SENDER_ID     = var.sms_sender_id
-      PORTAL_KEYS_SECRET_ID    = aws_secretsmanager_secret.keys.arn
-      PORTAL_TOKEN_ISSUER      = local.token_issuer
-      PORTAL_TOKEN_AUDIENCE    = var.token_audience
-      PORTAL_URL               = var.portal_url
-      PORTAL_GATEWAY_EVENTS    = "sns"
-      PORTAL_GATEWAY_TOPIC_ARN = aws_sns_topic.activation_events.arn
-      PORTAL_GATEWAY_AUTH      = "iam"
-      PORTAL_GATEWAY_ROLE_ARN  = var.gateway_role_arn
+      PORTAL_STORE              = "dynamodb"
+      PORTAL_TABLE              = aws_dynamodb_table.portal.name
+      PORTAL_SMS                = "sns"
+      PORTAL_SMS_SENDER_ID      = var.sms_sender_id
+      PORTAL_TOKEN_ISSUER       = local.token_issuer
+      PORTAL_TOKEN_AUDIENCE     = var.token_audience
+      PORTAL_URL                = var.portal_url
+      PORTAL_RESET_SMS_PER_HOUR = var.reset_sms_per_hour
+      PORTAL_GATEWAY_EVENTS     = "sns"
+      PORTAL_GATEWAY_TOPIC_ARN  = aws_sns_topic.activation_events.arn
+      PORTAL_GATEWAY_AUTH       = "iam"
+      PORTAL_GATEWAY_ROLE_ARN   = var.gateway_role_arn
     }
   }
 }

@@ -8,6 +8,24 @@
 # GetItem. The table statements list those.
 
 locals {
+  # The partition-key prefixes each function's code touches (dynamodb:LeadingKeys), from the
+  # key builders in functions/portal/src: ACCOUNT# (store/records.rs: profile, TOTP record,
+  # session index), CHALLENGE# and SESSION# (records.rs), LIMIT# and LOCK#
+  # (services/limits.rs), AUDIT# and DECOY# (audit.rs), OIDC# (buypass/flow.rs), SERIAL…
+  # (buypass/registry.rs: the registry; every registry key, by serial or by issuer + serial
+  # and any index record, starts with SERIAL). OUTBOX and GATEWAY_EVENTS are local-only.
+  # buypass re-authenticates with the password on start (failed-login counters: LIMIT#, LOCK#).
+  #
+  # LeadingKeys does not constrain Scan (a Scan has no partition key to compare), so the
+  # activation sweep's Scan in serial-activation reads the whole table; only that role has it.
+  table_key_prefixes = {
+    "login"             = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
+    "sms-code"          = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
+    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
+    "buypass"           = ["ACCOUNT#*", "AUDIT#*", "LIMIT#*", "LOCK#*", "OIDC#*", "SERIAL*", "SESSION#*"]
+    "serial-activation" = ["ACCOUNT#*", "AUDIT#*", "SERIAL*"]
+  }
+
   function_policies = {
     "login"             = data.aws_iam_policy_document.login.json
     "sms-code"          = data.aws_iam_policy_document.sms_code.json
@@ -36,6 +54,11 @@ data "aws_iam_policy_document" "login" {
     sid       = "Table"
     actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.portal.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.table_key_prefixes["login"]
+    }
   }
 
   statement {
@@ -51,9 +74,10 @@ data "aws_iam_policy_document" "login" {
   }
 
   statement {
-    sid       = "KeysSecret"
+    # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
+    sid       = "KeySecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.keys.arn]
+    resources = [aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
   }
 
   statement {
@@ -95,6 +119,11 @@ data "aws_iam_policy_document" "sms_code" {
     sid       = "Table"
     actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.portal.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.table_key_prefixes["sms-code"]
+    }
   }
 
   statement {
@@ -110,9 +139,10 @@ data "aws_iam_policy_document" "sms_code" {
   }
 
   statement {
-    sid       = "KeysSecret"
+    # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
+    sid       = "KeySecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.keys.arn]
+    resources = [aws_secretsmanager_secret.key["token-signing"].arn, aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
   }
 
   statement {
@@ -154,6 +184,11 @@ data "aws_iam_policy_document" "account" {
     sid       = "Table"
     actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.portal.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.table_key_prefixes["account"]
+    }
   }
 
   statement {
@@ -169,9 +204,10 @@ data "aws_iam_policy_document" "account" {
   }
 
   statement {
-    sid       = "KeysSecret"
+    # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
+    sid       = "KeySecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.keys.arn]
+    resources = [aws_secretsmanager_secret.key["token-verifying"].arn, aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
   }
 
   statement {
@@ -221,6 +257,11 @@ data "aws_iam_policy_document" "buypass" {
     sid       = "Table"
     actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.portal.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.table_key_prefixes["buypass"]
+    }
   }
 
   statement {
@@ -236,9 +277,10 @@ data "aws_iam_policy_document" "buypass" {
   }
 
   statement {
-    sid       = "KeysSecret"
+    # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
+    sid       = "KeySecrets"
     actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.keys.arn]
+    resources = [aws_secretsmanager_secret.key["token-verifying"].arn, aws_secretsmanager_secret.key["buypass-client-key"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
   }
 
   statement {
@@ -273,6 +315,11 @@ data "aws_iam_policy_document" "serial_activation" {
     sid       = "Table"
     actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"]
     resources = [aws_dynamodb_table.portal.arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = local.table_key_prefixes["serial-activation"]
+    }
   }
 
   statement {
@@ -312,22 +359,6 @@ data "aws_iam_policy_document" "serial_activation" {
     }
   }
 
-  statement {
-    sid       = "KeysSecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.keys.arn]
-  }
-
-  statement {
-    sid       = "SecretsKey"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.secrets.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.${var.region}.amazonaws.com"]
-    }
-  }
 
   statement {
     sid       = "ActivationEvents"

@@ -10,7 +10,7 @@
 locals {
   kms_keys = {
     data      = "DynamoDB table and stream, activation dead-letter queue"
-    secrets   = "Secrets Manager secret (token signing keys, code pepper, Buypass client key, TOTP key)"
+    secrets   = "Secrets Manager key secrets, one per purpose (token signing, token verification, code pepper, TOTP key, Buypass client key)"
     messaging = "SNS topics (activation events, alarms)"
     logs      = "CloudWatch Logs log groups"
   }

@@ -1,10 +1,10 @@
 output "api_url" {
-  description = "Base URL of the API (the API Gateway endpoint, or api_base_url when set)."
+  description = "Base URL of the API as clients use it: through CloudFront (api_base_url, https://<api_domain_name>, or the distribution's own name)."
   value       = local.api_base_url
 }
 
 output "api_endpoint" {
-  description = "The API Gateway endpoint itself (target for a custom domain mapping)."
+  description = "The API Gateway endpoint itself: CloudFront's origin, and where the gateway calls its IAM route. Other routes answer 404 here (no origin secret)."
   value       = aws_apigatewayv2_api.portal.api_endpoint
 }
 
@@ -18,9 +18,9 @@ output "table_name" {
   value       = aws_dynamodb_table.portal.name
 }
 
-output "keys_secret_arn" {
-  description = "Secrets Manager secret to put the key material JSON into, Buypass client key included (README)."
-  value       = aws_secretsmanager_secret.keys.arn
+output "key_secret_arns" {
+  description = "The key secret of each purpose (token-signing, token-verifying, code-pepper, totp-key, buypass-client-key): put the matching portal-admin keys document into each (infra/README.md)."
+  value       = { for purpose, secret in aws_secretsmanager_secret.key : purpose => secret.arn }
 }
 
 output "activation_events_topic_arn" {
@@ -41,4 +41,19 @@ output "alarm_topic_arn" {
 output "function_names" {
   description = "Lambda function name per crate."
   value       = { for k, f in aws_lambda_function.function : k => f.function_name }
+}
+
+output "cloudfront_domain_name" {
+  description = "The distribution's host name: point api_domain_name's DNS at it."
+  value       = aws_cloudfront_distribution.api.domain_name
+}
+
+output "origin_kvs_arn" {
+  description = "CloudFront KeyValueStore the operator writes the origin secret into (key origin-verify; infra/README.md)."
+  value       = aws_cloudfront_key_value_store.origin.arn
+}
+
+output "waf_web_acl_arn" {
+  description = "The API's WAF web ACL (us-east-1)."
+  value       = aws_wafv2_web_acl.api.arn
 }

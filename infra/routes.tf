@@ -15,8 +15,10 @@
 # ahead of openapi.yaml, as infra/checks/functions.toml documents ("planned"); any other route
 # appears here only once the contract has it (the check fails both ways).
 #
-# throttle: "auth" routes are reachable without a session and send SMS or check secrets, so
-#   they get the tighter var.api_throttle_auth on top of the stage default.
+# throttle: "auth" routes are reachable without a session and send SMS or check passwords, so
+#   they get the tighter var.api_throttle_auth on top of the stage default. Both are cost
+#   ceilings shared by all callers; per-IP limits are the WAF's (cloudfront.tf). Refresh and
+#   logout are "default": browsers call them on their own, and they check a session credential.
 locals {
   routes = {
     "POST /v1/auth/login"                   = { function = "login", authorization = "NONE", throttle = "auth" }
@@ -25,7 +27,7 @@ locals {
     "POST /v1/auth/sms/resend"              = { function = "sms-code", authorization = "NONE", throttle = "auth" }
     "POST /v1/auth/sms/verify"              = { function = "sms-code", authorization = "NONE", throttle = "auth" }
     "POST /v1/auth/totp/verify"             = { function = "sms-code", authorization = "NONE", throttle = "auth" }
-    "POST /v1/auth/refresh"                 = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/refresh"                 = { function = "sms-code", authorization = "NONE", throttle = "default" }
     "POST /v1/auth/logout"                  = { function = "sms-code", authorization = "NONE", throttle = "default" }
     "GET /v1/account"                       = { function = "account", authorization = "NONE", throttle = "default" }
     "PUT /v1/account/password"              = { function = "account", authorization = "NONE", throttle = "auth" }

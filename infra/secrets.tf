@@ -1,26 +1,49 @@
-# Secrets Manager holds the key material; Terraform creates the container but never the value,
-# so no secret ever lands in Terraform state or plans. Operators write the value (README).
+# Key material, one Secrets Manager secret per purpose, so that each function holds only the
+# keys its routes use (functions/portal/src/security/key_parts.rs; which function loads which
+# is FUNCTION_KEYS in functions/portal/src/lambda.rs, and scripts/check-infra.sh fails when
+# environment.tf or iam.tf name another secret for a function):
 #
-# One JSON document read via PORTAL_KEYS_SECRET_ID (functions/portal/src/security/keys.rs):
-# signing_keys [{kid, pkcs8}], code_pepper, and extra{} with the further named secrets, among
-# them `buypass_client_key` (the ES256 key the buypass function signs its private_key_jwt client
-# assertions with; functions/portal/src/buypass/config.rs) and the TOTP secret-box key.
-# Rotation is the documented key roll-over (add a new signing key first, drop the old one after
-# the access-token lifetime), done by putting a new secret version.
+#   token-signing       Ed25519 private keys that mint access tokens          sms-code
+#   token-verifying     their public halves only: verify, cannot mint         account, buypass
+#   code-pepper         HMAC key of the one-time SMS codes                    login, sms-code, account
+#   totp-key            AES-256 key of authenticator-app secrets              sms-code, account
+#   buypass-client-key  ES256 key of our private_key_jwt client assertions    buypass
+#   origin-verify       the header value CloudFront adds (cloudfront.tf)      login, sms-code, account, buypass
+#
+# serial-activation holds no key (its only route is IAM-authorised, called at the API directly). Terraform creates the containers but never the values, so no
+# secret lands in Terraform state or plans; operators write them with the documents
+# `portal-admin keys generate|split|rotate|retire` produces (infra/README.md, "Key secrets").
 
-resource "aws_secretsmanager_secret" "keys" {
-  #checkov:skip=CKV2_AWS_57:Rotation is a two-step roll-over (publish a new signing key, keep verifying the old one for the token lifetime; re-register the Buypass client key at Buypass first) done by putting a new version; an automatic rotation Lambda cannot do the Buypass side and is not part of this stack.
-  name                    = "${local.name}/portal-keys"
-  description             = "Token signing keys, SMS code pepper, Buypass client key, TOTP key (JSON, see functions/portal/src/security/keys.rs)"
+locals {
+  # purpose => the environment variable that names its secret (KeyPurpose::env_var).
+  key_secrets = {
+    "token-signing"      = { env = "PORTAL_TOKEN_SIGNING_SECRET_ID", description = "Access-token signing keys (Ed25519 PKCS#8, first signs): sms-code only" }
+    "token-verifying"    = { env = "PORTAL_TOKEN_VERIFYING_SECRET_ID", description = "Public halves of the access-token signing keys (verify only)" }
+    "code-pepper"        = { env = "PORTAL_CODE_PEPPER_SECRET_ID", description = "HMAC pepper of the one-time SMS codes" }
+    "totp-key"           = { env = "PORTAL_TOTP_KEY_SECRET_ID", description = "AES-256 key of the authenticator-app secrets" }
+    "buypass-client-key" = { env = "PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID", description = "ES256 key of the Buypass private_key_jwt client assertions" }
+    "origin-verify"      = { env = "PORTAL_ORIGIN_VERIFY_SECRET_ID", description = "Header value CloudFront adds to every API request; the functions refuse requests without it" }
+  }
+}
+
+resource "aws_secretsmanager_secret" "key" {
+  for_each = local.key_secrets
+  #checkov:skip=CKV2_AWS_57:Rotation is a multi-step roll-over done by putting new versions (portal-admin keys rotate/retire for the token keys: publish the new verifying key, then sign with it, keep the old one for the token lifetime; the Buypass client key is re-registered at Buypass first; the origin secret is accepted in both versions while CloudFront's KeyValueStore switches); an automatic rotation Lambda cannot do the Buypass or CloudFront side and is not part of this stack.
+
+  name                    = "${local.name}/${each.key}"
+  description             = each.value.description
   kms_key_id              = aws_kms_key.secrets.arn
   recovery_window_in_days = 30
 }
 
-# Defence in depth: even a principal with a broad IAM policy in this account cannot read the
-# secret value; only the function roles that are configured with it can.
-data "aws_iam_policy_document" "keys_secret" {
+# Defence in depth: even a principal with a broad IAM policy in this account cannot read a
+# secret's value; only the roles of the functions whose environment names that secret can
+# (so the signing keys are readable by the sms-code role alone).
+data "aws_iam_policy_document" "key_secret" {
+  for_each = local.key_secrets
+
   statement {
-    sid       = "OnlyTheFunctionsThatNeedItReadTheValue"
+    sid       = "OnlyTheFunctionsThatUseItReadTheValue"
     effect    = "Deny"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = ["*"] # in a secret's resource policy, "*" is this secret
@@ -31,12 +54,14 @@ data "aws_iam_policy_document" "keys_secret" {
     condition {
       test     = "StringNotEquals"
       variable = "aws:PrincipalArn"
-      values   = [for f, env in local.function_environment : aws_iam_role.function[f].arn if contains(keys(env), "PORTAL_KEYS_SECRET_ID")]
+      values   = [for f, env in local.function_environment : aws_iam_role.function[f].arn if contains(keys(env), each.value.env)]
     }
   }
 }
 
-resource "aws_secretsmanager_secret_policy" "keys" {
-  secret_arn = aws_secretsmanager_secret.keys.arn
-  policy     = data.aws_iam_policy_document.keys_secret.json
+resource "aws_secretsmanager_secret_policy" "key" {
+  for_each = local.key_secrets
+
+  secret_arn = aws_secretsmanager_secret.key[each.key].arn
+  policy     = data.aws_iam_policy_document.key_secret[each.key].json
 }

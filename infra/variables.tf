@@ -27,7 +27,7 @@ variable "portal_url" {
 }
 
 variable "api_base_url" {
-  description = "Public base URL of the API when it sits behind a custom domain (https://api.example.no). Empty: the API Gateway endpoint. Used for the token issuer default and the Buypass redirect URI."
+  description = "Public base URL of the API, if not https://<api_domain_name> (or, without one, the CloudFront distribution's URL). Used for the token issuer default and the Buypass redirect URI."
   type        = string
   default     = ""
 
@@ -135,7 +135,7 @@ variable "log_retention_days" {
 }
 
 variable "api_throttle_default" {
-  description = "Stage-wide throttling for every route: steady requests per second and burst."
+  description = "Stage-wide throttling for every route: a cost ceiling on the whole API (one bucket shared by all callers); per-caller limits are the WAF's (waf_*_per_ip) and the code's."
   type = object({
     rate_limit  = number
     burst_limit = number
@@ -147,14 +147,14 @@ variable "api_throttle_default" {
 }
 
 variable "api_throttle_auth" {
-  description = "Tighter throttling for the unauthenticated auth routes (login, codes, password reset): the first line against floods; the per-account and per-IP limits in the code do the fine-grained work."
+  description = "Stage throttling of the unauthenticated auth routes (login, codes, password reset; not refresh or logout): a cost ceiling on SMS and password hashing, shared by all callers. Floods from one address are the WAF's to stop (waf_auth_requests_per_ip), account-level abuse the code's."
   type = object({
     rate_limit  = number
     burst_limit = number
   })
   default = {
-    rate_limit  = 5
-    burst_limit = 10
+    rate_limit  = 20
+    burst_limit = 40
   }
 }
 
@@ -204,5 +204,50 @@ variable "reset_sms_per_hour" {
   validation {
     condition     = var.reset_sms_per_hour >= 1 && floor(var.reset_sms_per_hour) == var.reset_sms_per_hour
     error_message = "reset_sms_per_hour must be a whole number, at least 1."
+  }
+}
+
+variable "api_domain_name" {
+  description = "The API's public host name on CloudFront (api.example.no), with api_certificate_arn. Empty: the distribution's *.cloudfront.net name (test environments only: no TLS minimum can be set on it)."
+  type        = string
+  default     = ""
+}
+
+variable "api_certificate_arn" {
+  description = "ACM certificate for api_domain_name, issued in us-east-1 (CloudFront's region). Given: TLS 1.2 (TLSv1.2_2021) minimum, SNI."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.api_certificate_arn == "" || can(regex("^arn:aws[a-z-]*:acm:us-east-1:", var.api_certificate_arn))
+    error_message = "api_certificate_arn must be an ACM certificate in us-east-1."
+  }
+}
+
+variable "cloudfront_price_class" {
+  description = "CloudFront price class (edge locations used). PriceClass_100: Europe and North America."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "waf_auth_requests_per_ip" {
+  description = "Requests per client IP per 5 minutes to the auth paths (/v1/auth/* except refresh and logout) before WAF answers 429 for that IP. Offices behind one NAT address share it: raise it for them rather than loosening the stage throttle."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.waf_auth_requests_per_ip >= 10
+    error_message = "WAF rate-based rules need a limit of at least 10."
+  }
+}
+
+variable "waf_requests_per_ip" {
+  description = "Requests per client IP per 5 minutes to any path before WAF answers 429 for that IP."
+  type        = number
+  default     = 2000
+
+  validation {
+    condition     = var.waf_requests_per_ip >= 10
+    error_message = "WAF rate-based rules need a limit of at least 10."
   }
 }

@@ -5,10 +5,12 @@ terraform {
   required_providers {
     aws = {
       source = "hashicorp/aws"
-      # 5.x and 6.x both carry every resource used here (aws_sns_sms_preferences,
-      # aws_lambda_function.logging_config, aws_apigatewayv2_*). Commit .terraform.lock.hcl
-      # after the first `terraform init` so every deploy uses the same provider build.
-      version = ">= 5.40, < 7.0"
+      # 5.60+ and 6.x carry every resource used here (aws_sns_sms_preferences,
+      # aws_lambda_function.logging_config, aws_apigatewayv2_*, CloudFront KeyValueStore and
+      # its function association, WAF rate rules with evaluation_window_sec). Commit
+      # .terraform.lock.hcl after the first `terraform init` so every deploy uses the same
+      # provider build.
+      version = ">= 5.60, < 7.0"
     }
   }
 }

@@ -11,7 +11,7 @@ use portal::app::{App, AppParts};
 use portal::clock::SystemClock;
 use portal::config::{Policy, Settings};
 use portal::domain::{MobileNumber, Password, Username};
-use portal::security::keys::KeyMaterial;
+use portal::security::key_parts::KeyParts;
 use portal::security::passwords::{hash_sync, verify_sync_in, HashParams};
 use portal::services::admin::NewAccount;
 use portal::sms::outbox::OutboxSms;
@@ -56,7 +56,7 @@ async fn login_rate(params: HashParams, seconds: f64) -> anyhow::Result<f64> {
         store,
         sms,
         clock,
-        keys: KeyMaterial::generate()?,
+        keys: KeyParts::generate()?,
         settings: Settings::default(),
         policy,
         hash_params: params,

@@ -16,6 +16,12 @@ Fails (exit 1, one line per finding) when:
              resource "*" that is not unavoidable.
   coverage   a library file reads the environment or calls AWS but is attributed to no
              function (functions.toml), so new code cannot slip past the two checks above.
+  leading    a statement granting DynamoDB item actions has no dynamodb:LeadingKeys condition
+             (ForAllValues:StringLike on the key prefixes the function touches, iam.tf).
+  secrets    key material is one secret per purpose: a function's environment and role may
+             name only the secrets of the purposes its code loads (FUNCTION_KEYS in lambda.rs),
+             and only the functions allowed to mint access tokens may load, be given or be
+             granted the token-signing secret (functions.toml [key_secrets]).
 
 Sources of truth and how they are read:
 
@@ -302,6 +308,26 @@ def aws_calls(code: str, where: str) -> AwsCalls:
     return AwsCalls(actions, uses_index, problems)
 
 
+PURPOSE_ARM = re.compile(r"KeyPurpose::(\w+)\s*=>\s*\"([A-Z][A-Z0-9_]*)\"")
+FUNCTION_ARM = re.compile(r"Function::(\w+)\s*=>\s*\"([a-z][a-z0-9-]*)\"")
+KEY_TABLE_ROW = re.compile(r"\(\s*Function::(\w+)\s*,\s*&\[([^\]]*)\]\s*,?\s*\)")
+SECRET_REF = re.compile(r'aws_secretsmanager_secret\.(\w+)(?:\[\\?"([^"\\]+)\\?"\])?')
+
+
+def secret_refs(value: Any) -> set[str]:
+    """Secrets a Terraform expression refers to: "key[token-signing]" or a plain resource name."""
+    return {f"{m.group(1)}[{m.group(2)}]" if m.group(2) else m.group(1) for m in SECRET_REF.finditer(str(value))}
+
+
+def key_table(code: str) -> dict[str, list[str]]:
+    """FUNCTION_KEYS rows: Rust variant of Function -> variants of KeyPurpose."""
+    start = code.find("FUNCTION_KEYS")
+    if start < 0:
+        return {}
+    end = code.find("];", start)
+    return {m.group(1): re.findall(r"KeyPurpose::(\w+)", m.group(2)) for m in KEY_TABLE_ROW.finditer(code[start:end])}
+
+
 def call_sites(code: str, ident: str) -> int:
     """Calls of `ident` (not its definition)."""
     return len(re.findall(rf"(?<!fn )(?<![\w])\b{re.escape(ident)}\s*(?:::<[^>]*>)?\(", code))
@@ -416,6 +442,7 @@ class Config:
     local_only_functions: list[str]
     local_only_env: dict[str, str]
     functions: dict[str, dict]
+    key_secrets: dict[str, Any]
 
 
 def load_config(path: pathlib.Path, repo: pathlib.Path) -> Config:
@@ -426,6 +453,7 @@ def load_config(path: pathlib.Path, repo: pathlib.Path) -> Config:
         local_only_functions=raw.get("local_only_functions", []),
         local_only_env=raw.get("local_only_env", {}),
         functions=raw.get("functions", {}),
+        key_secrets=raw.get("key_secrets", {}),
     )
 
 
@@ -476,7 +504,9 @@ class Checker:
         self.locals = tf_locals(self.tf)
         self.tf_routes = {unq(k): {kk: unq(vv) for kk, vv in clean_map(v).items()} for k, v in clean_map(self.locals.get("routes")).items()}
         self.tf_functions = clean_map(self.locals.get("functions"))
-        self.tf_env = {fn: set(clean_map(env)) for fn, env in clean_map(self.locals.get("function_environment")).items()}
+        self.tf_env_values = {fn: clean_map(env) for fn, env in clean_map(self.locals.get("function_environment")).items()}
+        self.tf_env = {fn: set(env) for fn, env in self.tf_env_values.items()}
+        self.load_key_secrets()
         self.tf_policies = clean_map(self.locals.get("function_policies"))
         self.policy_docs = tf_blocks(self.tf, "data", "aws_iam_policy_document")
         self.esms = tf_blocks(self.tf, "resource", "aws_lambda_event_source_mapping")
@@ -492,6 +522,99 @@ class Checker:
                 if method.lower() in HTTP_METHODS and isinstance(op, dict):
                     self.operations[f"{method.upper()} {path}"] = op.get("x-function")
         self.crates = lambda_crates(self.repo)
+
+    def load_key_secrets(self) -> None:
+        """purpose env vars, and each function's (by its deployed name) purposes, from the Rust."""
+        spec = self.cfg.key_secrets
+        self.purpose_env: dict[str, str] = {}
+        self.function_purposes: dict[str, list[str]] = {}
+        if not spec:
+            return
+        files = {k: self.cfg.library / spec[k] for k in ("purposes", "table", "names")}
+        for k, path in files.items():
+            if not path.exists():
+                self.fail("secrets", f"functions.toml [key_secrets] {k} = {spec[k]}: file not found")
+                return
+        self.purpose_env = dict(PURPOSE_ARM.findall(self.code(files["purposes"])))
+        names = dict(FUNCTION_ARM.findall(self.code(files["names"])))
+        table = key_table(self.code(files["table"]))
+        if not self.purpose_env or not table:
+            self.fail("secrets", "could not read the key purposes (KeyPurpose::env_var) or FUNCTION_KEYS")
+            return
+        for variant, purposes in table.items():
+            for p in purposes:
+                if p not in self.purpose_env:
+                    self.fail("secrets", f"FUNCTION_KEYS: {variant} loads KeyPurpose::{p}, which has no env_var arm")
+            self.function_purposes[names.get(variant, variant)] = purposes
+
+    def secret_envs_of(self, fn: str) -> set[str]:
+        return {self.purpose_env[p] for p in self.function_purposes.get(fn, []) if p in self.purpose_env}
+
+    def check_key_secrets(self) -> None:
+        spec = self.cfg.key_secrets
+        if not spec or not self.purpose_env:
+            return
+        signing = spec.get("signing")
+        signing_env = self.purpose_env.get(signing)
+        may_mint = set(spec.get("may_mint", []))
+        signing_secrets = {ref for fn in may_mint for ref in secret_refs(self.tf_env_values.get(fn, {}).get(signing_env, ""))}
+        for fn in sorted(self.tf_functions):
+            if fn not in self.crates:
+                continue
+            if fn not in self.function_purposes:
+                self.fail("secrets", f"{fn} has no row in FUNCTION_KEYS ({spec.get('table')})")
+                continue
+            env = self.tf_env_values.get(fn, {})
+            env_secrets = {ref for name, value in env.items() if name in set(self.purpose_env.values()) for ref in secret_refs(value)}
+            granted = self.granted_secrets(fn)
+            for ref in sorted(granted - env_secrets):
+                self.fail("secrets", f"{fn}: role may read secret {ref}, which its environment does not name (its code never loads it)")
+            for ref in sorted(env_secrets - granted):
+                self.fail("secrets", f"{fn}: environment names secret {ref}, which its role may not read")
+            if fn in may_mint:
+                continue
+            if signing in self.function_purposes[fn]:
+                self.fail("secrets", f"{fn} loads the token-signing keys (FUNCTION_KEYS), but only {', '.join(sorted(may_mint))} may mint access tokens")
+            if signing_env in env:
+                self.fail("secrets", f"{fn}: Terraform gives it {signing_env}; it only verifies tokens and must not hold the signing keys")
+            for ref in sorted(granted & signing_secrets):
+                self.fail("secrets", f"{fn}: role may read the token-signing secret {ref}; only {', '.join(sorted(may_mint))} may")
+
+    ITEM_ACTIONS = {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"}
+
+    def check_leading_keys(self) -> None:
+        """Item access is confined to the function's key prefixes (Scan cannot be: it has no
+        partition key, which is why only serial-activation's sweep may scan)."""
+        for fn in sorted(self.tf_functions):
+            m = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", str(self.tf_policies.get(fn, "")))
+            if not m or m.group(1) not in self.policy_docs:
+                continue
+            for st in as_list(self.policy_docs[m.group(1)].get("statement")):
+                actions = {unq(a) for a in as_list(st.get("actions"))}
+                if unq(st.get("effect", '"Allow"')) != "Allow" or not actions & self.ITEM_ACTIONS:
+                    continue
+                ok = any(
+                    unq(c.get("variable")) == "dynamodb:LeadingKeys" and unq(c.get("test")) == "ForAllValues:StringLike"
+                    for c in as_list(st.get("condition"))
+                )
+                if not ok:
+                    sid = unq(st.get("sid", "?"))
+                    self.fail("leading", f"{fn}: statement {sid} grants DynamoDB item access without a ForAllValues:StringLike dynamodb:LeadingKeys condition")
+
+    def granted_secrets(self, fn: str) -> set[str]:
+        """Secrets the function's role may read (secretsmanager:GetSecretValue statements)."""
+        m = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", str(self.tf_policies.get(fn, "")))
+        if not m or m.group(1) not in self.policy_docs:
+            return set()
+        out: set[str] = set()
+        for st in as_list(self.policy_docs[m.group(1)].get("statement")):
+            if unq(st.get("effect", '"Allow"')) != "Allow":
+                continue
+            if "secretsmanager:GetSecretValue" not in {unq(a) for a in as_list(st.get("actions"))}:
+                continue
+            for r in as_list(st.get("resources")):
+                out |= secret_refs(r) or {str(unq(r))}
+        return out
 
     # -- routes and functions --------------------------------------------------------------
 
@@ -602,6 +725,12 @@ class Checker:
                 if self.verify_unreachable(fn, claim):
                     calls.discard(claim.get("action"))
                     reads.discard(claim.get("env"))
+            if self.purpose_env:
+                # The shared start-up names every purpose's variable; a function loads only
+                # its own (FUNCTION_KEYS), and with none it never calls Secrets Manager.
+                reads = (reads - set(self.purpose_env.values())) | self.secret_envs_of(fn)
+                if not self.secret_envs_of(fn):
+                    calls.discard("secretsmanager:GetSecretValue")
             self.check_env(fn, reads)
             self.check_iam(fn, calls, uses_index)
 
@@ -694,6 +823,8 @@ class Checker:
         self.check_functions()
         self.check_routes()
         self.check_env_and_iam()
+        self.check_key_secrets()
+        self.check_leading_keys()
         self.check_coverage()
         return self.findings
 

@@ -181,6 +181,53 @@ class MutationTest(unittest.TestCase):
         edit(self.infra / "environment.tf", r'(    "login" = \{\n)', r'\1      PORTAL_LEFTOVER = "x"\n')
         self.assertNewFinding(r"^\[env\] login: Terraform sets PORTAL_LEFTOVER, which its code never reads$")
 
+    # -- key secrets (one per purpose) ---------------------------------------------------
+
+    def test_a_verify_only_function_given_the_signing_secret(self) -> None:
+        edit(self.infra / "environment.tf", r'(    "account" = \{\n)', '\\1      PORTAL_TOKEN_SIGNING_SECRET_ID = aws_secretsmanager_secret.key["token-signing"].arn\n')
+        self.assertNewFinding(
+            r"^\[secrets\] account: Terraform gives it PORTAL_TOKEN_SIGNING_SECRET_ID; it only verifies tokens and must not hold the signing keys$",
+            r"^\[env\] account: Terraform sets PORTAL_TOKEN_SIGNING_SECRET_ID, which its code never reads$",
+            r"^\[secrets\] account: environment names secret key\[token-signing\], which its role may not read$",
+        )
+
+    def test_a_role_granted_the_signing_secret_it_does_not_load(self) -> None:
+        edit(self.infra / "iam.tf", r'(resources = \[aws_secretsmanager_secret\.key\["token-verifying"\]\.arn, aws_secretsmanager_secret\.key\["buypass-client-key"\]\.arn)', '\\1, aws_secretsmanager_secret.key["token-signing"].arn')
+        self.assertNewFinding(
+            r"^\[secrets\] buypass: role may read the token-signing secret key\[token-signing\]; only sms-code may$",
+            r"^\[secrets\] buypass: role may read secret key\[token-signing\], which its environment does not name",
+        )
+
+    def test_code_that_would_load_the_signing_keys_in_a_verify_only_function(self) -> None:
+        edit(
+            self.repo / "functions/portal/src/lambda.rs",
+            r"(Function::Buypass,\s*&\[\s*)KeyPurpose::TokenVerifying",
+            r"\1KeyPurpose::TokenSigning, KeyPurpose::TokenVerifying",
+        )
+        self.assertNewFinding(
+            r"^\[secrets\] buypass loads the token-signing keys \(FUNCTION_KEYS\), but only sms-code may mint access tokens$",
+            r"^\[env\] buypass reads PORTAL_TOKEN_SIGNING_SECRET_ID, which its Terraform environment",
+        )
+
+    def test_a_role_may_read_a_secret_of_another_purpose(self) -> None:
+        edit(self.infra / "iam.tf", r'resources = \[aws_secretsmanager_secret\.key\["code-pepper"\]\.arn,', 'resources = [aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn,')
+        self.assertNewFinding(r"^\[secrets\] login: role may read secret key\[totp-key\], which its environment does not name")
+
+    def test_a_function_without_keys_must_not_read_secrets(self) -> None:
+        self.add_statement("serial_activation", '["secretsmanager:GetSecretValue"]', '[aws_secretsmanager_secret.key["code-pepper"].arn]')
+        self.assertNewFinding(
+            r"^\[iam\] serial-activation: role grants secretsmanager:GetSecretValue, which neither its code nor the Lambda platform needs$",
+            r"^\[secrets\] serial-activation: role may read secret key\[code-pepper\]",
+        )
+
+    def test_table_access_without_leading_keys(self) -> None:
+        edit(
+            self.infra / "iam.tf",
+            r'(?s)(data "aws_iam_policy_document" "account" \{.*?sid\s*= "Table".*?)\n\s*condition \{\n\s*test\s*= "ForAllValues:StringLike"\n\s*variable = "dynamodb:LeadingKeys"\n\s*values\s*= [^\n]*\n\s*\}',
+            r"\1",
+        )
+        self.assertNewFinding(r"^\[leading\] account: statement Table grants DynamoDB item access without a ForAllValues:StringLike dynamodb:LeadingKeys condition$")
+
     # -- coverage and claims -------------------------------------------------------------
 
     def test_new_aws_code_must_be_attributed(self) -> None:

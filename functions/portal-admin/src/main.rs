@@ -108,9 +108,125 @@ enum Command {
     TotpStatus { username: String },
     /// Removes the account's authenticator app (lost phone); login falls back to SMS codes.
     RemoveTotp { username: String },
+    /// The per-purpose key documents an operator stores as Secrets Manager secrets (one file
+    /// per purpose, owner-only; key material is never printed). See infra/README.md.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Creates the DynamoDB table (PORTAL_TABLE) as infra/ does: on-demand, pk/sk, TTL on
     /// expires_at, NEW_AND_OLD_IMAGES stream, encryption, point-in-time recovery.
     InitTable,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysAction {
+    /// Fresh keys of every purpose (and the CloudFront origin secret), for a new deployment.
+    /// Refuses to overwrite.
+    Generate {
+        /// Directory to write the documents into (created owner-only).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The keys of a local keys.json (default: the data dir's), split by purpose. Refuses to
+    /// overwrite.
+    Split {
+        /// The key file to split.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Puts a new token signing key first in token-signing.json and its public half in
+    /// token-verifying.json (in --dir); the old keys keep verifying.
+    Rotate {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Prints the public JWKS of buypass-client-key.json in --dir (for the client registration
+    /// at Buypass; never the private key).
+    Jwks {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Drops an old signing key from both token documents, once every token it signed has
+    /// expired.
+    Retire {
+        #[arg(long)]
+        dir: PathBuf,
+        kid: String,
+    },
+}
+
+fn keys_command(data_dir: &std::path::Path, action: &KeysAction) -> anyhow::Result<String> {
+    use portal::security::key_parts::{read_documents, write_documents, KeyParts};
+    use portal::security::keys::KeyMaterial;
+    let listing = |dir: &std::path::Path, parts: &KeyParts, files: Vec<PathBuf>| {
+        let kids: Vec<String> = parts.signing.iter().flatten().map(|k| k.kid.clone()).collect();
+        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        format!(
+            "wrote {} (in {}); signing kids, first signs: {}",
+            files.join(", "),
+            dir.display(),
+            kids.join(", ")
+        )
+    };
+    match action {
+        KeysAction::Generate { out } => {
+            let mut material = KeyMaterial::generate()?;
+            material.extra.insert(
+                portal::buypass::keys::CLIENT_KEY_NAME.into(),
+                portal::buypass::keys::Es256Key::generate()?.encoded(),
+            );
+            let mut parts = KeyParts::from_material(&material)?;
+            parts.origin_verify = Some(vec![KeyParts::generate_origin_secret()]);
+            let files = write_documents(out, &parts, false)?;
+            Ok(listing(out, &parts, files))
+        }
+        KeysAction::Split { keys, out } => {
+            let path = keys.clone().unwrap_or_else(|| data_dir.join("keys.json"));
+            let raw = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let mut parts = KeyParts::from_material(&KeyMaterial::from_json(&raw)?)?;
+            // A local key file has no origin secret (no CloudFront locally): a fresh one.
+            parts.origin_verify = Some(vec![KeyParts::generate_origin_secret()]);
+            let files = write_documents(out, &parts, false)?;
+            Ok(listing(out, &parts, files))
+        }
+        KeysAction::Rotate { dir } => {
+            let mut parts = read_documents(dir)?;
+            let kid = parts.rotate_signing()?;
+            let tokens = parts.only(&[
+                portal::security::key_parts::KeyPurpose::TokenSigning,
+                portal::security::key_parts::KeyPurpose::TokenVerifying,
+            ]);
+            let files = write_documents(dir, &tokens, true)?;
+            Ok(format!(
+                "{}\nnew signing key {kid}: put token-verifying.json first, then token-signing.json",
+                listing(dir, &tokens, files)
+            ))
+        }
+        KeysAction::Jwks { dir } => {
+            let parts = read_documents(dir)?;
+            let encoded = parts
+                .buypass_client_key
+                .ok_or_else(|| anyhow::anyhow!("{}: no buypass-client-key.json", dir.display()))?;
+            let key = portal::buypass::keys::Es256Key::from_encoded(&encoded)?;
+            Ok(serde_json::to_string_pretty(&key.jwks())?)
+        }
+        KeysAction::Retire { dir, kid } => {
+            let mut parts = read_documents(dir)?;
+            parts.retire(kid)?;
+            let tokens = parts.only(&[
+                portal::security::key_parts::KeyPurpose::TokenSigning,
+                portal::security::key_parts::KeyPurpose::TokenVerifying,
+            ]);
+            let files = write_documents(dir, &tokens, true)?;
+            Ok(format!(
+                "{}\nretired {kid}: put token-signing.json first, then token-verifying.json",
+                listing(dir, &tokens, files)
+            ))
+        }
+    }
 }
 
 #[tokio::main]
@@ -172,6 +288,9 @@ async fn run(args: Args) -> anyhow::Result<String> {
     if matches!(args.command, Command::InitTable) {
         return init_table(&args).await;
     }
+    if let Command::Keys { action } = &args.command {
+        return keys_command(&args.data_dir, action);
+    }
     let store = match args.store.as_str() {
         "dynamodb" => LocalStore::DynamoDb { table: table(&args)? },
         _ => LocalStore::Sqlite,
@@ -196,6 +315,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
     let app = env.app(Settings::from_env(), None)?;
     match args.command {
         Command::InitTable => init_table(&args).await,
+        Command::Keys { action } => keys_command(&args.data_dir, &action),
         Command::CreateAccount {
             username: u,
             name,
@@ -546,5 +666,43 @@ mod tests {
         assert_eq!(chosen, CardKey::of(&b));
         assert!(card_to_revoke(&t.app, "0A1B", Some("not-an-issuer")).await.is_err());
         assert!(card_to_revoke(&t.app, "FFFF", None).await.is_err(), "no such serial");
+    }
+
+    #[test]
+    fn key_documents_from_a_local_key_file_match_it_and_rotation_keeps_the_old_kid_verifying() {
+        let dir = tempfile::tempdir().unwrap();
+        let (material, _) = portal::security::keys::KeyMaterial::load_or_create(dir.path()).unwrap();
+        let out = dir.path().join("secrets");
+        let said = keys_command(
+            dir.path(),
+            &KeysAction::Split {
+                keys: None,
+                out: out.clone(),
+            },
+        )
+        .unwrap();
+        assert!(!said.contains(&material.code_pepper), "{said}");
+        assert!(!said.contains(&material.signing_keys[0].pkcs8), "{said}");
+        let parts = portal::security::key_parts::read_documents(&out).unwrap();
+        assert_eq!(parts.code_pepper, Some(material.pepper().unwrap()));
+        assert!(parts.origin_verify.is_some_and(|v| v.len() == 1 && v[0].len() >= 32));
+        assert!(keys_command(
+            dir.path(),
+            &KeysAction::Split {
+                keys: None,
+                out: out.clone()
+            }
+        )
+        .is_err());
+        let jwks = keys_command(dir.path(), &KeysAction::Jwks { dir: out.clone() });
+        assert!(
+            jwks.is_err(),
+            "a local key file from load_or_create has no client key yet"
+        );
+        keys_command(dir.path(), &KeysAction::Rotate { dir: out.clone() }).unwrap();
+        let rotated = portal::security::key_parts::read_documents(&out).unwrap();
+        let kids: Vec<_> = rotated.verifying.unwrap().into_iter().map(|k| k.kid).collect();
+        assert_eq!(kids.len(), 2);
+        assert_eq!(kids[1], material.signing_keys[0].kid);
     }
 }

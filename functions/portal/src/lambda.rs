@@ -4,7 +4,15 @@
 //! Environment (`infra/` sets exactly these):
 //! - `PORTAL_STORE`: `dynamodb` (default) with `PORTAL_TABLE`, or `sqlite` with `PORTAL_SQLITE_PATH`
 //! - `PORTAL_SMS`: `sns` (default; optional `PORTAL_SMS_SENDER_ID`, 1–11 letters/digits) or `outbox`
-//! - keys: `PORTAL_KEYS_SECRET_ID` (Secrets Manager secret id or ARN) or `PORTAL_KEYS_FILE`
+//! - keys: one Secrets Manager secret (id or ARN) per purpose the function needs, and no
+//!   other ([`FUNCTION_KEYS`], `crate::security::key_parts`): `PORTAL_TOKEN_SIGNING_SECRET_ID`,
+//!   `PORTAL_TOKEN_VERIFYING_SECRET_ID`, `PORTAL_CODE_PEPPER_SECRET_ID`,
+//!   `PORTAL_TOTP_KEY_SECRET_ID`, `PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID`,
+//!   `PORTAL_ORIGIN_VERIFY_SECRET_ID` (the CloudFront origin header, `crate::http::origin`;
+//!   not required with a key file, which is local only). A function given the
+//!   secret of a purpose it does not need refuses to start (it must not hold that key), as
+//!   does one missing a secret it needs. Alternatively (tests, a local run) `PORTAL_KEYS_FILE`,
+//!   a local `keys.json` from which the function keeps only its own parts.
 //! - required, with no default: `PORTAL_TOKEN_ISSUER` (`iss` of access tokens),
 //!   `PORTAL_TOKEN_AUDIENCE` (`aud`), `PORTAL_URL` (the portal front end's origin: CORS and
 //!   the Buypass callback's redirects). A function without one of them does not start.
@@ -19,7 +27,7 @@
 //! Function-specific variables:
 //! - `buypass`: `BUYPASS_ISSUER_URL`, `BUYPASS_CLIENT_ID`, `BUYPASS_REDIRECT_URI`,
 //!   `BUYPASS_CA_BUNDLE_FILE` or `BUYPASS_CA_BUNDLE` (see `crate::buypass::config`); the client
-//!   key is `buypass_client_key` in the key material.
+//!   key is the `PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID` secret.
 //! - `serial-activation`: `PORTAL_GATEWAY_EVENTS` (`sns`/`local`), `PORTAL_GATEWAY_TOPIC_ARN`,
 //!   `PORTAL_GATEWAY_AUTH` (`iam`/`key`), `PORTAL_GATEWAY_KEY` (see `crate::activation::config`).
 
@@ -30,9 +38,10 @@ use crate::app::{App, AppParts, SharedApp};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Policy, Settings};
 use crate::routes::{with_common_layers, Function};
+use crate::security::key_parts::{KeyParts, KeyPurpose, TotpPart};
 use crate::security::keys::KeyMaterial;
 use crate::security::passwords::HashParams;
-use crate::security::secrets_manager::load_key_material;
+use crate::security::secrets_manager::load_key_parts;
 use crate::sms::outbox::OutboxSms;
 use crate::sms::sns::{SenderId, SnsSms};
 use crate::sms::SmsSender;
@@ -55,12 +64,68 @@ pub enum SmsConfig {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeysConfig {
-    SecretsManager { secret_id: String },
-    File { path: PathBuf },
+    /// One secret per purpose the function needs (none for a function that needs no key).
+    SecretsManager {
+        secrets: Vec<(KeyPurpose, String)>,
+    },
+    File {
+        path: PathBuf,
+    },
+}
+
+/// The key purposes each function loads at cold start, derived from its routes: sms-code
+/// opens and refreshes sessions (mints access tokens) and checks codes and authenticator
+/// apps; account checks bearer tokens (public keys only), sends phone-change codes and enrols
+/// authenticator apps; login sends login and reset codes (no bearer routes, mints nothing);
+/// buypass checks bearer tokens and signs Buypass client assertions; serial-activation has
+/// no bearer route and no codes. infra/checks/check_contract.py reads this table: each
+/// function's Terraform environment and role may name exactly these secrets.
+///
+/// Every function behind CloudFront also loads the origin secret (`crate::http::origin`);
+/// serial-activation's only route is IAM-authorised and called at the API directly.
+pub const FUNCTION_KEYS: &[(Function, &[KeyPurpose])] = &[
+    (Function::Login, &[KeyPurpose::CodePepper, KeyPurpose::OriginVerify]),
+    (
+        Function::SmsCode,
+        &[
+            KeyPurpose::TokenSigning,
+            KeyPurpose::CodePepper,
+            KeyPurpose::TotpKey,
+            KeyPurpose::OriginVerify,
+        ],
+    ),
+    (
+        Function::Account,
+        &[
+            KeyPurpose::TokenVerifying,
+            KeyPurpose::CodePepper,
+            KeyPurpose::TotpKey,
+            KeyPurpose::OriginVerify,
+        ],
+    ),
+    (
+        Function::Buypass,
+        &[
+            KeyPurpose::TokenVerifying,
+            KeyPurpose::BuypassClientKey,
+            KeyPurpose::OriginVerify,
+        ],
+    ),
+    (Function::SerialActivation, &[]),
+];
+
+/// The key purposes `function` loads.
+pub fn keys_of(function: Function) -> &'static [KeyPurpose] {
+    FUNCTION_KEYS
+        .iter()
+        .find(|(f, _)| *f == function)
+        .map(|(_, purposes)| *purposes)
+        .unwrap_or(&[])
 }
 
 #[derive(Debug, Clone)]
 pub struct LambdaConfig {
+    pub function: Function,
     pub store: StoreConfig,
     pub sms: SmsConfig,
     pub keys: KeysConfig,
@@ -79,14 +144,14 @@ pub enum ConfigError {
 }
 
 impl LambdaConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn from_env(function: Function) -> Result<Self, ConfigError> {
+        Self::from_lookup(function, |name| std::env::var(name).ok())
     }
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests). Empty
     /// values count as unset. Unlike `portal-local`, a function has no local defaults for the
     /// deployment settings: each one it lacks is a start-up error naming the variable.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(function: Function, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
         let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
         let store = match var("PORTAL_STORE").as_deref().unwrap_or("dynamodb") {
@@ -107,10 +172,29 @@ impl LambdaConfig {
             "outbox" => SmsConfig::Outbox,
             other => return Err(ConfigError::Invalid("PORTAL_SMS", other.into())),
         };
-        let keys = match (var("PORTAL_KEYS_SECRET_ID"), var("PORTAL_KEYS_FILE")) {
-            (Some(secret_id), _) => KeysConfig::SecretsManager { secret_id },
-            (None, Some(path)) => KeysConfig::File { path: path.into() },
-            (None, None) => return Err(ConfigError::Missing("PORTAL_KEYS_SECRET_ID")),
+        if var("PORTAL_KEYS_SECRET_ID").is_some() {
+            return Err(ConfigError::Invalid(
+                "PORTAL_KEYS_SECRET_ID",
+                "no longer read: the keys are one secret per purpose (PORTAL_*_SECRET_ID, see infra/README.md)".into(),
+            ));
+        }
+        let needs = keys_of(function);
+        for purpose in KeyPurpose::ALL {
+            if !needs.contains(&purpose) && var(purpose.env_var()).is_some() {
+                return Err(ConfigError::Invalid(
+                    purpose.env_var(),
+                    format!("the {} function must not hold this key; remove it", function.name()),
+                ));
+            }
+        }
+        let keys = match var("PORTAL_KEYS_FILE") {
+            Some(path) => KeysConfig::File { path: path.into() },
+            None => KeysConfig::SecretsManager {
+                secrets: needs
+                    .iter()
+                    .map(|purpose| Ok((*purpose, required(purpose.env_var())?)))
+                    .collect::<Result<_, ConfigError>>()?,
+            },
         };
         let settings = Settings {
             token_issuer: required("PORTAL_TOKEN_ISSUER")?,
@@ -128,6 +212,7 @@ impl LambdaConfig {
                 .ok_or(ConfigError::Invalid("PORTAL_RESET_SMS_PER_HOUR", raw))?;
         }
         Ok(Self {
+            function,
             store,
             sms,
             keys,
@@ -139,7 +224,50 @@ impl LambdaConfig {
     fn needs_aws(&self) -> bool {
         matches!(self.store, StoreConfig::DynamoDb { .. })
             || matches!(self.sms, SmsConfig::Sns { .. })
-            || matches!(self.keys, KeysConfig::SecretsManager { .. })
+            || matches!(&self.keys, KeysConfig::SecretsManager { secrets } if !secrets.is_empty())
+    }
+
+    /// Loads exactly the key parts this function needs.
+    async fn load_keys(&self, sdk: Option<&aws_config::SdkConfig>) -> Result<KeyParts, ConfigError> {
+        let needs = keys_of(self.function);
+        let mut parts = match &self.keys {
+            KeysConfig::File { path } => {
+                let raw =
+                    std::fs::read_to_string(path).map_err(|e| ConfigError::Init(format!("{}: {e}", path.display())))?;
+                let material = KeyMaterial::from_json(&raw).map_err(|e| ConfigError::Init(e.to_string()))?;
+                KeyParts::from_material(&material)
+                    .map_err(|e| ConfigError::Init(e.to_string()))?
+                    .only(needs)
+            }
+            KeysConfig::SecretsManager { secrets } if secrets.is_empty() => KeyParts::default(),
+            KeysConfig::SecretsManager { secrets } => {
+                let sdk = sdk.ok_or_else(|| ConfigError::Init("no AWS configuration".into()))?;
+                let client = aws_sdk_secretsmanager::Client::new(sdk);
+                load_key_parts(&client, secrets)
+                    .await
+                    .map_err(|e| ConfigError::Init(e.to_string()))?
+            }
+        };
+        let held = parts.held();
+        // A key file is the local alternative: no CloudFront in front, no origin secret.
+        let local = matches!(self.keys, KeysConfig::File { .. });
+        if let Some(missing) = needs
+            .iter()
+            .find(|p| !(held.contains(p) || local && **p == KeyPurpose::OriginVerify))
+        {
+            return Err(ConfigError::Init(format!(
+                "the {} function needs the {} key ({}), which its key source lacks",
+                self.function.name(),
+                missing.name(),
+                missing.env_var()
+            )));
+        }
+        if self.function == Function::Login {
+            // Login offers authenticator apps; sms-code and account, which hold the key
+            // (and refuse to start without it), verify and enrol them.
+            parts.totp = TotpPart::HeldByOtherFunctions;
+        }
+        Ok(parts)
     }
 
     /// Builds the app: the SDK configuration, every client and the keys, once.
@@ -176,19 +304,7 @@ impl LambdaConfig {
                 Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk_for()?), sender_id.clone()))
             }
         };
-        let keys = match &self.keys {
-            KeysConfig::File { path } => {
-                let raw =
-                    std::fs::read_to_string(path).map_err(|e| ConfigError::Init(format!("{}: {e}", path.display())))?;
-                KeyMaterial::from_json(&raw).map_err(|e| ConfigError::Init(e.to_string()))?
-            }
-            KeysConfig::SecretsManager { secret_id } => {
-                let client = aws_sdk_secretsmanager::Client::new(sdk_for()?);
-                load_key_material(&client, secret_id)
-                    .await
-                    .map_err(|e| ConfigError::Init(e.to_string()))?
-            }
-        };
+        let keys = self.load_keys(sdk.as_ref()).await?;
         let app = App::build(AppParts {
             store,
             sms,
@@ -206,7 +322,8 @@ impl LambdaConfig {
 /// Everything a function's cold start built.
 pub struct BuiltFunction {
     pub app: SharedApp,
-    pub keys: KeyMaterial,
+    /// The key parts this function loaded (only its own purposes).
+    pub keys: KeyParts,
     /// Present when any backend is an AWS service.
     pub sdk: Option<aws_config::SdkConfig>,
 }
@@ -228,7 +345,7 @@ where
     R: FnOnce() -> Router<SharedApp>,
 {
     crate::observability::init_json_logs();
-    let app = match LambdaConfig::from_env() {
+    let app = match LambdaConfig::from_env(function) {
         Ok(config) => config.build().await,
         Err(e) => Err(e),
     };
@@ -241,7 +358,29 @@ where
         }
     };
     tracing::info!(function = function.name(), "initialised");
-    lambda_http::run(with_common_layers(routes().with_state(app))).await
+    lambda_http::run(behind_cloudfront(routes(), app)).await
+}
+
+/// A function's routes with the origin check (`crate::http::origin`) and the common layers.
+pub fn behind_cloudfront(routes: Router<SharedApp>, app: SharedApp) -> Router {
+    with_common_layers(
+        routes
+            .with_state(app.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                app,
+                crate::http::origin::require_origin,
+            )),
+    )
+}
+
+/// Passes `result` through; on an error, logs it and reports it to the runtime API first
+/// (functions with their own `main`: buypass, serial-activation).
+pub async fn reported<T>(function: Function, result: Result<T, ConfigError>) -> Result<T, ConfigError> {
+    if let Err(e) = &result {
+        tracing::error!(function = function.name(), error = %e, "initialisation failed");
+        report_init_error(e).await;
+    }
+    result
 }
 
 /// Tells the Lambda service why this instance cannot start, so the reason shows in the
@@ -273,7 +412,8 @@ mod tests {
     fn deployment() -> HashMap<&'static str, &'static str> {
         HashMap::from([
             ("PORTAL_TABLE", "hjemmekontor-portal"),
-            ("PORTAL_KEYS_SECRET_ID", "portal-keys"),
+            ("PORTAL_CODE_PEPPER_SECRET_ID", "portal/code-pepper"),
+            ("PORTAL_ORIGIN_VERIFY_SECRET_ID", "portal/origin-verify"),
             ("PORTAL_TOKEN_ISSUER", "https://api.example.test"),
             ("PORTAL_TOKEN_AUDIENCE", "hjemmekontor-portal"),
             ("PORTAL_URL", "https://portal.example.test/"),
@@ -281,7 +421,113 @@ mod tests {
     }
 
     fn read(env: &HashMap<&'static str, &'static str>) -> Result<LambdaConfig, ConfigError> {
-        LambdaConfig::from_lookup(|name| env.get(name).map(|v| (*v).to_owned()))
+        read_for(Function::Login, env)
+    }
+
+    fn read_for(function: Function, env: &HashMap<&'static str, &'static str>) -> Result<LambdaConfig, ConfigError> {
+        LambdaConfig::from_lookup(function, |name| env.get(name).map(|v| (*v).to_owned()))
+    }
+
+    /// The deployment environment of `function` with exactly its own key secrets.
+    fn deployment_of(function: Function) -> HashMap<&'static str, &'static str> {
+        let mut env = deployment();
+        for purpose in KeyPurpose::ALL {
+            env.remove(purpose.env_var());
+        }
+        for purpose in keys_of(function) {
+            env.insert(purpose.env_var(), purpose.name());
+        }
+        env
+    }
+
+    #[test]
+    fn each_function_reads_exactly_its_own_secrets() {
+        for function in Function::ALL {
+            let config = read_for(function, &deployment_of(function)).unwrap();
+            let KeysConfig::SecretsManager { secrets } = config.keys else {
+                panic!("{function:?}: expected secrets");
+            };
+            let purposes: Vec<KeyPurpose> = secrets.iter().map(|(p, _)| *p).collect();
+            assert_eq!(purposes, keys_of(function), "{function:?}");
+        }
+        assert_eq!(keys_of(Function::SerialActivation), &[] as &[KeyPurpose]);
+    }
+
+    #[test]
+    fn only_sms_code_may_be_given_the_token_signing_secret() {
+        for function in Function::ALL {
+            let mut env = deployment_of(function);
+            env.insert("PORTAL_TOKEN_SIGNING_SECRET_ID", "portal/token-signing");
+            let result = read_for(function, &env);
+            if function == Function::SmsCode {
+                assert!(result.is_ok(), "{result:?}");
+                continue;
+            }
+            match result {
+                Err(ConfigError::Invalid(name, why)) => {
+                    assert_eq!(name, "PORTAL_TOKEN_SIGNING_SECRET_ID");
+                    assert!(why.contains("must not hold this key"), "{why}");
+                }
+                other => panic!("{function:?} accepted the signing secret: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_buypass_function_refuses_the_signing_secret_and_needs_its_client_key() {
+        let mut env = deployment_of(Function::Buypass);
+        env.insert("PORTAL_TOKEN_SIGNING_SECRET_ID", "portal/token-signing");
+        assert!(matches!(
+            read_for(Function::Buypass, &env),
+            Err(ConfigError::Invalid("PORTAL_TOKEN_SIGNING_SECRET_ID", _))
+        ));
+        let mut env = deployment_of(Function::Buypass);
+        env.remove("PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID");
+        assert!(matches!(
+            read_for(Function::Buypass, &env),
+            Err(ConfigError::Missing("PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID"))
+        ));
+    }
+
+    #[test]
+    fn the_old_single_key_secret_is_refused_with_a_pointer_to_the_split() {
+        let mut env = deployment();
+        env.insert("PORTAL_KEYS_SECRET_ID", "portal-keys");
+        match read(&env) {
+            Err(ConfigError::Invalid("PORTAL_KEYS_SECRET_ID", why)) => assert!(why.contains("per purpose"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn from_a_key_file_a_function_keeps_only_its_own_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let mut material = KeyMaterial::generate().unwrap();
+        material.extra.insert(
+            crate::buypass::keys::CLIENT_KEY_NAME.into(),
+            crate::buypass::keys::Es256Key::generate().unwrap().encoded(),
+        );
+        std::fs::write(&path, material.to_json()).unwrap();
+        let path_str: &'static str = Box::leak(path.display().to_string().into_boxed_str());
+        for function in Function::ALL {
+            let mut env = deployment();
+            for purpose in KeyPurpose::ALL {
+                env.remove(purpose.env_var());
+            }
+            env.insert("PORTAL_KEYS_FILE", path_str);
+            env.insert("PORTAL_STORE", "sqlite");
+            env.insert("PORTAL_SQLITE_PATH", ":memory:");
+            env.insert("PORTAL_SMS", "outbox");
+            let config = read_for(function, &env).unwrap();
+            let parts = config.load_keys(None).await.unwrap();
+            let expected: Vec<KeyPurpose> = keys_of(function)
+                .iter()
+                .copied()
+                .filter(|p| *p != KeyPurpose::OriginVerify)
+                .collect();
+            assert_eq!(parts.held(), expected, "{function:?}");
+        }
     }
 
     #[test]
@@ -324,6 +570,47 @@ mod tests {
                 matches!(read(&env), Err(ConfigError::Invalid("PORTAL_RESET_SMS_PER_HOUR", _))),
                 "{bad}"
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn behind_cloudfront_a_request_without_the_origin_secret_is_not_found_before_anything_else() {
+        use crate::app::{App, AppParts};
+        use crate::config::{Policy, Settings};
+        use tower::ServiceExt;
+        const ORIGIN: &str = "origin-secret-0123456789-abcdefghijklmnop";
+        let mut keys = KeyParts::generate().unwrap();
+        keys.origin_verify = Some(vec![ORIGIN.to_owned()]);
+        let app = App::build(AppParts {
+            store: Arc::new(SqliteStore::in_memory().unwrap()),
+            sms: Arc::new(crate::testing::CapturingSms::default()),
+            clock: Arc::new(crate::clock::ManualClock::new(crate::testing::START)),
+            keys,
+            settings: Settings::default(),
+            policy: Policy::default(),
+            hash_params: crate::testing::FAST_HASH,
+        })
+        .unwrap();
+        let router = behind_cloudfront(crate::routes::account_routes(), app);
+        for (origin, status, code) in [
+            (None, 404, "not_found"),
+            (Some("origin-secret-0123456789-abcdefghijklmnoX"), 404, "not_found"),
+            // Through CloudFront the route itself answers: no bearer token.
+            (Some(ORIGIN), 401, "unauthenticated"),
+        ] {
+            let mut request = http::Request::get("/v1/account");
+            if let Some(value) = origin {
+                request = request.header(crate::http::origin::ORIGIN_VERIFY_HEADER, value);
+            }
+            let response = router
+                .clone()
+                .oneshot(request.body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), status, "{origin:?}");
+            let body = axum::body::to_bytes(response.into_body(), 65536).await.unwrap();
+            let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(problem["code"], code, "{origin:?}");
         }
     }
 }

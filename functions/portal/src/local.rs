@@ -111,7 +111,9 @@ impl LocalEnv {
             store: self.store.clone(),
             sms: sms.unwrap_or_else(|| self.sms.clone()),
             clock: Arc::new(SystemClock),
-            keys: self.keys.clone(),
+            // The same per-purpose parts the functions load; portal-local serves every
+            // route, so it holds them all.
+            keys: crate::security::key_parts::KeyParts::from_material(&self.keys)?,
             settings,
             policy: Policy::default(),
             hash_params: HashParams::PRODUCTION,

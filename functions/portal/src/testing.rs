@@ -10,7 +10,6 @@ use crate::clock::ManualClock;
 use crate::clock::UnixTime;
 use crate::config::{Policy, Settings};
 use crate::domain::{MobileNumber, Password, SmsCode, Username};
-use crate::security::keys::KeyMaterial;
 use crate::security::passwords::HashParams;
 use crate::services::admin::NewAccount;
 use crate::sms::{SmsError, SmsSender};
@@ -171,7 +170,8 @@ impl TestApp {
             store: store.clone(),
             sms: sms.clone(),
             clock: Arc::new(clock.clone()),
-            keys: KeyMaterial::generate().unwrap_or_else(|e| panic!("key generation failed: {e}")),
+            keys: crate::security::key_parts::KeyParts::generate()
+                .unwrap_or_else(|e| panic!("key generation failed: {e}")),
             settings: Settings::default(),
             policy,
             hash_params: FAST_HASH,

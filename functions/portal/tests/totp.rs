@@ -644,7 +644,7 @@ async fn without_a_totp_key_enrolment_is_refused_and_sms_login_goes_on() {
         store: store.clone(),
         sms: sms.clone(),
         clock: Arc::new(ManualClock::new(START)),
-        keys,
+        keys: portal::security::key_parts::KeyParts::from_material(&keys).unwrap(),
         settings: Settings::default(),
         policy: Policy::default(),
         hash_params: FAST_HASH,

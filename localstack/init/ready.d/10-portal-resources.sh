@@ -5,7 +5,7 @@ set -euo pipefail
 
 table="${PORTAL_TABLE:-hjemmekontor-portal}"
 topic="${PORTAL_ACTIVATION_TOPIC:-hjemmekontor-activation-events}"
-secret="${PORTAL_KEYS_SECRET_ID:-hjemmekontor/portal-keys}"
+secret_prefix="${PORTAL_SECRET_PREFIX:-hjemmekontor}"
 
 if ! awslocal dynamodb describe-table --table-name "$table" >/dev/null 2>&1; then
   awslocal dynamodb create-table \
@@ -29,10 +29,21 @@ fi
 arn=$(awslocal sns create-topic --name "$topic" --query TopicArn --output text)
 echo "SNS topic for activation events: $arn"
 
-# The Lambda functions read their keys from Secrets Manager; reuse the local data dir's key
-# file so tokens issued by portal-local and by the functions verify against each other.
-if [ -f /portal-data/keys.json ] && ! awslocal secretsmanager describe-secret --secret-id "$secret" >/dev/null 2>&1; then
-  awslocal secretsmanager create-secret --name "$secret" \
-    --secret-string file:///portal-data/keys.json >/dev/null
-  echo "created secret $secret from keys.json"
-fi
+# The Lambda functions read their keys from Secrets Manager, one secret per purpose, named
+# <prefix>/<purpose> as infra/secrets.tf names them. The values are the documents
+# `portal-admin keys split --out .portal-data/secrets` wrote from the local data dir's keys.json,
+# so tokens issued by portal-local and by the functions verify against each other.
+for document in /portal-data/secrets/*.json; do
+  [ -f "$document" ] || continue
+  purpose=$(basename "$document" .json)
+  case "$purpose" in
+    token-signing | token-verifying | code-pepper | totp-key | buypass-client-key) ;;
+    *) echo "skipping $document: not a key document" >&2; continue ;;
+  esac
+  secret="$secret_prefix/$purpose"
+  if ! awslocal secretsmanager describe-secret --secret-id "$secret" >/dev/null 2>&1; then
+    awslocal secretsmanager create-secret --name "$secret" \
+      --secret-string "file://$document" >/dev/null
+    echo "created secret $secret"
+  fi
+done

@@ -9,30 +9,58 @@ use aws_emulator_tests::http_event::{event, Reply};
 use aws_emulator_tests::process::{run, Running};
 use aws_emulator_tests::runtime_api::RuntimeApi;
 use aws_emulator_tests::Emulator;
+use std::collections::BTreeMap;
+
+use portal::lambda::keys_of;
+use portal::routes::Function;
+use portal::security::key_parts::{KeyParts, KeyPurpose};
 use portal::security::keys::KeyMaterial;
 use serde_json::json;
 
 const PASSWORD: &str = "lang nok passord for lambda";
 const COOKIE: &str = "__Host-hk_refresh";
+/// What CloudFront adds to every request (infra/cloudfront.tf); the functions refuse others.
+const ORIGIN: &str = "origin-secret-for-the-emulator-tests-0123456789";
 
 struct Deployment {
     emulator: Emulator,
     table: String,
-    secret: String,
+    /// The secret of each key purpose, as `infra/secrets.tf` and the operators leave them.
+    secrets: BTreeMap<KeyPurpose, String>,
+}
+
+fn function(name: &str) -> Function {
+    Function::ALL
+        .into_iter()
+        .find(|f| f.name() == name)
+        .unwrap_or_else(|| panic!("no function {name}"))
 }
 
 impl Deployment {
-    /// A table, a key secret and one account, as `infra/` and the operators would leave them.
+    /// A table, the per-purpose key secrets and one account, as `infra/` and the operators
+    /// would leave them.
     async fn new(emulator: Emulator, username: &str, mobile: &str) -> Self {
         let table = emulator.new_table().await.table().to_owned();
-        let secret = unique_name("portal-keys");
-        aws_sdk_secretsmanager::Client::new(&emulator.sdk_config().await)
-            .create_secret()
-            .name(&secret)
-            .secret_string(KeyMaterial::generate().unwrap().to_json())
-            .send()
-            .await
-            .unwrap();
+        let mut material = KeyMaterial::generate().unwrap();
+        material.extra.insert(
+            portal::buypass::keys::CLIENT_KEY_NAME.into(),
+            portal::buypass::keys::Es256Key::generate().unwrap().encoded(),
+        );
+        let client = aws_sdk_secretsmanager::Client::new(&emulator.sdk_config().await);
+        let mut secrets = BTreeMap::new();
+        let mut parts = KeyParts::from_material(&material).unwrap();
+        parts.origin_verify = Some(vec![ORIGIN.to_owned()]);
+        for (purpose, document) in parts.documents() {
+            let name = unique_name(purpose.name());
+            client
+                .create_secret()
+                .name(&name)
+                .secret_string(document)
+                .send()
+                .await
+                .unwrap();
+            secrets.insert(purpose, name);
+        }
         let data_dir = tempfile::tempdir().unwrap();
         let mut env = emulator.child_env();
         env.push(("PORTAL_NEW_PASSWORD".into(), PASSWORD.into()));
@@ -61,7 +89,16 @@ impl Deployment {
         Self {
             emulator,
             table,
-            secret,
+            secrets,
+        }
+    }
+
+    /// Settings with no real resources behind them (for functions that must not start).
+    fn unusable(emulator: Emulator, secret: &str) -> Self {
+        Self {
+            emulator,
+            table: "unused".into(),
+            secrets: KeyPurpose::ALL.into_iter().map(|p| (p, secret.to_owned())).collect(),
         }
     }
 
@@ -78,12 +115,15 @@ impl Deployment {
             ("PORTAL_TABLE", self.table.clone()),
             ("PORTAL_SMS", "sns".into()),
             ("PORTAL_SMS_SENDER_ID", "NHN".into()),
-            ("PORTAL_KEYS_SECRET_ID", self.secret.clone()),
             ("PORTAL_TOKEN_ISSUER", "https://api.hjemmekontor.test".into()),
             ("PORTAL_TOKEN_AUDIENCE", "hjemmekontor-portal".into()),
             ("PORTAL_URL", "https://portal.hjemmekontor.test".into()),
         ] {
             env.push((k.to_owned(), v));
+        }
+        // Only the secrets of this function's purposes, as infra/environment.tf sets them.
+        for purpose in keys_of(function(name)) {
+            env.push((purpose.env_var().to_owned(), self.secrets[purpose].clone()));
         }
         env
     }
@@ -98,7 +138,13 @@ async fn call(
 ) -> Reply {
     Reply::parse(
         &runtime
-            .invoke_ok(event(method, path, body.as_ref(), cookies, &[]))
+            .invoke_ok(event(
+                method,
+                path,
+                body.as_ref(),
+                cookies,
+                &[(portal::http::origin::ORIGIN_VERIFY_HEADER, ORIGIN)],
+            ))
             .await,
     )
 }
@@ -125,6 +171,30 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     let sms_api = RuntimeApi::start().await;
     let login = Running::spawn("login", &[], &deployment.function_env("login", &login_api));
     let sms_code = Running::spawn("sms-code", &[], &deployment.function_env("sms-code", &sms_api));
+
+    // Around CloudFront (no origin header, or a wrong one): as if the route did not exist.
+    for origin in [None, Some("origin-secret-guessed-by-an-attacker-0123456789")] {
+        let headers: Vec<(&str, &str)> = origin
+            .map(|v| (portal::http::origin::ORIGIN_VERIFY_HEADER, v))
+            .into_iter()
+            .collect();
+        let direct = Reply::parse(
+            &login_api
+                .invoke_ok(event(
+                    "POST",
+                    "/v1/auth/login",
+                    Some(&json!({"username": username, "password": PASSWORD})),
+                    &[],
+                    &headers,
+                ))
+                .await,
+        );
+        assert_problem(&direct, 404, "not_found");
+    }
+    assert!(
+        emulator.sms_to(&mobile).await.is_empty(),
+        "a request around CloudFront sent no SMS"
+    );
 
     let wrong = call(
         &login_api,
@@ -198,6 +268,28 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
         assert!(set_cookie.contains(attribute), "{set_cookie} lacks {attribute}");
     }
     let first = verified.cookie(COOKIE).unwrap();
+    let bearer = verified.json()["access_token"].as_str().unwrap().to_owned();
+
+    // `account` holds only the public verification keys, and they accept what sms-code minted.
+    let account_api = RuntimeApi::start().await;
+    let account = Running::spawn("account", &[], &deployment.function_env("account", &account_api));
+    let me = Reply::parse(
+        &account_api
+            .invoke_ok(event(
+                "GET",
+                "/v1/account",
+                None,
+                &[],
+                &[
+                    ("authorization", &format!("Bearer {bearer}")),
+                    (portal::http::origin::ORIGIN_VERIFY_HEADER, ORIGIN),
+                ],
+            ))
+            .await,
+    );
+    assert_eq!(me.status, 200, "{me:?}");
+    assert_eq!(me.json()["username"], username.as_str(), "{me:?}");
+    drop(account);
 
     let again = call(
         &sms_api,
@@ -246,11 +338,7 @@ async fn a_function_that_cannot_start_reports_why_to_the_runtime_api() {
         return;
     };
     let runtime = RuntimeApi::start().await;
-    let deployment = Deployment {
-        table: "unused".into(),
-        secret: "no-such-secret".into(),
-        emulator,
-    };
+    let deployment = Deployment::unusable(emulator, "no-such-secret");
     let mut login = Running::spawn("login", &[], &deployment.function_env("login", &runtime));
     let (headers, report) = runtime
         .init_error(Duration::from_secs(20))
@@ -286,11 +374,7 @@ async fn a_function_without_its_deployment_settings_does_not_start_on_local_defa
         return;
     };
     let runtime = RuntimeApi::start().await;
-    let deployment = Deployment {
-        table: "unused".into(),
-        secret: "unused".into(),
-        emulator,
-    };
+    let deployment = Deployment::unusable(emulator, "unused");
     let env: Vec<_> = deployment
         .function_env("login", &runtime)
         .into_iter()
@@ -310,4 +394,71 @@ async fn a_function_without_its_deployment_settings_does_not_start_on_local_defa
         .unwrap();
     assert!(!status.success());
     assert_eq!(runtime.next_calls(), 0);
+}
+
+/// What a function is given decides what it can do: one that lacks a secret it needs, or is
+/// handed one it must not hold, does not start and says why.
+#[tokio::test]
+async fn a_function_starts_only_with_exactly_its_own_secrets() {
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    let deployment = Deployment::new(emulator, &unique_name("keys").replace('-', "."), &unique_mobile()).await;
+    for (name, change, expected) in [
+        (
+            "sms-code",
+            Some(("PORTAL_TOTP_KEY_SECRET_ID", None)),
+            "PORTAL_TOTP_KEY_SECRET_ID",
+        ),
+        (
+            "buypass",
+            Some((
+                "PORTAL_TOKEN_SIGNING_SECRET_ID",
+                Some(deployment.secrets[&KeyPurpose::TokenSigning].clone()),
+            )),
+            "must not hold this key",
+        ),
+        (
+            // The signing document where the verification one belongs: refused, not used.
+            "account",
+            Some((
+                "PORTAL_TOKEN_VERIFYING_SECRET_ID",
+                Some(deployment.secrets[&KeyPurpose::TokenSigning].clone()),
+            )),
+            "not a token-verifying document",
+        ),
+    ] {
+        let runtime = RuntimeApi::start().await;
+        let mut env = deployment.function_env(name, &runtime);
+        if let Some((var, value)) = change {
+            env.retain(|(k, _)| k != var);
+            if let Some(value) = value {
+                env.push((var.to_owned(), value));
+            }
+        }
+        let mut child = Running::spawn(name, &[], &env);
+        let (_, report) = runtime
+            .init_error(Duration::from_secs(20))
+            .await
+            .unwrap_or_else(|| panic!("{name}: an init error report"));
+        let message = report["errorMessage"].as_str().unwrap();
+        assert!(message.contains(expected), "{name}: {message}");
+        let status = tokio::time::timeout(Duration::from_secs(10), child.child.wait())
+            .await
+            .expect("the process exits")
+            .unwrap();
+        assert!(!status.success(), "{name}");
+        assert_eq!(runtime.next_calls(), 0, "{name}");
+    }
+
+    // serial-activation needs no key at all and starts with none.
+    let runtime = RuntimeApi::start().await;
+    let mut env = deployment.function_env("serial-activation", &runtime);
+    env.extend([
+        ("PORTAL_GATEWAY_EVENTS".to_owned(), "local".to_owned()),
+        ("PORTAL_GATEWAY_AUTH".to_owned(), "iam".to_owned()),
+    ]);
+    assert!(!env.iter().any(|(k, _)| k.ends_with("_SECRET_ID")), "{env:?}");
+    let activation = Running::spawn("serial-activation", &[], &env);
+    activation.wait_for("\"initialised\"", Duration::from_secs(20)).await;
 }

@@ -6,8 +6,9 @@ use aws_emulator_tests::emulator::{unique_mobile, unique_name};
 use aws_emulator_tests::Emulator;
 use axum::http::StatusCode;
 use portal::domain::MobileNumber;
+use portal::security::key_parts::{KeyParts, KeyPurpose};
 use portal::security::keys::{KeyError, KeyMaterial};
-use portal::security::secrets_manager::load_key_material;
+use portal::security::secrets_manager::load_key_parts;
 use portal::sms::sns::{SenderId, SnsSms};
 use portal::sms::{SmsError, SmsSender};
 
@@ -156,25 +157,37 @@ async fn an_sns_outage_is_unavailable_after_quick_retries() {
 }
 
 #[tokio::test]
-async fn key_material_is_read_from_secrets_manager() {
+async fn key_parts_are_read_from_their_secrets_concurrently() {
     let Some(emulator) = Emulator::from_env() else {
         return;
     };
     let client = aws_sdk_secretsmanager::Client::new(&emulator.sdk_config().await);
     let material = KeyMaterial::generate().unwrap();
-    let name = unique_name("portal-keys");
-    client
-        .create_secret()
-        .name(&name)
-        .secret_string(material.to_json())
-        .send()
-        .await
-        .unwrap();
-    let loaded = load_key_material(&client, &name).await.unwrap();
-    assert_eq!(loaded.code_pepper, material.code_pepper);
-    assert_eq!(loaded.signing_keys[0].kid, material.signing_keys[0].kid);
+    let parts = KeyParts::from_material(&material).unwrap();
+    let mut secrets = Vec::new();
+    for (purpose, document) in parts.documents() {
+        if purpose == KeyPurpose::TokenSigning {
+            continue;
+        }
+        let name = unique_name(purpose.name());
+        client
+            .create_secret()
+            .name(&name)
+            .secret_string(document)
+            .send()
+            .await
+            .unwrap();
+        secrets.push((purpose, name));
+    }
+    let loaded = load_key_parts(&client, &secrets).await.unwrap();
+    assert_eq!(
+        loaded.held(),
+        vec![KeyPurpose::TokenVerifying, KeyPurpose::CodePepper, KeyPurpose::TotpKey]
+    );
+    assert!(loaded.signing.is_none(), "only what was asked for is loaded");
+    assert_eq!(loaded.code_pepper, parts.code_pepper);
 
-    let broken = unique_name("portal-keys-broken");
+    let broken = unique_name("code-pepper-broken");
     client
         .create_secret()
         .name(&broken)
@@ -182,10 +195,15 @@ async fn key_material_is_read_from_secrets_manager() {
         .send()
         .await
         .unwrap();
-    let error = load_key_material(&client, &broken).await.unwrap_err();
+    let error = load_key_parts(&client, &[(KeyPurpose::CodePepper, broken.clone())])
+        .await
+        .unwrap_err();
     assert!(matches!(error, KeyError::Invalid(_)));
+    assert!(error.to_string().contains(&broken), "{error}");
     assert!(!error.to_string().contains(&material.code_pepper), "{error}");
 
-    let missing = load_key_material(&client, "no-such-secret").await.unwrap_err();
+    let missing = load_key_parts(&client, &[(KeyPurpose::CodePepper, "no-such-secret".into())])
+        .await
+        .unwrap_err();
     assert!(missing.to_string().contains("ResourceNotFoundException"), "{missing}");
 }

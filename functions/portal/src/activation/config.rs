@@ -23,7 +23,7 @@ use serde_json::Value;
 use super::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
 use super::{ActivationPolicy, Activator};
 use crate::handlers::homeoffice::{GatewayAuth, GatewayRole, HomeOfficeDeps};
-use crate::lambda::{ConfigError, LambdaConfig};
+use crate::lambda::{reported, BuiltFunction, ConfigError, LambdaConfig};
 use crate::routes::{serial_activation_routes, with_common_layers, Function};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,12 +78,16 @@ impl ActivationConfig {
     }
 }
 
+async fn initialise() -> Result<(ActivationConfig, BuiltFunction), ConfigError> {
+    let config = LambdaConfig::from_env(Function::SerialActivation)?;
+    let activation = ActivationConfig::from_env()?;
+    Ok((activation, config.build_parts().await?))
+}
+
 /// The whole `main` of the `serial-activation` function.
 pub async fn run_serial_activation_function() -> Result<(), lambda_runtime::Error> {
     crate::observability::init_json_logs();
-    let config = LambdaConfig::from_env()?;
-    let activation = ActivationConfig::from_env()?;
-    let built = config.build_parts().await?;
+    let (activation, built) = reported(Function::SerialActivation, initialise().await).await?;
     let app = built.app.clone();
     let gateway: Arc<dyn GatewayEvents> = match &activation.events {
         GatewayEventsConfig::Sns { topic_arn } => {

@@ -9,8 +9,9 @@
 //!   `https://<api host>/v1/homeoffice/buypass/callback`.
 //! - `BUYPASS_CA_BUNDLE_FILE` (path to a PEM file shipped with the function) or
 //!   `BUYPASS_CA_BUNDLE` (the PEM text): the Buypass issuing CA certificates we accept.
-//! - The client signing key (ES256, PKCS#8 base64url) is the `buypass_client_key` entry of the
-//!   key material (`PORTAL_KEYS_SECRET_ID` / `PORTAL_KEYS_FILE`), never an environment variable.
+//! - The client signing key (ES256, PKCS#8 base64url) is the `buypass_client_key` of the
+//!   `PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID` secret (or of `PORTAL_KEYS_FILE`), never an
+//!   environment variable; only this function reads that secret.
 //!   `portal-admin buypass-client-jwks` prints its public JWKS for the client registration.
 
 use std::sync::Arc;
@@ -19,11 +20,11 @@ use axum::Extension;
 
 use super::certificate::TrustedIssuers;
 use super::flow::Buypass;
-use super::keys::{client_key_from, Es256Key};
+use super::keys::Es256Key;
 use super::oidc::{OidcClient, OidcSettings};
 use crate::handlers::homeoffice::HomeOfficeDeps;
-use crate::lambda::{ConfigError, LambdaConfig};
-use crate::routes::{buypass_routes, with_common_layers, Function};
+use crate::lambda::{behind_cloudfront, reported, BuiltFunction, ConfigError, LambdaConfig};
+use crate::routes::{buypass_routes, Function};
 
 fn var(name: &'static str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -73,20 +74,30 @@ impl BuypassConfig {
     }
 }
 
-/// The whole `main` of the `buypass` function.
-pub async fn run_buypass_function() -> Result<(), lambda_http::Error> {
-    crate::observability::init_json_logs();
-    let config = LambdaConfig::from_env()?;
+async fn initialise() -> Result<(BuiltFunction, HomeOfficeDeps), ConfigError> {
+    let config = LambdaConfig::from_env(Function::Buypass)?;
     let buypass_config = BuypassConfig::from_env()?;
     let built = config.build_parts().await?;
-    let client_key = client_key_from(&built.keys)
+    let client_key = built
+        .keys
+        .buypass_client_key
+        .as_deref()
+        .map(Es256Key::from_encoded)
+        .transpose()
         .map_err(|e| ConfigError::Init(e.to_string()))?
-        .ok_or(ConfigError::Missing("buypass_client_key (in the key material)"))?;
+        .ok_or(ConfigError::Missing("PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID"))?;
     let deps = HomeOfficeDeps {
         buypass: Some(Arc::new(buypass_config.build(client_key)?)),
         trigger: None,
         gateway_auth: None,
     };
+    Ok((built, deps))
+}
+
+/// The whole `main` of the `buypass` function.
+pub async fn run_buypass_function() -> Result<(), lambda_http::Error> {
+    crate::observability::init_json_logs();
+    let (built, deps) = reported(Function::Buypass, initialise().await).await?;
     tracing::info!(function = Function::Buypass.name(), "initialised");
-    lambda_http::run(with_common_layers(buypass_routes().with_state(built.app)).layer(Extension(Arc::new(deps)))).await
+    lambda_http::run(behind_cloudfront(buypass_routes(), built.app).layer(Extension(Arc::new(deps)))).await
 }

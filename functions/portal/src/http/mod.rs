@@ -3,4 +3,5 @@
 pub mod auth;
 pub mod cookies;
 pub mod extract;
+pub mod origin;
 pub mod problem;

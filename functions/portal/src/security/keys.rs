@@ -1,8 +1,10 @@
 //! Key material: token signing keys (Ed25519, with `kid`) and the code-hash pepper.
 //!
-//! Serialised as one JSON document: a file in the data dir locally, a Secrets Manager secret in
-//! AWS. The first signing key signs; every listed key verifies, which is how rotation works
-//! (add a new key first, keep the old one until its tokens have expired).
+//! Serialised as one JSON document, the local data dir's `keys.json`. In AWS the same keys are
+//! split into one secret per purpose ([`super::key_parts`]), so each function holds only its
+//! own; `portal-local` builds the same parts from this file. The first signing key signs;
+//! every listed key verifies, which is how rotation works (add a new key first, keep the old
+//! one until its tokens have expired).
 
 use std::io::Write;
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! Cryptography the portal relies on: password hashing, code hashing, tokens, key material.
 
 pub mod codes;
+pub mod key_parts;
 pub mod keys;
 pub mod passwords;
 pub mod secretbox;

@@ -7,7 +7,8 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use ring::signature::Ed25519KeyPair;
 
-use super::keys::{KeyError, KeyMaterial};
+use super::key_parts::VerifyingKeyRecord;
+use super::keys::{KeyError, SigningKeyRecord};
 use crate::clock::UnixTime;
 use crate::domain::{SessionId, Username};
 
@@ -30,8 +31,73 @@ pub enum TokenError {
     Expired,
 }
 
-/// Built once at cold start; signing and verification then do no parsing of key material.
-pub struct TokenKeys {
+/// Checks access tokens against public keys only: it holds no private key and has no way to
+/// mint a token. What the functions that only read bearer tokens get (account, buypass).
+///
+/// Minting with it does not compile:
+///
+/// ```compile_fail
+/// # use portal::security::tokens::TokenVerifier;
+/// # use portal::domain::{SessionId, Username};
+/// fn mint(verifier: &TokenVerifier, user: &Username, session: &SessionId) {
+///     let _ = verifier.issue(user, session, 0);
+/// }
+/// ```
+pub struct TokenVerifier {
+    verifying: HashMap<String, DecodingKey>,
+    validation: Validation,
+}
+
+impl TokenVerifier {
+    /// From the public keys (every listed `kid` verifies: rotation).
+    pub fn new(keys: &[VerifyingKeyRecord], issuer: &str, audience: &str) -> Result<Self, KeyError> {
+        let mut public = Vec::with_capacity(keys.len());
+        for key in keys {
+            public.push((key.kid.clone(), key.raw()?));
+        }
+        Ok(Self::from_public(public, issuer, audience))
+    }
+
+    fn from_public(keys: Vec<(String, Vec<u8>)>, issuer: &str, audience: &str) -> Self {
+        let verifying = keys
+            .into_iter()
+            .map(|(kid, raw)| (kid, DecodingKey::from_ed_der(&raw)))
+            .collect();
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Expiry is checked against the injected clock below, not the system clock.
+        validation.validate_exp = false;
+        Self { verifying, validation }
+    }
+
+    pub fn verify(&self, token: &str, now: UnixTime) -> Result<AccessClaims, TokenError> {
+        if token.len() > 4096 {
+            return Err(TokenError::Invalid);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verifying.get(kid))
+            .ok_or(TokenError::Invalid)?;
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map_err(|_| TokenError::Invalid)?;
+        if data.claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        Ok(data.claims)
+    }
+}
+
+/// Mints access tokens with the first signing key and verifies with all of them. Built once at
+/// cold start; signing and verification then do no parsing of key material. Only the function
+/// that opens and refreshes sessions (sms-code) and portal-local hold one.
+pub struct TokenIssuer {
     issuer: String,
     audience: String,
     lifetime: i64,
@@ -39,43 +105,36 @@ pub struct TokenKeys {
     header_b64: String,
     /// Parsed once: jsonwebtoken would re-parse the PKCS#8 document on every signature.
     signing: Ed25519KeyPair,
-    verifying: HashMap<String, DecodingKey>,
-    validation: Validation,
+    verifier: TokenVerifier,
 }
 
-impl TokenKeys {
-    pub fn new(material: &KeyMaterial, issuer: &str, audience: &str, lifetime: i64) -> Result<Self, KeyError> {
-        let current = material
-            .signing_keys
-            .first()
-            .ok_or_else(|| KeyError::Invalid("no signing key".into()))?;
+impl TokenIssuer {
+    pub fn new(keys: &[SigningKeyRecord], issuer: &str, audience: &str, lifetime: i64) -> Result<Self, KeyError> {
+        let current = keys.first().ok_or_else(|| KeyError::Invalid("no signing key".into()))?;
         let signing = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&current.der()?)
             .map_err(|e| KeyError::Invalid(format!("signing key {}: {e}", current.kid)))?;
         let header = serde_json::json!({ "typ": "JWT", "alg": "EdDSA", "kid": current.kid });
         let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
-        let mut verifying = HashMap::new();
-        for key in &material.signing_keys {
-            verifying.insert(key.kid.clone(), DecodingKey::from_ed_der(&key.public_key()?));
+        let mut public = Vec::with_capacity(keys.len());
+        for key in keys {
+            public.push((key.kid.clone(), key.public_key()?));
         }
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // Expiry is checked against the injected clock below, not the system clock.
-        validation.validate_exp = false;
         Ok(Self {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             lifetime,
             header_b64,
             signing,
-            verifying,
-            validation,
+            verifier: TokenVerifier::from_public(public, issuer, audience),
         })
     }
 
     pub fn lifetime(&self) -> i64 {
         self.lifetime
+    }
+
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.verifier
     }
 
     pub fn issue(&self, username: &Username, session: &SessionId, now: UnixTime) -> Result<String, KeyError> {
@@ -101,34 +160,44 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str, now: UnixTime) -> Result<AccessClaims, TokenError> {
-        if token.len() > 4096 {
-            return Err(TokenError::Invalid);
+        self.verifier.verify(token, now)
+    }
+}
+
+/// The access-token keys one process holds. Which variant is decided by the key parts it
+/// loaded; a verify-only process has no [`TokenIssuer`] to mint with.
+pub enum AccessTokenKeys {
+    Issuer(TokenIssuer),
+    VerifyOnly(TokenVerifier),
+    /// Neither (serial-activation, login): bearer routes answer 500, never 200.
+    Absent,
+}
+
+impl AccessTokenKeys {
+    pub fn issuer(&self) -> Option<&TokenIssuer> {
+        match self {
+            AccessTokenKeys::Issuer(issuer) => Some(issuer),
+            _ => None,
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(TokenError::Invalid);
+    }
+
+    pub fn verifier(&self) -> Option<&TokenVerifier> {
+        match self {
+            AccessTokenKeys::Issuer(issuer) => Some(issuer.verifier()),
+            AccessTokenKeys::VerifyOnly(verifier) => Some(verifier),
+            AccessTokenKeys::Absent => None,
         }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.verifying.get(kid))
-            .ok_or(TokenError::Invalid)?;
-        let data =
-            jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map_err(|_| TokenError::Invalid)?;
-        if data.claims.exp <= now {
-            return Err(TokenError::Expired);
-        }
-        Ok(data.claims)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::security::keys::new_signing_key;
+    use crate::security::key_parts::KeyParts;
+    use crate::security::keys::{new_signing_key, KeyMaterial};
 
-    fn keys(material: &KeyMaterial) -> TokenKeys {
-        TokenKeys::new(material, "https://portal.test", "hjemmekontor-api", 900).unwrap()
+    fn keys(material: &KeyMaterial) -> TokenIssuer {
+        TokenIssuer::new(&material.signing_keys, "https://portal.test", "hjemmekontor-api", 900).unwrap()
     }
 
     #[test]
@@ -183,10 +252,35 @@ mod tests {
     #[test]
     fn wrong_audience_or_issuer_fails() {
         let material = KeyMaterial::generate().unwrap();
-        let other = TokenKeys::new(&material, "https://evil.test", "hjemmekontor-api", 900).unwrap();
+        let other = TokenIssuer::new(&material.signing_keys, "https://evil.test", "hjemmekontor-api", 900).unwrap();
         let token = other
             .issue(&Username::parse("kari").unwrap(), &SessionId::generate(), 1_000)
             .unwrap();
         assert_eq!(keys(&material).verify(&token, 1_001), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_verify_only_key_set_checks_tokens_but_holds_nothing_to_mint_with() {
+        let material = KeyMaterial::generate().unwrap();
+        let issuer = keys(&material);
+        let token = issuer
+            .issue(&Username::parse("kari").unwrap(), &SessionId::generate(), 1_000)
+            .unwrap();
+        // What account and buypass load: the public halves only.
+        let public = KeyParts::from_material(&material).unwrap().verifying.unwrap();
+        let verifier = TokenVerifier::new(&public, "https://portal.test", "hjemmekontor-api").unwrap();
+        assert_eq!(verifier.verify(&token, 1_001).unwrap().sub, "kari");
+        let held = AccessTokenKeys::VerifyOnly(verifier);
+        assert!(
+            held.issuer().is_none(),
+            "a verify-only key set must not yield an issuer"
+        );
+        assert!(held.verifier().is_some());
+        // A verifying key given where a signing key is expected is not a signing key.
+        let as_signing = SigningKeyRecord {
+            kid: public[0].kid.clone(),
+            pkcs8: public[0].public_key.clone(),
+        };
+        assert!(TokenIssuer::new(&[as_signing], "https://portal.test", "hjemmekontor-api", 900).is_err());
     }
 }

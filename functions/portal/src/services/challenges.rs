@@ -327,6 +327,7 @@ impl App {
         password_version: Option<u64>,
     ) -> Result<(Challenge, SmsCode), ApiError> {
         let now = self.now();
+        let hasher = self.code_hasher()?;
         self.reserve_sms(&purpose, username, destination).await?;
         let id = ChallengeId::generate();
         let code = SmsCode::generate();
@@ -335,7 +336,7 @@ impl App {
             purpose,
             username: username.clone(),
             destination: destination.clone(),
-            code_hash: Some(self.codes.hash(&id, &code)),
+            code_hash: Some(hasher.hash(&id, &code)),
             code_expires_at: now + self.policy.code_lifetime,
             last_sent_at: now,
             resends: 0,
@@ -430,7 +431,7 @@ impl App {
         let decoy = challenge.code_hash.is_none() && !challenge.totp;
         let is_reset = matches!(challenge.purpose, ChallengePurpose::PasswordReset);
         let code = SmsCode::generate();
-        let code_hash = self.codes.hash(id, &code);
+        let code_hash = self.code_hasher()?.hash(id, &code);
         let attempts_max = self.policy.code_attempts_per_challenge;
         // Throttle checks and the new code are one conditional write, so two parallel resends
         // cannot both pass the 30-second rule.
@@ -578,7 +579,7 @@ impl App {
         let scope = CodeScope::of(&challenge.purpose);
         let slot = self.reserve_code_attempt(scope, &challenge.username).await?;
         let max = self.policy.code_attempts_per_challenge;
-        let codes = &self.codes;
+        let codes = self.code_hasher()?;
         let outcome = self
             .repo
             .modify::<Challenge, Result<Challenge, u32>, ApiError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| {

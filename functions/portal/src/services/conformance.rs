@@ -13,7 +13,6 @@ use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::{Policy, Settings};
 use crate::domain::{MobileNumber, Password, SmsCode, Username};
 use crate::error::ApiError;
-use crate::security::keys::KeyMaterial;
 use crate::security::passwords::HashParams;
 use crate::services::admin::NewAccount;
 use crate::services::limits::Limit;
@@ -80,7 +79,7 @@ fn app_with(store: Arc<dyn ItemStore>, phone: Arc<Phone>, policy: Policy, clock:
         store,
         sms: phone,
         clock,
-        keys: KeyMaterial::generate().expect("keys"),
+        keys: crate::security::key_parts::KeyParts::generate().expect("keys"),
         settings: Settings::default(),
         policy,
         // Password hashing is not what these checks are about.

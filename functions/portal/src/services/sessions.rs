@@ -164,6 +164,8 @@ impl App {
 
     fn access_token(&self, session: &Session, now: UnixTime) -> Result<String, ApiError> {
         self.tokens
+            .issuer()
+            .ok_or_else(|| ApiError::Internal("this function holds no token signing key".into()))?
             .issue(&session.username, &session.id, now)
             .map_err(|e| ApiError::Internal(e.to_string()))
     }
@@ -253,7 +255,7 @@ impl App {
             .await;
         Ok(Tokens {
             access_token: self.access_token(&session, now)?,
-            expires_in: self.tokens.lifetime(),
+            expires_in: self.policy.access_token_lifetime,
             cookie_max_age: self.cookie_max_age(&session, now),
             refresh,
             session,
@@ -318,7 +320,7 @@ impl App {
                     .await;
                 Ok(Tokens {
                     access_token: self.access_token(&session, now)?,
-                    expires_in: self.tokens.lifetime(),
+                    expires_in: self.policy.access_token_lifetime,
                     cookie_max_age: self.cookie_max_age(&session, now),
                     refresh: next,
                     session,
@@ -336,7 +338,11 @@ impl App {
     /// Checks a bearer token and that its session is still live (ASVS 3.3.1).
     pub async fn authenticate(&self, bearer: &str) -> Result<Caller, ApiError> {
         let now = self.now();
-        let claims = self.tokens.verify(bearer, now).map_err(|e| match e {
+        let verifier = self
+            .tokens
+            .verifier()
+            .ok_or_else(|| ApiError::Internal("this function holds no token verification key".into()))?;
+        let claims = verifier.verify(bearer, now).map_err(|e| match e {
             TokenError::Expired => ApiError::SessionExpired,
             TokenError::Invalid => ApiError::Unauthenticated,
         })?;

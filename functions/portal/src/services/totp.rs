@@ -184,9 +184,13 @@ fn versioned_put<T: Serialize>(
 
 impl App {
     fn secret_box(&self) -> Result<&SecretBox, ApiError> {
-        self.totp_box
-            .as_ref()
-            .ok_or(ApiError::TotpUnavailable("the key material has no totp_key"))
+        match &self.totp {
+            crate::app::TotpKeying::Key(secret_box) => Ok(secret_box),
+            crate::app::TotpKeying::HeldByOtherFunctions => {
+                Err(ApiError::Internal("this function holds no totp_key".into()))
+            }
+            crate::app::TotpKeying::Absent => Err(ApiError::TotpUnavailable("the key material has no totp_key")),
+        }
     }
 
     /// Encrypts an authenticator secret for `username`.
@@ -218,7 +222,7 @@ impl App {
     /// Whether login should offer the authenticator app (and send no SMS unless asked). Never
     /// true when this deployment has no key to open secrets with: then SMS it is, as before.
     pub async fn totp_active(&self, username: &Username) -> Result<bool, ApiError> {
-        if self.totp_box.is_none() {
+        if matches!(self.totp, crate::app::TotpKeying::Absent) {
             return Ok(false);
         }
         Ok(self.totp_record(username).await?.is_some_and(|r| r.active.is_some()))

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use portal::domain::{SessionId, Username};
 use portal::security::keys::KeyMaterial;
-use portal::security::tokens::TokenKeys;
+use portal::security::tokens::TokenIssuer;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -18,14 +18,14 @@ const NOW: i64 = 1_767_225_600;
 
 struct Keys {
     material: KeyMaterial,
-    keys: TokenKeys,
+    keys: TokenIssuer,
     token: String,
 }
 
 impl Keys {
     fn new() -> Self {
         let material = KeyMaterial::generate().unwrap_or_else(|e| panic!("{e}"));
-        let keys = TokenKeys::new(&material, ISSUER, AUDIENCE, 900).unwrap_or_else(|e| panic!("{e}"));
+        let keys = TokenIssuer::new(&material.signing_keys, ISSUER, AUDIENCE, 900).unwrap_or_else(|e| panic!("{e}"));
         let token = keys
             .issue(
                 &Username::parse("kari").unwrap_or_else(|e| panic!("{e}")),
@@ -95,7 +95,7 @@ fn forgeries(keys: &Keys) -> Vec<String> {
     let other = KeyMaterial::generate().unwrap_or_else(|e| panic!("{e}"));
     let mut other_material = other.clone();
     other_material.signing_keys[0].kid = keys.material.signing_keys[0].kid.clone();
-    if let Ok(other_keys) = TokenKeys::new(&other_material, ISSUER, AUDIENCE, 900) {
+    if let Ok(other_keys) = TokenIssuer::new(&other_material.signing_keys, ISSUER, AUDIENCE, 900) {
         if let Ok(t) = other_keys.issue(
             &Username::parse("admin").unwrap_or_else(|e| panic!("{e}")),
             &SessionId::generate(),

@@ -1,0 +1,58 @@
+//! Requests must come through CloudFront (and its WAF): CloudFront adds a secret header
+//! (`infra/cloudfront.tf`), and a function that was given the origin secret answers 404, as
+//! for a path that does not exist, to every request without a matching value. The API's
+//! execute-api hostname is guessable; without this check anyone could skip the WAF's per-IP
+//! limits by calling it directly. The gateway's IAM-authorised route (serial-activation) is
+//! called at the API directly and is not behind this check.
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::SharedApp;
+use crate::error::ApiError;
+
+/// The header CloudFront's viewer-request function sets (infra/cloudfront.tf).
+pub const ORIGIN_VERIFY_HEADER: &str = "x-hk-origin-verify";
+
+/// Whether `presented` is one of `accepted`, compared in constant time per value (every
+/// value is compared, so the time does not tell which one matched, if any).
+pub fn origin_matches(accepted: &[String], presented: Option<&str>) -> bool {
+    let Some(presented) = presented else {
+        return false;
+    };
+    accepted
+        .iter()
+        .fold(false, |found, value| crate::security::ct_eq(value, presented) | found)
+}
+
+/// Middleware: passes requests carrying the origin secret, 404 for the rest. Without an
+/// origin secret (portal-local, tests) it passes everything.
+pub async fn require_origin(State(app): State<SharedApp>, request: Request, next: Next) -> Response {
+    if let Some(accepted) = &app.origin_secrets {
+        let presented = request
+            .headers()
+            .get(ORIGIN_VERIFY_HEADER)
+            .and_then(|v| v.to_str().ok());
+        if !origin_matches(accepted, presented) {
+            return ApiError::NotFound.into_response();
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_listed_value_passes() {
+        let accepted = vec!["a".repeat(32), "b".repeat(32)];
+        assert!(origin_matches(&accepted, Some(&"b".repeat(32))));
+        assert!(!origin_matches(&accepted, Some(&"c".repeat(32))));
+        assert!(!origin_matches(&accepted, Some(&"a".repeat(31))));
+        assert!(!origin_matches(&accepted, Some("")));
+        assert!(!origin_matches(&accepted, None));
+        assert!(!origin_matches(&[], Some(&"a".repeat(32))));
+    }
+}
