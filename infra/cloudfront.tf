@@ -12,15 +12,30 @@
 # state, plan or code. The WAF logs redact the header. The only route that skips the check is
 # the gateway's IAM-authorised certificate lookup (SigV4 is bound to the execute-api host,
 # so the gateway calls the API directly; IAM is its gate).
+#
+# The viewer's address: behind CloudFront, API Gateway's sourceIp is an edge server's, so the
+# same function also sets x-hk-viewer-ip to the viewer's IP (dropping any copy the viewer
+# sent). The code uses it for its per-IP limits only on requests that carry the matching
+# origin secret (functions/portal/src/http/origin.rs). Headers a viewer-request function sets
+# are part of the viewer request, and the origin request policy (all viewer headers except
+# Host) forwards both to the API.
 
 locals {
   origin_verify_header  = "x-hk-origin-verify"
   origin_verify_kvs_key = "origin-verify"
+  viewer_ip_header      = "x-hk-viewer-ip" # VIEWER_IP_HEADER in functions/portal/src/http/origin.rs
   api_origin_id         = "http-api"
   # Auth paths in the tight per-IP class: everything under /v1/auth/ except refresh and
-  # logout, which a signed-in browser calls on its own and which check a session credential.
+  # logout, which a signed-in browser calls on its own and which check a session credential
+  # (refresh has a per-IP rule of its own).
   waf_auth_prefix       = "/v1/auth/"
   waf_auth_exempt_paths = ["/v1/auth/refresh", "/v1/auth/logout"]
+  waf_forgot_path       = "/v1/auth/password/forgot"
+  waf_refresh_path      = "/v1/auth/refresh"
+  # Applied to the URI path before every path match, in this order (priority = index):
+  # percent-decoding, then removing duplicate slashes and ./ ../ segments, so /v1/%61uth/login
+  # or /v1//auth/./login is matched as /v1/auth/login.
+  waf_path_transformations = ["URL_DECODE", "NORMALIZE_PATH"]
 }
 
 data "aws_cloudfront_cache_policy" "caching_disabled" {
@@ -43,12 +58,13 @@ resource "aws_cloudfront_key_value_store" "origin" {
 resource "aws_cloudfront_function" "origin_verify" {
   name    = "${local.name}-origin-verify"
   runtime = "cloudfront-js-2.0"
-  comment = "Adds the origin secret header the API requires"
+  comment = "Adds the origin secret header the API requires and the viewer IP header"
   publish = true
   code = templatefile("${path.module}/cloudfront/origin-verify.js", {
-    kvs_id  = element(split("/", aws_cloudfront_key_value_store.origin.arn), 1)
-    header  = local.origin_verify_header
-    kvs_key = local.origin_verify_kvs_key
+    kvs_id           = element(split("/", aws_cloudfront_key_value_store.origin.arn), 1)
+    header           = local.origin_verify_header
+    kvs_key          = local.origin_verify_kvs_key
+    viewer_ip_header = local.viewer_ip_header
   })
   key_value_store_associations = [aws_cloudfront_key_value_store.origin.arn]
 }
@@ -58,10 +74,14 @@ resource "aws_cloudfront_distribution" "api" {
   #checkov:skip=CKV_AWS_310:One origin (the HTTP API); there is no second origin to fail over to.
   #checkov:skip=CKV_AWS_305:An API, not a website: there is no root object to serve.
   #checkov:skip=CKV_AWS_374:Users sign in from wherever they work, abroad included; abuse is limited per IP by the WAF and per account in the code, not by country.
-  #checkov:skip=CKV2_AWS_42:The certificate is the operator's (api_domain_name + api_certificate_arn, ACM in us-east-1); without one the distribution serves *.cloudfront.net, for test environments only (README).
-  #checkov:skip=CKV_AWS_174:TLS 1.2_2021 is set whenever a certificate is given (api_certificate_arn); *.cloudfront.net's default certificate cannot set a minimum (test environments only, README).
-  enabled         = true
-  is_ipv6_enabled = true
+  #checkov:skip=CKV2_AWS_42:The certificate is the operator's (api_domain_name + api_certificate_arn, ACM in us-east-1); without one the precondition below refuses to plan unless allow_default_cloudfront_certificate is set (test environments only, README).
+  #checkov:skip=CKV_AWS_174:TLS 1.2_2021 is set whenever a certificate is given (api_certificate_arn); *.cloudfront.net's default certificate cannot set a minimum, and the precondition below allows it only with allow_default_cloudfront_certificate (test environments only, README).
+  enabled = true
+  # IPv4 only: the WAF's rate rules and the code's per-IP limits key on one address, and an
+  # IPv6 host owns a whole /64 (2^64 addresses), so over IPv6 one client could rotate source
+  # addresses past every per-IP limit. IPv6-only clients reach it through their network's
+  # NAT64/464XLAT, as they reach any IPv4-only site.
+  is_ipv6_enabled = false
   comment         = "${local.name}: the portal API (HTTP API behind WAF)"
   price_class     = var.cloudfront_price_class
   aliases         = var.api_domain_name != "" ? [var.api_domain_name] : []
@@ -113,6 +133,15 @@ resource "aws_cloudfront_distribution" "api" {
     ssl_support_method             = var.api_certificate_arn != "" ? "sni-only" : null
     minimum_protocol_version       = var.api_certificate_arn != "" ? "TLSv1.2_2021" : "TLSv1"
   }
+
+  lifecycle {
+    precondition {
+      # The default *.cloudfront.net certificate lets viewers in with TLS 1.0: never by
+      # accident, only where someone said so (test environments).
+      condition     = var.api_certificate_arn != "" || var.allow_default_cloudfront_certificate
+      error_message = "api_certificate_arn is empty: the distribution would serve *.cloudfront.net with TLS 1.0 allowed. Set api_domain_name and api_certificate_arn (ACM, us-east-1), or allow_default_cloudfront_certificate = true in a test environment."
+    }
+  }
 }
 
 # WAF for CloudFront lives in us-east-1 (scope CLOUDFRONT), whatever the stack's region.
@@ -125,6 +154,73 @@ resource "aws_wafv2_web_acl" "api" {
 
   default_action {
     allow {}
+  }
+
+  rule {
+    # Forgot-password sends an SMS to anyone's number and all callers share one hourly SMS
+    # budget (reset_sms_per_hour), so one address gets far fewer POSTs here than on the other
+    # auth paths: it cannot use up the budget for everyone on its own. Only POST is counted
+    # (the CORS preflight is not the SMS). Evaluated before the auth-path rule.
+    name     = "forgot-password-per-ip"
+    priority = 5
+
+    action {
+      block {
+        custom_response {
+          response_code            = 429
+          custom_response_body_key = "too-many-requests"
+        }
+      }
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = var.waf_forgot_requests_per_ip
+        evaluation_window_sec = 300
+        aggregate_key_type    = "IP"
+
+        scope_down_statement {
+          and_statement {
+            statement {
+              byte_match_statement {
+                search_string         = "POST"
+                positional_constraint = "EXACTLY"
+                field_to_match {
+                  method {}
+                }
+                text_transformation {
+                  priority = 0
+                  type     = "NONE"
+                }
+              }
+            }
+            statement {
+              byte_match_statement {
+                # STARTS_WITH: a trailing slash or suffix is counted too, never let through.
+                search_string         = local.waf_forgot_path
+                positional_constraint = "STARTS_WITH"
+                field_to_match {
+                  uri_path {}
+                }
+                dynamic "text_transformation" {
+                  for_each = local.waf_path_transformations
+                  content {
+                    priority = text_transformation.key
+                    type     = text_transformation.value
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-forgot-password-per-ip"
+      sampled_requests_enabled   = true
+    }
   }
 
   rule {
@@ -157,9 +253,12 @@ resource "aws_wafv2_web_acl" "api" {
                 field_to_match {
                   uri_path {}
                 }
-                text_transformation {
-                  priority = 0
-                  type     = "NONE"
+                dynamic "text_transformation" {
+                  for_each = local.waf_path_transformations
+                  content {
+                    priority = text_transformation.key
+                    type     = text_transformation.value
+                  }
                 }
               }
             }
@@ -176,9 +275,12 @@ resource "aws_wafv2_web_acl" "api" {
                           field_to_match {
                             uri_path {}
                           }
-                          text_transformation {
-                            priority = 0
-                            type     = "NONE"
+                          dynamic "text_transformation" {
+                            for_each = local.waf_path_transformations
+                            content {
+                              priority = text_transformation.key
+                              type     = text_transformation.value
+                            }
                           }
                         }
                       }
@@ -195,6 +297,72 @@ resource "aws_wafv2_web_acl" "api" {
     visibility_config {
       cloudwatch_metrics_enabled = true
       metric_name                = "${local.name}-auth-paths-per-ip"
+      sampled_requests_enabled   = true
+    }
+  }
+
+  rule {
+    # Refresh is exempt from the auth-path rule (signed-in browsers call it on their own),
+    # but a browser needs about one per page load or per 15-minute access token, so an
+    # address far above that is guessing or replaying refresh tokens.
+    name     = "refresh-per-ip"
+    priority = 15
+
+    action {
+      block {
+        custom_response {
+          response_code            = 429
+          custom_response_body_key = "too-many-requests"
+        }
+      }
+    }
+
+    statement {
+      rate_based_statement {
+        limit                 = var.waf_refresh_requests_per_ip
+        evaluation_window_sec = 300
+        aggregate_key_type    = "IP"
+
+        scope_down_statement {
+          and_statement {
+            statement {
+              byte_match_statement {
+                search_string         = "POST"
+                positional_constraint = "EXACTLY"
+                field_to_match {
+                  method {}
+                }
+                text_transformation {
+                  priority = 0
+                  type     = "NONE"
+                }
+              }
+            }
+            statement {
+              byte_match_statement {
+                # STARTS_WITH: a trailing slash or suffix is counted too, never let through.
+                search_string         = local.waf_refresh_path
+                positional_constraint = "STARTS_WITH"
+                field_to_match {
+                  uri_path {}
+                }
+                dynamic "text_transformation" {
+                  for_each = local.waf_path_transformations
+                  content {
+                    priority = text_transformation.key
+                    type     = text_transformation.value
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+
+    visibility_config {
+      cloudwatch_metrics_enabled = true
+      metric_name                = "${local.name}-refresh-per-ip"
       sampled_requests_enabled   = true
     }
   }
@@ -320,7 +488,10 @@ resource "aws_wafv2_web_acl" "api" {
 
 # WAF logs: CloudWatch Logs in us-east-1 (the group name must start with aws-waf-logs-),
 # encrypted with a key of that region. Credentials, cookies, the query string (the Buypass
-# callback's authorization code) and the origin secret header are redacted.
+# callback's authorization code) and the origin secret header are redacted, nothing else.
+# x-hk-viewer-ip is not: WAF sees the request before the viewer-request function, so a value
+# in the log is one a viewer sent (a spoofing attempt worth seeing; the function replaces it),
+# and the real viewer address is in the log's clientIp anyway.
 resource "aws_cloudwatch_log_group" "waf" {
   provider = aws.us_east_1
 

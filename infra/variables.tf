@@ -208,13 +208,13 @@ variable "reset_sms_per_hour" {
 }
 
 variable "api_domain_name" {
-  description = "The API's public host name on CloudFront (api.example.no), with api_certificate_arn. Empty: the distribution's *.cloudfront.net name (test environments only: no TLS minimum can be set on it)."
+  description = "The API's public host name on CloudFront (api.example.no), with api_certificate_arn. Empty: the distribution's *.cloudfront.net name (test environments only, with allow_default_cloudfront_certificate: no TLS minimum can be set on it)."
   type        = string
   default     = ""
 }
 
 variable "api_certificate_arn" {
-  description = "ACM certificate for api_domain_name, issued in us-east-1 (CloudFront's region). Given: TLS 1.2 (TLSv1.2_2021) minimum, SNI."
+  description = "ACM certificate for api_domain_name, issued in us-east-1 (CloudFront's region). Given: TLS 1.2 (TLSv1.2_2021) minimum, SNI. Required unless allow_default_cloudfront_certificate is true (test environments)."
   type        = string
   default     = ""
 
@@ -250,4 +250,32 @@ variable "waf_requests_per_ip" {
     condition     = var.waf_requests_per_ip >= 10
     error_message = "WAF rate-based rules need a limit of at least 10."
   }
+}
+
+variable "waf_forgot_requests_per_ip" {
+  description = "POST requests per client IP per 5 minutes to /v1/auth/password/forgot before WAF answers 429 for that IP. Each may send an SMS, and all callers share reset_sms_per_hour: one address can spend at most 12 times this per hour, so keep it well below that budget."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.waf_forgot_requests_per_ip >= 10 && floor(var.waf_forgot_requests_per_ip) == var.waf_forgot_requests_per_ip
+    error_message = "waf_forgot_requests_per_ip must be a whole number, at least 10 (WAF rate-based rules need a limit of at least 10)."
+  }
+}
+
+variable "waf_refresh_requests_per_ip" {
+  description = "POST requests per client IP per 5 minutes to /v1/auth/refresh before WAF answers 429 for that IP. A browser refreshes about once per page load or per 15-minute access token; offices behind one NAT address share the limit."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.waf_refresh_requests_per_ip >= 10 && floor(var.waf_refresh_requests_per_ip) == var.waf_refresh_requests_per_ip
+    error_message = "waf_refresh_requests_per_ip must be a whole number, at least 10 (WAF rate-based rules need a limit of at least 10)."
+  }
+}
+
+variable "allow_default_cloudfront_certificate" {
+  description = "Test environments only: allow the distribution without api_certificate_arn, on *.cloudfront.net with CloudFront's default certificate, which accepts TLS 1.0. Without this, planning fails when no certificate is given."
+  type        = bool
+  default     = false
 }

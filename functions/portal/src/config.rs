@@ -22,6 +22,8 @@ pub struct Policy {
     /// callers can spend on text messages. Past it, resets answer `sms_unavailable` and the
     /// `login` function logs the `ResetSmsBudgetExhausted` metric (alarmed in infra/).
     pub reset_sms_global_per_hour: usize,
+    /// Forgot-password requests per source address and hour (known and unknown names alike).
+    pub forgot_requests_per_ip_hour: usize,
     /// Login challenges of users with an authenticator app send no SMS, so the SMS limits do
     /// not bound how many can be opened; this does.
     pub totp_challenges_per_account_hour: usize,
@@ -51,6 +53,7 @@ impl Default for Policy {
             sms_per_destination_day: 20,
             reset_sms_per_destination_day: 5,
             reset_sms_global_per_hour: 500,
+            forgot_requests_per_ip_hour: 10,
             totp_challenges_per_account_hour: 10,
             password_failures_before_backoff: 5,
             password_backoff_cap: 15 * 60,

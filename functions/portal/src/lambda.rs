@@ -613,4 +613,61 @@ mod tests {
             assert_eq!(problem["code"], code, "{origin:?}");
         }
     }
+
+    /// Review of issue 14 (item 9): behind CloudFront every request's `sourceIp` is an edge
+    /// server, so the per-address limits counted whole edge locations. They count the viewer
+    /// address CloudFront vouches for, and only on requests that carry the origin secret.
+    #[tokio::test]
+    async fn behind_cloudfront_the_per_address_limits_count_the_viewer_cloudfront_names() {
+        use crate::app::{App, AppParts};
+        use crate::config::{Policy, Settings};
+        use crate::http::origin::{ORIGIN_VERIFY_HEADER, VIEWER_IP_HEADER};
+        use tower::ServiceExt;
+        const ORIGIN: &str = "origin-secret-0123456789-abcdefghijklmnop";
+        let mut keys = KeyParts::generate().unwrap();
+        keys.origin_verify = Some(vec![ORIGIN.to_owned()]);
+        let app = App::build(AppParts {
+            store: Arc::new(SqliteStore::in_memory().unwrap()),
+            sms: Arc::new(crate::testing::CapturingSms::default()),
+            clock: Arc::new(crate::clock::ManualClock::new(crate::testing::START)),
+            keys,
+            settings: Settings::default(),
+            policy: Policy::default(),
+            hash_params: crate::testing::FAST_HASH,
+        })
+        .unwrap();
+        let router = behind_cloudfront(crate::routes::login_routes(), app.clone());
+        let login = |viewer: &'static str, origin: &'static str, name: String| {
+            let router = router.clone();
+            async move {
+                let body = serde_json::json!({ "username": name, "password": "feil passord her" }).to_string();
+                let request = http::Request::post("/v1/auth/login")
+                    .header("content-type", "application/json")
+                    .header(ORIGIN_VERIFY_HEADER, origin)
+                    .header(VIEWER_IP_HEADER, viewer)
+                    .body(axum::body::Body::from(body))
+                    .unwrap();
+                router.oneshot(request).await.unwrap().status().as_u16()
+            }
+        };
+        let limit = app.policy.ip_failures_per_window;
+        for i in 0..limit {
+            assert_eq!(login("192.0.2.10", ORIGIN, format!("ukjent{i}")).await, 401);
+        }
+        assert_eq!(
+            login("192.0.2.10", ORIGIN, "ukjent.igjen".into()).await,
+            429,
+            "the guessing viewer is stopped"
+        );
+        assert_eq!(
+            login("198.51.100.7", ORIGIN, "ukjent.annen".into()).await,
+            401,
+            "another viewer at the same edge is not"
+        );
+        // Without the origin secret the header proves nothing (and the request goes nowhere).
+        assert_eq!(
+            login("198.51.100.8", "not-the-secret-0123456789-abcdefghij", "x".into()).await,
+            404
+        );
+    }
 }

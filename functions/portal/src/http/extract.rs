@@ -100,7 +100,9 @@ fn describe(e: &serde_json::Error) -> String {
     }
 }
 
-/// The caller's address: API Gateway's `sourceIp` in Lambda, the socket peer locally.
+/// The caller's address: behind CloudFront the viewer's address it vouches for
+/// ([`crate::http::origin::ViewerIp`], trusted only with the origin secret), else API
+/// Gateway's `sourceIp` in Lambda, the socket peer locally.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub Option<String>);
 
@@ -114,6 +116,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(viewer) = parts.extensions.get::<crate::http::origin::ViewerIp>() {
+            return Ok(Self(Some(viewer.0.to_string())));
+        }
         if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) =
             parts.extensions.get::<lambda_http::request::RequestContext>()
         {

@@ -15,6 +15,16 @@ use crate::error::ApiError;
 /// The header CloudFront's viewer-request function sets (infra/cloudfront.tf).
 pub const ORIGIN_VERIFY_HEADER: &str = "x-hk-origin-verify";
 
+/// The viewer's address as CloudFront saw it, set by the same function (a viewer's own copy
+/// is deleted there). Behind CloudFront, API Gateway's `sourceIp` is a CloudFront server
+/// shared by everyone at that edge location, so the per-address limits need this instead.
+pub const VIEWER_IP_HEADER: &str = "x-hk-viewer-ip";
+
+/// The viewer's address from [`VIEWER_IP_HEADER`], put into the request's extensions only
+/// when the request also carried the origin secret: only CloudFront can have set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewerIp(pub std::net::IpAddr);
+
 /// Whether `presented` is one of `accepted`, compared in constant time per value (every
 /// value is compared, so the time does not tell which one matched, if any).
 pub fn origin_matches(accepted: &[String], presented: Option<&str>) -> bool {
@@ -28,7 +38,7 @@ pub fn origin_matches(accepted: &[String], presented: Option<&str>) -> bool {
 
 /// Middleware: passes requests carrying the origin secret, 404 for the rest. Without an
 /// origin secret (portal-local, tests) it passes everything.
-pub async fn require_origin(State(app): State<SharedApp>, request: Request, next: Next) -> Response {
+pub async fn require_origin(State(app): State<SharedApp>, mut request: Request, next: Next) -> Response {
     if let Some(accepted) = &app.origin_secrets {
         let presented = request
             .headers()
@@ -36,6 +46,14 @@ pub async fn require_origin(State(app): State<SharedApp>, request: Request, next
             .and_then(|v| v.to_str().ok());
         if !origin_matches(accepted, presented) {
             return ApiError::NotFound.into_response();
+        }
+        let viewer = request
+            .headers()
+            .get(VIEWER_IP_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
+        if let Some(ip) = viewer {
+            request.extensions_mut().insert(ViewerIp(ip));
         }
     }
     next.run(request).await

@@ -216,28 +216,35 @@ impl App {
         self.password_attempt_succeeded(&backoff_key, &attempt, source_ip)
             .await?;
         if verdict == Verdict::MatchNeedsRehash {
-            self.rehash(&account.username, password).await;
+            self.rehash(&account, password).await;
         }
         Ok(account)
     }
 
     /// Stores a hash at the current parameters; best effort (the login goes on regardless).
-    async fn rehash(&self, username: &Username, password: &Password) {
+    /// Only while the stored hash is still the one `checked` held: a password changed or
+    /// reset meanwhile must never be overwritten by the old one.
+    async fn rehash(&self, checked: &Account, password: &Password) {
         let Ok(hash) = self.passwords.hash(password).await else {
             return;
         };
         let now = self.now();
-        let result = self
-            .repo
-            .modify::<Account, (), ApiError, _>(&account_pk(username), PROFILE_SK, now, |current| match current {
-                Some(a) => {
-                    let mut a = a.clone();
-                    a.password_hash = PhcHash(hash.clone());
-                    Ok((Change::Write(a, ()), None))
-                }
-                None => Ok((Change::Keep(()), None)),
-            })
-            .await;
+        let result =
+            self.repo
+                .modify::<Account, (), ApiError, _>(&account_pk(&checked.username), PROFILE_SK, now, |current| {
+                    match current {
+                        Some(a)
+                            if a.password_hash == checked.password_hash
+                                && a.password_version == checked.password_version =>
+                        {
+                            let mut a = a.clone();
+                            a.password_hash = PhcHash(hash.clone());
+                            Ok((Change::Write(a, ()), None))
+                        }
+                        _ => Ok((Change::Keep(()), None)),
+                    }
+                })
+                .await;
         if let Err(e) = result {
             tracing::warn!(error = %e, "password rehash not stored");
         }

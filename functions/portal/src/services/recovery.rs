@@ -27,12 +27,12 @@ const DECOY_DESTINATION: &str = "+99900000000";
 
 impl App {
     fn forgot_requests_per_ip(&self) -> Limit {
-        // As many requests per address as login allows failures: enough for a shared office
-        // address, too few to text a whole user list.
+        // Enough for a shared office address; far below the global budget
+        // ([`crate::config::Policy::reset_sms_global_per_hour`]), so one address cannot use it up.
         Limit {
             scope: "ip-forgot",
-            max: self.policy.ip_failures_per_window,
-            window: self.policy.ip_failure_window,
+            max: self.policy.forgot_requests_per_ip_hour,
+            window: 3600,
         }
     }
 
