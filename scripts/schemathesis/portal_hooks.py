@@ -79,6 +79,7 @@ GATEWAY = {"lookupGatewayCertificate"}
 POOL_SIZES = {
     "logout": 4,
     "getAccount": 1,
+    "setAccountLanguage": 1,
     "changePassword": 2,
     "startPhoneChange": 2,
     "confirmPhoneChange": 2,
@@ -100,7 +101,7 @@ OPERATION_IDS = sorted(
     [
         "login", "forgotPassword", "resetPassword", "resendSmsCode", "verifySmsCode", "refreshSession",
         "logout", "getAccount", "changePassword", "startPhoneChange", "confirmPhoneChange", "verifyTotpCode",
-        "getTotpStatus", "startTotpEnrolment", "removeTotp", "confirmTotpEnrolment",
+        "getTotpStatus", "startTotpEnrolment", "removeTotp", "confirmTotpEnrolment", "setAccountLanguage",
         "startBuypassRegistration", "buypassCallback", "lookupGatewayCertificate", "devSmsOutbox",
         "devGatewayEvents",
     ]

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::{Condition, Item, ItemStore, StoreError, WriteOp};
 use crate::clock::UnixTime;
 use crate::domain::{CertificateSerial, ChallengeId, MobileNumber, SessionId, Username};
+use crate::i18n::Lang;
 
 /// How often a read-modify-write is retried when another writer got there first.
 const MAX_RETRIES: usize = 16;
@@ -304,6 +305,10 @@ pub struct Account {
     /// (`SERIAL#<serial>`, see `buypass::registry`).
     #[serde(default)]
     pub buypass_serial: Option<CertificateSerial>,
+    /// The user's language for SMS (and the page after login); bokmål for records written
+    /// before languages existed.
+    #[serde(default)]
+    pub language: Lang,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -337,6 +342,10 @@ pub struct Challenge {
     /// checked. A session opens only while it is still current.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_version: Option<u64>,
+    /// The account's language when the challenge was opened: its codes (resends too) are
+    /// written in it without loading the account again.
+    #[serde(default)]
+    pub language: Lang,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
