@@ -82,8 +82,7 @@ enum Command {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
-    /// Sets the account's language (its SMS, and the page after login): nb (bokmål), nn
-    /// (nynorsk) or en (English).
+    /// Sets the language of the account's SMS: nb (bokmål), nn (nynorsk) or en (English).
     SetLanguage {
         username: String,
         #[arg(value_parser = ["nb", "nn", "en"])]

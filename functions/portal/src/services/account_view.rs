@@ -16,7 +16,7 @@ pub struct AccountView {
     pub email: Option<String>,
     pub mobile: String,
     pub password_change_required: bool,
-    /// `nb`, `nn` or `en`: the language of the account's SMS, and of the page after login.
+    /// `nb`, `nn` or `en`: the language of the account's SMS.
     pub language: Lang,
     pub home_office: HomeOfficeView,
 }

@@ -305,8 +305,8 @@ pub struct Account {
     /// (`SERIAL#<serial>`, see `buypass::registry`).
     #[serde(default)]
     pub buypass_serial: Option<CertificateSerial>,
-    /// The user's language for SMS (and the page after login); bokmål for records written
-    /// before languages existed.
+    /// The language of the account's SMS; bokmål for records written before languages
+    /// existed.
     #[serde(default)]
     pub language: Lang,
 }
