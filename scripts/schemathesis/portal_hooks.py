@@ -63,6 +63,7 @@ def log(line: str) -> None:
 BEARER = {
     "logout",
     "getAccount",
+    "setAccountLanguage",
     "changePassword",
     "startPhoneChange",
     "confirmPhoneChange",
