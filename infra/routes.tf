@@ -37,6 +37,7 @@ locals {
     "POST /v1/account/totp"                 = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/account/totp/confirm"         = { function = "account", authorization = "NONE", throttle = "auth" }
     "DELETE /v1/account/totp"               = { function = "account", authorization = "NONE", throttle = "auth" }
+    "PUT /v1/account/language"              = { function = "account", authorization = "NONE", throttle = "default" }
     "POST /v1/homeoffice/buypass/start"     = { function = "buypass", authorization = "NONE", throttle = "default" }
     "GET /v1/homeoffice/buypass/callback"   = { function = "buypass", authorization = "NONE", throttle = "default" }
     "GET /v1/gateway/certificates/{serial}" = { function = "serial-activation", authorization = "AWS_IAM", throttle = "default" }

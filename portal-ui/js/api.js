@@ -1,6 +1,9 @@
 // The portal API client: JSON in and out, RFC 9457 problems as `ApiProblem`, the access token
 // in memory only (never in any browser storage), and the refresh cookie (HttpOnly, set by the
-// API) to open a new access token on load and before the old one runs out.
+// API) to open a new access token on load and before the old one runs out. Every call asks
+// for the page's language (`Accept-Language`), so problem titles match the page.
+
+import { language, t } from './i18n.js';
 
 const REFRESH_MARGIN_MS = 60_000;
 
@@ -9,13 +12,13 @@ let expiresAt = 0;
 let refreshing = null;
 const sessionLostListeners = new Set();
 
-/** An error answer of the API (or no answer at all), with the problem's Norwegian texts. */
+/** An error answer of the API (or no answer at all), with the problem's texts in the page's language. */
 export class ApiProblem extends Error {
   constructor(status, body = {}, retryAfter = null) {
     super(body.title || `HTTP ${status}`);
     this.status = status;
     this.code = body.code || 'unknown';
-    this.title = body.title || 'Noe gikk galt. Prøv igjen.';
+    this.title = body.title || t('api.genericError');
     this.detail = body.detail || null;
     this.reasons = Array.isArray(body.reasons) ? body.reasons : [];
     this.errors = Array.isArray(body.errors) ? body.errors : [];
@@ -25,10 +28,6 @@ export class ApiProblem extends Error {
   }
 }
 
-const NETWORK_PROBLEM = {
-  code: 'network_error',
-  title: 'Vi får ikke kontakt med kundeportalen. Sjekk nettforbindelsen og prøv igjen.',
-};
 
 async function problemOf(response) {
   const header = Number.parseInt(response.headers.get('Retry-After') || '', 10);
@@ -38,13 +37,13 @@ async function problemOf(response) {
     body = await response.json().catch(() => ({}));
   }
   if (!body.title) {
-    body = { ...body, title: `Noe gikk galt hos oss (feil ${response.status}). Prøv igjen om litt.` };
+    body = { ...body, title: t('api.httpError', { status: response.status }) };
   }
   return new ApiProblem(response.status, body, retryAfter);
 }
 
 async function send(method, path, { body, token } = {}) {
-  const headers = { Accept: 'application/json, application/problem+json' };
+  const headers = { Accept: 'application/json, application/problem+json', 'Accept-Language': language() };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
@@ -57,7 +56,7 @@ async function send(method, path, { body, token } = {}) {
       cache: 'no-store',
     });
   } catch {
-    throw new ApiProblem(0, NETWORK_PROBLEM);
+    throw new ApiProblem(0, { code: 'network_error', title: t('api.network') });
   }
   if (!response.ok) throw await problemOf(response);
   if (response.status === 204) return null;
@@ -131,7 +130,7 @@ export async function refresh() {
 async function authed(method, path, body) {
   if (accessToken && Date.now() > expiresAt - REFRESH_MARGIN_MS) await refresh().catch(() => null);
   if (!accessToken) {
-    const problem = new ApiProblem(401, { code: 'unauthenticated', title: 'Du må logge inn.' });
+    const problem = new ApiProblem(401, { code: 'unauthenticated', title: t('api.unauthenticated') });
     sessionLost(problem);
     throw problem;
   }
@@ -178,6 +177,7 @@ export const resetPassword = (challengeId, code, newPassword) =>
 
 // The account.
 export const account = () => authed('GET', '/v1/account');
+export const setAccountLanguage = (code) => authed('PUT', '/v1/account/language', { language: code });
 export const changePassword = (oldPassword, newPassword) =>
   authed('PUT', '/v1/account/password', { old_password: oldPassword, new_password: newPassword });
 export const startPhoneChange = (newMobile, password) =>

@@ -1,5 +1,7 @@
 // The portal's entry point: restores the session from the refresh cookie, then shows the
-// screen of the current address. Client-side routes:
+// screen of the current address in the page's language (bokmål unless the user chose another
+// with the switcher in the header; switching renders the screen again, in the same session).
+// Client-side routes:
 //   /               Innlogging
 //   /kode           Bekreft kode (SMS or authenticator app)
 //   /glemt-passord  forgotten password
@@ -9,6 +11,7 @@
 
 import * as api from './api.js';
 import { h, replace } from './dom.js';
+import { language, LANGUAGES, onLanguageChange, setLanguage, t } from './i18n.js';
 import * as loginScreen from './screens/login.js';
 import * as codeScreen from './screens/code.js';
 import * as forgotScreen from './screens/forgot.js';
@@ -26,6 +29,7 @@ const ROUTES = {
 
 const main = document.getElementById('main');
 const sessionNav = document.getElementById('session-nav');
+const languageNav = document.getElementById('language-nav');
 
 const state = {
   passwordChangeRequired: false,
@@ -36,6 +40,8 @@ const state = {
 };
 
 let handoff = null;
+// What the current screen was handed, so a language switch can render it again as it was.
+let shown = null;
 let disposers = [];
 
 /** Goes to `path` (pushing a history entry unless `replace`); `data` is handed to the screen. */
@@ -59,12 +65,12 @@ async function logout() {
   await api.logout().catch(() => null);
   state.passwordChangeRequired = false;
   state.afterLogin = null;
-  state.loginNotice = 'Du er logget ut.';
+  state.loginNotice = { key: 'app.loggedOut' };
   navigate('/', null, { replace: true });
 }
 
 api.onSessionLost((problem) => {
-  state.loginNotice = problem.code === 'unauthenticated' ? 'Økten er avsluttet. Logg inn på nytt.' : problem.title;
+  state.loginNotice = problem.code === 'unauthenticated' ? { key: 'app.sessionEnded' } : { text: problem.title };
   const here = location.pathname;
   if (ROUTES[here] && ROUTES[here].signedIn) state.afterLogin = here;
   navigate('/', null, { replace: true });
@@ -74,21 +80,59 @@ function renderSessionNav() {
   if (api.signedIn()) {
     replace(
       sessionNav,
-      h('span', { class: 'nav-label' }, 'Konto'),
-      h('button', { type: 'button', class: 'button-link', onclick: logout }, 'Logg ut'),
+      h('span', { class: 'nav-label' }, t('chrome.accountNav')),
+      h('button', { type: 'button', class: 'button-link', onclick: logout }, t('nav.logout')),
     );
   } else {
     replace(sessionNav);
   }
 }
 
+/** Bokmål / Nynorsk / English, each named in its own language. */
+function renderLanguageNav() {
+  languageNav.setAttribute('aria-label', t('chrome.languageNav'));
+  replace(
+    languageNav,
+    LANGUAGES.map((code) =>
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'button-link language-choice',
+          lang: code,
+          'aria-pressed': code === language() ? 'true' : 'false',
+          onclick: () => {
+            if (code !== language()) setLanguage(code);
+          },
+        },
+        t(`lang.${code}`),
+      ),
+    ),
+  );
+}
+
+/** The texts of index.html outside `main`. */
+function renderChrome() {
+  document.documentElement.lang = language();
+  const skip = document.querySelector('.skip-link');
+  if (skip) skip.textContent = t('chrome.skipLink');
+  const brand = document.querySelector('.brand');
+  if (brand) {
+    replace(brand, h('span', { class: 'brand-name' }, t('chrome.brandName')), ' ', h('span', { class: 'brand-area' }, t('chrome.brandArea')));
+  }
+  sessionNav.setAttribute('aria-label', t('chrome.accountNav'));
+  const footer = document.getElementById('footer-text');
+  if (footer) replace(footer, t('chrome.footer'), ' ', h('a', { href: 'tel:+4724200000' }, '24 20 00 00'));
+  renderLanguageNav();
+}
+
 function notFound() {
   return h(
     'section',
     {},
-    h('h1', {}, 'Fant ikke siden'),
-    h('p', {}, 'Adressen finnes ikke i kundeportalen.'),
-    h('p', {}, h('a', { href: '/', 'data-link': true }, 'Gå til forsiden')),
+    h('h1', {}, t('notFound.heading')),
+    h('p', {}, t('notFound.text')),
+    h('p', {}, h('a', { href: '/', 'data-link': true }, t('notFound.link'))),
   );
 }
 
@@ -99,6 +143,7 @@ function render() {
   const route = ROUTES[url.pathname];
   const data = handoff;
   handoff = null;
+  shown = data;
 
   if (route && route.signedIn && !api.signedIn()) {
     state.afterLogin = url.pathname + url.search;
@@ -111,6 +156,7 @@ function render() {
     return navigate('/bytt-passord', null, { replace: true });
   }
 
+  renderChrome();
   renderSessionNav();
   const context = {
     url,
@@ -124,7 +170,7 @@ function render() {
   const view = route ? route.screen.render(context) : notFound();
   replace(main, view);
   const heading = main.querySelector('h1');
-  document.title = `${heading ? heading.textContent : 'Kundeportal'} – Norsk Helsenett kundeportal`;
+  document.title = t('chrome.title', { page: heading ? heading.textContent : t('chrome.titleDefault') });
   if (context.focus) {
     context.focus.focus();
   } else if (heading) {
@@ -145,12 +191,20 @@ document.addEventListener('click', (event) => {
 
 window.addEventListener('popstate', () => render());
 
+// A new language: the same screen with the same data, in the same session (the access token
+// stays in memory). A signed-in user's account takes the language too, for its SMS.
+onLanguageChange((code) => {
+  handoff = shown;
+  render();
+  if (api.signedIn()) api.setAccountLanguage(code).catch(() => null);
+});
+
 async function start() {
   try {
     const tokens = await api.refresh();
     if (tokens) state.passwordChangeRequired = Boolean(tokens.password_change_required);
   } catch (problem) {
-    state.loginNotice = problem.title;
+    state.loginNotice = { text: problem.title };
   }
   render();
 }

@@ -1,19 +1,20 @@
-// "Send ny kode" with a visible countdown: the button stays disabled until the API allows a
+// "Send ny kode" (a new code) with a visible countdown: the button stays disabled until the API allows a
 // new code (`resend_after`, or `Retry-After` of a 429).
 
 import { busy, h, replace } from './dom.js';
+import { t } from './i18n.js';
 
 function waitingText(left) {
-  if (left >= 120) return `Du kan be om en ny kode om ${Math.ceil(left / 60)} minutter.`;
-  return left === 1 ? 'Du kan be om en ny kode om 1 sekund.' : `Du kan be om en ny kode om ${left} sekunder.`;
+  if (left >= 120) return t('resend.waitMinutes', { n: Math.ceil(left / 60) });
+  return left === 1 ? t('resend.waitOne') : t('resend.waitSeconds', { n: left });
 }
 
 /**
  * `resend()` asks for a new code and resolves to `{ resend_after }`; `onProblem(problem)`
  * shows a failure. Returns `{ element, restart(seconds), dispose() }`.
  */
-export function resendControl({ after = 30, resend, onSent, onProblem, label = 'Send ny kode' }) {
-  const button = h('button', { type: 'button', class: 'button-secondary' }, label);
+export function resendControl({ after = 30, resend, onSent, onProblem, label }) {
+  const button = h('button', { type: 'button', class: 'button-secondary' }, label || t('resend.button'));
   const status = h('p', { class: 'countdown' });
   let timer = null;
   let until = 0;

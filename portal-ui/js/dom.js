@@ -1,7 +1,8 @@
 // Small DOM helpers: elements built with text only (never HTML strings), labelled form
-// fields, and showing an API problem in a form with its Norwegian texts.
+// fields, and showing an API problem in a form in the page's language.
 
-import { fieldReason, PASSWORD_REASONS, waitText } from './texts.js';
+import { t } from './i18n.js';
+import { fieldReason, passwordReason, waitText } from './texts.js';
 
 /**
  * `h('p', { class: 'x', onclick: fn }, 'text', child)`: attributes are set as attributes
@@ -41,7 +42,7 @@ let fieldCounter = 0;
 
 /**
  * A labelled input with an optional hint and a place for its error:
- * `field({ name: 'username', label: 'Brukernavn', autocomplete: 'username' })`.
+ * `field({ name: 'username', label: t('common.username'), autocomplete: 'username' })`.
  */
 export function field({ name, label, type = 'text', hint, ...attributes }) {
   fieldCounter += 1;
@@ -113,12 +114,12 @@ export function fieldError(formElement, name, message) {
 export function codeValue(formElement) {
   const code = value(formElement, 'code').replace(/\s+/g, '');
   if (/^\d{6}$/.test(code)) return code;
-  fieldError(formElement, 'code', 'Koden er 6 siffer.');
+  fieldError(formElement, 'code', t('field.sixDigits'));
   return null;
 }
 
 /**
- * Shows an error in the form's summary: the problem's Norwegian `title`, then its detail
+ * Shows an error in the form's summary: the problem's `title` (in the page's language), then its detail
  * (weak-password reasons, attempts left, how long to wait), and marks the fields it names.
  * `fields` maps the API's field names to the form's (`{ new_mobile: 'mobile' }`).
  */
@@ -128,10 +129,10 @@ export function showProblem(formElement, problem, { fields = {}, extra = [] } = 
   if (problem.detail) {
     lines.push(problem.detail);
   } else if (problem.reasons.length) {
-    lines.push(problem.reasons.map((r) => PASSWORD_REASONS[r] || r).join(' '));
+    lines.push(problem.reasons.map(passwordReason).join(' '));
   }
   if (problem.attemptsLeft !== null && problem.attemptsLeft !== undefined) {
-    lines.push(problem.attemptsLeft === 1 ? 'Du har 1 forsøk igjen.' : `Du har ${problem.attemptsLeft} forsøk igjen.`);
+    lines.push(problem.attemptsLeft === 1 ? t('form.attemptsLeftOne') : t('form.attemptsLeft', { n: problem.attemptsLeft }));
   }
   if (problem.status === 429 && problem.retryAfter) lines.push(waitText(problem.retryAfter));
   let first = null;

@@ -4,11 +4,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { CATALOGUES, LANGUAGES } from '../js/i18n.js';
 
 const run = promisify(execFile);
 
@@ -86,16 +88,17 @@ export function wrongCode(right) {
 }
 
 /**
- * Chromium (Debian's) with a fresh profile. Console errors and CSP violations are collected
- * per page in `page.problems`.
+ * Chromium (Debian's) with a fresh profile and the browser language of `locale`. Console
+ * errors about missing texts, CSP violations and uncaught errors are collected per page in
+ * `page.problems`.
  */
-export async function openBrowser({ viewport = { width: 1280, height: 900 } } = {}) {
+export async function openBrowser({ viewport = { width: 1280, height: 900 }, locale = 'nb-NO' } = {}) {
   const profile = mkdtempSync(join(tmpdir(), 'portal-ui-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
     headless: true,
     viewport,
-    locale: 'nb-NO',
+    locale,
     timezoneId: 'Europe/Oslo',
     args: [
       '--headless',
@@ -116,7 +119,7 @@ export async function openBrowser({ viewport = { width: 1280, height: 900 } } = 
       page.problems = [];
       page.on('console', (message) => {
         const text = message.text();
-        if (/Content Security Policy|Refused to/i.test(text)) page.problems.push(text);
+        if (/Content Security Policy|Refused to|missing text/i.test(text)) page.problems.push(text);
       });
       page.on('pageerror', (error) => page.problems.push(`page error: ${error.message}`));
       return page;
@@ -225,4 +228,72 @@ export async function lowContrastTexts(page) {
     }
     return offenders;
   });
+}
+
+// ---- one language per page -------------------------------------------------------------------
+
+const API_CATALOGUES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'functions', 'portal', 'i18n');
+
+/** The API's problem titles in `lang` (`key = text` lines of functions/portal/i18n/<lang>.ftl). */
+function apiTexts(lang) {
+  return readFileSync(join(API_CATALOGUES, `${lang}.ftl`), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#') && line.includes(' = '))
+    .map((line) => line.slice(line.indexOf(' = ') + 3).trim());
+}
+
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Every text of `lang` (page and API) as a whole-string pattern; `{x}` stands for anything. */
+function patterns(lang) {
+  return [...Object.values(CATALOGUES[lang]), ...apiTexts(lang)].map(
+    (text) => new RegExp(`^${text.trim().split(/\{\w+\}/).map(escape).join('.+')}$`),
+  );
+}
+
+const PATTERNS = Object.fromEntries(LANGUAGES.map((lang) => [lang, patterns(lang)]));
+
+// Digits, phone numbers, masked numbers, step marks: no language.
+const NO_LANGUAGE = /^[\d\s+•:().,\-–✓·]*$/;
+
+/** Every text a user can see or hear on the page: text nodes, labels for assistive tech, the title. */
+async function pageTexts(page) {
+  return page.evaluate(() => {
+    const texts = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.textContent.replace(/\s+/g, ' ').trim();
+      const element = node.parentElement;
+      if (!text || !element || element.closest('[hidden], noscript, script, style')) continue;
+      if (!element.checkVisibility() && !element.closest('.sr-only')) continue;
+      texts.push(text);
+    }
+    for (const element of document.querySelectorAll('[aria-label], [alt], [placeholder], [title]')) {
+      if (element.closest('[hidden]') || !element.checkVisibility()) continue;
+      for (const name of ['aria-label', 'alt', 'placeholder', 'title']) {
+        const value = element.getAttribute(name);
+        if (value && value.trim()) texts.push(value.trim());
+      }
+    }
+    texts.push(document.title);
+    return texts;
+  });
+}
+
+/**
+ * Every text on the page is from the catalogues of `lang` (the page's and the API's), or is
+ * `data` (the user's name, username…) or has no language (digits). Fails naming each text
+ * that is not, and which other language it is from.
+ */
+export async function assertOneLanguage(page, lang, data = []) {
+  assert.equal(await page.getAttribute('html', 'lang'), lang, 'the page says its language');
+  const offenders = [];
+  for (const text of await pageTexts(page)) {
+    if (NO_LANGUAGE.test(text) || data.includes(text)) continue;
+    if (PATTERNS[lang].some((pattern) => pattern.test(text))) continue;
+    const from = LANGUAGES.filter((other) => PATTERNS[other].some((pattern) => pattern.test(text)));
+    offenders.push(`${JSON.stringify(text)} (${from.length ? `from ${from.join(', ')}` : 'from no catalogue'})`);
+  }
+  assert.deepEqual(offenders, [], `texts on ${new URL(page.url()).pathname} that are not ${lang}`);
 }

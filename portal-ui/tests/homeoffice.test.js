@@ -93,6 +93,7 @@ test('Registrer Buypasskort: only a smartcard login registers the card, which tu
   // The portal runs with --activation-delay-seconds, so the card is pending for a moment.
   const status = section.locator('.card-status');
   assert.match(await textOf(status), /^Buypasskortet ditt er registrert\. Hjemmekontor gjøres klart\./);
+  assert.equal(await section.getByText(/inntil 15 minutter/).filter({ visible: true }).count(), 2, 'while pending: the result and the note');
   assert.match(await textOf(status), /Serienummer: [0-9A-F]{8,}/);
   assert.match(await textOf(status), /Denne siden oppdateres av seg selv når hjemmekontor er klart til bruk\./);
   assert.equal(await section.locator('.steps .step-done').count(), 3);
@@ -101,6 +102,9 @@ test('Registrer Buypasskort: only a smartcard login registers the card, which tu
 
   await status.getByText('Hjemmekontor er klart til bruk', { exact: true }).waitFor({ timeout: 30_000 });
   assert.equal(await page.evaluate(() => window.sameDocument), true, 'the status changed without a reload');
+  // "It can take up to 15 minutes" (the note and the result of the round trip) gives way to
+  // the ready state instead of standing next to it.
+  assert.equal(await section.getByText(/inntil 15 minutter/).filter({ visible: true }).count(), 0, 'no "up to 15 minutes" once ready');
   assert.match(await textOf(status), /serienummer [0-9A-F]+\) er registrert og aktivert/);
   assert.equal(await page.locator('#announcer').textContent(), 'Hjemmekontor er klart til bruk.');
   const done = await section.locator('.steps .step-done').count();

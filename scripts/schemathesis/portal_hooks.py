@@ -63,6 +63,7 @@ def log(line: str) -> None:
 BEARER = {
     "logout",
     "getAccount",
+    "setAccountLanguage",
     "changePassword",
     "startPhoneChange",
     "confirmPhoneChange",
@@ -79,6 +80,7 @@ GATEWAY = {"lookupGatewayCertificate", "lookupGatewayCertificateBySerial"}
 POOL_SIZES = {
     "logout": 4,
     "getAccount": 1,
+    "setAccountLanguage": 1,
     "changePassword": 2,
     "startPhoneChange": 2,
     "confirmPhoneChange": 2,
@@ -100,7 +102,7 @@ OPERATION_IDS = sorted(
     [
         "login", "forgotPassword", "resetPassword", "resendSmsCode", "verifySmsCode", "refreshSession",
         "logout", "getAccount", "changePassword", "startPhoneChange", "confirmPhoneChange", "verifyTotpCode",
-        "getTotpStatus", "startTotpEnrolment", "removeTotp", "confirmTotpEnrolment",
+        "getTotpStatus", "startTotpEnrolment", "removeTotp", "confirmTotpEnrolment", "setAccountLanguage",
         "startBuypassRegistration", "buypassCallback", "lookupGatewayCertificate",
         "lookupGatewayCertificateBySerial", "devSmsOutbox",
         "devGatewayEvents",

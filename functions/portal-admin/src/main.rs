@@ -83,6 +83,12 @@ enum Command {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Sets the language of the account's SMS: nb (bokmål), nn (nynorsk) or en (English).
+    SetLanguage {
+        username: String,
+        #[arg(value_parser = ["nb", "nn", "en"])]
+        language: String,
+    },
     /// Shows an account (never its secrets).
     Show { username: String },
     /// Prints the public JWKS of our Buypass client key (what Buypass needs for the client
@@ -422,6 +428,12 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 Ok(format!("{user} has no authenticator app; nothing removed"))
             }
         }
+        Command::SetLanguage { username: u, language } => {
+            let lang =
+                portal::i18n::Lang::parse(&language).ok_or_else(|| anyhow::anyhow!("unknown language {language}"))?;
+            app.update_account(&username(&u)?, |a| a.language = lang).await?;
+            Ok(format!("language {language} for {u}"))
+        }
         Command::Show { username: u } => {
             let account = app
                 .account(&username(&u)?)
@@ -435,6 +447,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 "disabled": account.disabled,
                 "home_office": account.home_office,
                 "password_change_required": account.password_change_required,
+                "language": account.language,
                 "buypass_serial": account.buypass_serial,
                 "buypass_issuer": account.buypass_issuer,
                 "created_at": portal::clock::rfc3339(account.created_at),

@@ -105,177 +105,37 @@ impl From<SmsError> for ApiError {
 impl ApiError {
     pub fn problem(&self) -> Problem {
         use ApiError::*;
-        let (status, code, no, en) = match self {
-            MalformedBody(_) => (
-                StatusCode::BAD_REQUEST,
-                "malformed_request",
-                "Ugyldig forespørsel.",
-                "The request is malformed.",
-            ),
-            BodyTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "Forespørselen er for stor.",
-                "The request body is too large.",
-            ),
-            UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "Forespørselen må være JSON.",
-                "The request body must be JSON.",
-            ),
-            Validation(_) => (
-                StatusCode::BAD_REQUEST,
-                "validation_failed",
-                "Ugyldig verdi i skjemaet.",
-                "A field has an invalid value.",
-            ),
-            InvalidCredentials => (
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
-                "Feil brukernavn eller passord.",
-                "Wrong username or password.",
-            ),
-            TooManyAttempts { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
-                "For mange forsøk. Vent litt og prøv igjen.",
-                "Too many attempts. Wait a little and try again.",
-            ),
-            CodeEntryLocked { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "code_entry_locked",
-                "For mange feil koder. Kodeinnlegging er sperret en stund.",
-                "Too many wrong codes. Code entry is locked for a while.",
-            ),
-            ResendTooSoon { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "resend_too_soon",
-                "Vent litt før du ber om en ny kode.",
-                "Wait a little before asking for a new code.",
-            ),
-            ResendLimit { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "resend_limit",
-                "Du har bedt om for mange nye koder. Logg inn på nytt senere.",
-                "Too many new codes requested. Log in again later.",
-            ),
-            SmsLimit { .. } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "sms_limit",
-                "Det er sendt for mange SMS. Prøv igjen senere.",
-                "Too many text messages have been sent. Try again later.",
-            ),
-            InvalidCode { .. } => (StatusCode::BAD_REQUEST, "invalid_code", "Feil kode.", "Wrong code."),
-            ChallengeGone => (
-                StatusCode::GONE,
-                "challenge_expired",
-                "Koden er utløpt eller brukt. Start på nytt.",
-                "The code has expired or been used. Start again.",
-            ),
-            Unauthenticated => (
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Du må logge inn.",
-                "You must log in.",
-            ),
-            SessionExpired => (
-                StatusCode::UNAUTHORIZED,
-                "session_expired",
-                "Økten er utløpt. Logg inn på nytt.",
-                "The session has expired. Log in again.",
-            ),
-            RefreshReused => (
-                StatusCode::UNAUTHORIZED,
-                "session_revoked",
-                "Økten er avsluttet av sikkerhetshensyn. Logg inn på nytt.",
-                "The session was ended for security reasons. Log in again.",
-            ),
-            WeakPassword(_) => (
-                StatusCode::BAD_REQUEST,
-                "weak_password",
-                "Passordet oppfyller ikke kravene.",
-                "The password does not meet the requirements.",
-            ),
-            WrongPassword => (
-                StatusCode::FORBIDDEN,
-                "wrong_password",
-                "Feil passord.",
-                "Wrong password.",
-            ),
-            PasswordChangeRequired => (
-                StatusCode::FORBIDDEN,
-                "password_change_required",
-                "Du må bytte passord før du kan fortsette.",
-                "You must change your password before you continue.",
-            ),
-            Forbidden(_) => (
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                "Du har ikke tilgang til dette.",
-                "You do not have access to this.",
-            ),
-            NotFound => (StatusCode::NOT_FOUND, "not_found", "Fant ikke ressursen.", "Not found."),
-            Conflict(_) => (
-                StatusCode::CONFLICT,
-                "conflict",
-                "Noe ble endret samtidig. Prøv igjen.",
-                "Something changed at the same time. Try again.",
-            ),
-            SmsUnavailable(_) | SmsBudgetExhausted { .. } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "sms_unavailable",
-                "Vi får ikke sendt SMS akkurat nå. Prøv igjen om litt.",
-                "Text messages cannot be sent right now. Try again shortly.",
-            ),
-            StorageUnavailable(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                "Tjenesten er midlertidig utilgjengelig. Prøv igjen om litt.",
-                "The service is temporarily unavailable. Try again shortly.",
-            ),
-            Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "Noe gikk galt hos oss.",
-                "Something went wrong on our side.",
-            ),
-            HomeOfficeNotEnabled => (
-                StatusCode::FORBIDDEN,
-                "home_office_not_enabled",
-                "Kontoen din er ikke aktivert for hjemmekontorløsningen.",
-                "Your account is not activated for the home-office service.",
-            ),
-            BuypassUnavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "buypass_unavailable",
-                "Vi får ikke kontakt med Buypass akkurat nå. Prøv igjen om litt.",
-                "Buypass cannot be reached right now. Try again shortly.",
-            ),
-            TotpEnrolmentGone => (
-                StatusCode::GONE,
-                "totp_enrolment_expired",
-                "Registreringen av autentiseringsappen er utløpt eller avbrutt. Start på nytt.",
-                "The authenticator app setup has expired or was cancelled. Start again.",
-            ),
-            TotpNotEnrolled => (
-                StatusCode::NOT_FOUND,
-                "totp_not_enrolled",
-                "Du har ingen autentiseringsapp registrert.",
-                "No authenticator app is registered.",
-            ),
-            TotpUnavailable(_) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "totp_unavailable",
-                "Autentiseringsapp kan ikke brukes akkurat nå. Bruk SMS-kode.",
-                "Authenticator apps cannot be used right now. Use an SMS code.",
-            ),
-            AmbiguousSerial { .. } => (
-                StatusCode::CONFLICT,
-                "ambiguous_serial",
-                "Serienummeret er registrert hos flere utstedere. Slå opp med utsteder og serienummer.",
-                "The serial is registered under more than one issuer. Look it up by issuer and serial.",
-            ),
+        let (status, code) = match self {
+            MalformedBody(_) => (StatusCode::BAD_REQUEST, "malformed_request"),
+            BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
+            InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            CodeEntryLocked { .. } => (StatusCode::TOO_MANY_REQUESTS, "code_entry_locked"),
+            ResendTooSoon { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_too_soon"),
+            ResendLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, "resend_limit"),
+            SmsLimit { .. } => (StatusCode::TOO_MANY_REQUESTS, "sms_limit"),
+            InvalidCode { .. } => (StatusCode::BAD_REQUEST, "invalid_code"),
+            ChallengeGone => (StatusCode::GONE, "challenge_expired"),
+            Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            SessionExpired => (StatusCode::UNAUTHORIZED, "session_expired"),
+            RefreshReused => (StatusCode::UNAUTHORIZED, "session_revoked"),
+            WeakPassword(_) => (StatusCode::BAD_REQUEST, "weak_password"),
+            WrongPassword => (StatusCode::FORBIDDEN, "wrong_password"),
+            PasswordChangeRequired => (StatusCode::FORBIDDEN, "password_change_required"),
+            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            SmsUnavailable(_) | SmsBudgetExhausted { .. } => (StatusCode::SERVICE_UNAVAILABLE, "sms_unavailable"),
+            StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            HomeOfficeNotEnabled => (StatusCode::FORBIDDEN, "home_office_not_enabled"),
+            BuypassUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "buypass_unavailable"),
+            TotpEnrolmentGone => (StatusCode::GONE, "totp_enrolment_expired"),
+            TotpNotEnrolled => (StatusCode::NOT_FOUND, "totp_not_enrolled"),
+            TotpUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "totp_unavailable"),
+            AmbiguousSerial { .. } => (StatusCode::CONFLICT, "ambiguous_serial"),
         };
         let mut extra = Map::new();
         let mut retry_after = None;
@@ -311,12 +171,11 @@ impl ApiError {
         if let Some(r) = retry_after {
             extra.insert("retry_after".into(), json!(r));
         }
-        let mut problem = Problem::new(status, code, no, en);
+        let mut problem = Problem::new(status, code);
         problem.extra = extra;
         problem.retry_after = retry_after;
         if let WeakPassword(reasons) = self {
-            problem.detail_no = Some(reasons.iter().map(|r| r.norwegian()).collect::<Vec<_>>().join(" "));
-            problem.detail_en = Some(reasons.iter().map(|r| r.english()).collect::<Vec<_>>().join(" "));
+            problem.detail = reasons.iter().map(|r| r.catalogue_key()).collect();
         }
         problem
     }
@@ -332,5 +191,110 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         self.problem().into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::{self, Lang};
+
+    /// One of each variant. The match below stops compiling when a variant is added, so the
+    /// list (and the catalogues) cannot silently fall behind.
+    fn one_of_each() -> Vec<ApiError> {
+        use ApiError::*;
+        let all = vec![
+            MalformedBody("x".into()),
+            BodyTooLarge,
+            UnsupportedMediaType,
+            Validation(InvalidInput::new("code", "x")),
+            InvalidCredentials,
+            TooManyAttempts { retry_after: 1 },
+            CodeEntryLocked { retry_after: 1 },
+            ResendTooSoon { retry_after: 1 },
+            ResendLimit { retry_after: 1 },
+            SmsLimit { retry_after: 1 },
+            InvalidCode { attempts_left: 1 },
+            ChallengeGone,
+            Unauthenticated,
+            SessionExpired,
+            RefreshReused,
+            WeakPassword(PasswordRejection::ALL.to_vec()),
+            WrongPassword,
+            PasswordChangeRequired,
+            Forbidden("x"),
+            NotFound,
+            Conflict("x"),
+            SmsUnavailable("x".into()),
+            SmsBudgetExhausted { retry_after: 1 },
+            StorageUnavailable("x".into()),
+            Internal("x".into()),
+            HomeOfficeNotEnabled,
+            BuypassUnavailable,
+            TotpEnrolmentGone,
+            TotpNotEnrolled,
+            TotpUnavailable("x"),
+            AmbiguousSerial { issuers: 2 },
+        ];
+        for e in &all {
+            match e {
+                MalformedBody(_)
+                | BodyTooLarge
+                | UnsupportedMediaType
+                | Validation(_)
+                | InvalidCredentials
+                | TooManyAttempts { .. }
+                | CodeEntryLocked { .. }
+                | ResendTooSoon { .. }
+                | ResendLimit { .. }
+                | SmsLimit { .. }
+                | InvalidCode { .. }
+                | ChallengeGone
+                | Unauthenticated
+                | SessionExpired
+                | RefreshReused
+                | WeakPassword(_)
+                | WrongPassword
+                | PasswordChangeRequired
+                | Forbidden(_)
+                | NotFound
+                | Conflict(_)
+                | SmsUnavailable(_)
+                | SmsBudgetExhausted { .. }
+                | StorageUnavailable(_)
+                | Internal(_)
+                | HomeOfficeNotEnabled
+                | BuypassUnavailable
+                | TotpEnrolmentGone
+                | TotpNotEnrolled
+                | TotpUnavailable(_)
+                | AmbiguousSerial { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_problem_has_a_title_and_detail_in_every_language() {
+        let mut codes = vec!["method_not_allowed"];
+        for e in one_of_each() {
+            let problem = e.problem();
+            codes.push(problem.code);
+            for key in &problem.detail {
+                assert!(i18n::has_key(key), "detail key {key} is missing from a catalogue");
+            }
+            let titles: Vec<String> = Lang::ALL
+                .iter()
+                .map(|l| problem.body(*l)["title"].as_str().unwrap_or_default().to_owned())
+                .collect();
+            assert!(
+                titles.iter().all(|t| !t.is_empty() && t != problem.code),
+                "{}: {titles:?}",
+                problem.code
+            );
+        }
+        for code in codes {
+            assert!(i18n::has_key(code), "{code} is missing from a catalogue");
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod domain;
 pub mod error;
 pub mod handlers;
 pub mod http;
+pub mod i18n;
 pub mod lambda;
 pub mod local;
 pub mod local_homeoffice;

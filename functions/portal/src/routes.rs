@@ -77,6 +77,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/account/totp", Function::Account),
     ("DELETE", "/v1/account/totp", Function::Account),
     ("POST", "/v1/account/totp/confirm", Function::Account),
+    ("PUT", "/v1/account/language", Function::Account),
 ];
 
 // One function per deployable, so each Lambda `main` names its own routes at compile time and
@@ -113,6 +114,7 @@ pub fn account_routes() -> Router<SharedApp> {
             get(totp::status).post(totp::start).delete(totp::remove),
         )
         .route("/v1/account/totp/confirm", post(totp::confirm))
+        .route("/v1/account/language", put(account::set_language))
 }
 
 /// `buypass`: smartcard registration.
@@ -168,13 +170,7 @@ pub fn with_common_layers(router: Router) -> Router {
 }
 
 fn method_not_allowed() -> Response {
-    problem::Problem::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "Metoden er ikke tillatt for denne adressen.",
-        "The method is not allowed for this resource.",
-    )
-    .into_response()
+    problem::Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").into_response()
 }
 
 /// One JSON log line per request with its id, never its body, query or headers.

@@ -10,7 +10,8 @@ use portal::activation::{ActivationPolicy, Activator, Outcome, Trigger};
 use portal::buypass::certificate::AcceptedCertificate;
 use portal::buypass::registry::{CardKey, RegisterError, Registered, SerialStatus};
 use portal::domain::{CertificateSerial, IssuerId, Username};
-use portal::sms::messages::HOME_OFFICE_READY;
+use portal::i18n::Lang;
+use portal::sms::messages::home_office_ready;
 use portal::testing::TestApp;
 use serde_json::json;
 
@@ -61,7 +62,7 @@ impl World {
             .sms
             .sent()
             .iter()
-            .filter(|(_, body)| body == HOME_OFFICE_READY)
+            .filter(|(_, body)| body == home_office_ready(Lang::Nb))
             .count()
     }
 

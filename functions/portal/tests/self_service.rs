@@ -167,7 +167,7 @@ async fn password_change_keeps_this_session_ends_the_others_and_notifies_the_pho
     assert!(!can_log_in(&t, PASSWORD).await);
     assert_eq!(
         texts_to(&t, MOBILE).last().map(String::as_str),
-        Some(messages::PASSWORD_CHANGED)
+        Some(messages::password_changed(portal::i18n::Lang::Nb))
     );
     let account = t.app.account(&user).await.unwrap();
     assert!(account.password_hash.0.starts_with("$argon2id$"));
@@ -461,7 +461,10 @@ async fn phone_change_sends_the_code_to_the_new_number_and_switches_only_on_conf
         .await
         .unwrap();
     assert_eq!(t.app.account(&user).await.unwrap().mobile, number(NEW_MOBILE));
-    assert_eq!(texts_to(&t, MOBILE), vec![messages::PHONE_CHANGED.to_owned()]);
+    assert_eq!(
+        texts_to(&t, MOBILE),
+        vec![messages::phone_changed(portal::i18n::Lang::Nb).to_owned()]
+    );
     assert!(
         matches!(
             t.app.confirm_phone_change(&me, &issued.challenge_id, &code, None).await,
@@ -941,7 +944,7 @@ async fn reset_sets_the_password_ends_every_session_forgives_the_backoff_and_not
         "no backoff left after a reset"
     );
     assert!(!can_log_in(&t, PASSWORD).await);
-    assert!(texts_to(&t, MOBILE).contains(&messages::PASSWORD_CHANGED.to_owned()));
+    assert!(texts_to(&t, MOBILE).contains(&messages::password_changed(portal::i18n::Lang::Nb).to_owned()));
     assert!(matches!(
         t.app.reset_password(&id, &code, pw("enda en ny frase her"), None).await,
         Err(ApiError::ChallengeGone)

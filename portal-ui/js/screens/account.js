@@ -5,6 +5,7 @@
 import * as api from '../api.js';
 import { announce, busy, h, notice, replace } from '../dom.js';
 import { mobile } from '../format.js';
+import { t } from '../i18n.js';
 import { homeOfficeSection } from './homeoffice.js';
 import { passwordForm } from './password.js';
 import { phoneChange } from './phone.js';
@@ -18,7 +19,7 @@ export function render(context) {
   const { url, data, onDispose } = context;
   const messages = h('div', { class: 'messages' });
   const facts = h('dl', { class: 'facts', 'aria-busy': 'true' });
-  replace(facts, h('p', {}, 'Henter kontoopplysninger …'));
+  replace(facts, h('p', {}, t('account.loading')));
 
   const phone = phoneChange({
     onDispose,
@@ -27,11 +28,11 @@ export function render(context) {
         messages,
         notice(
           'success',
-          h('p', {}, 'Mobilnummeret er endret.'),
-          h('p', {}, 'Vi har sendt en melding om endringen til det gamle nummeret.'),
+          h('p', {}, t('account.phoneChanged')),
+          h('p', {}, t('account.phoneChangedNotice')),
         ),
       );
-      announce('Mobilnummeret er endret.');
+      announce(t('account.phoneChanged'));
       await load();
     },
   });
@@ -41,9 +42,9 @@ export function render(context) {
     onChanged: () => {
       replace(
         passwordMessages,
-        notice('success', h('p', {}, 'Passordet er endret.'), h('p', {}, 'Andre innlogginger på kontoen er avsluttet.')),
+        notice('success', h('p', {}, t('password.changed')), h('p', {}, t('account.otherSessionsEnded'))),
       );
-      announce('Passordet er endret.');
+      announce(t('password.changed'));
     },
   });
 
@@ -54,10 +55,10 @@ export function render(context) {
     facts.removeAttribute('aria-busy');
     replace(
       facts,
-      fact('Brukernavn', account.username),
-      fact('Navn', account.name),
-      fact('E-post', account.email || 'Ingen e-post registrert'),
-      fact('Mobiltelefon', h('span', { class: 'mobile' }, mobile(account.mobile)), ' ', phone.toggle),
+      fact(t('common.username'), account.username),
+      fact(t('account.name'), account.name),
+      fact(t('account.email'), account.email || t('account.noEmail')),
+      fact(t('account.mobile'), h('span', { class: 'mobile' }, mobile(account.mobile)), ' ', phone.toggle),
     );
     homeOffice.show(account);
   }
@@ -67,7 +68,7 @@ export function render(context) {
       show(await api.account());
     } catch (problem) {
       if (problem.status === 401) return;
-      const retry = h('button', { type: 'button', class: 'button-secondary' }, 'Prøv igjen');
+      const retry = h('button', { type: 'button', class: 'button-secondary' }, t('common.retry'));
       retry.addEventListener('click', () => busy(retry, load));
       replace(messages, notice('error', h('p', {}, problem.title), retry));
     }
@@ -83,7 +84,7 @@ export function render(context) {
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'account-heading' },
-      h('h1', { id: 'account-heading' }, 'Kontoopplysninger'),
+      h('h1', { id: 'account-heading' }, t('account.heading')),
       messages,
       facts,
       phone.panel,
@@ -91,8 +92,8 @@ export function render(context) {
     h(
       'section',
       { class: 'card', 'aria-labelledby': 'password-heading' },
-      h('h2', { id: 'password-heading' }, 'Bytte passord'),
-      h('p', { class: 'hint' }, 'Her kan du endre passord.'),
+      h('h2', { id: 'password-heading' }, t('account.passwordHeading')),
+      h('p', { class: 'hint' }, t('account.passwordIntro')),
       passwordMessages,
       changePassword,
     ),

@@ -4,15 +4,16 @@
 import * as api from '../api.js';
 import { resendControl } from '../countdown.js';
 import { announce, busy, clearErrors, codeValue, field, form, h, input, link, replace, showProblem, showSummary } from '../dom.js';
+import { t } from '../i18n.js';
 import { CUSTOMER_CENTRE } from '../texts.js';
 
 function expired() {
   return h(
     'section',
     { class: 'card narrow' },
-    h('h1', {}, 'Bekreft kode'),
-    h('p', {}, 'Innloggingen er ikke lenger aktiv. Start innloggingen på nytt.'),
-    h('p', {}, link('/', 'Gå til innlogging')),
+    h('h1', {}, t('code.heading')),
+    h('p', {}, t('code.expired')),
+    h('p', {}, link('/', t('common.toLogin'))),
   );
 }
 
@@ -25,14 +26,14 @@ export function render(context) {
   const instructions = h('p', { id: 'code-instructions' });
   const codeField = field({
     name: 'code',
-    label: 'Kode',
+    label: t('common.code'),
     inputmode: 'numeric',
     autocomplete: 'one-time-code',
     maxlength: '7',
     pattern: '[0-9 ]*',
     required: true,
   });
-  const submit = h('button', { type: 'submit' }, 'Bekreft');
+  const submit = h('button', { type: 'submit' }, t('common.confirm'));
   const codeForm = form({ class: 'stack', 'aria-describedby': 'code-instructions' }, codeField, h('div', { class: 'actions' }, submit));
 
   const resend = resendControl({
@@ -40,13 +41,13 @@ export function render(context) {
     resend: () => api.resendCode(challenge.challenge_id),
     onSent: () => {
       clearErrors(codeForm);
-      announce('En ny kode er sendt på SMS.');
+      announce(t('common.newCodeSent'));
     },
     onProblem: (problem) => showProblem(codeForm, problem),
   });
   onDispose(resend.dispose);
 
-  const switchToSms = h('button', { type: 'button', class: 'button-secondary' }, 'Send meg en kode på SMS i stedet');
+  const switchToSms = h('button', { type: 'button', class: 'button-secondary' }, t('code.switchToSms'));
   switchToSms.addEventListener('click', async () => {
     try {
       const sent = await busy(switchToSms, () => api.resendCode(challenge.challenge_id));
@@ -54,7 +55,7 @@ export function render(context) {
       resend.restart(sent && Number.isInteger(sent.resend_after) ? sent.resend_after : 30);
       show();
       input(codeForm, 'code').focus();
-      announce(`Koden er sendt på SMS til ${challenge.phone_hint}.`);
+      announce(t('code.sentTo', { phone: challenge.phone_hint }));
     } catch (problem) {
       showProblem(codeForm, problem);
     }
@@ -65,13 +66,14 @@ export function render(context) {
   function show() {
     clearErrors(codeForm);
     if (mode === 'totp') {
-      replace(instructions, 'Fyll inn koden som vises i autentiseringsappen din.');
+      replace(instructions, t('code.totpInstructions'));
       replace(alternatives, switchToSms);
     } else {
       replace(
         instructions,
-        `Fyll inn koden som ble tilsendt på SMS til ${challenge.phone_hint}. `,
-        challenge.expires_in ? `Koden gjelder i ${Math.round(challenge.expires_in / 60)} minutter.` : '',
+        t('code.smsInstructions', { phone: challenge.phone_hint }),
+        challenge.expires_in ? ' ' : '',
+        challenge.expires_in ? t('code.validFor', { n: Math.round(challenge.expires_in / 60) }) : '',
       );
       replace(alternatives, resend.element);
     }
@@ -84,7 +86,7 @@ export function render(context) {
     clearErrors(codeForm);
     const code = codeValue(codeForm);
     if (code === null) {
-      showSummary(codeForm, 'Skriv inn koden på 6 siffer.');
+      showSummary(codeForm, t('common.codeMissing'));
       input(codeForm, 'code').focus();
       return;
     }
@@ -93,7 +95,7 @@ export function render(context) {
       const tokens = await busy(submit, () => verify(challenge.challenge_id, code));
       signedIn(tokens);
     } catch (problem) {
-      const extra = problem.status === 410 ? [h('p', {}, link('/', 'Logg inn på nytt'))] : [];
+      const extra = problem.status === 410 ? [h('p', {}, link('/', t('code.loginAgain')))] : [];
       showProblem(codeForm, problem, { extra });
       input(codeForm, 'code').select();
     }
@@ -102,11 +104,11 @@ export function render(context) {
   return h(
     'section',
     { class: 'card narrow' },
-    h('h1', {}, 'Bekreft kode'),
+    h('h1', {}, t('code.heading')),
     instructions,
     codeForm,
     alternatives,
-    h('p', { class: 'hint' }, `Om du ikke mottar kode – kontakt kundesenteret på ${CUSTOMER_CENTRE}.`),
-    h('p', {}, link('/', 'Tilbake til innlogging')),
+    h('p', { class: 'hint' }, t('common.noCode', { phone: CUSTOMER_CENTRE })),
+    h('p', {}, link('/', t('common.backToLogin'))),
   );
 }

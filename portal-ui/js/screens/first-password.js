@@ -3,27 +3,24 @@
 // reset it).
 
 import { announce, h } from '../dom.js';
+import { t } from '../i18n.js';
 import { passwordForm } from './password.js';
 
 export function render({ state, navigate }) {
   return h(
     'section',
     { class: 'card narrow' },
-    h('h1', {}, 'Velg nytt passord'),
-    h(
-      'p',
-      {},
-      'Du har logget inn med et passord du har fått tilsendt. Før du kan bruke kundeportalen, må du velge et nytt passord som bare du kjenner.',
-    ),
+    h('h1', {}, t('firstPassword.heading')),
+    h('p', {}, t('firstPassword.intro')),
     passwordForm({
-      oldLabel: 'Passordet du fikk tilsendt',
-      submitLabel: 'Lagre nytt passord',
+      oldLabel: t('firstPassword.old'),
+      submitLabel: t('firstPassword.submit'),
       onChanged: () => {
         state.passwordChangeRequired = false;
         const target = state.afterLogin || '/konto';
         state.afterLogin = null;
-        navigate(target, { notice: 'Passordet er endret.' }, { replace: true });
-        announce('Passordet er endret.');
+        navigate(target, { notice: t('password.changed') }, { replace: true });
+        announce(t('password.changed'));
       },
     }),
   );

@@ -3,8 +3,8 @@
 import * as api from '../api.js';
 import { resendControl } from '../countdown.js';
 import { announce, busy, clearErrors, codeValue, field, fieldError, form, h, input, link, notice, replace, showProblem, showSummary, value } from '../dom.js';
+import { t } from '../i18n.js';
 import { CUSTOMER_CENTRE } from '../texts.js';
-import { PASSWORD_HINT } from './password.js';
 
 // The forgot route answers only `challenge_id`; codes may be asked for again after 30 s.
 const RESEND_AFTER = 30;
@@ -13,19 +13,19 @@ export function render({ onDispose }) {
   const body = h('div', {});
 
   function askForUsername() {
-    const submit = h('button', { type: 'submit' }, 'Send kode');
+    const submit = h('button', { type: 'submit' }, t('common.sendCode'));
     const usernameForm = form(
       { class: 'stack' },
-      field({ name: 'username', label: 'Brukernavn', autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', required: true }),
-      h('div', { class: 'actions' }, submit, link('/', 'Tilbake til innlogging')),
+      field({ name: 'username', label: t('common.username'), autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', required: true }),
+      h('div', { class: 'actions' }, submit, link('/', t('common.backToLogin'))),
     );
     usernameForm.addEventListener('submit', async (event) => {
       event.preventDefault();
       clearErrors(usernameForm);
       const username = value(usernameForm, 'username').trim();
       if (!username) {
-        fieldError(usernameForm, 'username', 'Skriv inn brukernavnet ditt.').focus();
-        showSummary(usernameForm, 'Skriv inn brukernavnet ditt.');
+        fieldError(usernameForm, 'username', t('common.usernameMissing')).focus();
+        showSummary(usernameForm, t('common.usernameMissing'));
         return;
       }
       try {
@@ -37,18 +37,18 @@ export function render({ onDispose }) {
     });
     replace(
       body,
-      h('p', {}, 'Skriv inn brukernavnet ditt. Vi sender en kode på SMS til mobilnummeret som er registrert på kontoen din.'),
+      h('p', {}, t('forgot.intro')),
       usernameForm,
     );
   }
 
   function askForCode(challengeId) {
-    const submit = h('button', { type: 'submit' }, 'Lagre nytt passord');
+    const submit = h('button', { type: 'submit' }, t('firstPassword.submit'));
     const resetForm = form(
       { class: 'stack' },
-      field({ name: 'code', label: 'Kode fra SMS', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '7', required: true }),
-      field({ name: 'new', label: 'Nytt passord', hint: PASSWORD_HINT, type: 'password', autocomplete: 'new-password', required: true }),
-      field({ name: 'repeat', label: 'Gjenta nytt passord', type: 'password', autocomplete: 'new-password', required: true }),
+      field({ name: 'code', label: t('forgot.codeLabel'), inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '7', required: true }),
+      field({ name: 'new', label: t('password.new'), hint: t('password.hint'), type: 'password', autocomplete: 'new-password', required: true }),
+      field({ name: 'repeat', label: t('password.repeat'), type: 'password', autocomplete: 'new-password', required: true }),
       h('div', { class: 'actions' }, submit),
     );
     const resend = resendControl({
@@ -56,7 +56,7 @@ export function render({ onDispose }) {
       resend: () => api.resendCode(challengeId),
       onSent: () => {
         clearErrors(resetForm);
-        announce('En ny kode er sendt på SMS.');
+        announce(t('common.newCodeSent'));
       },
       onProblem: (problem) => showProblem(resetForm, problem),
     });
@@ -69,10 +69,10 @@ export function render({ onDispose }) {
       const newPassword = value(resetForm, 'new');
       const wrong = [];
       if (code === null) wrong.push(input(resetForm, 'code'));
-      if (!newPassword) wrong.push(fieldError(resetForm, 'new', 'Skriv inn et nytt passord.'));
-      else if (newPassword !== value(resetForm, 'repeat')) wrong.push(fieldError(resetForm, 'repeat', 'Passordene er ikke like.'));
+      if (!newPassword) wrong.push(fieldError(resetForm, 'new', t('password.newMissing')));
+      else if (newPassword !== value(resetForm, 'repeat')) wrong.push(fieldError(resetForm, 'repeat', t('password.mismatch')));
       if (wrong.length) {
-        showSummary(resetForm, 'Passordet ble ikke endret.');
+        showSummary(resetForm, t('password.notChanged'));
         wrong[0].focus();
         return;
       }
@@ -80,7 +80,7 @@ export function render({ onDispose }) {
         await busy(submit, () => api.resetPassword(challengeId, code, newPassword));
         done();
       } catch (problem) {
-        const extra = problem.status === 410 ? [h('p', {}, link('/glemt-passord', 'Be om en ny kode'))] : [];
+        const extra = problem.status === 410 ? [h('p', {}, link('/glemt-passord', t('forgot.newCode')))] : [];
         showProblem(resetForm, problem, { extra });
         if (problem.code === 'weak_password') fieldError(resetForm, 'new', problem.detail || problem.title).focus();
         if (problem.code === 'invalid_code') fieldError(resetForm, 'code', problem.title).focus();
@@ -91,12 +91,12 @@ export function render({ onDispose }) {
       body,
       notice(
         'info',
-        h('p', {}, 'Hvis brukernavnet finnes, har vi sendt en kode på SMS til mobilnummeret som er registrert på kontoen.'),
+        h('p', {}, t('forgot.sentIfExists')),
       ),
       resetForm,
       resend.element,
-      h('p', { class: 'hint' }, `Om du ikke mottar kode – kontakt kundesenteret på ${CUSTOMER_CENTRE}.`),
-      h('p', {}, link('/', 'Tilbake til innlogging')),
+      h('p', { class: 'hint' }, t('common.noCode', { phone: CUSTOMER_CENTRE })),
+      h('p', {}, link('/', t('common.backToLogin'))),
     );
     input(resetForm, 'code').focus();
   }
@@ -106,14 +106,14 @@ export function render({ onDispose }) {
       body,
       notice(
         'success',
-        h('p', {}, 'Passordet er endret. Du kan nå logge inn med det nye passordet.'),
-        h('p', {}, 'Av sikkerhetshensyn er alle innlogginger på kontoen avsluttet.'),
+        h('p', {}, t('forgot.done')),
+        h('p', {}, t('forgot.allEnded')),
       ),
-      h('p', {}, link('/', 'Gå til innlogging', { class: 'button' })),
+      h('p', {}, link('/', t('common.toLogin'), { class: 'button' })),
     );
     body.querySelector('a').focus();
   }
 
   askForUsername();
-  return h('section', { class: 'card narrow' }, h('h1', {}, 'Glemt passordet?'), body);
+  return h('section', { class: 'card narrow' }, h('h1', {}, t('forgot.heading')), body);
 }

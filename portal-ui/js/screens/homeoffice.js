@@ -6,14 +6,10 @@
 
 import * as api from '../api.js';
 import { announce, busy, clearErrors, field, fieldError, form, h, notice, replace, showProblem, showSummary, value } from '../dom.js';
-import { BUYPASS_REGISTERED, buypassError, CUSTOMER_CENTRE, dateTime } from '../texts.js';
+import { t } from '../i18n.js';
+import { buypassError, CUSTOMER_CENTRE, dateTime } from '../texts.js';
 
-const STEPS = [
-  'Gå til registreringsløsningen',
-  'Logg inn med Buypasskortet ditt',
-  'Du blir sendt tilbake til kundeportalen',
-  'Kontoen din er klar',
-];
+const STEPS = ['homeoffice.step1', 'homeoffice.step2', 'homeoffice.step3', 'homeoffice.step4'];
 
 // While activation is pending: every 2 s for the first minute, then every 10 s.
 const FAST_POLL_MS = 2_000;
@@ -32,73 +28,83 @@ function steps(status) {
   return h(
     'ol',
     { class: 'steps' },
-    STEPS.map((text, index) => {
+    STEPS.map((key, index) => {
       const state = index < done ? 'done' : index === done ? 'current' : 'todo';
       return h(
         'li',
         { class: `step step-${state}`, 'aria-current': state === 'current' ? 'step' : null },
         h('span', { class: 'step-number', 'aria-hidden': 'true' }, state === 'done' ? '✓' : String(index + 1)),
-        h('span', { class: 'step-text' }, text),
-        state === 'done' ? h('span', { class: 'sr-only' }, ' (fullført)') : null,
+        h('span', { class: 'step-text' }, t(key)),
+        state === 'done' ? h('span', { class: 'sr-only' }, ' ', t('homeoffice.stepDone')) : null,
       );
     }),
   );
+}
+
+/** "Your card (serial …) is registered and activated (date)." in one sentence. */
+function activeText({ serial_number: serial, activated_at: at }) {
+  const date = dateTime(at);
+  if (serial && date) return t('homeoffice.activeSerialDate', { serial, date });
+  if (serial) return t('homeoffice.activeSerial', { serial });
+  if (date) return t('homeoffice.activeDate', { date });
+  return t('homeoffice.active');
 }
 
 function cardStatus(buypass) {
   switch (buypass.status) {
     case 'pending':
       return [
-        h('p', { class: 'status-title' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Buypasskortet ditt er registrert. Hjemmekontor gjøres klart.'),
-        buypass.serial_number ? h('p', {}, `Serienummer: ${buypass.serial_number}`) : null,
-        h('p', {}, 'Denne siden oppdateres av seg selv når hjemmekontor er klart til bruk.'),
+        h('p', { class: 'status-title' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), t('homeoffice.pending')),
+        buypass.serial_number ? h('p', {}, t('homeoffice.serial', { serial: buypass.serial_number })) : null,
+        h('p', {}, t('homeoffice.autoUpdate')),
       ];
     case 'active':
       return [
-        h('p', { class: 'status-title' }, 'Hjemmekontor er klart til bruk'),
-        h(
-          'p',
-          {},
-          `Buypasskortet ditt${buypass.serial_number ? ` (serienummer ${buypass.serial_number})` : ''} er registrert og aktivert`,
-          buypass.activated_at ? ` ${dateTime(buypass.activated_at)}.` : '.',
-        ),
-        h('p', {}, 'Fortsett med installasjonsveiledningen for datamaskinen du har hjemme (PC eller Mac).'),
+        h('p', { class: 'status-title' }, t('homeoffice.ready')),
+        h('p', {}, activeText(buypass)),
+        h('p', {}, t('homeoffice.continue')),
       ];
     case 'failed':
       return [
-        h('p', { class: 'status-title' }, 'Aktiveringen av Buypasskortet ditt feilet'),
-        h('p', {}, `Registrer kortet på nytt. Lykkes det ikke, kontakt kundesenteret på ${CUSTOMER_CENTRE}.`),
+        h('p', { class: 'status-title' }, t('homeoffice.failed')),
+        h('p', {}, t('homeoffice.failedHelp', { phone: CUSTOMER_CENTRE })),
       ];
     default:
-      return [h('p', { class: 'status-title' }, 'Ditt Buypasskort er ikke registrert i våre systemer')];
+      return [h('p', { class: 'status-title' }, t('homeoffice.notRegistered'))];
   }
 }
 
-/** The result of the Buypass round trip in the address, if any (then removed from it). */
+/**
+ * The result of the Buypass round trip in the address, if any (then removed from it):
+ * `{ registered, element }`.
+ */
 function takeBuypassResult(url) {
   const result = url.searchParams.get('buypass');
   if (!result) return null;
   history.replaceState(null, '', url.pathname);
-  if (result === 'registered') return notice('success', h('p', {}, BUYPASS_REGISTERED));
-  return notice('error', h('p', { class: 'error-title' }, 'Buypasskortet ble ikke registrert'), h('p', {}, buypassError(url.searchParams.get('reason'))));
+  if (result === 'registered') return { registered: true, element: notice('success', h('p', {}, t('buypass.registered'))) };
+  return {
+    registered: false,
+    element: notice('error', h('p', { class: 'error-title' }, t('homeoffice.notRegisteredResult')), h('p', {}, buypassError(url.searchParams.get('reason')))),
+  };
 }
 
 export function homeOfficeSection({ url, onDispose }) {
-  const heading = h('h2', { id: 'homeoffice-heading', tabindex: '-1' }, 'Hjemmekontor');
+  const heading = h('h2', { id: 'homeoffice-heading', tabindex: '-1' }, t('homeoffice.heading'));
   const result = h('div', { class: 'messages' });
-  const body = h('div', { class: 'homeoffice-body' }, h('p', {}, 'Henter status for hjemmekontor …'));
+  const body = h('div', { class: 'homeoffice-body' }, h('p', {}, t('homeoffice.loading')));
   const element = h('section', { class: 'card', id: 'hjemmekontor', 'aria-labelledby': 'homeoffice-heading' }, heading, result, body);
 
   const fromBuypass = takeBuypassResult(url);
-  if (fromBuypass) replace(result, fromBuypass);
+  if (fromBuypass) replace(result, fromBuypass.element);
 
   // The live status: one region whose text changes from pending to active.
   const status = h('div', { class: 'card-status', role: 'status', 'aria-live': 'polite' });
   const stepsHolder = h('div', {});
-  const register = h('button', { type: 'submit' }, 'Registrer Buypasskort');
+  const register = h('button', { type: 'submit' }, t('homeoffice.register'));
   const registerForm = form(
     { class: 'stack' },
-    field({ name: 'password', label: 'Passordet ditt', hint: 'Passordet du logger inn i kundeportalen med, for å bekrefte at det er deg. Et nytt kort erstatter kortet du har registrert.', type: 'password', autocomplete: 'current-password', required: true }),
+    field({ name: 'password', label: t('homeoffice.password'), hint: t('homeoffice.passwordHint'), type: 'password', autocomplete: 'current-password', required: true }),
     h('div', { class: 'actions' }, register),
   );
   registerForm.addEventListener('submit', async (event) => {
@@ -106,8 +112,8 @@ export function homeOfficeSection({ url, onDispose }) {
     clearErrors(registerForm);
     const password = value(registerForm, 'password');
     if (!password) {
-      const element = fieldError(registerForm, 'password', 'Skriv inn passordet ditt.');
-      showSummary(registerForm, 'Registreringen ble ikke startet.');
+      const element = fieldError(registerForm, 'password', t('common.passwordMissing'));
+      showSummary(registerForm, t('homeoffice.notStarted'));
       element.focus();
       return;
     }
@@ -117,9 +123,9 @@ export function homeOfficeSection({ url, onDispose }) {
       if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new Error('unexpected authorization URL');
       location.assign(target.href);
     } catch (problem) {
-      // An API problem has its Norwegian title; anything else (no network) gets a plain one.
+      // An API problem has its title in the page's language; anything else (no network) a plain one.
       if (Array.isArray(problem.errors)) showProblem(registerForm, problem);
-      else showSummary(registerForm, 'Registreringen kunne ikke startes. Prøv igjen.');
+      else showSummary(registerForm, t('homeoffice.startFailed'));
       if (problem.code === 'wrong_password') {
         const element = fieldError(registerForm, 'password', problem.title);
         element.value = '';
@@ -131,13 +137,11 @@ export function homeOfficeSection({ url, onDispose }) {
   const explanation = h(
     'div',
     {},
-    h('p', {}, 'For å kunne benytte deg av tjenesten må du bekrefte og registrere ditt buypasskort via Buypass sin egen tjeneste.'),
-    h(
-      'p',
-      { class: 'hint' },
-      'Dette kortet kan du bestille gjennom din journalleverandør, gjennom eventuell leverandør av kommunikasjonsløsning (EDI), eller direkte fra Buypass. For hjelp med pin-koder må du ta kontakt med Buypass på telefon 61 13 59 20 eller via www.buypass.no.',
-    ),
+    h('p', {}, t('homeoffice.explanation')),
+    h('p', { class: 'hint' }, t('homeoffice.order')),
   );
+  // "It can take up to 15 minutes…": true only until the card is active.
+  const note = h('p', { class: 'note' }, t('homeoffice.note'));
 
   let lastStatus = null;
   let timer = null;
@@ -171,8 +175,8 @@ export function homeOfficeSection({ url, onDispose }) {
     if (!enabled) {
       replace(
         body,
-        h('p', { class: 'status-title' }, 'Kontoen din er ikke aktivert for hjemmekontorløsningen'),
-        h('p', {}, `Skal du bruke hjemmekontor, kontakt kundesenteret på ${CUSTOMER_CENTRE}.`),
+        h('p', { class: 'status-title' }, t('homeoffice.notEnabled')),
+        h('p', {}, t('homeoffice.notEnabledHelp', { phone: CUSTOMER_CENTRE })),
       );
       return;
     }
@@ -182,9 +186,13 @@ export function homeOfficeSection({ url, onDispose }) {
       status.className = `card-status card-status-${buypass.status}`;
       replace(status, ...cardStatus(buypass));
       replace(stepsHolder, steps(buypass.status));
-      explanation.hidden = buypass.status === 'active';
-      register.textContent = buypass.status === 'not_registered' ? 'Registrer Buypasskort' : 'Registrer nytt Buypasskort';
-      if (!firstShow && buypass.status === 'active') announce('Hjemmekontor er klart til bruk.');
+      const active = buypass.status === 'active';
+      explanation.hidden = active;
+      note.hidden = active;
+      // The "registered, can take up to 15 minutes" result gives way to the ready state.
+      if (active && fromBuypass && fromBuypass.registered) replace(result);
+      register.textContent = buypass.status === 'not_registered' ? t('homeoffice.register') : t('homeoffice.registerNew');
+      if (!firstShow && active) announce(t('homeoffice.readyAnnounce'));
     }
     if (buypass.status === 'pending') schedulePoll();
     else pollingSince = 0;
@@ -194,16 +202,16 @@ export function homeOfficeSection({ url, onDispose }) {
     if (!body.contains(status)) {
       replace(
         body,
-        h('p', {}, 'Du har en konto som er aktivert for hjemmekontorløsningen.'),
+        h('p', {}, t('homeoffice.enabled')),
         status,
         explanation,
         stepsHolder,
-        h('p', { class: 'note' }, 'Det kan ta inntil 15 minutter før hjemmekontor er klart til bruk etter oppdatering av serienummer.'),
+        note,
         h(
           'div',
           { class: 'register' },
-          h('p', { class: 'status-title' }, 'Sett buypasskortet i kortleser'),
-          h('p', {}, 'Du vil da bli tatt med til en innloggingsside hos Buypass. Velg da å logge inn med smartkort («Buypass ID på smartkort»).'),
+          h('p', { class: 'status-title' }, t('homeoffice.insertCard')),
+          h('p', {}, t('homeoffice.insertCardHelp')),
           registerForm,
         ),
       );

@@ -2,7 +2,8 @@
 
 import * as api from '../api.js';
 import { busy, checkbox, clearErrors, field, fieldError, form, h, input, link, notice, showProblem, showSummary, value } from '../dom.js';
-import { buypassError, BUYPASS_REGISTERED } from '../texts.js';
+import { t } from '../i18n.js';
+import { buypassError } from '../texts.js';
 
 /** The Buypass result when the user came back from Buypass while signed out. */
 function buypassNotice(afterLogin) {
@@ -10,20 +11,20 @@ function buypassNotice(afterLogin) {
   const params = new URL(afterLogin, location.origin).searchParams;
   const result = params.get('buypass');
   if (result === 'registered') {
-    return notice('success', h('p', {}, BUYPASS_REGISTERED), h('p', {}, 'Logg inn for å se status for hjemmekontor.'));
+    return notice('success', h('p', {}, t('buypass.registered')), h('p', {}, t('login.registeredLogIn')));
   }
   if (result === 'error') return notice('error', h('p', {}, buypassError(params.get('reason'))));
   return null;
 }
 
 export function render({ state, navigate }) {
-  const submit = h('button', { type: 'submit' }, 'Logg inn');
+  const submit = h('button', { type: 'submit' }, t('login.submit'));
   const loginForm = form(
     { class: 'stack', 'aria-labelledby': 'login-heading' },
-    field({ name: 'username', label: 'Brukernavn', hint: 'Tilsendt fra NHN', autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', required: true }),
-    field({ name: 'password', label: 'Passord', hint: 'Sendt på SMS', type: 'password', autocomplete: 'current-password', required: true }),
-    checkbox({ name: 'remember', label: 'Husk meg' }),
-    h('div', { class: 'actions' }, submit, link('/glemt-passord', 'Glemt passordet?')),
+    field({ name: 'username', label: t('common.username'), hint: t('login.usernameHint'), autocomplete: 'username', autocapitalize: 'none', spellcheck: 'false', required: true }),
+    field({ name: 'password', label: t('common.password'), hint: t('login.passwordHint'), type: 'password', autocomplete: 'current-password', required: true }),
+    checkbox({ name: 'remember', label: t('login.remember') }),
+    h('div', { class: 'actions' }, submit, link('/glemt-passord', t('login.forgot'))),
   );
 
   loginForm.addEventListener('submit', async (event) => {
@@ -32,10 +33,10 @@ export function render({ state, navigate }) {
     const username = value(loginForm, 'username').trim();
     const password = value(loginForm, 'password');
     const missing = [];
-    if (!username) missing.push(fieldError(loginForm, 'username', 'Skriv inn brukernavnet ditt.'));
-    if (!password) missing.push(fieldError(loginForm, 'password', 'Skriv inn passordet ditt.'));
+    if (!username) missing.push(fieldError(loginForm, 'username', t('common.usernameMissing')));
+    if (!password) missing.push(fieldError(loginForm, 'password', t('common.passwordMissing')));
     if (missing.length) {
-      showSummary(loginForm, 'Fyll inn brukernavn og passord.');
+      showSummary(loginForm, t('login.missingSummary'));
       missing[0].focus();
       return;
     }
@@ -52,15 +53,11 @@ export function render({ state, navigate }) {
   return h(
     'section',
     { class: 'card narrow' },
-    h('h1', { id: 'login-heading' }, 'Innlogging'),
-    state.loginNotice ? notice('info', h('p', {}, state.loginNotice)) : null,
+    h('h1', { id: 'login-heading' }, t('login.heading')),
+    state.loginNotice ? notice('info', h('p', {}, state.loginNotice.key ? t(state.loginNotice.key) : state.loginNotice.text)) : null,
     buypassNotice(state.afterLogin),
-    h('p', {}, 'Logg inn i kundeportalen med brukernavnet og passordet du har fått fra Norsk Helsenett (NHN).'),
+    h('p', {}, t('login.intro')),
     loginForm,
-    h(
-      'p',
-      { class: 'hint' },
-      'Innloggingen har to-faktor autentisering. Du vil motta en kode på SMS såfremt rett mobilnummer er lagt inn på kontoen din.',
-    ),
+    h('p', { class: 'hint' }, t('login.twoFactor')),
   );
 }

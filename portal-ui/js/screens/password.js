@@ -3,17 +3,16 @@
 
 import * as api from '../api.js';
 import { busy, clearErrors, field, fieldError, form, h, showProblem, showSummary, value } from '../dom.js';
-
-export const PASSWORD_HINT = 'Minst 12 tegn. Bruk gjerne flere ord. Vanlige passord og brukernavnet ditt godtas ikke.';
+import { t } from '../i18n.js';
 
 /** The form; `onChanged()` runs after the password was changed. */
-export function passwordForm({ submitLabel = 'Bytt passord', oldLabel = 'Gammelt passord', onChanged }) {
-  const submit = h('button', { type: 'submit' }, submitLabel);
+export function passwordForm({ submitLabel, oldLabel, onChanged }) {
+  const submit = h('button', { type: 'submit' }, submitLabel || t('password.submit'));
   const passwordForm = form(
     { class: 'stack' },
-    field({ name: 'old', label: oldLabel, type: 'password', autocomplete: 'current-password', required: true }),
-    field({ name: 'new', label: 'Nytt passord', hint: PASSWORD_HINT, type: 'password', autocomplete: 'new-password', minlength: '12', maxlength: '128', required: true }),
-    field({ name: 'repeat', label: 'Gjenta nytt passord', type: 'password', autocomplete: 'new-password', required: true }),
+    field({ name: 'old', label: oldLabel || t('password.old'), type: 'password', autocomplete: 'current-password', required: true }),
+    field({ name: 'new', label: t('password.new'), hint: t('password.hint'), type: 'password', autocomplete: 'new-password', minlength: '12', maxlength: '128', required: true }),
+    field({ name: 'repeat', label: t('password.repeat'), type: 'password', autocomplete: 'new-password', required: true }),
     h('div', { class: 'actions' }, submit),
   );
 
@@ -24,11 +23,11 @@ export function passwordForm({ submitLabel = 'Bytt passord', oldLabel = 'Gammelt
     const newPassword = value(passwordForm, 'new');
     const repeat = value(passwordForm, 'repeat');
     const wrong = [];
-    if (!oldPassword) wrong.push(fieldError(passwordForm, 'old', 'Skriv inn passordet du har nå.'));
-    if (!newPassword) wrong.push(fieldError(passwordForm, 'new', 'Skriv inn et nytt passord.'));
-    else if (newPassword !== repeat) wrong.push(fieldError(passwordForm, 'repeat', 'Passordene er ikke like.'));
+    if (!oldPassword) wrong.push(fieldError(passwordForm, 'old', t('password.oldMissing')));
+    if (!newPassword) wrong.push(fieldError(passwordForm, 'new', t('password.newMissing')));
+    else if (newPassword !== repeat) wrong.push(fieldError(passwordForm, 'repeat', t('password.mismatch')));
     if (wrong.length) {
-      showSummary(passwordForm, 'Passordet ble ikke endret.');
+      showSummary(passwordForm, t('password.notChanged'));
       wrong[0].focus();
       return;
     }

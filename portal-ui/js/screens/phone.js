@@ -3,6 +3,7 @@
 
 import * as api from '../api.js';
 import { resendControl } from '../countdown.js';
+import { t } from '../i18n.js';
 import { announce, busy, clearErrors, codeValue, field, fieldError, form, h, input, notice, replace, showProblem, showSummary, value } from '../dom.js';
 
 /** Returns `{ toggle, panel }`: the "Bytt telefonnummer" button and the panel it opens. */
@@ -11,7 +12,7 @@ export function phoneChange({ onChanged, onDispose }) {
   const toggle = h(
     'button',
     { type: 'button', class: 'button-link', 'aria-expanded': 'false', 'aria-controls': 'phone-change' },
-    'Bytt telefonnummer',
+    t('phone.toggle'),
   );
   let resend = null;
   onDispose(() => resend && resend.dispose());
@@ -35,16 +36,16 @@ export function phoneChange({ onChanged, onDispose }) {
           toggle.focus();
         },
       },
-      'Avbryt',
+      t('common.cancel'),
     );
   }
 
   function askForNumber() {
-    const submit = h('button', { type: 'submit' }, 'Send kode');
+    const submit = h('button', { type: 'submit' }, t('common.sendCode'));
     const numberForm = form(
       { class: 'stack' },
-      field({ name: 'mobile', label: 'Nytt mobilnummer', hint: '8 siffer, for eksempel 912 34 567. Utenlandske numre skrives med + og landskode.', type: 'tel', autocomplete: 'tel', inputmode: 'tel', required: true }),
-      field({ name: 'password', label: 'Passord', hint: 'Passordet ditt i kundeportalen, for å bekrefte at det er deg.', type: 'password', autocomplete: 'current-password', required: true }),
+      field({ name: 'mobile', label: t('phone.new'), hint: t('phone.newHint'), type: 'tel', autocomplete: 'tel', inputmode: 'tel', required: true }),
+      field({ name: 'password', label: t('common.password'), hint: t('phone.passwordHint'), type: 'password', autocomplete: 'current-password', required: true }),
       h('div', { class: 'actions' }, submit, cancelButton()),
     );
     numberForm.addEventListener('submit', async (event) => {
@@ -53,10 +54,10 @@ export function phoneChange({ onChanged, onDispose }) {
       const newMobile = value(numberForm, 'mobile').trim();
       const password = value(numberForm, 'password');
       const wrong = [];
-      if (!newMobile) wrong.push(fieldError(numberForm, 'mobile', 'Skriv inn det nye mobilnummeret.'));
-      if (!password) wrong.push(fieldError(numberForm, 'password', 'Skriv inn passordet ditt.'));
+      if (!newMobile) wrong.push(fieldError(numberForm, 'mobile', t('phone.newMissing')));
+      if (!password) wrong.push(fieldError(numberForm, 'password', t('common.passwordMissing')));
       if (wrong.length) {
-        showSummary(numberForm, 'Telefonnummeret ble ikke byttet.');
+        showSummary(numberForm, t('phone.notChanged'));
         wrong[0].focus();
         return;
       }
@@ -72,15 +73,15 @@ export function phoneChange({ onChanged, onDispose }) {
         }
       }
     });
-    replace(panel, h('h2', { id: 'phone-heading', class: 'h3' }, 'Bytt telefonnummer'), numberForm);
+    replace(panel, h('h2', { id: 'phone-heading', class: 'h3' }, t('phone.toggle')), numberForm);
     input(numberForm, 'mobile').focus();
   }
 
   function askForCode(started) {
-    const submit = h('button', { type: 'submit' }, 'Bekreft');
+    const submit = h('button', { type: 'submit' }, t('common.confirm'));
     const codeForm = form(
       { class: 'stack' },
-      field({ name: 'code', label: 'Kode', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '7', required: true }),
+      field({ name: 'code', label: t('common.code'), inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '7', required: true }),
       h('div', { class: 'actions' }, submit, cancelButton()),
     );
     resend = resendControl({
@@ -88,7 +89,7 @@ export function phoneChange({ onChanged, onDispose }) {
       resend: () => api.resendCode(started.challenge_id),
       onSent: () => {
         clearErrors(codeForm);
-        announce(`En ny kode er sendt til ${started.phone_hint}.`);
+        announce(t('phone.newSentTo', { phone: started.phone_hint }));
       },
       onProblem: (problem) => showProblem(codeForm, problem),
     });
@@ -98,7 +99,7 @@ export function phoneChange({ onChanged, onDispose }) {
       const code = codeValue(codeForm);
       if (code === null) {
         input(codeForm, 'code').focus();
-        showSummary(codeForm, 'Skriv inn koden på 6 siffer.');
+        showSummary(codeForm, t('common.codeMissing'));
         return;
       }
       try {
@@ -113,11 +114,11 @@ export function phoneChange({ onChanged, onDispose }) {
     });
     replace(
       panel,
-      h('h2', { id: 'phone-heading', class: 'h3' }, 'Bytt telefonnummer'),
+      h('h2', { id: 'phone-heading', class: 'h3' }, t('phone.toggle')),
       notice(
         'info',
-        h('p', {}, `Fyll inn koden vi har sendt på SMS til det nye nummeret (${started.phone_hint}).`),
-        h('p', {}, 'Nummeret byttes først når koden er bekreftet.'),
+        h('p', {}, t('phone.enterCode', { phone: started.phone_hint })),
+        h('p', {}, t('phone.onlyOnConfirm')),
       ),
       codeForm,
       resend.element,

@@ -4,6 +4,7 @@
 
 import * as api from '../api.js';
 import { announce, busy, clearErrors, codeValue, field, fieldError, form, h, input, notice, replace, showProblem, showSummary, value } from '../dom.js';
+import { t } from '../i18n.js';
 import { dateTime } from '../texts.js';
 
 /** `ABCDEFGHIJ…` → `ABCD EFGH IJ…`, easier to type. */
@@ -23,8 +24,8 @@ function passwordStep({ label, submitLabel, onPassword, cancel }) {
     clearErrors(passwordForm);
     const password = value(passwordForm, 'password');
     if (!password) {
-      fieldError(passwordForm, 'password', 'Skriv inn passordet ditt.').focus();
-      showSummary(passwordForm, 'Skriv inn passordet ditt.');
+      fieldError(passwordForm, 'password', t('common.passwordMissing')).focus();
+      showSummary(passwordForm, t('common.passwordMissing'));
       return;
     }
     try {
@@ -42,30 +43,30 @@ function passwordStep({ label, submitLabel, onPassword, cancel }) {
 }
 
 export function totpSection() {
-  const heading = h('h2', { id: 'totp-heading' }, 'Autentiseringsapp');
+  const heading = h('h2', { id: 'totp-heading' }, t('totp.heading'));
   const messages = h('div', { class: 'messages' });
   const body = h('div', {});
   const element = h('section', { class: 'card', id: 'autentiseringsapp', 'aria-labelledby': 'totp-heading', hidden: true }, heading, messages, body);
 
   function cancelButton() {
-    return h('button', { type: 'button', class: 'button-secondary', onclick: () => load() }, 'Avbryt');
+    return h('button', { type: 'button', class: 'button-secondary', onclick: () => load() }, t('common.cancel'));
   }
 
   function showStatus(status) {
     if (status.enabled) {
-      const remove = h('button', { type: 'button', class: 'button-secondary' }, 'Fjern autentiseringsapp');
+      const remove = h('button', { type: 'button', class: 'button-secondary' }, t('totp.remove'));
       remove.addEventListener('click', () => {
         replace(
           body,
-          h('p', {}, 'Etter at appen er fjernet, får du koden på SMS når du logger inn.'),
+          h('p', {}, t('totp.removeIntro')),
           passwordStep({
-            label: 'Passord',
-            submitLabel: 'Fjern autentiseringsapp',
+            label: t('common.password'),
+            submitLabel: t('totp.remove'),
             cancel: cancelButton(),
             onPassword: async (password) => {
               await api.removeTotp(password);
-              replace(messages, notice('success', h('p', {}, 'Autentiseringsappen er fjernet. Du får koden på SMS når du logger inn.')));
-              announce('Autentiseringsappen er fjernet.');
+              replace(messages, notice('success', h('p', {}, t('totp.removed'))));
+              announce(t('totp.removedAnnounce'));
               await load();
             },
           }),
@@ -74,21 +75,21 @@ export function totpSection() {
       });
       replace(
         body,
-        h('p', { class: 'status-title' }, 'Du logger inn med kode fra autentiseringsappen'),
-        h('p', {}, `Tatt i bruk ${dateTime(status.enabled_at)}. Har du ikke appen tilgjengelig, kan du be om kode på SMS når du logger inn.`),
+        h('p', { class: 'status-title' }, t('totp.active')),
+        h('p', {}, t('totp.activeSince', { date: dateTime(status.enabled_at) })),
         remove,
       );
       return;
     }
-    const start = h('button', { type: 'button', class: 'button-secondary' }, 'Ta i bruk autentiseringsapp');
+    const start = h('button', { type: 'button', class: 'button-secondary' }, t('totp.start'));
     start.addEventListener('click', () => {
       replace(messages);
       replace(
         body,
-        h('p', {}, 'Skriv inn passordet ditt for å begynne.'),
+        h('p', {}, t('totp.startIntro')),
         passwordStep({
-          label: 'Passord',
-          submitLabel: 'Fortsett',
+          label: t('common.password'),
+          submitLabel: t('totp.continue'),
           cancel: cancelButton(),
           onPassword: async (password) => showEnrolment(await api.startTotp(password)),
         }),
@@ -97,21 +98,17 @@ export function totpSection() {
     });
     replace(
       body,
-      h(
-        'p',
-        {},
-        'Du kan bruke en autentiseringsapp på mobilen (for eksempel Microsoft Authenticator eller Google Authenticator) i stedet for kode på SMS når du logger inn.',
-      ),
+      h('p', {}, t('totp.intro')),
       start,
     );
   }
 
   function showEnrolment(enrolment) {
     const qr = enrolment.qr_code || enrolment.qr_png_data_uri;
-    const submit = h('button', { type: 'submit' }, 'Aktiver');
+    const submit = h('button', { type: 'submit' }, t('totp.activate'));
     const codeForm = form(
       { class: 'stack' },
-      field({ name: 'code', label: 'Kode fra appen', inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '7', required: true }),
+      field({ name: 'code', label: t('totp.codeLabel'), inputmode: 'numeric', autocomplete: 'one-time-code', maxlength: '7', required: true }),
       h('div', { class: 'actions' }, submit, cancelButton()),
     );
     codeForm.addEventListener('submit', async (event) => {
@@ -120,13 +117,13 @@ export function totpSection() {
       const code = codeValue(codeForm);
       if (code === null) {
         input(codeForm, 'code').focus();
-        showSummary(codeForm, 'Skriv inn koden på 6 siffer fra appen.');
+        showSummary(codeForm, t('totp.codeMissing'));
         return;
       }
       try {
         await busy(submit, () => api.confirmTotp(code));
-        replace(messages, notice('success', h('p', {}, 'Autentiseringsappen er aktivert. Neste gang du logger inn, bruker du koden fra appen.')));
-        announce('Autentiseringsappen er aktivert.');
+        replace(messages, notice('success', h('p', {}, t('totp.activated'))));
+        announce(t('totp.activatedAnnounce'));
         await load();
       } catch (problem) {
         showProblem(codeForm, problem);
@@ -138,16 +135,17 @@ export function totpSection() {
       h(
         'ol',
         { class: 'instructions' },
-        h('li', {}, 'Åpne autentiseringsappen og velg å legge til en konto.'),
+        h('li', {}, t('totp.step1')),
         h(
           'li',
           {},
-          'Skann QR-koden.',
-          qr && qr.startsWith('data:image/') ? h('img', { class: 'qr', src: qr, alt: 'QR-kode for autentiseringsappen', width: '200', height: '200' }) : null,
-          h('span', { class: 'hint' }, 'Kan du ikke skanne? Skriv inn denne nøkkelen i appen: '),
+          t('totp.step2'),
+          qr && qr.startsWith('data:image/') ? h('img', { class: 'qr', src: qr, alt: t('totp.qrAlt'), width: '200', height: '200' }) : null,
+          h('span', { class: 'hint' }, t('totp.cannotScan')),
+          ' ',
           h('code', { class: 'secret' }, grouped(enrolment.secret || '')),
         ),
-        h('li', {}, 'Skriv inn koden på 6 siffer som appen viser.'),
+        h('li', {}, t('totp.step3')),
       ),
       codeForm,
     );

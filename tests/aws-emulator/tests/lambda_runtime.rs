@@ -457,6 +457,10 @@ async fn a_function_starts_only_with_exactly_its_own_secrets() {
     env.extend([
         ("PORTAL_GATEWAY_EVENTS".to_owned(), "local".to_owned()),
         ("PORTAL_GATEWAY_AUTH".to_owned(), "iam".to_owned()),
+        (
+            "PORTAL_GATEWAY_ROLE_ARN".to_owned(),
+            "arn:aws:iam::123456789012:role/hjemmekontor-gateway".to_owned(),
+        ),
     ]);
     assert!(!env.iter().any(|(k, _)| k.ends_with("_SECRET_ID")), "{env:?}");
     let activation = Running::spawn("serial-activation", &[], &env);

@@ -311,7 +311,9 @@ impl Activator {
                             .await?
                             .ok_or_else(|| ActivationError::Sms("account is gone".into()))?;
                         with_retries(self.policy.attempts_per_call, self.policy.retry_delay, || {
-                            self.app.sms.send(&account.mobile, messages::HOME_OFFICE_READY)
+                            self.app
+                                .sms
+                                .send(&account.mobile, messages::home_office_ready(account.language))
                         })
                         .await
                         .map_err(|e| ActivationError::Sms(e.to_string()))?;

@@ -289,8 +289,8 @@ pub enum SerialLookup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     pub registered: Registered,
-    /// The account's mobile number when a previous card was replaced (for the notice).
-    pub replaced_notice_to: Option<crate::domain::MobileNumber>,
+    /// The account's mobile number and language when a previous card was replaced (for the notice).
+    pub replaced_notice_to: Option<(crate::domain::MobileNumber, crate::i18n::Lang)>,
 }
 
 impl App {
@@ -428,7 +428,9 @@ impl App {
                     now,
                 )
                 .await;
-            let replaced_notice_to = revoked.is_some().then(|| account.value.mobile.clone());
+            let replaced_notice_to = revoked
+                .is_some()
+                .then(|| (account.value.mobile.clone(), account.value.language));
             return Ok(Registration {
                 registered: Registered::Pending { revoked },
                 replaced_notice_to,

@@ -47,21 +47,15 @@ pub enum PasswordRejection {
 }
 
 impl PasswordRejection {
-    pub fn norwegian(self) -> &'static str {
-        match self {
-            Self::TooShort => "Passordet må ha minst 12 tegn.",
-            Self::TooLong => "Passordet kan ha høyst 128 tegn.",
-            Self::Common => "Passordet er for vanlig og lett å gjette.",
-            Self::ContainsUsername => "Passordet kan ikke inneholde brukernavnet.",
-        }
-    }
+    pub const ALL: [PasswordRejection; 4] = [Self::TooShort, Self::TooLong, Self::Common, Self::ContainsUsername];
 
-    pub fn english(self) -> &'static str {
+    /// The key of its text in the catalogues of [`crate::i18n`].
+    pub fn catalogue_key(self) -> &'static str {
         match self {
-            Self::TooShort => "The password must have at least 12 characters.",
-            Self::TooLong => "The password can have at most 128 characters.",
-            Self::Common => "The password is too common and easy to guess.",
-            Self::ContainsUsername => "The password cannot contain the username.",
+            Self::TooShort => "weak_password-too_short",
+            Self::TooLong => "weak_password-too_long",
+            Self::Common => "weak_password-common",
+            Self::ContainsUsername => "weak_password-contains_username",
         }
     }
 }

@@ -1,11 +1,15 @@
-//! RFC 9457 problem details, with the title in Norwegian unless the client asks for English.
+//! RFC 9457 problem details, with the title (and detail) in the language the client asks for
+//! (`Accept-Language`: bokmål by default, nynorsk, English) from the catalogues of
+//! [`crate::i18n`], keyed by the problem's stable `code`.
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
+
+use crate::i18n::{self, Lang};
 
 pub const CONTENT_TYPE: &str = "application/problem+json";
 
@@ -13,30 +17,20 @@ pub const CONTENT_TYPE: &str = "application/problem+json";
 pub struct Problem {
     pub status: StatusCode,
     pub code: &'static str,
-    pub title_no: &'static str,
-    pub title_en: &'static str,
-    pub detail_no: Option<String>,
-    pub detail_en: Option<String>,
+    /// Catalogue keys whose texts, joined, are the `detail` (weak-password reasons).
+    pub detail: Vec<&'static str>,
     pub retry_after: Option<u64>,
     /// Extension members (`attempts_left`, `errors`, `reasons`…).
     pub extra: Map<String, Value>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Norwegian,
-    English,
-}
-
 impl Problem {
-    pub fn new(status: StatusCode, code: &'static str, title_no: &'static str, title_en: &'static str) -> Self {
+    /// A problem whose title is the catalogues' text for `code`.
+    pub fn new(status: StatusCode, code: &'static str) -> Self {
         Self {
             status,
             code,
-            title_no,
-            title_en,
-            detail_no: None,
-            detail_en: None,
+            detail: Vec::new(),
             retry_after: None,
             extra: Map::new(),
         }
@@ -50,13 +44,10 @@ impl Problem {
         );
         body.insert("status".into(), Value::from(self.status.as_u16()));
         body.insert("code".into(), Value::String(self.code.into()));
-        let (title, detail) = match lang {
-            Lang::Norwegian => (self.title_no, &self.detail_no),
-            Lang::English => (self.title_en, &self.detail_en),
-        };
-        body.insert("title".into(), Value::String(title.into()));
-        if let Some(detail) = detail {
-            body.insert("detail".into(), Value::String(detail.clone()));
+        body.insert("title".into(), Value::String(i18n::text(lang, self.code).into()));
+        if !self.detail.is_empty() {
+            let detail: Vec<&str> = self.detail.iter().map(|k| i18n::text(lang, k)).collect();
+            body.insert("detail".into(), Value::String(detail.join(" ")));
         }
         for (k, v) in &self.extra {
             body.entry(k.clone()).or_insert_with(|| v.clone());
@@ -69,6 +60,8 @@ impl Problem {
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Language"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -79,50 +72,26 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let mut response = self.render(Lang::Norwegian);
+        let mut response = self.render(Lang::Nb);
         response.extensions_mut().insert(self);
         response
     }
 }
 
-/// The client's preferred language among those we speak: English only when it ranks English
-/// above Norwegian.
-pub fn preferred_lang(headers: &HeaderMap) -> Lang {
-    let Some(raw) = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()) else {
-        return Lang::Norwegian;
-    };
-    let mut best: Option<(f32, Lang)> = None;
-    for part in raw.split(',') {
-        let mut pieces = part.trim().split(';');
-        let tag = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = pieces
-            .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
-            .unwrap_or(1.0);
-        let lang = match tag.split('-').next().unwrap_or("") {
-            "en" => Lang::English,
-            "nb" | "no" | "nn" => Lang::Norwegian,
-            _ => continue,
-        };
-        if best.is_none_or(|(bq, _)| q > bq) {
-            best = Some((q, lang));
-        }
-    }
-    best.map_or(Lang::Norwegian, |(_, l)| l)
-}
-
-/// Middleware: re-renders problem responses in English for clients that prefer it.
+/// Middleware: re-renders problem responses in nynorsk or English for clients that ask for it
+/// (handlers render bokmål and keep the problem in the response's extensions).
 pub async fn localize(request: Request, next: Next) -> Response {
-    let lang = preferred_lang(request.headers());
+    let lang = Lang::from_accept_language(request.headers());
     let response = next.run(request).await;
-    if lang == Lang::English {
+    if lang != Lang::Nb {
         if let Some(problem) = response.extensions().get::<Problem>().cloned() {
-            let mut english = problem.render(Lang::English);
+            let mut localized = problem.render(lang);
             for (name, value) in response.headers() {
-                if !english.headers().contains_key(name) {
-                    english.headers_mut().insert(name.clone(), value.clone());
+                if !localized.headers().contains_key(name) {
+                    localized.headers_mut().insert(name.clone(), value.clone());
                 }
             }
-            return english;
+            return localized;
         }
     }
     response
@@ -132,19 +101,32 @@ pub async fn localize(request: Request, next: Next) -> Response {
 mod tests {
     use super::*;
 
-    fn lang(value: &str) -> Lang {
-        let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_str(value).unwrap());
-        preferred_lang(&h)
+    #[test]
+    fn the_title_and_detail_come_from_the_catalogue_of_the_language() {
+        let mut problem = Problem::new(StatusCode::BAD_REQUEST, "weak_password");
+        problem.detail = vec!["weak_password-too_short", "weak_password-common"];
+        let nb = problem.body(Lang::Nb);
+        let nn = problem.body(Lang::Nn);
+        let en = problem.body(Lang::En);
+        assert_eq!(nb["title"], "Passordet oppfyller ikke kravene.");
+        assert_eq!(nn["title"], "Passordet oppfyller ikkje krava.");
+        assert_eq!(en["title"], "The password does not meet the requirements.");
+        assert_eq!(
+            nn["detail"],
+            "Passordet må ha minst 12 teikn. Passordet er for vanleg og lett å gjette."
+        );
+        assert_eq!(
+            en["detail"],
+            "The password must have at least 12 characters. The password is too common and easy to guess."
+        );
+        assert_eq!(nb["code"], "weak_password");
+        assert_eq!(en["code"], "weak_password");
     }
 
     #[test]
-    fn picks_english_only_when_preferred() {
-        assert_eq!(lang("en"), Lang::English);
-        assert_eq!(lang("en-GB,en;q=0.9"), Lang::English);
-        assert_eq!(lang("nb-NO,nb;q=0.9,en;q=0.8"), Lang::Norwegian);
-        assert_eq!(lang("de, en;q=0.5"), Lang::English);
-        assert_eq!(lang("fr"), Lang::Norwegian);
-        assert_eq!(preferred_lang(&HeaderMap::new()), Lang::Norwegian);
+    fn problem_responses_say_their_language() {
+        let response = Problem::new(StatusCode::NOT_FOUND, "not_found").render(Lang::Nn);
+        assert_eq!(response.headers()[header::CONTENT_LANGUAGE], "nn");
+        assert_eq!(response.headers()[header::VARY], "Accept-Language");
     }
 }

@@ -5,7 +5,8 @@ use serde::Serialize;
 use crate::app::App;
 use crate::domain::Username;
 use crate::error::ApiError;
-use crate::store::records::{account_pk, Account, PROFILE_SK};
+use crate::i18n::Lang;
+use crate::store::records::{account_pk, Account, Change, PROFILE_SK};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountView {
@@ -15,6 +16,8 @@ pub struct AccountView {
     pub email: Option<String>,
     pub mobile: String,
     pub password_change_required: bool,
+    /// `nb`, `nn` or `en`: the language of the account's SMS.
+    pub language: Lang,
     pub home_office: HomeOfficeView,
 }
 
@@ -42,6 +45,24 @@ impl App {
             .ok_or(ApiError::SessionExpired)
     }
 
+    /// `PUT /v1/account/language` (and `portal-admin set-language`): the account's language
+    /// for its SMS. Written only when it changes.
+    pub async fn set_language(&self, username: &Username, language: Lang) -> Result<(), ApiError> {
+        self.repo
+            .modify::<Account, (), ApiError, _>(&account_pk(username), PROFILE_SK, self.now(), |current| {
+                let Some(a) = current else {
+                    return Err(ApiError::SessionExpired);
+                };
+                if a.language == language {
+                    return Ok((Change::Keep(()), None));
+                }
+                let mut next = a.clone();
+                next.language = language;
+                Ok((Change::Write(next, ()), None))
+            })
+            .await
+    }
+
     pub async fn account_view(&self, username: &Username) -> Result<AccountView, ApiError> {
         let account = self.account(username).await?;
         let card = self.card_status(&account).await?;
@@ -51,6 +72,7 @@ impl App {
             email: account.email,
             mobile: account.mobile.as_e164().to_owned(),
             password_change_required: account.password_change_required,
+            language: account.language,
             home_office: HomeOfficeView {
                 enabled: account.home_office,
                 buypass: BuypassView {

@@ -108,7 +108,13 @@ impl App {
             return Err(AdminError::Invalid("name must be 1 to 200 characters".into()));
         }
         let password = NewPassword::parse(password, &new.username).map_err(|reasons| {
-            AdminError::Invalid(reasons.iter().map(|r| r.english()).collect::<Vec<_>>().join(" "))
+            AdminError::Invalid(
+                reasons
+                    .iter()
+                    .map(|r| crate::i18n::text(crate::i18n::Lang::En, r.catalogue_key()))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
         })?;
         let hash = self
             .passwords
@@ -130,6 +136,7 @@ impl App {
             password_version: 0,
             buypass_serial: None,
             buypass_issuer: None,
+            language: crate::i18n::Lang::default(),
         };
         match self
             .repo
@@ -150,7 +157,8 @@ impl App {
             )
             .await;
         if generated {
-            let text = messages::initial_password(new.username.as_str(), password.password().expose());
+            let text =
+                messages::initial_password(account.language, new.username.as_str(), password.password().expose());
             self.sms.send(&new.mobile, &text).await.map_err(ApiError::from)?;
             self.repo
                 .audit(

@@ -9,6 +9,7 @@ use crate::app::App;
 use crate::audit::AuditKind;
 use crate::domain::{ChallengeId, MobileNumber, SmsCode, Username};
 use crate::error::ApiError;
+use crate::i18n::Lang;
 use crate::sms::messages;
 use crate::store::records::{challenge_pk, Challenge, ChallengePurpose, Change, CHALLENGE_SK};
 
@@ -229,9 +230,9 @@ impl App {
 
     pub(crate) async fn send_code(&self, challenge: &Challenge, code: &SmsCode) -> Result<(), ApiError> {
         let body = match &challenge.purpose {
-            ChallengePurpose::Login { .. } => messages::login_code(code),
-            ChallengePurpose::PasswordReset => messages::reset_code(code),
-            ChallengePurpose::PhoneChange { .. } => messages::phone_change_code(code),
+            ChallengePurpose::Login { .. } => messages::login_code(challenge.language, code),
+            ChallengePurpose::PasswordReset => messages::reset_code(challenge.language, code),
+            ChallengePurpose::PhoneChange { .. } => messages::phone_change_code(challenge.language, code),
         };
         self.sms
             .send(&challenge.destination, &body)
@@ -294,11 +295,12 @@ impl App {
         destination: &MobileNumber,
         purpose: ChallengePurpose,
         password_version: Option<u64>,
+        language: Lang,
         source_ip: Option<&str>,
     ) -> Result<IssuedChallenge, ApiError> {
         let now = self.now();
         let (challenge, code) = self
-            .open_challenge(username, destination, purpose, password_version)
+            .open_challenge(username, destination, purpose, password_version, language)
             .await?;
         if let Err(e) = self.send_code(&challenge, &code).await {
             let _ = self
@@ -325,6 +327,7 @@ impl App {
         destination: &MobileNumber,
         purpose: ChallengePurpose,
         password_version: Option<u64>,
+        language: Lang,
     ) -> Result<(Challenge, SmsCode), ApiError> {
         let now = self.now();
         let hasher = self.code_hasher()?;
@@ -344,6 +347,7 @@ impl App {
             consumed: false,
             totp: false,
             password_version,
+            language,
         };
         self.repo
             .insert(

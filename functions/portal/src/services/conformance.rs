@@ -13,12 +13,14 @@ use crate::clock::{Clock, ManualClock, SystemClock};
 use crate::config::{Policy, Settings};
 use crate::domain::{MobileNumber, Password, SmsCode, Username};
 use crate::error::ApiError;
+use crate::i18n::Lang;
 use crate::security::passwords::HashParams;
 use crate::services::admin::NewAccount;
 use crate::services::limits::Limit;
+use crate::sms::messages;
 use crate::sms::{SmsError, SmsSender};
-use crate::store::records::{account_pk, ChallengePurpose};
-use crate::store::ItemStore;
+use crate::store::records::{account_pk, ChallengePurpose, PROFILE_SK};
+use crate::store::{Condition, ItemStore};
 
 /// How many callers race in each check. Below the repositories' retry budget, so every loser
 /// of a race ends in a decided outcome rather than "gave up".
@@ -34,7 +36,8 @@ pub async fn run_all(store: Arc<dyn ItemStore>) {
     parallel_wrong_codes_across_challenges_get_no_more_tries_than_the_hourly_limit(store.clone()).await;
     parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store.clone()).await;
     parallel_wrong_passwords_get_no_more_tries_than_the_backoff_allows(store.clone()).await;
-    parallel_wrong_passwords_from_one_address_get_no_more_tries_than_its_limit(store).await;
+    parallel_wrong_passwords_from_one_address_get_no_more_tries_than_its_limit(store.clone()).await;
+    the_account_language_is_stored_and_records_without_one_read_as_bokmal(store).await;
 }
 
 /// The phone of these checks: remembers what was sent.
@@ -110,6 +113,54 @@ async fn account(app: &App, tag: &str) -> (Username, MobileNumber) {
     .await
     .expect("account created");
     (username, mobile)
+}
+
+/// Not a race: the optional `language` of the account record (no migration) on every backend.
+async fn the_account_language_is_stored_and_records_without_one_read_as_bokmal(store: Arc<dyn ItemStore>) {
+    let phone = Arc::new(Phone::default());
+    let app = app(store, phone.clone());
+    let (username, mobile) = account(&app, "lang").await;
+    assert_eq!(
+        app.account(&username).await.expect("account").language,
+        Lang::Nb,
+        "new accounts are bokmål"
+    );
+    app.set_language(&username, Lang::Nn).await.expect("language set");
+    assert_eq!(
+        app.account(&username).await.expect("account").language,
+        Lang::Nn,
+        "language stored"
+    );
+    app.login(username.as_str(), &Password::new(PASSWORD.into()), false, None)
+        .await
+        .expect("login");
+    let code = phone.last_code(&mobile);
+    let last = phone.0.lock().expect("phone lock").last().cloned().expect("an SMS");
+    assert_eq!(
+        last.1,
+        messages::login_code(Lang::Nn, &code),
+        "the login code in the account's language"
+    );
+
+    // A record written before accounts had a language.
+    let items = app.repo.items();
+    let mut item = items
+        .get(&account_pk(&username), PROFILE_SK, app.now())
+        .await
+        .expect("read")
+        .expect("the account record");
+    let data = item.data.as_object_mut().expect("an object");
+    assert_eq!(
+        data.remove("language"),
+        Some(serde_json::json!("nn")),
+        "stored as its tag"
+    );
+    items.put(item, Condition::Always, app.now()).await.expect("write");
+    assert_eq!(
+        app.account(&username).await.expect("account").language,
+        Lang::Nb,
+        "no language reads as bokmål"
+    );
 }
 
 async fn parallel_verifies_of_the_right_code_open_exactly_one_session(store: Arc<dyn ItemStore>) {

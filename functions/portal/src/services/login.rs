@@ -294,6 +294,7 @@ impl App {
                 &account.mobile,
                 ChallengePurpose::Login { remember_me },
                 Some(account.password_version),
+                account.language,
                 source_ip,
             )
             .await?;

@@ -76,7 +76,9 @@ impl App {
         let revoked = self
             .revoke_sessions_from(&account.username, Some(&caller.session), "password_changed", source_ip)
             .await?;
-        let notified = self.send_notice(&account.mobile, messages::PASSWORD_CHANGED).await;
+        let notified = self
+            .send_notice(&account.mobile, messages::password_changed(account.language))
+            .await;
         self.repo
             .audit(
                 &account.username,
@@ -159,7 +161,7 @@ impl App {
         self.repo
             .failure_streak_clear(&Self::backoff_key(username.as_str()), self.now())
             .await?;
-        let text = messages::initial_password(username.as_str(), password.password().expose());
+        let text = messages::initial_password(account.language, username.as_str(), password.password().expose());
         let sent = self.sms.send(&account.mobile, &text).await;
         self.repo
             .audit(

@@ -49,6 +49,7 @@ impl App {
                     new_mobile: new_mobile.clone(),
                 },
                 None,
+                account.language,
                 source_ip,
             )
             .await?;
@@ -86,7 +87,7 @@ impl App {
         // Conditional on the version read: a concurrent change of the account re-reads it.
         let old_mobile = self
             .repo
-            .modify::<Account, Option<MobileNumber>, ApiError, _>(
+            .modify::<Account, Option<(MobileNumber, crate::i18n::Lang)>, ApiError, _>(
                 &account_pk(&caller.username),
                 PROFILE_SK,
                 now,
@@ -99,15 +100,15 @@ impl App {
                     }
                     let mut next = a.clone();
                     next.mobile = new_mobile.clone();
-                    Ok((Change::Write(next, Some(a.mobile.clone())), None))
+                    Ok((Change::Write(next, Some((a.mobile.clone(), a.language))), None))
                 },
             )
             .await?;
-        let Some(old_mobile) = old_mobile else {
+        let Some((old_mobile, language)) = old_mobile else {
             // Already the account's number (confirmed in parallel): nothing changed, no notice.
             return Ok(());
         };
-        let notified = self.send_notice(&old_mobile, messages::PHONE_CHANGED).await;
+        let notified = self.send_notice(&old_mobile, messages::phone_changed(language)).await;
         self.repo
             .audit(
                 &caller.username,

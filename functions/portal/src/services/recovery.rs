@@ -16,6 +16,7 @@ use crate::app::App;
 use crate::audit::AuditKind;
 use crate::domain::{ChallengeId, MobileNumber, NewPassword, Password, SmsCode, Username};
 use crate::error::ApiError;
+use crate::i18n::Lang;
 use crate::sms::messages;
 use crate::store::records::{
     account_pk, challenge_pk, Account, Challenge, ChallengePurpose, Change, PhcHash, CHALLENGE_SK, PROFILE_SK,
@@ -85,6 +86,7 @@ impl App {
                 &account.mobile,
                 ChallengePurpose::PasswordReset,
                 None,
+                account.language,
             )
             .await?;
         // A 503 here would reveal that the account exists, so a failed send is only logged; the
@@ -133,6 +135,7 @@ impl App {
             consumed: false,
             totp: false,
             password_version: None,
+            language: Lang::default(),
         };
         self.repo
             .insert(
@@ -205,7 +208,9 @@ impl App {
         self.repo
             .failure_streak_clear(&Self::backoff_key(username.as_str()), now)
             .await?;
-        let notified = self.send_notice(&account.mobile, messages::PASSWORD_CHANGED).await;
+        let notified = self
+            .send_notice(&account.mobile, messages::password_changed(account.language))
+            .await;
         self.repo
             .audit(
                 &username,

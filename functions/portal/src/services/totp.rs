@@ -378,7 +378,9 @@ impl App {
         // A right code is no failure: its reserved attempt goes back.
         self.release_code_attempt(CodeScope::Login, username).await;
         let account = self.account(username).await?;
-        let notified = self.send_notice(&account.mobile, messages::TOTP_ENABLED).await;
+        let notified = self
+            .send_notice(&account.mobile, messages::totp_enabled(account.language))
+            .await;
         self.repo
             .audit(
                 username,
@@ -454,7 +456,9 @@ impl App {
 
     /// Notice to the account's phone (best effort) and audit event of a removal.
     async fn totp_removed(&self, account: &Account, source_ip: Option<&str>, by: &'static str) {
-        let notified = self.send_notice(&account.mobile, messages::TOTP_REMOVED).await;
+        let notified = self
+            .send_notice(&account.mobile, messages::totp_removed(account.language))
+            .await;
         self.repo
             .audit(
                 &account.username,
@@ -501,6 +505,7 @@ impl App {
             consumed: false,
             totp: true,
             password_version: Some(account.password_version),
+            language: account.language,
         };
         self.repo
             .insert(

@@ -1,51 +1,117 @@
-//! The Norwegian SMS texts. Each fits one GSM-7 message (160 characters); a test checks it.
+//! The SMS texts, in the account's language (bokmål, nynorsk, English). Each is one GSM-7
+//! message (160 septets, æøå included); a test states the segment count of every message in
+//! every language.
 
 use crate::domain::SmsCode;
+use crate::i18n::Lang;
 
-pub fn login_code(code: &SmsCode) -> String {
-    format!(
-        "Din engangskode er {}. Koden gjelder i 5 minutter. Del den aldri med andre. Hilsen Norsk Helsenett",
-        code.expose()
-    )
+pub fn login_code(lang: Lang, code: &SmsCode) -> String {
+    let code = code.expose();
+    match lang {
+        Lang::Nb => format!(
+            "Din engangskode er {code}. Koden gjelder i 5 minutter. Del den aldri med andre. Hilsen Norsk Helsenett"
+        ),
+        Lang::Nn => format!(
+            "Eingongskoden din er {code}. Koden gjeld i 5 minutt. Del aldri koden med andre. Helsing Norsk Helsenett"
+        ),
+        Lang::En => format!(
+            "Your one-time code is {code}. It is valid for 5 minutes. Never share it with anyone. Norsk Helsenett"
+        ),
+    }
 }
 
-pub fn reset_code(code: &SmsCode) -> String {
-    format!(
-        "Koden for å lage nytt passord er {}. Den gjelder i 5 minutter. Ba du ikke om dette, kan du se bort fra meldingen.",
-        code.expose()
-    )
+pub fn reset_code(lang: Lang, code: &SmsCode) -> String {
+    let code = code.expose();
+    match lang {
+        Lang::Nb => format!(
+            "Koden for å lage nytt passord er {code}. Den gjelder i 5 minutter. Ba du ikke om dette, kan du se bort fra meldingen."
+        ),
+        Lang::Nn => format!(
+            "Koden for å lage nytt passord er {code}. Koden gjeld i 5 minutt. Bad du ikkje om dette, kan du sjå bort frå meldinga."
+        ),
+        Lang::En => format!(
+            "Your code for a new password is {code}. It is valid for 5 minutes. If you did not ask for it, ignore this message."
+        ),
+    }
 }
 
-pub fn phone_change_code(code: &SmsCode) -> String {
-    format!(
-        "Koden for å bekrefte nytt mobilnummer hos Norsk Helsenett er {}. Den gjelder i 5 minutter.",
-        code.expose()
-    )
+pub fn phone_change_code(lang: Lang, code: &SmsCode) -> String {
+    let code = code.expose();
+    match lang {
+        Lang::Nb => {
+            format!("Koden for å bekrefte nytt mobilnummer hos Norsk Helsenett er {code}. Den gjelder i 5 minutter.")
+        }
+        Lang::Nn => {
+            format!("Koden for å stadfeste nytt mobilnummer hos Norsk Helsenett er {code}. Koden gjeld i 5 minutt.")
+        }
+        Lang::En => {
+            format!("Your code to confirm a new mobile number at Norsk Helsenett is {code}. It is valid for 5 minutes.")
+        }
+    }
 }
 
-pub fn initial_password(username: &str, password: &str) -> String {
-    format!("Norsk Helsenett kundeportal: brukernavn {username}, passord {password}. Du må bytte passord første gang du logger inn.")
+pub fn initial_password(lang: Lang, username: &str, password: &str) -> String {
+    match lang {
+        Lang::Nb => format!("Norsk Helsenett kundeportal: brukernavn {username}, passord {password}. Du må bytte passord første gang du logger inn."),
+        Lang::Nn => format!("Norsk Helsenett kundeportal: brukarnamn {username}, passord {password}. Du må byte passord første gong du loggar inn."),
+        Lang::En => format!("Norsk Helsenett customer portal: username {username}, password {password}. Change the password when you first log in."),
+    }
 }
 
-pub const PASSWORD_CHANGED: &str =
-    "Passordet ditt i Norsk Helsenett kundeportal er endret. Var det ikke deg, ring kundesenteret på 24 20 00 00.";
+pub fn password_changed(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Nb => "Passordet ditt i Norsk Helsenett kundeportal er endret. Var det ikke deg, ring kundesenteret på 24 20 00 00.",
+        Lang::Nn => "Passordet ditt i Norsk Helsenett kundeportal er endra. Var det ikkje deg, ring kundesenteret på 24 20 00 00.",
+        Lang::En => "Your password for the Norsk Helsenett customer portal was changed. If this was not you, call the customer centre on 24 20 00 00.",
+    }
+}
 
-pub const PHONE_CHANGED: &str =
-    "Mobilnummeret på kontoen din i Norsk Helsenett kundeportal er endret. Var det ikke deg, ring kundesenteret på 24 20 00 00.";
+pub fn phone_changed(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Nb => "Mobilnummeret på kontoen din i Norsk Helsenett kundeportal er endret. Var det ikke deg, ring kundesenteret på 24 20 00 00.",
+        Lang::Nn => "Mobilnummeret på kontoen din i Norsk Helsenett kundeportal er endra. Var det ikkje deg, ring kundesenteret på 24 20 00 00.",
+        Lang::En => "The mobile number of your Norsk Helsenett customer portal account was changed. Not you? Call the customer centre on 24 20 00 00.",
+    }
+}
 
-pub const HOME_OFFICE_READY: &str =
-    "Hjemmekontor er klart til bruk. Buypasskortet ditt er registrert og aktivert. Hilsen Norsk Helsenett";
+pub fn home_office_ready(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Nb => {
+            "Hjemmekontor er klart til bruk. Buypasskortet ditt er registrert og aktivert. Hilsen Norsk Helsenett"
+        }
+        Lang::Nn => {
+            "Heimekontor er klart til bruk. Buypasskortet ditt er registrert og aktivert. Helsing Norsk Helsenett"
+        }
+        Lang::En => "Home office is ready to use. Your Buypass card is registered and activated. Norsk Helsenett",
+    }
+}
 
 /// Sent when a Buypass registration replaced the account's earlier card. A plain hyphen, not
 /// the en dash of the wording we were given: an en dash is outside GSM-7, and one such
 /// character turns the whole message into UCS-2 (70 characters a part, so two parts).
-pub const BUYPASS_CARD_REPLACED: &str = "Buypasskortet ditt er byttet - var det ikke deg, ring kundesenteret.";
+pub fn buypass_card_replaced(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Nb => "Buypasskortet ditt er byttet - var det ikke deg, ring kundesenteret.",
+        Lang::Nn => "Buypasskortet ditt er bytt - var det ikkje deg, ring kundesenteret.",
+        Lang::En => "Your Buypass card has been replaced - if this was not you, call the customer centre.",
+    }
+}
 
-pub const TOTP_ENABLED: &str =
-    "En autentiseringsapp er lagt til for innlogging i Norsk Helsenett kundeportal. Var det ikke deg, ring kundesenteret på 24 20 00 00.";
+pub fn totp_enabled(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Nb => "En autentiseringsapp er lagt til for innlogging i Norsk Helsenett kundeportal. Var det ikke deg, ring kundesenteret på 24 20 00 00.",
+        Lang::Nn => "Ein autentiseringsapp er lagd til for innlogging i Norsk Helsenett kundeportal. Var det ikkje deg, ring kundesenteret på 24 20 00 00.",
+        Lang::En => "An authenticator app was added for login to the Norsk Helsenett customer portal. Not you? Call the customer centre on 24 20 00 00.",
+    }
+}
 
-pub const TOTP_REMOVED: &str =
-    "Autentiseringsappen er fjernet fra kontoen din i Norsk Helsenett kundeportal. Var det ikke deg, ring kundesenteret på 24 20 00 00.";
+pub fn totp_removed(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Nb => "Autentiseringsappen er fjernet fra kontoen din i Norsk Helsenett kundeportal. Var det ikke deg, ring kundesenteret på 24 20 00 00.",
+        Lang::Nn => "Autentiseringsappen er fjerna frå kontoen din i Norsk Helsenett kundeportal. Var det ikkje deg, ring kundesenteret på 24 20 00 00.",
+        Lang::En => "The authenticator app was removed from your Norsk Helsenett customer portal account. Not you? Call the customer centre on 24 20 00 00.",
+    }
+}
 
 /// GSM 03.38 basic character set plus the extension table (which costs two septets).
 fn gsm7_septets(text: &str) -> Option<usize> {
@@ -62,6 +128,20 @@ fn gsm7_septets(text: &str) -> Option<usize> {
     })
 }
 
+/// How many SMS segments `text` costs: GSM-7 when every character is in it (160 septets
+/// alone, 153 per part when concatenated), UCS-2 otherwise (70, or 67 per part).
+pub fn segments(text: &str) -> usize {
+    let (single, part, units) = match gsm7_septets(text) {
+        Some(septets) => (160, 153, septets),
+        None => (70, 67, text.encode_utf16().count()),
+    };
+    if units <= single {
+        1
+    } else {
+        units.div_ceil(part)
+    }
+}
+
 /// True when `text` is one single-part GSM-7 SMS.
 pub fn fits_one_sms(text: &str) -> bool {
     gsm7_septets(text).is_some_and(|n| n <= 160)
@@ -71,26 +151,100 @@ pub fn fits_one_sms(text: &str) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_message_fits_one_gsm7_sms() {
+    /// Every message in every language, with the longest values it can carry.
+    fn every_message() -> Vec<(&'static str, Lang, String)> {
         let code = SmsCode::parse("123456").unwrap();
         let longest_user = "a".repeat(20);
-        for text in [
-            login_code(&code),
-            reset_code(&code),
-            phone_change_code(&code),
-            initial_password(&longest_user, "Abcd-Efgh-Ijkl-Mnop"),
-            PASSWORD_CHANGED.to_owned(),
-            PHONE_CHANGED.to_owned(),
-            HOME_OFFICE_READY.to_owned(),
-            BUYPASS_CARD_REPLACED.to_owned(),
-        ] {
+        let generated_password = "Abcd-Efgh-Ijkl-Mnop";
+        let mut all = Vec::new();
+        for lang in Lang::ALL {
+            all.extend([
+                ("login_code", lang, login_code(lang, &code)),
+                ("reset_code", lang, reset_code(lang, &code)),
+                ("phone_change_code", lang, phone_change_code(lang, &code)),
+                (
+                    "initial_password",
+                    lang,
+                    initial_password(lang, &longest_user, generated_password),
+                ),
+                ("password_changed", lang, password_changed(lang).to_owned()),
+                ("phone_changed", lang, phone_changed(lang).to_owned()),
+                ("home_office_ready", lang, home_office_ready(lang).to_owned()),
+                ("totp_enabled", lang, totp_enabled(lang).to_owned()),
+                ("totp_removed", lang, totp_removed(lang).to_owned()),
+                ("buypass_card_replaced", lang, buypass_card_replaced(lang).to_owned()),
+            ]);
+        }
+        all
+    }
+
+    #[test]
+    fn segment_count_of_every_message_in_every_language() {
+        // (message, nb, nn, en): all three languages fit GSM-7 (æøå are in its alphabet), so
+        // every message is one segment in each.
+        const EXPECTED: &[(&str, usize, usize, usize)] = &[
+            ("login_code", 1, 1, 1),
+            ("reset_code", 1, 1, 1),
+            ("phone_change_code", 1, 1, 1),
+            ("initial_password", 1, 1, 1),
+            ("password_changed", 1, 1, 1),
+            ("phone_changed", 1, 1, 1),
+            ("home_office_ready", 1, 1, 1),
+            ("totp_enabled", 1, 1, 1),
+            ("totp_removed", 1, 1, 1),
+            ("buypass_card_replaced", 1, 1, 1),
+        ];
+        let messages = every_message();
+        assert_eq!(messages.len(), EXPECTED.len() * Lang::ALL.len());
+        for (name, lang, text) in &messages {
+            let (_, nb, nn, en) = EXPECTED
+                .iter()
+                .find(|(n, ..)| n == name)
+                .unwrap_or_else(|| panic!("{name} has no expected segment count"));
+            let expected = match lang {
+                Lang::Nb => *nb,
+                Lang::Nn => *nn,
+                Lang::En => *en,
+            };
             assert!(
-                fits_one_sms(&text),
-                "does not fit one GSM-7 SMS ({} chars): {text}",
-                text.chars().count()
+                gsm7_septets(text).is_some(),
+                "{name} ({}) is not GSM-7: {text}",
+                lang.tag()
+            );
+            assert_eq!(
+                segments(text),
+                expected,
+                "{name} ({}, {} septets): {text}",
+                lang.tag(),
+                gsm7_septets(text).unwrap_or(0)
             );
         }
+    }
+
+    #[test]
+    fn each_language_has_its_own_text() {
+        for name in ["login_code", "password_changed", "home_office_ready"] {
+            let texts: Vec<String> = every_message()
+                .into_iter()
+                .filter(|(n, ..)| *n == name)
+                .map(|(.., t)| t)
+                .collect();
+            assert_eq!(texts.len(), 3);
+            assert_ne!(texts[0], texts[1], "{name}: nn is a copy of nb");
+            assert_ne!(texts[0], texts[2], "{name}: en is a copy of nb");
+        }
+    }
+
+    #[test]
+    fn segments_are_counted_as_operators_bill_them() {
+        assert_eq!(segments(&"a".repeat(160)), 1);
+        assert_eq!(segments(&"a".repeat(161)), 2);
+        assert_eq!(segments(&"a".repeat(306)), 2);
+        assert_eq!(segments(&"a".repeat(307)), 3);
+        assert_eq!(segments(&"€".repeat(80)), 1);
+        assert_eq!(segments(&"€".repeat(81)), 2);
+        assert_eq!(segments("emoji 🙂"), 1);
+        assert_eq!(segments(&"🙂".repeat(36)), 2);
     }
 
     #[test]
@@ -98,12 +252,5 @@ mod tests {
         assert!(!fits_one_sms("emoji 🙂"));
         assert!(!fits_one_sms(&"a".repeat(161)));
         assert!(fits_one_sms(&"æøå".repeat(53)));
-    }
-
-    #[test]
-    fn authenticator_app_notices_fit_one_gsm7_sms() {
-        for text in [TOTP_ENABLED, TOTP_REMOVED] {
-            assert!(fits_one_sms(text), "{} chars: {text}", text.chars().count());
-        }
     }
 }

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::{Condition, Item, ItemStore, StoreError, WriteOp};
 use crate::clock::UnixTime;
 use crate::domain::{CertificateSerial, ChallengeId, IssuerId, MobileNumber, SessionId, Username};
+use crate::i18n::Lang;
 
 /// How often a read-modify-write is retried when another writer got there first.
 const MAX_RETRIES: usize = 16;
@@ -308,6 +309,10 @@ pub struct Account {
     /// were keyed by issuer) counts as no card.
     #[serde(default)]
     pub buypass_issuer: Option<IssuerId>,
+    /// The language of the account's SMS; bokmål for records written before languages
+    /// existed.
+    #[serde(default)]
+    pub language: Lang,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -341,6 +346,10 @@ pub struct Challenge {
     /// checked. A session opens only while it is still current.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_version: Option<u64>,
+    /// The account's language when the challenge was opened: its codes (resends too) are
+    /// written in it without loading the account again.
+    #[serde(default)]
+    pub language: Lang,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
