@@ -573,15 +573,15 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn behind_cloudfront_a_request_without_the_origin_secret_is_not_found_before_anything_else() {
+    const ORIGIN: &str = "origin-secret-0123456789-abcdefghijklmnop";
+
+    /// An app whose functions sit behind CloudFront: it was given the origin secret [`ORIGIN`].
+    fn app_behind_cloudfront() -> SharedApp {
         use crate::app::{App, AppParts};
         use crate::config::{Policy, Settings};
-        use tower::ServiceExt;
-        const ORIGIN: &str = "origin-secret-0123456789-abcdefghijklmnop";
         let mut keys = KeyParts::generate().unwrap();
         keys.origin_verify = Some(vec![ORIGIN.to_owned()]);
-        let app = App::build(AppParts {
+        App::build(AppParts {
             store: Arc::new(SqliteStore::in_memory().unwrap()),
             sms: Arc::new(crate::testing::CapturingSms::default()),
             clock: Arc::new(crate::clock::ManualClock::new(crate::testing::START)),
@@ -590,7 +590,13 @@ mod tests {
             policy: Policy::default(),
             hash_params: crate::testing::FAST_HASH,
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn behind_cloudfront_a_request_without_the_origin_secret_is_not_found_before_anything_else() {
+        use tower::ServiceExt;
+        let app = app_behind_cloudfront();
         let router = behind_cloudfront(crate::routes::account_routes(), app);
         for (origin, status, code) in [
             (None, 404, "not_found"),
@@ -619,23 +625,9 @@ mod tests {
     /// address CloudFront vouches for, and only on requests that carry the origin secret.
     #[tokio::test]
     async fn behind_cloudfront_the_per_address_limits_count_the_viewer_cloudfront_names() {
-        use crate::app::{App, AppParts};
-        use crate::config::{Policy, Settings};
         use crate::http::origin::{ORIGIN_VERIFY_HEADER, VIEWER_IP_HEADER};
         use tower::ServiceExt;
-        const ORIGIN: &str = "origin-secret-0123456789-abcdefghijklmnop";
-        let mut keys = KeyParts::generate().unwrap();
-        keys.origin_verify = Some(vec![ORIGIN.to_owned()]);
-        let app = App::build(AppParts {
-            store: Arc::new(SqliteStore::in_memory().unwrap()),
-            sms: Arc::new(crate::testing::CapturingSms::default()),
-            clock: Arc::new(crate::clock::ManualClock::new(crate::testing::START)),
-            keys,
-            settings: Settings::default(),
-            policy: Policy::default(),
-            hash_params: crate::testing::FAST_HASH,
-        })
-        .unwrap();
+        let app = app_behind_cloudfront();
         let router = behind_cloudfront(crate::routes::login_routes(), app.clone());
         let login = |viewer: &'static str, origin: &'static str, name: String| {
             let router = router.clone();

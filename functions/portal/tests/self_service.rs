@@ -34,11 +34,16 @@ fn wrong_code(right: &SmsCode) -> SmsCode {
 /// Forgot-password answers are padded to a minimum duration; the rule tests that are not about
 /// that padding skip it.
 fn test_app() -> TestApp {
+    test_app_with(Policy::default())
+}
+
+/// [`test_app`] with other policy numbers (the forgot-password floor still off).
+fn test_app_with(policy: Policy) -> TestApp {
     TestApp::with_policy(
         std::sync::Arc::new(SqliteStore::in_memory().unwrap()),
         Policy {
             forgot_password_min_response_ms: 0,
-            ..Policy::default()
+            ..policy
         },
     )
 }
@@ -987,14 +992,10 @@ async fn a_weak_new_password_does_not_use_up_the_reset_code() {
 #[tokio::test]
 async fn wrong_reset_codes_lock_reset_code_entry_at_twenty_per_hour_but_never_login() {
     // Three reset SMS an hour allow only 15 wrong codes; lift that to reach the lock.
-    let t = TestApp::with_policy(
-        std::sync::Arc::new(SqliteStore::in_memory().unwrap()),
-        Policy {
-            forgot_password_min_response_ms: 0,
-            reset_sms_per_account_hour: 10,
-            ..Policy::default()
-        },
-    );
+    let t = test_app_with(Policy {
+        reset_sms_per_account_hour: 10,
+        ..Policy::default()
+    });
     kari(&t).await;
     let mut wrongs = 0;
     for _ in 0..4 {
