@@ -65,6 +65,7 @@ resource "aws_cloudfront_function" "origin_verify" {
     header           = local.origin_verify_header
     kvs_key          = local.origin_verify_kvs_key
     viewer_ip_header = local.viewer_ip_header
+    api_host         = lower(var.api_domain_name)
   })
   key_value_store_associations = [aws_cloudfront_key_value_store.origin.arn]
 }

@@ -71,4 +71,7 @@ contract_rc=0
 step "contract checker tests (infra/checks/test_check_contract.py)"
 "$contract_venv/bin/python" -m unittest discover -s infra/checks -p 'test_*.py'
 
+step "CloudFront viewer-request function (infra/checks/origin_function.test.mjs, Node)"
+node --test infra/checks/origin_function.test.mjs
+
 exit "$contract_rc"

@@ -11,6 +11,10 @@
 //    (event.viewer.ip: IPv4 only, as the distribution has IPv6 off). The code trusts it only
 //    on requests that also carry the matching origin secret, i.e. that came through here.
 //
+// 3. The host name: with a custom domain (api_domain_name) only that name is served. The
+//    distribution's own *.cloudfront.net name cannot be given a TLS minimum and accepts TLS
+//    1.0, so requests to it are refused (421) instead of reaching the API.
+//
 // A viewer's own copy of either header is always dropped first, never passed on. Headers set
 // here are part of the viewer request CloudFront forwards; the distribution's origin request
 // policy (Managed-AllViewerExceptHostHeader) passes every viewer header but Host to the API.
@@ -18,8 +22,16 @@ import cf from 'cloudfront';
 
 const kvs = cf.kvs('${kvs_id}');
 
+const API_HOST = '${api_host}';
+
 async function handler(event) {
   const request = event.request;
+  if (API_HOST !== '') {
+    const host = request.headers.host ? request.headers.host.value.toLowerCase() : '';
+    if (host !== API_HOST) {
+      return { statusCode: 421, statusDescription: 'Misdirected Request' };
+    }
+  }
   delete request.headers['${header}'];
   delete request.headers['${viewer_ip_header}'];
   request.headers['${viewer_ip_header}'] = { value: event.viewer.ip };
