@@ -4,13 +4,13 @@
 
 use e2e::buypass::redirect_reason;
 use e2e::stub_provider::{Mutation, StubProvider};
-use e2e::Portal;
+use e2e::{Portal, Session};
 
 const MOBILE: &str = "+4791234567";
 const CLIENT_ID: &str = "hjemmekontor-test";
 
-#[tokio::test]
-async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyhow::Result<()> {
+/// The stub provider, and a portal that trusts it with kari signed in.
+async fn signed_in_against_stub() -> anyhow::Result<(StubProvider, Portal, Session)> {
     let stub = StubProvider::start(CLIENT_ID).await?;
     let ca = stub.ca_path();
     let portal = Portal::start_with(&[
@@ -23,22 +23,34 @@ async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyho
     ])?;
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
+    Ok((stub, portal, session))
+}
 
-    let attempt = |mutation: Mutation| {
-        let (portal, session, stub) = (&portal, &session, &stub);
-        async move {
-            stub.set(mutation);
-            let started = portal.buypass_start(session).await?;
-            assert!(
-                started.authorization_url.starts_with(&stub.issuer),
-                "{}",
-                started.authorization_url
-            );
-            let callback = stub.login(&started.authorization_url, None)?;
-            let location = portal.buypass_callback(&callback, Some(&started.cookie)).await?;
-            anyhow::Ok(redirect_reason(&location))
-        }
-    };
+/// One registration through the stub lying with `mutation`; the callback's refusal reason
+/// (`None`: registered).
+async fn register_with(
+    stub: &StubProvider,
+    portal: &Portal,
+    session: &Session,
+    mutation: Mutation,
+) -> anyhow::Result<Option<String>> {
+    stub.set(mutation);
+    let started = portal.buypass_start(session).await?;
+    assert!(
+        started.authorization_url.starts_with(&stub.issuer),
+        "{}",
+        started.authorization_url
+    );
+    let callback = stub.login(&started.authorization_url, None)?;
+    let location = portal.buypass_callback(&callback, Some(&started.cookie)).await?;
+    Ok(redirect_reason(&location))
+}
+
+#[tokio::test]
+async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyhow::Result<()> {
+    let (stub, portal, session) = signed_in_against_stub().await?;
+
+    let attempt = |mutation| register_with(&stub, &portal, &session, mutation);
     let cases = [
         (Mutation::NonceMismatch, "token_invalid"),
         (Mutation::UnknownKey, "token_invalid"),
@@ -118,28 +130,8 @@ async fn every_forged_token_or_certificate_is_refused_with_its_reason() -> anyho
 /// another access token still does not.
 #[tokio::test]
 async fn an_id_token_without_at_hash_registers_the_card_and_a_wrong_one_does_not() -> anyhow::Result<()> {
-    let stub = StubProvider::start(CLIENT_ID).await?;
-    let ca = stub.ca_path();
-    let portal = Portal::start_with(&[
-        "--buypass-issuer",
-        &stub.issuer,
-        "--buypass-client-id",
-        CLIENT_ID,
-        "--buypass-ca",
-        &ca,
-    ])?;
-    portal.create_user("kari", MOBILE)?;
-    let session = portal.sign_in("kari", MOBILE).await?;
-    let login = |mutation: Mutation| {
-        let (portal, session, stub) = (&portal, &session, &stub);
-        async move {
-            stub.set(mutation);
-            let started = portal.buypass_start(session).await?;
-            let callback = stub.login(&started.authorization_url, None)?;
-            let location = portal.buypass_callback(&callback, Some(&started.cookie)).await?;
-            anyhow::Ok(redirect_reason(&location))
-        }
-    };
+    let (stub, portal, session) = signed_in_against_stub().await?;
+    let login = |mutation| register_with(&stub, &portal, &session, mutation);
 
     assert_eq!(login(Mutation::WrongAtHash).await?.as_deref(), Some("token_invalid"));
     let account = portal.account(&session).await?;

@@ -20,7 +20,7 @@ pub struct Policy {
     pub reset_sms_per_destination_day: usize,
     /// Forgot-password SMS of every account together per hour: a ceiling on what anonymous
     /// callers can spend on text messages. Past it, resets answer `sms_unavailable` and the
-    /// `login` function logs the `ResetSmsBudgetExhausted` metric (alarmed in infra/).
+    /// functions log the `SmsBudgetExhausted` metric (alarmed in infra/).
     pub reset_sms_global_per_hour: usize,
     /// Forgot-password requests per source address and hour (known and unknown names alike).
     pub forgot_requests_per_ip_hour: usize,

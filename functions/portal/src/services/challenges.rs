@@ -31,21 +31,21 @@ pub struct Resent {
 /// The key of limits that count every account together.
 const GLOBAL_KEY: &str = "all";
 
-/// CloudWatch embedded-metric-format line written when forgot-password's global SMS budget
-/// refuses a code (infra/ alarms on `ResetSmsBudgetExhausted`). Both `login` (new codes) and
-/// `sms-code` (resends) can write it, so its dimension names the budget, not the function.
-pub fn reset_budget_exhausted_metric(now: crate::clock::UnixTime) -> String {
+/// CloudWatch embedded-metric-format line written when a budget shared by every caller (a
+/// limit kept under [`GLOBAL_KEY`]) refuses an SMS; infra/ alarms on `SmsBudgetExhausted` per
+/// `Budget` (the limit's scope). `login` (new codes) and `sms-code` (resends) both write it.
+pub fn budget_exhausted_metric(budget: &str, now: crate::clock::UnixTime) -> String {
     json!({
         "_aws": {
             "Timestamp": now.saturating_mul(1000),
             "CloudWatchMetrics": [{
                 "Namespace": "Hjemmekontor",
                 "Dimensions": [["Budget"]],
-                "Metrics": [{ "Name": "ResetSmsBudgetExhausted", "Unit": "Count" }]
+                "Metrics": [{ "Name": "SmsBudgetExhausted", "Unit": "Count" }]
             }]
         },
-        "Budget": "forgot-password",
-        "ResetSmsBudgetExhausted": 1,
+        "Budget": budget,
+        "SmsBudgetExhausted": 1,
     })
     .to_string()
 }
@@ -205,9 +205,10 @@ impl App {
         for (i, (limit, key)) in limits.iter().enumerate() {
             let refused = match self.repo.limit_acquire(limit, key, now).await {
                 Ok(Ok(())) => continue,
-                Ok(Err(wait)) if limit.scope == self.reset_sms_global().scope => {
-                    println!("{}", reset_budget_exhausted_metric(now));
-                    tracing::warn!(retry_after = wait, "forgot-password SMS budget of the hour used up");
+                // A budget of every caller together is a spend ceiling, not this caller's limit.
+                Ok(Err(wait)) if *key == GLOBAL_KEY => {
+                    println!("{}", budget_exhausted_metric(limit.scope, now));
+                    tracing::warn!(budget = limit.scope, retry_after = wait, "shared SMS budget used up");
                     ApiError::SmsBudgetExhausted { retry_after: wait }
                 }
                 Ok(Err(wait)) => ApiError::SmsLimit { retry_after: wait },
@@ -691,13 +692,14 @@ mod tests {
 
     #[test]
     fn the_budget_metric_is_one_embedded_metric_format_count() {
-        let line: serde_json::Value = serde_json::from_str(&reset_budget_exhausted_metric(1_700_000_000)).unwrap();
+        let line: serde_json::Value =
+            serde_json::from_str(&budget_exhausted_metric("sms-reset-global", 1_700_000_000)).unwrap();
         assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000i64);
         let declared = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(declared["Namespace"], "Hjemmekontor");
         assert_eq!(declared["Dimensions"], json!([["Budget"]]));
-        assert_eq!(declared["Metrics"][0]["Name"], "ResetSmsBudgetExhausted");
-        assert_eq!(line["Budget"], "forgot-password");
-        assert_eq!(line["ResetSmsBudgetExhausted"], 1);
+        assert_eq!(declared["Metrics"][0]["Name"], "SmsBudgetExhausted");
+        assert_eq!(line["Budget"], "sms-reset-global");
+        assert_eq!(line["SmsBudgetExhausted"], 1);
     }
 }
