@@ -1,5 +1,3 @@
-use std::fmt;
-
 use super::InvalidInput;
 
 /// Which CA's serial number space a certificate serial belongs to: the lowercase hex SHA-256
@@ -33,30 +31,9 @@ impl IssuerId {
         }
         Ok(Self(raw.to_ascii_lowercase()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for IssuerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for IssuerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IssuerId({})", self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for IssuerId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+parsed_string!(IssuerId);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,38 @@
 //! Types that can only hold valid values. Parse untrusted input into these at the edge;
 //! everything past the edge can rely on them.
 
+/// The shared surface of a string newtype whose only constructor is `parse`: `as_str`,
+/// `Display` (the canonical text), `Debug` (`Name(text)`), and `Deserialize` through `parse`, so
+/// a stored or received value is checked exactly like typed input.
+macro_rules! parsed_string {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                Self::parse(&raw).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 mod ids;
 mod issuer;
 mod mobile;

@@ -1,5 +1,3 @@
-use std::fmt;
-
 use super::InvalidInput;
 
 /// A certificate serial number in its one canonical spelling: upper-case hex, no separators,
@@ -48,30 +46,9 @@ impl CertificateSerial {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, InvalidInput> {
         Self::parse(&crate::security::hex_encode(bytes))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for CertificateSerial {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for CertificateSerial {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CertificateSerial({})", self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for CertificateSerial {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+parsed_string!(CertificateSerial);
 
 #[cfg(test)]
 mod tests {

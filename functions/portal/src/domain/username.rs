@@ -1,5 +1,3 @@
-use std::fmt;
-
 use super::InvalidInput;
 
 /// An account name as NHN issues them: 3–64 characters of `a-z 0-9 . _ -`, stored lower case.
@@ -30,30 +28,9 @@ impl Username {
         }
         Ok(Self(lower))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl fmt::Display for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Username({})", self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Username {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(d)?;
-        Self::parse(&raw).map_err(serde::de::Error::custom)
-    }
-}
+parsed_string!(Username);
 
 #[cfg(test)]
 mod tests {
