@@ -80,21 +80,24 @@ impl IntoResponse for Problem {
 
 /// Middleware: re-renders problem responses in nynorsk or English for clients that ask for it
 /// (handlers render bokmål and keep the problem in the response's extensions).
+/// The header is only parsed for a problem: successful responses carry no titles.
 pub async fn localize(request: Request, next: Next) -> Response {
-    let lang = Lang::from_accept_language(request.headers());
+    let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).cloned();
     let response = next.run(request).await;
-    if lang != Lang::Nb {
-        if let Some(problem) = response.extensions().get::<Problem>().cloned() {
-            let mut localized = problem.render(lang);
-            for (name, value) in response.headers() {
-                if !localized.headers().contains_key(name) {
-                    localized.headers_mut().insert(name.clone(), value.clone());
-                }
-            }
-            return localized;
+    let Some(problem) = response.extensions().get::<Problem>() else {
+        return response;
+    };
+    let lang = Lang::from_accept_language(accept_language.as_ref());
+    if lang == Lang::Nb {
+        return response;
+    }
+    let mut localized = problem.render(lang);
+    for (name, value) in response.headers() {
+        if !localized.headers().contains_key(name) {
+            localized.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    response
+    localized
 }
 
 #[cfg(test)]
