@@ -14,14 +14,17 @@ locals {
   # (services/limits.rs), AUDIT# and DECOY# (audit.rs), OIDC# (buypass/flow.rs), SERIAL…
   # (buypass/registry.rs: the registry; every registry key, by serial or by issuer + serial
   # and any index record, starts with SERIAL). OUTBOX and GATEWAY_EVENTS are local-only.
-  # buypass re-authenticates with the password on start (failed-login counters: LIMIT#, LOCK#).
+  # buypass re-authenticates with the password on start (failed-login counters: LIMIT#, LOCK#);
+  # account reads the registry for the card status of GET /v1/account (SERIAL…).
+  # functions/portal/tests/leading_keys.rs drives each function's routes and fails when its
+  # code touches a prefix that is not listed here.
   #
   # LeadingKeys does not constrain Scan (a Scan has no partition key to compare), so the
   # activation sweep's Scan in serial-activation reads the whole table; only that role has it.
   table_key_prefixes = {
     "login"             = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
     "sms-code"          = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
-    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
+    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SERIAL*", "SESSION#*"]
     "buypass"           = ["ACCOUNT#*", "AUDIT#*", "LIMIT#*", "LOCK#*", "OIDC#*", "SERIAL*", "SESSION#*"]
     "serial-activation" = ["ACCOUNT#*", "AUDIT#*", "SERIAL*"]
   }

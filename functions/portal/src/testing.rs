@@ -84,6 +84,8 @@ pub struct CountingStore {
     inner: Arc<dyn ItemStore>,
     reads: std::sync::atomic::AtomicUsize,
     writes: std::sync::atomic::AtomicUsize,
+    /// Every partition key read or written (for the IAM `dynamodb:LeadingKeys` test).
+    partition_keys: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl CountingStore {
@@ -92,7 +94,22 @@ impl CountingStore {
             inner,
             reads: Default::default(),
             writes: Default::default(),
+            partition_keys: Mutex::default(),
         })
+    }
+
+    /// The partition keys touched since the last call (and forgets them).
+    pub fn take_partition_keys(&self) -> std::collections::BTreeSet<String> {
+        self.partition_keys
+            .lock()
+            .map(|mut keys| std::mem::take(&mut *keys))
+            .unwrap_or_default()
+    }
+
+    fn touched(&self, pk: &str) {
+        if let Ok(mut keys) = self.partition_keys.lock() {
+            keys.insert(pk.to_owned());
+        }
     }
 
     /// The I/O so far.
@@ -123,16 +140,24 @@ impl CountingStore {
 impl ItemStore for CountingStore {
     async fn get(&self, pk: &str, sk: &str, now: UnixTime) -> Result<Option<Item>, StoreError> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.touched(pk);
         self.inner.get(pk, sk, now).await
     }
 
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.touched(pk);
         self.inner.query(pk, sk_prefix, now).await
     }
 
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {
         self.writes.fetch_add(ops.len(), std::sync::atomic::Ordering::SeqCst);
+        for op in &ops {
+            match op {
+                WriteOp::Put { item, .. } => self.touched(&item.pk),
+                WriteOp::Delete { pk, .. } => self.touched(pk),
+            }
+        }
         self.inner.transact(ops, now).await
     }
 
