@@ -34,7 +34,7 @@ test('first login with the password from the SMS requires a new password before 
   const mark = await smsMark();
   const account = await createAccount({ prefix: 'ny', mobile: '+4791111111' });
   const sms = await nextSms(mark, account.mobile);
-  const sent = /passord (\S+)\. Du må bytte passord/.exec(sms);
+  const sent = /passord (\S+)\. Bytt passord/.exec(sms);
   assert.ok(sent, sms);
   account.password = sent[1];
 

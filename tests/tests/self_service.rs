@@ -140,7 +140,7 @@ async fn texts_to(portal: &Portal, mobile: &str) -> anyhow::Result<Vec<String>> 
         .collect())
 }
 
-/// The password in an initial-password SMS ("… passord XXXX-XXXX-XXXX-XXXX. Du må …").
+/// The password in an initial-password SMS ("… passord XXXX-XXXX-XXXX-XXXX. Bytt …").
 fn password_in(sms: &str) -> Option<String> {
     sms.split("passord ")
         .nth(1)

@@ -63,9 +63,11 @@ impl Lang {
     /// wins, the earlier range on a tie; `q=0` means "not this one". Bokmål when nothing
     /// matches.
     pub fn from_accept_language(value: Option<&HeaderValue>) -> Lang {
-        let Some(raw) = value.and_then(|v| v.to_str().ok()) else {
+        let Some(value) = value else {
             return Lang::Nb;
         };
+        // Lossy: a range with bytes outside ASCII matches nothing, and the others still count.
+        let raw = String::from_utf8_lossy(value.as_bytes());
         let mut best: Option<(f32, Lang)> = None;
         for part in raw.split(',').take(32) {
             let mut pieces = part.trim().split(';');
@@ -155,6 +157,9 @@ mod tests {
         assert_eq!(pick("no-NO"), Lang::Nb);
         assert_eq!(pick("de, en;q=0.5"), Lang::En);
         assert_eq!(pick("fr"), Lang::Nb);
+        // A range with bytes outside ASCII is skipped, not the whole header.
+        let mixed = HeaderValue::from_bytes("dé, nn;q=0.9".as_bytes()).unwrap();
+        assert_eq!(Lang::from_accept_language(Some(&mixed)), Lang::Nn);
         // q-values decide, not the order.
         assert_eq!(pick("en;q=0.4, nn;q=0.7"), Lang::Nn);
         assert_eq!(pick("nb;q=0.2, EN-us;q=0.9"), Lang::En);

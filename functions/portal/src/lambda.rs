@@ -361,16 +361,15 @@ where
     lambda_http::run(behind_cloudfront(routes(), app)).await
 }
 
-/// A function's routes with the origin check (`crate::http::origin`) and the common layers.
+/// A function's routes with the common layers, all behind the origin check
+/// (`crate::http::origin`). The check wraps the finished router, fallbacks included: a layer
+/// added before them would leave the 404/405 fallbacks unchecked, and a 405 without the
+/// secret would tell a caller skipping CloudFront which routes exist.
 pub fn behind_cloudfront(routes: Router<SharedApp>, app: SharedApp) -> Router {
-    with_common_layers(
-        routes
-            .with_state(app.clone())
-            .layer(axum::middleware::from_fn_with_state(
-                app,
-                crate::http::origin::require_origin,
-            )),
-    )
+    with_common_layers(routes.with_state(app.clone())).layer(axum::middleware::from_fn_with_state(
+        app,
+        crate::http::origin::require_origin,
+    ))
 }
 
 /// Passes `result` through; on an error, logs it and reports it to the runtime API first
@@ -598,13 +597,21 @@ mod tests {
         use tower::ServiceExt;
         let app = app_behind_cloudfront();
         let router = behind_cloudfront(crate::routes::account_routes(), app);
-        for (origin, status, code) in [
-            (None, 404, "not_found"),
-            (Some("origin-secret-0123456789-abcdefghijklmnoX"), 404, "not_found"),
-            // Through CloudFront the route itself answers: no bearer token.
-            (Some(ORIGIN), 401, "unauthenticated"),
+        for (method, origin, status, code) in [
+            ("GET", None, 404, "not_found"),
+            (
+                "GET",
+                Some("origin-secret-0123456789-abcdefghijklmnoX"),
+                404,
+                "not_found",
+            ),
+            // The method fallback too: a 405 would map the routes for a caller skipping CloudFront.
+            ("DELETE", None, 404, "not_found"),
+            // Through CloudFront the route itself answers: no bearer token, or a wrong method.
+            ("GET", Some(ORIGIN), 401, "unauthenticated"),
+            ("DELETE", Some(ORIGIN), 405, "method_not_allowed"),
         ] {
-            let mut request = http::Request::get("/v1/account");
+            let mut request = http::Request::builder().method(method).uri("/v1/account");
             if let Some(value) = origin {
                 request = request.header(crate::http::origin::ORIGIN_VERIFY_HEADER, value);
             }
@@ -613,10 +620,10 @@ mod tests {
                 .oneshot(request.body(axum::body::Body::empty()).unwrap())
                 .await
                 .unwrap();
-            assert_eq!(response.status().as_u16(), status, "{origin:?}");
+            assert_eq!(response.status().as_u16(), status, "{method} {origin:?}");
             let body = axum::body::to_bytes(response.into_body(), 65536).await.unwrap();
             let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(problem["code"], code, "{origin:?}");
+            assert_eq!(problem["code"], code, "{method} {origin:?}");
         }
     }
 

@@ -91,13 +91,15 @@ pub async fn localize(request: Request, next: Next) -> Response {
     if lang == Lang::Nb {
         return response;
     }
-    let mut localized = problem.render(lang);
-    for (name, value) in response.headers() {
-        if !localized.headers().contains_key(name) {
-            localized.headers_mut().insert(name.clone(), value.clone());
-        }
-    }
-    localized
+    // Only the body and its language change; every header the handler or a layer set (several
+    // `Set-Cookie`s, `Vary`, `Retry-After`…) stays as it was.
+    let body = Body::from(problem.body(lang).to_string());
+    let (mut parts, _) = response.into_parts();
+    parts
+        .headers
+        .insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(lang.tag()));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]
@@ -131,5 +133,35 @@ mod tests {
         let response = Problem::new(StatusCode::NOT_FOUND, "not_found").render(Lang::Nn);
         assert_eq!(response.headers()[header::CONTENT_LANGUAGE], "nn");
         assert_eq!(response.headers()[header::VARY], "Accept-Language");
+    }
+
+    /// Re-rendering in another language changes the body and `Content-Language` only: a
+    /// handler's own headers, several values of one name included, are kept.
+    #[tokio::test]
+    async fn localizing_keeps_every_header_the_handler_set() {
+        use axum::routing::get;
+        use tower::ServiceExt;
+        async fn handler() -> Response {
+            let mut response = crate::error::ApiError::SessionExpired.into_response();
+            let headers = response.headers_mut();
+            headers.append(header::SET_COOKIE, HeaderValue::from_static("a=1"));
+            headers.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
+            response
+        }
+        let router = axum::Router::new()
+            .route("/", get(handler))
+            .layer(axum::middleware::from_fn(localize));
+        let request = axum::http::Request::get("/")
+            .header(header::ACCEPT_LANGUAGE, "en")
+            .body(Body::empty())
+            .unwrap();
+        let response = router.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[header::CONTENT_LANGUAGE], "en");
+        assert_eq!(response.headers().get_all(header::SET_COOKIE).iter().count(), 2);
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        let problem: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["code"], "session_expired");
+        assert_eq!(problem["title"], crate::i18n::text(Lang::En, "session_expired"));
     }
 }

@@ -50,11 +50,16 @@ pub fn phone_change_code(lang: Lang, code: &SmsCode) -> String {
     }
 }
 
+/// Short enough to stay one segment with the longest username (64) and a generated password.
 pub fn initial_password(lang: Lang, username: &str, password: &str) -> String {
     match lang {
-        Lang::Nb => format!("Norsk Helsenett kundeportal: brukernavn {username}, passord {password}. Du må bytte passord første gang du logger inn."),
-        Lang::Nn => format!("Norsk Helsenett kundeportal: brukarnamn {username}, passord {password}. Du må byte passord første gong du loggar inn."),
-        Lang::En => format!("Norsk Helsenett customer portal: username {username}, password {password}. Change the password when you first log in."),
+        Lang::Nb => {
+            format!("Kundeportalen: brukernavn {username}, passord {password}. Bytt passord ved første innlogging.")
+        }
+        Lang::Nn => {
+            format!("Kundeportalen: brukarnamn {username}, passord {password}. Byt passord ved første innlogging.")
+        }
+        Lang::En => format!("Customer portal: username {username}, password {password}. Change it at first login."),
     }
 }
 
@@ -154,7 +159,8 @@ mod tests {
     /// Every message in every language, with the longest values it can carry.
     fn every_message() -> Vec<(&'static str, Lang, String)> {
         let code = SmsCode::parse("123456").unwrap();
-        let longest_user = "a".repeat(20);
+        // Usernames may have 64 characters (domain::Username).
+        let longest_user = "a".repeat(64);
         let generated_password = "Abcd-Efgh-Ijkl-Mnop";
         let mut all = Vec::new();
         for lang in Lang::ALL {
