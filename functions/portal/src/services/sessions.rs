@@ -406,7 +406,8 @@ impl App {
         let password_changed =
             password_version.is_some_and(|v| current.as_ref().is_some_and(|a| a.password_version != v));
         if password_changed {
-            self.revoke_session(&session.id, None).await?;
+            self.revoke_session_because(&session.id, None, "password_changed_during_login")
+                .await?;
             return Err(ApiError::ChallengeGone);
         }
         let required = current.is_some_and(|a| a.password_change_required);
@@ -432,7 +433,18 @@ impl App {
             .await
     }
 
+    /// Logout.
     pub async fn revoke_session(&self, id: &SessionId, source_ip: Option<&str>) -> Result<(), ApiError> {
+        self.revoke_session_because(id, source_ip, "logout").await
+    }
+
+    /// Ends one session; the audit event names `reason`.
+    async fn revoke_session_because(
+        &self,
+        id: &SessionId,
+        source_ip: Option<&str>,
+        reason: &str,
+    ) -> Result<(), ApiError> {
         let now = self.now();
         let revoked = self
             .repo
@@ -452,7 +464,7 @@ impl App {
                     &username,
                     AuditKind::SessionRevoked,
                     source_ip,
-                    json!({ "reason": "logout" }),
+                    json!({ "reason": reason }),
                     now,
                 )
                 .await;
