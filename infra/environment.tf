@@ -1,11 +1,11 @@
 # The environment of each function: exactly the variables its code reads
-# (functions/portal/src/lambda.rs documents them). Spelled out per function, without merge(),
+# (functions/entry/lambda/src/config.rs documents them). Spelled out per function, without merge(),
 # so a reviewer sees at a glance what each one gets, and so scripts/check-infra.sh can read the
 # maps statically: it fails when a function's code reads a variable that is not set here, or
 # when one is set here that its code never reads.
 #
 # Key secrets: each function gets only the PORTAL_*_SECRET_ID variables of the key purposes its
-# code loads (FUNCTION_KEYS in functions/portal/src/lambda.rs; secrets.tf); a function handed
+# code loads (FUNCTION_KEYS in functions/entry/lambda/src/config.rs; secrets.tf); a function handed
 # another refuses to start. Only sms-code may mint access tokens (token-signing);
 # serial-activation holds no key at all.
 #

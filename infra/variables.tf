@@ -177,7 +177,7 @@ variable "activation_event_extra_publisher_arns" {
 }
 
 variable "activation_metric" {
-  description = "The metric serial-activation writes on every sweep as a CloudWatch embedded-metric-format log line (functions/portal/src/activation/mod.rs, emf_line): the age in seconds of the oldest serial still pending, alarmed above 10 minutes."
+  description = "The metric serial-activation writes on every sweep as a CloudWatch embedded-metric-format log line (functions/core/src/activation/mod.rs, emf_line): the age in seconds of the oldest serial still pending, alarmed above 10 minutes."
   type = object({
     namespace  = string
     name       = string

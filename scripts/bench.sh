@@ -13,12 +13,12 @@ if [ "${1:-}" = "--quick" ]; then
   cargo build "${functions[@]}"
   ./target/debug/portal-bench --quick login
   ./target/debug/portal-bench --quick lambda --binaries target/debug
-  cargo test -p portal --bench hot_paths --quiet
+  cargo test -p portal-http --bench hot_paths --quiet
 else
   if [ "${1:-}" != "--no-zips" ]; then
     ./scripts/build-lambdas.sh
   fi
   cargo build --release "${functions[@]}"
   ./target/release/portal-bench all
-  cargo bench -p portal --bench hot_paths
+  cargo bench -p portal-http --bench hot_paths
 fi

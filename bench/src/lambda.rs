@@ -175,11 +175,11 @@ fn mb(kib: u64) -> String {
 pub async fn run(binaries: &Path, runs: usize, invocations: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let keys_file = dir.path().join("keys.json");
-    let mut material = portal::security::keys::KeyMaterial::generate()?;
-    let client_key = portal::buypass::keys::Es256Key::generate()?;
+    let mut material = portal_core::security::keys::KeyMaterial::generate()?;
+    let client_key = portal_core::buypass::keys::Es256Key::generate()?;
     material.extra.insert("buypass_client_key".into(), client_key.encoded());
     std::fs::write(&keys_file, material.to_json())?;
-    let ca = portal::buypass::dev_ca::DevCa::generate("Bench CA").map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let ca = portal_dev::ca::DevCa::generate("Bench CA").map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let fixture = Fixture {
         keys_file,
         ca_pem: ca.certificate_pem(),

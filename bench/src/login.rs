@@ -7,16 +7,16 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
-use portal::app::{App, AppParts};
-use portal::clock::SystemClock;
-use portal::config::{Policy, Settings};
-use portal::domain::{MobileNumber, Password, Username};
-use portal::security::key_parts::KeyParts;
-use portal::security::passwords::{hash_sync, verify_sync_in, HashParams};
-use portal::services::admin::NewAccount;
-use portal::sms::outbox::OutboxSms;
-use portal::store::sqlite::SqliteStore;
-use portal::store::ItemStore;
+use portal_core::app::{App, AppParts};
+use portal_core::clock::SystemClock;
+use portal_core::config::{Policy, Settings};
+use portal_core::domain::{MobileNumber, Password, Username};
+use portal_core::security::key_parts::KeyParts;
+use portal_core::security::passwords::{hash_sync, verify_sync_in, HashParams};
+use portal_core::services::admin::NewAccount;
+use portal_core::sms::outbox::OutboxSms;
+use portal_core::store::sqlite::SqliteStore;
+use portal_core::store::ItemStore;
 use tower::ServiceExt;
 
 use crate::report::table;
@@ -68,11 +68,11 @@ async fn login_rate(params: HashParams, seconds: f64) -> anyhow::Result<f64> {
             email: None,
             mobile: MobileNumber::parse(&format!("+479{i:07}"))?,
             home_office: true,
-            password: portal::services::admin::InitialPassword::Permanent(Password::new(PASSWORD.into())),
+            password: portal_core::services::admin::InitialPassword::Permanent(Password::new(PASSWORD.into())),
         })
         .await?;
     }
-    let router = portal::routes::with_common_layers(portal::routes::api_router(app));
+    let router = portal_http::routes::with_common_layers(portal_http::routes::api_router(app));
     let started = Instant::now();
     let mut n = 0usize;
     while started.elapsed().as_secs_f64() < seconds || n < 3 {

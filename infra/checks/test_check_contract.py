@@ -26,9 +26,9 @@ def copy_repo(dest: pathlib.Path) -> None:
     shutil.copytree(REPO / "infra", dest / "infra", ignore=shutil.ignore_patterns(".terraform*", "__pycache__", "*.tfstate*"))
     if (REPO / "openapi.yaml").exists():
         shutil.copy2(REPO / "openapi.yaml", dest / "openapi.yaml")
-    for manifest in (REPO / "functions").glob("*/Cargo.toml"):
+    for manifest in (REPO / "functions").rglob("Cargo.toml"):
         crate = manifest.parent
-        target = dest / "functions" / crate.name
+        target = dest / crate.relative_to(REPO)
         target.mkdir(parents=True)
         shutil.copy2(manifest, target / "Cargo.toml")
         # Only what the checker reads: Rust sources (no data files, no build output).
@@ -83,10 +83,10 @@ class MutationTest(unittest.TestCase):
 
     def add_library_module(self, name: str, code: str, functions: list[str]) -> None:
         """A library file run by `functions` (added to their `modules` in functions.toml)."""
-        (self.repo / "functions/portal/src" / name).write_text(code)
+        (self.repo / "functions/core/src" / name).write_text(code)
         toml = self.infra / "checks/functions.toml"
         for fn in functions:
-            edit(toml, rf'(\[functions\.{re.escape(fn)}\]\nmodules = \[)', rf'\1"{name}", ')
+            edit(toml, rf'(\[functions\.{re.escape(fn)}\]\nmodules = \[)', rf'\1"core/src/{name}", ')
 
     def add_statement(self, document: str, actions: str, resources: str) -> None:
         """An extra Allow statement at the top of data.aws_iam_policy_document.<document>."""
@@ -200,7 +200,7 @@ class MutationTest(unittest.TestCase):
 
     def test_code_that_would_load_the_signing_keys_in_a_verify_only_function(self) -> None:
         edit(
-            self.repo / "functions/portal/src/lambda.rs",
+            self.repo / "functions/entry/lambda/src/config.rs",
             r"(Function::Buypass,\s*&\[\s*)KeyPurpose::TokenVerifying",
             r"\1KeyPurpose::TokenSigning, KeyPurpose::TokenVerifying",
         )
@@ -231,10 +231,10 @@ class MutationTest(unittest.TestCase):
     # -- coverage and claims -------------------------------------------------------------
 
     def test_new_aws_code_must_be_attributed(self) -> None:
-        (self.repo / "functions/portal/src/probe_unlisted.rs").write_text(
+        (self.repo / "functions/core/src/probe_unlisted.rs").write_text(
             "pub async fn f(c: &aws_sdk_sns::Client) { let _ = c.publish().send().await; }\n"
         )
-        self.assertNewFinding(r"^\[coverage\] functions/portal/src/probe_unlisted\.rs reads or calls sns:Publish, but functions\.toml attributes it to no function")
+        self.assertNewFinding(r"^\[coverage\] functions/core/src/probe_unlisted\.rs reads or calls sns:Publish, but functions\.toml attributes it to no function")
 
     def test_a_stale_unreachable_claim_is_rejected(self) -> None:
         self.add_library_module(
@@ -242,10 +242,10 @@ class MutationTest(unittest.TestCase):
             "pub async fn sweep(c: &aws_sdk_dynamodb::Client) { let _ = c.scan().send().await; }\n",
             ["login"],
         )
-        (self.repo / "functions/portal/src/probe_caller.rs").write_text("pub async fn on_login() { crate::probe_scan::sweep(todo!()).await }\n")
+        (self.repo / "functions/core/src/probe_caller.rs").write_text("pub async fn on_login() { crate::probe_scan::sweep(todo!()).await }\n")
         toml = self.infra / "checks/functions.toml"
         toml.write_text(toml.read_text() + '\n[[functions.login.unreachable]]\naction = "dynamodb:Scan"\nvia = "sweep"\nreason = "only the activation sweep scans"\n')
-        self.assertNewFinding(r"^\[coverage\] functions\.toml: login claims it never reaches dynamodb:Scan \(via sweep\), but sweep\( is called in functions/portal/src/probe_caller\.rs$")
+        self.assertNewFinding(r"^\[coverage\] functions\.toml: login claims it never reaches dynamodb:Scan \(via sweep\), but sweep\( is called in functions/core/src/probe_caller\.rs$")
 
 
 class SourceScanTest(unittest.TestCase):

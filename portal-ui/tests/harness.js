@@ -232,9 +232,9 @@ export async function lowContrastTexts(page) {
 
 // ---- one language per page -------------------------------------------------------------------
 
-const API_CATALOGUES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'functions', 'portal', 'i18n');
+const API_CATALOGUES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'functions', 'core', 'i18n');
 
-/** The API's problem titles in `lang` (`key = text` lines of functions/portal/i18n/<lang>.ftl). */
+/** The API's problem titles in `lang` (`key = text` lines of functions/core/i18n/<lang>.ftl). */
 function apiTexts(lang) {
   return readFileSync(join(API_CATALOGUES, `${lang}.ftl`), 'utf8')
     .split('\n')

@@ -15,8 +15,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use portal::buypass::dev_ca::DevCa;
-use portal::buypass::keys::Es256Key;
+use portal_core::buypass::keys::Es256Key;
+use portal_dev::ca::DevCa;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -176,7 +176,7 @@ impl StubProvider {
                     .append_pair("state", &param("state")?);
             }
             None => {
-                let code = portal::security::random_token(16);
+                let code = portal_core::security::random_token(16);
                 self.inner
                     .codes
                     .lock()
@@ -268,7 +268,7 @@ async fn token(State(p): State<Arc<Inner>>, Form(form): Form<HashMap<String, Str
 
 fn id_token(p: &Inner, mutation: Mutation, nonce: &str) -> Result<(String, String)> {
     let now = now();
-    let access_token = portal::security::random_token(32);
+    let access_token = portal_core::security::random_token(32);
     let hashed = if mutation == Mutation::WrongAtHash {
         "some other access token".to_owned()
     } else {

@@ -11,8 +11,8 @@ use std::time::Duration;
 use e2e::buypass::redirect_reason;
 use e2e::interop_provider::{self, InteropProvider};
 use e2e::{eventually, Portal};
-use portal::buypass::dev_ca::DevCa;
-use portal::buypass::flow::CALLBACK_PATH;
+use portal_core::buypass::flow::CALLBACK_PATH;
+use portal_dev::ca::DevCa;
 use serde_json::Value;
 
 const MOBILE: &str = "+4791234567";

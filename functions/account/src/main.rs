@@ -1,6 +1,10 @@
-//! Lambda function `account`: see `portal::routes::ROUTES` for the routes it serves.
+//! Lambda function `account`: see `portal_http::routes::ROUTES` for the routes it serves.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portal::lambda::run_http_function(portal::routes::Function::Account, portal::routes::account_routes).await
+    portal_lambda::config::run_http_function(
+        portal_http::routes::Function::Account,
+        portal_http::routes::account_routes,
+    )
+    .await
 }

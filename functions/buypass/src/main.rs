@@ -1,7 +1,7 @@
 //! Lambda function `buypass`: Buypass smartcard registration (OpenID Connect start and
-//! callback). Configuration: see `portal::lambda` and `portal::buypass::config`.
+//! callback). Configuration: see `portal_lambda::config` and `portal_lambda::buypass`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portal::buypass::config::run_buypass_function().await
+    portal_lambda::buypass::run_buypass_function().await
 }

@@ -1,6 +1,7 @@
-//! Lambda function `login`: see `portal::routes::ROUTES` for the routes it serves.
+//! Lambda function `login`: see `portal_http::routes::ROUTES` for the routes it serves.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portal::lambda::run_http_function(portal::routes::Function::Login, portal::routes::login_routes).await
+    portal_lambda::config::run_http_function(portal_http::routes::Function::Login, portal_http::routes::login_routes)
+        .await
 }

@@ -6,18 +6,18 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use portal::config::Settings;
+use portal_core::config::Settings;
 use std::sync::Arc;
 
-use portal::activation::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
-use portal::activation::{ActivationPolicy, Activator, Outcome, Trigger};
-use portal::app::SharedApp;
-use portal::buypass::registry::CardKey;
-use portal::domain::{CertificateSerial, IssuerId, MobileNumber, Password, Username};
-use portal::local::{LocalEnv, LocalSms, LocalStore};
-use portal::services::admin::{InitialPassword, NewAccount};
-use portal::sms::sns::SenderId;
-use portal::store::dynamodb::{create_table, TableCreated};
+use portal_core::activation::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
+use portal_core::activation::{ActivationPolicy, Activator, Outcome, Trigger};
+use portal_core::app::SharedApp;
+use portal_core::buypass::registry::CardKey;
+use portal_core::domain::{CertificateSerial, IssuerId, MobileNumber, Password, Username};
+use portal_core::services::admin::{InitialPassword, NewAccount};
+use portal_core::sms::sns::SenderId;
+use portal_core::store::dynamodb::{create_table, TableCreated};
+use portal_local::env::{LocalEnv, LocalSms, LocalStore};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -165,8 +165,8 @@ enum KeysAction {
 }
 
 fn keys_command(data_dir: &std::path::Path, action: &KeysAction) -> anyhow::Result<String> {
-    use portal::security::key_parts::{read_documents, write_documents, KeyParts};
-    use portal::security::keys::KeyMaterial;
+    use portal_core::security::key_parts::{read_documents, write_documents, KeyParts};
+    use portal_core::security::keys::KeyMaterial;
     let listing = |dir: &std::path::Path, parts: &KeyParts, files: Vec<PathBuf>| {
         let kids: Vec<String> = parts.signing.iter().flatten().map(|k| k.kid.clone()).collect();
         let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
@@ -181,8 +181,8 @@ fn keys_command(data_dir: &std::path::Path, action: &KeysAction) -> anyhow::Resu
         KeysAction::Generate { out } => {
             let mut material = KeyMaterial::generate()?;
             material.extra.insert(
-                portal::buypass::keys::CLIENT_KEY_NAME.into(),
-                portal::buypass::keys::Es256Key::generate()?.encoded(),
+                portal_core::buypass::keys::CLIENT_KEY_NAME.into(),
+                portal_core::buypass::keys::Es256Key::generate()?.encoded(),
             );
             let mut parts = KeyParts::from_material(&material)?;
             parts.origin_verify = Some(vec![KeyParts::generate_origin_secret()]);
@@ -202,8 +202,8 @@ fn keys_command(data_dir: &std::path::Path, action: &KeysAction) -> anyhow::Resu
             let mut parts = read_documents(dir)?;
             let kid = parts.rotate_signing()?;
             let tokens = parts.only(&[
-                portal::security::key_parts::KeyPurpose::TokenSigning,
-                portal::security::key_parts::KeyPurpose::TokenVerifying,
+                portal_core::security::key_parts::KeyPurpose::TokenSigning,
+                portal_core::security::key_parts::KeyPurpose::TokenVerifying,
             ]);
             let files = write_documents(dir, &tokens, true)?;
             Ok(format!(
@@ -216,15 +216,15 @@ fn keys_command(data_dir: &std::path::Path, action: &KeysAction) -> anyhow::Resu
             let encoded = parts
                 .buypass_client_key
                 .ok_or_else(|| anyhow::anyhow!("{}: no buypass-client-key.json", dir.display()))?;
-            let key = portal::buypass::keys::Es256Key::from_encoded(&encoded)?;
+            let key = portal_core::buypass::keys::Es256Key::from_encoded(&encoded)?;
             Ok(serde_json::to_string_pretty(&key.jwks())?)
         }
         KeysAction::Retire { dir, kid } => {
             let mut parts = read_documents(dir)?;
             parts.retire(kid)?;
             let tokens = parts.only(&[
-                portal::security::key_parts::KeyPurpose::TokenSigning,
-                portal::security::key_parts::KeyPurpose::TokenVerifying,
+                portal_core::security::key_parts::KeyPurpose::TokenSigning,
+                portal_core::security::key_parts::KeyPurpose::TokenVerifying,
             ]);
             let files = write_documents(dir, &tokens, true)?;
             Ok(format!(
@@ -282,7 +282,7 @@ fn table(args: &Args) -> anyhow::Result<String> {
 
 async fn init_table(args: &Args) -> anyhow::Result<String> {
     let table = table(args)?;
-    let sdk = portal::aws::load_sdk_config().await;
+    let sdk = portal_core::aws::load_sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     Ok(match create_table(&client, &table).await? {
         TableCreated::Created => format!("created table {table}"),
@@ -414,7 +414,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
             Ok(serde_json::to_string_pretty(&json!({
                 "username": user,
                 "totp": if status.enabled { "enabled" } else { "not_enrolled" },
-                "enabled_at": status.enabled_at.map(portal::clock::rfc3339),
+                "enabled_at": status.enabled_at.map(portal_core::clock::rfc3339),
                 "enrolment_pending": status.pending,
             }))?)
         }
@@ -429,8 +429,8 @@ async fn run(args: Args) -> anyhow::Result<String> {
             }
         }
         Command::SetLanguage { username: u, language } => {
-            let lang =
-                portal::i18n::Lang::parse(&language).ok_or_else(|| anyhow::anyhow!("unknown language {language}"))?;
+            let lang = portal_core::i18n::Lang::parse(&language)
+                .ok_or_else(|| anyhow::anyhow!("unknown language {language}"))?;
             app.update_account(&username(&u)?, |a| a.language = lang).await?;
             Ok(format!("language {language} for {u}"))
         }
@@ -450,7 +450,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 "language": account.language,
                 "buypass_serial": account.buypass_serial,
                 "buypass_issuer": account.buypass_issuer,
-                "created_at": portal::clock::rfc3339(account.created_at),
+                "created_at": portal_core::clock::rfc3339(account.created_at),
             }))?)
         }
     }
@@ -520,7 +520,7 @@ async fn announce_to_gateway(
         }
         Announce::Local => Arc::new(LocalGatewayEvents::new(env.store.clone(), app.clock.clone(), false)),
         Announce::Sns(topic_arn) => {
-            let sdk = portal::aws::load_sdk_config().await;
+            let sdk = portal_core::aws::load_sdk_config().await;
             Arc::new(SnsGatewayEvents::new(aws_sdk_sns::Client::new(&sdk), topic_arn.clone()))
         }
     };
@@ -545,7 +545,7 @@ async fn publish_revocation(
 
 /// One event per line: time, event, source address, detail. Details hold masked numbers and
 /// reasons only; secrets are never recorded in the first place.
-fn audit_line(event: &portal::audit::AuditEvent) -> String {
+fn audit_line(event: &portal_core::audit::AuditEvent) -> String {
     let kind = serde_json::to_value(event.event)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -648,8 +648,8 @@ mod tests {
 
     #[tokio::test]
     async fn revoke_serial_names_the_issuer_only_when_two_issuers_share_the_serial() {
-        use portal::buypass::certificate::AcceptedCertificate;
-        let t = portal::testing::TestApp::in_memory();
+        use portal_core::buypass::certificate::AcceptedCertificate;
+        let t = portal_testkit::TestApp::in_memory();
         let cert = |issuer: &[u8], serial: &str| AcceptedCertificate {
             serial: CertificateSerial::parse(serial).unwrap(),
             issuer_id: IssuerId::from_issuer_der(issuer),
@@ -684,7 +684,7 @@ mod tests {
     #[test]
     fn key_documents_from_a_local_key_file_match_it_and_rotation_keeps_the_old_kid_verifying() {
         let dir = tempfile::tempdir().unwrap();
-        let (material, _) = portal::security::keys::KeyMaterial::load_or_create(dir.path()).unwrap();
+        let (material, _) = portal_core::security::keys::KeyMaterial::load_or_create(dir.path()).unwrap();
         let out = dir.path().join("secrets");
         let said = keys_command(
             dir.path(),
@@ -696,7 +696,7 @@ mod tests {
         .unwrap();
         assert!(!said.contains(&material.code_pepper), "{said}");
         assert!(!said.contains(&material.signing_keys[0].pkcs8), "{said}");
-        let parts = portal::security::key_parts::read_documents(&out).unwrap();
+        let parts = portal_core::security::key_parts::read_documents(&out).unwrap();
         assert_eq!(parts.code_pepper, Some(material.pepper().unwrap()));
         assert!(parts.origin_verify.is_some_and(|v| v.len() == 1 && v[0].len() >= 32));
         assert!(keys_command(
@@ -713,7 +713,7 @@ mod tests {
             "a local key file from load_or_create has no client key yet"
         );
         keys_command(dir.path(), &KeysAction::Rotate { dir: out.clone() }).unwrap();
-        let rotated = portal::security::key_parts::read_documents(&out).unwrap();
+        let rotated = portal_core::security::key_parts::read_documents(&out).unwrap();
         let kids: Vec<_> = rotated.verifying.unwrap().into_iter().map(|k| k.kid).collect();
         assert_eq!(kids.len(), 2);
         assert_eq!(kids[1], material.signing_keys[0].kid);

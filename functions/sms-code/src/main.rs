@@ -1,6 +1,10 @@
-//! Lambda function `sms-code`: see `portal::routes::ROUTES` for the routes it serves.
+//! Lambda function `sms-code`: see `portal_http::routes::ROUTES` for the routes it serves.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portal::lambda::run_http_function(portal::routes::Function::SmsCode, portal::routes::sms_code_routes).await
+    portal_lambda::config::run_http_function(
+        portal_http::routes::Function::SmsCode,
+        portal_http::routes::sms_code_routes,
+    )
+    .await
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
-use portal::store::dynamodb::{create_table, DynamoStore};
+use portal_core::store::dynamodb::{create_table, DynamoStore};
 use serde_json::Value;
 
 pub const ENDPOINT_VAR: &str = "PORTAL_TEST_AWS_ENDPOINT";
@@ -50,7 +50,7 @@ impl Emulator {
     /// SDK configuration pointing at `endpoint` (the emulator or a proxy in front of it), with
     /// the portal's own timeouts and retries.
     pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
-        portal::aws::loader()
+        portal_core::aws::loader()
             .endpoint_url(endpoint)
             .region(Region::new(REGION))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))

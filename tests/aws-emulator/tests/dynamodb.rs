@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use aws_emulator_tests::Emulator;
 use aws_sdk_dynamodb::types::{BillingMode, KeyType, StreamViewType, TimeToLiveStatus};
-use portal::store::dynamodb::{create_table, DynamoStore, TableCreated};
-use portal::store::{Condition, Item, ItemStore, StoreError};
+use portal_core::store::dynamodb::{create_table, DynamoStore, TableCreated};
+use portal_core::store::{Condition, Item, ItemStore, StoreError};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -15,7 +15,7 @@ async fn dynamodb_store_passes_the_storage_conformance_suite() {
     let Some(emulator) = Emulator::from_env() else {
         return;
     };
-    portal::store::conformance::run_all(Arc::new(emulator.new_table().await)).await;
+    portal_testkit::store_conformance::run_all(Arc::new(emulator.new_table().await)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -23,7 +23,7 @@ async fn services_win_their_races_on_dynamodb() {
     let Some(emulator) = Emulator::from_env() else {
         return;
     };
-    portal::services::conformance::run_all(Arc::new(emulator.new_table().await)).await;
+    portal_testkit::races::run_all(Arc::new(emulator.new_table().await)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -31,7 +31,7 @@ async fn serials_are_keyed_by_issuer_on_dynamodb() {
     let Some(emulator) = Emulator::from_env() else {
         return;
     };
-    portal::buypass::conformance::run_all(Arc::new(emulator.new_table().await)).await;
+    portal_testkit::registry_conformance::run_all(Arc::new(emulator.new_table().await)).await;
 }
 
 #[tokio::test]
@@ -116,7 +116,7 @@ async fn a_dead_endpoint_answers_unavailable_within_seconds() {
     assert!(matches!(
         store
             .transact(
-                vec![portal::store::WriteOp::Put {
+                vec![portal_core::store::WriteOp::Put {
                     item: Item::new("a", "b", json!({})),
                     condition: Condition::Absent
                 }],
@@ -149,7 +149,7 @@ async fn a_hanging_endpoint_times_out_within_the_operation_budget() {
     assert!(matches!(store.query("a", "", 0).await, Err(StoreError::Unavailable(_))));
     let took = started.elapsed();
     assert!(
-        took < portal::aws::OPERATION_TIMEOUT + Duration::from_secs(1),
+        took < portal_core::aws::OPERATION_TIMEOUT + Duration::from_secs(1),
         "took {took:?}"
     );
     hold.abort();

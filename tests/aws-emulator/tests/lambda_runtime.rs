@@ -11,10 +11,10 @@ use aws_emulator_tests::runtime_api::RuntimeApi;
 use aws_emulator_tests::Emulator;
 use std::collections::BTreeMap;
 
-use portal::lambda::keys_of;
-use portal::routes::Function;
-use portal::security::key_parts::{KeyParts, KeyPurpose};
-use portal::security::keys::KeyMaterial;
+use portal_core::security::key_parts::{KeyParts, KeyPurpose};
+use portal_core::security::keys::KeyMaterial;
+use portal_http::routes::Function;
+use portal_lambda::config::keys_of;
 use serde_json::json;
 
 const PASSWORD: &str = "lang nok passord for lambda";
@@ -43,8 +43,8 @@ impl Deployment {
         let table = emulator.new_table().await.table().to_owned();
         let mut material = KeyMaterial::generate().unwrap();
         material.extra.insert(
-            portal::buypass::keys::CLIENT_KEY_NAME.into(),
-            portal::buypass::keys::Es256Key::generate().unwrap().encoded(),
+            portal_core::buypass::keys::CLIENT_KEY_NAME.into(),
+            portal_core::buypass::keys::Es256Key::generate().unwrap().encoded(),
         );
         let client = aws_sdk_secretsmanager::Client::new(&emulator.sdk_config().await);
         let mut secrets = BTreeMap::new();
@@ -143,7 +143,7 @@ async fn call(
                 path,
                 body.as_ref(),
                 cookies,
-                &[(portal::http::origin::ORIGIN_VERIFY_HEADER, ORIGIN)],
+                &[(portal_http::origin::ORIGIN_VERIFY_HEADER, ORIGIN)],
             ))
             .await,
     )
@@ -175,7 +175,7 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     // Around CloudFront (no origin header, or a wrong one): as if the route did not exist.
     for origin in [None, Some("origin-secret-guessed-by-an-attacker-0123456789")] {
         let headers: Vec<(&str, &str)> = origin
-            .map(|v| (portal::http::origin::ORIGIN_VERIFY_HEADER, v))
+            .map(|v| (portal_http::origin::ORIGIN_VERIFY_HEADER, v))
             .into_iter()
             .collect();
         let direct = Reply::parse(
@@ -217,7 +217,7 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     assert_eq!(started.status, 200, "{started:?}");
     assert_eq!(started.header("cache-control"), Some("no-store"));
     let challenge = started.json()["challenge_id"].as_str().unwrap().to_owned();
-    let hint = portal::domain::MobileNumber::parse(&mobile).unwrap().masked();
+    let hint = portal_core::domain::MobileNumber::parse(&mobile).unwrap().masked();
     assert_eq!(started.json()["phone_hint"], hint.as_str());
     let code = emulator.latest_code(&mobile).await;
 
@@ -282,7 +282,7 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
                 &[],
                 &[
                     ("authorization", &format!("Bearer {bearer}")),
-                    (portal::http::origin::ORIGIN_VERIFY_HEADER, ORIGIN),
+                    (portal_http::origin::ORIGIN_VERIFY_HEADER, ORIGIN),
                 ],
             ))
             .await,

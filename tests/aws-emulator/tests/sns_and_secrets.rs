@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 use aws_emulator_tests::emulator::{unique_mobile, unique_name};
 use aws_emulator_tests::Emulator;
 use axum::http::StatusCode;
-use portal::domain::MobileNumber;
-use portal::security::key_parts::{KeyParts, KeyPurpose};
-use portal::security::keys::{KeyError, KeyMaterial};
-use portal::security::secrets_manager::load_key_parts;
-use portal::sms::sns::{SenderId, SnsSms};
-use portal::sms::{SmsError, SmsSender};
+use portal_core::domain::MobileNumber;
+use portal_core::security::key_parts::{KeyParts, KeyPurpose};
+use portal_core::security::keys::{KeyError, KeyMaterial};
+use portal_core::security::secrets_manager::load_key_parts;
+use portal_core::sms::sns::{SenderId, SnsSms};
+use portal_core::sms::{SmsError, SmsSender};
 
 #[tokio::test]
 async fn sms_reach_the_number_through_sns() {

@@ -31,10 +31,10 @@ use clap::Parser;
 use e2e::backend::{AwsData, Backend};
 use e2e::{Portal, PASSWORD};
 use futures::stream::{self, StreamExt};
-use portal::audit::{AuditEvent, AuditKind};
-use portal::domain::Username;
-use portal::store::records::{account_pk, Repo};
-use portal::store::ItemStore;
+use portal_core::audit::{AuditEvent, AuditKind};
+use portal_core::domain::Username;
+use portal_core::store::records::{account_pk, Repo};
+use portal_core::store::ItemStore;
 use serde_json::{json, Value};
 
 #[derive(Parser, Debug, Clone)]
@@ -519,11 +519,11 @@ async fn guess_codes(phone: &Phone, record: &Arc<Record>, attack: &Mutex<Attack>
 /// The store the portal writes to, opened beside it.
 async fn open_store(portal: &Portal) -> Result<Arc<dyn ItemStore>> {
     match portal.aws() {
-        None => Ok(Arc::new(portal::store::sqlite::SqliteStore::open(
+        None => Ok(Arc::new(portal_core::store::sqlite::SqliteStore::open(
             &portal.data_dir.join("portal.db"),
         )?)),
         Some(aws) => {
-            let config = portal::aws::loader()
+            let config = portal_core::aws::loader()
                 .endpoint_url(&aws.endpoint)
                 .region(aws_config::Region::new("eu-north-1"))
                 .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -531,7 +531,7 @@ async fn open_store(portal: &Portal) -> Result<Arc<dyn ItemStore>> {
                 ))
                 .load()
                 .await;
-            Ok(Arc::new(portal::store::dynamodb::DynamoStore::new(
+            Ok(Arc::new(portal_core::store::dynamodb::DynamoStore::new(
                 aws_sdk_dynamodb::Client::new(&config),
                 aws.table.clone(),
             )))

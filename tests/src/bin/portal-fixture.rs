@@ -13,10 +13,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use portal::config::Settings;
-use portal::domain::{MobileNumber, Password, Username};
-use portal::local::{LocalEnv, LocalSms, LocalStore};
-use portal::services::admin::{InitialPassword, NewAccount};
+use portal_core::config::Settings;
+use portal_core::domain::{MobileNumber, Password, Username};
+use portal_core::services::admin::{InitialPassword, NewAccount};
+use portal_local::env::{LocalEnv, LocalSms, LocalStore};
 
 struct Args {
     data_dir: PathBuf,

@@ -1,0 +1,153 @@
+//! Configuration: the policy numbers of DESIGN §3 and the deployment settings.
+
+/// Every number the security rules use, in one place. Defaults are DESIGN §3.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub code_lifetime: i64,
+    pub code_attempts_per_challenge: u32,
+    pub code_failures_per_account_hour: usize,
+    pub code_lock_seconds: i64,
+    pub resend_interval: i64,
+    pub resends_per_challenge: u32,
+    pub sms_per_account_hour: usize,
+    /// Forgot-password SMS (codes and resends) per account and hour. Counted apart from
+    /// `sms_per_account_hour`, so that anyone who knows a username cannot use up the SMS its
+    /// owner needs to log in.
+    pub reset_sms_per_account_hour: usize,
+    pub sms_per_destination_day: usize,
+    /// Forgot-password SMS per number and day, counted apart from `sms_per_destination_day`
+    /// for the same reason: an anonymous reset never reduces what login may send.
+    pub reset_sms_per_destination_day: usize,
+    /// Forgot-password SMS of every account together per hour: a ceiling on what anonymous
+    /// callers can spend on text messages. Past it, resets answer `sms_unavailable` and the
+    /// functions log the `SmsBudgetExhausted` metric (alarmed in infra/).
+    pub reset_sms_global_per_hour: usize,
+    /// Forgot-password requests per source address and hour (known and unknown names alike).
+    pub forgot_requests_per_ip_hour: usize,
+    /// Login challenges of users with an authenticator app send no SMS, so the SMS limits do
+    /// not bound how many can be opened; this does.
+    pub totp_challenges_per_account_hour: usize,
+    pub password_failures_before_backoff: u32,
+    pub password_backoff_cap: i64,
+    pub ip_failures_per_window: usize,
+    pub ip_failure_window: i64,
+    pub access_token_lifetime: i64,
+    pub session_idle_timeout: i64,
+    pub session_absolute_lifetime: i64,
+    /// Forgot-password answers take at least this long whether or not the account exists, so
+    /// the time an SMS takes to send does not tell accounts apart.
+    pub forgot_password_min_response_ms: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            code_lifetime: 5 * 60,
+            code_attempts_per_challenge: 5,
+            code_failures_per_account_hour: 20,
+            code_lock_seconds: 3600,
+            resend_interval: 30,
+            resends_per_challenge: 3,
+            sms_per_account_hour: 10,
+            reset_sms_per_account_hour: 3,
+            sms_per_destination_day: 20,
+            reset_sms_per_destination_day: 5,
+            reset_sms_global_per_hour: 500,
+            forgot_requests_per_ip_hour: 10,
+            totp_challenges_per_account_hour: 10,
+            password_failures_before_backoff: 5,
+            password_backoff_cap: 15 * 60,
+            ip_failures_per_window: 30,
+            ip_failure_window: 10 * 60,
+            access_token_lifetime: 15 * 60,
+            session_idle_timeout: 30 * 60,
+            session_absolute_lifetime: 12 * 3600,
+            forgot_password_min_response_ms: 400,
+        }
+    }
+}
+
+impl Policy {
+    /// Seconds to wait after `failures` consecutive wrong passwords: none for the first few,
+    /// then 1, 2, 4… seconds, capped.
+    pub fn password_backoff(&self, failures: u32) -> i64 {
+        if failures < self.password_failures_before_backoff {
+            return 0;
+        }
+        let exponent = failures - self.password_failures_before_backoff;
+        if exponent >= 30 {
+            return self.password_backoff_cap;
+        }
+        (1i64 << exponent).min(self.password_backoff_cap)
+    }
+}
+
+/// Deployment settings shared by every function.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `iss` of access tokens.
+    pub token_issuer: String,
+    /// `aud` of access tokens.
+    pub token_audience: String,
+    /// Where the portal front end lives; the only CORS origin.
+    pub portal_url: String,
+    /// Name of the refresh cookie.
+    pub refresh_cookie: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            token_issuer: "https://api.hjemmekontor.local".into(),
+            token_audience: "hjemmekontor-portal".into(),
+            portal_url: "http://127.0.0.1:8080".into(),
+            refresh_cookie: "__Host-hk_refresh".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads `PORTAL_TOKEN_ISSUER`, `PORTAL_TOKEN_AUDIENCE`, `PORTAL_URL` over the local
+    /// defaults: for `portal-local` and `portal-admin` only. Lambda functions require all
+    /// three (`portal_lambda::config::LambdaConfig`), so a deployment never runs on local defaults.
+    pub fn from_env() -> Self {
+        let mut s = Self::default();
+        if let Ok(v) = std::env::var("PORTAL_TOKEN_ISSUER") {
+            s.token_issuer = v;
+        }
+        if let Ok(v) = std::env::var("PORTAL_TOKEN_AUDIENCE") {
+            s.token_audience = v;
+        }
+        if let Ok(v) = std::env::var("PORTAL_URL") {
+            s.portal_url = v.trim_end_matches('/').to_owned();
+        }
+        s
+    }
+}
+
+/// A deployment setting that is missing or wrong, or a start-up step that failed: the process
+/// reports it (`/runtime/init/error` in Lambda) and does not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is required")]
+    Missing(&'static str),
+    #[error("environment variable {0} has an invalid value: {1}")]
+    Invalid(&'static str, String),
+    #[error("could not initialise: {0}")]
+    Init(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_curve_doubles_from_the_fifth_failure_and_caps_at_15_minutes() {
+        let p = Policy::default();
+        let curve: Vec<i64> = (0..16).map(|n| p.password_backoff(n)).collect();
+        assert_eq!(&curve[..10], &[0, 0, 0, 0, 0, 1, 2, 4, 8, 16]);
+        assert_eq!(p.password_backoff(14), 512);
+        assert_eq!(p.password_backoff(15), 900);
+        assert_eq!(p.password_backoff(u32::MAX), 900);
+    }
+}

@@ -1,0 +1,95 @@
+//! The outcomes of the rules that are not a success: one enum for the core layer. The web edge
+//! (`portal_http::error`) maps each variant to an RFC 9457 problem in one place.
+
+use crate::domain::{InvalidInput, PasswordRejection};
+use crate::sms::SmsError;
+use crate::store::StoreError;
+
+/// What a rule can answer besides success. Each variant is one outcome a caller can act on;
+/// `portal-http` gives each a status and a stable `code` (its `error` module), the only place
+/// that knows HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid input: {0}")]
+    Validation(InvalidInput),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("too many attempts")]
+    TooManyAttempts { retry_after: u64 },
+    #[error("code entry locked")]
+    CodeEntryLocked { retry_after: u64 },
+    #[error("resend too soon")]
+    ResendTooSoon { retry_after: u64 },
+    #[error("resend limit reached")]
+    ResendLimit { retry_after: u64 },
+    #[error("sms limit reached")]
+    SmsLimit { retry_after: u64 },
+    #[error("wrong code")]
+    InvalidCode { attempts_left: u32 },
+    #[error("challenge expired or used")]
+    ChallengeGone,
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("session expired")]
+    SessionExpired,
+    #[error("refresh token reused")]
+    RefreshReused,
+    #[error("weak password")]
+    WeakPassword(Vec<PasswordRejection>),
+    #[error("wrong password")]
+    WrongPassword,
+    #[error("password change required")]
+    PasswordChangeRequired,
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("sms unavailable: {0}")]
+    SmsUnavailable(String),
+    /// The hour's SMS budget for anonymous requests (forgot password) is used up.
+    #[error("sms budget exhausted")]
+    SmsBudgetExhausted { retry_after: u64 },
+    #[error("storage unavailable: {0}")]
+    StorageUnavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+    #[error("account not enabled for home office")]
+    HomeOfficeNotEnabled,
+    #[error("Buypass unavailable")]
+    BuypassUnavailable,
+    #[error("no authenticator app setup in progress")]
+    TotpEnrolmentGone,
+    #[error("no authenticator app registered")]
+    TotpNotEnrolled,
+    #[error("authenticator apps unavailable: {0}")]
+    TotpUnavailable(&'static str),
+    /// The gateway's serial-only lookup found the serial under more than one issuer.
+    #[error("serial registered under {issuers} issuers")]
+    AmbiguousSerial { issuers: usize },
+}
+
+impl From<InvalidInput> for ServiceError {
+    fn from(e: InvalidInput) -> Self {
+        Self::Validation(e)
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => Self::StorageUnavailable(m),
+            // A condition that still fails after the repositories' retries means a race the
+            // caller lost; it may simply try again.
+            StoreError::ConditionFailed => Self::Conflict("concurrent_update"),
+            StoreError::Corrupt(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl From<SmsError> for ServiceError {
+    fn from(e: SmsError) -> Self {
+        Self::SmsUnavailable(e.to_string())
+    }
+}

@@ -1,0 +1,12 @@
+//! The rules of DESIGN §3, free of HTTP: handlers parse input, call these, and render results.
+
+pub mod account_view;
+pub mod admin;
+pub mod challenges;
+pub mod limits;
+pub mod login;
+pub mod password;
+pub mod phone;
+pub mod recovery;
+pub mod sessions;
+pub mod totp;

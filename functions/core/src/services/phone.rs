@@ -1,0 +1,127 @@
+//! Changing the account's mobile number (DESIGN §3 "Phone change"): the current password as
+//! re-authentication, a code to the NEW number, the switch only when that code comes back, and
+//! a notice to the OLD number. Until then the old number stays in force.
+
+use serde_json::json;
+
+use super::challenges::IssuedChallenge;
+use super::sessions::Caller;
+use crate::app::App;
+use crate::audit::AuditKind;
+use crate::domain::{ChallengeId, InvalidInput, MobileNumber, Password, SmsCode};
+use crate::error::ServiceError;
+use crate::sms::messages;
+use crate::store::records::{account_pk, Account, ChallengePurpose, Change, PROFILE_SK};
+
+impl App {
+    /// `POST /v1/account/phone`: checks the number and the password, then texts a code to the
+    /// new number.
+    pub async fn start_phone_change(
+        &self,
+        caller: &Caller,
+        raw_new_mobile: &str,
+        password: &Password,
+        source_ip: Option<&str>,
+    ) -> Result<IssuedChallenge, ServiceError> {
+        let new_mobile = MobileNumber::parse(raw_new_mobile).map_err(|e| InvalidInput::new("new_mobile", e.reason))?;
+        // Codes go only where the service has users: no SMS pumping to premium ranges abroad.
+        if !new_mobile.is_norwegian() {
+            return Err(InvalidInput::new(
+                "new_mobile",
+                "must be a Norwegian mobile number (+47 and 8 digits starting with 4 or 9)",
+            )
+            .into());
+        }
+        let account = self.account(&caller.username).await?;
+        if new_mobile == account.mobile {
+            return Err(InvalidInput::new("new_mobile", "is already the mobile number on the account").into());
+        }
+        self.reauthenticate(&account, password, source_ip, "phone_change")
+            .await?;
+        if let Some(wait) = self.code_entry_locked(&account.username).await? {
+            return Err(ServiceError::CodeEntryLocked { retry_after: wait });
+        }
+        let issued = self
+            .start_challenge(
+                &account.username,
+                &new_mobile,
+                ChallengePurpose::PhoneChange {
+                    new_mobile: new_mobile.clone(),
+                },
+                None,
+                account.language,
+                source_ip,
+            )
+            .await?;
+        self.repo
+            .audit(
+                &account.username,
+                AuditKind::PhoneChangeRequested,
+                source_ip,
+                json!({ "from": account.mobile.masked(), "to": new_mobile.masked() }),
+                self.now(),
+            )
+            .await;
+        Ok(issued)
+    }
+
+    /// `POST /v1/account/phone/confirm`: the code sent to the new number switches it. A
+    /// challenge of another user, or of another purpose, is answered exactly like an unknown
+    /// one (410) and costs its owner no attempt.
+    pub async fn confirm_phone_change(
+        &self,
+        caller: &Caller,
+        id: &ChallengeId,
+        code: &SmsCode,
+        source_ip: Option<&str>,
+    ) -> Result<(), ServiceError> {
+        let challenge = self
+            .verify_code(id, code, source_ip, |c| {
+                matches!(c.purpose, ChallengePurpose::PhoneChange { .. }) && c.username == caller.username
+            })
+            .await?;
+        let ChallengePurpose::PhoneChange { new_mobile } = challenge.purpose else {
+            return Err(ServiceError::ChallengeGone);
+        };
+        let now = self.now();
+        // Conditional on the version read: a concurrent change of the account re-reads it.
+        let old_mobile = self
+            .repo
+            .modify::<Account, Option<(MobileNumber, crate::i18n::Lang)>, ServiceError, _>(
+                &account_pk(&caller.username),
+                PROFILE_SK,
+                now,
+                |current| {
+                    let Some(a) = current else {
+                        return Err(ServiceError::SessionExpired);
+                    };
+                    if a.mobile == new_mobile {
+                        return Ok((Change::Keep(None), None));
+                    }
+                    let mut next = a.clone();
+                    next.mobile = new_mobile.clone();
+                    Ok((Change::Write(next, Some((a.mobile.clone(), a.language))), None))
+                },
+            )
+            .await?;
+        let Some((old_mobile, language)) = old_mobile else {
+            // Already the account's number (confirmed in parallel): nothing changed, no notice.
+            return Ok(());
+        };
+        let notified = self.send_notice(&old_mobile, messages::phone_changed(language)).await;
+        self.repo
+            .audit(
+                &caller.username,
+                AuditKind::PhoneChanged,
+                source_ip,
+                json!({
+                    "from": old_mobile.masked(),
+                    "to": new_mobile.masked(),
+                    "notice_sent": notified,
+                }),
+                now,
+            )
+            .await;
+        Ok(())
+    }
+}

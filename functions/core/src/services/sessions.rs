@@ -1,0 +1,623 @@
+//! Sessions: opened after the second factor, refreshed with rotating opaque tokens, checked on
+//! every authenticated request, revoked at once.
+
+use serde_json::json;
+
+use crate::app::App;
+use crate::audit::AuditKind;
+use crate::clock::UnixTime;
+use crate::domain::{SessionId, Username};
+use crate::error::ServiceError;
+use crate::security::tokens::TokenError;
+use crate::security::{ct_eq, random_token, sha256_hex};
+use crate::store::records::{
+    account_pk, session_index_sk, session_pk, Account, Challenge, ChallengePurpose, Change, Session, PROFILE_SK,
+    SESSION_SK,
+};
+use crate::store::{Condition, WriteOp};
+
+/// The refresh cookie's value: `<session id>.<generation>.<family>.<secret>`.
+///
+/// Every token of a session shares its 256-bit `family` (only its hash is stored); each
+/// rotation moves to the next `generation`, whose secret is HMAC-SHA256 keyed with the family
+/// over the session's stored salt and the generation number. So the server can recognise a
+/// token of ANY earlier generation as genuine without keeping a list of them, and presenting
+/// one means it was copied (OAuth 2.0 Security BCP §4.14.2): the whole session ends. Someone
+/// holding an old token cannot compute a newer one (that needs the salt, which never leaves
+/// the store), and someone reading the store cannot compute any (that needs the family).
+#[derive(Clone)]
+pub struct RefreshToken {
+    pub session: SessionId,
+    generation: u64,
+    family: String,
+    secret: String,
+}
+
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RefreshToken({}, generation {}, ***)", self.session, self.generation)
+    }
+}
+
+/// Length of a 256-bit value in unpadded base64url.
+const ENCODED_256_BITS: usize = 43;
+
+/// Generations are counted from 1; a session refreshed every second for its whole life stays
+/// far below this, so a longer number is a forgery.
+const MAX_GENERATION_DIGITS: usize = 8;
+
+fn is_encoded_256_bits(s: &str) -> bool {
+    s.len() == ENCODED_256_BITS && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The secret of `generation` in the family `family` with the session's `salt`.
+fn generation_secret(family: &str, salt: &str, generation: u64) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(family.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(b"hjemmekontor refresh token\0");
+    mac.update(salt.as_bytes());
+    mac.update(&generation.to_be_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// What the store keeps of a session's refresh tokens: nothing that lets anyone make one.
+struct RefreshFamily {
+    family_hash: String,
+    salt: String,
+}
+
+impl RefreshToken {
+    /// The first token of a new session, and what the session record stores of it.
+    fn first(session: SessionId) -> (Self, RefreshFamily) {
+        let family = random_token(32);
+        let salt = random_token(32);
+        let token = Self {
+            session,
+            generation: 1,
+            secret: generation_secret(&family, &salt, 1),
+            family: family.clone(),
+        };
+        (
+            token,
+            RefreshFamily {
+                family_hash: sha256_hex(&family),
+                salt,
+            },
+        )
+    }
+
+    /// The token that replaces this one.
+    fn next(&self, salt: &str) -> Self {
+        let generation = self.generation + 1;
+        Self {
+            session: self.session.clone(),
+            generation,
+            family: self.family.clone(),
+            secret: generation_secret(&self.family, salt, generation),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        let mut parts = raw.split('.');
+        let (sid, generation, family, secret) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || !is_encoded_256_bits(family) || !is_encoded_256_bits(secret) {
+            return None;
+        }
+        let well_formed_generation = !generation.is_empty()
+            && generation.len() <= MAX_GENERATION_DIGITS
+            && generation.bytes().all(|b| b.is_ascii_digit())
+            && !generation.starts_with('0');
+        if !well_formed_generation {
+            return None;
+        }
+        Some(Self {
+            session: SessionId::parse(sid).ok()?,
+            generation: generation.parse().ok()?,
+            family: family.to_owned(),
+            secret: secret.to_owned(),
+        })
+    }
+
+    pub fn encode(&self) -> String {
+        format!("{}.{}.{}.{}", self.session, self.generation, self.family, self.secret)
+    }
+
+    /// Whether this token was issued for `session` (at whatever generation).
+    fn is_genuine_for(&self, session: &Session) -> bool {
+        session.refresh_family_hash.as_deref().is_some_and(|stored| {
+            ct_eq(stored, &sha256_hex(&self.family))
+                && ct_eq(
+                    &self.secret,
+                    &generation_secret(&self.family, &session.refresh_salt, self.generation),
+                )
+        })
+    }
+}
+
+/// What a client gets when a session opens or refreshes.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh: RefreshToken,
+    /// Seconds the refresh cookie should persist; `None` for a browser-session cookie.
+    pub cookie_max_age: Option<i64>,
+    pub session: Session,
+}
+
+/// A request whose bearer token and session both check out.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub username: Username,
+    pub session: SessionId,
+    /// The account must change its password before it may do anything else; enforced by
+    /// [`portal_http::auth::Authenticated`].
+    pub password_change_required: bool,
+}
+
+impl App {
+    fn cookie_max_age(&self, session: &Session, now: UnixTime) -> Option<i64> {
+        session.remember_me.then(|| (session.absolute_expires_at - now).max(0))
+    }
+
+    fn access_token(&self, session: &Session, now: UnixTime) -> Result<String, ServiceError> {
+        self.tokens
+            .issuer()
+            .ok_or_else(|| ServiceError::Internal("this function holds no token signing key".into()))?
+            .issue(&session.username, &session.id, now)
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Opens the session a verified login challenge earned. Refused (410, as a used-up
+    /// challenge) when the password has changed since the challenge was opened: a code sent
+    /// for the old password must not outlive a change or reset made to lock someone out.
+    pub async fn open_login_session(
+        &self,
+        challenge: &Challenge,
+        source_ip: Option<&str>,
+    ) -> Result<Tokens, ServiceError> {
+        let ChallengePurpose::Login { remember_me } = challenge.purpose else {
+            return Err(ServiceError::ChallengeGone);
+        };
+        let Some(version) = challenge.password_version else {
+            return Err(ServiceError::ChallengeGone);
+        };
+        self.open_session_at(&challenge.username, remember_me, Some(version), source_ip)
+            .await
+    }
+
+    /// Opens a session for `username` without a login challenge: for tests and tools that
+    /// have established the second factor themselves. Request paths use
+    /// [`Self::open_login_session`].
+    pub async fn open_session(
+        &self,
+        username: &Username,
+        remember_me: bool,
+        source_ip: Option<&str>,
+    ) -> Result<Tokens, ServiceError> {
+        self.open_session_at(username, remember_me, None, source_ip).await
+    }
+
+    async fn open_session_at(
+        &self,
+        username: &Username,
+        remember_me: bool,
+        password_version: Option<u64>,
+        source_ip: Option<&str>,
+    ) -> Result<Tokens, ServiceError> {
+        let now = self.now();
+        let account = self.live_account(username).await?;
+        if password_version.is_some_and(|v| v != account.password_version) {
+            return Err(ServiceError::ChallengeGone);
+        }
+        let id = SessionId::generate();
+        let (refresh, family) = RefreshToken::first(id.clone());
+        let mut session = Session {
+            id: id.clone(),
+            username: username.clone(),
+            refresh_family_hash: Some(family.family_hash),
+            refresh_salt: family.salt,
+            refresh_generation: refresh.generation,
+            created_at: now,
+            last_used_at: now,
+            absolute_expires_at: now + self.policy.session_absolute_lifetime,
+            remember_me,
+            revoked_at: None,
+            password_change_required: Some(account.password_change_required),
+        };
+        let expires = Some(session.absolute_expires_at);
+        let record = crate::store::records::to_item(&session_pk(&id), SESSION_SK, &session, expires)?;
+        let index = crate::store::records::to_item(&account_pk(username), &session_index_sk(&id), &json!({}), expires)?;
+        self.repo
+            .items()
+            .transact(
+                vec![
+                    WriteOp::Put {
+                        item: record,
+                        condition: Condition::Absent,
+                    },
+                    WriteOp::Put {
+                        item: index,
+                        condition: Condition::Absent,
+                    },
+                ],
+                now,
+            )
+            .await?;
+        self.recheck_new_session(&mut session, &account, password_version)
+            .await?;
+        self.repo
+            .audit(
+                username,
+                AuditKind::LoginCompleted,
+                source_ip,
+                json!({ "remember_me": remember_me }),
+                now,
+            )
+            .await;
+        Ok(Tokens {
+            access_token: self.access_token(&session, now)?,
+            expires_in: self.policy.access_token_lifetime,
+            cookie_max_age: self.cookie_max_age(&session, now),
+            refresh,
+            session,
+        })
+    }
+
+    /// Rotates the refresh token. Presenting a genuine token of any earlier generation means
+    /// it was copied: the whole session is revoked. A token that is not genuine changes nothing.
+    pub async fn refresh_session(
+        &self,
+        presented: &RefreshToken,
+        source_ip: Option<&str>,
+    ) -> Result<Tokens, ServiceError> {
+        let now = self.now();
+        let idle = self.policy.session_idle_timeout;
+        enum Outcome {
+            Rotated(Box<(Session, RefreshToken)>),
+            Reused(Username),
+        }
+        let outcome = self
+            .repo
+            .modify::<Session, Outcome, ServiceError, _>(&session_pk(&presented.session), SESSION_SK, now, |current| {
+                let Some(s) = current else {
+                    return Err(ServiceError::SessionExpired);
+                };
+                if s.revoked_at.is_some() || !presented.is_genuine_for(s) {
+                    return Err(ServiceError::SessionExpired);
+                }
+                if presented.generation == s.refresh_generation {
+                    if !s.is_live(now, idle) {
+                        return Err(ServiceError::SessionExpired);
+                    }
+                    let next = presented.next(&s.refresh_salt);
+                    let mut rotated = s.clone();
+                    rotated.refresh_generation = next.generation;
+                    rotated.last_used_at = now;
+                    return Ok((
+                        Change::Write(rotated.clone(), Outcome::Rotated(Box::new((rotated, next)))),
+                        Some(s.absolute_expires_at),
+                    ));
+                }
+                if presented.generation < s.refresh_generation {
+                    let mut revoked = s.clone();
+                    revoked.revoked_at = Some(now);
+                    return Ok((
+                        Change::Write(revoked, Outcome::Reused(s.username.clone())),
+                        Some(s.absolute_expires_at),
+                    ));
+                }
+                // Genuine but ahead of the session: cannot happen unless the record was
+                // rolled back (a restore). Refuse without revoking.
+                Err(ServiceError::SessionExpired)
+            })
+            .await?;
+        match outcome {
+            Outcome::Rotated(rotated) => {
+                let (session, next) = *rotated;
+                self.repo
+                    .audit(
+                        &session.username,
+                        AuditKind::SessionRefreshed,
+                        source_ip,
+                        json!({}),
+                        now,
+                    )
+                    .await;
+                Ok(Tokens {
+                    access_token: self.access_token(&session, now)?,
+                    expires_in: self.policy.access_token_lifetime,
+                    cookie_max_age: self.cookie_max_age(&session, now),
+                    refresh: next,
+                    session,
+                })
+            }
+            Outcome::Reused(username) => {
+                self.repo
+                    .audit(&username, AuditKind::RefreshReuseDetected, source_ip, json!({}), now)
+                    .await;
+                Err(ServiceError::RefreshReused)
+            }
+        }
+    }
+
+    /// Checks a bearer token and that its session is still live (ASVS 3.3.1).
+    pub async fn authenticate(&self, bearer: &str) -> Result<Caller, ServiceError> {
+        let now = self.now();
+        let verifier = self
+            .tokens
+            .verifier()
+            .ok_or_else(|| ServiceError::Internal("this function holds no token verification key".into()))?;
+        let claims = verifier.verify(bearer, now).map_err(|e| match e {
+            TokenError::Expired => ServiceError::SessionExpired,
+            TokenError::Invalid => ServiceError::Unauthenticated,
+        })?;
+        let sid = SessionId::parse(&claims.sid).map_err(|_| ServiceError::Unauthenticated)?;
+        let username = Username::parse(&claims.sub).map_err(|_| ServiceError::Unauthenticated)?;
+        let session = self.repo.load::<Session>(&session_pk(&sid), SESSION_SK, now).await?;
+        match session {
+            Some(s) if s.value.username == username && s.value.is_live(now, self.policy.session_idle_timeout) => {
+                let password_change_required = match s.value.password_change_required {
+                    Some(required) => required,
+                    None => self.account(&username).await?.password_change_required,
+                };
+                Ok(Caller {
+                    username,
+                    session: sid,
+                    password_change_required,
+                })
+            }
+            _ => Err(ServiceError::SessionExpired),
+        }
+    }
+
+    /// The account a new session is for; a missing or disabled one cannot get a session.
+    async fn live_account(&self, username: &Username) -> Result<Account, ServiceError> {
+        let account = self
+            .repo
+            .load::<Account>(&account_pk(username), PROFILE_SK, self.now())
+            .await?
+            .map(|s| s.value);
+        match account {
+            Some(a) if !a.disabled => Ok(a),
+            _ => Err(ServiceError::SessionExpired),
+        }
+    }
+
+    /// Closes the race between opening a session and an operator or a password reset changing
+    /// the account.
+    ///
+    /// They first write the account (disable it, require a password change, set a new
+    /// password) and then revoke the sessions they find. Reading the account again *after* the
+    /// session is stored means: either this read sees their write and the session is corrected
+    /// or ended here, or their write came later and their revocation will find this session.
+    async fn recheck_new_session(
+        &self,
+        session: &mut Session,
+        read_before: &Account,
+        password_version: Option<u64>,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let current = self
+            .repo
+            .load::<Account>(&account_pk(&session.username), PROFILE_SK, now)
+            .await?
+            .map(|s| s.value);
+        let still_allowed = current.as_ref().is_some_and(|a| !a.disabled);
+        if !still_allowed {
+            self.revoke_all_sessions(&session.username, None, "account_disabled")
+                .await?;
+            return Err(ServiceError::SessionExpired);
+        }
+        let password_changed =
+            password_version.is_some_and(|v| current.as_ref().is_some_and(|a| a.password_version != v));
+        if password_changed {
+            self.revoke_session_because(&session.id, None, "password_changed_during_login")
+                .await?;
+            return Err(ServiceError::ChallengeGone);
+        }
+        let required = current.is_some_and(|a| a.password_change_required);
+        if required != read_before.password_change_required {
+            self.set_session_password_change_required(&session.id, required).await?;
+            session.password_change_required = Some(required);
+        }
+        Ok(())
+    }
+
+    /// Updates the copy of the account's password-change flag a session carries.
+    pub async fn set_session_password_change_required(
+        &self,
+        id: &SessionId,
+        required: bool,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        self.repo
+            .modify::<Session, (), ServiceError, _>(&session_pk(id), SESSION_SK, now, |current| match current {
+                Some(s) if s.password_change_required != Some(required) => {
+                    let mut next = s.clone();
+                    next.password_change_required = Some(required);
+                    Ok((Change::Write(next, ()), Some(s.absolute_expires_at)))
+                }
+                _ => Ok((Change::Keep(()), None)),
+            })
+            .await
+    }
+
+    /// Logout.
+    pub async fn revoke_session(&self, id: &SessionId, source_ip: Option<&str>) -> Result<(), ServiceError> {
+        self.revoke_session_because(id, source_ip, "logout").await
+    }
+
+    /// Ends one session; the audit event names `reason`.
+    async fn revoke_session_because(
+        &self,
+        id: &SessionId,
+        source_ip: Option<&str>,
+        reason: &str,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let revoked = self
+            .repo
+            .modify::<Session, Option<Username>, ServiceError, _>(&session_pk(id), SESSION_SK, now, |current| {
+                match current {
+                    Some(s) if s.revoked_at.is_none() => {
+                        let mut r = s.clone();
+                        r.revoked_at = Some(now);
+                        Ok((Change::Write(r, Some(s.username.clone())), Some(s.absolute_expires_at)))
+                    }
+                    _ => Ok((Change::Keep(None), None)),
+                }
+            })
+            .await?;
+        if let Some(username) = revoked {
+            self.repo
+                .audit(
+                    &username,
+                    AuditKind::SessionRevoked,
+                    source_ip,
+                    json!({ "reason": reason }),
+                    now,
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    /// Revokes every session of `username` except `keep`; returns how many were revoked.
+    pub async fn revoke_all_sessions(
+        &self,
+        username: &Username,
+        keep: Option<&SessionId>,
+        reason: &str,
+    ) -> Result<usize, ServiceError> {
+        self.revoke_sessions_from(username, keep, reason, None).await
+    }
+
+    /// [`Self::revoke_all_sessions`] on behalf of a request from `source_ip`, which the audit
+    /// event records.
+    pub async fn revoke_sessions_from(
+        &self,
+        username: &Username,
+        keep: Option<&SessionId>,
+        reason: &str,
+        source_ip: Option<&str>,
+    ) -> Result<usize, ServiceError> {
+        let now = self.now();
+        let index = self.repo.items().query(&account_pk(username), "SESSION#", now).await?;
+        let mut revoked = 0;
+        for entry in index {
+            let Some(raw) = entry.sk.strip_prefix("SESSION#") else {
+                continue;
+            };
+            let Ok(id) = SessionId::parse(raw) else {
+                continue;
+            };
+            if Some(&id) == keep {
+                continue;
+            }
+            let changed = self
+                .repo
+                .modify::<Session, bool, ServiceError, _>(&session_pk(&id), SESSION_SK, now, |current| match current {
+                    Some(s) if s.revoked_at.is_none() => {
+                        let mut r = s.clone();
+                        r.revoked_at = Some(now);
+                        Ok((Change::Write(r, true), Some(s.absolute_expires_at)))
+                    }
+                    _ => Ok((Change::Keep(false), None)),
+                })
+                .await?;
+            revoked += usize::from(changed);
+        }
+        if revoked > 0 {
+            self.repo
+                .audit(
+                    username,
+                    AuditKind::SessionRevoked,
+                    source_ip,
+                    json!({ "reason": reason, "count": revoked }),
+                    now,
+                )
+                .await;
+        }
+        Ok(revoked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session_for(token: &RefreshToken, family: RefreshFamily) -> Session {
+        Session {
+            id: token.session.clone(),
+            username: Username::parse("kari").unwrap(),
+            refresh_family_hash: Some(family.family_hash),
+            refresh_salt: family.salt,
+            refresh_generation: token.generation,
+            created_at: 0,
+            last_used_at: 0,
+            absolute_expires_at: 100,
+            remember_me: false,
+            revoked_at: None,
+            password_change_required: Some(false),
+        }
+    }
+
+    #[test]
+    fn refresh_token_parse_rejects_malformed_values() {
+        let (t, _) = RefreshToken::first(SessionId::generate());
+        assert!(RefreshToken::parse(&t.encode()).is_some());
+        let family = "f".repeat(43);
+        let secret = "s".repeat(43);
+        for bad in [
+            "".to_owned(),
+            "abc".to_owned(),
+            "a.b".to_owned(),
+            format!("{}.{secret}", t.session),
+            format!("{}.1.{family}", t.session),
+            format!("{}.1.{family}.short", t.session),
+            format!("{}.0.{family}.{secret}", t.session),
+            format!("{}.01.{family}.{secret}", t.session),
+            format!("{}.-1.{family}.{secret}", t.session),
+            format!("{}.123456789.{family}.{secret}", t.session),
+            format!("{}.1.{family}.{secret}.x", t.session),
+            format!("{}x", t.encode()),
+        ] {
+            assert!(RefreshToken::parse(&bad).is_none(), "{bad:?}");
+        }
+        assert!(!format!("{t:?}").contains(&t.secret));
+        assert!(!format!("{t:?}").contains(&t.family));
+    }
+
+    #[test]
+    fn every_generation_is_recognised_and_none_can_be_made_without_the_salt() {
+        let (first, family) = RefreshToken::first(SessionId::generate());
+        let salt = family.salt.clone();
+        let mut session = session_for(&first, family);
+        let mut tokens = vec![first];
+        for _ in 0..5 {
+            let next = tokens.last().unwrap().next(&salt);
+            session.refresh_generation = next.generation;
+            tokens.push(next);
+        }
+        for token in &tokens {
+            assert!(token.is_genuine_for(&session), "generation {}", token.generation);
+        }
+        // Whoever holds a token knows its family but not the salt: a guess at the next one fails.
+        let guessed = tokens[0].next("not the salt");
+        assert!(!guessed.is_genuine_for(&session));
+        let mut relabelled = tokens[5].clone();
+        relabelled.generation = 2;
+        assert!(
+            !relabelled.is_genuine_for(&session),
+            "a generation number is bound to its secret"
+        );
+        // The store holds only the family's hash and the salt: neither is a token.
+        let stored = serde_json::to_string(&session).unwrap();
+        assert!(tokens
+            .iter()
+            .all(|t| !stored.contains(&t.secret) && !stored.contains(&t.family)));
+    }
+}

@@ -1,0 +1,41 @@
+//! The `buypass` Lambda function: the common start plus the Buypass relying party
+//! (`portal_core::buypass::config` documents its environment).
+
+use std::sync::Arc;
+
+use axum::Extension;
+
+use crate::config::{behind_cloudfront, reported, BuiltFunction, LambdaConfig};
+use portal_core::buypass::config::BuypassConfig;
+use portal_core::buypass::keys::Es256Key;
+use portal_core::config::ConfigError;
+use portal_http::handlers::homeoffice::HomeOfficeDeps;
+use portal_http::routes::{buypass_routes, Function};
+
+async fn initialise() -> Result<(BuiltFunction, HomeOfficeDeps), ConfigError> {
+    let config = LambdaConfig::from_env(Function::Buypass)?;
+    let buypass_config = BuypassConfig::from_env()?;
+    let built = config.build_parts().await?;
+    let client_key = built
+        .keys
+        .buypass_client_key
+        .as_deref()
+        .map(Es256Key::from_encoded)
+        .transpose()
+        .map_err(|e| ConfigError::Init(e.to_string()))?
+        .ok_or(ConfigError::Missing("PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID"))?;
+    let deps = HomeOfficeDeps {
+        buypass: Some(Arc::new(buypass_config.build(client_key)?)),
+        trigger: None,
+        gateway_auth: None,
+    };
+    Ok((built, deps))
+}
+
+/// The whole `main` of the `buypass` function.
+pub async fn run_buypass_function() -> Result<(), lambda_http::Error> {
+    portal_core::observability::init_json_logs();
+    let (built, deps) = reported(Function::Buypass, initialise().await).await?;
+    tracing::info!(function = Function::Buypass.name(), "initialised");
+    lambda_http::run(behind_cloudfront(buypass_routes(), built.app).layer(Extension(Arc::new(deps)))).await
+}

@@ -1,0 +1,663 @@
+//! What every Lambda `main` calls: typed configuration from the environment, clients and keys
+//! built once per cold start, then the function's router on the Lambda runtime.
+//!
+//! Environment (`infra/` sets exactly these):
+//! - `PORTAL_STORE`: `dynamodb` (default) with `PORTAL_TABLE`, or `sqlite` with `PORTAL_SQLITE_PATH`
+//! - `PORTAL_SMS`: `sns` (default; optional `PORTAL_SMS_SENDER_ID`, 1–11 letters/digits) or `outbox`
+//! - keys: one Secrets Manager secret (id or ARN) per purpose the function needs, and no
+//!   other ([`FUNCTION_KEYS`], `portal_core::security::key_parts`): `PORTAL_TOKEN_SIGNING_SECRET_ID`,
+//!   `PORTAL_TOKEN_VERIFYING_SECRET_ID`, `PORTAL_CODE_PEPPER_SECRET_ID`,
+//!   `PORTAL_TOTP_KEY_SECRET_ID`, `PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID`,
+//!   `PORTAL_ORIGIN_VERIFY_SECRET_ID` (the CloudFront origin header, `portal_http::origin`;
+//!   not required with a key file, which is local only). A function given the
+//!   secret of a purpose it does not need refuses to start (it must not hold that key), as
+//!   does one missing a secret it needs. Alternatively (tests, a local run) `PORTAL_KEYS_FILE`,
+//!   a local `keys.json` from which the function keeps only its own parts.
+//! - required, with no default: `PORTAL_TOKEN_ISSUER` (`iss` of access tokens),
+//!   `PORTAL_TOKEN_AUDIENCE` (`aud`), `PORTAL_URL` (the portal front end's origin: CORS and
+//!   the Buypass callback's redirects). A function without one of them does not start.
+//! - optional: `PORTAL_RESET_SMS_PER_HOUR`, forgot-password SMS of all accounts together per
+//!   hour (default [`Policy::default`]'s `reset_sms_global_per_hour`)
+//! - the standard AWS variables (`AWS_REGION`, credentials; `AWS_ENDPOINT_URL` for LocalStack
+//!   or moto) and the Lambda runtime's own (`AWS_LAMBDA_RUNTIME_API`, …)
+//!
+//! A configuration or start-up failure is reported to the Runtime API's `/runtime/init/error`
+//! (so it shows as `Runtime.InitError` with its reason) before the process exits.
+//!
+//! Function-specific variables:
+//! - `buypass`: `BUYPASS_ISSUER_URL`, `BUYPASS_CLIENT_ID`, `BUYPASS_REDIRECT_URI`,
+//!   `BUYPASS_CA_BUNDLE_FILE` or `BUYPASS_CA_BUNDLE` (see `crate::buypass`); the client
+//!   key is the `PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID` secret.
+//! - `serial-activation`: `PORTAL_GATEWAY_EVENTS` (`sns`/`local`), `PORTAL_GATEWAY_TOPIC_ARN`,
+//!   `PORTAL_GATEWAY_AUTH` (`iam`/`key`), `PORTAL_GATEWAY_KEY` (see `crate::serial_activation`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use portal_core::app::{App, AppParts, SharedApp};
+use portal_core::clock::{Clock, SystemClock};
+pub use portal_core::config::ConfigError;
+use portal_core::config::{Policy, Settings};
+use portal_core::security::key_parts::{KeyParts, KeyPurpose, TotpPart};
+use portal_core::security::keys::KeyMaterial;
+use portal_core::security::passwords::HashParams;
+use portal_core::security::secrets_manager::load_key_parts;
+use portal_core::sms::outbox::OutboxSms;
+use portal_core::sms::sns::{SenderId, SnsSms};
+use portal_core::sms::SmsSender;
+use portal_core::store::dynamodb::DynamoStore;
+use portal_core::store::sqlite::SqliteStore;
+use portal_core::store::ItemStore;
+use portal_http::routes::{with_common_layers, Function};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    DynamoDb { table: String },
+    Sqlite { path: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsConfig {
+    Sns { sender_id: Option<SenderId> },
+    Outbox,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeysConfig {
+    /// One secret per purpose the function needs (none for a function that needs no key).
+    SecretsManager {
+        secrets: Vec<(KeyPurpose, String)>,
+    },
+    File {
+        path: PathBuf,
+    },
+}
+
+/// The key purposes each function loads at cold start, derived from its routes: sms-code
+/// opens and refreshes sessions (mints access tokens) and checks codes and authenticator
+/// apps; account checks bearer tokens (public keys only), sends phone-change codes and enrols
+/// authenticator apps; login sends login and reset codes (no bearer routes, mints nothing);
+/// buypass checks bearer tokens and signs Buypass client assertions; serial-activation has
+/// no bearer route and no codes. infra/checks/check_contract.py reads this table: each
+/// function's Terraform environment and role may name exactly these secrets.
+///
+/// Every function behind CloudFront also loads the origin secret (`portal_http::origin`);
+/// serial-activation's only route is IAM-authorised and called at the API directly.
+pub const FUNCTION_KEYS: &[(Function, &[KeyPurpose])] = &[
+    (Function::Login, &[KeyPurpose::CodePepper, KeyPurpose::OriginVerify]),
+    (
+        Function::SmsCode,
+        &[
+            KeyPurpose::TokenSigning,
+            KeyPurpose::CodePepper,
+            KeyPurpose::TotpKey,
+            KeyPurpose::OriginVerify,
+        ],
+    ),
+    (
+        Function::Account,
+        &[
+            KeyPurpose::TokenVerifying,
+            KeyPurpose::CodePepper,
+            KeyPurpose::TotpKey,
+            KeyPurpose::OriginVerify,
+        ],
+    ),
+    (
+        Function::Buypass,
+        &[
+            KeyPurpose::TokenVerifying,
+            KeyPurpose::BuypassClientKey,
+            KeyPurpose::OriginVerify,
+        ],
+    ),
+    (Function::SerialActivation, &[]),
+];
+
+/// The key purposes `function` loads.
+pub fn keys_of(function: Function) -> &'static [KeyPurpose] {
+    FUNCTION_KEYS
+        .iter()
+        .find(|(f, _)| *f == function)
+        .map(|(_, purposes)| *purposes)
+        .unwrap_or(&[])
+}
+
+#[derive(Debug, Clone)]
+pub struct LambdaConfig {
+    pub function: Function,
+    pub store: StoreConfig,
+    pub sms: SmsConfig,
+    pub keys: KeysConfig,
+    pub settings: Settings,
+    pub policy: Policy,
+}
+
+impl LambdaConfig {
+    pub fn from_env(function: Function) -> Result<Self, ConfigError> {
+        Self::from_lookup(function, |name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests). Empty
+    /// values count as unset. Unlike `portal-local`, a function has no local defaults for the
+    /// deployment settings: each one it lacks is a start-up error naming the variable.
+    pub fn from_lookup(function: Function, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
+        let store = match var("PORTAL_STORE").as_deref().unwrap_or("dynamodb") {
+            "dynamodb" => StoreConfig::DynamoDb {
+                table: required("PORTAL_TABLE")?,
+            },
+            "sqlite" => StoreConfig::Sqlite {
+                path: required("PORTAL_SQLITE_PATH")?.into(),
+            },
+            other => return Err(ConfigError::Invalid("PORTAL_STORE", other.into())),
+        };
+        let sms = match var("PORTAL_SMS").as_deref().unwrap_or("sns") {
+            "sns" => SmsConfig::Sns {
+                sender_id: var("PORTAL_SMS_SENDER_ID")
+                    .map(|raw| SenderId::parse(&raw).map_err(|e| ConfigError::Invalid("PORTAL_SMS_SENDER_ID", e)))
+                    .transpose()?,
+            },
+            "outbox" => SmsConfig::Outbox,
+            other => return Err(ConfigError::Invalid("PORTAL_SMS", other.into())),
+        };
+        if var("PORTAL_KEYS_SECRET_ID").is_some() {
+            return Err(ConfigError::Invalid(
+                "PORTAL_KEYS_SECRET_ID",
+                "no longer read: the keys are one secret per purpose (PORTAL_*_SECRET_ID, see infra/README.md)".into(),
+            ));
+        }
+        let needs = keys_of(function);
+        for purpose in KeyPurpose::ALL {
+            if !needs.contains(&purpose) && var(purpose.env_var()).is_some() {
+                return Err(ConfigError::Invalid(
+                    purpose.env_var(),
+                    format!("the {} function must not hold this key; remove it", function.name()),
+                ));
+            }
+        }
+        let keys = match var("PORTAL_KEYS_FILE") {
+            Some(path) => KeysConfig::File { path: path.into() },
+            None => KeysConfig::SecretsManager {
+                secrets: needs
+                    .iter()
+                    .map(|purpose| Ok((*purpose, required(purpose.env_var())?)))
+                    .collect::<Result<_, ConfigError>>()?,
+            },
+        };
+        let settings = Settings {
+            token_issuer: required("PORTAL_TOKEN_ISSUER")?,
+            token_audience: required("PORTAL_TOKEN_AUDIENCE")?,
+            portal_url: required("PORTAL_URL")?.trim_end_matches('/').to_owned(),
+            ..Settings::default()
+        };
+        let mut policy = Policy::default();
+        if let Some(raw) = var("PORTAL_RESET_SMS_PER_HOUR") {
+            policy.reset_sms_global_per_hour = raw
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(ConfigError::Invalid("PORTAL_RESET_SMS_PER_HOUR", raw))?;
+        }
+        Ok(Self {
+            function,
+            store,
+            sms,
+            keys,
+            settings,
+            policy,
+        })
+    }
+
+    fn needs_aws(&self) -> bool {
+        matches!(self.store, StoreConfig::DynamoDb { .. })
+            || matches!(self.sms, SmsConfig::Sns { .. })
+            || matches!(&self.keys, KeysConfig::SecretsManager { secrets } if !secrets.is_empty())
+    }
+
+    /// Loads exactly the key parts this function needs.
+    async fn load_keys(&self, sdk: Option<&aws_config::SdkConfig>) -> Result<KeyParts, ConfigError> {
+        let needs = keys_of(self.function);
+        let mut parts = match &self.keys {
+            KeysConfig::File { path } => {
+                let raw =
+                    std::fs::read_to_string(path).map_err(|e| ConfigError::Init(format!("{}: {e}", path.display())))?;
+                let material = KeyMaterial::from_json(&raw).map_err(|e| ConfigError::Init(e.to_string()))?;
+                KeyParts::from_material(&material)
+                    .map_err(|e| ConfigError::Init(e.to_string()))?
+                    .only(needs)
+            }
+            KeysConfig::SecretsManager { secrets } if secrets.is_empty() => KeyParts::default(),
+            KeysConfig::SecretsManager { secrets } => {
+                let sdk = sdk.ok_or_else(|| ConfigError::Init("no AWS configuration".into()))?;
+                let client = aws_sdk_secretsmanager::Client::new(sdk);
+                load_key_parts(&client, secrets)
+                    .await
+                    .map_err(|e| ConfigError::Init(e.to_string()))?
+            }
+        };
+        let held = parts.held();
+        // A key file is the local alternative: no CloudFront in front, no origin secret.
+        let local = matches!(self.keys, KeysConfig::File { .. });
+        if let Some(missing) = needs
+            .iter()
+            .find(|p| !(held.contains(p) || local && **p == KeyPurpose::OriginVerify))
+        {
+            return Err(ConfigError::Init(format!(
+                "the {} function needs the {} key ({}), which its key source lacks",
+                self.function.name(),
+                missing.name(),
+                missing.env_var()
+            )));
+        }
+        if self.function == Function::Login {
+            // Login offers authenticator apps; sms-code and account, which hold the key
+            // (and refuse to start without it), verify and enrol them.
+            parts.totp = TotpPart::HeldByOtherFunctions;
+        }
+        Ok(parts)
+    }
+
+    /// Builds the app: the SDK configuration, every client and the keys, once.
+    pub async fn build(&self) -> Result<SharedApp, ConfigError> {
+        Ok(self.build_parts().await?.app)
+    }
+
+    /// Like [`Self::build`], also handing back the key material and the SDK configuration
+    /// for functions that build further clients (Buypass client key, gateway topic), so
+    /// nothing is loaded twice.
+    pub async fn build_parts(&self) -> Result<BuiltFunction, ConfigError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let sdk = if self.needs_aws() {
+            Some(portal_core::aws::load_sdk_config().await)
+        } else {
+            None
+        };
+        let sdk_for = || {
+            sdk.as_ref()
+                .ok_or_else(|| ConfigError::Init("no AWS configuration".into()))
+        };
+        let store: Arc<dyn ItemStore> = match &self.store {
+            StoreConfig::Sqlite { path } => {
+                Arc::new(SqliteStore::open(path).map_err(|e| ConfigError::Init(e.to_string()))?)
+            }
+            StoreConfig::DynamoDb { table } => Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(sdk_for()?),
+                table.clone(),
+            )),
+        };
+        let sms: Arc<dyn SmsSender> = match &self.sms {
+            SmsConfig::Outbox => Arc::new(OutboxSms::new(store.clone(), clock.clone(), false)),
+            SmsConfig::Sns { sender_id } => {
+                Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk_for()?), sender_id.clone()))
+            }
+        };
+        let keys = self.load_keys(sdk.as_ref()).await?;
+        let app = App::build(AppParts {
+            store,
+            sms,
+            clock,
+            keys: keys.clone(),
+            settings: self.settings.clone(),
+            policy: self.policy.clone(),
+            hash_params: HashParams::PRODUCTION,
+        })
+        .map_err(|e| ConfigError::Init(e.to_string()))?;
+        Ok(BuiltFunction { app, keys, sdk })
+    }
+}
+
+/// Everything a function's cold start built.
+pub struct BuiltFunction {
+    pub app: SharedApp,
+    /// The key parts this function loaded (only its own purposes).
+    pub keys: KeyParts,
+    /// Present when any backend is an AWS service.
+    pub sdk: Option<aws_config::SdkConfig>,
+}
+
+impl BuiltFunction {
+    /// The SDK configuration (with the portal's timeouts), loading it if no backend needed it.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        match &self.sdk {
+            Some(sdk) => sdk.clone(),
+            None => portal_core::aws::load_sdk_config().await,
+        }
+    }
+}
+
+/// The whole `main` of an HTTP function. `routes` is the function's own route table (such as
+/// [`portal_http::routes::login_routes`]), passed as a function item so only its handlers are linked.
+pub async fn run_http_function<R>(function: Function, routes: R) -> Result<(), lambda_http::Error>
+where
+    R: FnOnce() -> Router<SharedApp>,
+{
+    portal_core::observability::init_json_logs();
+    let app = match LambdaConfig::from_env(function) {
+        Ok(config) => config.build().await,
+        Err(e) => Err(e),
+    };
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(function = function.name(), error = %e, "initialisation failed");
+            report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
+    tracing::info!(function = function.name(), "initialised");
+    lambda_http::run(behind_cloudfront(routes(), app)).await
+}
+
+/// A function's routes with the common layers, all behind the origin check
+/// (`portal_http::origin`). The check wraps the finished router, fallbacks included: a layer
+/// added before them would leave the 404/405 fallbacks unchecked, and a 405 without the
+/// secret would tell a caller skipping CloudFront which routes exist.
+pub fn behind_cloudfront(routes: Router<SharedApp>, app: SharedApp) -> Router {
+    with_common_layers(routes.with_state(app.clone())).layer(axum::middleware::from_fn_with_state(
+        app,
+        portal_http::origin::require_origin,
+    ))
+}
+
+/// Passes `result` through; on an error, logs it and reports it to the runtime API first
+/// (functions with their own `main`: buypass, serial-activation).
+pub async fn reported<T>(function: Function, result: Result<T, ConfigError>) -> Result<T, ConfigError> {
+    if let Err(e) = &result {
+        tracing::error!(function = function.name(), error = %e, "initialisation failed");
+        report_init_error(e).await;
+    }
+    result
+}
+
+/// Tells the Lambda service why this instance cannot start, so the reason shows in the
+/// invocation error rather than a bare "Runtime exited". Best effort: the process exits anyway.
+async fn report_init_error(error: &ConfigError) {
+    let body = serde_json::json!({
+        "errorType": "ConfigError",
+        "errorMessage": error.to_string(),
+    });
+    let request = lambda_runtime_api_client::build_request()
+        .method(http::Method::POST)
+        .uri("/2018-06-01/runtime/init/error")
+        .header("lambda-runtime-function-error-type", "Runtime.InitError")
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(lambda_runtime_api_client::body::Body::from(body.to_string()));
+    let (Ok(client), Ok(request)) = (lambda_runtime_api_client::Client::builder().build(), request) else {
+        return;
+    };
+    if let Err(e) = client.call(request).await {
+        tracing::warn!(error = %e, "could not report the initialisation error to the runtime API");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn deployment() -> HashMap<&'static str, &'static str> {
+        HashMap::from([
+            ("PORTAL_TABLE", "hjemmekontor-portal"),
+            ("PORTAL_CODE_PEPPER_SECRET_ID", "portal/code-pepper"),
+            ("PORTAL_ORIGIN_VERIFY_SECRET_ID", "portal/origin-verify"),
+            ("PORTAL_TOKEN_ISSUER", "https://api.example.test"),
+            ("PORTAL_TOKEN_AUDIENCE", "hjemmekontor-portal"),
+            ("PORTAL_URL", "https://portal.example.test/"),
+        ])
+    }
+
+    fn read(env: &HashMap<&'static str, &'static str>) -> Result<LambdaConfig, ConfigError> {
+        read_for(Function::Login, env)
+    }
+
+    fn read_for(function: Function, env: &HashMap<&'static str, &'static str>) -> Result<LambdaConfig, ConfigError> {
+        LambdaConfig::from_lookup(function, |name| env.get(name).map(|v| (*v).to_owned()))
+    }
+
+    /// The deployment environment of `function` with exactly its own key secrets.
+    fn deployment_of(function: Function) -> HashMap<&'static str, &'static str> {
+        let mut env = deployment();
+        for purpose in KeyPurpose::ALL {
+            env.remove(purpose.env_var());
+        }
+        for purpose in keys_of(function) {
+            env.insert(purpose.env_var(), purpose.name());
+        }
+        env
+    }
+
+    #[test]
+    fn each_function_reads_exactly_its_own_secrets() {
+        for function in Function::ALL {
+            let config = read_for(function, &deployment_of(function)).unwrap();
+            let KeysConfig::SecretsManager { secrets } = config.keys else {
+                panic!("{function:?}: expected secrets");
+            };
+            let purposes: Vec<KeyPurpose> = secrets.iter().map(|(p, _)| *p).collect();
+            assert_eq!(purposes, keys_of(function), "{function:?}");
+        }
+        assert_eq!(keys_of(Function::SerialActivation), &[] as &[KeyPurpose]);
+    }
+
+    #[test]
+    fn only_sms_code_may_be_given_the_token_signing_secret() {
+        for function in Function::ALL {
+            let mut env = deployment_of(function);
+            env.insert("PORTAL_TOKEN_SIGNING_SECRET_ID", "portal/token-signing");
+            let result = read_for(function, &env);
+            if function == Function::SmsCode {
+                assert!(result.is_ok(), "{result:?}");
+                continue;
+            }
+            match result {
+                Err(ConfigError::Invalid(name, why)) => {
+                    assert_eq!(name, "PORTAL_TOKEN_SIGNING_SECRET_ID");
+                    assert!(why.contains("must not hold this key"), "{why}");
+                }
+                other => panic!("{function:?} accepted the signing secret: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_buypass_function_refuses_the_signing_secret_and_needs_its_client_key() {
+        let mut env = deployment_of(Function::Buypass);
+        env.insert("PORTAL_TOKEN_SIGNING_SECRET_ID", "portal/token-signing");
+        assert!(matches!(
+            read_for(Function::Buypass, &env),
+            Err(ConfigError::Invalid("PORTAL_TOKEN_SIGNING_SECRET_ID", _))
+        ));
+        let mut env = deployment_of(Function::Buypass);
+        env.remove("PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID");
+        assert!(matches!(
+            read_for(Function::Buypass, &env),
+            Err(ConfigError::Missing("PORTAL_BUYPASS_CLIENT_KEY_SECRET_ID"))
+        ));
+    }
+
+    #[test]
+    fn the_old_single_key_secret_is_refused_with_a_pointer_to_the_split() {
+        let mut env = deployment();
+        env.insert("PORTAL_KEYS_SECRET_ID", "portal-keys");
+        match read(&env) {
+            Err(ConfigError::Invalid("PORTAL_KEYS_SECRET_ID", why)) => assert!(why.contains("per purpose"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn from_a_key_file_a_function_keeps_only_its_own_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.json");
+        let mut material = KeyMaterial::generate().unwrap();
+        material.extra.insert(
+            portal_core::buypass::keys::CLIENT_KEY_NAME.into(),
+            portal_core::buypass::keys::Es256Key::generate().unwrap().encoded(),
+        );
+        std::fs::write(&path, material.to_json()).unwrap();
+        let path_str: &'static str = Box::leak(path.display().to_string().into_boxed_str());
+        for function in Function::ALL {
+            let mut env = deployment();
+            for purpose in KeyPurpose::ALL {
+                env.remove(purpose.env_var());
+            }
+            env.insert("PORTAL_KEYS_FILE", path_str);
+            env.insert("PORTAL_STORE", "sqlite");
+            env.insert("PORTAL_SQLITE_PATH", ":memory:");
+            env.insert("PORTAL_SMS", "outbox");
+            let config = read_for(function, &env).unwrap();
+            let parts = config.load_keys(None).await.unwrap();
+            let expected: Vec<KeyPurpose> = keys_of(function)
+                .iter()
+                .copied()
+                .filter(|p| *p != KeyPurpose::OriginVerify)
+                .collect();
+            assert_eq!(parts.held(), expected, "{function:?}");
+        }
+    }
+
+    #[test]
+    fn deployment_settings_come_from_the_environment() {
+        let config = read(&deployment()).unwrap();
+        assert_eq!(config.settings.token_issuer, "https://api.example.test");
+        assert_eq!(config.settings.token_audience, "hjemmekontor-portal");
+        assert_eq!(config.settings.portal_url, "https://portal.example.test");
+    }
+
+    #[test]
+    fn a_function_without_issuer_audience_or_portal_url_does_not_start_on_local_defaults() {
+        for name in ["PORTAL_TOKEN_ISSUER", "PORTAL_TOKEN_AUDIENCE", "PORTAL_URL"] {
+            for value in [None, Some(" ")] {
+                let mut env = deployment();
+                match value {
+                    None => env.remove(name),
+                    Some(v) => env.insert(name, v),
+                };
+                match read(&env) {
+                    Err(ConfigError::Missing(missing)) => assert_eq!(missing, name),
+                    other => panic!("{name} = {value:?}: expected Missing, got {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_global_reset_sms_budget_is_configurable_and_must_be_a_positive_number() {
+        assert_eq!(
+            read(&deployment()).unwrap().policy.reset_sms_global_per_hour,
+            Policy::default().reset_sms_global_per_hour
+        );
+        let mut env = deployment();
+        env.insert("PORTAL_RESET_SMS_PER_HOUR", "120");
+        assert_eq!(read(&env).unwrap().policy.reset_sms_global_per_hour, 120);
+        for bad in ["0", "-3", "many"] {
+            env.insert("PORTAL_RESET_SMS_PER_HOUR", bad);
+            assert!(
+                matches!(read(&env), Err(ConfigError::Invalid("PORTAL_RESET_SMS_PER_HOUR", _))),
+                "{bad}"
+            );
+        }
+    }
+
+    const ORIGIN: &str = "origin-secret-0123456789-abcdefghijklmnop";
+
+    /// An app whose functions sit behind CloudFront: it was given the origin secret [`ORIGIN`].
+    fn app_behind_cloudfront() -> SharedApp {
+        use portal_core::app::{App, AppParts};
+        use portal_core::config::{Policy, Settings};
+        let mut keys = KeyParts::generate().unwrap();
+        keys.origin_verify = Some(vec![ORIGIN.to_owned()]);
+        App::build(AppParts {
+            store: Arc::new(SqliteStore::in_memory().unwrap()),
+            sms: Arc::new(portal_testkit::CapturingSms::default()),
+            clock: Arc::new(portal_core::clock::ManualClock::new(portal_testkit::START)),
+            keys,
+            settings: Settings::default(),
+            policy: Policy::default(),
+            hash_params: portal_testkit::FAST_HASH,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn behind_cloudfront_a_request_without_the_origin_secret_is_not_found_before_anything_else() {
+        use tower::ServiceExt;
+        let app = app_behind_cloudfront();
+        let router = behind_cloudfront(portal_http::routes::account_routes(), app);
+        for (method, origin, status, code) in [
+            ("GET", None, 404, "not_found"),
+            (
+                "GET",
+                Some("origin-secret-0123456789-abcdefghijklmnoX"),
+                404,
+                "not_found",
+            ),
+            // The method fallback too: a 405 would map the routes for a caller skipping CloudFront.
+            ("DELETE", None, 404, "not_found"),
+            // Through CloudFront the route itself answers: no bearer token, or a wrong method.
+            ("GET", Some(ORIGIN), 401, "unauthenticated"),
+            ("DELETE", Some(ORIGIN), 405, "method_not_allowed"),
+        ] {
+            let mut request = http::Request::builder().method(method).uri("/v1/account");
+            if let Some(value) = origin {
+                request = request.header(portal_http::origin::ORIGIN_VERIFY_HEADER, value);
+            }
+            let response = router
+                .clone()
+                .oneshot(request.body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), status, "{method} {origin:?}");
+            let body = axum::body::to_bytes(response.into_body(), 65536).await.unwrap();
+            let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(problem["code"], code, "{method} {origin:?}");
+        }
+    }
+
+    /// Review of issue 14 (item 9): behind CloudFront every request's `sourceIp` is an edge
+    /// server, so the per-address limits counted whole edge locations. They count the viewer
+    /// address CloudFront vouches for, and only on requests that carry the origin secret.
+    #[tokio::test]
+    async fn behind_cloudfront_the_per_address_limits_count_the_viewer_cloudfront_names() {
+        use portal_http::origin::{ORIGIN_VERIFY_HEADER, VIEWER_IP_HEADER};
+        use tower::ServiceExt;
+        let app = app_behind_cloudfront();
+        let router = behind_cloudfront(portal_http::routes::login_routes(), app.clone());
+        let login = |viewer: &'static str, origin: &'static str, name: String| {
+            let router = router.clone();
+            async move {
+                let body = serde_json::json!({ "username": name, "password": "feil passord her" }).to_string();
+                let request = http::Request::post("/v1/auth/login")
+                    .header("content-type", "application/json")
+                    .header(ORIGIN_VERIFY_HEADER, origin)
+                    .header(VIEWER_IP_HEADER, viewer)
+                    .body(axum::body::Body::from(body))
+                    .unwrap();
+                router.oneshot(request).await.unwrap().status().as_u16()
+            }
+        };
+        let limit = app.policy.ip_failures_per_window;
+        for i in 0..limit {
+            assert_eq!(login("192.0.2.10", ORIGIN, format!("ukjent{i}")).await, 401);
+        }
+        assert_eq!(
+            login("192.0.2.10", ORIGIN, "ukjent.igjen".into()).await,
+            429,
+            "the guessing viewer is stopped"
+        );
+        assert_eq!(
+            login("198.51.100.7", ORIGIN, "ukjent.annen".into()).await,
+            401,
+            "another viewer at the same edge is not"
+        );
+        // Without the origin secret the header proves nothing (and the request goes nowhere).
+        assert_eq!(
+            login("198.51.100.8", "not-the-secret-0123456789-abcdefghij", "x".into()).await,
+            404
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! The local environment: a data dir holding the SQLite store, the key file and the demo
+//! account's credentials. Shared by `portal-local` and `portal-admin`, which can also run on
+//! the AWS backends (a DynamoDB table and SNS, e.g. in LocalStack or moto) with the same data
+//! dir for keys.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use portal_core::app::{App, AppParts, SharedApp};
+use portal_core::clock::{Clock, SystemClock};
+use portal_core::config::{Policy, Settings};
+use portal_core::domain::{MobileNumber, Password, Username};
+use portal_core::security::keys::KeyMaterial;
+use portal_core::security::passwords::HashParams;
+use portal_core::services::admin::{generate_initial_password, AdminError, InitialPassword, NewAccount};
+use portal_core::sms::outbox::OutboxSms;
+use portal_core::sms::sns::{SenderId, SnsSms};
+use portal_core::sms::SmsSender;
+use portal_core::store::dynamodb::DynamoStore;
+use portal_core::store::sqlite::SqliteStore;
+use portal_core::store::ItemStore;
+
+pub struct LocalEnv {
+    pub data_dir: PathBuf,
+    pub store: Arc<dyn ItemStore>,
+    /// The local outbox (kept in the store); the sender only when [`LocalSms::Outbox`].
+    pub outbox: Arc<OutboxSms>,
+    /// Where SMS go.
+    pub sms: Arc<dyn SmsSender>,
+    pub keys: KeyMaterial,
+    pub keys_created: bool,
+    /// Our Buypass client key (in the key file, generated on first start).
+    pub buypass_client_key: portal_core::buypass::keys::Es256Key,
+}
+
+/// Where the local tools keep their records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalStore {
+    /// `portal.db` in the data dir.
+    Sqlite,
+    /// A DynamoDB table; region, credentials and endpoint from the standard AWS environment.
+    DynamoDb { table: String },
+}
+
+/// Where the local tools send SMS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalSms {
+    Outbox,
+    Sns { sender_id: Option<SenderId> },
+}
+
+impl LocalEnv {
+    /// Opens (creating if needed) the data dir with the embedded store and the outbox.
+    /// `echo_sms` prints sent SMS to stdout.
+    pub fn open(data_dir: &Path, echo_sms: bool) -> anyhow::Result<Self> {
+        prepare_data_dir(data_dir)?;
+        let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(&data_dir.join("portal.db"))?);
+        Self::assemble(data_dir, store, None, echo_sms)
+    }
+
+    /// Like [`LocalEnv::open`], on the chosen backends. Fails early, with the fix in the
+    /// message, when the DynamoDB table does not exist.
+    pub async fn open_on(data_dir: &Path, store: &LocalStore, sms: &LocalSms, echo_sms: bool) -> anyhow::Result<Self> {
+        prepare_data_dir(data_dir)?;
+        let needs_aws = matches!(store, LocalStore::DynamoDb { .. }) || matches!(sms, LocalSms::Sns { .. });
+        let sdk = if needs_aws {
+            Some(portal_core::aws::load_sdk_config().await)
+        } else {
+            None
+        };
+        let item_store: Arc<dyn ItemStore> = match (store, &sdk) {
+            (LocalStore::DynamoDb { table }, Some(sdk)) => {
+                let dynamo = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.clone());
+                dynamo.check_table().await?;
+                Arc::new(dynamo)
+            }
+            _ => Arc::new(SqliteStore::open(&data_dir.join("portal.db"))?),
+        };
+        let sender: Option<Arc<dyn SmsSender>> = match (sms, &sdk) {
+            (LocalSms::Sns { sender_id }, Some(sdk)) => {
+                Some(Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk), sender_id.clone())))
+            }
+            _ => None,
+        };
+        Self::assemble(data_dir, item_store, sender, echo_sms)
+    }
+
+    fn assemble(
+        data_dir: &Path,
+        store: Arc<dyn ItemStore>,
+        sms: Option<Arc<dyn SmsSender>>,
+        echo_sms: bool,
+    ) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let outbox = Arc::new(OutboxSms::new(store.clone(), clock, echo_sms));
+        let (mut keys, keys_created) = KeyMaterial::load_or_create(data_dir)?;
+        let buypass_client_key = portal_core::buypass::keys::ensure_local_client_key(data_dir, &mut keys)?;
+        Ok(Self {
+            data_dir: data_dir.to_owned(),
+            store,
+            sms: sms.unwrap_or_else(|| outbox.clone()),
+            outbox,
+            keys,
+            keys_created,
+            buypass_client_key,
+        })
+    }
+
+    pub fn app(&self, settings: Settings, sms: Option<Arc<dyn SmsSender>>) -> anyhow::Result<SharedApp> {
+        Ok(App::build(AppParts {
+            store: self.store.clone(),
+            sms: sms.unwrap_or_else(|| self.sms.clone()),
+            clock: Arc::new(SystemClock),
+            // The same per-purpose parts the functions load; portal-local serves every
+            // route, so it holds them all.
+            keys: portal_core::security::key_parts::KeyParts::from_material(&self.keys)?,
+            settings,
+            policy: Policy::default(),
+            hash_params: HashParams::PRODUCTION,
+        })?)
+    }
+}
+
+fn prepare_data_dir(data_dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// The demo account every fresh local portal has.
+pub struct DemoAccount {
+    pub username: Username,
+    pub password: Password,
+    pub mobile: MobileNumber,
+}
+
+pub const DEMO_USERNAME: &str = "demo";
+pub const DEMO_MOBILE: &str = "+4799999999";
+
+/// Creates the demo account on first start and remembers its password in
+/// `demo-account.json` (owner-only) so it can be printed again on later starts.
+pub async fn ensure_demo_account(app: &App, data_dir: &Path) -> anyhow::Result<DemoAccount> {
+    let path = data_dir.join("demo-account.json");
+    let username = Username::parse(DEMO_USERNAME)?;
+    let mobile = MobileNumber::parse(DEMO_MOBILE)?;
+    if let Ok(raw) = std::fs::read_to_string(&path) {
+        let saved: serde_json::Value = serde_json::from_str(&raw)?;
+        let password = Password::new(saved["password"].as_str().unwrap_or_default().to_owned());
+        // The data dir outlives a store that was reset (a fresh DynamoDB table, a deleted
+        // portal.db): put the demo account back with the password already shown.
+        if app
+            .repo
+            .load::<portal_core::store::records::Account>(
+                &portal_core::store::records::account_pk(&username),
+                portal_core::store::records::PROFILE_SK,
+                app.now(),
+            )
+            .await?
+            .is_none()
+        {
+            create_demo(app, &username, &mobile, password.clone()).await?;
+        }
+        return Ok(DemoAccount {
+            username,
+            password,
+            mobile,
+        });
+    }
+    let password = generate_initial_password();
+    match create_demo(app, &username, &mobile, password.clone()).await {
+        Ok(()) => {}
+        Err(AdminError::Duplicate(_)) => {
+            anyhow::bail!(
+                "a demo account exists but {} is missing; reset it with portal-admin",
+                path.display()
+            )
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let saved = serde_json::json!({ "username": DEMO_USERNAME, "password": password.expose(), "mobile": DEMO_MOBILE });
+    portal_core::security::keys::write_private(&path, saved.to_string().as_bytes())?;
+    Ok(DemoAccount {
+        username,
+        password,
+        mobile,
+    })
+}
+
+async fn create_demo(
+    app: &App,
+    username: &Username,
+    mobile: &MobileNumber,
+    password: Password,
+) -> Result<(), AdminError> {
+    app.create_account(NewAccount {
+        username: username.clone(),
+        name: "Demo Bruker".into(),
+        email: None,
+        mobile: mobile.clone(),
+        home_office: true,
+        password: InitialPassword::Permanent(password),
+    })
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,184 @@
+//! `portal-local`: the whole portal API in one process, on an embedded store, with SMS going to
+//! a local outbox. The local default for development, demos and end-to-end tests.
+//!
+//! `--store dynamodb --sms sns` runs the same API on the AWS backends (table from
+//! `PORTAL_TABLE`, region/credentials/endpoint from the standard AWS environment), e.g. against
+//! LocalStack or moto; keys still come from the data dir.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use portal_core::config::Settings;
+use portal_core::sms::sns::SenderId;
+use portal_local::env::{ensure_demo_account, LocalEnv, LocalSms, LocalStore};
+use portal_local::homeoffice::{LocalBuypassOptions, LocalHomeOffice};
+use portal_local::server::{find_ui_dir, local_router, LocalRoutes};
+
+#[derive(Parser, Debug)]
+#[command(about = "Runs the Hjemmekontor portal API locally")]
+struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, env = "PORTAL_PORT", default_value_t = 8080)]
+    port: u16,
+    /// Where the store, keys and demo credentials live.
+    #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data")]
+    data_dir: PathBuf,
+    /// Storage backend.
+    #[arg(long, env = "PORTAL_STORE", default_value = "sqlite", value_parser = ["sqlite", "dynamodb"])]
+    store: String,
+    /// DynamoDB table (with --store dynamodb).
+    #[arg(long, env = "PORTAL_TABLE")]
+    table: Option<String>,
+    /// SMS backend.
+    #[arg(long, env = "PORTAL_SMS", default_value = "outbox", value_parser = ["outbox", "sns"])]
+    sms: String,
+    /// SNS sender ID (with --sms sns).
+    #[arg(long, env = "PORTAL_SMS_SENDER_ID")]
+    sms_sender_id: Option<String>,
+    /// The portal front end's URL (default: this server's own address).
+    #[arg(long, env = "PORTAL_URL")]
+    portal_url: Option<String>,
+    /// Origin allowed to call the API with credentials (default: the portal URL).
+    #[arg(long, env = "PORTAL_CORS_ORIGIN")]
+    cors_origin: Option<String>,
+    /// Do not create the demo account.
+    #[arg(long)]
+    no_demo: bool,
+    /// The portal front end served at / (default: `portal-ui/` in the working directory or
+    /// next to the build).
+    #[arg(long, env = "PORTAL_UI_DIR")]
+    ui_dir: Option<PathBuf>,
+    /// Buypass OpenID issuer (default: the stand-in provider at <this server>/dev/buypass).
+    #[arg(long, env = "BUYPASS_ISSUER_URL")]
+    buypass_issuer: Option<String>,
+    /// Our client id at the Buypass issuer.
+    #[arg(long, env = "BUYPASS_CLIENT_ID")]
+    buypass_client_id: Option<String>,
+    /// PEM bundle of the Buypass issuing CAs to trust (default: the stand-in's test CA).
+    #[arg(long, env = "BUYPASS_CA_BUNDLE_FILE")]
+    buypass_ca: Option<PathBuf>,
+    /// Key the gateway sends in X-Gateway-Key (generated and printed when absent).
+    #[arg(long, env = "PORTAL_GATEWAY_KEY", hide_env_values = true)]
+    gateway_key: Option<String>,
+    /// Seconds between activation sweeps of the in-process worker.
+    #[arg(long, default_value_t = 30)]
+    activation_sweep_seconds: u64,
+    /// Seconds a newly registered card stays pending before the in-process worker activates
+    /// it (default 0: at once). To watch the portal's live status change.
+    #[arg(long, default_value_t = 0)]
+    activation_delay_seconds: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    portal_core::observability::init_console_logs();
+    let args = Args::parse();
+    let store = match args.store.as_str() {
+        "dynamodb" => LocalStore::DynamoDb {
+            table: args
+                .table
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("--store dynamodb needs --table or PORTAL_TABLE"))?,
+        },
+        _ => LocalStore::Sqlite,
+    };
+    let sms = match args.sms.as_str() {
+        "sns" => LocalSms::Sns {
+            sender_id: args
+                .sms_sender_id
+                .as_deref()
+                .map(SenderId::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--sms-sender-id: {e}"))?,
+        },
+        _ => LocalSms::Outbox,
+    };
+    let env = LocalEnv::open_on(&args.data_dir, &store, &sms, true).await?;
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
+    let address = listener.local_addr()?;
+    let base = format!("http://{address}");
+    let mut settings = Settings::from_env();
+    settings.portal_url = args.portal_url.clone().unwrap_or_else(|| base.clone());
+    let app = env.app(settings.clone(), None)?;
+    let ui_dir = find_ui_dir(args.ui_dir.as_deref())?;
+    let generated_gateway_key = args.gateway_key.is_none();
+    let home_office = LocalHomeOffice::start(
+        &env,
+        &app,
+        &base,
+        LocalBuypassOptions {
+            issuer: args.buypass_issuer.clone(),
+            client_id: args.buypass_client_id.clone(),
+            ca_file: args.buypass_ca.clone(),
+            gateway_key: args.gateway_key.clone(),
+            sweep_every: std::time::Duration::from_secs(args.activation_sweep_seconds.max(1)),
+            activation_delay: std::time::Duration::from_secs(args.activation_delay_seconds),
+        },
+    )?;
+
+    println!("Hjemmekontor-portalen kjører på {base}");
+    match &ui_dir {
+        Some(dir) => println!("  nettside:    {base}/ (fra {})", dir.display()),
+        None => println!("  nettside:    fant ikke portal-ui/ (oppgi mappen med --ui-dir); bare API-et kjører"),
+    }
+    println!("  data:        {}", env.data_dir.display());
+    match (&store, &sms) {
+        (LocalStore::DynamoDb { table }, _) => println!("  lagring:     DynamoDB-tabell {table}"),
+        (LocalStore::Sqlite, _) => {}
+    }
+    if sms == LocalSms::Outbox {
+        println!("  SMS-koder:   {base}/dev/sms (og her i konsollen)");
+    } else {
+        println!("  SMS-koder:   sendes med Amazon SNS");
+    }
+    println!(
+        "  Buypass:     {} (klient {})",
+        home_office.issuer, home_office.client_id
+    );
+    if generated_gateway_key {
+        println!(
+            "  gateway:     X-Gateway-Key {} (generert; fast nøkkel med --gateway-key)",
+            home_office.gateway_key
+        );
+    }
+    if !args.no_demo {
+        let demo = ensure_demo_account(&app, &env.data_dir).await?;
+        println!(
+            "  demokonto:   brukernavn {}  passord {}  mobil {}",
+            demo.username,
+            demo.password.expose(),
+            demo.mobile
+        );
+    }
+    // Machine-readable line for scripts and tests that start us on port 0.
+    println!("listening on {address}");
+
+    let router = local_router(LocalRoutes {
+        app,
+        // With SNS the codes go to real phones (or the emulator); there is no outbox to show.
+        outbox: (sms == LocalSms::Outbox).then(|| env.outbox.clone()),
+        cors_origin: Some(args.cors_origin.unwrap_or(settings.portal_url)),
+        ui_dir,
+        home_office: Some(home_office),
+    });
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

@@ -1,0 +1,7 @@
+//! Thin HTTP handlers: parse, call a service on [`portal_core::app::App`], render.
+
+pub mod account;
+pub mod auth;
+pub mod homeoffice;
+pub mod self_service;
+pub mod totp;

@@ -1,0 +1,11 @@
+//! The portal's behaviour through its HTTP layer and rules, against the test kit's app (an
+//! in-memory store, a movable clock, capturing SMS): one test binary, one module per subject.
+
+mod activation;
+mod buypass_http;
+mod contract;
+mod fuzz;
+mod rules;
+mod self_service;
+mod throttle_races;
+mod totp;

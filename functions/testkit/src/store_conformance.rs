@@ -1,0 +1,310 @@
+//! The storage conformance suite: one set of behaviours every [`ItemStore`] must show.
+//! Backends call [`run_all`] from their tests with a fresh, empty store.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use portal_core::store::{Condition, Item, ItemStore, StoreError, WriteOp};
+
+const NOW: i64 = 1_700_000_000;
+
+/// Runs every check; panics with the name of the first that fails.
+pub async fn run_all(store: Arc<dyn ItemStore>) {
+    put_get_and_conditions(&*store).await;
+    expired_items_are_absent(&*store).await;
+    query_by_prefix(&*store).await;
+    transactions_are_atomic(&*store).await;
+    scan_by_field(&*store).await;
+    concurrent_conditional_updates_have_one_winner(store.clone()).await;
+    json_values_round_trip_exactly(&*store).await;
+    concurrent_inserts_of_one_key_have_one_winner(store.clone()).await;
+    many_items_under_one_key_are_all_listed(&*store).await;
+}
+
+async fn put_get_and_conditions(s: &dyn ItemStore) {
+    let item = Item::new("C#1", "A", json!({ "n": 1, "text": "blåbær ✓" }));
+    s.put(item.clone(), Condition::Absent, NOW).await.expect("put absent");
+    assert_eq!(
+        s.get("C#1", "A", NOW).await.unwrap(),
+        Some(item.clone()),
+        "get returns what was put"
+    );
+    assert!(
+        matches!(
+            s.put(item.clone(), Condition::Absent, NOW).await,
+            Err(StoreError::ConditionFailed)
+        ),
+        "absent on existing"
+    );
+    let updated = s
+        .update(
+            Item {
+                data: json!({ "n": 2 }),
+                ..item.clone()
+            },
+            NOW,
+        )
+        .await
+        .expect("update at version 1");
+    assert_eq!(updated.version, 2);
+    assert!(
+        matches!(s.update(item.clone(), NOW).await, Err(StoreError::ConditionFailed)),
+        "stale version refused"
+    );
+    assert_eq!(s.get("C#1", "A", NOW).await.unwrap().unwrap().data, json!({ "n": 2 }));
+    assert!(matches!(
+        s.delete("C#1", "A", Condition::VersionIs(1), NOW).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    s.delete("C#1", "A", Condition::VersionIs(2), NOW)
+        .await
+        .expect("delete at version");
+    assert_eq!(s.get("C#1", "A", NOW).await.unwrap(), None);
+    assert!(
+        matches!(
+            s.put(Item::new("C#1", "missing", json!({})), Condition::VersionIs(1), NOW)
+                .await,
+            Err(StoreError::ConditionFailed)
+        ),
+        "version condition on a missing item"
+    );
+}
+
+async fn expired_items_are_absent(s: &dyn ItemStore) {
+    let item = Item::new("C#2", "A", json!({})).expiring(NOW + 10);
+    s.put(item.clone(), Condition::Absent, NOW).await.unwrap();
+    assert!(s.get("C#2", "A", NOW + 9).await.unwrap().is_some());
+    assert_eq!(
+        s.get("C#2", "A", NOW + 10).await.unwrap(),
+        None,
+        "expired item must read as absent"
+    );
+    assert!(
+        s.query("C#2", "", NOW + 10).await.unwrap().is_empty(),
+        "expired item must not be listed"
+    );
+    assert!(
+        matches!(
+            s.put(Item::new("C#2", "A", json!({})), Condition::VersionIs(1), NOW + 10)
+                .await,
+            Err(StoreError::ConditionFailed)
+        ),
+        "expired item has no version"
+    );
+    s.put(
+        Item::new("C#2", "A", json!({ "fresh": true })),
+        Condition::Absent,
+        NOW + 10,
+    )
+    .await
+    .expect("an expired item counts as absent for writes");
+    assert_eq!(
+        s.get("C#2", "A", NOW + 11).await.unwrap().unwrap().data,
+        json!({ "fresh": true })
+    );
+}
+
+async fn query_by_prefix(s: &dyn ItemStore) {
+    for sk in ["SESSION#b", "SESSION#a", "PROFILE", "SESSION#c"] {
+        let mut item = Item::new("C#3", sk, json!({ "sk": sk }));
+        if sk == "SESSION#c" {
+            item = item.expiring(NOW + 1);
+        }
+        s.put(item, Condition::Always, NOW).await.unwrap();
+    }
+    let found: Vec<String> = s
+        .query("C#3", "SESSION#", NOW + 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.sk)
+        .collect();
+    assert_eq!(
+        found,
+        vec!["SESSION#a", "SESSION#b"],
+        "prefix query, sorted, without expired"
+    );
+    assert!(s.query("C#3-other", "", NOW).await.unwrap().is_empty());
+}
+
+async fn transactions_are_atomic(s: &dyn ItemStore) {
+    s.put(Item::new("C#4", "X", json!({})), Condition::Absent, NOW)
+        .await
+        .unwrap();
+    let result = s
+        .transact(
+            vec![
+                WriteOp::Put {
+                    item: Item::new("C#4", "NEW", json!({})),
+                    condition: Condition::Absent,
+                },
+                WriteOp::Put {
+                    item: Item::new("C#4", "X", json!({})),
+                    condition: Condition::Absent,
+                },
+            ],
+            NOW,
+        )
+        .await;
+    assert!(matches!(result, Err(StoreError::ConditionFailed)));
+    assert_eq!(
+        s.get("C#4", "NEW", NOW).await.unwrap(),
+        None,
+        "a failed transaction writes nothing"
+    );
+    s.transact(
+        vec![
+            WriteOp::Put {
+                item: Item::new("C#4", "NEW", json!({})),
+                condition: Condition::Absent,
+            },
+            WriteOp::Delete {
+                pk: "C#4".into(),
+                sk: "X".into(),
+                condition: Condition::VersionIs(1),
+            },
+        ],
+        NOW,
+    )
+    .await
+    .expect("transaction with holding conditions");
+    assert!(s.get("C#4", "NEW", NOW).await.unwrap().is_some());
+    assert_eq!(s.get("C#4", "X", NOW).await.unwrap(), None);
+}
+
+async fn scan_by_field(s: &dyn ItemStore) {
+    s.put(
+        Item::new("C#5a", "SERIAL#a1", json!({ "status": "pending" })),
+        Condition::Absent,
+        NOW,
+    )
+    .await
+    .unwrap();
+    s.put(
+        Item::new("C#5b", "SERIAL#a1", json!({ "status": "active" })),
+        Condition::Absent,
+        NOW,
+    )
+    .await
+    .unwrap();
+    s.put(
+        Item::new("C#5c", "SERIAL#b2", json!({ "status": "pending" })).expiring(NOW + 1),
+        Condition::Absent,
+        NOW,
+    )
+    .await
+    .unwrap();
+    s.put(
+        Item::new("C#5d", "OTHER", json!({ "status": "pending" })),
+        Condition::Absent,
+        NOW,
+    )
+    .await
+    .unwrap();
+    // A prefix, not a substring: `SERIAL#` inside another sort key does not match.
+    s.put(
+        Item::new("C#5e", "X#SERIAL#a1", json!({ "status": "pending" })),
+        Condition::Absent,
+        NOW,
+    )
+    .await
+    .unwrap();
+    s.put(
+        Item::new("C#5f", "SERIAL#c3", json!({ "status": "pending" })),
+        Condition::Absent,
+        NOW,
+    )
+    .await
+    .unwrap();
+    let found: Vec<String> = s
+        .scan_by_field("SERIAL#", "status", "pending", NOW + 5)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.pk)
+        .collect();
+    assert_eq!(found, vec!["C#5a", "C#5f"]);
+}
+
+async fn concurrent_conditional_updates_have_one_winner(s: Arc<dyn ItemStore>) {
+    s.put(Item::new("C#6", "A", json!({ "n": 0 })), Condition::Absent, NOW)
+        .await
+        .unwrap();
+    let base = s.get("C#6", "A", NOW).await.unwrap().unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            let mut item = base.clone();
+            item.data = json!({ "n": i });
+            tokio::spawn(async move { s.update(item, NOW).await.is_ok() })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap());
+    }
+    assert_eq!(winners, 1, "exactly one conditional update of the same version wins");
+}
+
+async fn json_values_round_trip_exactly(s: &dyn ItemStore) {
+    let data = json!({
+        "int": 7, "negative": -3, "big": u64::MAX, "small": i64::MIN, "fraction": 0.25,
+        "text": "blåbær ✓ \"quoted\"", "empty": "", "yes": true, "no": false, "nothing": null,
+        "list": [1, "to", [3], { "fire": 4 }, []], "nested": { "deeper": { "deepest": {} } }
+    });
+    s.put(Item::new("C#7", "JSON", data.clone()), Condition::Absent, NOW)
+        .await
+        .unwrap();
+    let back = s.get("C#7", "JSON", NOW).await.unwrap().unwrap().data;
+    assert_eq!(back, data, "data comes back exactly as stored");
+    assert!(back["int"].is_i64() && back["big"].is_u64(), "integers stay integers");
+    for scalar in [json!(1_700_000_123), json!("text"), json!([1, 2])] {
+        s.put(Item::new("C#7", "SCALAR", scalar.clone()), Condition::Always, NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get("C#7", "SCALAR", NOW).await.unwrap().unwrap().data,
+            scalar,
+            "data need not be an object"
+        );
+    }
+}
+
+async fn concurrent_inserts_of_one_key_have_one_winner(s: Arc<dyn ItemStore>) {
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.put(Item::new("C#8", "ONCE", json!({ "by": i })), Condition::Absent, NOW)
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(()) => winners += 1,
+            Err(StoreError::ConditionFailed) => {}
+            Err(e) => panic!("concurrent insert: {e}"),
+        }
+    }
+    assert_eq!(winners, 1, "exactly one conditional insert of a key wins");
+}
+
+async fn many_items_under_one_key_are_all_listed(s: &dyn ItemStore) {
+    // Large enough that DynamoDB returns several pages (1 MB each).
+    let filler = "x".repeat(30_000);
+    for i in 0..80 {
+        s.put(
+            Item::new("C#9", format!("ROW#{i:03}"), json!({ "i": i, "filler": filler })),
+            Condition::Always,
+            NOW,
+        )
+        .await
+        .unwrap();
+    }
+    let rows = s.query("C#9", "ROW#", NOW).await.unwrap();
+    assert_eq!(rows.len(), 80, "every page of a query is read");
+    assert_eq!(rows[79].data["i"], json!(79));
+}
