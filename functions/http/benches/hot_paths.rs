@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion};
 use portal_core::clock::UnixTime;
-use portal_core::domain::{ChallengeId, Password, SmsCode, Username};
+use portal_core::domain::{ChallengeId, OneTimeCode, Password, Username};
 use portal_core::store::{Item, ItemStore, StoreError, WriteOp};
 use portal_testkit::TestApp;
 
@@ -92,7 +92,7 @@ fn bench_tokens(c: &mut Criterion) {
 fn bench_code_check(c: &mut Criterion) {
     let t = TestApp::in_memory();
     let id = ChallengeId::generate();
-    let code = SmsCode::parse("123456").unwrap_or_else(|e| panic!("{e}"));
+    let code = OneTimeCode::parse("123456").unwrap_or_else(|e| panic!("{e}"));
     let codes = t.app.code_hasher().unwrap_or_else(|e| panic!("{e}"));
     let stored = codes.hash(&id, &code);
     c.bench_function("code_check (HMAC + constant-time compare, CPU only)", |b| {
@@ -130,7 +130,7 @@ fn bench_store_paths(c: &mut Criterion) {
     // POST /v1/auth/sms/verify through the router, as a user's browser sends it: JSON body,
     // code check, challenge consumed, session opened, tokens and cookie in the answer.
     let router = portal_http::routes::with_common_layers(portal_http::routes::api_router(t.app.clone()));
-    let verify = |id: &ChallengeId, code: &SmsCode| {
+    let verify = |id: &ChallengeId, code: &OneTimeCode| {
         let body = serde_json::json!({ "challenge_id": id.as_str(), "code": code.expose() }).to_string();
         let request = axum::http::Request::post("/v1/auth/sms/verify")
             .header("content-type", "application/json")

@@ -25,7 +25,7 @@ use portal_core::app::SharedApp;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
     Login,
-    SmsCode,
+    OneTimeCode,
     Account,
     Buypass,
     SerialActivation,
@@ -34,7 +34,7 @@ pub enum Function {
 impl Function {
     pub const ALL: [Function; 5] = [
         Function::Login,
-        Function::SmsCode,
+        Function::OneTimeCode,
         Function::Account,
         Function::Buypass,
         Function::SerialActivation,
@@ -44,7 +44,7 @@ impl Function {
     pub fn name(self) -> &'static str {
         match self {
             Function::Login => "login",
-            Function::SmsCode => "sms-code",
+            Function::OneTimeCode => "sms-code",
             Function::Account => "account",
             Function::Buypass => "buypass",
             Function::SerialActivation => "serial-activation",
@@ -57,10 +57,10 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/auth/login", Function::Login),
     ("POST", "/v1/auth/password/forgot", Function::Login),
     ("POST", "/v1/auth/password/reset", Function::Login),
-    ("POST", "/v1/auth/sms/resend", Function::SmsCode),
-    ("POST", "/v1/auth/sms/verify", Function::SmsCode),
-    ("POST", "/v1/auth/refresh", Function::SmsCode),
-    ("POST", "/v1/auth/logout", Function::SmsCode),
+    ("POST", "/v1/auth/sms/resend", Function::OneTimeCode),
+    ("POST", "/v1/auth/sms/verify", Function::OneTimeCode),
+    ("POST", "/v1/auth/refresh", Function::OneTimeCode),
+    ("POST", "/v1/auth/logout", Function::OneTimeCode),
     ("GET", "/v1/account", Function::Account),
     ("POST", "/v1/homeoffice/buypass/start", Function::Buypass),
     ("GET", "/v1/homeoffice/buypass/callback", Function::Buypass),
@@ -73,7 +73,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("PUT", "/v1/account/password", Function::Account),
     ("POST", "/v1/account/phone", Function::Account),
     ("POST", "/v1/account/phone/confirm", Function::Account),
-    ("POST", "/v1/auth/totp/verify", Function::SmsCode),
+    ("POST", "/v1/auth/totp/verify", Function::OneTimeCode),
     ("GET", "/v1/account/totp", Function::Account),
     ("POST", "/v1/account/totp", Function::Account),
     ("DELETE", "/v1/account/totp", Function::Account),
@@ -141,7 +141,7 @@ pub fn serial_activation_routes() -> Router<SharedApp> {
 fn routes_of(function: Function) -> Router<SharedApp> {
     match function {
         Function::Login => login_routes(),
-        Function::SmsCode => sms_code_routes(),
+        Function::OneTimeCode => sms_code_routes(),
         Function::Account => account_routes(),
         Function::Buypass => buypass_routes(),
         Function::SerialActivation => serial_activation_routes(),

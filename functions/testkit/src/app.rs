@@ -9,7 +9,7 @@ use portal_core::app::{App, AppParts, SharedApp};
 use portal_core::clock::ManualClock;
 use portal_core::clock::UnixTime;
 use portal_core::config::{Policy, Settings};
-use portal_core::domain::{MobileNumber, Password, SmsCode, Username};
+use portal_core::domain::{MobileNumber, OneTimeCode, Password, Username};
 use portal_core::security::passwords::HashParams;
 use portal_core::services::admin::NewAccount;
 use portal_core::sms::{SmsError, SmsSender};
@@ -36,7 +36,7 @@ impl CapturingSms {
     }
 
     /// The six-digit code in the newest message to `to`.
-    pub fn last_code_to(&self, to: &MobileNumber) -> Option<SmsCode> {
+    pub fn last_code_to(&self, to: &MobileNumber) -> Option<OneTimeCode> {
         self.sent()
             .iter()
             .rev()
@@ -50,10 +50,10 @@ impl CapturingSms {
 }
 
 /// The first run of exactly six digits in an SMS text.
-pub fn extract_code(body: &str) -> Option<SmsCode> {
+pub fn extract_code(body: &str) -> Option<OneTimeCode> {
     body.split(|c: char| !c.is_ascii_digit())
-        .find(|run| run.len() == SmsCode::DIGITS)
-        .and_then(|run| SmsCode::parse(run).ok())
+        .find(|run| run.len() == OneTimeCode::DIGITS)
+        .and_then(|run| OneTimeCode::parse(run).ok())
 }
 
 #[async_trait]

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use portal_core::app::{App, AppParts, SharedApp};
 use portal_core::clock::{Clock, ManualClock, SystemClock};
 use portal_core::config::{Policy, Settings};
-use portal_core::domain::{MobileNumber, Password, SmsCode, Username};
+use portal_core::domain::{MobileNumber, OneTimeCode, Password, Username};
 use portal_core::error::ServiceError;
 use portal_core::i18n::Lang;
 use portal_core::security::passwords::HashParams;
@@ -56,7 +56,7 @@ impl SmsSender for Phone {
 }
 
 impl Phone {
-    fn last_code(&self, to: &MobileNumber) -> SmsCode {
+    fn last_code(&self, to: &MobileNumber) -> OneTimeCode {
         let sent = self.0.lock().expect("phone lock");
         let (_, body) = sent
             .iter()
@@ -68,7 +68,7 @@ impl Phone {
             .find(|w| w.len() == 6)
             .expect("the SMS holds a 6-digit code")
             .to_owned();
-        SmsCode::parse(&digits).expect("valid code")
+        OneTimeCode::parse(&digits).expect("valid code")
     }
 }
 
@@ -287,9 +287,9 @@ async fn parallel_rate_limit_hits_are_all_counted(store: Arc<dyn ItemStore>) {
 }
 
 /// A code other than `right`.
-fn other_than(right: &SmsCode) -> SmsCode {
+fn other_than(right: &OneTimeCode) -> OneTimeCode {
     let n: u32 = right.expose().parse().expect("digits");
-    SmsCode::parse(&format!("{:06}", (n + 1) % 1_000_000)).expect("valid code")
+    OneTimeCode::parse(&format!("{:06}", (n + 1) % 1_000_000)).expect("valid code")
 }
 
 /// Runs `attempt` for each of `inputs` at once (all released together) and collects the
@@ -400,7 +400,7 @@ async fn parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store:
         .await
         .expect("enrolment");
     let authenticator = authenticator(&enrolment.secret);
-    let code_now = |app: &App| SmsCode::parse(&authenticator.generate(app.now() as u64).to_string()).expect("code");
+    let code_now = |app: &App| OneTimeCode::parse(&authenticator.generate(app.now() as u64).to_string()).expect("code");
     app.confirm_totp_enrolment(&username, &code_now(&app), None)
         .await
         .expect("confirmed");
@@ -408,7 +408,7 @@ async fn parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store:
     clock.advance(30);
     let right = code_now(&app);
     let wrong = (0..)
-        .map(|n| SmsCode::parse(&format!("{n:06}")).expect("code"))
+        .map(|n| OneTimeCode::parse(&format!("{n:06}")).expect("code"))
         .find(|c| (-1..=1).all(|k| authenticator.generate((app.now() + 30 * k) as u64).to_string() != c.expose()))
         .expect("a wrong code");
     let first = app

@@ -36,17 +36,17 @@ macro_rules! parsed_string {
 mod ids;
 mod issuer;
 mod mobile;
+mod one_time_code;
 mod password;
 mod serial;
-mod sms_code;
 mod username;
 
 pub use ids::{ChallengeId, SessionId};
 pub use issuer::IssuerId;
 pub use mobile::MobileNumber;
+pub use one_time_code::OneTimeCode;
 pub use password::{common_password_count, NewPassword, Password, PasswordRejection};
 pub use serial::CertificateSerial;
-pub use sms_code::SmsCode;
 pub use username::Username;
 
 /// Why a piece of input was refused. The message is safe to show to the user who sent it.

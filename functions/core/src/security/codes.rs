@@ -4,7 +4,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::domain::{ChallengeId, SmsCode};
+use crate::domain::{ChallengeId, OneTimeCode};
 
 #[derive(Clone)]
 pub struct CodeHasher {
@@ -22,7 +22,7 @@ impl CodeHasher {
         Self { pepper }
     }
 
-    pub fn hash(&self, challenge: &ChallengeId, code: &SmsCode) -> String {
+    pub fn hash(&self, challenge: &ChallengeId, code: &OneTimeCode) -> String {
         // HMAC accepts keys of any length, so this cannot fail.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.pepper)
             .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
@@ -32,7 +32,7 @@ impl CodeHasher {
         super::hex_encode(&mac.finalize().into_bytes())
     }
 
-    pub fn matches(&self, challenge: &ChallengeId, code: &SmsCode, stored: &str) -> bool {
+    pub fn matches(&self, challenge: &ChallengeId, code: &OneTimeCode, stored: &str) -> bool {
         super::ct_eq(&self.hash(challenge, code), stored)
     }
 }
@@ -43,7 +43,7 @@ mod tests {
 
     #[test]
     fn hash_is_bound_to_challenge_and_pepper() {
-        let code = SmsCode::parse("123456").unwrap();
+        let code = OneTimeCode::parse("123456").unwrap();
         let (c1, c2) = (ChallengeId::generate(), ChallengeId::generate());
         let h = CodeHasher::new(b"pepper-one".to_vec());
         let stored = h.hash(&c1, &code);

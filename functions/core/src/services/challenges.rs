@@ -7,7 +7,7 @@ use serde_json::json;
 use super::limits::Limit;
 use crate::app::App;
 use crate::audit::AuditKind;
-use crate::domain::{ChallengeId, MobileNumber, SmsCode, Username};
+use crate::domain::{ChallengeId, MobileNumber, OneTimeCode, Username};
 use crate::error::ServiceError;
 use crate::i18n::Lang;
 use crate::sms::messages;
@@ -229,7 +229,7 @@ impl App {
         }
     }
 
-    pub(crate) async fn send_code(&self, challenge: &Challenge, code: &SmsCode) -> Result<(), ServiceError> {
+    pub(crate) async fn send_code(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<(), ServiceError> {
         let body = match &challenge.purpose {
             ChallengePurpose::Login { .. } => messages::login_code(challenge.language, code),
             ChallengePurpose::PasswordReset => messages::reset_code(challenge.language, code),
@@ -337,12 +337,12 @@ impl App {
         purpose: ChallengePurpose,
         password_version: Option<u64>,
         language: Lang,
-    ) -> Result<(Challenge, SmsCode), ServiceError> {
+    ) -> Result<(Challenge, OneTimeCode), ServiceError> {
         let now = self.now();
         let hasher = self.code_hasher()?;
         self.reserve_sms(&purpose, username, destination).await?;
         let id = ChallengeId::generate();
-        let code = SmsCode::generate();
+        let code = OneTimeCode::generate();
         let challenge = Challenge {
             id: id.clone(),
             purpose,
@@ -443,7 +443,7 @@ impl App {
         );
         let decoy = challenge.code_hash.is_none() && !challenge.totp;
         let is_reset = matches!(challenge.purpose, ChallengePurpose::PasswordReset);
-        let code = SmsCode::generate();
+        let code = OneTimeCode::generate();
         let code_hash = self.code_hasher()?.hash(id, &code);
         let attempts_max = self.policy.code_attempts_per_challenge;
         // Throttle checks and the new code are one conditional write, so two parallel resends
@@ -580,7 +580,7 @@ impl App {
     pub async fn verify_code(
         &self,
         id: &ChallengeId,
-        code: &SmsCode,
+        code: &OneTimeCode,
         source_ip: Option<&str>,
         accepts: impl Fn(&Challenge) -> bool,
     ) -> Result<Challenge, ServiceError> {

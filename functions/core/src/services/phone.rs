@@ -8,7 +8,7 @@ use super::challenges::IssuedChallenge;
 use super::sessions::Caller;
 use crate::app::App;
 use crate::audit::AuditKind;
-use crate::domain::{ChallengeId, InvalidInput, MobileNumber, Password, SmsCode};
+use crate::domain::{ChallengeId, InvalidInput, MobileNumber, OneTimeCode, Password};
 use crate::error::ServiceError;
 use crate::sms::messages;
 use crate::store::records::{account_pk, Account, ChallengePurpose, Change, PROFILE_SK};
@@ -72,7 +72,7 @@ impl App {
         &self,
         caller: &Caller,
         id: &ChallengeId,
-        code: &SmsCode,
+        code: &OneTimeCode,
         source_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
         let challenge = self

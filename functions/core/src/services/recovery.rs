@@ -14,7 +14,7 @@ use super::challenges::{decoy_destination_key, CodeScope};
 use super::limits::Limit;
 use crate::app::App;
 use crate::audit::AuditKind;
-use crate::domain::{ChallengeId, MobileNumber, NewPassword, Password, SmsCode, Username};
+use crate::domain::{ChallengeId, MobileNumber, NewPassword, OneTimeCode, Password, Username};
 use crate::error::ServiceError;
 use crate::i18n::Lang;
 use crate::sms::messages;
@@ -168,7 +168,7 @@ impl App {
     pub async fn reset_password(
         &self,
         id: &ChallengeId,
-        code: &SmsCode,
+        code: &OneTimeCode,
         new_password: Password,
         source_ip: Option<&str>,
     ) -> Result<(), ServiceError> {

@@ -24,7 +24,7 @@ use super::limits::Limit;
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::clock::UnixTime;
-use crate::domain::{ChallengeId, Password, SmsCode, Username};
+use crate::domain::{ChallengeId, OneTimeCode, Password, Username};
 use crate::error::ServiceError;
 use crate::security::ct_eq;
 use crate::security::secretbox::{Sealed, SecretBox};
@@ -133,7 +133,7 @@ fn generator(secret: Vec<u8>, username: &Username) -> Result<Totp, ServiceError>
 
 /// Checks `code` against every step within the drift window (all of them, whatever matches
 /// first), comparing in constant time.
-fn match_code(totp: &Totp, code: &SmsCode, now: UnixTime, last_used_step: Option<i64>) -> CodeMatch {
+fn match_code(totp: &Totp, code: &OneTimeCode, now: UnixTime, last_used_step: Option<i64>) -> CodeMatch {
     let current = now.div_euclid(STEP_SECONDS);
     let mut fresh = None;
     let mut reused = false;
@@ -306,7 +306,7 @@ impl App {
     pub async fn confirm_totp_enrolment(
         &self,
         username: &Username,
-        code: &SmsCode,
+        code: &OneTimeCode,
         source_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
         self.secret_box()?;
@@ -532,7 +532,7 @@ impl App {
     pub async fn verify_totp(
         &self,
         id: &ChallengeId,
-        code: &SmsCode,
+        code: &OneTimeCode,
         source_ip: Option<&str>,
     ) -> Result<Challenge, ServiceError> {
         let challenge = self.live_challenge(id).await?;
@@ -572,7 +572,7 @@ impl App {
         &self,
         id: &ChallengeId,
         username: &Username,
-        code: &SmsCode,
+        code: &OneTimeCode,
     ) -> Result<TotpAttempt, ServiceError> {
         let now = self.now();
         let max = self.policy.code_attempts_per_challenge;
@@ -662,8 +662,8 @@ mod tests {
         generator(vec![7u8; SECRET_BYTES], &Username::parse("kari").unwrap()).unwrap()
     }
 
-    fn code_at(totp: &Totp, at: i64) -> SmsCode {
-        SmsCode::parse(&totp.generate(at as u64).to_string()).unwrap()
+    fn code_at(totp: &Totp, at: i64) -> OneTimeCode {
+        OneTimeCode::parse(&totp.generate(at as u64).to_string()).unwrap()
     }
 
     #[test]
@@ -699,7 +699,7 @@ mod tests {
             match_code(&t, &code_at(&t, now + 30), now, Some(step)),
             CodeMatch::Fresh(step + 1)
         );
-        let wrong = SmsCode::parse(if code_at(&t, now).expose() == "000000" {
+        let wrong = OneTimeCode::parse(if code_at(&t, now).expose() == "000000" {
             "000001"
         } else {
             "000000"

@@ -2,10 +2,10 @@
 //! message (160 septets, æøå included); a test states the segment count of every message in
 //! every language.
 
-use crate::domain::SmsCode;
+use crate::domain::OneTimeCode;
 use crate::i18n::Lang;
 
-pub fn login_code(lang: Lang, code: &SmsCode) -> String {
+pub fn login_code(lang: Lang, code: &OneTimeCode) -> String {
     let code = code.expose();
     match lang {
         Lang::Nb => format!(
@@ -20,7 +20,7 @@ pub fn login_code(lang: Lang, code: &SmsCode) -> String {
     }
 }
 
-pub fn reset_code(lang: Lang, code: &SmsCode) -> String {
+pub fn reset_code(lang: Lang, code: &OneTimeCode) -> String {
     let code = code.expose();
     match lang {
         Lang::Nb => format!(
@@ -35,7 +35,7 @@ pub fn reset_code(lang: Lang, code: &SmsCode) -> String {
     }
 }
 
-pub fn phone_change_code(lang: Lang, code: &SmsCode) -> String {
+pub fn phone_change_code(lang: Lang, code: &OneTimeCode) -> String {
     let code = code.expose();
     match lang {
         Lang::Nb => {
@@ -158,7 +158,7 @@ mod tests {
 
     /// Every message in every language, with the longest values it can carry.
     fn every_message() -> Vec<(&'static str, Lang, String)> {
-        let code = SmsCode::parse("123456").unwrap();
+        let code = OneTimeCode::parse("123456").unwrap();
         // Usernames may have 64 characters (domain::Username).
         let longest_user = "a".repeat(64);
         let generated_password = "Abcd-Efgh-Ijkl-Mnop";

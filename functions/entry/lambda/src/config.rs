@@ -87,7 +87,7 @@ pub enum KeysConfig {
 pub const FUNCTION_KEYS: &[(Function, &[KeyPurpose])] = &[
     (Function::Login, &[KeyPurpose::CodePepper, KeyPurpose::OriginVerify]),
     (
-        Function::SmsCode,
+        Function::OneTimeCode,
         &[
             KeyPurpose::TokenSigning,
             KeyPurpose::CodePepper,
@@ -449,7 +449,7 @@ mod tests {
             let mut env = deployment_of(function);
             env.insert("PORTAL_TOKEN_SIGNING_SECRET_ID", "portal/token-signing");
             let result = read_for(function, &env);
-            if function == Function::SmsCode {
+            if function == Function::OneTimeCode {
                 assert!(result.is_ok(), "{result:?}");
                 continue;
             }

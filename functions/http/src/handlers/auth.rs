@@ -13,7 +13,7 @@ use crate::cookies::{clear_refresh_cookie, read_cookie, refresh_cookie};
 use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
-use portal_core::domain::{ChallengeId, Password, SmsCode};
+use portal_core::domain::{ChallengeId, OneTimeCode, Password};
 use portal_core::services::sessions::{RefreshToken, Tokens};
 use portal_core::store::records::ChallengePurpose;
 
@@ -74,7 +74,7 @@ pub async fn verify(
     ip: ClientIp,
     JsonBody(req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
-    let code = SmsCode::parse(&req.code)?;
+    let code = OneTimeCode::parse(&req.code)?;
     let challenge = app
         .verify_code(&req.challenge_id, &code, ip.as_deref(), |c| {
             matches!(c.purpose, ChallengePurpose::Login { .. })

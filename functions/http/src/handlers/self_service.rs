@@ -13,7 +13,7 @@ use crate::auth::{Authenticated, AuthenticatedEvenIfPasswordChangeRequired};
 use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
-use portal_core::domain::{ChallengeId, Password, SmsCode};
+use portal_core::domain::{ChallengeId, OneTimeCode, Password};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -68,7 +68,7 @@ pub async fn confirm_phone_change(
     Authenticated(caller): Authenticated,
     JsonBody(req): JsonBody<PhoneChangeConfirmation>,
 ) -> Result<Response, ApiError> {
-    let code = SmsCode::parse(&req.code)?;
+    let code = OneTimeCode::parse(&req.code)?;
     app.confirm_phone_change(&caller, &req.challenge_id, &code, ip.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -106,7 +106,7 @@ pub async fn reset_password(
     ip: ClientIp,
     JsonBody(req): JsonBody<ResetPasswordRequest>,
 ) -> Result<Response, ApiError> {
-    let code = SmsCode::parse(&req.code)?;
+    let code = OneTimeCode::parse(&req.code)?;
     app.reset_password(&req.challenge_id, &code, req.new_password, ip.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
 use portal_core::clock::rfc3339;
-use portal_core::domain::{ChallengeId, Password, SmsCode};
+use portal_core::domain::{ChallengeId, OneTimeCode, Password};
 
 /// `{password}`: re-authentication before a sensitive change (also the Buypass start's body).
 #[derive(Deserialize)]
@@ -66,7 +66,7 @@ pub async fn confirm(
     Authenticated(caller): Authenticated,
     JsonBody(req): JsonBody<ConfirmRequest>,
 ) -> Result<Response, ApiError> {
-    let code = SmsCode::parse(&req.code)?;
+    let code = OneTimeCode::parse(&req.code)?;
     app.confirm_totp_enrolment(&caller.username, &code, ip.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -89,7 +89,7 @@ pub async fn verify(
     ip: ClientIp,
     JsonBody(req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
-    let code = SmsCode::parse(&req.code)?;
+    let code = OneTimeCode::parse(&req.code)?;
     let challenge = app.verify_totp(&req.challenge_id, &code, ip.as_deref()).await?;
     let tokens = app.open_login_session(&challenge, ip.as_deref()).await?;
     Ok(token_response(

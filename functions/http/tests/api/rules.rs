@@ -2,7 +2,7 @@
 //! the tests move. Each test states the rule it pins.
 
 use portal_core::audit::AuditKind;
-use portal_core::domain::{MobileNumber, Password, SmsCode};
+use portal_core::domain::{MobileNumber, OneTimeCode, Password};
 use portal_core::error::ServiceError;
 use portal_core::services::sessions::RefreshToken;
 use portal_core::store::records::ChallengePurpose;
@@ -15,16 +15,16 @@ fn mobile() -> MobileNumber {
     MobileNumber::parse(MOBILE).unwrap()
 }
 
-fn wrong_code(right: &SmsCode) -> SmsCode {
+fn wrong_code(right: &OneTimeCode) -> OneTimeCode {
     let n: u32 = right.expose().parse().unwrap();
-    SmsCode::parse(&format!("{:06}", (n + 1) % 1_000_000)).unwrap()
+    OneTimeCode::parse(&format!("{:06}", (n + 1) % 1_000_000)).unwrap()
 }
 
 fn is_login(c: &portal_core::store::records::Challenge) -> bool {
     matches!(c.purpose, ChallengePurpose::Login { .. })
 }
 
-async fn logged_in_challenge(t: &TestApp) -> (portal_core::domain::ChallengeId, SmsCode) {
+async fn logged_in_challenge(t: &TestApp) -> (portal_core::domain::ChallengeId, OneTimeCode) {
     let issued = t
         .app
         .login("kari", &Password::new(PASSWORD.into()), false, Some("10.0.0.1"))

@@ -4,7 +4,7 @@
 
 use portal_core::audit::AuditKind;
 use portal_core::config::Policy;
-use portal_core::domain::{ChallengeId, MobileNumber, Password, PasswordRejection, SmsCode, Username};
+use portal_core::domain::{ChallengeId, MobileNumber, OneTimeCode, Password, PasswordRejection, Username};
 use portal_core::error::ServiceError;
 use portal_core::services::admin::NewAccount;
 use portal_core::services::sessions::{Caller, Tokens};
@@ -26,9 +26,9 @@ fn number(s: &str) -> MobileNumber {
     MobileNumber::parse(s).unwrap()
 }
 
-fn wrong_code(right: &SmsCode) -> SmsCode {
+fn wrong_code(right: &OneTimeCode) -> OneTimeCode {
     let n: u32 = right.expose().parse().unwrap();
-    SmsCode::parse(&format!("{:06}", (n + 1) % 1_000_000)).unwrap()
+    OneTimeCode::parse(&format!("{:06}", (n + 1) % 1_000_000)).unwrap()
 }
 
 /// Forgot-password answers are padded to a minimum duration; the rule tests that are not about
@@ -923,7 +923,7 @@ async fn forgot_password_answers_take_at_least_the_floor_for_known_and_unknown_u
     }
 }
 
-async fn reset_challenge(t: &TestApp) -> (ChallengeId, SmsCode) {
+async fn reset_challenge(t: &TestApp) -> (ChallengeId, OneTimeCode) {
     let id = t.app.forgot_password("kari", None).await.unwrap();
     (id, t.sms.last_code_to(&number(MOBILE)).unwrap())
 }
@@ -1075,7 +1075,7 @@ async fn decoy_challenges_behave_like_real_ones_under_guessing() {
         // For the real challenge a code that is certainly wrong; for the decoy any code is.
         let guess = match name {
             "kari" => wrong_code(&t.sms.last_code_to(&number(MOBILE)).unwrap()),
-            _ => SmsCode::parse("123456").unwrap(),
+            _ => OneTimeCode::parse("123456").unwrap(),
         };
         for left in (0..5).rev() {
             match t.app.reset_password(&id, &guess, pw(NEW_PASSWORD), None).await {
@@ -1198,7 +1198,7 @@ async fn the_audit_trail_covers_every_flow_without_secrets_or_full_numbers() {
 async fn reset_refuses_a_password_of_the_wrong_length_even_for_an_unknown_challenge() {
     let t = test_app();
     let unknown = ChallengeId::generate();
-    let code = SmsCode::parse("123456").unwrap();
+    let code = OneTimeCode::parse("123456").unwrap();
     for (new, reason) in [
         ("kort", PasswordRejection::TooShort),
         (&*"x".repeat(129), PasswordRejection::TooLong),

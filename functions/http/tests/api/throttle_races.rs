@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use portal_core::audit::AuditKind;
-use portal_core::domain::{ChallengeId, Password, SmsCode, Username};
+use portal_core::domain::{ChallengeId, OneTimeCode, Password, Username};
 use portal_core::error::ServiceError;
 use portal_core::store::records::ChallengePurpose;
 use portal_testkit::TestApp;
@@ -152,7 +152,7 @@ async fn a_right_password_does_not_use_up_the_address_limit() {
 }
 
 /// Opens `n` login challenges for kari; returns each with its right code.
-async fn challenges(t: &TestApp, n: usize) -> Vec<(ChallengeId, SmsCode)> {
+async fn challenges(t: &TestApp, n: usize) -> Vec<(ChallengeId, OneTimeCode)> {
     let mut out = Vec::new();
     for _ in 0..n {
         let issued = t
@@ -169,9 +169,9 @@ async fn challenges(t: &TestApp, n: usize) -> Vec<(ChallengeId, SmsCode)> {
     out
 }
 
-fn wrong(right: &SmsCode, k: u32) -> SmsCode {
+fn wrong(right: &OneTimeCode, k: u32) -> OneTimeCode {
     let n: u32 = right.expose().parse().unwrap();
-    SmsCode::parse(&format!("{:06}", (n + 1 + k) % 1_000_000)).unwrap()
+    OneTimeCode::parse(&format!("{:06}", (n + 1 + k) % 1_000_000)).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use portal_core::app::{App, AppParts};
 use portal_core::clock::ManualClock;
 use portal_core::config::{Policy, Settings};
-use portal_core::domain::{ChallengeId, MobileNumber, Password, SmsCode, Username};
+use portal_core::domain::{ChallengeId, MobileNumber, OneTimeCode, Password, Username};
 use portal_core::error::ServiceError;
 use portal_core::security::keys::{KeyMaterial, TOTP_KEY};
 use portal_core::security::secretbox::{Sealed, SecretBox};
@@ -46,19 +46,19 @@ fn app_from(secret_base32: &str) -> Totp {
         .unwrap()
 }
 
-fn code_at(app: &Totp, at: i64) -> SmsCode {
-    SmsCode::parse(&app.generate(at as u64).to_string()).unwrap()
+fn code_at(app: &Totp, at: i64) -> OneTimeCode {
+    OneTimeCode::parse(&app.generate(at as u64).to_string()).unwrap()
 }
 
 /// A code that matches none of the steps the server accepts at `now`.
-fn wrong_code(app: &Totp, now: i64) -> SmsCode {
+fn wrong_code(app: &Totp, now: i64) -> OneTimeCode {
     let taken: Vec<String> = (-2..=2)
         .map(|k| code_at(app, now + 30 * k).expose().to_owned())
         .collect();
     (0..)
         .map(|n| format!("{n:06}"))
         .find(|c| !taken.contains(c))
-        .map(|c| SmsCode::parse(&c).unwrap())
+        .map(|c| OneTimeCode::parse(&c).unwrap())
         .unwrap()
 }
 
@@ -358,7 +358,7 @@ async fn sms_fallback_sends_the_first_code_at_once_then_the_usual_spacing_applie
     // Before asking for an SMS there is no SMS code: a guess is a wrong code.
     let r = t
         .app
-        .verify_code(&id, &SmsCode::parse("123456").unwrap(), None, is_login)
+        .verify_code(&id, &OneTimeCode::parse("123456").unwrap(), None, is_login)
         .await;
     assert!(
         matches!(r, Err(ServiceError::InvalidCode { attempts_left: 4 })),
@@ -636,7 +636,10 @@ async fn operators_can_see_and_remove_an_app() {
 async fn an_app_code_does_not_answer_an_sms_only_challenge() {
     let t = setup().await;
     let id = login(&t).await.challenge.challenge_id;
-    let r = t.app.verify_totp(&id, &SmsCode::parse("123456").unwrap(), None).await;
+    let r = t
+        .app
+        .verify_totp(&id, &OneTimeCode::parse("123456").unwrap(), None)
+        .await;
     assert!(matches!(r, Err(ServiceError::ChallengeGone)), "{r:?}");
 }
 

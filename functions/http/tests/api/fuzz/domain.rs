@@ -2,7 +2,7 @@
 //! session ids, certificate serials. Each never panics, accepts only its canonical language,
 //! and maps every accepted spelling to one canonical value that parses to itself.
 
-use portal_core::domain::{CertificateSerial, ChallengeId, MobileNumber, SessionId, SmsCode, Username};
+use portal_core::domain::{CertificateSerial, ChallengeId, MobileNumber, OneTimeCode, SessionId, Username};
 use portal_core::security::codes::CodeHasher;
 use proptest::prelude::*;
 
@@ -56,11 +56,11 @@ fn check_username(raw: &str) {
 
 fn check_code(raw: &str) {
     assert_eq!(
-        SmsCode::parse(raw).is_ok(),
+        OneTimeCode::parse(raw).is_ok(),
         CODE.with(|r| r.is_match(raw)),
         "the code parser and openapi.yaml disagree on {raw:?}"
     );
-    match SmsCode::parse(raw) {
+    match OneTimeCode::parse(raw) {
         Ok(code) => {
             let digits: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
             assert_eq!(code.expose(), digits, "{raw:?}");
@@ -196,7 +196,7 @@ proptest! {
     fn codes_forgive_whitespace_only(digits in "[0-9]{6}", spaces in prop::collection::vec("[ \t\u{a0}\u{3000}]{0,2}", 7)) {
         let spelled: String = spaces.iter().zip(digits.chars().map(String::from).chain([String::new()]))
             .map(|(s, d)| format!("{s}{d}")).collect();
-        let parsed = SmsCode::parse(&spelled).unwrap_or_else(|e| panic!("{spelled:?}: {e}"));
+        let parsed = OneTimeCode::parse(&spelled).unwrap_or_else(|e| panic!("{spelled:?}: {e}"));
         prop_assert_eq!(parsed.expose(), digits.as_str());
     }
 
@@ -221,10 +221,10 @@ proptest! {
     fn mutated_codes_never_verify(code in "[0-9]{6}", other in "[0-9]{6}", pepper in prop::collection::vec(any::<u8>(), 1..64)) {
         let hasher = CodeHasher::new(pepper.clone());
         let challenge = ChallengeId::generate();
-        let code = SmsCode::parse(&code).unwrap();
+        let code = OneTimeCode::parse(&code).unwrap();
         let stored = hasher.hash(&challenge, &code);
         prop_assert!(hasher.matches(&challenge, &code, &stored));
-        let other = SmsCode::parse(&other).unwrap();
+        let other = OneTimeCode::parse(&other).unwrap();
         prop_assert_eq!(hasher.matches(&challenge, &other, &stored), other == code);
         prop_assert!(!hasher.matches(&ChallengeId::generate(), &code, &stored));
         let mut other_pepper = pepper;

@@ -4,11 +4,12 @@ use rand::Rng;
 
 use super::InvalidInput;
 
-/// A six-digit one-time code. Debug output never shows it.
+/// A six-digit one-time code: sent by SMS, or computed by an authenticator app. Debug output
+/// never shows it.
 #[derive(Clone, PartialEq, Eq)]
-pub struct SmsCode(String);
+pub struct OneTimeCode(String);
 
-impl SmsCode {
+impl OneTimeCode {
     pub const DIGITS: usize = 6;
 
     /// A fresh code from the operating system's CSPRNG, uniformly distributed.
@@ -32,9 +33,9 @@ impl SmsCode {
     }
 }
 
-impl fmt::Debug for SmsCode {
+impl fmt::Debug for OneTimeCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SmsCode(******)")
+        f.write_str("OneTimeCode(******)")
     }
 }
 
@@ -46,7 +47,7 @@ mod tests {
     #[test]
     fn generated_codes_are_six_digits_and_vary() {
         let codes: std::collections::HashSet<String> =
-            (0..200).map(|_| SmsCode::generate().expose().to_owned()).collect();
+            (0..200).map(|_| OneTimeCode::generate().expose().to_owned()).collect();
         assert!(codes
             .iter()
             .all(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())));
@@ -55,20 +56,20 @@ mod tests {
 
     #[test]
     fn debug_hides_the_code() {
-        let code = SmsCode::parse("123456").unwrap();
+        let code = OneTimeCode::parse("123456").unwrap();
         assert!(!format!("{code:?}").contains("123456"));
     }
 
     #[test]
     fn parse_forgives_spaces_only() {
-        assert_eq!(SmsCode::parse(" 123 456 ").unwrap().expose(), "123456");
+        assert_eq!(OneTimeCode::parse(" 123 456 ").unwrap().expose(), "123456");
         for bad in ["12345", "1234567", "12345a", "١٢٣٤٥٦", ""] {
-            assert!(SmsCode::parse(bad).is_err(), "{bad:?}");
+            assert!(OneTimeCode::parse(bad).is_err(), "{bad:?}");
         }
     }
 
     proptest! {
         #[test]
-        fn parse_never_panics(raw in "\\PC{0,20}") { let _ = SmsCode::parse(&raw); }
+        fn parse_never_panics(raw in "\\PC{0,20}") { let _ = OneTimeCode::parse(&raw); }
     }
 }
