@@ -19,6 +19,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "build binaries used by the end-to-end tests"
 cargo build --workspace --bins
 
+step "Lambda binaries link production crates only (no stand-ins, test kit or rcgen)"
+./scripts/check-lambda-deps.sh
+
 step "dependency hygiene (cargo deny: licences, bans, sources; advisories when the database exists)"
 ./scripts/deny.sh
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The Lambda binaries link production code only: no stand-ins (portal-dev), no test kit
+# (portal-testkit), no local server (portal-local), and no rcgen (the test CA's certificate
+# generator). Fails, naming the path, when any of them is reachable by a normal dependency edge.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+forbidden='^(portal-dev|portal-testkit|portal-local|rcgen) '
+status=0
+for function in login sms-code account buypass serial-activation; do
+    tree=$(cargo tree -e normal -p "$function" --prefix none)
+    found=$(grep -E "$forbidden" <<<"$tree" | sort -u || true)
+    if [ -n "$found" ]; then
+        echo "$function links what no Lambda may link:" >&2
+        echo "$found" | sed 's/^/  /' >&2
+        cargo tree -e normal -p "$function" -i "$(echo "$found" | head -1 | cut -d' ' -f1)" >&2 || true
+        status=1
+    else
+        echo "$function: production crates only"
+    fi
+done
+exit $status
