@@ -1,7 +1,8 @@
 # One policy per function: exactly the AWS actions its code calls (on the resources it uses),
 # plus what the Lambda platform does with the role (logs, traces, reading the stream, writing
-# the dead-letter queue). scripts/check-infra.sh derives the actions from the Rust sources
-# (infra/checks/) and fails on any difference either way.
+# the dead-letter queue). One document builds all of them from local.function_access.
+# scripts/check-infra.sh derives the actions from the Rust sources (infra/checks/) and fails
+# on any difference either way.
 #
 # DynamoDB transactions have no IAM action of their own: TransactWriteItems is authorised item
 # by item as PutItem / UpdateItem / DeleteItem / ConditionCheckItem, TransactGetItems as
@@ -79,6 +80,10 @@ locals {
   function_policies = { for fn, doc in data.aws_iam_policy_document.function : fn => doc.json }
 }
 
+# What every role has is written out with literal actions: checkov runs its IAM checks once
+# per for_each document, skips those that need actions taken from each.value, and does not
+# look into dynamic statements. The contract check (scripts/check-infra.sh) evaluates every
+# statement of every role.
 data "aws_iam_policy_document" "function" {
   for_each = local.function_access
 
@@ -96,9 +101,6 @@ data "aws_iam_policy_document" "function" {
     resources = ["*"]
   }
 
-  # Statements whose actions are literal here, not data, are also what checkov can evaluate:
-  # it cannot resolve each.value and skips dynamic blocks (scripts/check-infra.sh's contract
-  # check evaluates all of them).
   statement {
     sid       = "Table"
     actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
