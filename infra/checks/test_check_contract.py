@@ -17,8 +17,9 @@ import shutil
 import tempfile
 import unittest
 
-import check_contract as cc
 import hcl2
+
+import check_contract as cc
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
