@@ -527,36 +527,11 @@ resource "aws_wafv2_web_acl_logging_configuration" "api" {
   }
 }
 
-data "aws_iam_policy_document" "kms_waf_logs" {
-  source_policy_documents = [data.aws_iam_policy_document.kms_account.json]
-
-  statement {
-    sid = "CloudWatchLogs"
-    actions = [
-      "kms:Encrypt",
-      "kms:Decrypt",
-      "kms:ReEncrypt*",
-      "kms:GenerateDataKey*",
-      "kms:Describe*",
-    ]
-    resources = ["*"]
-    principals {
-      type        = "Service"
-      identifiers = ["logs.us-east-1.amazonaws.com"]
-    }
-    condition {
-      test     = "ArnLike"
-      variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:us-east-1:${local.account}:log-group:*"]
-    }
-  }
-}
-
 resource "aws_kms_key" "waf_logs" {
   provider = aws.us_east_1
 
   description             = "${local.name}: WAF logs of the API's CloudFront distribution (us-east-1)"
   enable_key_rotation     = true
   deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms_waf_logs.json
+  policy                  = data.aws_iam_policy_document.kms_logs["waf"].json # kms.tf
 }

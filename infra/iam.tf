@@ -1,7 +1,8 @@
 # One policy per function: exactly the AWS actions its code calls (on the resources it uses),
 # plus what the Lambda platform does with the role (logs, traces, reading the stream, writing
-# the dead-letter queue). scripts/check-infra.sh derives the actions from the Rust sources
-# (infra/checks/) and fails on any difference either way.
+# the dead-letter queue). One document builds all of them from local.function_access.
+# scripts/check-infra.sh derives the actions from the Rust sources (infra/checks/) and fails
+# on any difference either way.
 #
 # DynamoDB transactions have no IAM action of their own: TransactWriteItems is authorised item
 # by item as PutItem / UpdateItem / DeleteItem / ConditionCheckItem, TransactGetItems as
@@ -16,8 +17,8 @@ locals {
   # and any index record, starts with SERIAL). OUTBOX and GATEWAY_EVENTS are local-only.
   # buypass re-authenticates with the password on start (failed-login counters: LIMIT#, LOCK#);
   # account reads the registry for the card status of GET /v1/account (SERIAL…).
-  # functions/portal/tests/leading_keys.rs drives each function's routes and fails when its
-  # code touches a prefix that is not listed here.
+  # functions/portal/tests/contract.rs (leading_keys) drives each function's routes and fails
+  # when its code touches a prefix that is not listed here.
   #
   # LeadingKeys does not constrain Scan (a Scan has no partition key to compare), so the
   # activation sweep's Scan in serial-activation reads the whole table; only that role has it.
@@ -29,21 +30,68 @@ locals {
     "serial-activation" = ["ACCOUNT#*", "AUDIT#*", "SERIAL*"]
   }
 
-  function_policies = {
-    "login"             = data.aws_iam_policy_document.login.json
-    "sms-code"          = data.aws_iam_policy_document.sms_code.json
-    "account"           = data.aws_iam_policy_document.account.json
-    "buypass"           = data.aws_iam_policy_document.buypass.json
-    "serial-activation" = data.aws_iam_policy_document.serial_activation.json
+  # What differs between the roles; data.aws_iam_policy_document.function builds every role's
+  # policy from its entry, and what all of them need is written there once.
+  #   scans_table        the activation sweep's Scan (every function gets the item actions)
+  #   key_secrets        the key purposes it loads (FUNCTION_KEYS in lambda.rs; secrets.tf)
+  #   reads_stream       the event source mapping reads the table's stream with this role
+  #   dead_letter_queue  failed stream batches and failed sweeps go to the activation DLQ
+  #   activation_events  publishes to the activation event topic (the gateway subscribes)
+  # Every function texts phone numbers (sms/sns.rs): codes, and buypass's "card replaced"
+  # notice (buypass/flow.rs), so that statement is not optional.
+  function_access = {
+    "login" = {
+      scans_table       = false
+      key_secrets       = ["code-pepper", "origin-verify"]
+      reads_stream      = false
+      dead_letter_queue = false
+      activation_events = false
+    }
+    "sms-code" = {
+      scans_table       = false
+      key_secrets       = ["token-signing", "code-pepper", "totp-key", "origin-verify"]
+      reads_stream      = false
+      dead_letter_queue = false
+      activation_events = false
+    }
+    "account" = {
+      scans_table       = false
+      key_secrets       = ["token-verifying", "code-pepper", "totp-key", "origin-verify"]
+      reads_stream      = false
+      dead_letter_queue = false
+      activation_events = false
+    }
+    "buypass" = {
+      scans_table       = false
+      key_secrets       = ["token-verifying", "buypass-client-key", "origin-verify"]
+      reads_stream      = false
+      dead_letter_queue = false
+      activation_events = false
+    }
+    "serial-activation" = {
+      scans_table       = true
+      key_secrets       = []
+      reads_stream      = true
+      dead_letter_queue = true
+      activation_events = true
+    }
   }
+
+  function_policies = { for fn, doc in data.aws_iam_policy_document.function : fn => doc.json }
 }
 
-data "aws_iam_policy_document" "login" {
+# What every role has is written out with literal actions: checkov runs its IAM checks once
+# per for_each document, skips those that need actions taken from each.value, and does not
+# look into dynamic statements. The contract check (scripts/check-infra.sh) evaluates every
+# statement of every role.
+data "aws_iam_policy_document" "function" {
+  for_each = local.function_access
+
   statement {
     # Its own log group only (Terraform creates the group, so no CreateLogGroup).
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["login"].arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
   }
 
   statement {
@@ -60,7 +108,7 @@ data "aws_iam_policy_document" "login" {
     condition {
       test     = "ForAllValues:StringLike"
       variable = "dynamodb:LeadingKeys"
-      values   = local.table_key_prefixes["login"]
+      values   = local.table_key_prefixes[each.key]
     }
   }
 
@@ -76,307 +124,98 @@ data "aws_iam_policy_document" "login" {
     }
   }
 
-  statement {
-    # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
-    sid       = "KeySecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
-  }
-
-  statement {
-    sid       = "SecretsKey"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.secrets.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+  dynamic "statement" {
+    for_each = each.value.scans_table ? [1] : []
+    content {
+      # LeadingKeys does not constrain a Scan (see table_key_prefixes); the condition is kept
+      # so that every table grant carries it.
+      sid       = "TableScan"
+      actions   = ["dynamodb:Scan"]
+      resources = [aws_dynamodb_table.portal.arn]
+      condition {
+        test     = "ForAllValues:StringLike"
+        variable = "dynamodb:LeadingKeys"
+        values   = local.table_key_prefixes[each.key]
+      }
     }
   }
 
-  statement {
-    # Text messages go straight to phone numbers, which have no ARN; NotResource on every
-    # SNS ARN allows exactly that and no publishing to any topic.
-    sid           = "SmsToPhoneNumbers"
-    actions       = ["sns:Publish"]
-    not_resources = ["arn:${local.partition}:sns:*:*:*"]
-  }
-}
-
-data "aws_iam_policy_document" "sms_code" {
-  statement {
-    # Its own log group only (Terraform creates the group, so no CreateLogGroup).
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["sms-code"].arn}:*"]
-  }
-
-  statement {
-    # Active tracing. X-Ray has no resource-level permissions: "*" is the only form.
-    sid       = "Tracing"
-    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "Table"
-    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
-    resources = [aws_dynamodb_table.portal.arn]
-    condition {
-      test     = "ForAllValues:StringLike"
-      variable = "dynamodb:LeadingKeys"
-      values   = local.table_key_prefixes["sms-code"]
+  dynamic "statement" {
+    for_each = length(each.value.key_secrets) > 0 ? [each.value.key_secrets] : []
+    content {
+      # Only the key secrets this function loads.
+      sid       = "KeySecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [for purpose in statement.value : aws_secretsmanager_secret.key[purpose].arn]
     }
   }
 
-  statement {
-    # DynamoDB uses the table's CMK on the caller's behalf (only through DynamoDB).
-    sid       = "TableKey"
-    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
-    resources = [aws_kms_key.data.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${var.region}.amazonaws.com"]
+  dynamic "statement" {
+    for_each = length(each.value.key_secrets) > 0 ? [1] : []
+    content {
+      sid       = "SecretsKey"
+      actions   = ["kms:Decrypt"]
+      resources = [aws_kms_key.secrets.arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["secretsmanager.${var.region}.amazonaws.com"]
+      }
     }
   }
 
-  statement {
-    # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
-    sid       = "KeySecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.key["token-signing"].arn, aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
-  }
-
-  statement {
-    sid       = "SecretsKey"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.secrets.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+  dynamic "statement" {
+    for_each = each.value.reads_stream ? [1] : []
+    content {
+      sid       = "TableStream"
+      actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+      resources = [aws_dynamodb_table.portal.stream_arn]
     }
   }
 
-  statement {
-    # Text messages go straight to phone numbers, which have no ARN; NotResource on every
-    # SNS ARN allows exactly that and no publishing to any topic.
-    sid           = "SmsToPhoneNumbers"
-    actions       = ["sns:Publish"]
-    not_resources = ["arn:${local.partition}:sns:*:*:*"]
-  }
-}
-
-data "aws_iam_policy_document" "account" {
-  statement {
-    # Its own log group only (Terraform creates the group, so no CreateLogGroup).
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["account"].arn}:*"]
-  }
-
-  statement {
-    # Active tracing. X-Ray has no resource-level permissions: "*" is the only form.
-    sid       = "Tracing"
-    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "Table"
-    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
-    resources = [aws_dynamodb_table.portal.arn]
-    condition {
-      test     = "ForAllValues:StringLike"
-      variable = "dynamodb:LeadingKeys"
-      values   = local.table_key_prefixes["account"]
+  dynamic "statement" {
+    for_each = each.value.dead_letter_queue ? [1] : []
+    content {
+      sid       = "DeadLetterQueue"
+      actions   = ["sqs:SendMessage"]
+      resources = [aws_sqs_queue.activation_dlq.arn]
     }
   }
 
-  statement {
-    # DynamoDB uses the table's CMK on the caller's behalf (only through DynamoDB).
-    sid       = "TableKey"
-    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
-    resources = [aws_kms_key.data.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${var.region}.amazonaws.com"]
+  dynamic "statement" {
+    for_each = each.value.dead_letter_queue ? [1] : []
+    content {
+      sid       = "DeadLetterQueueKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [aws_kms_key.data.arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["sqs.${var.region}.amazonaws.com"]
+      }
     }
   }
 
-  statement {
-    # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
-    sid       = "KeySecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.key["token-verifying"].arn, aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
-  }
-
-  statement {
-    sid       = "SecretsKey"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.secrets.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+  dynamic "statement" {
+    for_each = each.value.activation_events ? [1] : []
+    content {
+      sid       = "ActivationEvents"
+      actions   = ["sns:Publish"]
+      resources = [aws_sns_topic.activation_events.arn]
     }
   }
 
-  statement {
-    # Text messages go straight to phone numbers, which have no ARN; NotResource on every
-    # SNS ARN allows exactly that and no publishing to any topic.
-    sid           = "SmsToPhoneNumbers"
-    actions       = ["sns:Publish"]
-    not_resources = ["arn:${local.partition}:sns:*:*:*"]
-  }
-}
-
-data "aws_iam_policy_document" "buypass" {
-  statement {
-    # Its own log group only (Terraform creates the group, so no CreateLogGroup).
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["buypass"].arn}:*"]
-  }
-
-  statement {
-    # The "card replaced" notice to the account's phone (buypass/flow.rs). Phone numbers have
-    # no ARN; NotResource on every SNS ARN allows exactly that and no publishing to any topic.
-    sid           = "SmsToPhoneNumbers"
-    actions       = ["sns:Publish"]
-    not_resources = ["arn:${local.partition}:sns:*:*:*"]
-  }
-
-  statement {
-    # Active tracing. X-Ray has no resource-level permissions: "*" is the only form.
-    sid       = "Tracing"
-    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "Table"
-    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
-    resources = [aws_dynamodb_table.portal.arn]
-    condition {
-      test     = "ForAllValues:StringLike"
-      variable = "dynamodb:LeadingKeys"
-      values   = local.table_key_prefixes["buypass"]
-    }
-  }
-
-  statement {
-    # DynamoDB uses the table's CMK on the caller's behalf (only through DynamoDB).
-    sid       = "TableKey"
-    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
-    resources = [aws_kms_key.data.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${var.region}.amazonaws.com"]
-    }
-  }
-
-  statement {
-    # Only the key secrets this function loads (secrets.tf, FUNCTION_KEYS in lambda.rs).
-    sid       = "KeySecrets"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.key["token-verifying"].arn, aws_secretsmanager_secret.key["buypass-client-key"].arn, aws_secretsmanager_secret.key["origin-verify"].arn]
-  }
-
-  statement {
-    sid       = "SecretsKey"
-    actions   = ["kms:Decrypt"]
-    resources = [aws_kms_key.secrets.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["secretsmanager.${var.region}.amazonaws.com"]
-    }
-  }
-
-}
-
-data "aws_iam_policy_document" "serial_activation" {
-  statement {
-    # Its own log group only (Terraform creates the group, so no CreateLogGroup).
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function["serial-activation"].arn}:*"]
-  }
-
-  statement {
-    # Active tracing. X-Ray has no resource-level permissions: "*" is the only form.
-    sid       = "Tracing"
-    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "Table"
-    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"]
-    resources = [aws_dynamodb_table.portal.arn]
-    condition {
-      test     = "ForAllValues:StringLike"
-      variable = "dynamodb:LeadingKeys"
-      values   = local.table_key_prefixes["serial-activation"]
-    }
-  }
-
-  statement {
-    # DynamoDB uses the table's CMK on the caller's behalf (only through DynamoDB).
-    sid       = "TableKey"
-    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*"]
-    resources = [aws_kms_key.data.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["dynamodb.${var.region}.amazonaws.com"]
-    }
-  }
-
-  statement {
-    # The event source mapping reads the table's stream with this role.
-    sid       = "TableStream"
-    actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
-    resources = [aws_dynamodb_table.portal.stream_arn]
-  }
-
-  statement {
-    # Failed stream batches (event source mapping) and failed sweeps (async DLQ).
-    sid       = "DeadLetterQueue"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.activation_dlq.arn]
-  }
-
-  statement {
-    sid       = "DeadLetterQueueKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-    resources = [aws_kms_key.data.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sqs.${var.region}.amazonaws.com"]
-    }
-  }
-
-
-  statement {
-    sid       = "ActivationEvents"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.activation_events.arn]
-  }
-
-  statement {
-    sid       = "ActivationEventsKey"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
-    resources = [aws_kms_key.messaging.arn]
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["sns.${var.region}.amazonaws.com"]
+  dynamic "statement" {
+    for_each = each.value.activation_events ? [1] : []
+    content {
+      sid       = "ActivationEventsKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+      resources = [aws_kms_key.messaging.arn]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["sns.${var.region}.amazonaws.com"]
+      }
     }
   }
 

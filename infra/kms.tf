@@ -31,7 +31,11 @@ data "aws_iam_policy_document" "kms_account" {
   }
 }
 
+# The logs keys' policy, per region with log groups: the stack's, and us-east-1 for the WAF
+# logs (cloudfront.tf). Only CloudWatch Logs of that region, for this account's log groups.
 data "aws_iam_policy_document" "kms_logs" {
+  for_each = { stack = var.region, waf = "us-east-1" }
+
   source_policy_documents = [data.aws_iam_policy_document.kms_account.json]
 
   statement {
@@ -46,13 +50,12 @@ data "aws_iam_policy_document" "kms_logs" {
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["logs.${var.region}.amazonaws.com"]
+      identifiers = ["logs.${each.value}.amazonaws.com"]
     }
     condition {
-      # Only for log groups of this account and region.
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${var.region}:${local.account}:log-group:*"]
+      values   = ["arn:${local.partition}:logs:${each.value}:${local.account}:log-group:*"]
     }
   }
 }
@@ -102,7 +105,7 @@ resource "aws_kms_key" "logs" {
   description             = "${local.name}: ${local.kms_keys.logs}"
   enable_key_rotation     = true
   deletion_window_in_days = 30
-  policy                  = data.aws_iam_policy_document.kms_logs.json
+  policy                  = data.aws_iam_policy_document.kms_logs["stack"].json
 }
 
 resource "aws_kms_alias" "data" {

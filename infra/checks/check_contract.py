@@ -26,9 +26,12 @@ Fails (exit 1, one line per finding) when:
 Sources of truth and how they are read:
 
   Terraform  python-hcl2 parses every infra/*.tf. The check reads the data the stack is built
-             from: local.routes, local.functions, local.function_environment,
-             local.function_policies (-> data.aws_iam_policy_document.<name>), and the event
-             source mappings. Those are literal maps by design (infra/*.tf comments say so).
+             from: local.routes, local.functions, local.function_environment, the event
+             source mappings (literal maps by design, infra/*.tf comments say so), and
+             local.function_policies, which it evaluates as Terraform would (TfEval: locals,
+             for_each instances, dynamic statements, conditionals, for expressions) into each
+             function's policy statements; an expression it cannot evaluate is a finding.
+             `--print-policies` prints what they grant (to diff two revisions).
   openapi    every operation under `paths`, with its x-function.
   code       the Rust sources each function runs: its own crate plus the library modules
              functions.toml lists for it. Comments and #[cfg(test)] items are dropped first.
@@ -51,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import pathlib
 import re
 import sys
@@ -59,6 +63,7 @@ from typing import Any, Iterable
 
 import hcl2
 import yaml
+from lark import Token, Tree
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
@@ -394,40 +399,363 @@ class Grant:
     index_resource: bool
 
 
-def policy_grants(docs: dict[str, dict], name: str, seen: frozenset = frozenset()) -> Grant:
-    """Allowed actions of data.aws_iam_policy_document.<name>, with source documents.
+def policy_grants(statements: list[dict]) -> Grant:
+    """Allowed actions of a rendered policy document (TfEval.policy_statements).
 
     KMS actions are qualified with the service of their kms:ViaService condition
     ("kms:Decrypt@secretsmanager"), so a KMS grant counts only for the use it is meant for.
     """
-    if name not in docs or name in seen:
-        raise KeyError(name)
-    body = docs[name]
     grant = Grant(set(), [], False)
-    for ref in as_list(body.get("source_policy_documents")):
-        m = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", str(ref))
-        if m:
-            sub = policy_grants(docs, m.group(1), seen | {name})
-            grant.actions |= sub.actions
-            grant.star_resources += sub.star_resources
-            grant.index_resource |= sub.index_resource
-    for st in as_list(body.get("statement")):
-        if unq(st.get("effect", '"Allow"')) != "Allow":
+    for st in statements:
+        if st.get("effect", "Allow") != "Allow":
             continue
         via = None
         for cond in as_list(st.get("condition")):
-            if unq(cond.get("variable")) == "kms:ViaService":
-                vals = [unq(x) for x in as_list(cond.get("values"))]
+            if cond.get("variable") == "kms:ViaService":
+                vals = [str(x) for x in as_list(cond.get("values"))]
                 via = ",".join(sorted({re.sub(r"\..*", "", x) for x in vals}))
-        actions = {unq(a) for a in as_list(st.get("actions"))}
-        resources = [unq(r) for r in as_list(st.get("resources"))]
+        actions = {str(a) for a in as_list(st.get("actions"))}
+        resources = [str(r) for r in as_list(st.get("resources"))]
         for a in actions:
             grant.actions.add(f"{a}@{via}" if a.startswith("kms:") and via else a)
             if "*" in resources:
                 grant.star_resources.append(a)
-        if any("/index/" in str(r) for r in resources):
+        if any("/index/" in r for r in resources):
             grant.index_resource = True
     return grant
+
+
+# --------------------------------------------------------------------------------------------
+# Terraform expressions
+# --------------------------------------------------------------------------------------------
+#
+# The policies are built by one data.aws_iam_policy_document with for_each and dynamic
+# statements from per-function data (iam.tf), so the checker evaluates what Terraform would:
+# locals, each.key/each.value, dynamic blocks, conditionals, for expressions and a few
+# functions. Values only known at apply time (resource attributes, variables) stay symbolic
+# as their text ("${aws_kms_key.data.arn}"). Anything outside this subset is an EvalError,
+# reported as a finding: the check never guesses what a policy grants.
+
+
+class EvalError(Exception):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Ref:
+    """A value known only at apply time, kept as the expression's text."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return "${" + self.text + "}"
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyDoc:
+    """data.aws_iam_policy_document.<name> (its instance <key> when it has for_each)."""
+
+    name: str
+    key: str | None = None
+
+
+def _trees(node: Tree) -> list[Tree]:
+    return [c for c in node.children if isinstance(c, Tree) and c.data != "new_line_or_comment"]
+
+
+def _meta(key: str) -> bool:
+    """hcl2.load's own keys (__is_block__, __comments__), not Terraform's."""
+    return key.startswith("__") and key.endswith("__")
+
+
+def _unescape(chars: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t", "r": "\r"}.get(m.group(1), m.group(1)), chars)
+
+
+def _step_text(step: Tree, key: Any) -> str:
+    return f".{key}" if step.data == "get_attr" else f"[{json.dumps(key)}]"
+
+
+def _items(coll: Any) -> list[tuple[Any, Any]]:
+    if isinstance(coll, dict):
+        return list(coll.items())
+    if isinstance(coll, list):
+        return list(enumerate(coll))
+    raise EvalError(f"cannot iterate over {coll!r}")
+
+
+FUNCTIONS = {
+    "length": lambda x: len(x),
+    "contains": lambda coll, v: v in coll,
+    "concat": lambda *lists: [x for lst in lists for x in lst],
+    "keys": lambda m: sorted(m),
+    "toset": lambda xs: sorted(set(xs)),
+}
+
+
+class TfEval:
+    """Evaluates hcl2.load values in the scope of the module's locals and data sources."""
+
+    def __init__(self, locals_raw: dict[str, Any], policy_docs: dict[str, dict]):
+        self.locals_raw, self.docs = locals_raw, policy_docs
+        self._locals: dict[str, Any] = {}
+        self._parsed: dict[str, Tree] = {}
+
+    # -- hcl2.load values ------------------------------------------------------------------
+
+    def value(self, raw: Any, scope: dict[str, Any]) -> Any:
+        """hcl2.load keeps expressions as text: quoted strings as HCL string literals, other
+        expressions as "${...}"."""
+        if isinstance(raw, dict):
+            return {unq(k): self.value(v, scope) for k, v in raw.items() if not _meta(k)}
+        if isinstance(raw, list):
+            return [self.value(v, scope) for v in raw]
+        if not isinstance(raw, str):
+            return raw
+        text = raw if raw.startswith('"') else raw[2:-1] if raw.startswith("${") and raw.endswith("}") else None
+        if text is None:
+            raise EvalError(f"unexpected value {raw!r}")
+        if text not in self._parsed:
+            try:
+                body = _trees(hcl2.parses_to_tree(f"x = {text}"))[0]
+            except Exception as e:  # lark's errors have no common base worth naming
+                raise EvalError(f"cannot parse {text!r}: {e}") from None
+            self._parsed[text] = _trees(_trees(body)[0])[-1]  # body > attribute > expression
+        return self.expr(self._parsed[text], scope)
+
+    def local(self, name: str) -> Any:
+        if name not in self._locals:
+            if name not in self.locals_raw:
+                raise EvalError(f"local.{name} is not defined")
+            self._locals[name] = self.value(self.locals_raw[name], {})
+        return self._locals[name]
+
+    # -- expressions -----------------------------------------------------------------------
+
+    def expr(self, node: Any, scope: dict[str, Any]) -> Any:
+        kind = node.data
+        kids = _trees(node)
+        if kind == "expr_term":
+            return self.expr(kids[0], scope)
+        if kind == "int_lit":
+            return int(node.children[0])
+        if kind == "literal_value":
+            return {"true": True, "false": False, "null": None}[str(node.children[0])]
+        if kind == "string":
+            return self.string(node, scope)
+        if kind == "tuple":
+            return [self.expr(k, scope) for k in kids]
+        if kind == "object":
+            return {self.object_key(_trees(elem)[0], scope): self.expr(_trees(elem)[1], scope) for elem in kids}
+        if kind in ("identifier", "get_attr_expr_term", "index_expr_term"):
+            return self.traverse(node, scope)
+        if kind == "conditional":
+            cond = self.expr(kids[0], scope)
+            if not isinstance(cond, bool):
+                raise EvalError(f"condition is not a known bool: {cond!r}")
+            return self.expr(kids[1] if cond else kids[2], scope)
+        if kind == "binary_op":
+            left = self.expr(kids[0], scope)
+            op_node, right_node = _trees(kids[1])
+            return self.binary(str(op_node.children[0]), left, self.expr(right_node, scope))
+        if kind == "unary_op":
+            op, operand = str(node.children[0]), self.expr(kids[0], scope)
+            if op == "!" and isinstance(operand, bool):
+                return not operand
+            if op == "-" and isinstance(operand, int):
+                return -operand
+            raise EvalError(f"cannot apply {op} to {operand!r}")
+        if kind == "function_call":
+            name = str(kids[0].children[0])
+            args = [self.expr(a, scope) for a in (_trees(kids[1]) if len(kids) > 1 else [])]
+            if name not in FUNCTIONS or any(isinstance(a, Ref) for a in args):
+                raise EvalError(f"cannot evaluate {name}() here")
+            return FUNCTIONS[name](*args)
+        if kind in ("for_tuple_expr", "for_object_expr"):
+            if any(isinstance(c, Token) and c.type == "ELLIPSIS" for c in node.children):
+                raise EvalError("grouping for expressions (...) are not supported")
+            return self.for_expr(kind, kids, scope)
+        raise EvalError(f"unsupported expression: {kind}")
+
+    def object_key(self, node: Tree, scope: dict[str, Any]) -> Any:
+        """`{ name = ... }`: a bare name is the key itself, not a reference."""
+        if not _trees(node):
+            return str(node.children[0])  # a keyword used as a name (`in = ...`)
+        key = _trees(node)[0]
+        term = _trees(key)[0] if key.data == "expr_term" else key
+        return str(term.children[0]) if term.data == "identifier" else self.expr(key, scope)
+
+    def string(self, node: Tree, scope: dict[str, Any]) -> Any:
+        parts = []
+        for part in _trees(node):
+            inner = part.children[0]
+            if isinstance(inner, Token):
+                parts.append(_unescape(str(inner)) if inner.type == "STRING_CHARS" else str(inner)[1:])
+            elif inner.data == "interpolation":
+                parts.append(self.expr(_trees(inner)[0], scope))
+            else:
+                raise EvalError(f"unsupported template directive: {inner.data}")
+        if len(parts) == 1 and not isinstance(parts[0], str):
+            return parts[0]  # "${x}" is x itself, as in Terraform
+        out = []
+        for p in parts:
+            if isinstance(p, bool):
+                out.append(str(p).lower())
+            elif isinstance(p, (str, int, Ref)):
+                out.append(str(p))
+            else:
+                raise EvalError(f"cannot interpolate {p!r}")
+        return "".join(out)
+
+    @staticmethod
+    def binary(op: str, a: Any, b: Any) -> Any:
+        if isinstance(a, Ref) or isinstance(b, Ref):
+            raise EvalError(f"{op} on a value known only at apply time ({a} {op} {b})")
+        ops = {
+            "==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b, ">": lambda: a > b,
+            "<=": lambda: a <= b, ">=": lambda: a >= b, "&&": lambda: a and b, "||": lambda: a or b,
+        }
+        if op not in ops:
+            raise EvalError(f"unsupported operator {op}")
+        return ops[op]()
+
+    def for_expr(self, kind: str, kids: list[Tree], scope: dict[str, Any]) -> Any:
+        intro, *body = kids
+        intro_kids = _trees(intro)
+        names = [str(k.children[0]) for k in intro_kids[:-1]]
+        coll = self.expr(intro_kids[-1], scope)
+        cond = body.pop() if body and body[-1].data == "for_cond" else None
+        out: Any = {} if kind == "for_object_expr" else []
+        for k, v in _items(coll):
+            inner = {**scope, **(dict(zip(names, (k, v))) if len(names) == 2 else {names[0]: v})}
+            if cond is not None and not self.expr(_trees(cond)[0], inner):
+                continue
+            if kind == "for_object_expr":
+                out[self.expr(body[0], inner)] = self.expr(body[1], inner)
+            else:
+                out.append(self.expr(body[0], inner))
+        return out
+
+    def traverse(self, node: Tree, scope: dict[str, Any]) -> Any:
+        steps: list[Any] = []
+        while node.data != "identifier":
+            if node.data == "expr_term":
+                node = _trees(node)[0]
+                continue
+            if node.data not in ("get_attr_expr_term", "index_expr_term"):
+                return self.apply(self.expr(node, scope), steps, scope)
+            base, step = _trees(node)
+            steps.insert(0, step)
+            node = base
+        root = str(node.children[0])
+        if root in scope:
+            return self.apply(scope[root], steps, scope)
+        names = [self.step_key(s, scope) for s in steps]
+        if root == "local" and names:
+            return self.apply(self.local(names[0]), steps[1:], scope)
+        if root == "data" and names[:1] == ["aws_iam_policy_document"] and len(names) > 1:
+            return self.apply(self.policy_doc(names[1]), steps[2:], scope)
+        if root in ("each", "count", "self"):
+            raise EvalError(f"{root} used outside of its block")
+        return Ref(root + "".join(_step_text(s, k) for s, k in zip(steps, names)))
+
+    def step_key(self, step: Tree, scope: dict[str, Any]) -> Any:
+        if step.data == "get_attr":
+            return str(_trees(step)[0].children[0])
+        if step.data == "braces_index":
+            key = self.expr(_trees(step)[0], scope)
+            if isinstance(key, Ref):
+                raise EvalError(f"index known only at apply time: {key}")
+            return key
+        if step.data == "short_index":
+            return int(step.children[-1])
+        raise EvalError(f"unsupported traversal: {step.data}")
+
+    def apply(self, value: Any, steps: list[Tree], scope: dict[str, Any]) -> Any:
+        for step in steps:
+            key = self.step_key(step, scope)
+            if isinstance(value, Ref):
+                value = Ref(value.text + _step_text(step, key))
+            elif isinstance(value, PolicyDoc) and key == "json":
+                pass  # the document stands for its JSON
+            elif isinstance(value, dict) and key in value:
+                value = value[key]
+            elif isinstance(value, list) and isinstance(key, int) and 0 <= key < len(value):
+                value = value[key]
+            else:
+                raise EvalError(f"{key!r} not found in {value!r}")
+        return value
+
+    # -- policy documents ------------------------------------------------------------------
+
+    def policy_doc(self, name: str) -> Any:
+        if name not in self.docs:
+            raise EvalError(f"data.aws_iam_policy_document.{name} is not defined")
+        if "for_each" not in self.docs[name]:
+            return PolicyDoc(name)
+        return {k: PolicyDoc(name, k) for k, _ in _items(self.value(self.docs[name]["for_each"], {}))}
+
+    def block(self, body: dict, scope: dict[str, Any]) -> dict[str, Any]:
+        """A block with its attributes evaluated and its dynamic blocks expanded (after the
+        static blocks of the same type: statement order does not change what a policy grants)."""
+        out: dict[str, Any] = {}
+        for key, raw in body.items():
+            if _meta(key) or key in ("for_each", "dynamic"):
+                continue
+            if isinstance(raw, list) and raw and all(isinstance(b, dict) and b.get("__is_block__") for b in raw):
+                out[key] = [self.block(b, scope) for b in raw]
+            else:
+                out[key] = self.value(raw, scope)
+        for dynamic in as_list(body.get("dynamic")):
+            for label, spec in dynamic.items():
+                if _meta(label):
+                    continue
+                label = unq(label)
+                iterator = str(unq(spec.get("iterator", label))).removeprefix("${").removesuffix("}")
+                content = as_list(spec.get("content"))
+                if len(content) != 1:
+                    raise EvalError(f"dynamic {label} needs one content block")
+                for k, v in _items(self.value(spec.get("for_each"), scope)):
+                    out.setdefault(label, []).append(self.block(content[0], {**scope, iterator: {"key": k, "value": v}}))
+        return out
+
+    def policy_statements(self, doc: PolicyDoc, seen: frozenset = frozenset()) -> list[dict]:
+        """The statements of a policy document instance, its source documents' included."""
+        if doc in seen:
+            raise EvalError(f"data.aws_iam_policy_document.{doc.name} includes itself")
+        body = self.docs[doc.name]
+        scope: dict[str, Any] = {}
+        if doc.key is not None:
+            instances = self.value(body["for_each"], {})
+            scope["each"] = {"key": doc.key, "value": dict(_items(instances))[doc.key]}
+        rendered = self.block(body, scope)
+        statements = []
+        for src in as_list(rendered.get("source_policy_documents")):
+            if not isinstance(src, PolicyDoc):
+                raise EvalError(f"source policy document {src!r} is not a data.aws_iam_policy_document")
+            statements += self.policy_statements(src, seen | {doc})
+        return statements + as_list(rendered.get("statement"))
+
+
+def grant_lines(statements: list[dict]) -> list[str]:
+    """What a policy allows or denies, one line per action and resource with its conditions,
+    sorted: independent of how the grants are grouped into statements or ordered."""
+    lines = set()
+    for st in statements:
+        conditions = sorted(
+            f"{c.get('test')} {c.get('variable')} [{', '.join(sorted(str(v) for v in as_list(c.get('values'))))}]"
+            for c in as_list(st.get("condition"))
+        )
+        when = f" if {' and '.join(conditions)}" if conditions else ""
+        targets = [f"on {r}" for r in as_list(st.get("resources"))]
+        if st.get("not_resources"):
+            targets.append(f"on all but [{', '.join(sorted(str(r) for r in as_list(st['not_resources'])))}]")
+        for action in as_list(st.get("actions")):
+            for target in targets or ["on (no resource)"]:
+                lines.add(f"{st.get('effect', 'Allow')} {action} {target}{when}")
+        for key in sorted(set(st) - {"sid", "effect", "actions", "resources", "not_resources", "condition"}):
+            lines.add(f"{st.get('sid')}: {key} = {st[key]}")  # principals, not_actions: shown, not expanded
+    return sorted(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -507,8 +835,15 @@ class Checker:
         self.tf_env_values = {fn: clean_map(env) for fn, env in clean_map(self.locals.get("function_environment")).items()}
         self.tf_env = {fn: set(env) for fn, env in self.tf_env_values.items()}
         self.load_key_secrets()
-        self.tf_policies = clean_map(self.locals.get("function_policies"))
         self.policy_docs = tf_blocks(self.tf, "data", "aws_iam_policy_document")
+        self.tf_eval = TfEval(self.locals, self.policy_docs)
+        self._statements: dict[str, list[dict] | None] = {}
+        try:
+            policies = self.tf_eval.local("function_policies")
+        except EvalError as e:
+            self.fail("iam", f"cannot evaluate local.function_policies: {e}")
+            policies = {}
+        self.tf_policies: dict[str, Any] = policies if isinstance(policies, dict) else {}
         self.esms = tf_blocks(self.tf, "resource", "aws_lambda_event_source_mapping")
         spec: dict = {}
         if self.openapi_path.exists():
@@ -586,35 +921,44 @@ class Checker:
         """Item access is confined to the function's key prefixes (Scan cannot be: it has no
         partition key, which is why only serial-activation's sweep may scan)."""
         for fn in sorted(self.tf_functions):
-            m = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", str(self.tf_policies.get(fn, "")))
-            if not m or m.group(1) not in self.policy_docs:
-                continue
-            for st in as_list(self.policy_docs[m.group(1)].get("statement")):
-                actions = {unq(a) for a in as_list(st.get("actions"))}
-                if unq(st.get("effect", '"Allow"')) != "Allow" or not actions & self.ITEM_ACTIONS:
+            for st in self.statements(fn) or []:
+                actions = {str(a) for a in as_list(st.get("actions"))}
+                if st.get("effect", "Allow") != "Allow" or not actions & self.ITEM_ACTIONS:
                     continue
                 ok = any(
-                    unq(c.get("variable")) == "dynamodb:LeadingKeys" and unq(c.get("test")) == "ForAllValues:StringLike"
+                    c.get("variable") == "dynamodb:LeadingKeys" and c.get("test") == "ForAllValues:StringLike"
                     for c in as_list(st.get("condition"))
                 )
                 if not ok:
-                    sid = unq(st.get("sid", "?"))
+                    sid = st.get("sid", "?")
                     self.fail("leading", f"{fn}: statement {sid} grants DynamoDB item access without a ForAllValues:StringLike dynamodb:LeadingKeys condition")
 
     def granted_secrets(self, fn: str) -> set[str]:
         """Secrets the function's role may read (secretsmanager:GetSecretValue statements)."""
-        m = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", str(self.tf_policies.get(fn, "")))
-        if not m or m.group(1) not in self.policy_docs:
-            return set()
         out: set[str] = set()
-        for st in as_list(self.policy_docs[m.group(1)].get("statement")):
-            if unq(st.get("effect", '"Allow"')) != "Allow":
+        for st in self.statements(fn) or []:
+            if st.get("effect", "Allow") != "Allow":
                 continue
-            if "secretsmanager:GetSecretValue" not in {unq(a) for a in as_list(st.get("actions"))}:
+            if "secretsmanager:GetSecretValue" not in {str(a) for a in as_list(st.get("actions"))}:
                 continue
             for r in as_list(st.get("resources")):
-                out |= secret_refs(r) or {str(unq(r))}
+                out |= secret_refs(r) or {str(r)}
         return out
+
+    def statements(self, fn: str) -> list[dict] | None:
+        """The rendered statements of fn's policy (local.function_policies[fn]); None, with a
+        finding, when the entry is not a policy document or cannot be evaluated."""
+        if fn not in self._statements:
+            doc = self.tf_policies.get(fn)
+            self._statements[fn] = None
+            if not isinstance(doc, PolicyDoc):
+                self.fail("iam", f"{fn}: local.function_policies entry is not the json of a data.aws_iam_policy_document")
+            else:
+                try:
+                    self._statements[fn] = self.tf_eval.policy_statements(doc)
+                except EvalError as e:
+                    self.fail("iam", f"{fn}: cannot evaluate its policy document data.aws_iam_policy_document.{doc.name}: {e}")
+        return self._statements[fn]
 
     # -- routes and functions --------------------------------------------------------------
 
@@ -762,16 +1106,10 @@ class Checker:
         return actions, kms
 
     def check_iam(self, fn: str, calls: set[str], uses_index: bool) -> None:
-        ref = str(self.tf_policies.get(fn, ""))
-        m = re.search(r"data\.aws_iam_policy_document\.(\w+)\.json", ref)
-        if not m:
-            self.fail("iam", f"{fn}: local.function_policies entry is not data.aws_iam_policy_document.<name>.json")
+        statements = self.statements(fn)
+        if statements is None:
             return
-        try:
-            grant = policy_grants(self.policy_docs, m.group(1))
-        except KeyError as e:
-            self.fail("iam", f"{fn}: policy document {e} not found")
-            return
+        grant = policy_grants(statements)
         platform, kms_uses = self.platform_needs(fn)
         services = {a.split(":")[0] for a in calls}
         if "dynamodb" in services:
@@ -828,6 +1166,14 @@ class Checker:
         self.check_coverage()
         return self.findings
 
+    def print_policies(self) -> int:
+        self.load()
+        out = {fn: grant_lines(self.statements(fn) or []) for fn in sorted(self.tf_policies)}
+        for finding in self.findings:
+            print(finding, file=sys.stderr)
+        print(json.dumps(out, indent=2, sort_keys=True))
+        return 1 if self.findings else 0
+
     def run(self) -> int:
         self.collect()
         for note in self.notes:
@@ -849,9 +1195,16 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--infra", type=pathlib.Path)
     parser.add_argument("--openapi", type=pathlib.Path)
     parser.add_argument("--functions", type=pathlib.Path, default=here / "functions.toml")
+    parser.add_argument(
+        "--print-policies",
+        action="store_true",
+        help="print what each function's policy grants as the checker renders it (one line per action and resource; diff two revisions) and exit",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     repo = args.repo.resolve()
     checker = Checker(repo, args.infra or repo / "infra", args.openapi or repo / "openapi.yaml", args.functions)
+    if args.print_policies:
+        return checker.print_policies()
     return checker.run()
 
 

@@ -17,6 +17,8 @@ import shutil
 import tempfile
 import unittest
 
+import hcl2
+
 import check_contract as cc
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -88,13 +90,19 @@ class MutationTest(unittest.TestCase):
         for fn in functions:
             edit(toml, rf'(\[functions\.{re.escape(fn)}\]\nmodules = \[)', rf'\1"core/src/{name}", ')
 
-    def add_statement(self, document: str, actions: str, resources: str) -> None:
-        """An extra Allow statement at the top of data.aws_iam_policy_document.<document>."""
+    def add_statement(self, function: str, actions: str, resources: str) -> None:
+        """An extra Allow statement in the policy of `function` only (a dynamic statement in
+        the shared data.aws_iam_policy_document.function)."""
         edit(
             self.infra / "iam.tf",
-            rf'(data "aws_iam_policy_document" "{document}" \{{\n)',
-            rf"\1  statement {{\n    sid       = \"Probe\"\n    actions   = {actions}\n    resources = {resources}\n  }}\n",
+            r'(data "aws_iam_policy_document" "function" \{\n  for_each = [^\n]*\n)',
+            rf'\1  dynamic "statement" {{\n    for_each = each.key == "{function}" ? [1] : []\n'
+            rf'    content {{\n      sid       = "Probe"\n      actions   = {actions}\n      resources = {resources}\n    }}\n  }}\n',
         )
+
+    def edit_access(self, function: str, attribute: str, old: str, new: str) -> None:
+        """Replaces `old` (a regex) by `new` in `attribute` of local.function_access[function]."""
+        edit(self.infra / "iam.tf", rf'(\n    "{re.escape(function)}" = \{{\n(?:      [^\n]*\n)*?      {attribute}\s*= [^\n]*?){old}', rf"\1{new}")
 
     # -- routes --------------------------------------------------------------------------
 
@@ -137,11 +145,41 @@ class MutationTest(unittest.TestCase):
         self.assertNewFinding(r"^\[iam\] login: role does not grant sqs:SendMessage \(its code calls it\)$")
 
     def test_role_grants_an_action_nothing_calls(self) -> None:
-        self.add_statement("sms_code", '["sqs:DeleteQueue"]', "[aws_sqs_queue.activation_dlq.arn]")
+        self.add_statement("sms-code", '["sqs:DeleteQueue"]', "[aws_sqs_queue.activation_dlq.arn]")
         self.assertNewFinding(r"^\[iam\] sms-code: role grants sqs:DeleteQueue, which neither its code nor the Lambda platform needs$")
+        self.assertFalse(any(f.startswith("[iam] login:") for f in findings(self.repo) - self.baseline), "the probe is sms-code's alone")
+
+    def test_scan_granted_by_a_functions_data(self) -> None:
+        self.edit_access("serial-activation", "scans_table", "true", "false")
+        self.edit_access("login", "scans_table", "false", "true")
+        self.assertNewFinding(
+            r"^\[iam\] serial-activation: role does not grant dynamodb:Scan \(its code calls it\)$",
+            r"^\[iam\] login: role grants dynamodb:Scan, which neither its code nor the Lambda platform needs$",
+        )
+
+    def test_item_action_missing_from_the_shared_statement(self) -> None:
+        edit(self.infra / "iam.tf", r'(sid       = "Table"\n\s*actions   = \[[^\]]*), "dynamodb:Query"', r"\1")
+        self.assertNewFinding(*(rf"^\[iam\] {fn}: role does not grant dynamodb:Query \(its code calls it\)$" for fn in ("login", "sms-code", "account", "buypass", "serial-activation")))
+
+    def test_a_role_given_the_stream_it_is_not_fed_by(self) -> None:
+        self.edit_access("login", "reads_stream", "false", "true")
+        self.assertNewFinding(r"^\[iam\] login: role grants dynamodb:GetRecords, which neither its code nor the Lambda platform needs$")
+
+    def test_dead_letter_queue_grant_missing(self) -> None:
+        self.edit_access("serial-activation", "dead_letter_queue", "true", "false")
+        self.assertNewFinding(
+            r"^\[iam\] serial-activation: role does not grant sqs:SendMessage \(the Lambda platform needs it\)$",
+            r"^\[iam\] serial-activation: role does not grant kms:GenerateDataKey@sqs \(it uses a KMS-encrypted resource\)$",
+        )
+
+    def test_a_policy_the_checker_cannot_evaluate_fails(self) -> None:
+        # Fail closed: an expression outside what the checker evaluates is a finding, never a
+        # policy taken as granting nothing (or everything).
+        edit(self.infra / "iam.tf", r"for_each = (each\.value\.scans_table \? \[1\] : \[\])", r"for_each = distinct(\1)")
+        self.assertNewFinding(r"^\[iam\] login: cannot evaluate its policy document data\.aws_iam_policy_document\.function: cannot evaluate distinct\(\) here$")
 
     def test_platform_action_missing(self) -> None:
-        edit(self.infra / "iam.tf", r'(?s)(data "aws_iam_policy_document" "login" \{.*?sid\s*= "Logs"\n\s*actions\s*= \["logs:CreateLogStream"), "logs:PutLogEvents"\]', r"\1]")
+        edit(self.infra / "iam.tf", r'(?s)(data "aws_iam_policy_document" "function" \{.*?sid\s*= "Logs"\n\s*actions\s*= \["logs:CreateLogStream"), "logs:PutLogEvents"\]', r"\1]")
         self.assertNewFinding(r"^\[iam\] login: role does not grant logs:PutLogEvents \(the Lambda platform needs it\)$")
 
     def test_dynamodb_transaction_needs_the_item_actions(self) -> None:
@@ -192,7 +230,7 @@ class MutationTest(unittest.TestCase):
         )
 
     def test_a_role_granted_the_signing_secret_it_does_not_load(self) -> None:
-        edit(self.infra / "iam.tf", r'(resources = \[aws_secretsmanager_secret\.key\["token-verifying"\]\.arn, aws_secretsmanager_secret\.key\["buypass-client-key"\]\.arn)', '\\1, aws_secretsmanager_secret.key["token-signing"].arn')
+        self.edit_access("buypass", "key_secrets", r'"buypass-client-key"', '"buypass-client-key", "token-signing"')
         self.assertNewFinding(
             r"^\[secrets\] buypass: role may read the token-signing secret key\[token-signing\]; only sms-code may$",
             r"^\[secrets\] buypass: role may read secret key\[token-signing\], which its environment does not name",
@@ -210,11 +248,11 @@ class MutationTest(unittest.TestCase):
         )
 
     def test_a_role_may_read_a_secret_of_another_purpose(self) -> None:
-        edit(self.infra / "iam.tf", r'resources = \[aws_secretsmanager_secret\.key\["code-pepper"\]\.arn,', 'resources = [aws_secretsmanager_secret.key["code-pepper"].arn, aws_secretsmanager_secret.key["totp-key"].arn,')
+        self.edit_access("login", "key_secrets", r'"code-pepper"', '"code-pepper", "totp-key"')
         self.assertNewFinding(r"^\[secrets\] login: role may read secret key\[totp-key\], which its environment does not name")
 
     def test_a_function_without_keys_must_not_read_secrets(self) -> None:
-        self.add_statement("serial_activation", '["secretsmanager:GetSecretValue"]', '[aws_secretsmanager_secret.key["code-pepper"].arn]')
+        self.add_statement("serial-activation", '["secretsmanager:GetSecretValue"]', '[aws_secretsmanager_secret.key["code-pepper"].arn]')
         self.assertNewFinding(
             r"^\[iam\] serial-activation: role grants secretsmanager:GetSecretValue, which neither its code nor the Lambda platform needs$",
             r"^\[secrets\] serial-activation: role may read secret key\[code-pepper\]",
@@ -223,7 +261,7 @@ class MutationTest(unittest.TestCase):
     def test_table_access_without_leading_keys(self) -> None:
         edit(
             self.infra / "iam.tf",
-            r'(?s)(data "aws_iam_policy_document" "account" \{.*?sid\s*= "Table".*?)\n\s*condition \{\n\s*test\s*= "ForAllValues:StringLike"\n\s*variable = "dynamodb:LeadingKeys"\n\s*values\s*= [^\n]*\n\s*\}',
+            r'(?s)(data "aws_iam_policy_document" "function" \{.*?sid\s*= "Table".*?)\n\s*condition \{\n\s*test\s*= "ForAllValues:StringLike"\n\s*variable = "dynamodb:LeadingKeys"\n\s*values\s*= [^\n]*\n\s*\}',
             r"\1",
         )
         self.assertNewFinding(r"^\[leading\] account: statement Table grants DynamoDB item access without a ForAllValues:StringLike dynamodb:LeadingKeys condition$")
@@ -290,6 +328,62 @@ class SourceScanTest(unittest.TestCase):
         self.assertEqual(cc.snake("GetItem"), "get_item")
         self.assertEqual(cc.snake("CreateSMSSandboxPhoneNumber"), "create_sms_sandbox_phone_number")
         self.assertEqual(cc.snake("Publish"), "publish")
+
+
+class TerraformEvalTest(unittest.TestCase):
+    """The evaluation of the policy documents' expressions on its own."""
+
+    @staticmethod
+    def statements(tf: str, key: str | None) -> list[dict]:
+        doc = hcl2.loads(tf)
+        docs = cc.tf_blocks(doc, "data", "aws_iam_policy_document")
+        return cc.TfEval(cc.tf_locals(doc), docs).policy_statements(cc.PolicyDoc("p", key))
+
+    TF = """
+locals {
+  partition = data.aws_partition.current.partition
+  access = {
+    "a" = { secrets = ["x", "y"], extra = true }
+    "b" = { secrets = [], extra = false }
+  }
+}
+data "aws_iam_policy_document" "p" {
+  for_each = local.access
+  statement {
+    sid       = "Logs"
+    resources = ["${aws_log_group.f[each.key].arn}:*", "arn:${local.partition}:sns:*"]
+  }
+  dynamic "statement" {
+    for_each = length(each.value.secrets) > 0 ? [each.value.secrets] : []
+    content {
+      sid       = "Secrets"
+      resources = [for s in statement.value : aws_secret.key[s].arn if s != "y"]
+    }
+  }
+  dynamic "statement" {
+    for_each = each.value.extra && !contains(each.value.secrets, "z") ? [1] : []
+    content {
+      sid = "Extra"
+    }
+  }
+}
+"""
+
+    def test_each_instance_gets_its_own_statements(self) -> None:
+        a = self.statements(self.TF, "a")
+        self.assertEqual([st["sid"] for st in a], ["Logs", "Secrets", "Extra"])
+        self.assertEqual(a[1]["resources"], [cc.Ref('aws_secret.key["x"].arn')])
+        self.assertEqual([st["sid"] for st in self.statements(self.TF, "b")], ["Logs"])
+
+    def test_apply_time_values_stay_symbolic_text(self) -> None:
+        logs = self.statements(self.TF, "b")[0]
+        self.assertEqual(logs["resources"], ['${aws_log_group.f["b"].arn}:*', "arn:${data.aws_partition.current.partition}:sns:*"])
+
+    def test_what_cannot_be_evaluated_is_an_error(self) -> None:
+        for expr in ("var.enabled ? [1] : []", "distinct([1])", "each.value.missing ? [1] : []"):
+            tf = self.TF.replace("each.value.extra && !contains(each.value.secrets, \"z\") ? [1] : []", expr)
+            with self.subTest(expr), self.assertRaises(cc.EvalError):
+                self.statements(tf, "a")
 
 
 class RealRepositoryTest(unittest.TestCase):
