@@ -209,7 +209,7 @@ resource "aws_cloudwatch_metric_alarm" "sms_failures" {
 # Someone is asking for password-reset codes faster than real users ever do (SMS pumping, or
 # a username list being worked through): the global hourly budget refused at least one. The
 # login and sms-code functions write the metric as an embedded-metric-format log line
-# (functions/portal/src/services/challenges.rs, budget_exhausted_metric).
+# (functions/core/src/services/challenges.rs, budget_exhausted_metric).
 resource "aws_cloudwatch_metric_alarm" "reset_sms_budget_exhausted" {
   alarm_name          = "${local.name}-reset-sms-budget-exhausted"
   alarm_description   = "Forgot-password SMS budget (${var.reset_sms_per_hour}/hour, all accounts) used up: resets are refused until the hour passes. Check the login function's logs and the WAF for the source."

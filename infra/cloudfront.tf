@@ -6,7 +6,7 @@
 #
 # HTTP APIs cannot have a web ACL of their own, and their execute-api hostname is guessable,
 # so the functions refuse (404) every request without the origin secret header that only
-# CloudFront adds (functions/portal/src/http/origin.rs, constant-time comparison). The secret is
+# CloudFront adds (functions/http/src/origin.rs, constant-time comparison). The secret is
 # the `origin-verify` key secret (secrets.tf) for the functions and a KeyValueStore entry for
 # CloudFront, both written by the operator (infra/README.md), never by Terraform: it is in no
 # state, plan or code. The WAF logs redact the header. The only route that skips the check is
@@ -16,14 +16,14 @@
 # The viewer's address: behind CloudFront, API Gateway's sourceIp is an edge server's, so the
 # same function also sets x-hk-viewer-ip to the viewer's IP (dropping any copy the viewer
 # sent). The code uses it for its per-IP limits only on requests that carry the matching
-# origin secret (functions/portal/src/http/origin.rs). Headers a viewer-request function sets
+# origin secret (functions/http/src/origin.rs). Headers a viewer-request function sets
 # are part of the viewer request, and the origin request policy (all viewer headers except
 # Host) forwards both to the API.
 
 locals {
   origin_verify_header  = "x-hk-origin-verify"
   origin_verify_kvs_key = "origin-verify"
-  viewer_ip_header      = "x-hk-viewer-ip" # VIEWER_IP_HEADER in functions/portal/src/http/origin.rs
+  viewer_ip_header      = "x-hk-viewer-ip" # VIEWER_IP_HEADER in functions/http/src/origin.rs
   api_origin_id         = "http-api"
   # Auth paths in the tight per-IP class: everything under /v1/auth/ except refresh and
   # logout, which a signed-in browser calls on its own and which check a session credential

@@ -1,6 +1,6 @@
 # Key material, one Secrets Manager secret per purpose, so that each function holds only the
-# keys its routes use (functions/portal/src/security/key_parts.rs; which function loads which
-# is FUNCTION_KEYS in functions/portal/src/lambda.rs, and scripts/check-infra.sh fails when
+# keys its routes use (functions/core/src/security/key_parts.rs; which function loads which
+# is FUNCTION_KEYS in functions/entry/lambda/src/config.rs, and scripts/check-infra.sh fails when
 # environment.tf or iam.tf name another secret for a function):
 #
 #   token-signing       Ed25519 private keys that mint access tokens          sms-code

@@ -2,7 +2,7 @@
 //
 // 1. The origin secret: stamps the request with the secret header, which the API's functions
 //    compare in constant time and without which they answer 404
-//    (functions/portal/src/http/origin.rs). The value lives in the distribution's
+//    (functions/http/src/origin.rs). The value lives in the distribution's
 //    KeyValueStore, written by the operator from the origin-verify secret (infra/README.md),
 //    so it is in neither the Terraform state nor this code.
 // 2. The viewer's address: API Gateway reports CloudFront's edge address as the source IP, so
