@@ -1,17 +1,20 @@
 //! SMS challenges: issue a code, resend it under throttles, verify it with attempt limits.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 
+use super::challenge_rules::{Answer, Opening, ResendRules};
 use super::limits::Limit;
 use crate::app::App;
 use crate::audit::AuditKind;
+use crate::clock::{after, secs};
 use crate::domain::{ChallengeId, MobileNumber, OneTimeCode, Username};
 use crate::error::ServiceError;
 use crate::i18n::Lang;
 use crate::sms::messages;
-use crate::store::records::{challenge_pk, Challenge, ChallengePurpose, Change, CHALLENGE_SK};
+use crate::store::keys::{challenge_pk, decoy_destination_key, CHALLENGE_SK};
+use crate::store::records::{Challenge, ChallengePurpose, Change};
 
 /// What the client is told after a code was sent.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -338,36 +341,37 @@ impl App {
         password_version: Option<u64>,
         language: Lang,
     ) -> Result<(Challenge, OneTimeCode), ServiceError> {
-        let now = self.now();
         let hasher = self.code_hasher()?;
         self.reserve_sms(&purpose, username, destination).await?;
         let id = ChallengeId::generate();
         let code = OneTimeCode::generate();
-        let challenge = Challenge {
-            id: id.clone(),
+        let code_hash = hasher.hash(&id, &code);
+        let opening = Opening {
             purpose,
             username: username.clone(),
             destination: destination.clone(),
-            code_hash: Some(hasher.hash(&id, &code)),
-            code_expires_at: now + self.policy.code_lifetime,
-            last_sent_at: now,
-            resends: 0,
-            failed_attempts: 0,
-            consumed: false,
-            totp: false,
+            answer: Answer::Sms { code_hash },
             password_version,
             language,
         };
+        Ok((self.insert_challenge(id, opening).await?, code))
+    }
+
+    /// Stores a new challenge `id` (a fresh id, so the insert is conditional on its absence):
+    /// the one way every kind of challenge (SMS, app, decoy) comes to be.
+    pub(crate) async fn insert_challenge(&self, id: ChallengeId, opening: Opening) -> Result<Challenge, ServiceError> {
+        let now = self.now();
+        let challenge = Challenge::new(id, opening, now, self.policy.code_lifetime);
         self.repo
             .insert(
-                &challenge_pk(&id),
+                &challenge_pk(&challenge.id),
                 CHALLENGE_SK,
                 &challenge,
                 Some(challenge.code_expires_at),
                 now,
             )
             .await?;
-        Ok((challenge, code))
+        Ok(challenge)
     }
 
     pub(crate) async fn audit_code_sent(&self, challenge: &Challenge, source_ip: Option<&str>) {
@@ -386,8 +390,8 @@ impl App {
         IssuedChallenge {
             challenge_id: challenge.id.clone(),
             phone_hint: challenge.destination.masked(),
-            expires_in: self.policy.code_lifetime,
-            resend_after: self.policy.resend_interval,
+            expires_in: secs(self.policy.code_lifetime),
+            resend_after: secs(self.policy.resend_interval),
         }
     }
 
@@ -398,9 +402,7 @@ impl App {
             .load::<Challenge>(&challenge_pk(id), CHALLENGE_SK, self.now())
             .await?;
         match stored {
-            Some(s) if !s.value.consumed && s.value.failed_attempts < self.policy.code_attempts_per_challenge => {
-                Ok(s.value)
-            }
+            Some(s) if s.value.is_live(self.policy.code_attempts_per_challenge) => Ok(s.value),
             _ => Err(ServiceError::ChallengeGone),
         }
     }
@@ -424,11 +426,10 @@ impl App {
         result
     }
 
-    /// Waits until `forgot_password_min_response_ms` have passed since `started`, so answers
+    /// Waits until `forgot_password_min_response` has passed since `started`, so answers
     /// about password resets take the same time whether or not an SMS was sent.
     pub(crate) async fn pad_to_forgot_floor(&self, started: Instant) {
-        let floor = Duration::from_millis(self.policy.forgot_password_min_response_ms);
-        if let Some(rest) = floor.checked_sub(started.elapsed()) {
+        if let Some(rest) = self.policy.forgot_password_min_response.checked_sub(started.elapsed()) {
             tokio::time::sleep(rest).await;
         }
     }
@@ -436,12 +437,13 @@ impl App {
     async fn resend(&self, challenge: Challenge, source_ip: Option<&str>) -> Result<Resent, ServiceError> {
         let now = self.now();
         let id = &challenge.id;
-        let (interval, max_resends, lifetime) = (
-            self.policy.resend_interval,
-            self.policy.resends_per_challenge,
-            self.policy.code_lifetime,
-        );
-        let decoy = challenge.code_hash.is_none() && !challenge.totp;
+        let rules = ResendRules {
+            interval: self.policy.resend_interval,
+            max_resends: self.policy.resends_per_challenge,
+            lifetime: self.policy.code_lifetime,
+        };
+        let lifetime = secs(rules.lifetime);
+        let decoy = challenge.is_decoy();
         let is_reset = matches!(challenge.purpose, ChallengePurpose::PasswordReset);
         let code = OneTimeCode::generate();
         let code_hash = self.code_hasher()?.hash(id, &code);
@@ -451,35 +453,16 @@ impl App {
         let previous = self
             .repo
             .modify::<Challenge, Challenge, ServiceError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| {
-                let Some(c) = current.filter(|c| !c.consumed && c.failed_attempts < attempts_max) else {
+                let Some(c) = current.filter(|c| c.is_live(attempts_max)) else {
                     return Err(ServiceError::ChallengeGone);
                 };
-                let first_sms = c.totp && c.code_hash.is_none();
-                let since = now - c.last_sent_at;
-                if since < interval && !first_sms {
-                    return Err(ServiceError::ResendTooSoon {
-                        retry_after: (interval - since) as u64,
-                    });
-                }
-                if c.resends >= max_resends && !first_sms {
-                    return Err(ServiceError::ResendLimit {
-                        retry_after: (c.code_expires_at - now).max(1) as u64,
-                    });
-                }
-                let mut next = c.clone();
-                // A decoy stays a decoy: it has no code, so nothing can ever answer it.
-                if c.code_hash.is_some() || c.totp {
-                    next.code_hash = Some(code_hash.clone());
-                }
-                next.code_expires_at = now + lifetime;
-                next.last_sent_at = now;
-                next.resends += u32::from(!first_sms);
+                let next = c.resent(now, rules, &code_hash)?;
                 Ok((Change::Write(next, c.clone()), Some(now + lifetime)))
             })
             .await?;
         let resent = Resent {
             expires_in: lifetime,
-            resend_after: interval,
+            resend_after: secs(rules.interval),
         };
         if decoy {
             // A decoy challenge (unknown user): counts against the same limits, sends nothing,
@@ -550,7 +533,7 @@ impl App {
     /// may be asked for again at once.
     async fn restore_resend_state(&self, id: &ChallengeId, previous: &Challenge) {
         let now = self.now();
-        let lifetime = self.policy.code_lifetime;
+        let lifetime = secs(self.policy.code_lifetime);
         let _ = self
             .repo
             .modify::<Challenge, (), ServiceError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| match current {
@@ -600,22 +583,16 @@ impl App {
                 CHALLENGE_SK,
                 now,
                 |current| {
-                    let Some(c) = current.filter(|c| !c.consumed && c.failed_attempts < max) else {
+                    let Some(c) = current.filter(|c| c.is_live(max)) else {
                         return Err(ServiceError::ChallengeGone);
                     };
                     let right = c
                         .code_hash
                         .as_deref()
                         .is_some_and(|stored| codes.matches(id, code, stored));
-                    let mut next = c.clone();
-                    if right {
-                        next.consumed = true;
-                        Ok((Change::Write(next.clone(), Ok(next)), Some(c.code_expires_at)))
-                    } else {
-                        next.failed_attempts += 1;
-                        let left = max - next.failed_attempts;
-                        Ok((Change::Write(next, Err(left)), Some(c.code_expires_at)))
-                    }
+                    let (next, outcome) = c.answered(right, max);
+                    let result = outcome.map(|()| next.clone());
+                    Ok((Change::Write(next, result), Some(c.code_expires_at)))
                 },
             )
             .await;
@@ -659,7 +636,7 @@ impl App {
             .audit(username, AuditKind::CodeFailed, source_ip, detail, now)
             .await;
         if slot >= self.policy.code_failures_per_account_hour {
-            let until = now + self.policy.code_lock_seconds;
+            let until = after(now, self.policy.code_lock);
             let started = match self.repo.lock(scope.lock_scope(), username.as_str(), until, now).await {
                 Ok(started) => started,
                 Err(e) => return e.into(),
@@ -677,18 +654,11 @@ impl App {
                     .await;
             }
             return ServiceError::CodeEntryLocked {
-                retry_after: self.policy.code_lock_seconds as u64,
+                retry_after: self.policy.code_lock.as_secs(),
             };
         }
         ServiceError::InvalidCode { attempts_left }
     }
-}
-
-/// The per-number SMS limit key of a decoy challenge: one stand-in "number" per typed username,
-/// so a username without an account runs into the per-number limit after as many requests as
-/// one with an account.
-pub(crate) fn decoy_destination_key(username: &Username) -> String {
-    format!("decoy#{username}")
 }
 
 fn purpose_name(p: &ChallengePurpose) -> &'static str {

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
+use crate::store::keys;
 use crate::store::records::{Change, Repo};
 use crate::store::StoreError;
 
@@ -93,7 +94,7 @@ fn retry_after(live: &[UnixTime], limit: &Limit, now: UnixTime) -> u64 {
 }
 
 fn limit_pk(limit: &Limit, key: &str) -> String {
-    format!("LIMIT#{}#{key}", limit.scope)
+    keys::limit_pk(limit.scope, key)
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -105,7 +106,9 @@ pub struct FailureStreak {
 impl Repo {
     /// Whether one more hit would stay within the limit (writes nothing).
     pub async fn limit_check(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<Allowance, StoreError> {
-        let log = self.load::<HitLog>(&limit_pk(limit, key), "LOG", now).await?;
+        let log = self
+            .load::<HitLog>(&limit_pk(limit, key), keys::LIMIT_LOG_SK, now)
+            .await?;
         let live = HitLog::current(log.as_ref().map(|l| &l.value), limit, now).hits;
         Ok(if live.len() >= limit.max {
             Err(retry_after(&live, limit, now))
@@ -116,7 +119,7 @@ impl Repo {
 
     /// Counts one hit, whatever the count.
     pub async fn limit_record(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<usize, StoreError> {
-        self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+        self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), keys::LIMIT_LOG_SK, now, |log| {
             let mut log = HitLog::current(log, limit, now);
             log.hits.push(now);
             // Only the newest `max` hits can ever matter.
@@ -142,20 +145,25 @@ impl Repo {
         key: &str,
         now: UnixTime,
     ) -> Result<Result<usize, u64>, StoreError> {
-        self.modify::<HitLog, Result<usize, u64>, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
-            let mut log = HitLog::current(log, limit, now);
-            if log.hits.len() >= limit.max {
-                let wait = retry_after(&log.hits, limit, now);
-                return Ok((Change::Keep(Err(wait)), None));
-            }
-            if log.hits.len() + log.pending.len() >= limit.max {
-                return Ok((Change::Keep(Err(1)), None));
-            }
-            log.hits.push(now);
-            let count = log.hits.len();
-            let expires = log.expires(limit, now);
-            Ok((Change::Write(log, Ok(count)), Some(expires)))
-        })
+        self.modify::<HitLog, Result<usize, u64>, StoreError, _>(
+            &limit_pk(limit, key),
+            keys::LIMIT_LOG_SK,
+            now,
+            |log| {
+                let mut log = HitLog::current(log, limit, now);
+                if log.hits.len() >= limit.max {
+                    let wait = retry_after(&log.hits, limit, now);
+                    return Ok((Change::Keep(Err(wait)), None));
+                }
+                if log.hits.len() + log.pending.len() >= limit.max {
+                    return Ok((Change::Keep(Err(1)), None));
+                }
+                log.hits.push(now);
+                let count = log.hits.len();
+                let expires = log.expires(limit, now);
+                Ok((Change::Write(log, Ok(count)), Some(expires)))
+            },
+        )
         .await
     }
 
@@ -167,7 +175,7 @@ impl Repo {
     /// o'clock) wait for each other instead of being refused. Every `Reserved` must be settled
     /// with [`Repo::limit_settle`].
     pub async fn limit_reserve(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<Reservation, StoreError> {
-        self.modify::<HitLog, Reservation, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+        self.modify::<HitLog, Reservation, StoreError, _>(&limit_pk(limit, key), keys::LIMIT_LOG_SK, now, |log| {
             let mut log = HitLog::current(log, limit, now);
             if log.hits.len() >= limit.max {
                 return Ok((
@@ -225,7 +233,7 @@ impl Repo {
         counts: bool,
         now: UnixTime,
     ) -> Result<usize, StoreError> {
-        self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+        self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), keys::LIMIT_LOG_SK, now, |log| {
             let mut log = HitLog::current(log, limit, now);
             let Some(index) = log.pending.iter().position(|p| p.id == id.0) else {
                 let hits = log.hits.len();
@@ -244,7 +252,7 @@ impl Repo {
 
     /// Gives back the most recent hit (an SMS that could not be sent after all).
     pub async fn limit_release(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<(), StoreError> {
-        self.modify::<HitLog, (), StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+        self.modify::<HitLog, (), StoreError, _>(&limit_pk(limit, key), keys::LIMIT_LOG_SK, now, |log| {
             if log.is_none() {
                 return Ok((Change::Keep(()), None));
             }
@@ -259,8 +267,7 @@ impl Repo {
     /// Locks `key` until `until` (or keeps a later lock). `true` when no lock was in force, so
     /// parallel callers that all reach a limit record one lockout between them, not one each.
     pub async fn lock(&self, scope: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<bool, StoreError> {
-        let pk = format!("LOCK#{scope}#{key}");
-        self.modify::<UnixTime, bool, StoreError, _>(&pk, "LOCK", now, |current| {
+        self.modify::<UnixTime, bool, StoreError, _>(&keys::lock_pk(scope, key), keys::LOCK_SK, now, |current| {
             let started = current.is_none();
             let until = current.map_or(until, |c| (*c).max(until));
             Ok((Change::Write(until, started), Some(until)))
@@ -271,14 +278,14 @@ impl Repo {
     /// Seconds left on a lock, if one is in force.
     pub async fn locked(&self, scope: &str, key: &str, now: UnixTime) -> Result<Option<u64>, StoreError> {
         let lock = self
-            .load::<UnixTime>(&format!("LOCK#{scope}#{key}"), "LOCK", now)
+            .load::<UnixTime>(&keys::lock_pk(scope, key), keys::LOCK_SK, now)
             .await?;
         Ok(lock.map(|l| (l.value - now).max(1) as u64))
     }
 
     pub async fn failure_streak(&self, key: &str, now: UnixTime) -> Result<FailureStreak, StoreError> {
         Ok(self
-            .load::<FailureStreak>(&format!("LIMIT#pwfail#{key}"), "STREAK", now)
+            .load::<FailureStreak>(&keys::password_streak_pk(key), keys::STREAK_SK, now)
             .await?
             .map(|s| s.value)
             .unwrap_or_default())
@@ -294,15 +301,15 @@ impl Repo {
         &self,
         key: &str,
         now: UnixTime,
-        backoff: impl Fn(u32) -> i64,
+        backoff: impl Fn(u32) -> std::time::Duration,
     ) -> Result<Result<FailureStreak, u64>, StoreError> {
         self.modify::<FailureStreak, Result<FailureStreak, u64>, StoreError, _>(
-            &format!("LIMIT#pwfail#{key}"),
-            "STREAK",
+            &keys::password_streak_pk(key),
+            keys::STREAK_SK,
             now,
             |s| {
                 let current = s.cloned().unwrap_or_default();
-                let until = current.last_at + backoff(current.count);
+                let until = crate::clock::after(current.last_at, backoff(current.count));
                 if current.count > 0 && now < until {
                     return Ok((Change::Keep(Err((until - now) as u64)), None));
                 }
@@ -320,7 +327,7 @@ impl Repo {
     /// backoff runs from when the failure was known, not from before the password was hashed.
     /// A streak cleared meanwhile (a right password) stays cleared.
     pub async fn failure_streak_touch(&self, key: &str, now: UnixTime) -> Result<(), StoreError> {
-        self.modify::<FailureStreak, (), StoreError, _>(&format!("LIMIT#pwfail#{key}"), "STREAK", now, |s| {
+        self.modify::<FailureStreak, (), StoreError, _>(&keys::password_streak_pk(key), keys::STREAK_SK, now, |s| {
             Ok(match s {
                 Some(s) if s.last_at < now => (
                     Change::Write(
@@ -339,7 +346,7 @@ impl Repo {
     }
 
     pub async fn failure_streak_clear(&self, key: &str, now: UnixTime) -> Result<(), StoreError> {
-        self.modify::<FailureStreak, (), StoreError, _>(&format!("LIMIT#pwfail#{key}"), "STREAK", now, |_| {
+        self.modify::<FailureStreak, (), StoreError, _>(&keys::password_streak_pk(key), keys::STREAK_SK, now, |_| {
             Ok((Change::Delete(()), None))
         })
         .await
@@ -451,7 +458,7 @@ mod tests {
     async fn streak_reservation_counts_before_the_check_and_refuses_inside_the_backoff() {
         let r = repo();
         // Two free attempts, then one second per failure.
-        let backoff = |n: u32| if n < 2 { 0 } else { i64::from(n) - 1 };
+        let backoff = |n: u32| std::time::Duration::from_secs(if n < 2 { 0 } else { u64::from(n) - 1 });
         let reserve = |at: UnixTime| {
             let r = r.clone();
             async move {

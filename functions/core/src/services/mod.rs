@@ -2,6 +2,7 @@
 
 pub mod account_view;
 pub mod admin;
+pub mod challenge_rules;
 pub mod challenges;
 pub mod limits;
 pub mod login;

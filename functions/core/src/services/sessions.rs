@@ -10,10 +10,8 @@ use crate::domain::{SessionId, Username};
 use crate::error::ServiceError;
 use crate::security::tokens::TokenError;
 use crate::security::{ct_eq, random_token, sha256_hex};
-use crate::store::records::{
-    account_pk, session_index_sk, session_pk, Account, Challenge, ChallengePurpose, Change, Session, PROFILE_SK,
-    SESSION_SK,
-};
+use crate::store::keys::{account_pk, session_index_sk, session_pk, PROFILE_SK, SESSION_INDEX_PREFIX, SESSION_SK};
+use crate::store::records::{Account, Challenge, ChallengePurpose, Change, Session};
 use crate::store::{Condition, WriteOp};
 
 /// The refresh cookie's value: `<session id>.<generation>.<family>.<secret>`.
@@ -222,7 +220,7 @@ impl App {
             refresh_generation: refresh.generation,
             created_at: now,
             last_used_at: now,
-            absolute_expires_at: now + self.policy.session_absolute_lifetime,
+            absolute_expires_at: crate::clock::after(now, self.policy.session_absolute_lifetime),
             remember_me,
             revoked_at: None,
             password_change_required: Some(account.password_change_required),
@@ -259,7 +257,7 @@ impl App {
             .await;
         Ok(Tokens {
             access_token: self.access_token(&session, now)?,
-            expires_in: self.policy.access_token_lifetime,
+            expires_in: crate::clock::secs(self.policy.access_token_lifetime),
             cookie_max_age: self.cookie_max_age(&session, now),
             refresh,
             session,
@@ -328,7 +326,7 @@ impl App {
                     .await;
                 Ok(Tokens {
                     access_token: self.access_token(&session, now)?,
-                    expires_in: self.policy.access_token_lifetime,
+                    expires_in: crate::clock::secs(self.policy.access_token_lifetime),
                     cookie_max_age: self.cookie_max_age(&session, now),
                     refresh: next,
                     session,
@@ -505,10 +503,14 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<usize, ServiceError> {
         let now = self.now();
-        let index = self.repo.items().query(&account_pk(username), "SESSION#", now).await?;
+        let index = self
+            .repo
+            .items()
+            .query(&account_pk(username), SESSION_INDEX_PREFIX, now)
+            .await?;
         let mut revoked = 0;
         for entry in index {
-            let Some(raw) = entry.sk.strip_prefix("SESSION#") else {
+            let Some(raw) = entry.sk.strip_prefix(SESSION_INDEX_PREFIX) else {
                 continue;
             };
             let Ok(id) = SessionId::parse(raw) else {

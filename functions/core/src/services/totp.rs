@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use totp_rs::{Algorithm, Builder, Totp};
 
+use super::challenge_rules::{Answer, Opening};
 use super::challenges::{CodeScope, IssuedChallenge};
 use super::limits::Limit;
 use crate::app::App;
@@ -30,13 +31,10 @@ use crate::security::ct_eq;
 use crate::security::secretbox::{Sealed, SecretBox};
 use crate::services::admin::AdminError;
 use crate::sms::messages;
-use crate::store::records::{
-    account_pk, challenge_pk, to_item, Account, Challenge, ChallengePurpose, Change, CHALLENGE_SK,
-};
+use crate::store::keys::{account_pk, challenge_pk, CHALLENGE_SK, TOTP_SK};
+use crate::store::records::{to_item, Account, Challenge, ChallengePurpose, Change};
 use crate::store::{Condition, StoreError, WriteOp};
 
-/// Sort key of the authenticator-app record under `ACCOUNT#<username>`.
-pub const TOTP_SK: &str = "TOTP";
 /// The issuer authenticator apps show next to the account name.
 pub const ISSUER: &str = "Norsk Helsenett Hjemmekontor";
 pub const STEP_SECONDS: i64 = 30;
@@ -162,10 +160,6 @@ fn associated_data(username: &Username) -> Vec<u8> {
     format!("hjemmekontor-totp-v1:{username}").into_bytes()
 }
 
-fn totp_pk(username: &Username) -> String {
-    account_pk(username)
-}
-
 /// A write of `value` conditional on the record still being at `read_version`.
 fn versioned_put<T: Serialize>(
     pk: &str,
@@ -214,7 +208,7 @@ impl App {
     pub async fn totp_record(&self, username: &Username) -> Result<Option<TotpRecord>, ServiceError> {
         Ok(self
             .repo
-            .load::<TotpRecord>(&totp_pk(username), TOTP_SK, self.now())
+            .load::<TotpRecord>(&account_pk(username), TOTP_SK, self.now())
             .await?
             .map(|s| s.value))
     }
@@ -281,7 +275,7 @@ impl App {
             failed_attempts: 0,
         };
         self.repo
-            .modify::<TotpRecord, (), ServiceError, _>(&totp_pk(username), TOTP_SK, now, |current| {
+            .modify::<TotpRecord, (), ServiceError, _>(&account_pk(username), TOTP_SK, now, |current| {
                 let mut next = current.cloned().unwrap_or_default();
                 next.pending = Some(pending.clone());
                 Ok((Change::Write(next, ()), None))
@@ -320,7 +314,7 @@ impl App {
         }
         let outcome = self
             .repo
-            .modify::<TotpRecord, Confirmed, ServiceError, _>(&totp_pk(username), TOTP_SK, now, |current| {
+            .modify::<TotpRecord, Confirmed, ServiceError, _>(&account_pk(username), TOTP_SK, now, |current| {
                 let Some(record) = current else {
                     return Err(ServiceError::TotpEnrolmentGone);
                 };
@@ -436,7 +430,7 @@ impl App {
 
     async fn admin_account(&self, username: &Username) -> Result<Account, AdminError> {
         self.repo
-            .load::<Account>(&account_pk(username), crate::store::records::PROFILE_SK, self.now())
+            .load::<Account>(&account_pk(username), crate::store::keys::PROFILE_SK, self.now())
             .await?
             .map(|s| s.value)
             .ok_or_else(|| AdminError::NoSuchAccount(username.to_string()))
@@ -445,12 +439,17 @@ impl App {
     /// Deletes the record; `None` if there was none, else whether it had an active authenticator.
     async fn delete_totp(&self, username: &Username) -> Result<Option<bool>, ServiceError> {
         self.repo
-            .modify::<TotpRecord, Option<bool>, ServiceError, _>(&totp_pk(username), TOTP_SK, self.now(), |current| {
-                Ok(match current {
-                    None => (Change::Keep(None), None),
-                    Some(r) => (Change::Delete(Some(r.active.is_some())), None),
-                })
-            })
+            .modify::<TotpRecord, Option<bool>, ServiceError, _>(
+                &account_pk(username),
+                TOTP_SK,
+                self.now(),
+                |current| {
+                    Ok(match current {
+                        None => (Change::Keep(None), None),
+                        Some(r) => (Change::Delete(Some(r.active.is_some())), None),
+                    })
+                },
+            )
             .await
     }
 
@@ -491,35 +490,19 @@ impl App {
         if let Err(wait) = self.repo.limit_acquire(&opened, account.username.as_str(), now).await? {
             return Err(ServiceError::TooManyAttempts { retry_after: wait });
         }
-        let id = ChallengeId::generate();
-        let challenge = Challenge {
-            id: id.clone(),
+        let opening = Opening {
             purpose: ChallengePurpose::Login { remember_me },
             username: account.username.clone(),
             destination: account.mobile.clone(),
-            code_hash: None,
-            code_expires_at: now + self.policy.code_lifetime,
-            last_sent_at: now,
-            resends: 0,
-            failed_attempts: 0,
-            consumed: false,
-            totp: true,
+            answer: Answer::App,
             password_version: Some(account.password_version),
             language: account.language,
         };
-        self.repo
-            .insert(
-                &challenge_pk(&id),
-                CHALLENGE_SK,
-                &challenge,
-                Some(challenge.code_expires_at),
-                now,
-            )
-            .await?;
+        let challenge = self.insert_challenge(ChallengeId::generate(), opening).await?;
         Ok(IssuedChallenge {
-            challenge_id: id,
+            challenge_id: challenge.id,
             phone_hint: account.mobile.masked(),
-            expires_in: self.policy.code_lifetime,
+            expires_in: crate::clock::secs(self.policy.code_lifetime),
             resend_after: 0,
         })
     }
@@ -576,7 +559,7 @@ impl App {
     ) -> Result<TotpAttempt, ServiceError> {
         let now = self.now();
         let max = self.policy.code_attempts_per_challenge;
-        let (challenge_key, record_key) = (challenge_pk(id), totp_pk(username));
+        let (challenge_key, record_key) = (challenge_pk(id), account_pk(username));
         for _ in 0..MAX_RETRIES {
             let Some(stored) = self.repo.load::<Challenge>(&challenge_key, CHALLENGE_SK, now).await? else {
                 return Err(ServiceError::ChallengeGone);
