@@ -279,7 +279,7 @@ async fn parallel_rate_limit_hits_are_all_counted(store: Arc<dyn ItemStore>) {
         .collect();
     let mut granted = 0;
     for task in tasks {
-        granted += usize::from(task.await.expect("task").expect("acquire").is_ok());
+        granted += usize::from(task.await.expect("task").expect("acquire").is_allowed());
     }
     assert_eq!(
         granted, 4,

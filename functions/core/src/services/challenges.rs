@@ -5,7 +5,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::challenge_rules::{Answer, Opening, ResendRules};
-use super::limits::Limit;
+use super::limits::{Allowance, Limit};
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::clock::{after, secs};
@@ -207,14 +207,14 @@ impl App {
         let limits = self.sms_limits(purpose, account_key, destination_key);
         for (i, (limit, key)) in limits.iter().enumerate() {
             let refused = match self.repo.limit_acquire(limit, key, now).await {
-                Ok(Ok(())) => continue,
+                Ok(Allowance::Allowed) => continue,
                 // A budget of every caller together is a spend ceiling, not this caller's limit.
-                Ok(Err(wait)) if *key == GLOBAL_KEY => {
+                Ok(Allowance::Wait(wait)) if *key == GLOBAL_KEY => {
                     println!("{}", budget_exhausted_metric(limit.scope, now));
                     tracing::warn!(budget = limit.scope, retry_after = wait, "shared SMS budget used up");
                     ServiceError::SmsBudgetExhausted { retry_after: wait }
                 }
-                Ok(Err(wait)) => ServiceError::SmsLimit { retry_after: wait },
+                Ok(Allowance::Wait(wait)) => ServiceError::SmsLimit { retry_after: wait },
                 Err(e) => e.into(),
             };
             for (limit, key) in limits[..i].iter().rev() {

@@ -4,6 +4,7 @@ pub mod account_view;
 pub mod admin;
 pub mod challenge_rules;
 pub mod challenges;
+pub mod limit_windows;
 pub mod limits;
 pub mod login;
 pub mod password;

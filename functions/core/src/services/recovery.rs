@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::challenge_rules::{Answer, Opening};
 use super::challenges::CodeScope;
-use super::limits::Limit;
+use super::limits::{Allowance, Limit};
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::domain::{ChallengeId, MobileNumber, NewPassword, OneTimeCode, Password, Username};
@@ -58,7 +58,7 @@ impl App {
     ) -> Result<ChallengeId, ServiceError> {
         let now = self.now();
         if let Some(ip) = source_ip {
-            if let Err(wait) = self.repo.limit_acquire(&self.forgot_requests_per_ip(), ip, now).await? {
+            if let Allowance::Wait(wait) = self.repo.limit_acquire(&self.forgot_requests_per_ip(), ip, now).await? {
                 return Err(ServiceError::TooManyAttempts { retry_after: wait });
             }
         }

@@ -21,7 +21,7 @@ use totp_rs::{Algorithm, Builder, Totp};
 
 use super::challenge_rules::{Answer, Opening};
 use super::challenges::{CodeScope, IssuedChallenge};
-use super::limits::Limit;
+use super::limits::{Allowance, Limit};
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::clock::UnixTime;
@@ -487,7 +487,7 @@ impl App {
             max: self.policy.totp_challenges_per_account_hour,
             window: 3600,
         };
-        if let Err(wait) = self.repo.limit_acquire(&opened, account.username.as_str(), now).await? {
+        if let Allowance::Wait(wait) = self.repo.limit_acquire(&opened, account.username.as_str(), now).await? {
             return Err(ServiceError::TooManyAttempts { retry_after: wait });
         }
         let opening = Opening {
