@@ -11,7 +11,7 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::challenge_rules::{Answer, Opening};
-use super::challenges::CodeScope;
+use super::code_budgets::CodeScope;
 use super::limits::{Allowance, Limit};
 use crate::app::App;
 use crate::audit::AuditKind;
