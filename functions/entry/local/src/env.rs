@@ -156,7 +156,7 @@ pub async fn ensure_demo_account(app: &App, data_dir: &Path) -> anyhow::Result<D
             .repo
             .load::<portal_core::store::records::Account>(
                 &portal_core::store::keys::account_pk(&username),
-                portal_core::store::records::PROFILE_SK,
+                portal_core::store::keys::PROFILE_SK,
                 app.now(),
             )
             .await?
