@@ -10,15 +10,15 @@
 
 locals {
   # The partition-key prefixes each function's code touches (dynamodb:LeadingKeys), from the
-  # key builders in functions/core/src: ACCOUNT# (store/records.rs: profile, TOTP record,
-  # session index), CHALLENGE# and SESSION# (records.rs), LIMIT# and LOCK#
-  # (services/limits.rs), AUDIT# and DECOY# (audit.rs), OIDC# (buypass/flow.rs), SERIAL…
-  # (buypass/registry.rs: the registry; every registry key, by serial or by issuer + serial
-  # and any index record, starts with SERIAL). OUTBOX and GATEWAY_EVENTS are local-only.
+  # one module that builds every key, functions/core/src/store/keys.rs: ACCOUNT# (profile,
+  # TOTP record, session index), CHALLENGE#, SESSION#, LIMIT# (limits and password backoff),
+  # LOCK#, AUDIT# and DECOY# (audit events and their stand-ins), OIDC# (Buypass login state),
+  # SERIAL… (the registry: every registry key, by serial or by issuer + serial and any index
+  # record, starts with SERIAL). OUTBOX and GATEWAY_EVENTS are local-only.
   # buypass re-authenticates with the password on start (failed-login counters: LIMIT#, LOCK#);
   # account reads the registry for the card status of GET /v1/account (SERIAL…).
-  # functions/http/tests/api/contract.rs (leading_keys) drives each function's routes and fails
-  # when its code touches a prefix that is not listed here.
+  # functions/http/tests/api/contract.rs drives each function's routes and fails when its
+  # code touches a prefix that is not listed here.
   #
   # LeadingKeys does not constrain Scan (a Scan has no partition key to compare), so the
   # activation sweep's Scan in serial-activation reads the whole table; only that role has it.

@@ -55,7 +55,7 @@ impl App {
                 signing,
                 &settings.token_issuer,
                 &settings.token_audience,
-                parts.policy.access_token_lifetime,
+                crate::clock::secs(parts.policy.access_token_lifetime),
             )?),
             (None, Some(public)) => AccessTokenKeys::VerifyOnly(TokenVerifier::new(
                 public,

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::clock::{rfc3339, UnixTime};
 use crate::domain::Username;
+use crate::store::keys;
 use crate::store::records::{to_item, Repo};
 use crate::store::Condition;
 
@@ -78,8 +79,8 @@ impl Repo {
             source_ip: source_ip.map(str::to_owned),
             detail,
         };
-        let sk = format!("{now:012}#{}", crate::security::random_token(6));
-        let result = match to_item(&format!("AUDIT#{username}"), &sk, &event, Some(now + RETENTION)) {
+        let sk = keys::audit_sk(now, &crate::security::random_token(6));
+        let result = match to_item(&keys::audit_pk(username), &sk, &event, Some(now + RETENTION)) {
             Ok(item) => self.items().put(item, Condition::Absent, now).await,
             Err(e) => Err(e),
         };
@@ -102,8 +103,13 @@ impl Repo {
             source_ip: None,
             detail: Value::Null,
         };
-        let sk = format!("{now:012}#{}", crate::security::random_token(6));
-        let result = match to_item(&format!("DECOY#{key}"), &sk, &event, Some(now + STAND_IN_LIFETIME)) {
+        let sk = keys::audit_sk(now, &crate::security::random_token(6));
+        let result = match to_item(
+            &keys::audit_stand_in_pk(key),
+            &sk,
+            &event,
+            Some(now + STAND_IN_LIFETIME),
+        ) {
             Ok(item) => self.items().put(item, Condition::Absent, now).await,
             Err(e) => Err(e),
         };
@@ -118,7 +124,7 @@ impl Repo {
         username: &Username,
         now: UnixTime,
     ) -> Result<Vec<AuditEvent>, crate::store::StoreError> {
-        let items = self.items().query(&format!("AUDIT#{username}"), "", now).await?;
+        let items = self.items().query(&keys::audit_pk(username), "", now).await?;
         Ok(items
             .into_iter()
             .filter_map(|i| serde_json::from_value(i.data).ok())

@@ -2,9 +2,21 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Seconds since the Unix epoch. Every rule in the portal works at one-second resolution.
 pub type UnixTime = i64;
+
+/// Whole seconds of a duration, for arithmetic with [`UnixTime`] (saturating: a duration past
+/// `i64::MAX` seconds is "forever").
+pub fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The moment `d` after `at`.
+pub fn after(at: UnixTime, d: Duration) -> UnixTime {
+    at.saturating_add(secs(d))
+}
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> UnixTime;

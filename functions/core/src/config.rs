@@ -1,13 +1,18 @@
 //! Configuration: the policy numbers of DESIGN §3 and the deployment settings.
 
+use std::time::Duration;
+
+const MINUTE: Duration = Duration::from_secs(60);
+const HOUR: Duration = Duration::from_secs(3600);
+
 /// Every number the security rules use, in one place. Defaults are DESIGN §3.
 #[derive(Debug, Clone)]
 pub struct Policy {
-    pub code_lifetime: i64,
+    pub code_lifetime: Duration,
     pub code_attempts_per_challenge: u32,
     pub code_failures_per_account_hour: usize,
-    pub code_lock_seconds: i64,
-    pub resend_interval: i64,
+    pub code_lock: Duration,
+    pub resend_interval: Duration,
     pub resends_per_challenge: u32,
     pub sms_per_account_hour: usize,
     /// Forgot-password SMS (codes and resends) per account and hour. Counted apart from
@@ -28,25 +33,25 @@ pub struct Policy {
     /// not bound how many can be opened; this does.
     pub totp_challenges_per_account_hour: usize,
     pub password_failures_before_backoff: u32,
-    pub password_backoff_cap: i64,
+    pub password_backoff_cap: Duration,
     pub ip_failures_per_window: usize,
-    pub ip_failure_window: i64,
-    pub access_token_lifetime: i64,
-    pub session_idle_timeout: i64,
-    pub session_absolute_lifetime: i64,
+    pub ip_failure_window: Duration,
+    pub access_token_lifetime: Duration,
+    pub session_idle_timeout: Duration,
+    pub session_absolute_lifetime: Duration,
     /// Forgot-password answers take at least this long whether or not the account exists, so
     /// the time an SMS takes to send does not tell accounts apart.
-    pub forgot_password_min_response_ms: u64,
+    pub forgot_password_min_response: Duration,
 }
 
 impl Default for Policy {
     fn default() -> Self {
         Self {
-            code_lifetime: 5 * 60,
+            code_lifetime: MINUTE.saturating_mul(5),
             code_attempts_per_challenge: 5,
             code_failures_per_account_hour: 20,
-            code_lock_seconds: 3600,
-            resend_interval: 30,
+            code_lock: HOUR,
+            resend_interval: Duration::from_secs(30),
             resends_per_challenge: 3,
             sms_per_account_hour: 10,
             reset_sms_per_account_hour: 3,
@@ -56,29 +61,29 @@ impl Default for Policy {
             forgot_requests_per_ip_hour: 10,
             totp_challenges_per_account_hour: 10,
             password_failures_before_backoff: 5,
-            password_backoff_cap: 15 * 60,
+            password_backoff_cap: MINUTE.saturating_mul(15),
             ip_failures_per_window: 30,
-            ip_failure_window: 10 * 60,
-            access_token_lifetime: 15 * 60,
-            session_idle_timeout: 30 * 60,
-            session_absolute_lifetime: 12 * 3600,
-            forgot_password_min_response_ms: 400,
+            ip_failure_window: MINUTE.saturating_mul(10),
+            access_token_lifetime: MINUTE.saturating_mul(15),
+            session_idle_timeout: MINUTE.saturating_mul(30),
+            session_absolute_lifetime: HOUR.saturating_mul(12),
+            forgot_password_min_response: Duration::from_millis(400),
         }
     }
 }
 
 impl Policy {
-    /// Seconds to wait after `failures` consecutive wrong passwords: none for the first few,
-    /// then 1, 2, 4… seconds, capped.
-    pub fn password_backoff(&self, failures: u32) -> i64 {
+    /// How long to wait after `failures` consecutive wrong passwords: nothing for the first
+    /// few, then 1, 2, 4… seconds, capped.
+    pub fn password_backoff(&self, failures: u32) -> Duration {
         if failures < self.password_failures_before_backoff {
-            return 0;
+            return Duration::ZERO;
         }
         let exponent = failures - self.password_failures_before_backoff;
         if exponent >= 30 {
             return self.password_backoff_cap;
         }
-        (1i64 << exponent).min(self.password_backoff_cap)
+        Duration::from_secs(1 << exponent).min(self.password_backoff_cap)
     }
 }
 
@@ -142,12 +147,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_default_policy_is_design_section_3_in_seconds() {
+        let p = Policy::default();
+        let seconds = [
+            p.code_lifetime,
+            p.code_lock,
+            p.resend_interval,
+            p.password_backoff_cap,
+            p.ip_failure_window,
+            p.access_token_lifetime,
+            p.session_idle_timeout,
+            p.session_absolute_lifetime,
+        ]
+        .map(|d| d.as_secs());
+        assert_eq!(seconds, [300, 3600, 30, 900, 600, 900, 1800, 43_200]);
+        assert_eq!(p.forgot_password_min_response.as_millis(), 400);
+    }
+
+    #[test]
     fn backoff_curve_doubles_from_the_fifth_failure_and_caps_at_15_minutes() {
         let p = Policy::default();
-        let curve: Vec<i64> = (0..16).map(|n| p.password_backoff(n)).collect();
+        let curve: Vec<u64> = (0..16).map(|n| p.password_backoff(n).as_secs()).collect();
         assert_eq!(&curve[..10], &[0, 0, 0, 0, 0, 1, 2, 4, 8, 16]);
-        assert_eq!(p.password_backoff(14), 512);
-        assert_eq!(p.password_backoff(15), 900);
-        assert_eq!(p.password_backoff(u32::MAX), 900);
+        assert_eq!(p.password_backoff(14).as_secs(), 512);
+        assert_eq!(p.password_backoff(15).as_secs(), 900);
+        assert_eq!(p.password_backoff(u32::MAX).as_secs(), 900);
     }
 }

@@ -234,7 +234,8 @@ impl TestApp {
     /// `POST /v1/homeoffice/buypass/start` would: `state` in the URL, bound to the browser
     /// cookie `browser_cookie`. For callback tests that skip the provider's login page.
     pub async fn insert_buypass_state(&self, username: Username, state: &str, browser_cookie: &str) {
-        use portal_core::buypass::flow::{state_pk, LoginState, STATE_LIFETIME, STATE_SK};
+        use portal_core::buypass::flow::{LoginState, STATE_LIFETIME};
+        use portal_core::store::keys::{oidc_state_pk, OIDC_STATE_SK};
         let now = self.app.now();
         let login = LoginState {
             username,
@@ -245,7 +246,13 @@ impl TestApp {
         };
         self.app
             .repo
-            .insert(&state_pk(state), STATE_SK, &login, Some(now + STATE_LIFETIME), now)
+            .insert(
+                &oidc_state_pk(state),
+                OIDC_STATE_SK,
+                &login,
+                Some(now + STATE_LIFETIME),
+                now,
+            )
             .await
             .unwrap_or_else(|e| panic!("storing the Buypass state: {e}"));
     }

@@ -19,7 +19,8 @@ use portal_core::services::admin::NewAccount;
 use portal_core::services::limits::Limit;
 use portal_core::sms::messages;
 use portal_core::sms::{SmsError, SmsSender};
-use portal_core::store::records::{account_pk, ChallengePurpose, PROFILE_SK};
+use portal_core::store::keys::{account_pk, PROFILE_SK, SESSION_INDEX_PREFIX};
+use portal_core::store::records::ChallengePurpose;
 use portal_core::store::{Condition, ItemStore};
 
 /// How many callers race in each check. Below the repositories' retry budget, so every loser
@@ -197,7 +198,7 @@ async fn parallel_verifies_of_the_right_code_open_exactly_one_session(store: Arc
     let index = app
         .repo
         .items()
-        .query(&account_pk(&username), "SESSION#", app.now())
+        .query(&account_pk(&username), SESSION_INDEX_PREFIX, app.now())
         .await
         .expect("session index");
     assert_eq!(index.len(), 1, "exactly one session stored for the account");
@@ -278,7 +279,7 @@ async fn parallel_rate_limit_hits_are_all_counted(store: Arc<dyn ItemStore>) {
         .collect();
     let mut granted = 0;
     for task in tasks {
-        granted += usize::from(task.await.expect("task").expect("acquire").is_ok());
+        granted += usize::from(task.await.expect("task").expect("acquire").is_allowed());
     }
     assert_eq!(
         granted, 4,

@@ -33,7 +33,8 @@ use e2e::{Portal, PASSWORD};
 use futures::stream::{self, StreamExt};
 use portal_core::audit::{AuditEvent, AuditKind};
 use portal_core::domain::Username;
-use portal_core::store::records::{account_pk, Repo};
+use portal_core::store::keys::account_pk;
+use portal_core::store::records::Repo;
 use portal_core::store::ItemStore;
 use serde_json::{json, Value};
 

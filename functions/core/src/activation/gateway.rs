@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::buypass::registry::CardKey;
 use crate::clock::{rfc3339, Clock, UnixTime};
+use crate::store::keys::{log_sk, GATEWAY_EVENTS_PK as EVENTS_PK, GATEWAY_EVENT_SK_PREFIX};
 use crate::store::{Condition, Item, ItemStore, StoreError};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -92,7 +93,6 @@ impl GatewayEvents for SnsGatewayEvents {
     }
 }
 
-const EVENTS_PK: &str = "GATEWAY_EVENTS";
 const KEEP_SECONDS: i64 = 7 * 24 * 3600;
 
 /// Local: events are stored (every process on the data dir sees them; `GET /dev/gateway/events`
@@ -110,7 +110,10 @@ impl LocalGatewayEvents {
 
     /// Oldest first.
     pub async fn list(&self) -> Result<Vec<GatewayEvent>, StoreError> {
-        let items = self.store.query(EVENTS_PK, "EVT#", self.clock.now()).await?;
+        let items = self
+            .store
+            .query(EVENTS_PK, GATEWAY_EVENT_SK_PREFIX, self.clock.now())
+            .await?;
         Ok(items
             .into_iter()
             .filter_map(|i| serde_json::from_value(i.data).ok())
@@ -123,7 +126,7 @@ impl GatewayEvents for LocalGatewayEvents {
     async fn publish(&self, event: &GatewayEvent) -> Result<(), GatewayError> {
         let now = self.clock.now();
         let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-        let sk = format!("EVT#{now:012}#{nanos:024}#{}", crate::security::random_token(6));
+        let sk = log_sk(GATEWAY_EVENT_SK_PREFIX, now, nanos, &crate::security::random_token(6));
         let item = Item::new(EVENTS_PK, sk, json!(event)).expiring(now + KEEP_SECONDS);
         self.store
             .put(item, Condition::Absent, now)

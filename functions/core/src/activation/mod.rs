@@ -22,9 +22,10 @@ use serde_json::json;
 
 use crate::app::SharedApp;
 use crate::audit::AuditKind;
-use crate::buypass::registry::{CardKey, CertificateRecord, Lease, SerialStatus, SERIAL_PREFIX, WORK_DUE};
+use crate::buypass::registry::{CardKey, CertificateRecord, Lease, SerialStatus, WORK_DUE};
 use crate::clock::UnixTime;
 use crate::sms::messages;
+use crate::store::keys::SERIAL_PREFIX;
 use crate::store::records::Stored;
 use crate::store::StoreError;
 use gateway::{GatewayEvent, GatewayEventKind, GatewayEvents};

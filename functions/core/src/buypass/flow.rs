@@ -15,20 +15,16 @@ use crate::domain::{Password, Username};
 use crate::error::ServiceError;
 use crate::security::{ct_eq, random_token, sha256_hex};
 use crate::sms::messages;
-use crate::store::records::{account_pk, Account, PROFILE_SK};
+use crate::store::keys::{self, account_pk, PROFILE_SK};
+use crate::store::records::Account;
 use crate::store::{Condition, StoreError};
 
 /// DESIGN §3: state, nonce and verifier live 10 minutes.
 pub const STATE_LIFETIME: i64 = 10 * 60;
-pub const STATE_SK: &str = "STATE";
 /// The browser-binding cookie. `__Secure-` (not `__Host-`) because its Path is the callback.
 pub const BROWSER_COOKIE: &str = "__Secure-hk_buypass";
 pub const CALLBACK_PATH: &str = "/v1/homeoffice/buypass/callback";
 pub const START_PATH: &str = "/v1/homeoffice/buypass/start";
-
-pub fn state_pk(state: &str) -> String {
-    format!("OIDC#{}", sha256_hex(state))
-}
 
 /// One authorization request in flight.
 #[derive(Clone, Serialize, Deserialize)]
@@ -191,8 +187,8 @@ impl App {
         };
         self.repo
             .insert(
-                &state_pk(&request.state),
-                STATE_SK,
+                &keys::oidc_state_pk(&request.state),
+                keys::OIDC_STATE_SK,
                 &state,
                 Some(now + STATE_LIFETIME),
                 now,
@@ -237,10 +233,10 @@ impl App {
     /// Takes the state out of the store exactly once, and only for the browser that started it.
     async fn consume_state(&self, state: &str, browser_secret: Option<&str>) -> Result<LoginState, CallbackFailure> {
         let now = self.now();
-        let pk = state_pk(state);
+        let pk = keys::oidc_state_pk(state);
         let stored = self
             .repo
-            .load::<LoginState>(&pk, STATE_SK, now)
+            .load::<LoginState>(&pk, keys::OIDC_STATE_SK, now)
             .await
             .map_err(|_| CallbackFailure::TemporaryFailure)?
             .ok_or(CallbackFailure::StateInvalid)?;
@@ -252,7 +248,7 @@ impl App {
         match self
             .repo
             .items()
-            .delete(&pk, STATE_SK, Condition::VersionIs(stored.version()), now)
+            .delete(&pk, keys::OIDC_STATE_SK, Condition::VersionIs(stored.version()), now)
             .await
         {
             Ok(()) => Ok(stored.value),

@@ -17,11 +17,10 @@ use crate::audit::AuditKind;
 use crate::buypass::certificate::AcceptedCertificate;
 use crate::clock::UnixTime;
 use crate::domain::{CertificateSerial, IssuerId, Username};
-use crate::store::records::{account_pk, to_item, Account, Stored, PROFILE_SK};
+use crate::store::keys::{account_pk, serial_issuer_sk, serial_pk, PROFILE_SK, SERIAL_PREFIX};
+use crate::store::records::{to_item, Account, Stored};
 use crate::store::{Condition, StoreError, WriteOp};
 
-/// Prefix of every registry key (`pk` and `sk`).
-pub const SERIAL_PREFIX: &str = "SERIAL#";
 /// Value of [`CertificateRecord::work`] while the activation worker has something to do;
 /// the sweep scans for it.
 pub const WORK_DUE: &str = "due";
@@ -57,7 +56,7 @@ impl CardKey {
     }
 
     pub fn sk(&self) -> String {
-        format!("{SERIAL_PREFIX}{}", self.issuer_id)
+        serial_issuer_sk(&self.issuer_id)
     }
 
     /// The key of a registry item, from its `pk` and `sk` (stream records); `None` for any
@@ -74,10 +73,6 @@ impl std::fmt::Display for CardKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.issuer_id, self.serial)
     }
-}
-
-pub fn serial_pk(serial: &CertificateSerial) -> String {
-    format!("{SERIAL_PREFIX}{serial}")
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -6,7 +6,8 @@ use crate::app::App;
 use crate::domain::Username;
 use crate::error::ServiceError;
 use crate::i18n::Lang;
-use crate::store::records::{account_pk, Account, Change, PROFILE_SK};
+use crate::store::keys::{account_pk, PROFILE_SK};
+use crate::store::records::{Account, Change};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AccountView {

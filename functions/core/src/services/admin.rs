@@ -8,7 +8,8 @@ use crate::buypass::registry::RegisterError;
 use crate::domain::{MobileNumber, NewPassword, Password, Username};
 use crate::error::ServiceError;
 use crate::sms::messages;
-use crate::store::records::{account_pk, Account, Change, PhcHash, PROFILE_SK};
+use crate::store::keys::{account_pk, PROFILE_SK};
+use crate::store::records::{Account, Change, PhcHash};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone)]

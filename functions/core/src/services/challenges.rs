@@ -1,17 +1,20 @@
 //! SMS challenges: issue a code, resend it under throttles, verify it with attempt limits.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::json;
 
-use super::limits::Limit;
+use super::challenge_rules::{Answer, Opening, ResendRules};
+use super::code_budgets::CodeScope;
 use crate::app::App;
 use crate::audit::AuditKind;
+use crate::clock::secs;
 use crate::domain::{ChallengeId, MobileNumber, OneTimeCode, Username};
 use crate::error::ServiceError;
 use crate::i18n::Lang;
 use crate::sms::messages;
-use crate::store::records::{challenge_pk, Challenge, ChallengePurpose, Change, CHALLENGE_SK};
+use crate::store::keys::{challenge_pk, decoy_destination_key, CHALLENGE_SK};
+use crate::store::records::{Challenge, ChallengePurpose, Change};
 
 /// What the client is told after a code was sent.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -28,207 +31,7 @@ pub struct Resent {
     pub resend_after: i64,
 }
 
-/// The key of limits that count every account together.
-const GLOBAL_KEY: &str = "all";
-
-/// CloudWatch embedded-metric-format line written when a budget shared by every caller (a
-/// limit kept under [`GLOBAL_KEY`]) refuses an SMS; infra/ alarms on `SmsBudgetExhausted` per
-/// `Budget` (the limit's scope). `login` (new codes) and `sms-code` (resends) both write it.
-pub fn budget_exhausted_metric(budget: &str, now: crate::clock::UnixTime) -> String {
-    json!({
-        "_aws": {
-            "Timestamp": now.saturating_mul(1000),
-            "CloudWatchMetrics": [{
-                "Namespace": "Hjemmekontor",
-                "Dimensions": [["Budget"]],
-                "Metrics": [{ "Name": "SmsBudgetExhausted", "Unit": "Count" }]
-            }]
-        },
-        "Budget": budget,
-        "SmsBudgetExhausted": 1,
-    })
-    .to_string()
-}
-
-/// Lock scope of code entry for login, phone change and authenticator apps.
-pub const CODE_LOCK_SCOPE: &str = "codes";
-/// Lock scope of password-reset code entry: wrong reset codes (which anyone who knows a
-/// username can cause) never lock login.
-pub const RESET_CODE_LOCK_SCOPE: &str = "reset-codes";
-
-/// Which per-account code-failure budget and lock a code counts against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CodeScope {
-    /// Login (SMS or authenticator app), phone change, authenticator setup.
-    Login,
-    /// Forgot-password codes.
-    Reset,
-}
-
-impl CodeScope {
-    pub fn of(purpose: &ChallengePurpose) -> Self {
-        match purpose {
-            ChallengePurpose::PasswordReset => Self::Reset,
-            ChallengePurpose::Login { .. } | ChallengePurpose::PhoneChange { .. } => Self::Login,
-        }
-    }
-
-    fn lock_scope(self) -> &'static str {
-        match self {
-            Self::Login => CODE_LOCK_SCOPE,
-            Self::Reset => RESET_CODE_LOCK_SCOPE,
-        }
-    }
-
-    fn failure_scope(self) -> &'static str {
-        match self {
-            Self::Login => "code-failures",
-            Self::Reset => "reset-code-failures",
-        }
-    }
-}
-
 impl App {
-    fn sms_per_account(&self) -> Limit {
-        Limit {
-            scope: "sms-account",
-            max: self.policy.sms_per_account_hour,
-            window: 3600,
-        }
-    }
-
-    /// Forgot-password's own SMS budget per account, apart from login's, so that anyone who
-    /// knows a username cannot use up the SMS the user needs to log in.
-    fn reset_sms_per_account(&self) -> Limit {
-        Limit {
-            scope: "sms-account-reset",
-            max: self.policy.reset_sms_per_account_hour,
-            window: 3600,
-        }
-    }
-
-    /// Per number: an account's own (verified) number, or a stand-in for a decoy.
-    fn sms_per_destination(&self) -> Limit {
-        Limit {
-            scope: "sms-destination",
-            max: self.policy.sms_per_destination_day,
-            window: 24 * 3600,
-        }
-    }
-
-    /// Forgot-password's own budget per number and day: anonymous resets at their maximum
-    /// rate never reduce the number's login budget ([`Self::sms_per_destination`]).
-    fn reset_sms_per_destination(&self) -> Limit {
-        Limit {
-            scope: "sms-destination-reset",
-            max: self.policy.reset_sms_per_destination_day,
-            window: 24 * 3600,
-        }
-    }
-
-    /// Forgot-password SMS of all accounts together: the ceiling on anonymous SMS spend.
-    fn reset_sms_global(&self) -> Limit {
-        Limit {
-            scope: "sms-reset-global",
-            max: self.policy.reset_sms_global_per_hour,
-            window: 3600,
-        }
-    }
-
-    /// Per number not (yet) on any account: a phone change's new number. Counted apart, so
-    /// codes sent to someone's number by a phone change they did not ask for never use up
-    /// what that number's own account needs.
-    fn sms_per_unverified_destination(&self) -> Limit {
-        Limit {
-            scope: "sms-destination-unverified",
-            max: self.policy.sms_per_destination_day,
-            window: 24 * 3600,
-        }
-    }
-
-    fn code_failures(&self, scope: CodeScope) -> Limit {
-        Limit {
-            scope: scope.failure_scope(),
-            max: self.policy.code_failures_per_account_hour,
-            window: 3600,
-        }
-    }
-
-    /// The limits one SMS of a challenge with `purpose` counts against, in the order they are
-    /// reserved, with the key each is kept under.
-    fn sms_limits<'k>(
-        &self,
-        purpose: &ChallengePurpose,
-        account_key: &'k str,
-        destination_key: &'k str,
-    ) -> Vec<(Limit, &'k str)> {
-        match purpose {
-            ChallengePurpose::Login { .. } => vec![
-                (self.sms_per_account(), account_key),
-                (self.sms_per_destination(), destination_key),
-            ],
-            // Decoys count against the global budget like real resets: were they left out, the
-            // moment the budget runs out would tell real usernames from unknown ones.
-            ChallengePurpose::PasswordReset => vec![
-                (self.reset_sms_per_account(), account_key),
-                (self.reset_sms_per_destination(), destination_key),
-                (self.reset_sms_global(), GLOBAL_KEY),
-            ],
-            ChallengePurpose::PhoneChange { .. } => vec![
-                (self.sms_per_account(), account_key),
-                (self.sms_per_unverified_destination(), destination_key),
-            ],
-        }
-    }
-
-    /// Reserves one SMS for `username` to `to` under every limit its purpose counts against.
-    async fn reserve_sms(
-        &self,
-        purpose: &ChallengePurpose,
-        username: &Username,
-        to: &MobileNumber,
-    ) -> Result<(), ServiceError> {
-        self.reserve_sms_under(purpose, username.as_str(), to.as_e164()).await
-    }
-
-    /// Reserves one SMS under the limits of `purpose`: per account for `account_key`, per
-    /// number for `destination_key`; all or none. Decoys reserve under stand-in keys
-    /// ([`decoy_destination_key`]) so their limits run out exactly when a real account's would.
-    pub(crate) async fn reserve_sms_under(
-        &self,
-        purpose: &ChallengePurpose,
-        account_key: &str,
-        destination_key: &str,
-    ) -> Result<(), ServiceError> {
-        let now = self.now();
-        let limits = self.sms_limits(purpose, account_key, destination_key);
-        for (i, (limit, key)) in limits.iter().enumerate() {
-            let refused = match self.repo.limit_acquire(limit, key, now).await {
-                Ok(Ok(())) => continue,
-                // A budget of every caller together is a spend ceiling, not this caller's limit.
-                Ok(Err(wait)) if *key == GLOBAL_KEY => {
-                    println!("{}", budget_exhausted_metric(limit.scope, now));
-                    tracing::warn!(budget = limit.scope, retry_after = wait, "shared SMS budget used up");
-                    ServiceError::SmsBudgetExhausted { retry_after: wait }
-                }
-                Ok(Err(wait)) => ServiceError::SmsLimit { retry_after: wait },
-                Err(e) => e.into(),
-            };
-            for (limit, key) in limits[..i].iter().rev() {
-                self.repo.limit_release(limit, key, now).await?;
-            }
-            return Err(refused);
-        }
-        Ok(())
-    }
-
-    async fn unreserve_sms(&self, purpose: &ChallengePurpose, username: &Username, to: &MobileNumber) {
-        let now = self.now();
-        for (limit, key) in self.sms_limits(purpose, username.as_str(), to.as_e164()).iter().rev() {
-            let _ = self.repo.limit_release(limit, key, now).await;
-        }
-    }
-
     pub(crate) async fn send_code(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<(), ServiceError> {
         let body = match &challenge.purpose {
             ChallengePurpose::Login { .. } => messages::login_code(challenge.language, code),
@@ -239,61 +42,6 @@ impl App {
             .send(&challenge.destination, &body)
             .await
             .map_err(ServiceError::from)
-    }
-
-    /// Seconds left before code entry for login (and phone change, authenticator apps)
-    /// unlocks for this account, if it is locked.
-    pub async fn code_entry_locked(&self, username: &Username) -> Result<Option<u64>, ServiceError> {
-        self.code_entry_locked_in(CodeScope::Login, username).await
-    }
-
-    /// Seconds left before code entry of `scope` unlocks for this account, if it is locked.
-    pub async fn code_entry_locked_in(
-        &self,
-        scope: CodeScope,
-        username: &Username,
-    ) -> Result<Option<u64>, ServiceError> {
-        Ok(self
-            .repo
-            .locked(scope.lock_scope(), username.as_str(), self.now())
-            .await?)
-    }
-
-    /// Reserves one code attempt of `scope` for the account BEFORE any code is compared, in
-    /// one conditional write: at most `code_failures_per_account_hour` comparisons can be
-    /// under way or have failed within the hour, however many requests arrive at once. The
-    /// rest are refused (`CodeEntryLocked`, with `Retry-After`) without looking at the code.
-    /// Returns which slot this attempt took; a right code gives it back
-    /// ([`Self::release_code_attempt`]), a wrong one keeps it as its failure
-    /// ([`Self::code_failed`]).
-    pub(crate) async fn reserve_code_attempt(
-        &self,
-        scope: CodeScope,
-        username: &Username,
-    ) -> Result<usize, ServiceError> {
-        if let Some(wait) = self.code_entry_locked_in(scope, username).await? {
-            return Err(ServiceError::CodeEntryLocked { retry_after: wait });
-        }
-        match self
-            .repo
-            .limit_acquire_counted(&self.code_failures(scope), username.as_str(), self.now())
-            .await?
-        {
-            Ok(slot) => Ok(slot),
-            Err(wait) => Err(ServiceError::CodeEntryLocked { retry_after: wait }),
-        }
-    }
-
-    /// Gives back an attempt that did not fail (a right code, or a challenge that turned out
-    /// to be gone): only wrong codes count towards the hourly limit.
-    pub(crate) async fn release_code_attempt(&self, scope: CodeScope, username: &Username) {
-        if let Err(e) = self
-            .repo
-            .limit_release(&self.code_failures(scope), username.as_str(), self.now())
-            .await
-        {
-            tracing::warn!(error = %e, "code attempt not given back");
-        }
     }
 
     /// Opens a challenge and texts its code to `destination`. If the SMS cannot be sent,
@@ -338,36 +86,37 @@ impl App {
         password_version: Option<u64>,
         language: Lang,
     ) -> Result<(Challenge, OneTimeCode), ServiceError> {
-        let now = self.now();
         let hasher = self.code_hasher()?;
         self.reserve_sms(&purpose, username, destination).await?;
         let id = ChallengeId::generate();
         let code = OneTimeCode::generate();
-        let challenge = Challenge {
-            id: id.clone(),
+        let code_hash = hasher.hash(&id, &code);
+        let opening = Opening {
             purpose,
             username: username.clone(),
             destination: destination.clone(),
-            code_hash: Some(hasher.hash(&id, &code)),
-            code_expires_at: now + self.policy.code_lifetime,
-            last_sent_at: now,
-            resends: 0,
-            failed_attempts: 0,
-            consumed: false,
-            totp: false,
+            answer: Answer::Sms { code_hash },
             password_version,
             language,
         };
+        Ok((self.insert_challenge(id, opening).await?, code))
+    }
+
+    /// Stores a new challenge `id` (a fresh id, so the insert is conditional on its absence):
+    /// the one way every kind of challenge (SMS, app, decoy) comes to be.
+    pub(crate) async fn insert_challenge(&self, id: ChallengeId, opening: Opening) -> Result<Challenge, ServiceError> {
+        let now = self.now();
+        let challenge = Challenge::new(id, opening, now, self.policy.code_lifetime);
         self.repo
             .insert(
-                &challenge_pk(&id),
+                &challenge_pk(&challenge.id),
                 CHALLENGE_SK,
                 &challenge,
                 Some(challenge.code_expires_at),
                 now,
             )
             .await?;
-        Ok((challenge, code))
+        Ok(challenge)
     }
 
     pub(crate) async fn audit_code_sent(&self, challenge: &Challenge, source_ip: Option<&str>) {
@@ -386,8 +135,8 @@ impl App {
         IssuedChallenge {
             challenge_id: challenge.id.clone(),
             phone_hint: challenge.destination.masked(),
-            expires_in: self.policy.code_lifetime,
-            resend_after: self.policy.resend_interval,
+            expires_in: secs(self.policy.code_lifetime),
+            resend_after: secs(self.policy.resend_interval),
         }
     }
 
@@ -398,9 +147,7 @@ impl App {
             .load::<Challenge>(&challenge_pk(id), CHALLENGE_SK, self.now())
             .await?;
         match stored {
-            Some(s) if !s.value.consumed && s.value.failed_attempts < self.policy.code_attempts_per_challenge => {
-                Ok(s.value)
-            }
+            Some(s) if s.value.is_live(self.policy.code_attempts_per_challenge) => Ok(s.value),
             _ => Err(ServiceError::ChallengeGone),
         }
     }
@@ -424,11 +171,10 @@ impl App {
         result
     }
 
-    /// Waits until `forgot_password_min_response_ms` have passed since `started`, so answers
+    /// Waits until `forgot_password_min_response` has passed since `started`, so answers
     /// about password resets take the same time whether or not an SMS was sent.
     pub(crate) async fn pad_to_forgot_floor(&self, started: Instant) {
-        let floor = Duration::from_millis(self.policy.forgot_password_min_response_ms);
-        if let Some(rest) = floor.checked_sub(started.elapsed()) {
+        if let Some(rest) = self.policy.forgot_password_min_response.checked_sub(started.elapsed()) {
             tokio::time::sleep(rest).await;
         }
     }
@@ -436,12 +182,13 @@ impl App {
     async fn resend(&self, challenge: Challenge, source_ip: Option<&str>) -> Result<Resent, ServiceError> {
         let now = self.now();
         let id = &challenge.id;
-        let (interval, max_resends, lifetime) = (
-            self.policy.resend_interval,
-            self.policy.resends_per_challenge,
-            self.policy.code_lifetime,
-        );
-        let decoy = challenge.code_hash.is_none() && !challenge.totp;
+        let rules = ResendRules {
+            interval: self.policy.resend_interval,
+            max_resends: self.policy.resends_per_challenge,
+            lifetime: self.policy.code_lifetime,
+        };
+        let lifetime = secs(rules.lifetime);
+        let decoy = challenge.is_decoy();
         let is_reset = matches!(challenge.purpose, ChallengePurpose::PasswordReset);
         let code = OneTimeCode::generate();
         let code_hash = self.code_hasher()?.hash(id, &code);
@@ -451,35 +198,16 @@ impl App {
         let previous = self
             .repo
             .modify::<Challenge, Challenge, ServiceError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| {
-                let Some(c) = current.filter(|c| !c.consumed && c.failed_attempts < attempts_max) else {
+                let Some(c) = current.filter(|c| c.is_live(attempts_max)) else {
                     return Err(ServiceError::ChallengeGone);
                 };
-                let first_sms = c.totp && c.code_hash.is_none();
-                let since = now - c.last_sent_at;
-                if since < interval && !first_sms {
-                    return Err(ServiceError::ResendTooSoon {
-                        retry_after: (interval - since) as u64,
-                    });
-                }
-                if c.resends >= max_resends && !first_sms {
-                    return Err(ServiceError::ResendLimit {
-                        retry_after: (c.code_expires_at - now).max(1) as u64,
-                    });
-                }
-                let mut next = c.clone();
-                // A decoy stays a decoy: it has no code, so nothing can ever answer it.
-                if c.code_hash.is_some() || c.totp {
-                    next.code_hash = Some(code_hash.clone());
-                }
-                next.code_expires_at = now + lifetime;
-                next.last_sent_at = now;
-                next.resends += u32::from(!first_sms);
+                let next = c.resent(now, rules, &code_hash)?;
                 Ok((Change::Write(next, c.clone()), Some(now + lifetime)))
             })
             .await?;
         let resent = Resent {
             expires_in: lifetime,
-            resend_after: interval,
+            resend_after: secs(rules.interval),
         };
         if decoy {
             // A decoy challenge (unknown user): counts against the same limits, sends nothing,
@@ -550,7 +278,7 @@ impl App {
     /// may be asked for again at once.
     async fn restore_resend_state(&self, id: &ChallengeId, previous: &Challenge) {
         let now = self.now();
-        let lifetime = self.policy.code_lifetime;
+        let lifetime = secs(self.policy.code_lifetime);
         let _ = self
             .repo
             .modify::<Challenge, (), ServiceError, _>(&challenge_pk(id), CHALLENGE_SK, now, |current| match current {
@@ -600,22 +328,16 @@ impl App {
                 CHALLENGE_SK,
                 now,
                 |current| {
-                    let Some(c) = current.filter(|c| !c.consumed && c.failed_attempts < max) else {
+                    let Some(c) = current.filter(|c| c.is_live(max)) else {
                         return Err(ServiceError::ChallengeGone);
                     };
                     let right = c
                         .code_hash
                         .as_deref()
                         .is_some_and(|stored| codes.matches(id, code, stored));
-                    let mut next = c.clone();
-                    if right {
-                        next.consumed = true;
-                        Ok((Change::Write(next.clone(), Ok(next)), Some(c.code_expires_at)))
-                    } else {
-                        next.failed_attempts += 1;
-                        let left = max - next.failed_attempts;
-                        Ok((Change::Write(next, Err(left)), Some(c.code_expires_at)))
-                    }
+                    let (next, outcome) = c.answered(right, max);
+                    let result = outcome.map(|()| next.clone());
+                    Ok((Change::Write(next, result), Some(c.code_expires_at)))
                 },
             )
             .await;
@@ -641,54 +363,6 @@ impl App {
             }
         }
     }
-
-    /// Records one wrong code (SMS or authenticator app) whose attempt took `slot` of the
-    /// account's hourly limit of `scope`, and locks code entry of that scope for an hour
-    /// when it took the last one. Returns the error to answer with.
-    pub(crate) async fn code_failed(
-        &self,
-        scope: CodeScope,
-        username: &Username,
-        slot: usize,
-        attempts_left: u32,
-        source_ip: Option<&str>,
-        detail: serde_json::Value,
-    ) -> ServiceError {
-        let now = self.now();
-        self.repo
-            .audit(username, AuditKind::CodeFailed, source_ip, detail, now)
-            .await;
-        if slot >= self.policy.code_failures_per_account_hour {
-            let until = now + self.policy.code_lock_seconds;
-            let started = match self.repo.lock(scope.lock_scope(), username.as_str(), until, now).await {
-                Ok(started) => started,
-                Err(e) => return e.into(),
-            };
-            // Parallel guesses can reach the limit together: one lockout, one audit event.
-            if started {
-                self.repo
-                    .audit(
-                        username,
-                        AuditKind::CodeLocked,
-                        source_ip,
-                        json!({ "scope": scope.lock_scope() }),
-                        now,
-                    )
-                    .await;
-            }
-            return ServiceError::CodeEntryLocked {
-                retry_after: self.policy.code_lock_seconds as u64,
-            };
-        }
-        ServiceError::InvalidCode { attempts_left }
-    }
-}
-
-/// The per-number SMS limit key of a decoy challenge: one stand-in "number" per typed username,
-/// so a username without an account runs into the per-number limit after as many requests as
-/// one with an account.
-pub(crate) fn decoy_destination_key(username: &Username) -> String {
-    format!("decoy#{username}")
 }
 
 fn purpose_name(p: &ChallengePurpose) -> &'static str {
@@ -696,23 +370,5 @@ fn purpose_name(p: &ChallengePurpose) -> &'static str {
         ChallengePurpose::Login { .. } => "login",
         ChallengePurpose::PasswordReset => "password_reset",
         ChallengePurpose::PhoneChange { .. } => "phone_change",
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_budget_metric_is_one_embedded_metric_format_count() {
-        let line: serde_json::Value =
-            serde_json::from_str(&budget_exhausted_metric("sms-reset-global", 1_700_000_000)).unwrap();
-        assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000i64);
-        let declared = &line["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(declared["Namespace"], "Hjemmekontor");
-        assert_eq!(declared["Dimensions"], json!([["Budget"]]));
-        assert_eq!(declared["Metrics"][0]["Name"], "SmsBudgetExhausted");
-        assert_eq!(line["Budget"], "sms-reset-global");
-        assert_eq!(line["SmsBudgetExhausted"], 1);
     }
 }

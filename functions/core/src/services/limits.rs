@@ -1,76 +1,18 @@
-//! Rate limits as sliding logs (exact, unlike fixed windows, so "10 per hour" never lets 20
-//! through across a window boundary), lockouts, and the per-username password backoff.
+//! Rate limits kept in the store (the window arithmetic is in [`super::limit_windows`]),
+//! lockouts, and the per-username password backoff. Each decision is one conditional write.
 
 use serde::{Deserialize, Serialize};
 
+pub use super::limit_windows::{Allowance, Limit};
+use super::limit_windows::{HitLog, Pending, Room};
 use crate::clock::UnixTime;
+use crate::store::keys;
 use crate::store::records::{Change, Repo};
 use crate::store::StoreError;
-
-#[derive(Debug, Clone, Copy)]
-pub struct Limit {
-    pub scope: &'static str,
-    pub max: usize,
-    pub window: i64,
-}
-
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-struct HitLog {
-    hits: Vec<UnixTime>,
-    /// Attempts reserved with [`Repo::limit_reserve`] and not yet settled: each may still
-    /// become a hit, so they count against the limit while they are under way.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pending: Vec<Pending>,
-}
-
-/// One reserved attempt: when, and the id its settlement names it by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-struct Pending {
-    id: u64,
-    at: UnixTime,
-}
 
 /// The handle of a reserved attempt, for [`Repo::limit_settle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReservationId(u64);
-
-/// A reservation is settled within seconds. One that is not (the process died mid-attempt, or
-/// its settling write failed) becomes a hit after this long: it fails closed, counting as the
-/// failure it may have been, rather than freeing its slot.
-const PENDING_LIFETIME: i64 = 60;
-
-impl HitLog {
-    /// When nothing in the log matters any more: the last hit's window has passed, and so has
-    /// the window of every reservation that could still lapse into a hit.
-    fn expires(&self, limit: &Limit, now: UnixTime) -> UnixTime {
-        let hits = self.hits.iter().map(|t| t + limit.window);
-        let pending = self.pending.iter().map(|p| p.at + PENDING_LIFETIME + limit.window);
-        hits.chain(pending).max().unwrap_or(now + limit.window)
-    }
-
-    fn live(&self, limit: &Limit, now: UnixTime) -> Vec<UnixTime> {
-        self.hits.iter().copied().filter(|t| now - t < limit.window).collect()
-    }
-
-    /// The log as it is now: hits of the window (lapsed reservations among them), reservations
-    /// still under way.
-    fn current(log: Option<&Self>, limit: &Limit, now: UnixTime) -> Self {
-        let Some(log) = log else {
-            return Self::default();
-        };
-        let (under_way, lapsed): (Vec<Pending>, Vec<Pending>) =
-            log.pending.iter().partition(|p| now - p.at < PENDING_LIFETIME);
-        let mut current = Self {
-            hits: log.hits.clone(),
-            pending: under_way,
-        };
-        // Counted from when it lapsed, so it stays a whole window like any failure.
-        current.hits.extend(lapsed.iter().map(|p| p.at + PENDING_LIFETIME));
-        current.hits.sort_unstable();
-        current.hits = current.live(limit, now);
-        current
-    }
-}
 
 /// What [`Repo::limit_reserve`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,17 +25,8 @@ pub enum Reservation {
     Busy,
 }
 
-/// `Err(seconds)`: the limit is reached; that long until one more is allowed.
-pub type Allowance = Result<(), u64>;
-
-fn retry_after(live: &[UnixTime], limit: &Limit, now: UnixTime) -> u64 {
-    // The hit that must age out before one more fits.
-    let oldest_blocking = live[live.len() - limit.max];
-    (oldest_blocking + limit.window - now).max(1) as u64
-}
-
 fn limit_pk(limit: &Limit, key: &str) -> String {
-    format!("LIMIT#{}#{key}", limit.scope)
+    keys::limit_pk(limit.scope, key)
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -105,18 +38,15 @@ pub struct FailureStreak {
 impl Repo {
     /// Whether one more hit would stay within the limit (writes nothing).
     pub async fn limit_check(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<Allowance, StoreError> {
-        let log = self.load::<HitLog>(&limit_pk(limit, key), "LOG", now).await?;
-        let live = HitLog::current(log.as_ref().map(|l| &l.value), limit, now).hits;
-        Ok(if live.len() >= limit.max {
-            Err(retry_after(&live, limit, now))
-        } else {
-            Ok(())
-        })
+        let log = self
+            .load::<HitLog>(&limit_pk(limit, key), keys::LIMIT_LOG_SK, now)
+            .await?;
+        Ok(HitLog::current(log.as_ref().map(|l| &l.value), limit, now).allowance(limit, now))
     }
 
     /// Counts one hit, whatever the count.
     pub async fn limit_record(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<usize, StoreError> {
-        self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+        self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), keys::LIMIT_LOG_SK, now, |log| {
             let mut log = HitLog::current(log, limit, now);
             log.hits.push(now);
             // Only the newest `max` hits can ever matter.
@@ -131,7 +61,10 @@ impl Repo {
 
     /// Counts one hit only if it fits; atomically.
     pub async fn limit_acquire(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<Allowance, StoreError> {
-        Ok(self.limit_acquire_counted(limit, key, now).await?.map(|_| ()))
+        Ok(match self.limit_acquire_counted(limit, key, now).await? {
+            Ok(_) => Allowance::Allowed,
+            Err(wait) => Allowance::Wait(wait),
+        })
     }
 
     /// Like [`Self::limit_acquire`], also saying how many live hits there are with this one
@@ -142,20 +75,23 @@ impl Repo {
         key: &str,
         now: UnixTime,
     ) -> Result<Result<usize, u64>, StoreError> {
-        self.modify::<HitLog, Result<usize, u64>, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
-            let mut log = HitLog::current(log, limit, now);
-            if log.hits.len() >= limit.max {
-                let wait = retry_after(&log.hits, limit, now);
-                return Ok((Change::Keep(Err(wait)), None));
-            }
-            if log.hits.len() + log.pending.len() >= limit.max {
-                return Ok((Change::Keep(Err(1)), None));
-            }
-            log.hits.push(now);
-            let count = log.hits.len();
-            let expires = log.expires(limit, now);
-            Ok((Change::Write(log, Ok(count)), Some(expires)))
-        })
+        self.modify::<HitLog, Result<usize, u64>, StoreError, _>(
+            &limit_pk(limit, key),
+            keys::LIMIT_LOG_SK,
+            now,
+            |log| {
+                let mut log = HitLog::current(log, limit, now);
+                match log.room(limit, now) {
+                    Room::Full(wait) => return Ok((Change::Keep(Err(wait)), None)),
+                    Room::Busy => return Ok((Change::Keep(Err(1)), None)),
+                    Room::Free => {}
+                }
+                log.hits.push(now);
+                let count = log.hits.len();
+                let expires = log.expires(limit, now);
+                Ok((Change::Write(log, Ok(count)), Some(expires)))
+            },
+        )
         .await
     }
 
@@ -167,16 +103,12 @@ impl Repo {
     /// o'clock) wait for each other instead of being refused. Every `Reserved` must be settled
     /// with [`Repo::limit_settle`].
     pub async fn limit_reserve(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<Reservation, StoreError> {
-        self.modify::<HitLog, Reservation, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+        self.modify::<HitLog, Reservation, StoreError, _>(&limit_pk(limit, key), keys::LIMIT_LOG_SK, now, |log| {
             let mut log = HitLog::current(log, limit, now);
-            if log.hits.len() >= limit.max {
-                return Ok((
-                    Change::Keep(Reservation::Full(retry_after(&log.hits, limit, now))),
-                    None,
-                ));
-            }
-            if log.hits.len() + log.pending.len() >= limit.max {
-                return Ok((Change::Keep(Reservation::Busy), None));
+            match log.room(limit, now) {
+                Room::Full(wait) => return Ok((Change::Keep(Reservation::Full(wait)), None)),
+                Room::Busy => return Ok((Change::Keep(Reservation::Busy), None)),
+                Room::Free => {}
             }
             let id = rand::random::<u64>();
             log.pending.push(Pending { id, at: now });
@@ -225,7 +157,7 @@ impl Repo {
         counts: bool,
         now: UnixTime,
     ) -> Result<usize, StoreError> {
-        self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+        self.modify::<HitLog, usize, StoreError, _>(&limit_pk(limit, key), keys::LIMIT_LOG_SK, now, |log| {
             let mut log = HitLog::current(log, limit, now);
             let Some(index) = log.pending.iter().position(|p| p.id == id.0) else {
                 let hits = log.hits.len();
@@ -244,7 +176,7 @@ impl Repo {
 
     /// Gives back the most recent hit (an SMS that could not be sent after all).
     pub async fn limit_release(&self, limit: &Limit, key: &str, now: UnixTime) -> Result<(), StoreError> {
-        self.modify::<HitLog, (), StoreError, _>(&limit_pk(limit, key), "LOG", now, |log| {
+        self.modify::<HitLog, (), StoreError, _>(&limit_pk(limit, key), keys::LIMIT_LOG_SK, now, |log| {
             if log.is_none() {
                 return Ok((Change::Keep(()), None));
             }
@@ -259,8 +191,7 @@ impl Repo {
     /// Locks `key` until `until` (or keeps a later lock). `true` when no lock was in force, so
     /// parallel callers that all reach a limit record one lockout between them, not one each.
     pub async fn lock(&self, scope: &str, key: &str, until: UnixTime, now: UnixTime) -> Result<bool, StoreError> {
-        let pk = format!("LOCK#{scope}#{key}");
-        self.modify::<UnixTime, bool, StoreError, _>(&pk, "LOCK", now, |current| {
+        self.modify::<UnixTime, bool, StoreError, _>(&keys::lock_pk(scope, key), keys::LOCK_SK, now, |current| {
             let started = current.is_none();
             let until = current.map_or(until, |c| (*c).max(until));
             Ok((Change::Write(until, started), Some(until)))
@@ -271,14 +202,14 @@ impl Repo {
     /// Seconds left on a lock, if one is in force.
     pub async fn locked(&self, scope: &str, key: &str, now: UnixTime) -> Result<Option<u64>, StoreError> {
         let lock = self
-            .load::<UnixTime>(&format!("LOCK#{scope}#{key}"), "LOCK", now)
+            .load::<UnixTime>(&keys::lock_pk(scope, key), keys::LOCK_SK, now)
             .await?;
         Ok(lock.map(|l| (l.value - now).max(1) as u64))
     }
 
     pub async fn failure_streak(&self, key: &str, now: UnixTime) -> Result<FailureStreak, StoreError> {
         Ok(self
-            .load::<FailureStreak>(&format!("LIMIT#pwfail#{key}"), "STREAK", now)
+            .load::<FailureStreak>(&keys::password_streak_pk(key), keys::STREAK_SK, now)
             .await?
             .map(|s| s.value)
             .unwrap_or_default())
@@ -294,15 +225,15 @@ impl Repo {
         &self,
         key: &str,
         now: UnixTime,
-        backoff: impl Fn(u32) -> i64,
+        backoff: impl Fn(u32) -> std::time::Duration,
     ) -> Result<Result<FailureStreak, u64>, StoreError> {
         self.modify::<FailureStreak, Result<FailureStreak, u64>, StoreError, _>(
-            &format!("LIMIT#pwfail#{key}"),
-            "STREAK",
+            &keys::password_streak_pk(key),
+            keys::STREAK_SK,
             now,
             |s| {
                 let current = s.cloned().unwrap_or_default();
-                let until = current.last_at + backoff(current.count);
+                let until = crate::clock::after(current.last_at, backoff(current.count));
                 if current.count > 0 && now < until {
                     return Ok((Change::Keep(Err((until - now) as u64)), None));
                 }
@@ -320,7 +251,7 @@ impl Repo {
     /// backoff runs from when the failure was known, not from before the password was hashed.
     /// A streak cleared meanwhile (a right password) stays cleared.
     pub async fn failure_streak_touch(&self, key: &str, now: UnixTime) -> Result<(), StoreError> {
-        self.modify::<FailureStreak, (), StoreError, _>(&format!("LIMIT#pwfail#{key}"), "STREAK", now, |s| {
+        self.modify::<FailureStreak, (), StoreError, _>(&keys::password_streak_pk(key), keys::STREAK_SK, now, |s| {
             Ok(match s {
                 Some(s) if s.last_at < now => (
                     Change::Write(
@@ -339,7 +270,7 @@ impl Repo {
     }
 
     pub async fn failure_streak_clear(&self, key: &str, now: UnixTime) -> Result<(), StoreError> {
-        self.modify::<FailureStreak, (), StoreError, _>(&format!("LIMIT#pwfail#{key}"), "STREAK", now, |_| {
+        self.modify::<FailureStreak, (), StoreError, _>(&keys::password_streak_pk(key), keys::STREAK_SK, now, |_| {
             Ok((Change::Delete(()), None))
         })
         .await
@@ -365,13 +296,13 @@ mod tests {
     #[tokio::test]
     async fn sliding_window_allows_exactly_max_and_says_when_the_next_fits() {
         let r = repo();
-        assert_eq!(r.limit_acquire(&L, "k", 100).await.unwrap(), Ok(()));
-        assert_eq!(r.limit_acquire(&L, "k", 110).await.unwrap(), Ok(()));
-        assert_eq!(r.limit_acquire(&L, "k", 120).await.unwrap(), Ok(()));
-        assert_eq!(r.limit_acquire(&L, "k", 130).await.unwrap(), Err(30));
-        assert_eq!(r.limit_check(&L, "k", 159).await.unwrap(), Err(1));
-        assert_eq!(r.limit_acquire(&L, "k", 160).await.unwrap(), Ok(()));
-        assert_eq!(r.limit_acquire(&L, "other", 160).await.unwrap(), Ok(()));
+        assert_eq!(r.limit_acquire(&L, "k", 100).await.unwrap(), Allowance::Allowed);
+        assert_eq!(r.limit_acquire(&L, "k", 110).await.unwrap(), Allowance::Allowed);
+        assert_eq!(r.limit_acquire(&L, "k", 120).await.unwrap(), Allowance::Allowed);
+        assert_eq!(r.limit_acquire(&L, "k", 130).await.unwrap(), Allowance::Wait(30));
+        assert_eq!(r.limit_check(&L, "k", 159).await.unwrap(), Allowance::Wait(1));
+        assert_eq!(r.limit_acquire(&L, "k", 160).await.unwrap(), Allowance::Allowed);
+        assert_eq!(r.limit_acquire(&L, "other", 160).await.unwrap(), Allowance::Allowed);
     }
 
     async fn reserved(r: &Repo, at: UnixTime) -> ReservationId {
@@ -424,7 +355,7 @@ mod tests {
         }
         assert_eq!(r.limit_reserve(&L, "k", 59).await.unwrap(), Reservation::Busy);
         assert_eq!(r.limit_reserve(&L, "k", 60).await.unwrap(), Reservation::Full(60));
-        assert_eq!(r.limit_check(&L, "k", 119).await.unwrap(), Err(1));
+        assert_eq!(r.limit_check(&L, "k", 119).await.unwrap(), Allowance::Wait(1));
         reserved(&r, 120).await;
     }
 
@@ -432,10 +363,10 @@ mod tests {
     async fn release_gives_back_a_hit() {
         let r = repo();
         for t in 0..3 {
-            r.limit_acquire(&L, "k", t).await.unwrap().unwrap();
+            assert!(r.limit_acquire(&L, "k", t).await.unwrap().is_allowed());
         }
         r.limit_release(&L, "k", 3).await.unwrap();
-        assert_eq!(r.limit_acquire(&L, "k", 4).await.unwrap(), Ok(()));
+        assert_eq!(r.limit_acquire(&L, "k", 4).await.unwrap(), Allowance::Allowed);
     }
 
     #[tokio::test]
@@ -451,7 +382,7 @@ mod tests {
     async fn streak_reservation_counts_before_the_check_and_refuses_inside_the_backoff() {
         let r = repo();
         // Two free attempts, then one second per failure.
-        let backoff = |n: u32| if n < 2 { 0 } else { i64::from(n) - 1 };
+        let backoff = |n: u32| std::time::Duration::from_secs(if n < 2 { 0 } else { u64::from(n) - 1 });
         let reserve = |at: UnixTime| {
             let r = r.clone();
             async move {

@@ -9,7 +9,8 @@ use crate::audit::AuditKind;
 use crate::domain::{Password, Username};
 use crate::error::ServiceError;
 use crate::security::passwords::Verdict;
-use crate::store::records::{account_pk, Account, ChallengePurpose, Change, PhcHash, PROFILE_SK};
+use crate::store::keys::{account_pk, PROFILE_SK};
+use crate::store::records::{Account, ChallengePurpose, Change, PhcHash};
 
 /// How long a password attempt waits for a slot while only attempts under way (not failures)
 /// fill its address's limit. Short: a request waiting here holds a function instance, so a
@@ -39,7 +40,7 @@ impl App {
         Limit {
             scope: "ip-failures",
             max: self.policy.ip_failures_per_window,
-            window: self.policy.ip_failure_window,
+            window: crate::clock::secs(self.policy.ip_failure_window),
         }
     }
 
@@ -66,7 +67,7 @@ impl App {
         // Inside a backoff already: refuse on a read, touching nothing. (Only a shortcut; the
         // reservation below decides, atomically.)
         let streak = self.repo.failure_streak(backoff_key, now).await?;
-        let wait = policy.password_backoff(streak.count);
+        let wait = crate::clock::secs(policy.password_backoff(streak.count));
         if wait > 0 && now < streak.last_at + wait {
             return Err(ServiceError::TooManyAttempts {
                 retry_after: (streak.last_at + wait - now) as u64,
@@ -169,7 +170,7 @@ impl App {
                     source_ip,
                     json!({
                         "consecutive_failures": streak.count,
-                        "retry_after": self.policy.password_backoff(streak.count),
+                        "retry_after": self.policy.password_backoff(streak.count).as_secs(),
                     }),
                     now,
                 )

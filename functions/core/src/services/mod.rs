@@ -2,11 +2,17 @@
 
 pub mod account_view;
 pub mod admin;
+pub mod challenge_rules;
 pub mod challenges;
+pub mod code_budgets;
+pub mod limit_windows;
 pub mod limits;
 pub mod login;
 pub mod password;
 pub mod phone;
 pub mod recovery;
+pub mod refresh_tokens;
 pub mod sessions;
 pub mod totp;
+pub mod totp_codes;
+pub mod totp_login;

@@ -11,7 +11,8 @@ use crate::domain::{MobileNumber, NewPassword, Password, Username};
 use crate::error::ServiceError;
 use crate::security::passwords::Verdict;
 use crate::sms::messages;
-use crate::store::records::{account_pk, Account, Change, PhcHash, PROFILE_SK};
+use crate::store::keys::{account_pk, PROFILE_SK};
+use crate::store::records::{Account, Change, PhcHash};
 
 /// What an operator is told after a reset (never the password itself).
 #[derive(Debug, Clone)]

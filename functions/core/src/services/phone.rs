@@ -11,7 +11,8 @@ use crate::audit::AuditKind;
 use crate::domain::{ChallengeId, InvalidInput, MobileNumber, OneTimeCode, Password};
 use crate::error::ServiceError;
 use crate::sms::messages;
-use crate::store::records::{account_pk, Account, ChallengePurpose, Change, PROFILE_SK};
+use crate::store::keys::{account_pk, PROFILE_SK};
+use crate::store::records::{Account, ChallengePurpose, Change};
 
 impl App {
     /// `POST /v1/account/phone`: checks the number and the password, then texts a code to the

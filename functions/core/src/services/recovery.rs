@@ -10,17 +10,18 @@ use std::time::Instant;
 
 use serde_json::json;
 
-use super::challenges::{decoy_destination_key, CodeScope};
-use super::limits::Limit;
+use super::challenge_rules::{Answer, Opening};
+use super::code_budgets::CodeScope;
+use super::limits::{Allowance, Limit};
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::domain::{ChallengeId, MobileNumber, NewPassword, OneTimeCode, Password, Username};
 use crate::error::ServiceError;
 use crate::i18n::Lang;
 use crate::sms::messages;
-use crate::store::records::{
-    account_pk, challenge_pk, Account, Challenge, ChallengePurpose, Change, PhcHash, CHALLENGE_SK, PROFILE_SK,
-};
+use crate::store::keys::decoy_destination_key;
+use crate::store::keys::{account_pk, PROFILE_SK};
+use crate::store::records::{Account, Challenge, ChallengePurpose, Change, PhcHash};
 
 /// Stored as the destination of decoy challenges, which never send anything. +999 is a
 /// country code the ITU has not assigned, so this can never be someone's number.
@@ -57,7 +58,7 @@ impl App {
     ) -> Result<ChallengeId, ServiceError> {
         let now = self.now();
         if let Some(ip) = source_ip {
-            if let Err(wait) = self.repo.limit_acquire(&self.forgot_requests_per_ip(), ip, now).await? {
+            if let Allowance::Wait(wait) = self.repo.limit_acquire(&self.forgot_requests_per_ip(), ip, now).await? {
                 return Err(ServiceError::TooManyAttempts { retry_after: wait });
             }
         }
@@ -129,31 +130,15 @@ impl App {
             &decoy_destination_key(username),
         )
         .await?;
-        let id = ChallengeId::generate();
-        let challenge = Challenge {
-            id: id.clone(),
+        let opening = Opening {
             purpose: ChallengePurpose::PasswordReset,
             username: username.clone(),
             destination: MobileNumber::parse(DECOY_DESTINATION)?,
-            code_hash: None,
-            code_expires_at: now + self.policy.code_lifetime,
-            last_sent_at: now,
-            resends: 0,
-            failed_attempts: 0,
-            consumed: false,
-            totp: false,
+            answer: Answer::Decoy,
             password_version: None,
             language: Lang::default(),
         };
-        self.repo
-            .insert(
-                &challenge_pk(&id),
-                CHALLENGE_SK,
-                &challenge,
-                Some(challenge.code_expires_at),
-                now,
-            )
-            .await?;
+        let id = self.insert_challenge(ChallengeId::generate(), opening).await?.id;
         // Stand-ins for the two audit events a real request writes, so both cost the same I/O.
         let key = Self::backoff_key(username.as_str());
         self.repo.audit_stand_in(&key, AuditKind::CodeSent, now).await;

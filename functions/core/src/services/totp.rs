@@ -15,67 +15,28 @@
 //!   and the account's 20 per hour.
 
 use rand::RngCore;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
-use totp_rs::{Algorithm, Builder, Totp};
+use totp_rs::Totp;
 
-use super::challenges::{CodeScope, IssuedChallenge};
-use super::limits::Limit;
+use super::code_budgets::CodeScope;
+use super::totp_codes::{associated_data, generator, match_code, Confirmed};
+pub use super::totp_codes::{
+    ActiveTotp, PendingTotp, TotpRecord, DIGITS, ISSUER, SECRET_BYTES, SKEW_STEPS, STEP_SECONDS,
+};
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::clock::UnixTime;
-use crate::domain::{ChallengeId, OneTimeCode, Password, Username};
+use crate::domain::{OneTimeCode, Password, Username};
 use crate::error::ServiceError;
-use crate::security::ct_eq;
 use crate::security::secretbox::{Sealed, SecretBox};
 use crate::services::admin::AdminError;
 use crate::sms::messages;
-use crate::store::records::{
-    account_pk, challenge_pk, to_item, Account, Challenge, ChallengePurpose, Change, CHALLENGE_SK,
-};
-use crate::store::{Condition, StoreError, WriteOp};
+use crate::store::keys::{account_pk, TOTP_SK};
+use crate::store::records::{Account, Change};
 
-/// Sort key of the authenticator-app record under `ACCOUNT#<username>`.
-pub const TOTP_SK: &str = "TOTP";
-/// The issuer authenticator apps show next to the account name.
-pub const ISSUER: &str = "Norsk Helsenett Hjemmekontor";
-pub const STEP_SECONDS: i64 = 30;
-pub const DIGITS: u8 = 6;
-/// Steps of clock drift accepted either way.
-pub const SKEW_STEPS: i64 = 1;
-/// 160 bits, as RFC 4226 recommends.
-pub const SECRET_BYTES: usize = 20;
 /// How long a started enrolment can be confirmed.
 pub const ENROLMENT_LIFETIME: i64 = 10 * 60;
-/// Retries of a read-modify-write over two records when another writer got there first.
-const MAX_RETRIES: usize = 16;
-
-/// The authenticator-app state of one account.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct TotpRecord {
-    /// The confirmed authenticator, usable at login.
-    #[serde(default)]
-    pub active: Option<ActiveTotp>,
-    /// An enrolment waiting for its first code; replaces `active` when confirmed.
-    #[serde(default)]
-    pub pending: Option<PendingTotp>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct ActiveTotp {
-    pub secret: Sealed,
-    pub enabled_at: UnixTime,
-    /// The newest time step a code was accepted for; that step and older ones are refused.
-    pub last_used_step: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PendingTotp {
-    pub secret: Sealed,
-    pub started_at: UnixTime,
-    pub expires_at: UnixTime,
-    pub failed_attempts: u32,
-}
 
 /// What the user gets once, to set up the app. Debug output hides the secret.
 #[derive(Clone, Serialize)]
@@ -106,82 +67,6 @@ pub struct TotpStatus {
     pub pending: bool,
 }
 
-/// How a code relates to an authenticator's time steps around now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CodeMatch {
-    /// Right, for this step, newer than any used before.
-    Fresh(i64),
-    /// Right, but for a step whose code was already used (a replay).
-    Reused,
-    Wrong,
-}
-
-/// Builds the RFC 6238 generator for a secret.
-fn generator(secret: Vec<u8>, username: &Username) -> Result<Totp, ServiceError> {
-    Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_digits(DIGITS)
-        .with_skew(SKEW_STEPS as u16)
-        .with_step_duration(STEP_SECONDS as u64)
-        .with_secret(secret)
-        .with_account_name(username.as_str())
-        .with_issuer(Some(ISSUER))
-        .build()
-        // The error may quote the account name but never the secret; keep it short anyway.
-        .map_err(|_| ServiceError::Internal("authenticator parameters rejected".into()))
-}
-
-/// Checks `code` against every step within the drift window (all of them, whatever matches
-/// first), comparing in constant time.
-fn match_code(totp: &Totp, code: &OneTimeCode, now: UnixTime, last_used_step: Option<i64>) -> CodeMatch {
-    let current = now.div_euclid(STEP_SECONDS);
-    let mut fresh = None;
-    let mut reused = false;
-    for step in (current - SKEW_STEPS)..=(current + SKEW_STEPS) {
-        let Ok(at) = u64::try_from(step * STEP_SECONDS) else {
-            continue;
-        };
-        let expected = totp.generate(at).to_string();
-        if ct_eq(&expected, code.expose()) {
-            if last_used_step.is_some_and(|last| step <= last) {
-                reused = true;
-            } else {
-                fresh = Some(step);
-            }
-        }
-    }
-    match (fresh, reused) {
-        (Some(step), _) => CodeMatch::Fresh(step),
-        (None, true) => CodeMatch::Reused,
-        (None, false) => CodeMatch::Wrong,
-    }
-}
-
-/// Associated data of a sealed secret: binds it to its account.
-fn associated_data(username: &Username) -> Vec<u8> {
-    format!("hjemmekontor-totp-v1:{username}").into_bytes()
-}
-
-fn totp_pk(username: &Username) -> String {
-    account_pk(username)
-}
-
-/// A write of `value` conditional on the record still being at `read_version`.
-fn versioned_put<T: Serialize>(
-    pk: &str,
-    sk: &str,
-    value: &T,
-    read_version: u64,
-    expires_at: Option<UnixTime>,
-) -> Result<WriteOp, StoreError> {
-    let mut item = to_item(pk, sk, value, expires_at)?;
-    item.version = read_version + 1;
-    Ok(WriteOp::Put {
-        item,
-        condition: Condition::VersionIs(read_version),
-    })
-}
-
 impl App {
     fn secret_box(&self) -> Result<&SecretBox, ServiceError> {
         match &self.totp {
@@ -207,14 +92,14 @@ impl App {
             .map_err(|_| ServiceError::Internal("authenticator secret cannot be opened with this key".into()))
     }
 
-    fn totp_generator(&self, username: &Username, sealed: &Sealed) -> Result<Totp, ServiceError> {
+    pub(crate) fn totp_generator(&self, username: &Username, sealed: &Sealed) -> Result<Totp, ServiceError> {
         generator(self.open_totp_secret(username, sealed)?, username)
     }
 
     pub async fn totp_record(&self, username: &Username) -> Result<Option<TotpRecord>, ServiceError> {
         Ok(self
             .repo
-            .load::<TotpRecord>(&totp_pk(username), TOTP_SK, self.now())
+            .load::<TotpRecord>(&account_pk(username), TOTP_SK, self.now())
             .await?
             .map(|s| s.value))
     }
@@ -281,7 +166,7 @@ impl App {
             failed_attempts: 0,
         };
         self.repo
-            .modify::<TotpRecord, (), ServiceError, _>(&totp_pk(username), TOTP_SK, now, |current| {
+            .modify::<TotpRecord, (), ServiceError, _>(&account_pk(username), TOTP_SK, now, |current| {
                 let mut next = current.cloned().unwrap_or_default();
                 next.pending = Some(pending.clone());
                 Ok((Change::Write(next, ()), None))
@@ -314,13 +199,9 @@ impl App {
         let slot = self.reserve_code_attempt(CodeScope::Login, username).await?;
         let now = self.now();
         let max = self.policy.code_attempts_per_challenge;
-        enum Confirmed {
-            Enabled { replaced: bool },
-            Wrong(u32),
-        }
         let outcome = self
             .repo
-            .modify::<TotpRecord, Confirmed, ServiceError, _>(&totp_pk(username), TOTP_SK, now, |current| {
+            .modify::<TotpRecord, Confirmed, ServiceError, _>(&account_pk(username), TOTP_SK, now, |current| {
                 let Some(record) = current else {
                     return Err(ServiceError::TotpEnrolmentGone);
                 };
@@ -331,29 +212,9 @@ impl App {
                 else {
                     return Err(ServiceError::TotpEnrolmentGone);
                 };
-                let totp = self.totp_generator(username, &pending.secret)?;
-                let mut next = record.clone();
-                match match_code(&totp, code, now, None) {
-                    CodeMatch::Fresh(step) => {
-                        next.active = Some(ActiveTotp {
-                            secret: pending.secret.clone(),
-                            enabled_at: now,
-                            // The confirming code is used up: it cannot also log in.
-                            last_used_step: step,
-                        });
-                        next.pending = None;
-                        let replaced = record.active.is_some();
-                        Ok((Change::Write(next, Confirmed::Enabled { replaced }), None))
-                    }
-                    CodeMatch::Reused | CodeMatch::Wrong => {
-                        let failed = pending.failed_attempts + 1;
-                        next.pending = (failed < max).then(|| PendingTotp {
-                            failed_attempts: failed,
-                            ..pending.clone()
-                        });
-                        Ok((Change::Write(next, Confirmed::Wrong(max - failed)), None))
-                    }
-                }
+                let verdict = match_code(&self.totp_generator(username, &pending.secret)?, code, now, None);
+                let (next, confirmed) = record.confirmed(pending, verdict, now, max);
+                Ok((Change::Write(next, confirmed), None))
             })
             .await;
         let replaced = match outcome {
@@ -436,7 +297,7 @@ impl App {
 
     async fn admin_account(&self, username: &Username) -> Result<Account, AdminError> {
         self.repo
-            .load::<Account>(&account_pk(username), crate::store::records::PROFILE_SK, self.now())
+            .load::<Account>(&account_pk(username), crate::store::keys::PROFILE_SK, self.now())
             .await?
             .map(|s| s.value)
             .ok_or_else(|| AdminError::NoSuchAccount(username.to_string()))
@@ -445,12 +306,17 @@ impl App {
     /// Deletes the record; `None` if there was none, else whether it had an active authenticator.
     async fn delete_totp(&self, username: &Username) -> Result<Option<bool>, ServiceError> {
         self.repo
-            .modify::<TotpRecord, Option<bool>, ServiceError, _>(&totp_pk(username), TOTP_SK, self.now(), |current| {
-                Ok(match current {
-                    None => (Change::Keep(None), None),
-                    Some(r) => (Change::Delete(Some(r.active.is_some())), None),
-                })
-            })
+            .modify::<TotpRecord, Option<bool>, ServiceError, _>(
+                &account_pk(username),
+                TOTP_SK,
+                self.now(),
+                |current| {
+                    Ok(match current {
+                        None => (Change::Keep(None), None),
+                        Some(r) => (Change::Delete(Some(r.active.is_some())), None),
+                    })
+                },
+            )
             .await
     }
 
@@ -472,254 +338,5 @@ impl App {
                 self.now(),
             )
             .await;
-    }
-
-    /// Opens a login challenge for a user with an authenticator app. No SMS is sent; the user
-    /// may ask for one (`/v1/auth/sms/resend`), which then goes out at once.
-    pub(crate) async fn start_totp_login(
-        &self,
-        account: &Account,
-        remember_me: bool,
-    ) -> Result<IssuedChallenge, ServiceError> {
-        let now = self.now();
-        // Sends no SMS, so the SMS limits do not bound these; each counts here instead.
-        let opened = Limit {
-            scope: "totp-challenges",
-            max: self.policy.totp_challenges_per_account_hour,
-            window: 3600,
-        };
-        if let Err(wait) = self.repo.limit_acquire(&opened, account.username.as_str(), now).await? {
-            return Err(ServiceError::TooManyAttempts { retry_after: wait });
-        }
-        let id = ChallengeId::generate();
-        let challenge = Challenge {
-            id: id.clone(),
-            purpose: ChallengePurpose::Login { remember_me },
-            username: account.username.clone(),
-            destination: account.mobile.clone(),
-            code_hash: None,
-            code_expires_at: now + self.policy.code_lifetime,
-            last_sent_at: now,
-            resends: 0,
-            failed_attempts: 0,
-            consumed: false,
-            totp: true,
-            password_version: Some(account.password_version),
-            language: account.language,
-        };
-        self.repo
-            .insert(
-                &challenge_pk(&id),
-                CHALLENGE_SK,
-                &challenge,
-                Some(challenge.code_expires_at),
-                now,
-            )
-            .await?;
-        Ok(IssuedChallenge {
-            challenge_id: id,
-            phone_hint: account.mobile.masked(),
-            expires_in: self.policy.code_lifetime,
-            resend_after: 0,
-        })
-    }
-
-    /// `POST /v1/auth/totp/verify`: checks an authenticator code against a login challenge
-    /// and, if right and not used before, consumes the challenge and the code's time step
-    /// together: exactly one caller ever gets `Ok` for a challenge, and a code opens at most
-    /// one session, however many verify it at once. Like an SMS code, the attempt is reserved
-    /// against the account's hourly code-failure limit before the code is compared.
-    pub async fn verify_totp(
-        &self,
-        id: &ChallengeId,
-        code: &OneTimeCode,
-        source_ip: Option<&str>,
-    ) -> Result<Challenge, ServiceError> {
-        let challenge = self.live_challenge(id).await?;
-        if !challenge.totp || !matches!(challenge.purpose, ChallengePurpose::Login { .. }) {
-            return Err(ServiceError::ChallengeGone);
-        }
-        let username = challenge.username;
-        let slot = self.reserve_code_attempt(CodeScope::Login, &username).await?;
-        match self.compare_totp(id, &username, code).await {
-            Ok(TotpAttempt::Right(consumed)) => {
-                self.release_code_attempt(CodeScope::Login, &username).await;
-                self.repo
-                    .audit(&username, AuditKind::TotpVerified, source_ip, json!({}), self.now())
-                    .await;
-                Ok(consumed)
-            }
-            Ok(TotpAttempt::Wrong { attempts_left, reused }) => {
-                let detail = json!({
-                    "method": "totp",
-                    "attempts_left": attempts_left,
-                    "reused": reused,
-                });
-                Err(self
-                    .code_failed(CodeScope::Login, &username, slot, attempts_left, source_ip, detail)
-                    .await)
-            }
-            Err(e) => {
-                self.release_code_attempt(CodeScope::Login, &username).await;
-                Err(e)
-            }
-        }
-    }
-
-    /// Compares `code` and records the outcome on the challenge (and, if right, the used time
-    /// step) in one conditional transaction.
-    async fn compare_totp(
-        &self,
-        id: &ChallengeId,
-        username: &Username,
-        code: &OneTimeCode,
-    ) -> Result<TotpAttempt, ServiceError> {
-        let now = self.now();
-        let max = self.policy.code_attempts_per_challenge;
-        let (challenge_key, record_key) = (challenge_pk(id), totp_pk(username));
-        for _ in 0..MAX_RETRIES {
-            let Some(stored) = self.repo.load::<Challenge>(&challenge_key, CHALLENGE_SK, now).await? else {
-                return Err(ServiceError::ChallengeGone);
-            };
-            let c = &stored.value;
-            if c.consumed || c.failed_attempts >= max {
-                return Err(ServiceError::ChallengeGone);
-            }
-            let record = self.repo.load::<TotpRecord>(&record_key, TOTP_SK, now).await?;
-            let active = record.as_ref().and_then(|r| r.value.active.as_ref());
-            let verdict = match active {
-                Some(a) => match_code(
-                    &self.totp_generator(username, &a.secret)?,
-                    code,
-                    now,
-                    Some(a.last_used_step),
-                ),
-                // Removed since the login began: no code can be right.
-                None => CodeMatch::Wrong,
-            };
-            let mut next = c.clone();
-            let ops = match (verdict, &record) {
-                (CodeMatch::Fresh(step), Some(record)) => {
-                    next.consumed = true;
-                    let mut used = record.value.clone();
-                    if let Some(a) = used.active.as_mut() {
-                        a.last_used_step = step;
-                    }
-                    vec![
-                        versioned_put(
-                            &challenge_key,
-                            CHALLENGE_SK,
-                            &next,
-                            stored.version(),
-                            Some(c.code_expires_at),
-                        )?,
-                        versioned_put(&record_key, TOTP_SK, &used, record.version(), None)?,
-                    ]
-                }
-                _ => {
-                    next.failed_attempts += 1;
-                    vec![versioned_put(
-                        &challenge_key,
-                        CHALLENGE_SK,
-                        &next,
-                        stored.version(),
-                        Some(c.code_expires_at),
-                    )?]
-                }
-            };
-            match self.repo.items().transact(ops, now).await {
-                Ok(()) => {}
-                Err(StoreError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
-            }
-            if next.consumed {
-                return Ok(TotpAttempt::Right(next));
-            }
-            return Ok(TotpAttempt::Wrong {
-                attempts_left: max - next.failed_attempts,
-                reused: verdict == CodeMatch::Reused,
-            });
-        }
-        Err(StoreError::ConditionFailed.into())
-    }
-}
-
-/// How one authenticator-code attempt on a login challenge ended.
-enum TotpAttempt {
-    /// Right: the challenge is consumed.
-    Right(Challenge),
-    Wrong {
-        attempts_left: u32,
-        reused: bool,
-    },
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn totp() -> Totp {
-        generator(vec![7u8; SECRET_BYTES], &Username::parse("kari").unwrap()).unwrap()
-    }
-
-    fn code_at(totp: &Totp, at: i64) -> OneTimeCode {
-        OneTimeCode::parse(&totp.generate(at as u64).to_string()).unwrap()
-    }
-
-    #[test]
-    fn rfc_6238_sha1_test_vector() {
-        // RFC 6238 appendix B: secret "12345678901234567890", T = 59 s -> 94287082 (8 digits);
-        // the 6-digit code is its last six digits.
-        let t = generator(b"12345678901234567890".to_vec(), &Username::parse("kari").unwrap()).unwrap();
-        assert_eq!(t.generate(59).to_string(), "287082");
-        assert_eq!(t.generate(1_111_111_109).to_string(), "081804");
-    }
-
-    #[test]
-    fn accepts_one_step_of_drift_either_way_and_no_more() {
-        let t = totp();
-        let now = 1_767_225_615;
-        for (offset, expected) in [(-60, false), (-30, true), (0, true), (30, true), (60, false)] {
-            let verdict = match_code(&t, &code_at(&t, now + offset), now, None);
-            assert_eq!(matches!(verdict, CodeMatch::Fresh(_)), expected, "offset {offset}");
-        }
-    }
-
-    #[test]
-    fn steps_at_or_before_the_last_used_one_are_reused_not_fresh() {
-        let t = totp();
-        let now = 1_767_225_615;
-        let step = now / STEP_SECONDS;
-        assert_eq!(match_code(&t, &code_at(&t, now), now, Some(step)), CodeMatch::Reused);
-        assert_eq!(
-            match_code(&t, &code_at(&t, now - 30), now, Some(step)),
-            CodeMatch::Reused
-        );
-        assert_eq!(
-            match_code(&t, &code_at(&t, now + 30), now, Some(step)),
-            CodeMatch::Fresh(step + 1)
-        );
-        let wrong = OneTimeCode::parse(if code_at(&t, now).expose() == "000000" {
-            "000001"
-        } else {
-            "000000"
-        })
-        .unwrap();
-        assert_eq!(match_code(&t, &wrong, now, None), CodeMatch::Wrong);
-    }
-
-    #[test]
-    fn otpauth_uri_names_the_issuer_and_account_with_default_parameters() {
-        let uri = totp().to_url().unwrap();
-        assert!(
-            uri.starts_with("otpauth://totp/Norsk%20Helsenett%20Hjemmekontor:kari?secret="),
-            "{uri}"
-        );
-        assert!(uri.contains("issuer=Norsk%20Helsenett%20Hjemmekontor"), "{uri}");
-        // SHA-1, 6 digits and 30 s are the defaults and therefore implied.
-        assert!(
-            !uri.contains("algorithm=") && !uri.contains("digits=") && !uri.contains("period="),
-            "{uri}"
-        );
     }
 }

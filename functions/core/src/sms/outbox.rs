@@ -9,9 +9,9 @@ use serde_json::json;
 use super::{SmsError, SmsSender};
 use crate::clock::{rfc3339, Clock};
 use crate::domain::MobileNumber;
+use crate::store::keys::{log_sk, OUTBOX_PK, OUTBOX_SK_PREFIX};
 use crate::store::{Condition, Item, ItemStore};
 
-const OUTBOX_PK: &str = "OUTBOX";
 /// Local messages are kept for a week.
 const KEEP_SECONDS: i64 = 7 * 24 * 3600;
 
@@ -36,7 +36,7 @@ impl OutboxSms {
 
     /// Newest first.
     pub async fn list(&self) -> Result<Vec<OutboxMessage>, crate::store::StoreError> {
-        let items = self.store.query(OUTBOX_PK, "MSG#", self.clock.now()).await?;
+        let items = self.store.query(OUTBOX_PK, OUTBOX_SK_PREFIX, self.clock.now()).await?;
         let mut messages: Vec<OutboxMessage> = items
             .into_iter()
             .filter_map(|i| serde_json::from_value(i.data).ok())
@@ -51,9 +51,7 @@ impl SmsSender for OutboxSms {
     async fn send(&self, to: &MobileNumber, body: &str) -> Result<(), SmsError> {
         let now = self.clock.now();
         let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-        // Sort key: time, then a wall-clock tiebreaker and randomness so concurrent sends
-        // from several processes never collide.
-        let sk = format!("MSG#{now:012}#{nanos:024}#{}", crate::security::random_token(6));
+        let sk = log_sk(OUTBOX_SK_PREFIX, now, nanos, &crate::security::random_token(6));
         let message = OutboxMessage {
             to: to.as_e164().to_owned(),
             body: body.to_owned(),

@@ -6,6 +6,7 @@
 mod dynamo_codec;
 pub mod dynamodb;
 mod dynamodb_table;
+pub mod keys;
 pub mod records;
 pub mod sqlite;
 

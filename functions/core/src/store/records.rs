@@ -249,24 +249,6 @@ fn decode<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
     serde_json::from_value(item.data.clone()).map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", item.pk, item.sk)))
 }
 
-// ---- keys -------------------------------------------------------------------------------
-
-pub fn account_pk(username: &Username) -> String {
-    format!("ACCOUNT#{username}")
-}
-pub const PROFILE_SK: &str = "PROFILE";
-pub fn challenge_pk(id: &ChallengeId) -> String {
-    format!("CHALLENGE#{id}")
-}
-pub const CHALLENGE_SK: &str = "CHALLENGE";
-pub fn session_pk(id: &SessionId) -> String {
-    format!("SESSION#{id}")
-}
-pub const SESSION_SK: &str = "SESSION";
-pub fn session_index_sk(id: &SessionId) -> String {
-    format!("SESSION#{id}")
-}
-
 // ---- records ----------------------------------------------------------------------------
 
 /// A password hash in PHC form. Debug output hides it.
@@ -380,7 +362,9 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn is_live(&self, now: UnixTime, idle_timeout: i64) -> bool {
-        self.revoked_at.is_none() && now < self.absolute_expires_at && now - self.last_used_at < idle_timeout
+    pub fn is_live(&self, now: UnixTime, idle_timeout: std::time::Duration) -> bool {
+        self.revoked_at.is_none()
+            && now < self.absolute_expires_at
+            && now - self.last_used_at < crate::clock::secs(idle_timeout)
     }
 }

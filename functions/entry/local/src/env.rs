@@ -155,8 +155,8 @@ pub async fn ensure_demo_account(app: &App, data_dir: &Path) -> anyhow::Result<D
         if app
             .repo
             .load::<portal_core::store::records::Account>(
-                &portal_core::store::records::account_pk(&username),
-                portal_core::store::records::PROFILE_SK,
+                &portal_core::store::keys::account_pk(&username),
+                portal_core::store::keys::PROFILE_SK,
                 app.now(),
             )
             .await?

@@ -9,7 +9,8 @@ use portal_core::error::ServiceError;
 use portal_core::services::admin::NewAccount;
 use portal_core::services::sessions::{Caller, Tokens};
 use portal_core::sms::messages;
-use portal_core::store::records::{session_pk, ChallengePurpose, Change, Session, SESSION_SK};
+use portal_core::store::keys::{session_pk, SESSION_SK};
+use portal_core::store::records::{ChallengePurpose, Change, Session};
 use portal_core::store::sqlite::SqliteStore;
 use portal_testkit::TestApp;
 
@@ -42,7 +43,7 @@ fn test_app_with(policy: Policy) -> TestApp {
     TestApp::with_policy(
         std::sync::Arc::new(SqliteStore::in_memory().unwrap()),
         Policy {
-            forgot_password_min_response_ms: 0,
+            forgot_password_min_response: std::time::Duration::ZERO,
             ..policy
         },
     )
@@ -793,7 +794,7 @@ async fn the_global_reset_budget_stops_anonymous_sms_spend_but_not_login() {
     let t = TestApp::with_policy(
         std::sync::Arc::new(SqliteStore::in_memory().unwrap()),
         Policy {
-            forgot_password_min_response_ms: 0,
+            forgot_password_min_response: std::time::Duration::ZERO,
             reset_sms_global_per_hour: 3,
             ..Policy::default()
         },
@@ -914,7 +915,7 @@ async fn forgot_password_is_throttled_per_source_address() {
 #[tokio::test]
 async fn forgot_password_answers_take_at_least_the_floor_for_known_and_unknown_users() {
     let t = TestApp::in_memory();
-    assert_eq!(Policy::default().forgot_password_min_response_ms, 400);
+    assert_eq!(Policy::default().forgot_password_min_response.as_millis(), 400);
     kari(&t).await;
     for name in ["kari", "finnes.ikke"] {
         let started = std::time::Instant::now();

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Extension;
-use portal_core::buypass::flow::{
-    state_pk, Buypass, CallbackFailure, CallbackQuery, LoginState, BROWSER_COOKIE, STATE_SK,
-};
+use portal_core::buypass::flow::{Buypass, CallbackFailure, CallbackQuery, LoginState, BROWSER_COOKIE};
+use portal_core::store::keys::{oidc_state_pk, OIDC_STATE_SK};
 use portal_http::handlers::homeoffice::HomeOfficeDeps;
 use portal_http::routes::{function_router, Function};
 use portal_testkit::{unreachable_buypass, TestApp};
@@ -138,7 +137,7 @@ impl Fixture {
             self.t
                 .app
                 .repo
-                .load::<LoginState>(&state_pk(STATE), STATE_SK, self.t.app.now())
+                .load::<LoginState>(&oidc_state_pk(STATE), OIDC_STATE_SK, self.t.app.now())
                 .await
                 .unwrap_or_else(|e| panic!("{e}"))
                 .is_some()

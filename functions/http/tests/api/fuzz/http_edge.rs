@@ -32,7 +32,7 @@ impl Edge {
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
         let policy = Policy {
-            forgot_password_min_response_ms: 0,
+            forgot_password_min_response: std::time::Duration::ZERO,
             ..Policy::default()
         };
         let store = Arc::new(SqliteStore::in_memory().unwrap_or_else(|e| panic!("{e}")));

@@ -1,0 +1,148 @@
+//! Every partition and sort key of the table, built here and nowhere else.
+//!
+//! The partition-key prefixes are what infra/iam.tf's `dynamodb:LeadingKeys` conditions grant
+//! each function, and stored items are found again by these exact strings: a format changed
+//! here is a data migration and an IAM change. The test below pins each one.
+
+use crate::clock::UnixTime;
+use crate::domain::{CertificateSerial, ChallengeId, IssuerId, SessionId, Username};
+
+// ---- accounts: profile, authenticator app, session index -------------------------------
+
+pub fn account_pk(username: &Username) -> String {
+    format!("ACCOUNT#{username}")
+}
+pub const PROFILE_SK: &str = "PROFILE";
+/// The authenticator-app record, under [`account_pk`].
+pub const TOTP_SK: &str = "TOTP";
+/// Prefix of the session index under [`account_pk`].
+pub const SESSION_INDEX_PREFIX: &str = "SESSION#";
+pub fn session_index_sk(id: &SessionId) -> String {
+    format!("{SESSION_INDEX_PREFIX}{id}")
+}
+
+// ---- challenges and sessions ---------------------------------------------------------
+
+pub fn challenge_pk(id: &ChallengeId) -> String {
+    format!("CHALLENGE#{id}")
+}
+pub const CHALLENGE_SK: &str = "CHALLENGE";
+pub fn session_pk(id: &SessionId) -> String {
+    format!("SESSION#{id}")
+}
+pub const SESSION_SK: &str = "SESSION";
+
+// ---- limits, lockouts, password backoff ------------------------------------------------
+
+/// The sliding log of limit `scope` for `key` (an account, a number, an address, `all`).
+pub fn limit_pk(scope: &str, key: &str) -> String {
+    format!("LIMIT#{scope}#{key}")
+}
+pub const LIMIT_LOG_SK: &str = "LOG";
+/// The consecutive-failure streak of the password backoff (kept with the limits, so every
+/// function that checks passwords needs no prefix beyond `LIMIT#`).
+pub fn password_streak_pk(backoff_key: &str) -> String {
+    limit_pk("pwfail", backoff_key)
+}
+pub const STREAK_SK: &str = "STREAK";
+pub fn lock_pk(scope: &str, key: &str) -> String {
+    format!("LOCK#{scope}#{key}")
+}
+pub const LOCK_SK: &str = "LOCK";
+/// The per-number SMS limit key of a decoy challenge: one stand-in "number" per typed
+/// username, so a name without an account runs into the per-number limit after as many
+/// requests as one with an account. (A limit key, not a partition key: it goes into
+/// [`limit_pk`].)
+pub fn decoy_destination_key(username: &Username) -> String {
+    format!("decoy#{username}")
+}
+
+// ---- audit ---------------------------------------------------------------------------
+
+pub fn audit_pk(username: &Username) -> String {
+    format!("AUDIT#{username}")
+}
+/// Stand-ins for audit events where no account exists, keyed by a hash of the typed name.
+pub fn audit_stand_in_pk(key: &str) -> String {
+    format!("DECOY#{key}")
+}
+/// Time first, so a query returns events oldest first; `nonce` keeps events of one second apart.
+pub fn audit_sk(now: UnixTime, nonce: &str) -> String {
+    format!("{now:012}#{nonce}")
+}
+
+// ---- Buypass: login state and the card registry --------------------------------------
+
+/// An authorization request in flight, by a hash of its `state` (the state itself is a
+/// bearer secret and never a key).
+pub fn oidc_state_pk(state: &str) -> String {
+    format!("OIDC#{}", crate::security::sha256_hex(state))
+}
+pub const OIDC_STATE_SK: &str = "STATE";
+/// Every registry key (by serial, by issuer + serial, index records) starts with this.
+pub const SERIAL_PREFIX: &str = "SERIAL#";
+pub fn serial_pk(serial: &CertificateSerial) -> String {
+    format!("{SERIAL_PREFIX}{serial}")
+}
+pub fn serial_issuer_sk(issuer: &IssuerId) -> String {
+    format!("{SERIAL_PREFIX}{issuer}")
+}
+
+// ---- local-only logs: the SMS outbox and gateway events ------------------------------
+
+pub const OUTBOX_PK: &str = "OUTBOX";
+pub const OUTBOX_SK_PREFIX: &str = "MSG#";
+pub const GATEWAY_EVENTS_PK: &str = "GATEWAY_EVENTS";
+pub const GATEWAY_EVENT_SK_PREFIX: &str = "EVT#";
+/// A log entry's sort key: time, then a wall-clock tiebreaker and randomness so concurrent
+/// writes from several processes never collide and a query returns them in order.
+pub fn log_sk(prefix: &str, now: UnixTime, nanos: i128, nonce: &str) -> String {
+    format!("{prefix}{now:012}#{nanos:024}#{nonce}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_format_is_pinned() {
+        let user = Username::parse("kari").unwrap();
+        let challenge = ChallengeId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        let session = SessionId::parse("BBBBBBBBBBBBBBBBBBBBBA").unwrap();
+        let serial = CertificateSerial::parse("0a1b").unwrap();
+        let issuer = IssuerId::parse(&"ab".repeat(32)).unwrap();
+        let vectors: [(String, &str); 16] = [
+            (account_pk(&user), "ACCOUNT#kari"),
+            (session_index_sk(&session), "SESSION#BBBBBBBBBBBBBBBBBBBBBA"),
+            (challenge_pk(&challenge), "CHALLENGE#AAAAAAAAAAAAAAAAAAAAAA"),
+            (session_pk(&session), "SESSION#BBBBBBBBBBBBBBBBBBBBBA"),
+            (limit_pk("sms-account", "kari"), "LIMIT#sms-account#kari"),
+            (password_streak_pk("h"), "LIMIT#pwfail#h"),
+            (lock_pk("codes", "kari"), "LOCK#codes#kari"),
+            (decoy_destination_key(&user), "decoy#kari"),
+            (audit_pk(&user), "AUDIT#kari"),
+            (audit_stand_in_pk("h"), "DECOY#h"),
+            (audit_sk(1_700_000_000, "n"), "001700000000#n"),
+            (
+                oidc_state_pk("abc"),
+                "OIDC#ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
+            (serial_pk(&serial), "SERIAL#0A1B"),
+            (
+                serial_issuer_sk(&issuer),
+                "SERIAL#abababababababababababababababababababababababababababababababab",
+            ),
+            (
+                log_sk(OUTBOX_SK_PREFIX, 7, 8, "n"),
+                "MSG#000000000007#000000000000000000000008#n",
+            ),
+            (
+                log_sk(GATEWAY_EVENT_SK_PREFIX, 7, 8, "n"),
+                "EVT#000000000007#000000000000000000000008#n",
+            ),
+        ];
+        for (built, expected) in vectors {
+            assert_eq!(built, expected);
+        }
+    }
+}
