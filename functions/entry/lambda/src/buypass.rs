@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use axum::Extension;
 
-use crate::config::{behind_cloudfront, reported, BuiltFunction, LambdaConfig};
+use crate::config::{BuiltFunction, LambdaConfig};
+use crate::http_function::behind_cloudfront;
+use crate::init_error::reported;
 use portal_core::buypass::config::BuypassConfig;
 use portal_core::buypass::keys::Es256Key;
 use portal_core::config::ConfigError;

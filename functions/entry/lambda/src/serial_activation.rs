@@ -20,7 +20,8 @@ use axum::Extension;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use crate::config::{reported, BuiltFunction, ConfigError, LambdaConfig};
+use crate::config::{BuiltFunction, ConfigError, LambdaConfig};
+use crate::init_error::reported;
 use portal_core::activation::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
 use portal_core::activation::{ActivationPolicy, Activator};
 use portal_http::handlers::homeoffice::{GatewayAuth, GatewayRole, HomeOfficeDeps};
