@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod event_log;
 pub mod i18n;
 pub mod observability;
 pub mod security;
