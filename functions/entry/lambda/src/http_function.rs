@@ -28,15 +28,15 @@ where
         }
     };
     tracing::info!(function = function.name(), "initialised");
-    lambda_http::run(behind_cloudfront(routes(), app)).await
+    lambda_http::run(behind_cloudfront(routes().with_state(app.clone()), app)).await
 }
 
 /// A function's routes with the common layers, all behind the origin check
 /// (`portal_http::origin`). The check wraps the finished router, fallbacks included: a layer
 /// added before them would leave the 404/405 fallbacks unchecked, and a 405 without the
 /// secret would tell a caller skipping CloudFront which routes exist.
-pub fn behind_cloudfront(routes: Router<SharedApp>, app: SharedApp) -> Router {
-    with_common_layers(routes.with_state(app.clone())).layer(axum::middleware::from_fn_with_state(
+pub fn behind_cloudfront(routes: Router, app: SharedApp) -> Router {
+    with_common_layers(routes).layer(axum::middleware::from_fn_with_state(
         app,
         portal_http::origin::require_origin,
     ))
@@ -73,7 +73,7 @@ mod tests {
     async fn behind_cloudfront_a_request_without_the_origin_secret_is_not_found_before_anything_else() {
         use tower::ServiceExt;
         let app = app_behind_cloudfront();
-        let router = behind_cloudfront(portal_http::routes::account_routes(), app);
+        let router = behind_cloudfront(portal_http::routes::account_routes().with_state(app.clone()), app);
         for (method, origin, status, code) in [
             ("GET", None, 404, "not_found"),
             (
@@ -112,7 +112,7 @@ mod tests {
         use portal_http::origin::{ORIGIN_VERIFY_HEADER, VIEWER_IP_HEADER};
         use tower::ServiceExt;
         let app = app_behind_cloudfront();
-        let router = behind_cloudfront(portal_http::routes::login_routes(), app.clone());
+        let router = behind_cloudfront(portal_http::routes::login_routes().with_state(app.clone()), app.clone());
         let login = |viewer: &'static str, origin: &'static str, name: String| {
             let router = router.clone();
             async move {
