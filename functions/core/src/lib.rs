@@ -13,6 +13,7 @@ pub mod aws;
 pub mod buypass;
 pub mod clock;
 pub mod config;
+pub mod deployment;
 pub mod domain;
 pub mod error;
 pub mod event_log;

@@ -317,7 +317,8 @@ mod tests {
 
     /// `path` with its parameters filled in with well-formed values.
     fn concrete(path: &str) -> String {
-        path.replace("{issuer_id}", &"ab".repeat(32)).replace("{serial}", "0A1B2C")
+        path.replace("{issuer_id}", &"ab".repeat(32))
+            .replace("{serial}", "0A1B2C")
     }
 
     /// The status `router` answers an unauthenticated, bodiless `method path` with.

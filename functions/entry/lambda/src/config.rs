@@ -31,47 +31,17 @@
 //! - `serial-activation`: `PORTAL_GATEWAY_EVENTS` (`sns`/`local`), `PORTAL_GATEWAY_TOPIC_ARN`,
 //!   `PORTAL_GATEWAY_AUTH` (`iam`/`key`), `PORTAL_GATEWAY_KEY` (see `crate::serial_activation`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use portal_core::app::{App, AppParts, SharedApp};
 use portal_core::clock::{Clock, SystemClock};
 pub use portal_core::config::ConfigError;
-use portal_core::config::{Policy, Settings};
+pub use portal_core::deployment::{Deployment, KeysConfig, Role, SmsConfig, StoreConfig};
 use portal_core::security::key_parts::{KeyParts, KeyPurpose, TotpPart};
 use portal_core::security::keys::KeyMaterial;
 use portal_core::security::passwords::HashParams;
 use portal_core::security::secrets_manager::load_key_parts;
-use portal_core::sms::outbox::OutboxSms;
-use portal_core::sms::sns::{SenderId, SnsSms};
-use portal_core::sms::SmsSender;
-use portal_core::store::dynamodb::DynamoStore;
-use portal_core::store::sqlite::SqliteStore;
-use portal_core::store::ItemStore;
 use portal_http::routes::Function;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreConfig {
-    DynamoDb { table: String },
-    Sqlite { path: PathBuf },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SmsConfig {
-    Sns { sender_id: Option<SenderId> },
-    Outbox,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeysConfig {
-    /// One secret per purpose the function needs (none for a function that needs no key).
-    SecretsManager {
-        secrets: Vec<(KeyPurpose, String)>,
-    },
-    File {
-        path: PathBuf,
-    },
-}
 
 /// The key purposes each function loads at cold start, derived from its routes: sms-code
 /// opens and refreshes sessions (mints access tokens) and checks codes and authenticator
@@ -123,14 +93,19 @@ pub fn keys_of(function: Function) -> &'static [KeyPurpose] {
         .unwrap_or(&[])
 }
 
+/// A function's configuration: the shared tree ([`Deployment`]) read in the function's role,
+/// which gives it no local defaults.
 #[derive(Debug, Clone)]
 pub struct LambdaConfig {
     pub function: Function,
-    pub store: StoreConfig,
-    pub sms: SmsConfig,
-    pub keys: KeysConfig,
-    pub settings: Settings,
-    pub policy: Policy,
+    pub deployment: Deployment,
+}
+
+impl std::ops::Deref for LambdaConfig {
+    type Target = Deployment;
+    fn deref(&self) -> &Deployment {
+        &self.deployment
+    }
 }
 
 impl LambdaConfig {
@@ -138,83 +113,17 @@ impl LambdaConfig {
         Self::from_lookup(function, |name| std::env::var(name).ok())
     }
 
-    /// Reads the configuration through `lookup` (the environment, or a map in tests). Empty
-    /// values count as unset. Unlike `portal-local`, a function has no local defaults for the
-    /// deployment settings: each one it lacks is a start-up error naming the variable.
+    /// Reads the configuration through `lookup` (the environment, or a map in tests): the
+    /// shared tree in this function's role, holding exactly its own key purposes.
     pub fn from_lookup(function: Function, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
-        let store = match var("PORTAL_STORE").as_deref().unwrap_or("dynamodb") {
-            "dynamodb" => StoreConfig::DynamoDb {
-                table: required("PORTAL_TABLE")?,
-            },
-            "sqlite" => StoreConfig::Sqlite {
-                path: required("PORTAL_SQLITE_PATH")?.into(),
-            },
-            other => return Err(ConfigError::Invalid("PORTAL_STORE", other.into())),
+        let role = Role::Function {
+            name: function.name(),
+            keys: keys_of(function),
         };
-        let sms = match var("PORTAL_SMS").as_deref().unwrap_or("sns") {
-            "sns" => SmsConfig::Sns {
-                sender_id: var("PORTAL_SMS_SENDER_ID")
-                    .map(|raw| SenderId::parse(&raw).map_err(|e| ConfigError::Invalid("PORTAL_SMS_SENDER_ID", e)))
-                    .transpose()?,
-            },
-            "outbox" => SmsConfig::Outbox,
-            other => return Err(ConfigError::Invalid("PORTAL_SMS", other.into())),
-        };
-        if var("PORTAL_KEYS_SECRET_ID").is_some() {
-            return Err(ConfigError::Invalid(
-                "PORTAL_KEYS_SECRET_ID",
-                "no longer read: the keys are one secret per purpose (PORTAL_*_SECRET_ID, see infra/README.md)".into(),
-            ));
-        }
-        let needs = keys_of(function);
-        for purpose in KeyPurpose::ALL {
-            if !needs.contains(&purpose) && var(purpose.env_var()).is_some() {
-                return Err(ConfigError::Invalid(
-                    purpose.env_var(),
-                    format!("the {} function must not hold this key; remove it", function.name()),
-                ));
-            }
-        }
-        let keys = match var("PORTAL_KEYS_FILE") {
-            Some(path) => KeysConfig::File { path: path.into() },
-            None => KeysConfig::SecretsManager {
-                secrets: needs
-                    .iter()
-                    .map(|purpose| Ok((*purpose, required(purpose.env_var())?)))
-                    .collect::<Result<_, ConfigError>>()?,
-            },
-        };
-        let settings = Settings {
-            token_issuer: required("PORTAL_TOKEN_ISSUER")?,
-            token_audience: required("PORTAL_TOKEN_AUDIENCE")?,
-            portal_url: required("PORTAL_URL")?.trim_end_matches('/').to_owned(),
-            ..Settings::default()
-        };
-        let mut policy = Policy::default();
-        if let Some(raw) = var("PORTAL_RESET_SMS_PER_HOUR") {
-            policy.reset_sms_global_per_hour = raw
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or(ConfigError::Invalid("PORTAL_RESET_SMS_PER_HOUR", raw))?;
-        }
         Ok(Self {
             function,
-            store,
-            sms,
-            keys,
-            settings,
-            policy,
+            deployment: Deployment::from_lookup(role, lookup)?,
         })
-    }
-
-    fn needs_aws(&self) -> bool {
-        matches!(self.store, StoreConfig::DynamoDb { .. })
-            || matches!(self.sms, SmsConfig::Sns { .. })
-            || matches!(&self.keys, KeysConfig::SecretsManager { secrets } if !secrets.is_empty())
     }
 
     /// Loads exactly the key parts this function needs.
@@ -228,6 +137,9 @@ impl LambdaConfig {
                 KeyParts::from_material(&material)
                     .map_err(|e| ConfigError::Init(e.to_string()))?
                     .only(needs)
+            }
+            KeysConfig::DataDir { .. } => {
+                return Err(ConfigError::Init("a function reads no data dir".into()));
             }
             KeysConfig::SecretsManager { secrets } if secrets.is_empty() => KeyParts::default(),
             KeysConfig::SecretsManager { secrets } => {
@@ -270,30 +182,11 @@ impl LambdaConfig {
     /// nothing is loaded twice.
     pub async fn build_parts(&self) -> Result<BuiltFunction, ConfigError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let sdk = if self.needs_aws() {
-            Some(portal_core::aws::load_sdk_config().await)
-        } else {
-            None
-        };
-        let sdk_for = || {
-            sdk.as_ref()
-                .ok_or_else(|| ConfigError::Init("no AWS configuration".into()))
-        };
-        let store: Arc<dyn ItemStore> = match &self.store {
-            StoreConfig::Sqlite { path } => {
-                Arc::new(SqliteStore::open(path).map_err(|e| ConfigError::Init(e.to_string()))?)
-            }
-            StoreConfig::DynamoDb { table } => Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(sdk_for()?),
-                table.clone(),
-            )),
-        };
-        let sms: Arc<dyn SmsSender> = match &self.sms {
-            SmsConfig::Outbox => Arc::new(OutboxSms::new(store.clone(), clock.clone(), false)),
-            SmsConfig::Sns { sender_id } => {
-                Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk_for()?), sender_id.clone()))
-            }
-        };
+        let sdk = self.deployment.sdk_config().await;
+        let store = self.deployment.open_store(sdk.as_ref())?;
+        let sms = self
+            .deployment
+            .open_sms(store.clone(), clock.clone(), sdk.as_ref(), false)?;
         let keys = self.load_keys(sdk.as_ref()).await?;
         let app = App::build(AppParts {
             store,
@@ -331,6 +224,7 @@ impl BuiltFunction {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portal_core::config::Policy;
     use std::collections::HashMap;
 
     fn deployment() -> HashMap<&'static str, &'static str> {
@@ -368,7 +262,7 @@ mod tests {
     fn each_function_reads_exactly_its_own_secrets() {
         for function in Function::ALL {
             let config = read_for(function, &deployment_of(function)).unwrap();
-            let KeysConfig::SecretsManager { secrets } = config.keys else {
+            let KeysConfig::SecretsManager { secrets } = config.deployment.keys else {
                 panic!("{function:?}: expected secrets");
             };
             let purposes: Vec<KeyPurpose> = secrets.iter().map(|(p, _)| *p).collect();

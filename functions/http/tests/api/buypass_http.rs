@@ -135,7 +135,11 @@ async fn no_lambda_router_serves_the_stand_in_provider() {
 async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
     let t = TestApp::in_memory();
     let kari = t.account("kari", PASSWORD, "+4791234567").await;
-    let deps = ApiState::new(t.app.clone(), Arc::new(unreachable_buypass()), GatewayAuth::key("the-gateway-key-123"));
+    let deps = ApiState::new(
+        t.app.clone(),
+        Arc::new(unreachable_buypass()),
+        GatewayAuth::key("the-gateway-key-123"),
+    );
     let router = function_router(Function::SerialActivation, &deps);
     let cert = AcceptedCertificate {
         serial: CertificateSerial::parse("0A1B2C").unwrap(),
@@ -197,10 +201,14 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
     }
     // In IAM mode a request that did not come through API Gateway's IAM authorizer is refused.
-    let iam = ApiState::new(t.app.clone(), Arc::new(unreachable_buypass()), GatewayAuth::Iam {
+    let iam = ApiState::new(
+        t.app.clone(),
+        Arc::new(unreachable_buypass()),
+        GatewayAuth::Iam {
             role: portal_http::handlers::homeoffice::GatewayRole::parse("arn:aws:iam::123456789012:role/gateway")
                 .unwrap(),
-        });
+        },
+    );
     let router = function_router(Function::SerialActivation, &iam);
     assert_eq!(
         get(&router, path, Some("the-gateway-key-123")).await.0,
@@ -255,12 +263,16 @@ async fn iam_gateway_lookup_answers_only_the_gateway_role() {
         .process(&card, portal_core::activation::Trigger::Event)
         .await
         .unwrap();
-    let deps = ApiState::new(t.app.clone(), Arc::new(unreachable_buypass()), GatewayAuth::Iam {
+    let deps = ApiState::new(
+        t.app.clone(),
+        Arc::new(unreachable_buypass()),
+        GatewayAuth::Iam {
             role: portal_http::handlers::homeoffice::GatewayRole::parse(
                 "arn:aws:iam::123456789012:role/remote-access/hk-gateway",
             )
             .unwrap(),
-        });
+        },
+    );
     let router = function_router(Function::SerialActivation, &deps);
     let both = format!("/v1/gateway/certificates/{}/{}", card.issuer_id, card.serial);
     for path in ["/v1/gateway/certificates/0A1B2C", both.as_str()] {
