@@ -72,7 +72,7 @@ async fn login_rate(params: HashParams, seconds: f64) -> anyhow::Result<f64> {
         })
         .await?;
     }
-    let router = portal_http::routes::with_common_layers(portal_http::routes::api_router(app));
+    let router = portal_http::routes::with_common_layers(portal_http::routes::app_router(app));
     let started = Instant::now();
     let mut n = 0usize;
     while started.elapsed().as_secs_f64() < seconds || n < 3 {

@@ -2,7 +2,7 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portal_lambda::config::run_http_function(
+    portal_lambda::http_function::run_http_function(
         portal_http::routes::Function::Account,
         portal_http::routes::account_routes,
     )

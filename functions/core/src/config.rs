@@ -111,25 +111,6 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// Reads `PORTAL_TOKEN_ISSUER`, `PORTAL_TOKEN_AUDIENCE`, `PORTAL_URL` over the local
-    /// defaults: for `portal-local` and `portal-admin` only. Lambda functions require all
-    /// three (`portal_lambda::config::LambdaConfig`), so a deployment never runs on local defaults.
-    pub fn from_env() -> Self {
-        let mut s = Self::default();
-        if let Ok(v) = std::env::var("PORTAL_TOKEN_ISSUER") {
-            s.token_issuer = v;
-        }
-        if let Ok(v) = std::env::var("PORTAL_TOKEN_AUDIENCE") {
-            s.token_audience = v;
-        }
-        if let Ok(v) = std::env::var("PORTAL_URL") {
-            s.portal_url = v.trim_end_matches('/').to_owned();
-        }
-        s
-    }
-}
-
 /// A deployment setting that is missing or wrong, or a start-up step that failed: the process
 /// reports it (`/runtime/init/error` in Lambda) and does not start.
 #[derive(Debug, thiserror::Error)]

@@ -129,7 +129,7 @@ fn bench_store_paths(c: &mut Criterion) {
     };
     // POST /v1/auth/sms/verify through the router, as a user's browser sends it: JSON body,
     // code check, challenge consumed, session opened, tokens and cookie in the answer.
-    let router = portal_http::routes::with_common_layers(portal_http::routes::api_router(t.app.clone()));
+    let router = portal_http::routes::with_common_layers(portal_http::routes::app_router(t.app.clone()));
     let verify = |id: &ChallengeId, code: &OneTimeCode| {
         let body = serde_json::json!({ "challenge_id": id.as_str(), "code": code.expose() }).to_string();
         let request = axum::http::Request::post("/v1/auth/sms/verify")

@@ -8,7 +8,7 @@
 use portal_core::error::ServiceError;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 
@@ -34,18 +34,28 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         .ok_or(ApiError::from(ServiceError::Unauthenticated))
 }
 
-impl FromRequestParts<Arc<App>> for AuthenticatedEvenIfPasswordChangeRequired {
+// Generic over the router state so routes whose state holds more than the app (the Buypass
+// routes' `BuypassState`) authenticate the same way.
+impl<S: Send + Sync> FromRequestParts<S> for AuthenticatedEvenIfPasswordChangeRequired
+where
+    Arc<App>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = Arc::<App>::from_ref(state);
         Ok(app.authenticate(bearer(parts)?).await.map(Self)?)
     }
 }
 
-impl FromRequestParts<Arc<App>> for Authenticated {
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated
+where
+    Arc<App>: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = Arc::<App>::from_ref(state);
         let caller = app.authenticate(bearer(parts)?).await?;
         if caller.password_change_required {
             return Err(ServiceError::PasswordChangeRequired.into());

@@ -5,9 +5,10 @@
 //! documents (`x-function`), and a test checks the two agree.
 
 use portal_core::error::ServiceError;
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, FromRef, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -17,9 +18,12 @@ use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
+use crate::handlers::homeoffice::{BuypassState, GatewayAuth, GatewayState};
 use crate::handlers::{account, auth, homeoffice, self_service, totp};
 use crate::problem;
+use portal_core::activation::worker::ActivationTrigger;
 use portal_core::app::SharedApp;
+use portal_core::buypass::flow::Buypass;
 
 /// The deployable functions of DESIGN §1 that serve HTTP routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,10 +87,17 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
 
 // One function per deployable, so each Lambda `main` names its own routes at compile time and
 // links only the handlers (and their dependencies) it serves: a `match` on a runtime value
-// would keep every handler in every binary.
+// would keep every handler in every binary. Each is generic over the router state `S`, which
+// must provide what its handlers extract: the app for most, [`BuypassState`] and
+// [`GatewayState`] for the home-office routes. A function's own router runs on exactly that
+// state; [`api_router`] runs them all on [`ApiState`].
 
 /// `login`: the password step and forgotten passwords.
-pub fn login_routes() -> Router<SharedApp> {
+pub fn login_routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    SharedApp: FromRef<S>,
+{
     Router::new()
         .route("/v1/auth/login", post(auth::login))
         .route("/v1/auth/password/forgot", post(self_service::forgot_password))
@@ -94,7 +105,11 @@ pub fn login_routes() -> Router<SharedApp> {
 }
 
 /// `sms-code`: the second factor and the session's life.
-pub fn sms_code_routes() -> Router<SharedApp> {
+pub fn sms_code_routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    SharedApp: FromRef<S>,
+{
     Router::new()
         .route("/v1/auth/sms/resend", post(auth::resend))
         .route("/v1/auth/sms/verify", post(auth::verify))
@@ -104,7 +119,11 @@ pub fn sms_code_routes() -> Router<SharedApp> {
 }
 
 /// `account`: reading and changing one's own account.
-pub fn account_routes() -> Router<SharedApp> {
+pub fn account_routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    SharedApp: FromRef<S>,
+{
     Router::new()
         .route("/v1/account", get(account::get_account))
         .route("/v1/account/password", put(self_service::change_password))
@@ -119,14 +138,23 @@ pub fn account_routes() -> Router<SharedApp> {
 }
 
 /// `buypass`: smartcard registration.
-pub fn buypass_routes() -> Router<SharedApp> {
+pub fn buypass_routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    SharedApp: FromRef<S>,
+    BuypassState: FromRef<S>,
+{
     Router::new()
         .route("/v1/homeoffice/buypass/start", post(homeoffice::start))
         .route("/v1/homeoffice/buypass/callback", get(homeoffice::callback))
 }
 
 /// `serial-activation`: the gateway's certificate lookups.
-pub fn serial_activation_routes() -> Router<SharedApp> {
+pub fn serial_activation_routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    GatewayState: FromRef<S>,
+{
     Router::new()
         .route(
             "/v1/gateway/certificates/{serial}",
@@ -138,26 +166,93 @@ pub fn serial_activation_routes() -> Router<SharedApp> {
         )
 }
 
-fn routes_of(function: Function) -> Router<SharedApp> {
-    match function {
-        Function::Login => login_routes(),
-        Function::OneTimeCode => sms_code_routes(),
-        Function::Account => account_routes(),
-        Function::Buypass => buypass_routes(),
-        Function::SerialActivation => serial_activation_routes(),
+/// Everything any route needs: the state of [`api_router`] (portal-local, tests), from which
+/// each function's own state is taken.
+#[derive(Clone)]
+pub struct ApiState {
+    pub app: SharedApp,
+    pub buypass: Arc<Buypass>,
+    /// Local only: the in-process activation worker's trigger.
+    pub trigger: Option<ActivationTrigger>,
+    pub gateway_auth: Arc<GatewayAuth>,
+}
+
+impl ApiState {
+    pub fn new(app: SharedApp, buypass: Arc<Buypass>, gateway_auth: GatewayAuth) -> Self {
+        Self {
+            app,
+            buypass,
+            trigger: None,
+            gateway_auth: Arc::new(gateway_auth),
+        }
+    }
+
+    pub fn buypass_state(&self) -> BuypassState {
+        BuypassState {
+            app: self.app.clone(),
+            buypass: self.buypass.clone(),
+            trigger: self.trigger.clone(),
+        }
+    }
+
+    pub fn gateway_state(&self) -> GatewayState {
+        GatewayState {
+            app: self.app.clone(),
+            auth: self.gateway_auth.clone(),
+        }
     }
 }
 
-/// The router one Lambda function runs (tests; the functions' `main`s use the `*_routes`
-/// of their own function, see above).
-pub fn function_router(function: Function, app: SharedApp) -> Router {
-    with_common_layers(routes_of(function).with_state(app))
+impl FromRef<ApiState> for SharedApp {
+    fn from_ref(state: &ApiState) -> Self {
+        state.app.clone()
+    }
+}
+
+impl FromRef<ApiState> for BuypassState {
+    fn from_ref(state: &ApiState) -> Self {
+        state.buypass_state()
+    }
+}
+
+impl FromRef<ApiState> for GatewayState {
+    fn from_ref(state: &ApiState) -> Self {
+        state.gateway_state()
+    }
+}
+
+/// The router one Lambda function runs, on that function's own state (tests; the functions'
+/// `main`s use the `*_routes` of their own function, see above).
+pub fn function_router(function: Function, state: &ApiState) -> Router {
+    let routes = match function {
+        Function::Login => login_routes().with_state(state.app.clone()),
+        Function::OneTimeCode => sms_code_routes().with_state(state.app.clone()),
+        Function::Account => account_routes().with_state(state.app.clone()),
+        Function::Buypass => buypass_routes().with_state(state.buypass_state()),
+        Function::SerialActivation => serial_activation_routes().with_state(state.gateway_state()),
+    };
+    with_common_layers(routes)
 }
 
 /// Every API route in one router (portal-local, tests).
-pub fn api_router(app: SharedApp) -> Router {
-    let router = Function::ALL.iter().fold(Router::new(), |r, f| r.merge(routes_of(*f)));
-    router.with_state(app)
+pub fn api_router(state: ApiState) -> Router {
+    Router::new()
+        .merge(login_routes())
+        .merge(sms_code_routes())
+        .merge(account_routes())
+        .merge(buypass_routes())
+        .merge(serial_activation_routes())
+        .with_state(state)
+}
+
+/// The routes that need nothing but the app (login, sms-code, account): for a process without
+/// Buypass or a gateway (benchmarks, a local server started without home office).
+pub fn app_router(app: SharedApp) -> Router {
+    Router::new()
+        .merge(login_routes())
+        .merge(sms_code_routes())
+        .merge(account_routes())
+        .with_state(app)
 }
 
 /// Problem rendering, body limits, request ids and access logs, 404/405 as problems.
@@ -211,4 +306,93 @@ fn request_id(request: &Request) -> String {
         .filter(|v| v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map(str::to_owned)
         .unwrap_or_else(|| portal_core::security::random_token(12))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request as HttpRequest;
+    use tower::ServiceExt;
+
+    /// `path` with its parameters filled in with well-formed values.
+    fn concrete(path: &str) -> String {
+        path.replace("{issuer_id}", &"ab".repeat(32))
+            .replace("{serial}", "0A1B2C")
+    }
+
+    /// The status `router` answers an unauthenticated, bodiless `method path` with.
+    async fn probe(router: &Router, method: &str, path: &str) -> u16 {
+        let request = HttpRequest::builder()
+            .method(method)
+            .uri(concrete(path))
+            .body(Body::empty())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let response = router.clone().oneshot(request).await.unwrap_or_else(|e| match e {});
+        response.status().as_u16()
+    }
+
+    fn state() -> ApiState {
+        let t = portal_testkit::TestApp::in_memory();
+        ApiState::new(
+            t.app.clone(),
+            Arc::new(portal_testkit::unreachable_buypass()),
+            GatewayAuth::key("the-gateway-key-123"),
+        )
+    }
+
+    /// Asserts that `router` serves exactly the table's routes for which `serves` holds: an
+    /// unauthenticated request to one of them reaches its handler (never the 404/405
+    /// fallbacks), any other route of the table is not found (405 only where the router
+    /// serves the same path with another method).
+    async fn assert_serves_exactly(name: &str, router: &Router, serves: impl Fn(Function) -> bool) {
+        let own_paths: Vec<&str> = ROUTES
+            .iter()
+            .filter(|(_, _, f)| serves(*f))
+            .map(|(_, p, _)| *p)
+            .collect();
+        for (method, path, function) in ROUTES {
+            let status = probe(router, method, path).await;
+            if serves(*function) {
+                assert!(
+                    status != 404 && status != 405,
+                    "{name} does not serve {method} {path} of {}: {status}",
+                    function.name()
+                );
+            } else {
+                let expected = if own_paths.contains(path) { 405 } else { 404 };
+                assert_eq!(status, expected, "{name} serves {method} {path} of {}", function.name());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn each_function_router_serves_exactly_its_routes_of_the_table() {
+        let state = state();
+        for function in Function::ALL {
+            let router = function_router(function, &state);
+            assert_serves_exactly(function.name(), &router, |f| f == function).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn the_api_router_serves_every_route_of_the_table() {
+        let state = state();
+        assert_serves_exactly("api_router", &with_common_layers(api_router(state.clone())), |_| true).await;
+        assert_serves_exactly("app_router", &with_common_layers(app_router(state.app)), |f| {
+            matches!(f, Function::Login | Function::OneTimeCode | Function::Account)
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_home_office_routes_answer_from_their_state_not_a_missing_dependency() {
+        // The Buypass callback always redirects back to the portal; the gateway lookup without
+        // its key is 401. Neither can answer "not configured here" any more.
+        let state = state();
+        let router = with_common_layers(api_router(state));
+        assert_eq!(probe(&router, "GET", "/v1/homeoffice/buypass/callback").await, 302);
+        assert_eq!(probe(&router, "GET", "/v1/gateway/certificates/{serial}").await, 401);
+        assert_eq!(probe(&router, "POST", "/v1/homeoffice/buypass/start").await, 401);
+    }
 }

@@ -2,6 +2,9 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    portal_lambda::config::run_http_function(portal_http::routes::Function::Login, portal_http::routes::login_routes)
-        .await
+    portal_lambda::http_function::run_http_function(
+        portal_http::routes::Function::Login,
+        portal_http::routes::login_routes,
+    )
+    .await
 }

@@ -1,23 +1,24 @@
 //! `portal-admin`: operators' command line. Works on the same data as the portal: the local
-//! data dir's SQLite store, or with `--store dynamodb` the DynamoDB table in `PORTAL_TABLE`
-//! (region, credentials and endpoint from the standard AWS environment).
+//! data dir's SQLite store, or with `--store dynamodb` a DynamoDB table (`--table` or
+//! `PORTAL_TABLE`, by default the one infra/ creates for LocalStack; region, credentials and
+//! endpoint from the standard AWS environment). The backend flags stand for their `PORTAL_*`
+//! variables and are read with them by the one configuration tree (`portal_core::deployment`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use portal_core::config::Settings;
 use std::sync::Arc;
 
 use portal_core::activation::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
 use portal_core::activation::{ActivationPolicy, Activator, Outcome, Trigger};
 use portal_core::app::SharedApp;
 use portal_core::buypass::registry::CardKey;
+use portal_core::deployment::{Deployment, StoreConfig};
 use portal_core::domain::{CertificateSerial, IssuerId, MobileNumber, Password, Username};
 use portal_core::services::admin::{InitialPassword, NewAccount};
-use portal_core::sms::sns::SenderId;
 use portal_core::store::dynamodb::{create_table, TableCreated};
-use portal_local::env::{LocalEnv, LocalSms, LocalStore};
+use portal_local::env::{local_deployment, LocalEnv};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -26,17 +27,17 @@ struct Args {
     /// The local portal's data dir.
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data", global = true)]
     data_dir: PathBuf,
-    /// Storage backend.
-    #[arg(long, env = "PORTAL_STORE", default_value = "sqlite", value_parser = ["sqlite", "dynamodb"], global = true)]
-    store: String,
-    /// DynamoDB table (with --store dynamodb).
-    #[arg(long, env = "PORTAL_TABLE", global = true)]
+    /// Storage backend (PORTAL_STORE; default sqlite, in the data dir).
+    #[arg(long, value_parser = ["sqlite", "dynamodb"], global = true)]
+    store: Option<String>,
+    /// DynamoDB table (PORTAL_TABLE; with --store dynamodb; default: infra/'s local table).
+    #[arg(long, global = true)]
     table: Option<String>,
-    /// Where generated passwords are sent: the local outbox or SNS.
-    #[arg(long, env = "PORTAL_SMS", default_value = "outbox", value_parser = ["outbox", "sns"], global = true)]
-    sms: String,
-    /// SNS sender ID (with --sms sns).
-    #[arg(long, env = "PORTAL_SMS_SENDER_ID", global = true)]
+    /// Where generated passwords are sent (PORTAL_SMS): the local outbox (default) or SNS.
+    #[arg(long, value_parser = ["outbox", "sns"], global = true)]
+    sms: Option<String>,
+    /// SNS sender ID (PORTAL_SMS_SENDER_ID; with --sms sns).
+    #[arg(long, global = true)]
     sms_sender_id: Option<String>,
     /// How a revoked card reaches the gateway: `local` (the event log in the store, which
     /// portal-local's gateway stand-in reads), `sns` (publish to --gateway-topic-arn), or
@@ -120,7 +121,7 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
-    /// Creates the DynamoDB table (PORTAL_TABLE) as infra/ does: on-demand, pk/sk, TTL on
+    /// Creates the DynamoDB table (--table or PORTAL_TABLE, default infra/'s local table) as infra/ does: on-demand, pk/sk, TTL on
     /// expires_at, NEW_AND_OLD_IMAGES stream, encryption, point-in-time recovery.
     InitTable,
 }
@@ -274,14 +275,24 @@ fn username(raw: &str) -> anyhow::Result<Username> {
     Username::parse(raw).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-fn table(args: &Args) -> anyhow::Result<String> {
-    args.table
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("the DynamoDB table name is missing: --table or PORTAL_TABLE"))
+/// The configuration tree: the flags over the environment, `store` forcing the backend.
+fn deployment(args: &Args, store: Option<&str>) -> anyhow::Result<Deployment> {
+    Ok(local_deployment(
+        &args.data_dir,
+        None,
+        &[
+            ("PORTAL_STORE", store.map(str::to_owned).or_else(|| args.store.clone())),
+            ("PORTAL_TABLE", args.table.clone()),
+            ("PORTAL_SMS", args.sms.clone()),
+            ("PORTAL_SMS_SENDER_ID", args.sms_sender_id.clone()),
+        ],
+    )?)
 }
 
 async fn init_table(args: &Args) -> anyhow::Result<String> {
-    let table = table(args)?;
+    let StoreConfig::DynamoDb { table } = deployment(args, Some("dynamodb"))?.store else {
+        anyhow::bail!("init-table creates a DynamoDB table");
+    };
     let sdk = portal_core::aws::load_sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     Ok(match create_table(&client, &table).await? {
@@ -297,28 +308,14 @@ async fn run(args: Args) -> anyhow::Result<String> {
     if let Command::Keys { action } = &args.command {
         return keys_command(&args.data_dir, action);
     }
-    let store = match args.store.as_str() {
-        "dynamodb" => LocalStore::DynamoDb { table: table(&args)? },
-        _ => LocalStore::Sqlite,
-    };
-    let sms = match args.sms.as_str() {
-        "sns" => LocalSms::Sns {
-            sender_id: args
-                .sms_sender_id
-                .as_deref()
-                .map(SenderId::parse)
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("--sms-sender-id: {e}"))?,
-        },
-        _ => LocalSms::Outbox,
-    };
+    let deployment = deployment(&args, None)?;
     let announce = Announce::choose(
         args.gateway_events.as_deref(),
-        &store,
+        &deployment.store,
         args.gateway_topic_arn.as_deref(),
     )?;
-    let env = LocalEnv::open_on(&args.data_dir, &store, &sms, false).await?;
-    let app = env.app(Settings::from_env(), None)?;
+    let env = LocalEnv::open(deployment, false).await?;
+    let app = env.app(None)?;
     match args.command {
         Command::InitTable => init_table(&args).await,
         Command::Keys { action } => keys_command(&args.data_dir, &action),
@@ -472,9 +469,9 @@ enum Announce {
 impl Announce {
     /// `--gateway-events` if given; otherwise the store's event log locally (SQLite) and the
     /// serial-activation function in AWS (DynamoDB).
-    fn choose(flag: Option<&str>, store: &LocalStore, topic_arn: Option<&str>) -> anyhow::Result<Self> {
+    fn choose(flag: Option<&str>, store: &StoreConfig, topic_arn: Option<&str>) -> anyhow::Result<Self> {
         Ok(match (flag, store) {
-            (Some("local"), _) | (None, LocalStore::Sqlite) => Announce::Local,
+            (Some("local"), _) | (None, StoreConfig::Sqlite { .. }) => Announce::Local,
             (Some("sns"), _) => Announce::Sns(topic_arn.map(str::to_owned).ok_or_else(|| {
                 anyhow::anyhow!("--gateway-events sns needs the topic: --gateway-topic-arn or PORTAL_GATEWAY_TOPIC_ARN")
             })?),
@@ -572,14 +569,14 @@ mod tests {
 
     #[test]
     fn revocations_are_left_to_the_function_on_dynamodb_unless_told_otherwise() {
-        let dynamodb = LocalStore::DynamoDb { table: "t".into() };
+        let dynamodb = StoreConfig::DynamoDb { table: "t".into() };
+        let sqlite = StoreConfig::Sqlite {
+            path: "portal.db".into(),
+        };
         const TOPIC: &str = "arn:aws:sns:eu-north-1:123456789012:gateway";
         let topic = Some(TOPIC);
         assert_eq!(Announce::choose(None, &dynamodb, topic).unwrap(), Announce::ByFunction);
-        assert_eq!(
-            Announce::choose(None, &LocalStore::Sqlite, None).unwrap(),
-            Announce::Local
-        );
+        assert_eq!(Announce::choose(None, &sqlite, None).unwrap(), Announce::Local);
         assert_eq!(
             Announce::choose(Some("local"), &dynamodb, None).unwrap(),
             Announce::Local
@@ -593,7 +590,7 @@ mod tests {
             "sns without a topic"
         );
         assert_eq!(
-            Announce::choose(Some("function"), &LocalStore::Sqlite, None).unwrap(),
+            Announce::choose(Some("function"), &sqlite, None).unwrap(),
             Announce::ByFunction
         );
     }

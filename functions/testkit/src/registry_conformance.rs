@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Extension;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -16,8 +15,8 @@ use portal_core::buypass::certificate::{AcceptedCertificate, TrustedIssuers};
 use portal_core::buypass::registry::{CardKey, RegisterError, Registered, SerialLookup};
 use portal_core::store::ItemStore;
 use portal_dev::ca::DevCa;
-use portal_http::handlers::homeoffice::{GatewayAuth, HomeOfficeDeps};
-use portal_http::routes::{function_router, Function};
+use portal_http::handlers::homeoffice::GatewayAuth;
+use portal_http::routes::{function_router, ApiState, Function};
 
 const PASSWORD: &str = "korrekt hest batteri stift";
 const GATEWAY_KEY: &str = "the-gateway-key-123";
@@ -137,12 +136,12 @@ async fn two_issuers_may_issue_one_serial_and_the_gateway_tells_them_apart(store
         ]
     );
 
-    let deps = Arc::new(HomeOfficeDeps {
-        buypass: None,
-        trigger: None,
-        gateway_auth: Some(GatewayAuth::key(GATEWAY_KEY)),
-    });
-    let router = function_router(Function::SerialActivation, t.app.clone()).layer(Extension(deps));
+    let state = ApiState::new(
+        t.app.clone(),
+        Arc::new(crate::unreachable_buypass()),
+        GatewayAuth::key(GATEWAY_KEY),
+    );
+    let router = function_router(Function::SerialActivation, &state);
     for (card, user) in [(&card_a, "kari.issuers"), (&card_b, "ola.issuers")] {
         let (status, body) = gateway_get(
             &router,

@@ -13,14 +13,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use portal_core::config::Settings;
 use portal_core::domain::{MobileNumber, Password, Username};
 use portal_core::services::admin::{InitialPassword, NewAccount};
-use portal_local::env::{LocalEnv, LocalSms, LocalStore};
+use portal_local::env::{local_deployment, LocalEnv};
 
 struct Args {
     data_dir: PathBuf,
-    store: LocalStore,
+    /// `--store` and `--table`, read with the environment by the shared configuration tree.
+    store: Option<String>,
+    table: Option<String>,
     username: String,
     name: String,
     mobile: String,
@@ -29,14 +30,14 @@ struct Args {
 
 fn parse(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut data_dir = PathBuf::from(".portal-data");
-    let (mut store, mut table) = (String::from("sqlite"), None);
+    let (mut store, mut table) = (None, None);
     let (mut username, mut name, mut mobile, mut home_office) = (None, String::from("Test Bruker"), None, false);
     let mut command = None;
     while let Some(arg) = raw.next() {
         let mut value = || raw.next().ok_or_else(|| format!("{arg} needs a value"));
         match arg.as_str() {
             "--data-dir" => data_dir = value()?.into(),
-            "--store" => store = value()?,
+            "--store" => store = Some(value()?),
             "--table" => table = Some(value()?),
             "--username" => username = Some(value()?),
             "--name" => name = value()?,
@@ -47,15 +48,10 @@ fn parse(mut raw: impl Iterator<Item = String>) -> Result<Args, String> {
         }
     }
     command.ok_or("the only command is create-account")?;
-    let store = match (store.as_str(), table) {
-        ("sqlite", _) => LocalStore::Sqlite,
-        ("dynamodb", Some(table)) => LocalStore::DynamoDb { table },
-        ("dynamodb", None) => return Err("--store dynamodb needs --table".into()),
-        (other, _) => return Err(format!("unknown store {other}")),
-    };
     Ok(Args {
         data_dir,
         store,
+        table,
         username: username.ok_or("--username is required")?,
         name,
         mobile: mobile.ok_or("--mobile is required")?,
@@ -70,8 +66,18 @@ async fn run(args: Args) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("PORTAL_NEW_PASSWORD is required"))?;
     let username = Username::parse(&args.username).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mobile = MobileNumber::parse(&args.mobile).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let env = LocalEnv::open_on(&args.data_dir, &args.store, &LocalSms::Outbox, false).await?;
-    let app = env.app(Settings::from_env(), None)?;
+    let deployment = local_deployment(
+        &args.data_dir,
+        None,
+        &[
+            ("PORTAL_STORE", args.store),
+            ("PORTAL_TABLE", args.table),
+            // A fixture never texts anyone.
+            ("PORTAL_SMS", Some("outbox".into())),
+        ],
+    )?;
+    let env = LocalEnv::open(deployment, false).await?;
+    let app = env.app(None)?;
     app.create_account(NewAccount {
         username: username.clone(),
         name: args.name,

@@ -5,12 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::buypass::registry::CardKey;
 use crate::clock::{rfc3339, Clock, UnixTime};
-use crate::store::keys::{log_sk, GATEWAY_EVENTS_PK as EVENTS_PK, GATEWAY_EVENT_SK_PREFIX};
-use crate::store::{Condition, Item, ItemStore, StoreError};
+use crate::event_log::EventLog;
+use crate::store::{ItemStore, StoreError};
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -93,52 +92,43 @@ impl GatewayEvents for SnsGatewayEvents {
     }
 }
 
-const KEEP_SECONDS: i64 = 7 * 24 * 3600;
-
 /// Local: events are stored (every process on the data dir sees them; `GET /dev/gateway/events`
 /// lists them) and printed to the console.
 pub struct LocalGatewayEvents {
-    store: Arc<dyn ItemStore>,
-    clock: Arc<dyn Clock>,
-    echo: bool,
+    log: EventLog<GatewayEvent>,
 }
 
 impl LocalGatewayEvents {
     pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>, echo: bool) -> Self {
-        Self { store, clock, echo }
+        let log = EventLog::new(
+            store,
+            clock,
+            crate::store::keys::GATEWAY_EVENTS_PK,
+            crate::store::keys::GATEWAY_EVENT_SK_PREFIX,
+        );
+        let log = if echo {
+            log.echoing(|event: &GatewayEvent| {
+                format!(
+                    "🔐 Gateway: {:?} {} from issuer {} ({})",
+                    event.event, event.serial_number, event.issuer_id, event.username
+                )
+            })
+        } else {
+            log
+        };
+        Self { log }
     }
 
-    /// Oldest first.
+    /// Oldest first: the order the gateway would have received them in.
     pub async fn list(&self) -> Result<Vec<GatewayEvent>, StoreError> {
-        let items = self
-            .store
-            .query(EVENTS_PK, GATEWAY_EVENT_SK_PREFIX, self.clock.now())
-            .await?;
-        Ok(items
-            .into_iter()
-            .filter_map(|i| serde_json::from_value(i.data).ok())
-            .collect())
+        self.log.oldest_first().await
     }
 }
 
 #[async_trait]
 impl GatewayEvents for LocalGatewayEvents {
     async fn publish(&self, event: &GatewayEvent) -> Result<(), GatewayError> {
-        let now = self.clock.now();
-        let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-        let sk = log_sk(GATEWAY_EVENT_SK_PREFIX, now, nanos, &crate::security::random_token(6));
-        let item = Item::new(EVENTS_PK, sk, json!(event)).expiring(now + KEEP_SECONDS);
-        self.store
-            .put(item, Condition::Absent, now)
-            .await
-            .map_err(|e| GatewayError(e.to_string()))?;
-        if self.echo {
-            println!(
-                "🔐 Gateway: {:?} {} from issuer {} ({})",
-                event.event, event.serial_number, event.issuer_id, event.username
-            );
-        }
-        Ok(())
+        self.log.append(event).await.map_err(|e| GatewayError(e.to_string()))
     }
 }
 

@@ -4,21 +4,16 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::json;
 
 use super::{SmsError, SmsSender};
 use crate::clock::{rfc3339, Clock};
 use crate::domain::MobileNumber;
-use crate::store::keys::{log_sk, OUTBOX_PK, OUTBOX_SK_PREFIX};
-use crate::store::{Condition, Item, ItemStore};
-
-/// Local messages are kept for a week.
-const KEEP_SECONDS: i64 = 7 * 24 * 3600;
+use crate::event_log::EventLog;
+use crate::store::ItemStore;
 
 pub struct OutboxSms {
-    store: Arc<dyn ItemStore>,
+    log: EventLog<OutboxMessage>,
     clock: Arc<dyn Clock>,
-    echo: bool,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -31,40 +26,37 @@ pub struct OutboxMessage {
 impl OutboxSms {
     /// `echo` prints each message to stdout (the local developer's "phone").
     pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>, echo: bool) -> Self {
-        Self { store, clock, echo }
+        let log = EventLog::new(
+            store,
+            clock.clone(),
+            crate::store::keys::OUTBOX_PK,
+            crate::store::keys::OUTBOX_SK_PREFIX,
+        );
+        let log = if echo {
+            log.echoing(|m: &OutboxMessage| format!("📱 SMS til {}: {}", m.to, m.body))
+        } else {
+            log
+        };
+        Self { log, clock }
     }
 
     /// Newest first.
     pub async fn list(&self) -> Result<Vec<OutboxMessage>, crate::store::StoreError> {
-        let items = self.store.query(OUTBOX_PK, OUTBOX_SK_PREFIX, self.clock.now()).await?;
-        let mut messages: Vec<OutboxMessage> = items
-            .into_iter()
-            .filter_map(|i| serde_json::from_value(i.data).ok())
-            .collect();
-        messages.reverse();
-        Ok(messages)
+        self.log.newest_first().await
     }
 }
 
 #[async_trait]
 impl SmsSender for OutboxSms {
     async fn send(&self, to: &MobileNumber, body: &str) -> Result<(), SmsError> {
-        let now = self.clock.now();
-        let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-        let sk = log_sk(OUTBOX_SK_PREFIX, now, nanos, &crate::security::random_token(6));
         let message = OutboxMessage {
             to: to.as_e164().to_owned(),
             body: body.to_owned(),
-            sent_at: rfc3339(now),
+            sent_at: rfc3339(self.clock.now()),
         };
-        let item = Item::new(OUTBOX_PK, sk, json!(message)).expiring(now + KEEP_SECONDS);
-        self.store
-            .put(item, Condition::Absent, now)
+        self.log
+            .append(&message)
             .await
-            .map_err(|e| SmsError::Unavailable(e.to_string()))?;
-        if self.echo {
-            println!("📱 SMS til {}: {}", to.as_e164(), body);
-        }
-        Ok(())
+            .map_err(|e| SmsError::Unavailable(e.to_string()))
     }
 }

@@ -31,48 +31,17 @@
 //! - `serial-activation`: `PORTAL_GATEWAY_EVENTS` (`sns`/`local`), `PORTAL_GATEWAY_TOPIC_ARN`,
 //!   `PORTAL_GATEWAY_AUTH` (`iam`/`key`), `PORTAL_GATEWAY_KEY` (see `crate::serial_activation`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::Router;
 use portal_core::app::{App, AppParts, SharedApp};
 use portal_core::clock::{Clock, SystemClock};
 pub use portal_core::config::ConfigError;
-use portal_core::config::{Policy, Settings};
+pub use portal_core::deployment::{Deployment, KeysConfig, Role, SmsConfig, StoreConfig};
 use portal_core::security::key_parts::{KeyParts, KeyPurpose, TotpPart};
 use portal_core::security::keys::KeyMaterial;
 use portal_core::security::passwords::HashParams;
 use portal_core::security::secrets_manager::load_key_parts;
-use portal_core::sms::outbox::OutboxSms;
-use portal_core::sms::sns::{SenderId, SnsSms};
-use portal_core::sms::SmsSender;
-use portal_core::store::dynamodb::DynamoStore;
-use portal_core::store::sqlite::SqliteStore;
-use portal_core::store::ItemStore;
-use portal_http::routes::{with_common_layers, Function};
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreConfig {
-    DynamoDb { table: String },
-    Sqlite { path: PathBuf },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SmsConfig {
-    Sns { sender_id: Option<SenderId> },
-    Outbox,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeysConfig {
-    /// One secret per purpose the function needs (none for a function that needs no key).
-    SecretsManager {
-        secrets: Vec<(KeyPurpose, String)>,
-    },
-    File {
-        path: PathBuf,
-    },
-}
+use portal_http::routes::Function;
 
 /// The key purposes each function loads at cold start, derived from its routes: sms-code
 /// opens and refreshes sessions (mints access tokens) and checks codes and authenticator
@@ -124,14 +93,19 @@ pub fn keys_of(function: Function) -> &'static [KeyPurpose] {
         .unwrap_or(&[])
 }
 
+/// A function's configuration: the shared tree ([`Deployment`]) read in the function's role,
+/// which gives it no local defaults.
 #[derive(Debug, Clone)]
 pub struct LambdaConfig {
     pub function: Function,
-    pub store: StoreConfig,
-    pub sms: SmsConfig,
-    pub keys: KeysConfig,
-    pub settings: Settings,
-    pub policy: Policy,
+    pub deployment: Deployment,
+}
+
+impl std::ops::Deref for LambdaConfig {
+    type Target = Deployment;
+    fn deref(&self) -> &Deployment {
+        &self.deployment
+    }
 }
 
 impl LambdaConfig {
@@ -139,83 +113,17 @@ impl LambdaConfig {
         Self::from_lookup(function, |name| std::env::var(name).ok())
     }
 
-    /// Reads the configuration through `lookup` (the environment, or a map in tests). Empty
-    /// values count as unset. Unlike `portal-local`, a function has no local defaults for the
-    /// deployment settings: each one it lacks is a start-up error naming the variable.
+    /// Reads the configuration through `lookup` (the environment, or a map in tests): the
+    /// shared tree in this function's role, holding exactly its own key purposes.
     pub fn from_lookup(function: Function, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
-        let required = |name: &'static str| var(name).ok_or(ConfigError::Missing(name));
-        let store = match var("PORTAL_STORE").as_deref().unwrap_or("dynamodb") {
-            "dynamodb" => StoreConfig::DynamoDb {
-                table: required("PORTAL_TABLE")?,
-            },
-            "sqlite" => StoreConfig::Sqlite {
-                path: required("PORTAL_SQLITE_PATH")?.into(),
-            },
-            other => return Err(ConfigError::Invalid("PORTAL_STORE", other.into())),
+        let role = Role::Function {
+            name: function.name(),
+            keys: keys_of(function),
         };
-        let sms = match var("PORTAL_SMS").as_deref().unwrap_or("sns") {
-            "sns" => SmsConfig::Sns {
-                sender_id: var("PORTAL_SMS_SENDER_ID")
-                    .map(|raw| SenderId::parse(&raw).map_err(|e| ConfigError::Invalid("PORTAL_SMS_SENDER_ID", e)))
-                    .transpose()?,
-            },
-            "outbox" => SmsConfig::Outbox,
-            other => return Err(ConfigError::Invalid("PORTAL_SMS", other.into())),
-        };
-        if var("PORTAL_KEYS_SECRET_ID").is_some() {
-            return Err(ConfigError::Invalid(
-                "PORTAL_KEYS_SECRET_ID",
-                "no longer read: the keys are one secret per purpose (PORTAL_*_SECRET_ID, see infra/README.md)".into(),
-            ));
-        }
-        let needs = keys_of(function);
-        for purpose in KeyPurpose::ALL {
-            if !needs.contains(&purpose) && var(purpose.env_var()).is_some() {
-                return Err(ConfigError::Invalid(
-                    purpose.env_var(),
-                    format!("the {} function must not hold this key; remove it", function.name()),
-                ));
-            }
-        }
-        let keys = match var("PORTAL_KEYS_FILE") {
-            Some(path) => KeysConfig::File { path: path.into() },
-            None => KeysConfig::SecretsManager {
-                secrets: needs
-                    .iter()
-                    .map(|purpose| Ok((*purpose, required(purpose.env_var())?)))
-                    .collect::<Result<_, ConfigError>>()?,
-            },
-        };
-        let settings = Settings {
-            token_issuer: required("PORTAL_TOKEN_ISSUER")?,
-            token_audience: required("PORTAL_TOKEN_AUDIENCE")?,
-            portal_url: required("PORTAL_URL")?.trim_end_matches('/').to_owned(),
-            ..Settings::default()
-        };
-        let mut policy = Policy::default();
-        if let Some(raw) = var("PORTAL_RESET_SMS_PER_HOUR") {
-            policy.reset_sms_global_per_hour = raw
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or(ConfigError::Invalid("PORTAL_RESET_SMS_PER_HOUR", raw))?;
-        }
         Ok(Self {
             function,
-            store,
-            sms,
-            keys,
-            settings,
-            policy,
+            deployment: Deployment::from_lookup(role, lookup)?,
         })
-    }
-
-    fn needs_aws(&self) -> bool {
-        matches!(self.store, StoreConfig::DynamoDb { .. })
-            || matches!(self.sms, SmsConfig::Sns { .. })
-            || matches!(&self.keys, KeysConfig::SecretsManager { secrets } if !secrets.is_empty())
     }
 
     /// Loads exactly the key parts this function needs.
@@ -229,6 +137,9 @@ impl LambdaConfig {
                 KeyParts::from_material(&material)
                     .map_err(|e| ConfigError::Init(e.to_string()))?
                     .only(needs)
+            }
+            KeysConfig::DataDir { .. } => {
+                return Err(ConfigError::Init("a function reads no data dir".into()));
             }
             KeysConfig::SecretsManager { secrets } if secrets.is_empty() => KeyParts::default(),
             KeysConfig::SecretsManager { secrets } => {
@@ -271,30 +182,11 @@ impl LambdaConfig {
     /// nothing is loaded twice.
     pub async fn build_parts(&self) -> Result<BuiltFunction, ConfigError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let sdk = if self.needs_aws() {
-            Some(portal_core::aws::load_sdk_config().await)
-        } else {
-            None
-        };
-        let sdk_for = || {
-            sdk.as_ref()
-                .ok_or_else(|| ConfigError::Init("no AWS configuration".into()))
-        };
-        let store: Arc<dyn ItemStore> = match &self.store {
-            StoreConfig::Sqlite { path } => {
-                Arc::new(SqliteStore::open(path).map_err(|e| ConfigError::Init(e.to_string()))?)
-            }
-            StoreConfig::DynamoDb { table } => Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(sdk_for()?),
-                table.clone(),
-            )),
-        };
-        let sms: Arc<dyn SmsSender> = match &self.sms {
-            SmsConfig::Outbox => Arc::new(OutboxSms::new(store.clone(), clock.clone(), false)),
-            SmsConfig::Sns { sender_id } => {
-                Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk_for()?), sender_id.clone()))
-            }
-        };
+        let sdk = self.deployment.sdk_config().await;
+        let store = self.deployment.open_store(sdk.as_ref())?;
+        let sms = self
+            .deployment
+            .open_sms(store.clone(), clock.clone(), sdk.as_ref(), false)?;
         let keys = self.load_keys(sdk.as_ref()).await?;
         let app = App::build(AppParts {
             store,
@@ -329,74 +221,10 @@ impl BuiltFunction {
     }
 }
 
-/// The whole `main` of an HTTP function. `routes` is the function's own route table (such as
-/// [`portal_http::routes::login_routes`]), passed as a function item so only its handlers are linked.
-pub async fn run_http_function<R>(function: Function, routes: R) -> Result<(), lambda_http::Error>
-where
-    R: FnOnce() -> Router<SharedApp>,
-{
-    portal_core::observability::init_json_logs();
-    let app = match LambdaConfig::from_env(function) {
-        Ok(config) => config.build().await,
-        Err(e) => Err(e),
-    };
-    let app = match app {
-        Ok(app) => app,
-        Err(e) => {
-            tracing::error!(function = function.name(), error = %e, "initialisation failed");
-            report_init_error(&e).await;
-            return Err(e.into());
-        }
-    };
-    tracing::info!(function = function.name(), "initialised");
-    lambda_http::run(behind_cloudfront(routes(), app)).await
-}
-
-/// A function's routes with the common layers, all behind the origin check
-/// (`portal_http::origin`). The check wraps the finished router, fallbacks included: a layer
-/// added before them would leave the 404/405 fallbacks unchecked, and a 405 without the
-/// secret would tell a caller skipping CloudFront which routes exist.
-pub fn behind_cloudfront(routes: Router<SharedApp>, app: SharedApp) -> Router {
-    with_common_layers(routes.with_state(app.clone())).layer(axum::middleware::from_fn_with_state(
-        app,
-        portal_http::origin::require_origin,
-    ))
-}
-
-/// Passes `result` through; on an error, logs it and reports it to the runtime API first
-/// (functions with their own `main`: buypass, serial-activation).
-pub async fn reported<T>(function: Function, result: Result<T, ConfigError>) -> Result<T, ConfigError> {
-    if let Err(e) = &result {
-        tracing::error!(function = function.name(), error = %e, "initialisation failed");
-        report_init_error(e).await;
-    }
-    result
-}
-
-/// Tells the Lambda service why this instance cannot start, so the reason shows in the
-/// invocation error rather than a bare "Runtime exited". Best effort: the process exits anyway.
-async fn report_init_error(error: &ConfigError) {
-    let body = serde_json::json!({
-        "errorType": "ConfigError",
-        "errorMessage": error.to_string(),
-    });
-    let request = lambda_runtime_api_client::build_request()
-        .method(http::Method::POST)
-        .uri("/2018-06-01/runtime/init/error")
-        .header("lambda-runtime-function-error-type", "Runtime.InitError")
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(lambda_runtime_api_client::body::Body::from(body.to_string()));
-    let (Ok(client), Ok(request)) = (lambda_runtime_api_client::Client::builder().build(), request) else {
-        return;
-    };
-    if let Err(e) = client.call(request).await {
-        tracing::warn!(error = %e, "could not report the initialisation error to the runtime API");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use portal_core::config::Policy;
     use std::collections::HashMap;
 
     fn deployment() -> HashMap<&'static str, &'static str> {
@@ -434,7 +262,7 @@ mod tests {
     fn each_function_reads_exactly_its_own_secrets() {
         for function in Function::ALL {
             let config = read_for(function, &deployment_of(function)).unwrap();
-            let KeysConfig::SecretsManager { secrets } = config.keys else {
+            let KeysConfig::SecretsManager { secrets } = config.deployment.keys else {
                 panic!("{function:?}: expected secrets");
             };
             let purposes: Vec<KeyPurpose> = secrets.iter().map(|(p, _)| *p).collect();
@@ -561,103 +389,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    const ORIGIN: &str = "origin-secret-0123456789-abcdefghijklmnop";
-
-    /// An app whose functions sit behind CloudFront: it was given the origin secret [`ORIGIN`].
-    fn app_behind_cloudfront() -> SharedApp {
-        use portal_core::app::{App, AppParts};
-        use portal_core::config::{Policy, Settings};
-        let mut keys = KeyParts::generate().unwrap();
-        keys.origin_verify = Some(vec![ORIGIN.to_owned()]);
-        App::build(AppParts {
-            store: Arc::new(SqliteStore::in_memory().unwrap()),
-            sms: Arc::new(portal_testkit::CapturingSms::default()),
-            clock: Arc::new(portal_core::clock::ManualClock::new(portal_testkit::START)),
-            keys,
-            settings: Settings::default(),
-            policy: Policy::default(),
-            hash_params: portal_testkit::FAST_HASH,
-        })
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn behind_cloudfront_a_request_without_the_origin_secret_is_not_found_before_anything_else() {
-        use tower::ServiceExt;
-        let app = app_behind_cloudfront();
-        let router = behind_cloudfront(portal_http::routes::account_routes(), app);
-        for (method, origin, status, code) in [
-            ("GET", None, 404, "not_found"),
-            (
-                "GET",
-                Some("origin-secret-0123456789-abcdefghijklmnoX"),
-                404,
-                "not_found",
-            ),
-            // The method fallback too: a 405 would map the routes for a caller skipping CloudFront.
-            ("DELETE", None, 404, "not_found"),
-            // Through CloudFront the route itself answers: no bearer token, or a wrong method.
-            ("GET", Some(ORIGIN), 401, "unauthenticated"),
-            ("DELETE", Some(ORIGIN), 405, "method_not_allowed"),
-        ] {
-            let mut request = http::Request::builder().method(method).uri("/v1/account");
-            if let Some(value) = origin {
-                request = request.header(portal_http::origin::ORIGIN_VERIFY_HEADER, value);
-            }
-            let response = router
-                .clone()
-                .oneshot(request.body(axum::body::Body::empty()).unwrap())
-                .await
-                .unwrap();
-            assert_eq!(response.status().as_u16(), status, "{method} {origin:?}");
-            let body = axum::body::to_bytes(response.into_body(), 65536).await.unwrap();
-            let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
-            assert_eq!(problem["code"], code, "{method} {origin:?}");
-        }
-    }
-
-    /// Review of issue 14 (item 9): behind CloudFront every request's `sourceIp` is an edge
-    /// server, so the per-address limits counted whole edge locations. They count the viewer
-    /// address CloudFront vouches for, and only on requests that carry the origin secret.
-    #[tokio::test]
-    async fn behind_cloudfront_the_per_address_limits_count_the_viewer_cloudfront_names() {
-        use portal_http::origin::{ORIGIN_VERIFY_HEADER, VIEWER_IP_HEADER};
-        use tower::ServiceExt;
-        let app = app_behind_cloudfront();
-        let router = behind_cloudfront(portal_http::routes::login_routes(), app.clone());
-        let login = |viewer: &'static str, origin: &'static str, name: String| {
-            let router = router.clone();
-            async move {
-                let body = serde_json::json!({ "username": name, "password": "feil passord her" }).to_string();
-                let request = http::Request::post("/v1/auth/login")
-                    .header("content-type", "application/json")
-                    .header(ORIGIN_VERIFY_HEADER, origin)
-                    .header(VIEWER_IP_HEADER, viewer)
-                    .body(axum::body::Body::from(body))
-                    .unwrap();
-                router.oneshot(request).await.unwrap().status().as_u16()
-            }
-        };
-        let limit = app.policy.ip_failures_per_window;
-        for i in 0..limit {
-            assert_eq!(login("192.0.2.10", ORIGIN, format!("ukjent{i}")).await, 401);
-        }
-        assert_eq!(
-            login("192.0.2.10", ORIGIN, "ukjent.igjen".into()).await,
-            429,
-            "the guessing viewer is stopped"
-        );
-        assert_eq!(
-            login("198.51.100.7", ORIGIN, "ukjent.annen".into()).await,
-            401,
-            "another viewer at the same edge is not"
-        );
-        // Without the origin secret the header proves nothing (and the request goes nowhere).
-        assert_eq!(
-            login("198.51.100.8", "not-the-secret-0123456789-abcdefghij", "x".into()).await,
-            404
-        );
     }
 }

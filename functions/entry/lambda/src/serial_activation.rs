@@ -16,14 +16,14 @@
 
 use std::sync::Arc;
 
-use axum::Extension;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 
-use crate::config::{reported, BuiltFunction, ConfigError, LambdaConfig};
+use crate::config::{BuiltFunction, ConfigError, LambdaConfig};
+use crate::init_error::reported;
 use portal_core::activation::gateway::{GatewayEvents, LocalGatewayEvents, SnsGatewayEvents};
 use portal_core::activation::{ActivationPolicy, Activator};
-use portal_http::handlers::homeoffice::{GatewayAuth, GatewayRole, HomeOfficeDeps};
+use portal_http::handlers::homeoffice::{GatewayAuth, GatewayRole, GatewayState};
 use portal_http::routes::{serial_activation_routes, with_common_layers, Function};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,12 +101,11 @@ pub async fn run_serial_activation_function() -> Result<(), lambda_runtime::Erro
         )),
     };
     let activator = Arc::new(Activator::new(app.clone(), gateway, ActivationPolicy::default(), true));
-    let deps = HomeOfficeDeps {
-        buypass: None,
-        trigger: None,
-        gateway_auth: Some(activation.auth),
+    let state = GatewayState {
+        app,
+        auth: Arc::new(activation.auth),
     };
-    let router = with_common_layers(serial_activation_routes().with_state(app)).layer(Extension(Arc::new(deps)));
+    let router = with_common_layers(serial_activation_routes().with_state(state));
     tracing::info!(function = Function::SerialActivation.name(), "initialised");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let activator = activator.clone();

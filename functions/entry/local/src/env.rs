@@ -8,22 +8,23 @@ use std::sync::Arc;
 
 use portal_core::app::{App, AppParts, SharedApp};
 use portal_core::clock::{Clock, SystemClock};
-use portal_core::config::{Policy, Settings};
+use portal_core::config::ConfigError;
+use portal_core::deployment::{overlay, Deployment, KeysConfig, Role, SmsConfig, StoreConfig};
 use portal_core::domain::{MobileNumber, Password, Username};
 use portal_core::security::keys::KeyMaterial;
 use portal_core::security::passwords::HashParams;
 use portal_core::services::admin::{generate_initial_password, AdminError, InitialPassword, NewAccount};
 use portal_core::sms::outbox::OutboxSms;
-use portal_core::sms::sns::{SenderId, SnsSms};
 use portal_core::sms::SmsSender;
 use portal_core::store::dynamodb::DynamoStore;
-use portal_core::store::sqlite::SqliteStore;
 use portal_core::store::ItemStore;
 
 pub struct LocalEnv {
     pub data_dir: PathBuf,
+    /// The configuration tree this environment was opened on.
+    pub deployment: Deployment,
     pub store: Arc<dyn ItemStore>,
-    /// The local outbox (kept in the store); the sender only when [`LocalSms::Outbox`].
+    /// The local outbox (kept in the store); the sender only when [`SmsConfig::Outbox`].
     pub outbox: Arc<OutboxSms>,
     /// Where SMS go.
     pub sms: Arc<dyn SmsSender>,
@@ -33,72 +34,52 @@ pub struct LocalEnv {
     pub buypass_client_key: portal_core::buypass::keys::Es256Key,
 }
 
-/// Where the local tools keep their records.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LocalStore {
-    /// `portal.db` in the data dir.
-    Sqlite,
-    /// A DynamoDB table; region, credentials and endpoint from the standard AWS environment.
-    DynamoDb { table: String },
-}
-
-/// Where the local tools send SMS.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LocalSms {
-    Outbox,
-    Sns { sender_id: Option<SenderId> },
+/// The local tools' configuration: the shared tree read in the local role over `data_dir`,
+/// with `flags` (command-line values by the variable each stands for) over the environment.
+pub fn local_deployment(
+    data_dir: &Path,
+    portal_url: Option<&str>,
+    flags: &[(&'static str, Option<String>)],
+) -> Result<Deployment, ConfigError> {
+    Deployment::from_lookup(
+        Role::Local { data_dir, portal_url },
+        overlay(flags, portal_core::deployment::env_lookup),
+    )
 }
 
 impl LocalEnv {
-    /// Opens (creating if needed) the data dir with the embedded store and the outbox.
-    /// `echo_sms` prints sent SMS to stdout.
-    pub fn open(data_dir: &Path, echo_sms: bool) -> anyhow::Result<Self> {
-        prepare_data_dir(data_dir)?;
-        let store: Arc<dyn ItemStore> = Arc::new(SqliteStore::open(&data_dir.join("portal.db"))?);
-        Self::assemble(data_dir, store, None, echo_sms)
-    }
-
-    /// Like [`LocalEnv::open`], on the chosen backends. Fails early, with the fix in the
-    /// message, when the DynamoDB table does not exist.
-    pub async fn open_on(data_dir: &Path, store: &LocalStore, sms: &LocalSms, echo_sms: bool) -> anyhow::Result<Self> {
-        prepare_data_dir(data_dir)?;
-        let needs_aws = matches!(store, LocalStore::DynamoDb { .. }) || matches!(sms, LocalSms::Sns { .. });
-        let sdk = if needs_aws {
-            Some(portal_core::aws::load_sdk_config().await)
-        } else {
-            None
+    /// Opens (creating if needed) the data dir and the backends `deployment` names. Fails
+    /// early, with the fix in the message, when a DynamoDB table does not exist.
+    /// `echo_sms` prints outbox messages to stdout.
+    pub async fn open(deployment: Deployment, echo_sms: bool) -> anyhow::Result<Self> {
+        let KeysConfig::DataDir { dir } = &deployment.keys else {
+            anyhow::bail!("the local tools keep their keys in the data dir");
         };
-        let item_store: Arc<dyn ItemStore> = match (store, &sdk) {
-            (LocalStore::DynamoDb { table }, Some(sdk)) => {
+        let data_dir = dir.clone();
+        prepare_data_dir(&data_dir)?;
+        let sdk = deployment.sdk_config().await;
+        let store: Arc<dyn ItemStore> = match (&deployment.store, &sdk) {
+            // Long-running and interactive: worth a round trip to say "no such table" up front.
+            (StoreConfig::DynamoDb { table }, Some(sdk)) => {
                 let dynamo = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), table.clone());
                 dynamo.check_table().await?;
                 Arc::new(dynamo)
             }
-            _ => Arc::new(SqliteStore::open(&data_dir.join("portal.db"))?),
+            _ => deployment.open_store(sdk.as_ref())?,
         };
-        let sender: Option<Arc<dyn SmsSender>> = match (sms, &sdk) {
-            (LocalSms::Sns { sender_id }, Some(sdk)) => {
-                Some(Arc::new(SnsSms::new(aws_sdk_sns::Client::new(sdk), sender_id.clone())))
-            }
-            _ => None,
-        };
-        Self::assemble(data_dir, item_store, sender, echo_sms)
-    }
-
-    fn assemble(
-        data_dir: &Path,
-        store: Arc<dyn ItemStore>,
-        sms: Option<Arc<dyn SmsSender>>,
-        echo_sms: bool,
-    ) -> anyhow::Result<Self> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let outbox = Arc::new(OutboxSms::new(store.clone(), clock, echo_sms));
-        let (mut keys, keys_created) = KeyMaterial::load_or_create(data_dir)?;
-        let buypass_client_key = portal_core::buypass::keys::ensure_local_client_key(data_dir, &mut keys)?;
+        let outbox = Arc::new(OutboxSms::new(store.clone(), clock.clone(), echo_sms));
+        let sms: Arc<dyn SmsSender> = match deployment.sms {
+            SmsConfig::Outbox => outbox.clone(),
+            SmsConfig::Sns { .. } => deployment.open_sms(store.clone(), clock, sdk.as_ref(), false)?,
+        };
+        let (mut keys, keys_created) = KeyMaterial::load_or_create(&data_dir)?;
+        let buypass_client_key = portal_core::buypass::keys::ensure_local_client_key(&data_dir, &mut keys)?;
         Ok(Self {
-            data_dir: data_dir.to_owned(),
+            data_dir,
+            deployment,
             store,
-            sms: sms.unwrap_or_else(|| outbox.clone()),
+            sms,
             outbox,
             keys,
             keys_created,
@@ -106,7 +87,9 @@ impl LocalEnv {
         })
     }
 
-    pub fn app(&self, settings: Settings, sms: Option<Arc<dyn SmsSender>>) -> anyhow::Result<SharedApp> {
+    /// The app on this environment's store, keys, settings and policy; `sms` overrides the
+    /// configured sender.
+    pub fn app(&self, sms: Option<Arc<dyn SmsSender>>) -> anyhow::Result<SharedApp> {
         Ok(App::build(AppParts {
             store: self.store.clone(),
             sms: sms.unwrap_or_else(|| self.sms.clone()),
@@ -114,8 +97,8 @@ impl LocalEnv {
             // The same per-purpose parts the functions load; portal-local serves every
             // route, so it holds them all.
             keys: portal_core::security::key_parts::KeyParts::from_material(&self.keys)?,
-            settings,
-            policy: Policy::default(),
+            settings: self.deployment.settings.clone(),
+            policy: self.deployment.policy.clone(),
             hash_params: HashParams::PRODUCTION,
         })?)
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 
 use crate::env::LocalEnv;
 use portal_core::activation::gateway::LocalGatewayEvents;
@@ -22,7 +22,8 @@ use portal_core::clock::SystemClock;
 use portal_dev::provider::{dev_provider_router, DevProvider, DEV_PROVIDER_PATH};
 use portal_http::error::ApiError;
 use portal_http::handlers::auth::no_store;
-use portal_http::handlers::homeoffice::{GatewayAuth, HomeOfficeDeps};
+use portal_http::handlers::homeoffice::GatewayAuth;
+use portal_http::routes::{api_router, ApiState};
 
 /// Defaults for portal-local's own Buypass client registration at the stand-in.
 pub const LOCAL_CLIENT_ID: &str = "hjemmekontor-lokal";
@@ -46,7 +47,9 @@ pub struct LocalBuypassOptions {
 
 /// Everything the home-office part of portal-local mounts.
 pub struct LocalHomeOffice {
-    pub deps: Arc<HomeOfficeDeps>,
+    /// The API routes' state: the app, the Buypass relying party, the worker's trigger and
+    /// the gateway key.
+    pub state: ApiState,
     pub dev_provider: Arc<DevProvider>,
     pub gateway_events: Arc<LocalGatewayEvents>,
     pub gateway_key: String,
@@ -95,13 +98,12 @@ impl LocalHomeOffice {
         let gateway_key = options
             .gateway_key
             .unwrap_or_else(|| portal_core::security::random_token(24));
-        let deps = Arc::new(HomeOfficeDeps {
-            buypass: Some(Arc::new(buypass)),
+        let state = ApiState {
             trigger: Some(trigger),
-            gateway_auth: Some(GatewayAuth::key(&gateway_key)),
-        });
+            ..ApiState::new(app.clone(), Arc::new(buypass), GatewayAuth::key(&gateway_key))
+        };
         Ok(Self {
-            deps,
+            state,
             dev_provider,
             gateway_events,
             gateway_key,
@@ -110,17 +112,15 @@ impl LocalHomeOffice {
         })
     }
 
-    /// Adds the stand-in provider and `GET /dev/gateway/events`, and gives the API routes
-    /// their dependencies.
-    pub fn mount(self, router: Router) -> Router {
-        router
+    /// Every API route on this state, the stand-in provider and `GET /dev/gateway/events`.
+    pub fn router(self) -> Router {
+        api_router(self.state)
             .merge(dev_provider_router(self.dev_provider))
             .merge(
                 Router::new()
                     .route("/dev/gateway/events", get(gateway_events))
                     .with_state(self.gateway_events),
             )
-            .layer(Extension(self.deps))
     }
 }
 

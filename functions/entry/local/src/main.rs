@@ -1,17 +1,18 @@
 //! `portal-local`: the whole portal API in one process, on an embedded store, with SMS going to
 //! a local outbox. The local default for development, demos and end-to-end tests.
 //!
-//! `--store dynamodb --sms sns` runs the same API on the AWS backends (table from
-//! `PORTAL_TABLE`, region/credentials/endpoint from the standard AWS environment), e.g. against
-//! LocalStack or moto; keys still come from the data dir.
+//! `--store dynamodb --sms sns` runs the same API on the AWS backends (table from `--table` or
+//! `PORTAL_TABLE`, by default the one infra/ creates for LocalStack; region/credentials/endpoint
+//! from the standard AWS environment), e.g. against LocalStack or moto; keys still come from the
+//! data dir. The backend flags stand for their `PORTAL_*` variables and override them; both are
+//! read by the one configuration tree (`portal_core::deployment`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
-use portal_core::config::Settings;
-use portal_core::sms::sns::SenderId;
-use portal_local::env::{ensure_demo_account, LocalEnv, LocalSms, LocalStore};
+use portal_core::deployment::{SmsConfig, StoreConfig};
+use portal_local::env::{ensure_demo_account, local_deployment, LocalEnv};
 use portal_local::homeoffice::{LocalBuypassOptions, LocalHomeOffice};
 use portal_local::server::{find_ui_dir, local_router, LocalRoutes};
 
@@ -24,20 +25,20 @@ struct Args {
     /// Where the store, keys and demo credentials live.
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data")]
     data_dir: PathBuf,
-    /// Storage backend.
-    #[arg(long, env = "PORTAL_STORE", default_value = "sqlite", value_parser = ["sqlite", "dynamodb"])]
-    store: String,
-    /// DynamoDB table (with --store dynamodb).
-    #[arg(long, env = "PORTAL_TABLE")]
+    /// Storage backend (PORTAL_STORE; default sqlite, in the data dir).
+    #[arg(long, value_parser = ["sqlite", "dynamodb"])]
+    store: Option<String>,
+    /// DynamoDB table (PORTAL_TABLE; with --store dynamodb; default: infra/'s local table).
+    #[arg(long)]
     table: Option<String>,
-    /// SMS backend.
-    #[arg(long, env = "PORTAL_SMS", default_value = "outbox", value_parser = ["outbox", "sns"])]
-    sms: String,
-    /// SNS sender ID (with --sms sns).
-    #[arg(long, env = "PORTAL_SMS_SENDER_ID")]
+    /// SMS backend (PORTAL_SMS; default outbox).
+    #[arg(long, value_parser = ["outbox", "sns"])]
+    sms: Option<String>,
+    /// SNS sender ID (PORTAL_SMS_SENDER_ID; with --sms sns).
+    #[arg(long)]
     sms_sender_id: Option<String>,
-    /// The portal front end's URL (default: this server's own address).
-    #[arg(long, env = "PORTAL_URL")]
+    /// The portal front end's URL (PORTAL_URL; default: this server's own address).
+    #[arg(long)]
     portal_url: Option<String>,
     /// Origin allowed to call the API with credentials (default: the portal URL).
     #[arg(long, env = "PORTAL_CORS_ORIGIN")]
@@ -74,33 +75,23 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     portal_core::observability::init_console_logs();
     let args = Args::parse();
-    let store = match args.store.as_str() {
-        "dynamodb" => LocalStore::DynamoDb {
-            table: args
-                .table
-                .clone()
-                .ok_or_else(|| anyhow::anyhow!("--store dynamodb needs --table or PORTAL_TABLE"))?,
-        },
-        _ => LocalStore::Sqlite,
-    };
-    let sms = match args.sms.as_str() {
-        "sns" => LocalSms::Sns {
-            sender_id: args
-                .sms_sender_id
-                .as_deref()
-                .map(SenderId::parse)
-                .transpose()
-                .map_err(|e| anyhow::anyhow!("--sms-sender-id: {e}"))?,
-        },
-        _ => LocalSms::Outbox,
-    };
-    let env = LocalEnv::open_on(&args.data_dir, &store, &sms, true).await?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
     let address = listener.local_addr()?;
     let base = format!("http://{address}");
-    let mut settings = Settings::from_env();
-    settings.portal_url = args.portal_url.clone().unwrap_or_else(|| base.clone());
-    let app = env.app(settings.clone(), None)?;
+    let deployment = local_deployment(
+        &args.data_dir,
+        Some(&base),
+        &[
+            ("PORTAL_STORE", args.store.clone()),
+            ("PORTAL_TABLE", args.table.clone()),
+            ("PORTAL_SMS", args.sms.clone()),
+            ("PORTAL_SMS_SENDER_ID", args.sms_sender_id.clone()),
+            ("PORTAL_URL", args.portal_url.clone()),
+        ],
+    )?;
+    let env = LocalEnv::open(deployment, true).await?;
+    let settings = env.deployment.settings.clone();
+    let app = env.app(None)?;
     let ui_dir = find_ui_dir(args.ui_dir.as_deref())?;
     let generated_gateway_key = args.gateway_key.is_none();
     let home_office = LocalHomeOffice::start(
@@ -123,11 +114,11 @@ async fn main() -> anyhow::Result<()> {
         None => println!("  nettside:    fant ikke portal-ui/ (oppgi mappen med --ui-dir); bare API-et kjører"),
     }
     println!("  data:        {}", env.data_dir.display());
-    match (&store, &sms) {
-        (LocalStore::DynamoDb { table }, _) => println!("  lagring:     DynamoDB-tabell {table}"),
-        (LocalStore::Sqlite, _) => {}
+    if let StoreConfig::DynamoDb { table } = &env.deployment.store {
+        println!("  lagring:     DynamoDB-tabell {table}");
     }
-    if sms == LocalSms::Outbox {
+    let outbox = env.deployment.sms == SmsConfig::Outbox;
+    if outbox {
         println!("  SMS-koder:   {base}/dev/sms (og her i konsollen)");
     } else {
         println!("  SMS-koder:   sendes med Amazon SNS");
@@ -157,7 +148,7 @@ async fn main() -> anyhow::Result<()> {
     let router = local_router(LocalRoutes {
         app,
         // With SNS the codes go to real phones (or the emulator); there is no outbox to show.
-        outbox: (sms == LocalSms::Outbox).then(|| env.outbox.clone()),
+        outbox: outbox.then(|| env.outbox.clone()),
         cors_origin: Some(args.cors_origin.unwrap_or(settings.portal_url)),
         ui_dir,
         home_office: Some(home_office),

@@ -1,14 +1,14 @@
 //! `/v1/homeoffice/buypass/*` (function `buypass`) and `/v1/gateway/certificates/*`
-//! (function `serial-activation`). Their extra dependencies (the Buypass client, the activation
-//! worker's trigger, the gateway's credentials) travel as an [`axum::Extension`] of
-//! [`HomeOfficeDeps`], added by whoever mounts the routes.
+//! (function `serial-activation`). Their extra dependencies are part of their routers' state:
+//! the Buypass routes run on a [`BuypassState`] (the relying party, and locally the activation
+//! worker's trigger), the gateway routes on a [`GatewayState`] (the gateway's credentials), so
+//! a router without them does not compile, rather than answering 503 at run time.
 
 use portal_core::error::ServiceError;
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{FromRef, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -130,32 +130,33 @@ impl std::fmt::Debug for GatewayAuth {
     }
 }
 
-/// What the home-office routes need besides the [`portal_core::app::App`].
-pub struct HomeOfficeDeps {
-    /// The Buypass relying party (function `buypass`, portal-local).
-    pub buypass: Option<Arc<Buypass>>,
+/// The state of the Buypass routes.
+#[derive(Clone)]
+pub struct BuypassState {
+    pub app: SharedApp,
+    /// The Buypass relying party.
+    pub buypass: Arc<Buypass>,
     /// Local only: wakes the in-process activation worker after a registration. In AWS the
     /// DynamoDB stream does this.
     pub trigger: Option<ActivationTrigger>,
-    /// Gateway lookup credentials (function `serial-activation`, portal-local).
-    pub gateway_auth: Option<GatewayAuth>,
 }
 
-/// Extractor for the [`HomeOfficeDeps`] extension; a deployment without it answers 503.
-pub struct Deps(pub Arc<HomeOfficeDeps>);
+impl FromRef<BuypassState> for SharedApp {
+    fn from_ref(state: &BuypassState) -> Self {
+        state.app.clone()
+    }
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for Deps {
-    type Rejection = ApiError;
+/// The state of the gateway's certificate lookups.
+#[derive(Clone)]
+pub struct GatewayState {
+    pub app: SharedApp,
+    pub auth: Arc<GatewayAuth>,
+}
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<Arc<HomeOfficeDeps>>()
-            .cloned()
-            .map(Deps)
-            .ok_or_else(|| {
-                ServiceError::StorageUnavailable("home-office services are not configured here".into()).into()
-            })
+impl FromRef<GatewayState> for SharedApp {
+    fn from_ref(state: &GatewayState) -> Self {
+        state.app.clone()
     }
 }
 
@@ -167,15 +168,13 @@ fn browser_cookie(value: &str, max_age: i64) -> HeaderValue {
 
 /// `POST /v1/homeoffice/buypass/start` `{password}`
 pub async fn start(
-    State(app): State<SharedApp>,
-    Deps(deps): Deps,
+    State(BuypassState { app, buypass, .. }): State<BuypassState>,
     ip: ClientIp,
     Authenticated(caller): Authenticated,
     JsonBody(req): JsonBody<PasswordRequest>,
 ) -> Result<Response, ApiError> {
-    let buypass = deps.buypass.as_ref().ok_or(ServiceError::BuypassUnavailable)?;
     let started = app
-        .buypass_start(buypass, &caller.username, &req.password, ip.as_deref())
+        .buypass_start(&buypass, &caller.username, &req.password, ip.as_deref())
         .await?;
     let mut response = no_store(Json(json!({ "authorization_url": started.authorization_url })));
     response.headers_mut().insert(
@@ -187,40 +186,31 @@ pub async fn start(
 
 /// `GET /v1/homeoffice/buypass/callback`: always a redirect back to the portal.
 pub async fn callback(
-    State(app): State<SharedApp>,
-    Deps(deps): Deps,
+    State(BuypassState { app, buypass, trigger }): State<BuypassState>,
     ip: ClientIp,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let target = match deps.buypass.as_ref() {
-        None => format!(
-            "{}/hjemmekontor?buypass=error&reason=provider_unavailable",
-            app.settings.portal_url
-        ),
-        Some(buypass) => {
-            let query = CallbackQuery::parse(raw.as_deref());
-            let cookie = read_cookie(&headers, BROWSER_COOKIE);
-            match app
-                .buypass_callback(buypass, query, cookie.as_deref(), ip.as_deref())
-                .await
-            {
-                Ok(done) => {
-                    if let (Some(trigger), Registered::Pending { revoked }) = (&deps.trigger, &done.registered) {
-                        trigger.notify(&done.card);
-                        if let Some(old) = revoked {
-                            trigger.notify(old);
-                        }
-                    }
-                    format!("{}/hjemmekontor?buypass=registered", app.settings.portal_url)
+    let query = CallbackQuery::parse(raw.as_deref());
+    let cookie = read_cookie(&headers, BROWSER_COOKIE);
+    let target = match app
+        .buypass_callback(&buypass, query, cookie.as_deref(), ip.as_deref())
+        .await
+    {
+        Ok(done) => {
+            if let (Some(trigger), Registered::Pending { revoked }) = (&trigger, &done.registered) {
+                trigger.notify(&done.card);
+                if let Some(old) = revoked {
+                    trigger.notify(old);
                 }
-                Err(failure) => format!(
-                    "{}/hjemmekontor?buypass=error&reason={}",
-                    app.settings.portal_url,
-                    failure.reason()
-                ),
             }
+            format!("{}/hjemmekontor?buypass=registered", app.settings.portal_url)
         }
+        Err(failure) => format!(
+            "{}/hjemmekontor?buypass=error&reason={}",
+            app.settings.portal_url,
+            failure.reason()
+        ),
     };
     let mut response = StatusCode::FOUND.into_response();
     let headers = response.headers_mut();
@@ -284,13 +274,11 @@ fn gateway_answer(record: &portal_core::buypass::registry::CertificateRecord) ->
 /// malformed; account gone, disabled, off home office, or on another card); see
 /// [`portal_core::app::App::active_for_gateway`].
 pub async fn gateway_certificate(
-    State(app): State<SharedApp>,
-    Deps(deps): Deps,
+    State(GatewayState { app, auth }): State<GatewayState>,
     path: Result<Path<(String, String)>, PathRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let auth = deps.gateway_auth.as_ref().ok_or(ServiceError::Unauthenticated)?;
-    check_gateway(auth, &request)?;
+    check_gateway(&auth, &request)?;
     let Ok(Path((issuer, serial))) = path else {
         return Err(ServiceError::NotFound.into());
     };
@@ -307,13 +295,11 @@ pub async fn gateway_certificate(
 /// by issuer. Like the two-part lookup, except that a serial registered under more than one
 /// issuer is 409 `ambiguous_serial` (one Query on the serial's partition decides it).
 pub async fn gateway_certificate_by_serial(
-    State(app): State<SharedApp>,
-    Deps(deps): Deps,
+    State(GatewayState { app, auth }): State<GatewayState>,
     serial: Result<Path<String>, PathRejection>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let auth = deps.gateway_auth.as_ref().ok_or(ServiceError::Unauthenticated)?;
-    check_gateway(auth, &request)?;
+    check_gateway(&auth, &request)?;
     let Ok(Path(raw)) = serial else {
         return Err(ServiceError::NotFound.into());
     };

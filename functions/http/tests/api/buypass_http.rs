@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Extension;
 use portal_core::buypass::certificate::AcceptedCertificate;
 use portal_core::buypass::flow::{CallbackFailure, CallbackQuery, STATE_LIFETIME};
 use portal_core::domain::CertificateSerial;
-use portal_http::handlers::homeoffice::{GatewayAuth, HomeOfficeDeps};
-use portal_http::routes::{function_router, Function};
+use portal_http::handlers::homeoffice::GatewayAuth;
+use portal_http::routes::{function_router, ApiState, Function};
 use portal_testkit::{unreachable_buypass, TestApp};
 use tower::ServiceExt;
 
@@ -113,8 +112,13 @@ async fn get(router: &axum::Router, path: &str, key: Option<&str>) -> (StatusCod
 #[tokio::test]
 async fn no_lambda_router_serves_the_stand_in_provider() {
     let t = TestApp::in_memory();
+    let state = ApiState::new(
+        t.app.clone(),
+        Arc::new(unreachable_buypass()),
+        GatewayAuth::key("the-gateway-key-123"),
+    );
     for function in Function::ALL {
-        let router = function_router(function, t.app.clone());
+        let router = function_router(function, &state);
         for path in [
             "/dev/buypass/.well-known/openid-configuration",
             "/dev/buypass/authorize",
@@ -131,12 +135,12 @@ async fn no_lambda_router_serves_the_stand_in_provider() {
 async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
     let t = TestApp::in_memory();
     let kari = t.account("kari", PASSWORD, "+4791234567").await;
-    let deps = Arc::new(HomeOfficeDeps {
-        buypass: None,
-        trigger: None,
-        gateway_auth: Some(GatewayAuth::key("the-gateway-key-123")),
-    });
-    let router = function_router(Function::SerialActivation, t.app.clone()).layer(Extension(deps));
+    let deps = ApiState::new(
+        t.app.clone(),
+        Arc::new(unreachable_buypass()),
+        GatewayAuth::key("the-gateway-key-123"),
+    );
+    let router = function_router(Function::SerialActivation, &deps);
     let cert = AcceptedCertificate {
         serial: CertificateSerial::parse("0A1B2C").unwrap(),
         issuer_id: portal_core::domain::IssuerId::from_issuer_der(b"CN=CA"),
@@ -197,15 +201,15 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
         assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
     }
     // In IAM mode a request that did not come through API Gateway's IAM authorizer is refused.
-    let iam = Arc::new(HomeOfficeDeps {
-        buypass: None,
-        trigger: None,
-        gateway_auth: Some(GatewayAuth::Iam {
+    let iam = ApiState::new(
+        t.app.clone(),
+        Arc::new(unreachable_buypass()),
+        GatewayAuth::Iam {
             role: portal_http::handlers::homeoffice::GatewayRole::parse("arn:aws:iam::123456789012:role/gateway")
                 .unwrap(),
-        }),
-    });
-    let router = function_router(Function::SerialActivation, t.app.clone()).layer(Extension(iam));
+        },
+    );
+    let router = function_router(Function::SerialActivation, &iam);
     assert_eq!(
         get(&router, path, Some("the-gateway-key-123")).await.0,
         StatusCode::UNAUTHORIZED
@@ -259,17 +263,17 @@ async fn iam_gateway_lookup_answers_only_the_gateway_role() {
         .process(&card, portal_core::activation::Trigger::Event)
         .await
         .unwrap();
-    let deps = Arc::new(HomeOfficeDeps {
-        buypass: None,
-        trigger: None,
-        gateway_auth: Some(GatewayAuth::Iam {
+    let deps = ApiState::new(
+        t.app.clone(),
+        Arc::new(unreachable_buypass()),
+        GatewayAuth::Iam {
             role: portal_http::handlers::homeoffice::GatewayRole::parse(
                 "arn:aws:iam::123456789012:role/remote-access/hk-gateway",
             )
             .unwrap(),
-        }),
-    });
-    let router = function_router(Function::SerialActivation, t.app.clone()).layer(Extension(deps));
+        },
+    );
+    let router = function_router(Function::SerialActivation, &deps);
     let both = format!("/v1/gateway/certificates/{}/{}", card.issuer_id, card.serial);
     for path in ["/v1/gateway/certificates/0A1B2C", both.as_str()] {
         let (status, body) = get_as_iam(

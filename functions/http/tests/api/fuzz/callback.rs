@@ -6,11 +6,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
-use axum::Extension;
 use portal_core::buypass::flow::{Buypass, CallbackFailure, CallbackQuery, LoginState, BROWSER_COOKIE};
 use portal_core::store::keys::{oidc_state_pk, OIDC_STATE_SK};
-use portal_http::handlers::homeoffice::HomeOfficeDeps;
-use portal_http::routes::{function_router, Function};
+use portal_http::handlers::homeoffice::GatewayAuth;
+use portal_http::routes::{function_router, ApiState, Function};
 use portal_testkit::{unreachable_buypass, TestApp};
 use proptest::prelude::*;
 use tower::ServiceExt;
@@ -77,12 +76,8 @@ impl Fixture {
         let t = TestApp::in_memory();
         rt.block_on(t.account("kari", "korrekt hest batteri stift", "+4791234567"));
         let buypass = Arc::new(unreachable_buypass());
-        let deps = Arc::new(HomeOfficeDeps {
-            buypass: Some(buypass.clone()),
-            trigger: None,
-            gateway_auth: None,
-        });
-        let router = function_router(Function::Buypass, t.app.clone()).layer(Extension(deps));
+        let state = ApiState::new(t.app.clone(), buypass.clone(), GatewayAuth::key("the-gateway-key-123"));
+        let router = function_router(Function::Buypass, &state);
         let fixture = Self { rt, t, buypass, router };
         fixture.open_state();
         fixture

@@ -6,13 +6,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{header, HeaderName, HeaderValue, Method, Request};
-use axum::Extension;
 use portal_core::config::Policy;
 use portal_core::domain::Username;
 use portal_core::store::sqlite::SqliteStore;
-use portal_http::handlers::homeoffice::{GatewayAuth, HomeOfficeDeps};
-use portal_http::routes::{api_router, with_common_layers, ROUTES};
-use portal_testkit::TestApp;
+use portal_http::handlers::homeoffice::GatewayAuth;
+use portal_http::routes::{api_router, with_common_layers, ApiState, ROUTES};
+use portal_testkit::{unreachable_buypass, TestApp};
 use proptest::prelude::*;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -38,12 +37,12 @@ impl Edge {
         let store = Arc::new(SqliteStore::in_memory().unwrap_or_else(|e| panic!("{e}")));
         let t = TestApp::with_policy(store, policy);
         rt.block_on(t.account("kari", "korrekt hest batteri stift", "+4791234567"));
-        let deps = Arc::new(HomeOfficeDeps {
-            buypass: None,
-            trigger: None,
-            gateway_auth: Some(GatewayAuth::key("the-gateway-key-123")),
-        });
-        let router = with_common_layers(api_router(t.app.clone())).layer(Extension(deps));
+        let state = ApiState::new(
+            t.app.clone(),
+            Arc::new(unreachable_buypass()),
+            GatewayAuth::key("the-gateway-key-123"),
+        );
+        let router = with_common_layers(api_router(state));
         Self { rt, t, router }
     }
 
@@ -68,8 +67,8 @@ impl Edge {
             .block_on(self.router.clone().oneshot(request))
             .unwrap_or_else(|e| match e {});
         let status = response.status();
-        // This fixture has no Buypass provider, so the one 5xx it may see is the start of a
-        // registration answering that Buypass is unavailable.
+        // This fixture's Buypass provider is unreachable, so the one 5xx it may see is the
+        // start of a registration answering that Buypass is unavailable.
         let provider_down = status.as_u16() == 503 && described.contains("/v1/homeoffice/buypass/start");
         assert!(status.as_u16() < 500 || provider_down, "{described} answered {status}");
         assert!(
