@@ -818,7 +818,7 @@ async fn run_backend(backend: &Backend, args: &Args) -> Result<Vec<String>> {
     let record = Arc::new(Record::default());
     // SMS to the outbox in the store on both backends: the emulator's SMS log can only be read
     // by dumping all its state, which would make the readers, not the portal, the load.
-    let portal = Portal::start_with_backend(backend, &["--sms", "outbox"])?;
+    let portal = Portal::builder().backend(backend).sms_outbox().start()?;
     let mut users: Vec<(String, String)> = (0..args.users).map(user).collect();
     users.push((VICTIM.to_owned(), VICTIM_MOBILE.to_owned()));
     let setup = Instant::now();
