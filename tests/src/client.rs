@@ -119,6 +119,7 @@ impl Problem {
     pub async fn read(response: Response) -> Result<Self> {
         let (status, content_type, body) = parts(response).await?;
         assert_eq!(content_type, "application/problem+json", "{status}: {body}");
+        assert!(body.is_object(), "a problem has a JSON object body: {status} {body}");
         Ok(Self { status, body })
     }
 

@@ -342,6 +342,20 @@ impl Drop for Portal {
     }
 }
 
+/// `portal-admin create-account` of `username` with these details (no password: the operator
+/// tool generates one and texts it).
+pub fn create_account_args<'a>(username: &'a str, name: &'a str, mobile: &'a str) -> Vec<&'a str> {
+    vec![
+        "create-account",
+        "--username",
+        username,
+        "--name",
+        name,
+        "--mobile",
+        mobile,
+    ]
+}
+
 pub fn extract_code(body: &str) -> Option<String> {
     body.split(|c: char| !c.is_ascii_digit())
         .find(|run| run.len() == 6)

@@ -21,6 +21,7 @@ async fn unknown_user_wrong_password_and_disabled_account_look_identical() -> an
     )
     .await?;
     assert_eq!(unknown.0, 401);
+    assert_eq!(unknown.2["code"], "invalid_credentials", "{:?}", unknown.2);
     assert_eq!(unknown, wrong);
     assert_eq!(unknown, disabled);
     assert_eq!(unknown, malformed);

@@ -1,6 +1,6 @@
 //! The first half of the user's journey (seed steps 2–4) over HTTP against the real binary.
 
-use e2e::{Challenge, Portal, Session, PASSWORD};
+use e2e::{create_account_args, Challenge, Portal, Session, PASSWORD};
 use serde_json::{json, Value};
 
 const MOBILE: &str = "+4791234567";
@@ -126,35 +126,11 @@ async fn english_titles_on_request() -> anyhow::Result<()> {
 async fn admin_refuses_bad_input_with_a_clear_message() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
-    let (ok, out) = portal.admin(&[
-        "create-account",
-        "--username",
-        "kari",
-        "--name",
-        "K",
-        "--mobile",
-        MOBILE,
-    ])?;
+    let (ok, out) = portal.admin(&create_account_args("kari", "K", MOBILE))?;
     assert!(!ok && out.contains("already exists"), "{out}");
-    let (ok, out) = portal.admin(&[
-        "create-account",
-        "--username",
-        "ola",
-        "--name",
-        "O",
-        "--mobile",
-        "+4722334455",
-    ])?;
+    let (ok, out) = portal.admin(&create_account_args("ola", "O", "+4722334455"))?;
     assert!(!ok && out.contains("mobile"), "{out}");
-    let (ok, out) = portal.admin(&[
-        "create-account",
-        "--username",
-        "o la",
-        "--name",
-        "O",
-        "--mobile",
-        MOBILE,
-    ])?;
+    let (ok, out) = portal.admin(&create_account_args("o la", "O", MOBILE))?;
     assert!(!ok && out.contains("username"), "{out}");
     let (ok, out) = portal.admin(&["show", "kari"])?;
     assert!(
@@ -162,15 +138,7 @@ async fn admin_refuses_bad_input_with_a_clear_message() -> anyhow::Result<()> {
         "{out}"
     );
 
-    let (ok, _) = portal.admin(&[
-        "create-account",
-        "--username",
-        "nhn.bruker",
-        "--name",
-        "N",
-        "--mobile",
-        "+4741234567",
-    ])?;
+    let (ok, _) = portal.admin(&create_account_args("nhn.bruker", "N", "+4741234567"))?;
     assert!(ok);
     let sms = portal.sms().await?;
     let initial = sms
@@ -208,15 +176,7 @@ async fn admin_takes_passwords_only_from_the_environment_or_stdin_and_they_must_
     let portal = Portal::start()?;
     const CHOSEN: &str = "operatørens valgte frase";
     for flag in [vec!["--password", CHOSEN], vec!["--password"]] {
-        let mut args = vec![
-            "create-account",
-            "--username",
-            "kari",
-            "--name",
-            "K",
-            "--mobile",
-            MOBILE,
-        ];
+        let mut args = create_account_args("kari", "K", MOBILE);
         args.extend(flag);
         let (ok, out) = portal.admin(&args)?;
         assert!(!ok && out.contains("PORTAL_NEW_PASSWORD"), "{out}");
@@ -226,15 +186,7 @@ async fn admin_takes_passwords_only_from_the_environment_or_stdin_and_they_must_
     assert_eq!(portal.login_response("kari", CHOSEN, false).await?.status(), 401);
 
     let (ok, out) = portal.admin_with_env(
-        &[
-            "create-account",
-            "--username",
-            "kari",
-            "--name",
-            "K",
-            "--mobile",
-            MOBILE,
-        ],
+        &create_account_args("kari", "K", MOBILE),
         &[("PORTAL_NEW_PASSWORD", CHOSEN)],
     )?;
     assert!(ok && !out.contains(CHOSEN), "{out}");

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use e2e::{parts, wrong_code, Challenge, Portal, Problem, PASSWORD};
+use e2e::{create_account_args, parts, wrong_code, Challenge, Portal, Problem, Session, PASSWORD};
 use serde_json::{json, Value};
 
 const MOBILE: &str = "+4791234567";
@@ -25,6 +25,23 @@ fn password_in(sms: &str) -> Option<String> {
         .nth(1)
         .and_then(|rest| rest.split('.').next())
         .map(str::to_owned)
+}
+
+/// What a changed password means for kari (from [`PASSWORD`] to [`NEW_PASSWORD`]): a notice
+/// to her phone, the old password refused, the new one signs in. Returns that new session.
+async fn assert_password_changed(portal: &Portal) -> anyhow::Result<Session> {
+    let notice = &portal.texts_to(MOBILE).await?[0];
+    assert!(
+        notice.starts_with("Passordet ditt i Norsk Helsenett kundeportal er endret."),
+        "{notice}"
+    );
+    Problem::expect(
+        portal.login_response("kari", PASSWORD, false).await?,
+        401,
+        "invalid_credentials",
+    )
+    .await?;
+    portal.sign_in_with("kari", NEW_PASSWORD, MOBILE).await
 }
 
 // ---- password change -----------------------------------------------------------------------
@@ -51,18 +68,7 @@ async fn password_change_keeps_this_session_ends_the_others_and_texts_a_notice()
         "its refresh token is dead too"
     );
     assert_eq!(portal.refresh(&current).await?.status(), 200);
-    let notice = &portal.texts_to(MOBILE).await?[0];
-    assert!(
-        notice.starts_with("Passordet ditt i Norsk Helsenett kundeportal er endret."),
-        "{notice}"
-    );
-    Problem::expect(
-        portal.login_response("kari", PASSWORD, false).await?,
-        401,
-        "invalid_credentials",
-    )
-    .await?;
-    portal.sign_in_with("kari", NEW_PASSWORD, MOBILE).await?;
+    assert_password_changed(&portal).await?;
     Ok(())
 }
 
@@ -117,16 +123,13 @@ async fn password_change_refuses_weak_and_wrong_passwords_and_throttles_guessing
 #[tokio::test]
 async fn an_account_with_a_generated_password_can_only_change_it_until_it_does() -> anyhow::Result<()> {
     let portal = Portal::start()?;
-    let (ok, out) = portal.admin(&[
-        "create-account",
-        "--username",
-        "nhn.bruker",
-        "--name",
-        "Nils Bruker",
-        "--mobile",
-        MOBILE,
-        "--home-office",
-    ])?;
+    let (ok, out) = portal.admin(
+        &[
+            create_account_args("nhn.bruker", "Nils Bruker", MOBILE),
+            vec!["--home-office"],
+        ]
+        .concat(),
+    )?;
     assert!(ok, "{out}");
     let initial = password_in(&portal.texts_to(MOBILE).await?[0]).expect("initial password by SMS");
 
@@ -459,18 +462,7 @@ async fn reset_password_ends_every_session_and_texts_a_notice() -> anyhow::Resul
         Problem::expect(portal.account_response(session).await?, 401, "session_expired").await?;
         assert_eq!(portal.refresh(session).await?.status(), 401);
     }
-    let notice = &portal.texts_to(MOBILE).await?[0];
-    assert!(
-        notice.starts_with("Passordet ditt i Norsk Helsenett kundeportal er endret."),
-        "{notice}"
-    );
-    Problem::expect(
-        portal.login_response("kari", PASSWORD, false).await?,
-        401,
-        "invalid_credentials",
-    )
-    .await?;
-    let session = portal.sign_in_with("kari", NEW_PASSWORD, MOBILE).await?;
+    let session = assert_password_changed(&portal).await?;
     assert!(!session.password_change_required);
     assert_eq!(portal.account_response(&session).await?.status(), 200);
     Problem::expect(
