@@ -37,6 +37,21 @@ pub(crate) struct Attack {
     pub(crate) locked_answers: usize,
 }
 
+/// Password attempts the portal evaluated (401) rather than refused unevaluated (429); any
+/// other answer is a failure.
+fn evaluated_failures(answers: Vec<Result<Answer>>, record: &Record, what: &str) -> Result<usize> {
+    let mut evaluated = 0;
+    for answer in answers {
+        let answer = answer?;
+        match answer.status {
+            401 => evaluated += 1,
+            429 => {}
+            other => record.fail(format!("{what} got {other} {}", answer.body)),
+        }
+    }
+    Ok(evaluated)
+}
+
 /// Credential stuffing from one address: unknown names, wrong passwords, 8 at a time.
 pub(crate) async fn stuff_credentials(base: &str, record: &Arc<Record>) -> Result<()> {
     let limits = Limits::of_policy();
@@ -50,15 +65,7 @@ pub(crate) async fn stuff_credentials(base: &str, record: &Arc<Record>) -> Resul
         .buffer_unordered(8)
         .collect()
         .await;
-    let mut evaluated = 0;
-    for answer in answers {
-        let answer = answer?;
-        match answer.status {
-            401 => evaluated += 1,
-            429 => {}
-            other => record.fail(format!("credential stuffing got {other} {}", answer.body)),
-        }
-    }
+    let evaluated = evaluated_failures(answers, record, "credential stuffing")?;
     record.check(evaluated <= limits.ip_failures_per_window, || {
         format!(
             "{evaluated} password failures evaluated from one address (limit {})",
@@ -86,15 +93,7 @@ pub(crate) async fn guess_passwords(base: &str, record: &Arc<Record>, attack: &M
         .collect()
         .await;
     let elapsed = started.elapsed();
-    let mut evaluated = 0;
-    for answer in answers {
-        let answer = answer?;
-        match answer.status {
-            401 => evaluated += 1,
-            429 => {}
-            other => record.fail(format!("password guessing got {other} {}", answer.body)),
-        }
-    }
+    let evaluated = evaluated_failures(answers, record, "password guessing")?;
     let allowed = limits.failures_before_backoff + limits.backoff_windows(elapsed);
     record.check(evaluated <= allowed, || {
         format!("{evaluated} wrong passwords evaluated for one name in {elapsed:?} (at most {allowed})")
