@@ -82,18 +82,6 @@ impl Portal {
         location(&response)
     }
 
-    /// `GET /v1/account` as `session`.
-    pub async fn account(&self, session: &Session) -> Result<Value> {
-        Ok(self
-            .client()
-            .get(self.url("/v1/account"))
-            .bearer_auth(&session.access_token)
-            .send()
-            .await?
-            .json()
-            .await?)
-    }
-
     /// What the local gateway topic received, oldest first.
     pub async fn gateway_events(&self) -> Result<Vec<Value>> {
         let body: Value = reqwest::get(self.url("/dev/gateway/events")).await?.json().await?;

@@ -18,9 +18,12 @@ use anyhow::{anyhow, bail, Context, Result};
 pub mod buypass;
 pub mod interop_provider;
 pub mod stub_provider;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub mod backend;
+pub mod client;
+
+pub use client::{parts, wrong_code, Challenge, Problem, Session};
 
 use backend::{AwsData, Backend};
 
@@ -36,13 +39,95 @@ pub fn bin(name: &str) -> PathBuf {
     target.join("debug").join(name)
 }
 
+/// How to start a `portal-local`: which backend, which data, which options. Every way the
+/// tests start the portal goes through here, so a changed command line is fixed in one place.
+#[derive(Debug, Clone, Default)]
+pub struct PortalBuilder {
+    backend: Option<Backend>,
+    data_dir: Option<PathBuf>,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    sms_outbox: bool,
+}
+
+impl PortalBuilder {
+    /// This backend whatever `E2E_BACKEND` says (default: `E2E_BACKEND`).
+    pub fn backend(mut self, backend: &Backend) -> Self {
+        self.backend = Some(backend.clone());
+        self
+    }
+
+    /// An existing data dir (a second process on the same data); default: a fresh one, removed
+    /// when the portal is dropped.
+    pub fn data_dir(mut self, dir: &Path) -> Self {
+        self.data_dir = Some(dir.to_owned());
+        self
+    }
+
+    /// SMS go to the portal's own outbox (`/dev/sms`) on every backend, not to SNS in the
+    /// emulator.
+    pub fn sms_outbox(mut self) -> Self {
+        self.sms_outbox = true;
+        self
+    }
+
+    /// The key the gateway stand-in (`/dev/gateway`) expects.
+    pub fn gateway_key(self, key: &str) -> Self {
+        self.args(&["--gateway-key", key])
+    }
+
+    /// Buypass is this OpenID provider instead of the built-in stand-in; `ca` is the CA
+    /// bundle its certificates chain to (default: the portal's own test CA).
+    pub fn buypass_provider(self, issuer: &str, client_id: &str, ca: Option<&str>) -> Self {
+        let with_issuer = self.args(&["--buypass-issuer", issuer, "--buypass-client-id", client_id]);
+        match ca {
+            Some(ca) => with_issuer.args(&["--buypass-ca", ca]),
+            None => with_issuer,
+        }
+    }
+
+    /// Further `portal-local` options.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+        self
+    }
+
+    /// A variable in the portal's environment.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn start(self) -> Result<Portal> {
+        let backend = match &self.backend {
+            Some(backend) => backend.clone(),
+            None => Backend::from_env()?,
+        };
+        let (data_dir, owned_dir) = match &self.data_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let dir = tempfile::tempdir()?;
+                (dir.path().to_owned(), Some(dir))
+            }
+        };
+        let mut portal = Portal::spawn(PortalBuilder {
+            backend: Some(backend),
+            data_dir: Some(data_dir),
+            ..self
+        })?;
+        portal._owned_dir = owned_dir;
+        Ok(portal)
+    }
+}
+
 /// A running `portal-local`; killed when dropped.
 pub struct Portal {
     child: Child,
     pub base: String,
     pub data_dir: PathBuf,
     _owned_dir: Option<tempfile::TempDir>,
-    extra_args: Vec<String>,
+    /// How it was started, for [`Portal::start_again`]; backend and data dir filled in.
+    launch: PortalBuilder,
     backend: Backend,
     /// Present when running on the AWS backends.
     aws: Option<AwsData>,
@@ -51,54 +136,31 @@ pub struct Portal {
 }
 
 impl Portal {
-    /// A fresh portal on a new data dir.
+    pub fn builder() -> PortalBuilder {
+        PortalBuilder::default()
+    }
+
+    /// A fresh portal on a new data dir, on the backend `E2E_BACKEND` names.
     pub fn start() -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().to_owned();
-        let mut portal = Self::start_on(&path, &[])?;
-        portal._owned_dir = Some(dir);
-        Ok(portal)
+        Self::builder().start()
     }
 
-    /// A fresh portal on a new data dir, with extra command-line arguments.
-    pub fn start_with(extra_args: &[&str]) -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().to_owned();
-        let mut portal = Self::start_on(&path, extra_args)?;
-        portal._owned_dir = Some(dir);
-        Ok(portal)
-    }
-
-    /// A portal on an existing data dir (a restart, or a second process).
-    pub fn start_on(data_dir: &Path, extra_args: &[&str]) -> Result<Self> {
-        Self::start_on_backend(&Backend::from_env()?, data_dir, extra_args)
-    }
-
-    /// A fresh portal on a new data dir, on the given backend whatever `E2E_BACKEND` says.
-    pub fn start_with_backend(backend: &Backend, extra_args: &[&str]) -> Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let path = dir.path().to_owned();
-        let mut portal = Self::start_on_backend(backend, &path, extra_args)?;
-        portal._owned_dir = Some(dir);
-        Ok(portal)
-    }
-
-    /// A portal on an existing data dir and the given backend.
-    pub fn start_on_backend(backend: &Backend, data_dir: &Path, extra_args: &[&str]) -> Result<Self> {
-        let backend = backend.clone();
-        let aws = AwsData::for_data_dir(&backend, data_dir)?;
+    /// Starts the process `launch` describes (its backend and data dir are set).
+    fn spawn(launch: PortalBuilder) -> Result<Self> {
+        let backend = launch.backend.clone().ok_or_else(|| anyhow!("no backend"))?;
+        let data_dir = launch.data_dir.clone().ok_or_else(|| anyhow!("no data dir"))?;
+        let aws = AwsData::for_data_dir(&backend, &data_dir)?;
         let mut command = Command::new(bin("portal-local"));
         command
             .args(["--port", "0", "--no-demo", "--data-dir"])
-            .arg(data_dir)
-            .args(extra_args);
+            .arg(&data_dir)
+            .args(&launch.args)
+            .envs(launch.env.iter().map(|(k, v)| (k, v)));
         // On the AWS backends SMS go to SNS unless the caller chose the outbox.
-        let sms_outbox = aws.is_none() || extra_args.windows(2).any(|a| a == ["--sms", "outbox"]);
+        let sms_outbox = aws.is_none() || launch.sms_outbox;
         if let Some(aws) = &aws {
             command.args(aws.store_args());
-            if !sms_outbox {
-                command.args(["--sms", "sns"]);
-            }
+            command.args(["--sms", if sms_outbox { "outbox" } else { "sns" }]);
         }
         backend.apply_env(&mut command);
         let mut child = command
@@ -131,9 +193,9 @@ impl Portal {
         Ok(Self {
             child,
             base: format!("http://{addr}"),
-            data_dir: data_dir.to_owned(),
+            data_dir,
             _owned_dir: None,
-            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            launch,
             backend,
             aws,
             sms_outbox,
@@ -155,9 +217,7 @@ impl Portal {
     /// A new process on this one's data dir, backend and arguments (after [`Portal::kill`]).
     pub fn start_again(mut self) -> Result<Self> {
         self.kill();
-        let args: Vec<String> = std::mem::take(&mut self.extra_args);
-        let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut next = Self::start_on_backend(&self.backend, &self.data_dir, &arg_refs)?;
+        let mut next = Self::spawn(self.launch.clone())?;
         next._owned_dir = self._owned_dir.take();
         Ok(next)
     }
@@ -273,46 +333,6 @@ impl Portal {
     pub async fn sms_count_to(&self, mobile: &str) -> Result<usize> {
         Ok(self.sms().await?.iter().filter(|m| m["to"] == mobile).count())
     }
-
-    pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap_or_default()
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> Result<reqwest::Response> {
-        Ok(self.client().post(self.url(path)).json(&body).send().await?)
-    }
-
-    /// Password step; returns the login response body.
-    pub async fn login(&self, username: &str, password: &str, remember_me: bool) -> Result<reqwest::Response> {
-        self.post(
-            "/v1/auth/login",
-            json!({ "username": username, "password": password, "remember_me": remember_me }),
-        )
-        .await
-    }
-
-    /// The whole login: password, code from the outbox, verify. Returns the session.
-    pub async fn sign_in(&self, username: &str, mobile: &str) -> Result<Session> {
-        let login = self.login(username, PASSWORD, false).await?;
-        if login.status() != 200 {
-            bail!("login answered {}: {}", login.status(), login.text().await?);
-        }
-        let challenge: Value = login.json().await?;
-        let code = self.latest_code(mobile).await?;
-        let verify = self
-            .post(
-                "/v1/auth/sms/verify",
-                json!({ "challenge_id": challenge["challenge_id"], "code": code }),
-            )
-            .await?;
-        if verify.status() != 200 {
-            bail!("verify answered {}: {}", verify.status(), verify.text().await?);
-        }
-        Session::from_token_response(verify).await
-    }
 }
 
 impl Drop for Portal {
@@ -322,34 +342,18 @@ impl Drop for Portal {
     }
 }
 
-/// A signed-in client: its access token and refresh cookie.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub access_token: String,
-    pub refresh_cookie: String,
-    pub set_cookie: String,
-}
-
-impl Session {
-    pub async fn from_token_response(response: reqwest::Response) -> Result<Self> {
-        let set_cookie = response
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| anyhow!("no Set-Cookie"))?
-            .to_owned();
-        let refresh_cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
-        let body: Value = response.json().await?;
-        let access_token = body["access_token"]
-            .as_str()
-            .ok_or_else(|| anyhow!("no access_token"))?
-            .to_owned();
-        Ok(Self {
-            access_token,
-            refresh_cookie,
-            set_cookie,
-        })
-    }
+/// `portal-admin create-account` of `username` with these details (no password: the operator
+/// tool generates one and texts it).
+pub fn create_account_args<'a>(username: &'a str, name: &'a str, mobile: &'a str) -> Vec<&'a str> {
+    vec![
+        "create-account",
+        "--username",
+        username,
+        "--name",
+        name,
+        "--mobile",
+        mobile,
+    ]
 }
 
 pub fn extract_code(body: &str) -> Option<String> {

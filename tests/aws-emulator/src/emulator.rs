@@ -125,6 +125,23 @@ pub fn code_in(body: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Stores `document` in Secrets Manager as a new secret named `prefix-<random>`; returns the name.
+pub async fn create_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    prefix: &str,
+    document: impl Into<String>,
+) -> String {
+    let name = unique_name(prefix);
+    client
+        .create_secret()
+        .name(&name)
+        .secret_string(document)
+        .send()
+        .await
+        .expect("secret created in the emulator");
+    name
+}
+
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{:016x}", rand::random::<u64>())
 }

@@ -108,3 +108,38 @@ pub async fn run(name: &str, args: &[&str], env: &[(String, String)]) -> (bool, 
     );
     (output.status.success(), text)
 }
+
+/// Creates an enabled account whose `password` needs no change, in `table` on DynamoDB, with
+/// the e2e crate's `portal-fixture` (`env` points it at the emulator). Panics if it fails.
+pub async fn create_fixture_account(
+    env: &[(String, String)],
+    data_dir: &str,
+    table: &str,
+    account: [&str; 3],
+    password: &str,
+) {
+    let [username, name, mobile] = account;
+    let mut env = env.to_vec();
+    env.push(("PORTAL_NEW_PASSWORD".into(), password.into()));
+    let (ok, output) = run(
+        "portal-fixture",
+        &[
+            "--data-dir",
+            data_dir,
+            "--store",
+            "dynamodb",
+            "--table",
+            table,
+            "create-account",
+            "--username",
+            username,
+            "--name",
+            name,
+            "--mobile",
+            mobile,
+        ],
+        &env,
+    )
+    .await;
+    assert!(ok, "portal-fixture create-account: {output}");
+}

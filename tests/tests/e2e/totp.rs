@@ -4,7 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use e2e::{Portal, Session, PASSWORD};
+use e2e::{Portal, Problem, Session, PASSWORD};
+use reqwest::Method;
 use serde_json::{json, Value};
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
@@ -35,45 +36,21 @@ fn code(app: &Totp, offset: i64) -> String {
 }
 
 async fn problem(r: reqwest::Response) -> anyhow::Result<(u16, Value)> {
-    let status = r.status().as_u16();
-    assert_eq!(
-        r.headers().get("content-type").and_then(|v| v.to_str().ok()),
-        Some("application/problem+json")
-    );
-    Ok((status, r.json().await?))
+    let problem = Problem::read(r).await?;
+    Ok((problem.status, problem.body))
 }
 
 /// Enrols an authenticator app for the signed-in user; returns the app.
 async fn enrol(portal: &Portal, session: &Session) -> anyhow::Result<Totp> {
-    let client = portal.client();
-    let started = client
-        .post(portal.url("/v1/account/totp"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "password": PASSWORD }))
-        .send()
-        .await?;
+    let started = portal.totp_start(session, PASSWORD).await?;
     assert_eq!(started.status(), 200);
     assert_eq!(started.headers()["cache-control"], "no-store");
     let body: Value = started.json().await?;
     let secret = body["secret"].as_str().unwrap_or_default();
     let app = authenticator(secret)?;
-    let confirmed = client
-        .post(portal.url("/v1/account/totp/confirm"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "code": code(&app, 0) }))
-        .send()
-        .await?;
+    let confirmed = portal.totp_confirm(session, &code(&app, 0)).await?;
     assert_eq!(confirmed.status(), 204, "{:?}", confirmed.text().await);
     Ok(app)
-}
-
-async fn totp_verify(portal: &Portal, challenge: &Value, code: &str) -> anyhow::Result<reqwest::Response> {
-    portal
-        .post(
-            "/v1/auth/totp/verify",
-            json!({ "challenge_id": challenge["challenge_id"], "code": code }),
-        )
-        .await
 }
 
 #[tokio::test]
@@ -81,35 +58,18 @@ async fn enrol_an_app_then_log_in_with_it_and_no_sms() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari.nordmann", MOBILE)?;
     let session = portal.sign_in("kari.nordmann", MOBILE).await?;
-    let client = portal.client();
 
-    let status: Value = client
-        .get(portal.url("/v1/account/totp"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let status: Value = portal.totp_status(&session).await?;
     assert_eq!(
         status,
         json!({ "enabled": false, "enabled_at": null, "pending": false })
     );
 
-    let wrong = client
-        .post(portal.url("/v1/account/totp"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "password": "feil passord her" }))
-        .send()
-        .await?;
+    let wrong = portal.totp_start(&session, "feil passord her").await?;
     let (status, body) = problem(wrong).await?;
     assert_eq!((status, body["code"].as_str()), (403, Some("wrong_password")));
 
-    let started = client
-        .post(portal.url("/v1/account/totp"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "password": PASSWORD }))
-        .send()
-        .await?;
+    let started = portal.totp_start(&session, PASSWORD).await?;
     assert_eq!(started.status(), 200);
     let enrolment: Value = started.json().await?;
     let secret = enrolment["secret"].as_str().unwrap_or_default().to_owned();
@@ -129,46 +89,22 @@ async fn enrol_an_app_then_log_in_with_it_and_no_sms() -> anyhow::Result<()> {
     let app = authenticator(&secret)?;
 
     let wrong_code = format!("{:06}", (code(&app, 0).parse::<u32>()? + 500_000) % 1_000_000);
-    let r = client
-        .post(portal.url("/v1/account/totp/confirm"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "code": wrong_code }))
-        .send()
-        .await?;
+    let r = portal.totp_confirm(&session, &wrong_code).await?;
     let (status, body) = problem(r).await?;
     assert_eq!((status, body["code"].as_str()), (400, Some("invalid_code")));
     assert_eq!(body["attempts_left"], 4);
-    let still_off: Value = client
-        .get(portal.url("/v1/account/totp"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let still_off: Value = portal.totp_status(&session).await?;
     assert_eq!(still_off["enabled"], false, "a wrong code activates nothing");
 
-    let confirmed = client
-        .post(portal.url("/v1/account/totp/confirm"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "code": code(&app, 0) }))
-        .send()
-        .await?;
+    let confirmed = portal.totp_confirm(&session, &code(&app, 0)).await?;
     assert_eq!(confirmed.status(), 204);
     let notice = portal.sms().await?[0]["body"].as_str().unwrap_or_default().to_owned();
     assert!(notice.contains("autentiseringsapp"), "{notice}");
-    let status: Value = client
-        .get(portal.url("/v1/account/totp"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let status: Value = portal.totp_status(&session).await?;
     assert_eq!(status["enabled"], true);
 
     let sms_before = portal.sms_count_to(MOBILE).await?;
-    let login = portal.login("kari.nordmann", PASSWORD, false).await?;
-    assert_eq!(login.status(), 200);
-    let challenge: Value = login.json().await?;
+    let challenge = portal.login("kari.nordmann", PASSWORD).await?;
     assert_eq!(challenge["methods"], json!(["totp", "sms"]));
     assert_eq!(challenge["phone_hint"], "+47 ••••••67");
     assert_eq!(challenge["expires_in"], 300);
@@ -177,7 +113,7 @@ async fn enrol_an_app_then_log_in_with_it_and_no_sms() -> anyhow::Result<()> {
 
     // The confirming code is used up; the app's next code (one step ahead) is accepted.
     let next = code(&app, 30);
-    let verify = totp_verify(&portal, &challenge, &next).await?;
+    let verify = portal.totp_verify_response(&challenge, &next).await?;
     assert_eq!(verify.status(), 200);
     assert_eq!(verify.headers()["cache-control"], "no-store");
     let app_session = Session::from_token_response(verify).await?;
@@ -186,16 +122,12 @@ async fn enrol_an_app_then_log_in_with_it_and_no_sms() -> anyhow::Result<()> {
         "{}",
         app_session.set_cookie
     );
-    let account = client
-        .get(portal.url("/v1/account"))
-        .bearer_auth(&app_session.access_token)
-        .send()
-        .await?;
+    let account = portal.account_response(&app_session).await?;
     assert_eq!(account.status(), 200);
 
     // The same code again, on a new login: refused.
-    let again: Value = portal.login("kari.nordmann", PASSWORD, false).await?.json().await?;
-    let (status, body) = problem(totp_verify(&portal, &again, &next).await?).await?;
+    let again = portal.login("kari.nordmann", PASSWORD).await?;
+    let (status, body) = problem(portal.totp_verify_response(&again, &next).await?).await?;
     assert_eq!((status, body["code"].as_str()), (400, Some("invalid_code")), "{body}");
     assert_eq!(portal.sms_count_to(MOBILE).await?, sms_before, "still no SMS");
     Ok(())
@@ -208,33 +140,16 @@ async fn without_the_app_at_hand_the_user_asks_for_an_sms_at_once() -> anyhow::R
     let session = portal.sign_in("kari", MOBILE).await?;
     enrol(&portal, &session).await?;
 
-    let challenge: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    let challenge = portal.login("kari", PASSWORD).await?;
     let before = portal.sms_count_to(MOBILE).await?;
-    let resent = portal
-        .post(
-            "/v1/auth/sms/resend",
-            json!({ "challenge_id": challenge["challenge_id"] }),
-        )
-        .await?;
+    let resent = portal.resend_sms(&challenge).await?;
     assert_eq!(resent.status(), 200, "no 30-second wait for the first SMS");
     assert_eq!(portal.sms_count_to(MOBILE).await?, before + 1);
     let sms_code = portal.latest_code(MOBILE).await?;
-    let again = portal
-        .post(
-            "/v1/auth/sms/resend",
-            json!({ "challenge_id": challenge["challenge_id"] }),
-        )
-        .await?;
+    let again = portal.resend_sms(&challenge).await?;
     assert_eq!(again.status(), 429, "after the first SMS the usual spacing applies");
 
-    let verify = portal
-        .post(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": challenge["challenge_id"], "code": sms_code }),
-        )
-        .await?;
-    assert_eq!(verify.status(), 200);
-    Session::from_token_response(verify).await?;
+    portal.verify_sms(&challenge, &sms_code).await?;
     Ok(())
 }
 
@@ -244,35 +159,19 @@ async fn the_user_and_an_operator_can_remove_the_app() -> anyhow::Result<()> {
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
     enrol(&portal, &session).await?;
-    let client = portal.client();
 
-    let wrong = client
-        .delete(portal.url("/v1/account/totp"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "password": "feil passord her" }))
-        .send()
-        .await?;
+    let wrong = portal.totp_remove(&session, "feil passord her").await?;
     let (status, body) = problem(wrong).await?;
     assert_eq!((status, body["code"].as_str()), (403, Some("wrong_password")));
 
-    let removed = client
-        .delete(portal.url("/v1/account/totp"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "password": PASSWORD }))
-        .send()
-        .await?;
+    let removed = portal.totp_remove(&session, PASSWORD).await?;
     assert_eq!(removed.status(), 204);
     let notice = portal.sms().await?[0]["body"].as_str().unwrap_or_default().to_owned();
     assert!(notice.contains("fjernet"), "{notice}");
-    let again = client
-        .delete(portal.url("/v1/account/totp"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "password": PASSWORD }))
-        .send()
-        .await?;
+    let again = portal.totp_remove(&session, PASSWORD).await?;
     let (status, body) = problem(again).await?;
     assert_eq!((status, body["code"].as_str()), (404, Some("totp_not_enrolled")));
-    let login: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    let login = portal.login("kari", PASSWORD).await?;
     assert_eq!(login["methods"], json!(["sms"]));
 
     // Lost phone: the operator removes it.
@@ -287,7 +186,7 @@ async fn the_user_and_an_operator_can_remove_the_app() -> anyhow::Result<()> {
     assert!(!ok && out.contains("no account"), "{out}");
 
     let before = portal.sms_count_to(MOBILE).await?;
-    let login: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    let login = portal.login("kari", PASSWORD).await?;
     assert_eq!(login["methods"], json!(["sms"]));
     assert_eq!(
         portal.sms_count_to(MOBILE).await?,
@@ -311,12 +210,7 @@ async fn bad_requests_get_problems_never_500s() -> anyhow::Result<()> {
         .await?;
     assert_eq!(problem(anonymous).await?.0, 401);
 
-    let no_enrolment = client
-        .post(portal.url("/v1/account/totp/confirm"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "code": "123456" }))
-        .send()
-        .await?;
+    let no_enrolment = portal.totp_confirm(&session, "123456").await?;
     let (status, body) = problem(no_enrolment).await?;
     assert_eq!((status, body["code"].as_str()), (410, Some("totp_enrolment_expired")));
 
@@ -326,16 +220,11 @@ async fn bad_requests_get_problems_never_500s() -> anyhow::Result<()> {
         ("/v1/account/totp", json!({ "password": PASSWORD, "extra": true })),
         ("/v1/account/totp", json!({})),
     ] {
-        let r = client
-            .post(portal.url(path))
-            .bearer_auth(&session.access_token)
-            .json(&body)
-            .send()
-            .await?;
+        let r = portal.send_as(&session, Method::POST, path, Some(body.clone())).await?;
         assert_eq!(problem(r).await?.0, 400, "{path} {body}");
     }
 
-    let challenge: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    let challenge = portal.login("kari", PASSWORD).await?;
     for (body, expected) in [
         (json!({ "challenge_id": challenge["challenge_id"], "code": "abc" }), 400),
         (json!({ "challenge_id": "not-an-id", "code": "123456" }), 400),

@@ -4,9 +4,11 @@
 
 use std::time::Duration;
 
-use aws_emulator_tests::emulator::{unique_mobile, unique_name};
+use axum::http::HeaderMap;
+
+use aws_emulator_tests::emulator::{create_secret, unique_mobile, unique_name};
 use aws_emulator_tests::http_event::{event, Reply};
-use aws_emulator_tests::process::{run, Running};
+use aws_emulator_tests::process::{create_fixture_account, Running};
 use aws_emulator_tests::runtime_api::RuntimeApi;
 use aws_emulator_tests::Emulator;
 use std::collections::BTreeMap;
@@ -51,41 +53,12 @@ impl Deployment {
         let mut parts = KeyParts::from_material(&material).unwrap();
         parts.origin_verify = Some(vec![ORIGIN.to_owned()]);
         for (purpose, document) in parts.documents() {
-            let name = unique_name(purpose.name());
-            client
-                .create_secret()
-                .name(&name)
-                .secret_string(document)
-                .send()
-                .await
-                .unwrap();
-            secrets.insert(purpose, name);
+            secrets.insert(purpose, create_secret(&client, purpose.name(), document).await);
         }
         let data_dir = tempfile::tempdir().unwrap();
-        let mut env = emulator.child_env();
-        env.push(("PORTAL_NEW_PASSWORD".into(), PASSWORD.into()));
         let dir = data_dir.path().to_str().unwrap();
-        let (ok, output) = run(
-            "portal-fixture",
-            &[
-                "--data-dir",
-                dir,
-                "--store",
-                "dynamodb",
-                "--table",
-                &table,
-                "create-account",
-                "--username",
-                username,
-                "--name",
-                "Lambda Test",
-                "--mobile",
-                mobile,
-            ],
-            &env,
-        )
-        .await;
-        assert!(ok, "portal-fixture create-account: {output}");
+        let account = [username, "Lambda Test", mobile];
+        create_fixture_account(&emulator.child_env(), dir, &table, account, PASSWORD).await;
         Self {
             emulator,
             table,
@@ -149,6 +122,11 @@ async fn call(
     )
 }
 
+/// An anonymous JSON `POST` through the origin, as CloudFront forwards it.
+async fn post(runtime: &RuntimeApi, path: &str, body: serde_json::Value) -> Reply {
+    call(runtime, "POST", path, Some(body), &[]).await
+}
+
 fn assert_problem(reply: &Reply, status: u16, code: &str) {
     assert_eq!(reply.status, status, "{reply:?}");
     assert_eq!(
@@ -196,22 +174,18 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
         "a request around CloudFront sent no SMS"
     );
 
-    let wrong = call(
+    let wrong = post(
         &login_api,
-        "POST",
         "/v1/auth/login",
-        Some(json!({"username": username, "password": "feil passord her ok"})),
-        &[],
+        json!({"username": username, "password": "feil passord her ok"}),
     )
     .await;
     assert_problem(&wrong, 401, "invalid_credentials");
 
-    let started = call(
+    let started = post(
         &login_api,
-        "POST",
         "/v1/auth/login",
-        Some(json!({"username": username, "password": PASSWORD})),
-        &[],
+        json!({"username": username, "password": PASSWORD}),
     )
     .await;
     assert_eq!(started.status, 200, "{started:?}");
@@ -221,36 +195,25 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     assert_eq!(started.json()["phone_hint"], hint.as_str());
     let code = emulator.latest_code(&mobile).await;
 
-    let too_soon = call(
-        &sms_api,
-        "POST",
-        "/v1/auth/sms/resend",
-        Some(json!({"challenge_id": challenge})),
-        &[],
-    )
-    .await;
+    let too_soon = post(&sms_api, "/v1/auth/sms/resend", json!({"challenge_id": challenge})).await;
     assert_problem(&too_soon, 429, "resend_too_soon");
     let wait: u64 = too_soon.header("retry-after").expect("Retry-After").parse().unwrap();
     assert!((1..=30).contains(&wait), "Retry-After {wait}");
 
     let wrong_code = if code == "000000" { "111111" } else { "000000" };
-    let refused = call(
+    let refused = post(
         &sms_api,
-        "POST",
         "/v1/auth/sms/verify",
-        Some(json!({"challenge_id": challenge, "code": wrong_code})),
-        &[],
+        json!({"challenge_id": challenge, "code": wrong_code}),
     )
     .await;
     assert_problem(&refused, 400, "invalid_code");
     assert_eq!(refused.json()["attempts_left"], 4);
 
-    let verified = call(
+    let verified = post(
         &sms_api,
-        "POST",
         "/v1/auth/sms/verify",
-        Some(json!({"challenge_id": challenge, "code": code})),
-        &[],
+        json!({"challenge_id": challenge, "code": code}),
     )
     .await;
     assert_eq!(verified.status, 200, "{verified:?}");
@@ -291,12 +254,10 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     assert_eq!(me.json()["username"], username.as_str(), "{me:?}");
     drop(account);
 
-    let again = call(
+    let again = post(
         &sms_api,
-        "POST",
         "/v1/auth/sms/verify",
-        Some(json!({"challenge_id": challenge, "code": code})),
-        &[],
+        json!({"challenge_id": challenge, "code": code}),
     )
     .await;
     assert_problem(&again, 410, "challenge_expired");
@@ -332,6 +293,26 @@ async fn login_verify_refresh_through_the_lambda_runtime_api() {
     );
 }
 
+/// A function that must not start: it reports an init error to the Runtime API, exits
+/// unsuccessfully and takes no invocation. Returns the report's headers and body.
+async fn refused_to_start(runtime: &RuntimeApi, function: &mut Running, name: &str) -> (HeaderMap, serde_json::Value) {
+    let report = runtime
+        .init_error(Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|| panic!("{name}: an init error report"));
+    let status = tokio::time::timeout(Duration::from_secs(10), function.child.wait())
+        .await
+        .expect("the process exits")
+        .unwrap();
+    assert!(!status.success(), "{name}");
+    assert_eq!(
+        runtime.next_calls(),
+        0,
+        "{name}: no invocation is taken by a function that failed to start"
+    );
+    report
+}
+
 #[tokio::test]
 async fn a_function_that_cannot_start_reports_why_to_the_runtime_api() {
     let Some(emulator) = Emulator::from_env() else {
@@ -340,10 +321,7 @@ async fn a_function_that_cannot_start_reports_why_to_the_runtime_api() {
     let runtime = RuntimeApi::start().await;
     let deployment = Deployment::unusable(emulator, "no-such-secret");
     let mut login = Running::spawn("login", &[], &deployment.function_env("login", &runtime));
-    let (headers, report) = runtime
-        .init_error(Duration::from_secs(20))
-        .await
-        .expect("an init error report");
+    let (headers, report) = refused_to_start(&runtime, &mut login, "login").await;
     assert_eq!(
         headers
             .get("lambda-runtime-function-error-type")
@@ -355,16 +333,6 @@ async fn a_function_that_cannot_start_reports_why_to_the_runtime_api() {
     assert!(
         message.contains("no-such-secret") && message.contains("ResourceNotFoundException"),
         "{message}"
-    );
-    let status = tokio::time::timeout(Duration::from_secs(10), login.child.wait())
-        .await
-        .expect("the process exits")
-        .unwrap();
-    assert!(!status.success());
-    assert_eq!(
-        runtime.next_calls(),
-        0,
-        "no invocation is taken by a function that failed to start"
     );
 }
 
@@ -381,19 +349,10 @@ async fn a_function_without_its_deployment_settings_does_not_start_on_local_defa
         .filter(|(k, _)| k != "PORTAL_URL")
         .collect();
     let mut login = Running::spawn("login", &[], &env);
-    let (_, report) = runtime
-        .init_error(Duration::from_secs(20))
-        .await
-        .expect("an init error report");
+    let (_, report) = refused_to_start(&runtime, &mut login, "login").await;
     assert_eq!(report["errorType"], "ConfigError");
     let message = report["errorMessage"].as_str().unwrap();
     assert!(message.contains("PORTAL_URL"), "{message}");
-    let status = tokio::time::timeout(Duration::from_secs(10), login.child.wait())
-        .await
-        .expect("the process exits")
-        .unwrap();
-    assert!(!status.success());
-    assert_eq!(runtime.next_calls(), 0);
 }
 
 /// What a function is given decides what it can do: one that lacks a secret it needs, or is
@@ -437,18 +396,9 @@ async fn a_function_starts_only_with_exactly_its_own_secrets() {
             }
         }
         let mut child = Running::spawn(name, &[], &env);
-        let (_, report) = runtime
-            .init_error(Duration::from_secs(20))
-            .await
-            .unwrap_or_else(|| panic!("{name}: an init error report"));
+        let (_, report) = refused_to_start(&runtime, &mut child, name).await;
         let message = report["errorMessage"].as_str().unwrap();
         assert!(message.contains(expected), "{name}: {message}");
-        let status = tokio::time::timeout(Duration::from_secs(10), child.child.wait())
-            .await
-            .expect("the process exits")
-            .unwrap();
-        assert!(!status.success(), "{name}");
-        assert_eq!(runtime.next_calls(), 0, "{name}");
     }
 
     // serial-activation needs no key at all and starts with none.

@@ -1,6 +1,6 @@
 //! The first half of the user's journey (seed steps 2–4) over HTTP against the real binary.
 
-use e2e::{Portal, Session, PASSWORD};
+use e2e::{create_account_args, Challenge, Portal, Session, PASSWORD};
 use serde_json::{json, Value};
 
 const MOBILE: &str = "+4791234567";
@@ -10,9 +10,7 @@ async fn login_code_account_refresh_logout() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari.nordmann", MOBILE)?;
 
-    let login = portal.login("Kari.Nordmann", PASSWORD, false).await?;
-    assert_eq!(login.status(), 200);
-    let challenge: Value = login.json().await?;
+    let challenge = portal.login("Kari.Nordmann", PASSWORD).await?;
     assert_eq!(challenge["phone_hint"], "+47 ••••••67");
     assert_eq!(challenge["expires_in"], 300);
     assert_eq!(challenge["resend_after"], 30);
@@ -22,12 +20,7 @@ async fn login_code_account_refresh_logout() -> anyhow::Result<()> {
     assert!(body.starts_with("Din engangskode er "), "{body}");
     let code = portal.latest_code(MOBILE).await?;
 
-    let verify = portal
-        .post(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": challenge["challenge_id"], "code": code }),
-        )
-        .await?;
+    let verify = portal.verify_sms_response(&challenge, &code).await?;
     assert_eq!(verify.status(), 200);
     assert_eq!(verify.headers()["cache-control"], "no-store");
     let session = Session::from_token_response(verify).await?;
@@ -40,14 +33,7 @@ async fn login_code_account_refresh_logout() -> anyhow::Result<()> {
         "without remember-me the cookie ends with the browser"
     );
 
-    let client = portal.client();
-    let account: Value = client
-        .get(portal.url("/v1/account"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await?
-        .json()
-        .await?;
+    let account: Value = portal.account(&session).await?;
     assert_eq!(account["username"], "kari.nordmann");
     assert_eq!(account["name"], "Kari Nordmann");
     assert_eq!(account["email"], Value::Null);
@@ -55,11 +41,7 @@ async fn login_code_account_refresh_logout() -> anyhow::Result<()> {
     assert_eq!(account["home_office"]["enabled"], true);
     assert_eq!(account["home_office"]["buypass"]["status"], "not_registered");
 
-    let refreshed = client
-        .post(portal.url("/v1/auth/refresh"))
-        .header("cookie", &session.refresh_cookie)
-        .send()
-        .await?;
+    let refreshed = portal.refresh(&session).await?;
     assert_eq!(refreshed.status(), 200);
     let refreshed = Session::from_token_response(refreshed).await?;
     assert_ne!(
@@ -67,33 +49,21 @@ async fn login_code_account_refresh_logout() -> anyhow::Result<()> {
         "refresh token rotates"
     );
 
-    let logout = client
-        .post(portal.url("/v1/auth/logout"))
-        .bearer_auth(&refreshed.access_token)
-        .send()
-        .await?;
+    let logout = portal.logout(&refreshed).await?;
     assert_eq!(logout.status(), 204);
     assert!(
         logout.headers()["set-cookie"].to_str()?.contains("Max-Age=0"),
         "logout clears the cookie"
     );
 
-    let after = client
-        .get(portal.url("/v1/account"))
-        .bearer_auth(&refreshed.access_token)
-        .send()
-        .await?;
+    let after = portal.account_response(&refreshed).await?;
     assert_eq!(
         after.status(),
         401,
         "logout takes effect at once, not when the token expires"
     );
     assert_eq!(after.headers()["content-type"], "application/problem+json");
-    let again = client
-        .post(portal.url("/v1/auth/refresh"))
-        .header("cookie", &refreshed.refresh_cookie)
-        .send()
-        .await?;
+    let again = portal.refresh(&refreshed).await?;
     assert_eq!(again.status(), 401);
     Ok(())
 }
@@ -102,15 +72,10 @@ async fn login_code_account_refresh_logout() -> anyhow::Result<()> {
 async fn remember_me_makes_the_cookie_persistent_for_the_session_lifetime() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
-    let challenge: Value = portal.login("kari", PASSWORD, true).await?.json().await?;
+    let login = portal.login_response("kari", PASSWORD, true).await?;
+    let challenge = Challenge::from_response(login).await?;
     let code = portal.latest_code(MOBILE).await?;
-    let verify = portal
-        .post(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": challenge["challenge_id"], "code": code }),
-        )
-        .await?;
-    let session = Session::from_token_response(verify).await?;
+    let session = portal.verify_sms(&challenge, &code).await?;
     assert!(session.set_cookie.contains("Max-Age=43200"), "{}", session.set_cookie);
     Ok(())
 }
@@ -121,15 +86,10 @@ async fn sessions_survive_a_restart_and_two_processes_share_one_data_dir() -> an
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
 
-    let second = Portal::start_on(&portal.data_dir, &[])?;
-    let login: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    let second = Portal::builder().data_dir(&portal.data_dir).start()?;
+    let login = portal.login("kari", PASSWORD).await?;
     let code = second.latest_code(MOBILE).await?;
-    let verify = second
-        .post(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": login["challenge_id"], "code": code }),
-        )
-        .await?;
+    let verify = second.verify_sms_response(&login, &code).await?;
     assert_eq!(
         verify.status(),
         200,
@@ -138,12 +98,7 @@ async fn sessions_survive_a_restart_and_two_processes_share_one_data_dir() -> an
     drop(second);
 
     let portal = portal.restart()?;
-    let account = portal
-        .client()
-        .get(portal.url("/v1/account"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await?;
+    let account = portal.account_response(&session).await?;
     assert_eq!(account.status(), 200, "keys and sessions survive a restart");
     Ok(())
 }
@@ -151,7 +106,7 @@ async fn sessions_survive_a_restart_and_two_processes_share_one_data_dir() -> an
 #[tokio::test]
 async fn english_titles_on_request() -> anyhow::Result<()> {
     let portal = Portal::start()?;
-    let no: Value = portal.login("nobody", "whatever", false).await?.json().await?;
+    let no: Value = portal.login_response("nobody", "whatever", false).await?.json().await?;
     assert_eq!(no["title"], "Feil brukernavn eller passord.");
     let en: Value = portal
         .client()
@@ -171,35 +126,11 @@ async fn english_titles_on_request() -> anyhow::Result<()> {
 async fn admin_refuses_bad_input_with_a_clear_message() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
-    let (ok, out) = portal.admin(&[
-        "create-account",
-        "--username",
-        "kari",
-        "--name",
-        "K",
-        "--mobile",
-        MOBILE,
-    ])?;
+    let (ok, out) = portal.admin(&create_account_args("kari", "K", MOBILE))?;
     assert!(!ok && out.contains("already exists"), "{out}");
-    let (ok, out) = portal.admin(&[
-        "create-account",
-        "--username",
-        "ola",
-        "--name",
-        "O",
-        "--mobile",
-        "+4722334455",
-    ])?;
+    let (ok, out) = portal.admin(&create_account_args("ola", "O", "+4722334455"))?;
     assert!(!ok && out.contains("mobile"), "{out}");
-    let (ok, out) = portal.admin(&[
-        "create-account",
-        "--username",
-        "o la",
-        "--name",
-        "O",
-        "--mobile",
-        MOBILE,
-    ])?;
+    let (ok, out) = portal.admin(&create_account_args("o la", "O", MOBILE))?;
     assert!(!ok && out.contains("username"), "{out}");
     let (ok, out) = portal.admin(&["show", "kari"])?;
     assert!(
@@ -207,15 +138,7 @@ async fn admin_refuses_bad_input_with_a_clear_message() -> anyhow::Result<()> {
         "{out}"
     );
 
-    let (ok, _) = portal.admin(&[
-        "create-account",
-        "--username",
-        "nhn.bruker",
-        "--name",
-        "N",
-        "--mobile",
-        "+4741234567",
-    ])?;
+    let (ok, _) = portal.admin(&create_account_args("nhn.bruker", "N", "+4741234567"))?;
     assert!(ok);
     let sms = portal.sms().await?;
     let initial = sms
@@ -237,17 +160,12 @@ async fn disabled_accounts_cannot_log_in_and_lose_their_sessions() -> anyhow::Re
     let session = portal.sign_in("kari", MOBILE).await?;
     let (ok, _) = portal.admin(&["disable", "kari"])?;
     assert!(ok);
-    let account = portal
-        .client()
-        .get(portal.url("/v1/account"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await?;
+    let account = portal.account_response(&session).await?;
     assert_eq!(account.status(), 401);
-    assert_eq!(portal.login("kari", PASSWORD, false).await?.status(), 401);
+    assert_eq!(portal.login_response("kari", PASSWORD, false).await?.status(), 401);
     let (ok, _) = portal.admin(&["enable", "kari"])?;
     assert!(ok);
-    assert_eq!(portal.login("kari", PASSWORD, false).await?.status(), 200);
+    assert_eq!(portal.login_response("kari", PASSWORD, false).await?.status(), 200);
     Ok(())
 }
 
@@ -258,53 +176,25 @@ async fn admin_takes_passwords_only_from_the_environment_or_stdin_and_they_must_
     let portal = Portal::start()?;
     const CHOSEN: &str = "operatørens valgte frase";
     for flag in [vec!["--password", CHOSEN], vec!["--password"]] {
-        let mut args = vec![
-            "create-account",
-            "--username",
-            "kari",
-            "--name",
-            "K",
-            "--mobile",
-            MOBILE,
-        ];
+        let mut args = create_account_args("kari", "K", MOBILE);
         args.extend(flag);
         let (ok, out) = portal.admin(&args)?;
         assert!(!ok && out.contains("PORTAL_NEW_PASSWORD"), "{out}");
         assert!(!out.contains(CHOSEN), "the refusal does not echo the password: {out}");
     }
     assert!(portal.sms().await?.is_empty(), "nothing was created or sent");
-    assert_eq!(portal.login("kari", CHOSEN, false).await?.status(), 401);
+    assert_eq!(portal.login_response("kari", CHOSEN, false).await?.status(), 401);
 
     let (ok, out) = portal.admin_with_env(
-        &[
-            "create-account",
-            "--username",
-            "kari",
-            "--name",
-            "K",
-            "--mobile",
-            MOBILE,
-        ],
+        &create_account_args("kari", "K", MOBILE),
         &[("PORTAL_NEW_PASSWORD", CHOSEN)],
     )?;
     assert!(ok && !out.contains(CHOSEN), "{out}");
-    let challenge: Value = portal.login("kari", CHOSEN, false).await?.json().await?;
+    let challenge = portal.login("kari", CHOSEN).await?;
     let code = portal.latest_code(MOBILE).await?;
-    let verify: Value = portal
-        .post(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": challenge["challenge_id"], "code": code }),
-        )
-        .await?
-        .json()
-        .await?;
-    assert_eq!(verify["password_change_required"], true, "{verify}");
-    let account = portal
-        .client()
-        .get(portal.url("/v1/account"))
-        .bearer_auth(verify["access_token"].as_str().unwrap_or_default())
-        .send()
-        .await?;
+    let session = portal.verify_sms(&challenge, &code).await?;
+    assert!(session.password_change_required);
+    let account = portal.account_response(&session).await?;
     assert_eq!(account.status(), 403, "nothing but the change until it is made");
     Ok(())
 }

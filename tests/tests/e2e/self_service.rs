@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use e2e::{Portal, Session, PASSWORD};
+use e2e::{create_account_args, parts, wrong_code, Challenge, Portal, Problem, Session, PASSWORD};
 use serde_json::{json, Value};
 
 const MOBILE: &str = "+4791234567";
@@ -13,131 +13,10 @@ const OTHER_MOBILE: &str = "+4791234568";
 const NEW_MOBILE: &str = "+4798765432";
 const NEW_PASSWORD: &str = "blåbær syltetøy på vaffel";
 
-/// Status, content type and JSON body (`Null` when there is none).
-async fn parts(r: reqwest::Response) -> anyhow::Result<(u16, String, Value)> {
-    let status = r.status().as_u16();
-    let content_type = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let text = r.text().await?;
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text)?
-    };
-    Ok((status, content_type, body))
-}
-
-/// Asserts a problem response with this status and code; returns its body.
-async fn expect_problem(r: reqwest::Response, status: u16, code: &str) -> anyhow::Result<Value> {
-    let (got, content_type, body) = parts(r).await?;
-    assert_eq!((got, body["code"].as_str()), (status, Some(code)), "{body}");
-    assert_eq!(content_type, "application/problem+json");
-    Ok(body)
-}
-
 fn keys(body: &Value) -> BTreeSet<String> {
     body.as_object()
         .map(|o| o.keys().cloned().collect())
         .unwrap_or_default()
-}
-
-/// Password, code from the outbox, verify: the session and the token response's flag.
-async fn sign_in_with(
-    portal: &Portal,
-    username: &str,
-    password: &str,
-    mobile: &str,
-) -> anyhow::Result<(Session, bool)> {
-    let login = portal.login(username, password, false).await?;
-    anyhow::ensure!(login.status() == 200, "login answered {}", login.status());
-    let challenge: Value = login.json().await?;
-    let code = portal.latest_code(mobile).await?;
-    let verify = portal
-        .post(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": challenge["challenge_id"], "code": code }),
-        )
-        .await?;
-    anyhow::ensure!(verify.status() == 200, "verify answered {}", verify.status());
-    let set_cookie = verify
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body: Value = verify.json().await?;
-    let session = Session {
-        access_token: body["access_token"].as_str().unwrap_or_default().to_owned(),
-        refresh_cookie: set_cookie.split(';').next().unwrap_or_default().to_owned(),
-        set_cookie,
-    };
-    Ok((session, body["password_change_required"] == true))
-}
-
-async fn get_account(portal: &Portal, session: &Session) -> anyhow::Result<reqwest::Response> {
-    Ok(portal
-        .client()
-        .get(portal.url("/v1/account"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await?)
-}
-
-async fn authed(
-    portal: &Portal,
-    session: &Session,
-    method: &str,
-    path: &str,
-    body: Value,
-) -> anyhow::Result<reqwest::Response> {
-    let client = portal.client();
-    let request = match method {
-        "PUT" => client.put(portal.url(path)),
-        _ => client.post(portal.url(path)),
-    };
-    Ok(request.bearer_auth(&session.access_token).json(&body).send().await?)
-}
-
-async fn change_password(
-    portal: &Portal,
-    session: &Session,
-    old: &str,
-    new: &str,
-) -> anyhow::Result<reqwest::Response> {
-    authed(
-        portal,
-        session,
-        "PUT",
-        "/v1/account/password",
-        json!({ "old_password": old, "new_password": new }),
-    )
-    .await
-}
-
-async fn refresh(portal: &Portal, session: &Session) -> anyhow::Result<u16> {
-    Ok(portal
-        .client()
-        .post(portal.url("/v1/auth/refresh"))
-        .header("cookie", &session.refresh_cookie)
-        .send()
-        .await?
-        .status()
-        .as_u16())
-}
-
-/// The newest SMS bodies to `mobile`, newest first.
-async fn texts_to(portal: &Portal, mobile: &str) -> anyhow::Result<Vec<String>> {
-    Ok(portal
-        .sms()
-        .await?
-        .iter()
-        .filter(|m| m["to"] == mobile)
-        .map(|m| m["body"].as_str().unwrap_or_default().to_owned())
-        .collect())
 }
 
 /// The password in an initial-password SMS ("… passord XXXX-XXXX-XXXX-XXXX. Bytt …").
@@ -148,8 +27,21 @@ fn password_in(sms: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn wrong(code: &str) -> String {
-    format!("{:06}", (code.parse::<u32>().unwrap_or(0) + 1) % 1_000_000)
+/// What a changed password means for kari (from [`PASSWORD`] to [`NEW_PASSWORD`]): a notice
+/// to her phone, the old password refused, the new one signs in. Returns that new session.
+async fn assert_password_changed(portal: &Portal) -> anyhow::Result<Session> {
+    let notice = &portal.texts_to(MOBILE).await?[0];
+    assert!(
+        notice.starts_with("Passordet ditt i Norsk Helsenett kundeportal er endret."),
+        "{notice}"
+    );
+    Problem::expect(
+        portal.login_response("kari", PASSWORD, false).await?,
+        401,
+        "invalid_credentials",
+    )
+    .await?;
+    portal.sign_in_with("kari", NEW_PASSWORD, MOBILE).await
 }
 
 // ---- password change -----------------------------------------------------------------------
@@ -161,24 +53,22 @@ async fn password_change_keeps_this_session_ends_the_others_and_texts_a_notice()
     let current = portal.sign_in("kari", MOBILE).await?;
     let other = portal.sign_in("kari", MOBILE).await?;
 
-    let r = change_password(&portal, &current, PASSWORD, NEW_PASSWORD).await?;
+    let r = portal.change_password(&current, PASSWORD, NEW_PASSWORD).await?;
     assert_eq!(r.status(), 204);
 
     assert_eq!(
-        get_account(&portal, &current).await?.status(),
+        portal.account_response(&current).await?.status(),
         200,
         "this session stays"
     );
-    expect_problem(get_account(&portal, &other).await?, 401, "session_expired").await?;
-    assert_eq!(refresh(&portal, &other).await?, 401, "its refresh token is dead too");
-    assert_eq!(refresh(&portal, &current).await?, 200);
-    let notice = &texts_to(&portal, MOBILE).await?[0];
-    assert!(
-        notice.starts_with("Passordet ditt i Norsk Helsenett kundeportal er endret."),
-        "{notice}"
+    Problem::expect(portal.account_response(&other).await?, 401, "session_expired").await?;
+    assert_eq!(
+        portal.refresh(&other).await?.status(),
+        401,
+        "its refresh token is dead too"
     );
-    expect_problem(portal.login("kari", PASSWORD, false).await?, 401, "invalid_credentials").await?;
-    sign_in_with(&portal, "kari", NEW_PASSWORD, MOBILE).await?;
+    assert_eq!(portal.refresh(&current).await?.status(), 200);
+    assert_password_changed(&portal).await?;
     Ok(())
 }
 
@@ -188,8 +78,8 @@ async fn password_change_refuses_weak_and_wrong_passwords_and_throttles_guessing
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
 
-    let weak = expect_problem(
-        change_password(&portal, &session, PASSWORD, "kari").await?,
+    let weak = Problem::expect(
+        portal.change_password(&session, PASSWORD, "kari").await?,
         400,
         "weak_password",
     )
@@ -198,8 +88,10 @@ async fn password_change_refuses_weak_and_wrong_passwords_and_throttles_guessing
     assert!(weak["detail"].as_str().is_some_and(|d| d.contains("12 tegn")), "{weak}");
 
     for _ in 0..5 {
-        expect_problem(
-            change_password(&portal, &session, "feil gammelt passord", NEW_PASSWORD).await?,
+        Problem::expect(
+            portal
+                .change_password(&session, "feil gammelt passord", NEW_PASSWORD)
+                .await?,
             403,
             "wrong_password",
         )
@@ -207,17 +99,19 @@ async fn password_change_refuses_weak_and_wrong_passwords_and_throttles_guessing
     }
     // Three more failures, each after its wait: the next attempt then faces an 8 s backoff.
     e2e::build_backoff(3, 403, || async {
-        let r = change_password(&portal, &session, "feil gammelt passord", NEW_PASSWORD).await?;
+        let r = portal
+            .change_password(&session, "feil gammelt passord", NEW_PASSWORD)
+            .await?;
         Ok(e2e::status_and_retry_after(&r))
     })
     .await?;
-    let throttled = change_password(&portal, &session, PASSWORD, NEW_PASSWORD).await?;
+    let throttled = portal.change_password(&session, PASSWORD, NEW_PASSWORD).await?;
     assert!(throttled.headers().contains_key("retry-after"));
-    expect_problem(throttled, 429, "too_many_attempts").await?;
-    let login = portal.login("kari", PASSWORD, false).await?;
+    Problem::expect(throttled, 429, "too_many_attempts").await?;
+    let login = portal.login_response("kari", PASSWORD, false).await?;
     assert_eq!(login.status(), 429, "the wrong old passwords count as failed logins");
     assert_eq!(
-        get_account(&portal, &session).await?.status(),
+        portal.account_response(&session).await?.status(),
         200,
         "the session itself is unharmed"
     );
@@ -229,48 +123,44 @@ async fn password_change_refuses_weak_and_wrong_passwords_and_throttles_guessing
 #[tokio::test]
 async fn an_account_with_a_generated_password_can_only_change_it_until_it_does() -> anyhow::Result<()> {
     let portal = Portal::start()?;
-    let (ok, out) = portal.admin(&[
-        "create-account",
-        "--username",
-        "nhn.bruker",
-        "--name",
-        "Nils Bruker",
-        "--mobile",
-        MOBILE,
-        "--home-office",
-    ])?;
+    let (ok, out) = portal.admin(
+        &[
+            create_account_args("nhn.bruker", "Nils Bruker", MOBILE),
+            vec!["--home-office"],
+        ]
+        .concat(),
+    )?;
     assert!(ok, "{out}");
-    let initial = password_in(&texts_to(&portal, MOBILE).await?[0]).expect("initial password by SMS");
+    let initial = password_in(&portal.texts_to(MOBILE).await?[0]).expect("initial password by SMS");
 
-    let (session, required) = sign_in_with(&portal, "nhn.bruker", &initial, MOBILE).await?;
-    assert!(required, "the token response says a change is required");
-    expect_problem(get_account(&portal, &session).await?, 403, "password_change_required").await?;
-    let phone = authed(
-        &portal,
-        &session,
-        "POST",
-        "/v1/account/phone",
-        json!({ "new_mobile": NEW_MOBILE, "password": initial }),
+    let session = portal.sign_in_with("nhn.bruker", &initial, MOBILE).await?;
+    assert!(
+        session.password_change_required,
+        "the token response says a change is required"
+    );
+    Problem::expect(
+        portal.account_response(&session).await?,
+        403,
+        "password_change_required",
     )
     .await?;
-    expect_problem(phone, 403, "password_change_required").await?;
-    assert_eq!(refresh(&portal, &session).await?, 200, "refresh still works");
+    let phone = portal.change_phone(&session, NEW_MOBILE, &initial).await?;
+    Problem::expect(phone, 403, "password_change_required").await?;
+    assert_eq!(portal.refresh(&session).await?.status(), 200, "refresh still works");
 
-    let weak = change_password(&portal, &session, &initial, "nhn.bruker-2025").await?;
-    expect_problem(weak, 400, "weak_password").await?;
+    let weak = portal.change_password(&session, &initial, "nhn.bruker-2025").await?;
+    Problem::expect(weak, 400, "weak_password").await?;
     assert_eq!(
-        change_password(&portal, &session, &initial, NEW_PASSWORD)
-            .await?
-            .status(),
+        portal.change_password(&session, &initial, NEW_PASSWORD).await?.status(),
         204
     );
 
-    let account = get_account(&portal, &session).await?;
+    let account = portal.account_response(&session).await?;
     assert_eq!(account.status(), 200, "the same session may now read the account");
     let account: Value = account.json().await?;
     assert_eq!(account["password_change_required"], false);
-    let (_, required) = sign_in_with(&portal, "nhn.bruker", NEW_PASSWORD, MOBILE).await?;
-    assert!(!required);
+    let session = portal.sign_in_with("nhn.bruker", NEW_PASSWORD, MOBILE).await?;
+    assert!(!session.password_change_required);
     Ok(())
 }
 
@@ -280,17 +170,12 @@ async fn logout_works_while_a_password_change_is_pending() -> anyhow::Result<()>
     portal.create_user("kari", MOBILE)?;
     let (ok, out) = portal.admin(&["reset-password", "kari"])?;
     assert!(ok, "{out}");
-    let password = password_in(&texts_to(&portal, MOBILE).await?[0]).expect("new password by SMS");
-    let (session, required) = sign_in_with(&portal, "kari", &password, MOBILE).await?;
-    assert!(required);
-    let logout = portal
-        .client()
-        .post(portal.url("/v1/auth/logout"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await?;
+    let password = password_in(&portal.texts_to(MOBILE).await?[0]).expect("new password by SMS");
+    let session = portal.sign_in_with("kari", &password, MOBILE).await?;
+    assert!(session.password_change_required);
+    let logout = portal.logout(&session).await?;
     assert_eq!(logout.status(), 204);
-    assert_eq!(refresh(&portal, &session).await?, 401);
+    assert_eq!(portal.refresh(&session).await?.status(), 401);
     Ok(())
 }
 
@@ -305,14 +190,19 @@ async fn operator_reset_ends_sessions_texts_a_new_password_and_shows_in_the_audi
     let (ok, out) = portal.admin(&["reset-password", "kari"])?;
     assert!(ok, "{out}");
     assert!(out.contains("+47 ••••••67") && out.contains("1 session"), "{out}");
-    expect_problem(get_account(&portal, &session).await?, 401, "session_expired").await?;
-    let sms = texts_to(&portal, MOBILE).await?;
+    Problem::expect(portal.account_response(&session).await?, 401, "session_expired").await?;
+    let sms = portal.texts_to(MOBILE).await?;
     assert!(sms[0].contains("brukernavn kari"), "{}", sms[0]);
     let password = password_in(&sms[0]).expect("new password by SMS");
     assert!(!out.contains(&password), "the operator never sees the password");
-    expect_problem(portal.login("kari", PASSWORD, false).await?, 401, "invalid_credentials").await?;
-    let (_, required) = sign_in_with(&portal, "kari", &password, MOBILE).await?;
-    assert!(required);
+    Problem::expect(
+        portal.login_response("kari", PASSWORD, false).await?,
+        401,
+        "invalid_credentials",
+    )
+    .await?;
+    let session = portal.sign_in_with("kari", &password, MOBILE).await?;
+    assert!(session.password_change_required);
 
     let (ok, trail) = portal.admin(&["audit", "kari"])?;
     assert!(ok, "{trail}");
@@ -338,84 +228,47 @@ async fn operator_reset_ends_sessions_texts_a_new_password_and_shows_in_the_audi
 
 // ---- phone change --------------------------------------------------------------------------
 
-async fn start_phone_change(
-    portal: &Portal,
-    session: &Session,
-    new_mobile: &str,
-    password: &str,
-) -> anyhow::Result<reqwest::Response> {
-    authed(
-        portal,
-        session,
-        "POST",
-        "/v1/account/phone",
-        json!({ "new_mobile": new_mobile, "password": password }),
-    )
-    .await
-}
-
-async fn confirm_phone_change(
-    portal: &Portal,
-    session: &Session,
-    challenge_id: &Value,
-    code: &str,
-) -> anyhow::Result<reqwest::Response> {
-    authed(
-        portal,
-        session,
-        "POST",
-        "/v1/account/phone/confirm",
-        json!({ "challenge_id": challenge_id, "code": code }),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn phone_change_proves_the_new_number_and_tells_the_old_one() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
 
-    let r = start_phone_change(&portal, &session, "+47 987 65 432", PASSWORD).await?;
-    let (status, _, started) = parts(r).await?;
-    assert_eq!(status, 200, "{started}");
+    let r = portal.change_phone(&session, "+47 987 65 432", PASSWORD).await?;
+    assert_eq!(r.status(), 200);
+    let started = Challenge::from_response(r).await?;
     assert_eq!(started["phone_hint"], "+47 ••••••32");
     assert_eq!(started["expires_in"], 300);
     assert_eq!(started["resend_after"], 30);
     let code = portal.latest_code(NEW_MOBILE).await?;
-    assert!(texts_to(&portal, NEW_MOBILE).await?[0].contains("nytt mobilnummer"));
+    assert!(portal.texts_to(NEW_MOBILE).await?[0].contains("nytt mobilnummer"));
 
-    let account: Value = get_account(&portal, &session).await?.json().await?;
+    let account: Value = portal.account_response(&session).await?.json().await?;
     assert_eq!(
         account["mobile"], MOBILE,
         "the old number stays until the new one is confirmed"
     );
     // The shared resend route knows phone challenges (and enforces its 30 s like for login).
-    let resend = portal
-        .post(
-            "/v1/auth/sms/resend",
-            json!({ "challenge_id": started["challenge_id"] }),
-        )
-        .await?;
-    expect_problem(resend, 429, "resend_too_soon").await?;
+    let resend = portal.resend_sms(&started).await?;
+    Problem::expect(resend, 429, "resend_too_soon").await?;
 
-    let wrong_try = confirm_phone_change(&portal, &session, &started["challenge_id"], &wrong(&code)).await?;
-    let body = expect_problem(wrong_try, 400, "invalid_code").await?;
+    let wrong_try = portal.confirm_phone(&session, &started, &wrong_code(&code)).await?;
+    let body = Problem::expect(wrong_try, 400, "invalid_code").await?;
     assert_eq!(body["attempts_left"], 4);
-    let r = confirm_phone_change(&portal, &session, &started["challenge_id"], &code).await?;
+    let r = portal.confirm_phone(&session, &started, &code).await?;
     assert_eq!(r.status(), 204);
 
-    let account: Value = get_account(&portal, &session).await?.json().await?;
+    let account: Value = portal.account_response(&session).await?.json().await?;
     assert_eq!(account["mobile"], NEW_MOBILE);
-    let notice = &texts_to(&portal, MOBILE).await?[0];
+    let notice = &portal.texts_to(MOBILE).await?[0];
     assert!(
         notice.starts_with("Mobilnummeret på kontoen din"),
         "the OLD number is told: {notice}"
     );
-    let again = confirm_phone_change(&portal, &session, &started["challenge_id"], &code).await?;
-    expect_problem(again, 410, "challenge_expired").await?;
+    let again = portal.confirm_phone(&session, &started, &code).await?;
+    Problem::expect(again, 410, "challenge_expired").await?;
     // Login codes now go to the new number.
-    sign_in_with(&portal, "kari", PASSWORD, NEW_MOBILE).await?;
+    portal.sign_in_with("kari", PASSWORD, NEW_MOBILE).await?;
     Ok(())
 }
 
@@ -426,8 +279,8 @@ async fn phone_change_refuses_a_wrong_password_and_bad_numbers() -> anyhow::Resu
     let session = portal.sign_in("kari", MOBILE).await?;
     let sms_before = portal.sms().await?.len();
 
-    expect_problem(
-        start_phone_change(&portal, &session, NEW_MOBILE, "feil passord her").await?,
+    Problem::expect(
+        portal.change_phone(&session, NEW_MOBILE, "feil passord her").await?,
         403,
         "wrong_password",
     )
@@ -441,8 +294,8 @@ async fn phone_change_refuses_a_wrong_password_and_bad_numbers() -> anyhow::Resu
         ("+4791234567", "already"),
         ("912 34 567", "already"),
     ] {
-        let body = expect_problem(
-            start_phone_change(&portal, &session, bad, PASSWORD).await?,
+        let body = Problem::expect(
+            portal.change_phone(&session, bad, PASSWORD).await?,
             400,
             "validation_failed",
         )
@@ -452,7 +305,7 @@ async fn phone_change_refuses_a_wrong_password_and_bad_numbers() -> anyhow::Resu
         assert!(reason.contains(reason_mentions), "{bad}: {reason}");
     }
     assert_eq!(portal.sms().await?.len(), sms_before, "no SMS for refused changes");
-    let account: Value = get_account(&portal, &session).await?.json().await?;
+    let account: Value = portal.account_response(&session).await?.json().await?;
     assert_eq!(account["mobile"], MOBILE);
     Ok(())
 }
@@ -464,26 +317,26 @@ async fn confirming_another_users_phone_challenge_looks_like_an_unknown_one() ->
     portal.create_user("ola", OTHER_MOBILE)?;
     let kari = portal.sign_in("kari", MOBILE).await?;
     let ola = portal.sign_in("ola", OTHER_MOBILE).await?;
-    let started: Value = start_phone_change(&portal, &kari, NEW_MOBILE, PASSWORD)
-        .await?
-        .json()
-        .await?;
+    let started = Challenge::from_response(portal.change_phone(&kari, NEW_MOBILE, PASSWORD).await?).await?;
     let code = portal.latest_code(NEW_MOBILE).await?;
 
-    let stolen = parts(confirm_phone_change(&portal, &ola, &started["challenge_id"], &code).await?).await?;
-    let unknown = parts(confirm_phone_change(&portal, &ola, &json!("AAAAAAAAAAAAAAAAAAAAAA"), &code).await?).await?;
+    let stolen = parts(portal.confirm_phone(&ola, &started, &code).await?).await?;
+    let unknown = parts(
+        portal
+            .confirm_phone(&ola, &Challenge::with_id("AAAAAAAAAAAAAAAAAAAAAA"), &code)
+            .await?,
+    )
+    .await?;
     assert_eq!(stolen.0, 410);
     assert_eq!(
         stolen, unknown,
         "no difference between someone else's challenge and none"
     );
-    let ola_account: Value = get_account(&portal, &ola).await?.json().await?;
+    let ola_account: Value = portal.account_response(&ola).await?.json().await?;
     assert_eq!(ola_account["mobile"], OTHER_MOBILE);
 
     assert_eq!(
-        confirm_phone_change(&portal, &kari, &started["challenge_id"], &code)
-            .await?
-            .status(),
+        portal.confirm_phone(&kari, &started, &code).await?.status(),
         204,
         "the owner's challenge is untouched"
     );
@@ -491,26 +344,6 @@ async fn confirming_another_users_phone_challenge_looks_like_an_unknown_one() ->
 }
 
 // ---- forgot / reset password ---------------------------------------------------------------
-
-async fn forgot(portal: &Portal, username: &str) -> anyhow::Result<reqwest::Response> {
-    portal
-        .post("/v1/auth/password/forgot", json!({ "username": username }))
-        .await
-}
-
-async fn reset(
-    portal: &Portal,
-    challenge_id: &Value,
-    code: &str,
-    new_password: &str,
-) -> anyhow::Result<reqwest::Response> {
-    portal
-        .post(
-            "/v1/auth/password/reset",
-            json!({ "challenge_id": challenge_id, "code": code, "new_password": new_password }),
-        )
-        .await
-}
 
 #[tokio::test]
 async fn forgot_password_answers_the_same_for_unknown_disabled_and_real_accounts() -> anyhow::Result<()> {
@@ -522,7 +355,7 @@ async fn forgot_password_answers_the_same_for_unknown_disabled_and_real_accounts
 
     let mut answers = Vec::new();
     for name in ["kari", "finnes.ikke", "ola", "ikke gyldig!"] {
-        let r = forgot(&portal, name).await?;
+        let r = portal.forgot_password(name).await?;
         let cache = r.headers().get("cache-control").cloned();
         let (status, content_type, body) = parts(r).await?;
         assert_eq!(
@@ -536,7 +369,7 @@ async fn forgot_password_answers_the_same_for_unknown_disabled_and_real_accounts
             cache.and_then(|v| v.to_str().ok().map(str::to_owned)).as_deref(),
             Some("no-store")
         );
-        answers.push(body["challenge_id"].clone());
+        answers.push(Challenge::with_id(body["challenge_id"].as_str().unwrap_or_default()));
     }
     let sms = portal.sms().await?;
     assert_eq!(
@@ -552,12 +385,10 @@ async fn forgot_password_answers_the_same_for_unknown_disabled_and_real_accounts
     let mut resends = Vec::new();
     let mut verifies = Vec::new();
     for id in &answers {
-        let r = portal
-            .post("/v1/auth/sms/resend", json!({ "challenge_id": id }))
-            .await?;
+        let r = portal.resend_sms(id).await?;
         let (status, _, body) = parts(r).await?;
         resends.push((status, body["code"].clone()));
-        let r = reset(&portal, id, &wrong(&code), NEW_PASSWORD).await?;
+        let r = portal.reset_password(id, &wrong_code(&code), NEW_PASSWORD).await?;
         let (status, _, body) = parts(r).await?;
         verifies.push((status, body["code"].clone(), body["attempts_left"].clone()));
     }
@@ -572,38 +403,35 @@ async fn forgot_password_answers_the_same_for_unknown_disabled_and_real_accounts
 async fn reset_codes_cannot_be_guessed() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
-    let started: Value = forgot(&portal, "kari").await?.json().await?;
+    let started = Challenge::from_response(portal.forgot_password("kari").await?).await?;
     let code = portal.latest_code(MOBILE).await?;
     for left in (0..5).rev() {
-        let body = expect_problem(
-            reset(&portal, &started["challenge_id"], &wrong(&code), NEW_PASSWORD).await?,
+        let body = Problem::expect(
+            portal
+                .reset_password(&started, &wrong_code(&code), NEW_PASSWORD)
+                .await?,
             400,
             "invalid_code",
         )
         .await?;
         assert_eq!(body["attempts_left"], left);
     }
-    expect_problem(
-        reset(&portal, &started["challenge_id"], &code, NEW_PASSWORD).await?,
+    Problem::expect(
+        portal.reset_password(&started, &code, NEW_PASSWORD).await?,
         410,
         "challenge_expired",
     )
     .await?;
     assert_eq!(
-        portal.login("kari", PASSWORD, false).await?.status(),
+        portal.login_response("kari", PASSWORD, false).await?.status(),
         200,
         "password unchanged"
     );
     // A reset code cannot open a session either.
-    let started: Value = forgot(&portal, "kari").await?.json().await?;
+    let started = Challenge::from_response(portal.forgot_password("kari").await?).await?;
     let code = portal.latest_code(MOBILE).await?;
-    let verify = portal
-        .post(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": started["challenge_id"], "code": code }),
-        )
-        .await?;
-    expect_problem(verify, 410, "challenge_expired").await?;
+    let verify = portal.verify_sms_response(&started, &code).await?;
+    Problem::expect(verify, 410, "challenge_expired").await?;
     Ok(())
 }
 
@@ -614,39 +442,31 @@ async fn reset_password_ends_every_session_and_texts_a_notice() -> anyhow::Resul
     let a = portal.sign_in("kari", MOBILE).await?;
     let b = portal.sign_in("kari", MOBILE).await?;
 
-    let started: Value = forgot(&portal, "Kari").await?.json().await?;
+    let started = Challenge::from_response(portal.forgot_password("Kari").await?).await?;
     let code = portal.latest_code(MOBILE).await?;
-    assert!(texts_to(&portal, MOBILE).await?[0].starts_with("Koden for å lage nytt passord er "));
-    let weak = expect_problem(
-        reset(&portal, &started["challenge_id"], &code, "kari").await?,
+    assert!(portal.texts_to(MOBILE).await?[0].starts_with("Koden for å lage nytt passord er "));
+    let weak = Problem::expect(
+        portal.reset_password(&started, &code, "kari").await?,
         400,
         "weak_password",
     )
     .await?;
     assert_eq!(weak["reasons"], json!(["too_short", "contains_username"]));
     assert_eq!(
-        reset(&portal, &started["challenge_id"], &code, NEW_PASSWORD)
-            .await?
-            .status(),
+        portal.reset_password(&started, &code, NEW_PASSWORD).await?.status(),
         204,
         "a weak choice did not use up the code"
     );
 
     for session in [&a, &b] {
-        expect_problem(get_account(&portal, session).await?, 401, "session_expired").await?;
-        assert_eq!(refresh(&portal, session).await?, 401);
+        Problem::expect(portal.account_response(session).await?, 401, "session_expired").await?;
+        assert_eq!(portal.refresh(session).await?.status(), 401);
     }
-    let notice = &texts_to(&portal, MOBILE).await?[0];
-    assert!(
-        notice.starts_with("Passordet ditt i Norsk Helsenett kundeportal er endret."),
-        "{notice}"
-    );
-    expect_problem(portal.login("kari", PASSWORD, false).await?, 401, "invalid_credentials").await?;
-    let (session, required) = sign_in_with(&portal, "kari", NEW_PASSWORD, MOBILE).await?;
-    assert!(!required);
-    assert_eq!(get_account(&portal, &session).await?.status(), 200);
-    expect_problem(
-        reset(&portal, &started["challenge_id"], &code, "enda en ny frase her").await?,
+    let session = assert_password_changed(&portal).await?;
+    assert!(!session.password_change_required);
+    assert_eq!(portal.account_response(&session).await?.status(), 200);
+    Problem::expect(
+        portal.reset_password(&started, &code, "enda en ny frase her").await?,
         410,
         "challenge_expired",
     )
@@ -660,30 +480,24 @@ async fn reset_password_ends_every_session_and_texts_a_notice() -> anyhow::Resul
 async fn a_login_code_from_before_a_password_reset_opens_no_session() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
-    let login = portal.login("kari", PASSWORD, false).await?;
-    anyhow::ensure!(login.status() == 200, "login answered {}", login.status());
-    let stale: Value = login.json().await?;
+    let stale = portal.login("kari", PASSWORD).await?;
     let stale_code = portal.latest_code(MOBILE).await?;
 
-    let started: Value = forgot(&portal, "kari").await?.json().await?;
+    let started = Challenge::from_response(portal.forgot_password("kari").await?).await?;
     let reset_code = portal.latest_code(MOBILE).await?;
     assert_eq!(
-        reset(&portal, &started["challenge_id"], &reset_code, NEW_PASSWORD)
+        portal
+            .reset_password(&started, &reset_code, NEW_PASSWORD)
             .await?
             .status(),
         204
     );
-    let verify = portal
-        .post(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": stale["challenge_id"], "code": stale_code }),
-        )
-        .await?;
+    let verify = portal.verify_sms_response(&stale, &stale_code).await?;
     assert!(verify.headers().get("set-cookie").is_none(), "no refresh cookie");
-    expect_problem(verify, 410, "challenge_expired").await?;
+    Problem::expect(verify, 410, "challenge_expired").await?;
     // The new password works as usual.
-    let (session, _) = sign_in_with(&portal, "kari", NEW_PASSWORD, MOBILE).await?;
-    assert_eq!(get_account(&portal, &session).await?.status(), 200);
+    let session = portal.sign_in_with("kari", NEW_PASSWORD, MOBILE).await?;
+    assert_eq!(portal.account_response(&session).await?.status(), 200);
     Ok(())
 }
 

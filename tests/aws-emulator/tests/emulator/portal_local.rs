@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use aws_emulator_tests::emulator::{unique_mobile, unique_name};
-use aws_emulator_tests::process::{run, Running};
+use aws_emulator_tests::process::{create_fixture_account, run, Running};
 use aws_emulator_tests::proxy::Proxy;
 use aws_emulator_tests::Emulator;
 use reqwest::header::{HeaderMap, CONTENT_TYPE, SET_COOKIE};
@@ -30,6 +30,26 @@ impl Portal {
             .await
             .expect("portal-local answers")
     }
+
+    async fn login(&self, username: &str) -> Response {
+        self.post("/v1/auth/login", json!({"username": username, "password": PASSWORD}))
+            .await
+    }
+}
+
+/// An outage answers 503 with this problem `code`, and quickly (no hanging on the dead
+/// service until the caller gives up).
+async fn assert_unavailable_at_once(response: Response, started: Instant, code: &str) {
+    let (status, _, body) = problem(response).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some(code))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 async fn problem(response: Response) -> (StatusCode, HeaderMap, Value) {
@@ -76,29 +96,8 @@ async fn the_journey_survives_sns_and_dynamodb_outages() {
     )
     .await;
     assert!(ok && out.contains("created table"), "{out}");
-    let mut admin_env = env.clone();
-    admin_env.push(("PORTAL_NEW_PASSWORD".into(), PASSWORD.into()));
-    let (ok, out) = run(
-        "portal-fixture",
-        &[
-            "--data-dir",
-            &dir,
-            "--store",
-            "dynamodb",
-            "--table",
-            &table,
-            "create-account",
-            "--username",
-            &username,
-            "--name",
-            "Kari Nordmann",
-            "--mobile",
-            &mobile,
-        ],
-        &admin_env,
-    )
-    .await;
-    assert!(ok, "{out}");
+    let account = [username.as_str(), "Kari Nordmann", mobile.as_str()];
+    create_fixture_account(&env, &dir, &table, account, PASSWORD).await;
 
     let process = Running::spawn(
         "portal-local",
@@ -140,28 +139,13 @@ async fn the_journey_survives_sns_and_dynamodb_outages() {
     // SNS is down: login answers 503 and leaves nothing half-done behind.
     sns.cut();
     let started = Instant::now();
-    let (status, _, body) = problem(
-        portal
-            .post("/v1/auth/login", json!({"username": username, "password": PASSWORD}))
-            .await,
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("sms_unavailable"))
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "took {:?}",
-        started.elapsed()
-    );
+    let login = portal.login(&username).await;
+    assert_unavailable_at_once(login, started, "sms_unavailable").await;
     assert!(emulator.sms_to(&mobile).await.is_empty());
 
     // SNS is back: the same login simply works.
     sns.restore().await;
-    let login = portal
-        .post("/v1/auth/login", json!({"username": username, "password": PASSWORD}))
-        .await;
+    let login = portal.login(&username).await;
     assert_eq!(login.status(), StatusCode::OK);
     let challenge = login.json::<Value>().await.unwrap()["challenge_id"]
         .as_str()
@@ -172,27 +156,11 @@ async fn the_journey_survives_sns_and_dynamodb_outages() {
     // DynamoDB is down while the user types the code: 503 problem, no 500, no lost code.
     dynamodb.cut();
     let started = Instant::now();
-    let (status, _, body) = problem(
-        portal
-            .post("/v1/auth/sms/verify", json!({"challenge_id": challenge, "code": code}))
-            .await,
-    )
-    .await;
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (StatusCode::SERVICE_UNAVAILABLE, Some("service_unavailable"))
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "took {:?}",
-        started.elapsed()
-    );
-    let (status, _, _) = problem(
-        portal
-            .post("/v1/auth/login", json!({"username": username, "password": PASSWORD}))
-            .await,
-    )
-    .await;
+    let verify = portal
+        .post("/v1/auth/sms/verify", json!({"challenge_id": challenge, "code": code}))
+        .await;
+    assert_unavailable_at_once(verify, started, "service_unavailable").await;
+    let (status, _, _) = problem(portal.login(&username).await).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 
     // DynamoDB is back: the user retries the same code and is in.

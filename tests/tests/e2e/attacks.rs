@@ -1,20 +1,9 @@
 //! What an attacker sees: nothing that tells accounts apart, no way to guess codes, no 500s.
 
-use e2e::{Portal, Session, PASSWORD};
-use serde_json::{json, Value};
+use e2e::{parts, wrong_code, Portal, Session, PASSWORD};
+use serde_json::Value;
 
 const MOBILE: &str = "+4791234567";
-
-async fn status_and_body(r: reqwest::Response) -> anyhow::Result<(u16, String, Value)> {
-    let status = r.status().as_u16();
-    let content_type = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    Ok((status, content_type, r.json().await?))
-}
 
 #[tokio::test]
 async fn unknown_user_wrong_password_and_disabled_account_look_identical() -> anyhow::Result<()> {
@@ -22,11 +11,17 @@ async fn unknown_user_wrong_password_and_disabled_account_look_identical() -> an
     portal.create_user("kari", MOBILE)?;
     portal.create_user("ola", "+4791234568")?;
     portal.admin(&["disable", "ola"])?;
-    let unknown = status_and_body(portal.login("finnes.ikke", "feil passord her", false).await?).await?;
-    let wrong = status_and_body(portal.login("kari", "feil passord her", false).await?).await?;
-    let disabled = status_and_body(portal.login("ola", PASSWORD, false).await?).await?;
-    let malformed = status_and_body(portal.login("ugyldig navn!", "feil passord her", false).await?).await?;
+    let unknown = parts(portal.login_response("finnes.ikke", "feil passord her", false).await?).await?;
+    let wrong = parts(portal.login_response("kari", "feil passord her", false).await?).await?;
+    let disabled = parts(portal.login_response("ola", PASSWORD, false).await?).await?;
+    let malformed = parts(
+        portal
+            .login_response("ugyldig navn!", "feil passord her", false)
+            .await?,
+    )
+    .await?;
     assert_eq!(unknown.0, 401);
+    assert_eq!(unknown.2["code"], "invalid_credentials", "{:?}", unknown.2);
     assert_eq!(unknown, wrong);
     assert_eq!(unknown, disabled);
     assert_eq!(unknown, malformed);
@@ -38,28 +33,18 @@ async fn unknown_user_wrong_password_and_disabled_account_look_identical() -> an
 async fn guessing_codes_ends_the_challenge_after_five_tries() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
-    let challenge: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    let challenge = portal.login("kari", PASSWORD).await?;
     let right = portal.latest_code(MOBILE).await?;
-    let wrong = format!("{:06}", (right.parse::<u32>()? + 1) % 1_000_000);
+    let wrong = wrong_code(&right);
     for left in (0..5).rev() {
-        let r = portal
-            .post(
-                "/v1/auth/sms/verify",
-                json!({ "challenge_id": challenge["challenge_id"], "code": wrong }),
-            )
-            .await?;
-        let (status, content_type, body) = status_and_body(r).await?;
+        let r = portal.verify_sms_response(&challenge, &wrong).await?;
+        let (status, content_type, body) = parts(r).await?;
         assert_eq!((status, content_type.as_str()), (400, "application/problem+json"));
         assert_eq!(body["code"], "invalid_code");
         assert_eq!(body["attempts_left"], left);
     }
-    let r = portal
-        .post(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": challenge["challenge_id"], "code": right }),
-        )
-        .await?;
-    let (status, _, body) = status_and_body(r).await?;
+    let r = portal.verify_sms_response(&challenge, &right).await?;
+    let (status, _, body) = parts(r).await?;
     assert_eq!(status, 410, "the right code is useless once the challenge is dead");
     assert_eq!(body["code"], "challenge_expired");
     Ok(())
@@ -69,14 +54,9 @@ async fn guessing_codes_ends_the_challenge_after_five_tries() -> anyhow::Result<
 async fn concurrent_verifies_of_the_right_code_open_exactly_one_session() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
-    let challenge: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    let challenge = portal.login("kari", PASSWORD).await?;
     let code = portal.latest_code(MOBILE).await?;
-    let requests = (0..8).map(|_| {
-        portal.post(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": challenge["challenge_id"], "code": code }),
-        )
-    });
+    let requests = (0..8).map(|_| portal.verify_sms_response(&challenge, &code));
     let results = futures::future::join_all(requests).await;
     let statuses: Vec<u16> = results
         .into_iter()
@@ -91,14 +71,9 @@ async fn concurrent_verifies_of_the_right_code_open_exactly_one_session() -> any
 async fn resend_flooding_is_throttled_with_retry_after() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
-    let challenge: Value = portal.login("kari", PASSWORD, false).await?.json().await?;
+    let challenge = portal.login("kari", PASSWORD).await?;
     for _ in 0..5 {
-        let r = portal
-            .post(
-                "/v1/auth/sms/resend",
-                json!({ "challenge_id": challenge["challenge_id"] }),
-            )
-            .await?;
+        let r = portal.resend_sms(&challenge).await?;
         assert_eq!(r.status(), 429);
         let retry: u64 = r.headers()["retry-after"].to_str()?.parse()?;
         assert!((1..=30).contains(&retry), "{retry}");
@@ -115,7 +90,13 @@ async fn login_flooding_one_account_hits_the_backoff() -> anyhow::Result<()> {
     portal.create_user("kari", MOBILE)?;
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        statuses.push(portal.login("kari", "feil passord her", false).await?.status().as_u16());
+        statuses.push(
+            portal
+                .login_response("kari", "feil passord her", false)
+                .await?
+                .status()
+                .as_u16(),
+        );
     }
     assert_eq!(
         &statuses[..5],
@@ -125,11 +106,11 @@ async fn login_flooding_one_account_hits_the_backoff() -> anyhow::Result<()> {
     assert!(matches!(statuses[5], 401 | 429), "{statuses:?}");
     // Fail until 8 failures are counted, waiting out each backoff: the next wait is 8 s.
     e2e::build_backoff(8 - statuses.iter().filter(|s| **s == 401).count(), 401, || async {
-        let r = portal.login("kari", "feil passord her", false).await?;
+        let r = portal.login_response("kari", "feil passord her", false).await?;
         Ok(e2e::status_and_retry_after(&r))
     })
     .await?;
-    let throttled = portal.login("kari", PASSWORD, false).await?;
+    let throttled = portal.login_response("kari", PASSWORD, false).await?;
     assert_eq!(throttled.status(), 429, "the right password waits out the backoff too");
     assert!(throttled.headers().contains_key("retry-after"));
     Ok(())
@@ -140,32 +121,15 @@ async fn refresh_token_reuse_revokes_the_session() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
-    let client = portal.client();
-    let rotated = client
-        .post(portal.url("/v1/auth/refresh"))
-        .header("cookie", &session.refresh_cookie)
-        .send()
-        .await?;
+    let rotated = portal.refresh(&session).await?;
     let rotated = Session::from_token_response(rotated).await?;
-    let stolen = client
-        .post(portal.url("/v1/auth/refresh"))
-        .header("cookie", &session.refresh_cookie)
-        .send()
-        .await?;
+    let stolen = portal.refresh(&session).await?;
     assert_eq!(stolen.status(), 401);
     let body: Value = stolen.json().await?;
     assert_eq!(body["code"], "session_revoked");
-    let legit = client
-        .post(portal.url("/v1/auth/refresh"))
-        .header("cookie", &rotated.refresh_cookie)
-        .send()
-        .await?;
+    let legit = portal.refresh(&rotated).await?;
     assert_eq!(legit.status(), 401, "the thief's reuse ends the whole session");
-    let account = client
-        .get(portal.url("/v1/account"))
-        .bearer_auth(&rotated.access_token)
-        .send()
-        .await?;
+    let account = portal.account_response(&rotated).await?;
     assert_eq!(account.status(), 401);
     Ok(())
 }
@@ -195,11 +159,7 @@ async fn a_copied_refresh_token_rotated_by_the_thief_is_still_caught() -> anyhow
     let body: Value = replay.json().await?;
     assert_eq!(body["code"], "session_revoked");
     assert_eq!(refresh(thief.refresh_cookie.clone()).await?.status(), 401);
-    let account = client
-        .get(portal.url("/v1/account"))
-        .bearer_auth(&thief.access_token)
-        .send()
-        .await?;
+    let account = portal.account_response(&thief).await?;
     assert_eq!(account.status(), 401, "the thief's access token dies with the session");
     Ok(())
 }
@@ -297,13 +257,7 @@ async fn malformed_and_oversized_bodies_get_4xx_problems_never_500() -> anyhow::
             .body(body.clone())
             .send()
             .await?;
-        let status = r.status().as_u16();
-        let ct = r
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let (status, ct, problem) = parts(r).await?;
         assert_eq!(
             status,
             expected,
@@ -311,11 +265,10 @@ async fn malformed_and_oversized_bodies_get_4xx_problems_never_500() -> anyhow::
             String::from_utf8_lossy(&body[..body.len().min(60)])
         );
         assert_eq!(ct, "application/problem+json");
-        let problem: Value = r.json().await?;
         assert!(problem["code"].is_string() && problem["title"].is_string(), "{problem}");
     }
     let huge_password = "x".repeat(10_000);
-    let r = portal.login("kari", &huge_password, false).await?;
+    let r = portal.login_response("kari", &huge_password, false).await?;
     assert_eq!(r.status(), 401, "overlong passwords are refused without hashing them");
     Ok(())
 }

@@ -14,7 +14,7 @@ const GATEWAY_KEY: &str = "local-gateway-key-for-tests";
 const READY: &str = "Hjemmekontor er klart til bruk";
 
 fn start_portal() -> anyhow::Result<Portal> {
-    Portal::start_with(&["--gateway-key", GATEWAY_KEY])
+    Portal::builder().gateway_key(GATEWAY_KEY).start()
 }
 
 async fn ready_sms_count(portal: &Portal, mobile: &str) -> anyhow::Result<usize> {
@@ -281,7 +281,7 @@ async fn start_needs_the_current_password_and_wrong_ones_count_as_failed_logins(
         (status, cookie, body["code"].as_str()),
         (429, false, Some("too_many_attempts"))
     );
-    let login = portal.login("kari", e2e::PASSWORD, false).await?;
+    let login = portal.login_response("kari", e2e::PASSWORD, false).await?;
     assert_eq!(login.status(), 429, "the wrong passwords count as failed logins");
     let (ok, audit) = portal.admin(&["audit", "kari"])?;
     assert!(ok, "{audit}");

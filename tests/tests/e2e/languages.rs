@@ -45,24 +45,7 @@ async fn put_language(portal: &Portal, session: Option<&Session>, body: Value) -
 }
 
 async fn account_language(portal: &Portal, session: &Session) -> anyhow::Result<Value> {
-    let body: Value = portal
-        .client()
-        .get(portal.url("/v1/account"))
-        .bearer_auth(&session.access_token)
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(body["language"].clone())
-}
-
-async fn newest_sms(portal: &Portal) -> anyhow::Result<String> {
-    let sms = portal.sms().await?;
-    let newest = sms
-        .iter()
-        .find(|m| m["to"] == MOBILE)
-        .ok_or_else(|| anyhow::anyhow!("no SMS to {MOBILE}"))?;
-    Ok(newest["body"].as_str().unwrap_or_default().to_owned())
+    Ok(portal.account(session).await?["language"].clone())
 }
 
 #[tokio::test]
@@ -93,7 +76,7 @@ async fn the_user_sets_the_account_language_and_the_sms_follow_it() -> anyhow::R
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
     assert_eq!(account_language(&portal, &session).await?, "nb", "bokmål by default");
-    assert!(newest_sms(&portal).await?.starts_with("Din engangskode er "));
+    assert!(portal.newest_text_to(MOBILE).await?.starts_with("Din engangskode er "));
 
     // Refused: no session, an unknown language, a wrong shape.
     let anonymous = put_language(&portal, None, json!({ "language": "nn" })).await?;
@@ -121,18 +104,12 @@ async fn the_user_sets_the_account_language_and_the_sms_follow_it() -> anyhow::R
 
     // The next login code, and the notice of a password change, are in nynorsk.
     portal.sign_in("kari", MOBILE).await?;
-    let code_sms = newest_sms(&portal).await?;
+    let code_sms = portal.newest_text_to(MOBILE).await?;
     assert!(code_sms.starts_with("Eingongskoden din er "), "{code_sms}");
-    let changed = portal
-        .client()
-        .put(portal.url("/v1/account/password"))
-        .bearer_auth(&session.access_token)
-        .json(&json!({ "old_password": PASSWORD, "new_password": NEW_PASSWORD }))
-        .send()
-        .await?;
+    let changed = portal.change_password(&session, PASSWORD, NEW_PASSWORD).await?;
     assert_eq!(changed.status(), 204);
     assert_eq!(
-        newest_sms(&portal).await?,
+        portal.newest_text_to(MOBILE).await?,
         "Passordet ditt i Norsk Helsenett kundeportal er endra. Var det ikkje deg, ring kundesenteret på 24 20 00 00."
     );
 
@@ -143,9 +120,9 @@ async fn the_user_sets_the_account_language_and_the_sms_follow_it() -> anyhow::R
     assert!(!ok, "an unknown language is refused: {out}");
     let (ok, shown) = portal.admin(&["show", "kari"])?;
     assert!(ok && shown.contains("\"language\": \"en\""), "{shown}");
-    let login = portal.login("kari", NEW_PASSWORD, false).await?;
+    let login = portal.login_response("kari", NEW_PASSWORD, false).await?;
     assert_eq!(login.status(), 200);
-    let english = newest_sms(&portal).await?;
+    let english = portal.newest_text_to(MOBILE).await?;
     assert!(english.starts_with("Your one-time code is "), "{english}");
     Ok(())
 }

@@ -13,14 +13,9 @@ const CLIENT_ID: &str = "hjemmekontor-test";
 async fn signed_in_against_stub() -> anyhow::Result<(StubProvider, Portal, Session)> {
     let stub = StubProvider::start(CLIENT_ID).await?;
     let ca = stub.ca_path();
-    let portal = Portal::start_with(&[
-        "--buypass-issuer",
-        &stub.issuer,
-        "--buypass-client-id",
-        CLIENT_ID,
-        "--buypass-ca",
-        &ca,
-    ])?;
+    let portal = Portal::builder()
+        .buypass_provider(&stub.issuer, CLIENT_ID, Some(&ca))
+        .start()?;
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
     Ok((stub, portal, session))

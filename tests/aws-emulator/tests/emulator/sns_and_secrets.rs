@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_emulator_tests::emulator::{unique_mobile, unique_name};
+use aws_emulator_tests::emulator::{create_secret, unique_mobile};
 use aws_emulator_tests::Emulator;
 use axum::http::StatusCode;
 use portal_core::domain::MobileNumber;
@@ -169,15 +169,7 @@ async fn key_parts_are_read_from_their_secrets_concurrently() {
         if purpose == KeyPurpose::TokenSigning {
             continue;
         }
-        let name = unique_name(purpose.name());
-        client
-            .create_secret()
-            .name(&name)
-            .secret_string(document)
-            .send()
-            .await
-            .unwrap();
-        secrets.push((purpose, name));
+        secrets.push((purpose, create_secret(&client, purpose.name(), document).await));
     }
     let loaded = load_key_parts(&client, &secrets).await.unwrap();
     assert_eq!(
@@ -187,14 +179,12 @@ async fn key_parts_are_read_from_their_secrets_concurrently() {
     assert!(loaded.signing.is_none(), "only what was asked for is loaded");
     assert_eq!(loaded.code_pepper, parts.code_pepper);
 
-    let broken = unique_name("code-pepper-broken");
-    client
-        .create_secret()
-        .name(&broken)
-        .secret_string(format!(r#"{{"signing_keys": "{}"}}"#, material.code_pepper))
-        .send()
-        .await
-        .unwrap();
+    let broken = create_secret(
+        &client,
+        "code-pepper-broken",
+        format!(r#"{{"signing_keys": "{}"}}"#, material.code_pepper),
+    )
+    .await;
     let error = load_key_parts(&client, &[(KeyPurpose::CodePepper, broken.clone())])
         .await
         .unwrap_err();

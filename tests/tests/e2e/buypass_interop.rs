@@ -44,7 +44,9 @@ async fn smartcard_registration_through_an_independent_certified_provider() -> a
     }
     let mut provider = InteropProvider::start()?;
     // No --buypass-ca: the portal trusts its own test CA, as portal-local does by default.
-    let portal = Portal::start_with(&["--buypass-issuer", &provider.issuer, "--buypass-client-id", CLIENT_ID])?;
+    let portal = Portal::builder()
+        .buypass_provider(&provider.issuer, CLIENT_ID, None)
+        .start()?;
     let redirect_uri = portal.url(CALLBACK_PATH);
     let now = unix_now();
     let card = DevCa::load_or_create(&portal.data_dir)?.issue(HOLDER, now - 3600, now + 365 * 86400)?;
