@@ -665,7 +665,7 @@ pub async fn run() -> anyhow::Result<BTreeMap<&'static str, Totals>> {
             "item bytes read / written",
             "RCU",
             "WCU",
-            "wire bytes out / in",
+            "DynamoDB wire bytes out / in",
             "SNS Publish",
             "Secrets Manager",
             "round-trip target",

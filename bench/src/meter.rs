@@ -52,7 +52,7 @@ pub struct Call {
     /// A Query/Scan whose filter dropped items (their read cost is not in `rcu`).
     pub filtered: bool,
     /// The keys the call named, with everything after the first `#` of each value elided
-    /// (names, hashes and ids stay out of the report).
+    /// (names, hashes and ids stay out of the report), but for the scope of a limit or lock.
     pub keys: Vec<String>,
     /// The request JSON, for callers that need an id from it (never printed).
     pub request: Value,
@@ -243,9 +243,13 @@ fn elide(value: &Value) -> String {
         .and_then(|o| o.values().next())
         .and_then(Value::as_str)
         .unwrap_or("?");
-    match raw.split_once('#') {
-        Some((head, _)) => format!("{head}#…"),
-        None => raw.to_owned(),
+    let mut parts = raw.split('#');
+    let head = parts.next().unwrap_or_default();
+    match (head, parts.next(), parts.next()) {
+        (_, None, _) => raw.to_owned(),
+        // Limits and locks name their scope (a constant of the code) second: worth showing.
+        ("LIMIT" | "LOCK", Some(scope), Some(_)) => format!("{head}#{scope}#…"),
+        _ => format!("{head}#…"),
     }
 }
 
@@ -384,5 +388,19 @@ mod tests {
             t.keys[1..],
             ["delete B#…/s".to_owned(), "conditioncheck C#…/s".to_owned()]
         );
+    }
+
+    #[test]
+    fn keys_show_their_kind_and_a_limit_s_scope_never_a_name() {
+        let get = |pk: &str| {
+            call(
+                "GetItem",
+                json!({"Key": {"pk": {"S": pk}, "sk": {"S": "STREAK"}}}),
+                json!({}),
+            )
+        };
+        assert_eq!(get("LIMIT#pwfail#kari").keys, ["LIMIT#pwfail#…/STREAK"]);
+        assert_eq!(get("ACCOUNT#kari").keys, ["ACCOUNT#…/STREAK"]);
+        assert_eq!(get("SESSION#3f2a#x").keys, ["SESSION#…/STREAK"]);
     }
 }
