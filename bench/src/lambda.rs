@@ -6,13 +6,22 @@
 //! their production configuration shape (DynamoDB store, SNS SMS) pointed at an unused
 //! loopback port, and keys from a file: init must need no network, and these requests never
 //! reach the store.
+//!
+//! A second variant reads the keys as in AWS: one Secrets Manager secret per key purpose the
+//! function holds (`PORTAL_*_SECRET_ID`, as `infra/` sets them), served by the AWS emulator on
+//! loopback. It runs when the emulator is there (`scripts/bench.sh` starts it).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+
+use aws_emulator_tests::emulator::{unique_name, Emulator};
 use aws_emulator_tests::http_event::event;
 use aws_emulator_tests::runtime_api::RuntimeApi;
+use portal_core::security::key_parts::{KeyParts, KeyPurpose};
+use portal_http::routes::Function;
 use serde_json::{json, Value};
 use tokio::process::Command;
 
@@ -20,6 +29,8 @@ use crate::report::table;
 
 struct Subject {
     name: &'static str,
+    /// `None` for the floor.
+    function: Option<Function>,
     /// A cheap request that exercises routing and the error path without the store.
     event: fn() -> Value,
 }
@@ -28,33 +39,52 @@ fn subjects() -> Vec<Subject> {
     vec![
         Subject {
             name: "lambda-hello",
+            function: None,
             event: || json!({ "ping": true }),
         },
         Subject {
             name: "login",
+            function: Some(Function::Login),
             event: || event("POST", "/v1/auth/login", Some(&json!({ "username": 1 })), &[], &[]),
         },
         Subject {
             name: "sms-code",
+            function: Some(Function::OneTimeCode),
             event: || event("POST", "/v1/auth/refresh", None, &[], &[]),
         },
         Subject {
             name: "account",
+            function: Some(Function::Account),
             event: || event("GET", "/v1/account", None, &[], &[]),
         },
         Subject {
             name: "buypass",
+            function: Some(Function::Buypass),
             event: || event("POST", "/v1/homeoffice/buypass/start", None, &[], &[]),
         },
         Subject {
             name: "serial-activation",
+            function: Some(Function::SerialActivation),
             event: || event("GET", "/v1/gateway/certificates/01AB", None, &[], &[]),
         },
     ]
 }
 
-fn environment(runtime_api: &str, keys_file: &Path, ca_pem: &str) -> Vec<(&'static str, String)> {
-    vec![
+/// Where a function's keys come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeySource {
+    File,
+    SecretsManager,
+}
+
+fn environment(
+    runtime_api: &str,
+    subject: &Subject,
+    fixture: &Fixture,
+    source: KeySource,
+) -> Vec<(&'static str, String)> {
+    let ca_pem = &fixture.ca_pem;
+    let mut env = vec![
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME", "bench".into()),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256".into()),
@@ -67,11 +97,9 @@ fn environment(runtime_api: &str, keys_file: &Path, ca_pem: &str) -> Vec<(&'stat
         ("AWS_REGION", "eu-north-1".into()),
         ("AWS_ACCESS_KEY_ID", "bench".into()),
         ("AWS_SECRET_ACCESS_KEY", "bench".into()),
-        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9".into()),
         ("PORTAL_STORE", "dynamodb".into()),
         ("PORTAL_TABLE", "bench".into()),
         ("PORTAL_SMS", "sns".into()),
-        ("PORTAL_KEYS_FILE", keys_file.display().to_string()),
         ("BUYPASS_ISSUER_URL", "http://127.0.0.1:9/auth/realms/bench".into()),
         ("BUYPASS_CLIENT_ID", "bench".into()),
         (
@@ -90,7 +118,23 @@ fn environment(runtime_api: &str, keys_file: &Path, ca_pem: &str) -> Vec<(&'stat
             "arn:aws:iam::123456789012:role/bench-gateway".into(),
         ),
         ("RUST_LOG", "warn".into()),
-    ]
+    ];
+    match (source, &fixture.secrets) {
+        (KeySource::SecretsManager, Some((endpoint, secrets))) => {
+            env.push(("AWS_ENDPOINT_URL", endpoint.clone()));
+            let purposes = subject.function.map(portal_lambda::config::keys_of).unwrap_or_default();
+            for purpose in purposes {
+                if let Some(id) = secrets.get(purpose) {
+                    env.push((purpose.env_var(), id.clone()));
+                }
+            }
+        }
+        _ => {
+            env.push(("AWS_ENDPOINT_URL", "http://127.0.0.1:9".into()));
+            env.push(("PORTAL_KEYS_FILE", fixture.keys_file.display().to_string()));
+        }
+    }
+    env
 }
 
 #[derive(Default)]
@@ -113,6 +157,8 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
 struct Fixture {
     keys_file: PathBuf,
     ca_pem: String,
+    /// The emulator's endpoint and one secret per key purpose in it, when it runs.
+    secrets: Option<(String, BTreeMap<KeyPurpose, String>)>,
     _dir: tempfile::TempDir,
 }
 
@@ -121,13 +167,14 @@ async fn one_run(
     subject: &Subject,
     fixture: &Fixture,
     invocations: usize,
+    source: KeySource,
     s: &mut Samples,
 ) -> anyhow::Result<()> {
     let api = RuntimeApi::start().await;
     let started = Instant::now();
     let mut child = Command::new(binary)
         .env_clear()
-        .envs(environment(&api.host_port(), &fixture.keys_file, &fixture.ca_pem))
+        .envs(environment(&api.host_port(), subject, fixture, source))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -180,9 +227,14 @@ pub async fn run(binaries: &Path, runs: usize, invocations: usize) -> anyhow::Re
     material.extra.insert("buypass_client_key".into(), client_key.encoded());
     std::fs::write(&keys_file, material.to_json())?;
     let ca = portal_dev::ca::DevCa::generate("Bench CA").map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let secrets = match Emulator::from_env() {
+        Some(emulator) => Some((emulator.endpoint.clone(), key_secrets(&emulator, &material).await?)),
+        None => None,
+    };
     let fixture = Fixture {
         keys_file,
         ca_pem: ca.certificate_pem(),
+        secrets,
         _dir: dir,
     };
 
@@ -201,13 +253,25 @@ pub async fn run(binaries: &Path, runs: usize, invocations: usize) -> anyhow::Re
     }
     // Round-robin: each round starts every binary once, so a machine that gets busier or
     // quieter during the run shifts the floor and the functions alike, not one of them.
+    // The Secrets Manager variant runs in the same rounds, so it is compared with the same floor.
     let mut all_samples: Vec<Samples> = subjects.iter().map(|_| Samples::default()).collect();
+    let mut secret_samples: Vec<Samples> = subjects.iter().map(|_| Samples::default()).collect();
     for _ in 0..runs {
         for (subject, samples) in subjects.iter().zip(all_samples.iter_mut()) {
-            one_run(&binaries.join(subject.name), subject, &fixture, invocations, samples).await?;
+            let binary = binaries.join(subject.name);
+            one_run(&binary, subject, &fixture, invocations, KeySource::File, samples).await?;
+        }
+        if fixture.secrets.is_some() {
+            for (subject, samples) in subjects.iter().zip(secret_samples.iter_mut()) {
+                if subject.function.is_some() {
+                    let binary = binaries.join(subject.name);
+                    one_run(&binary, subject, &fixture, 1, KeySource::SecretsManager, samples).await?;
+                }
+            }
         }
     }
-    for (subject, samples) in subjects.iter().zip(all_samples) {
+    let mut secret_rows = Vec::new();
+    for ((subject, samples), with_secrets) in subjects.iter().zip(all_samples).zip(&secret_samples) {
         let binary = binaries.join(subject.name);
         let init_median = percentile(&samples.init, 0.5);
         let floor = *floor_init.get_or_insert(init_median);
@@ -219,6 +283,19 @@ pub async fn run(binaries: &Path, runs: usize, invocations: usize) -> anyhow::Re
             ms(percentile(&samples.first, 0.95)),
             format!("{:.2}×", init_median.as_secs_f64() / floor.as_secs_f64().max(1e-9)),
         ]);
+        if let Some(function) = subject.function.filter(|_| !with_secrets.init.is_empty()) {
+            let secret_init = percentile(&with_secrets.init, 0.5);
+            secret_rows.push(vec![
+                subject.name.to_owned(),
+                portal_lambda::config::keys_of(function).len().to_string(),
+                ms(init_median),
+                ms(secret_init),
+                ms(percentile(&with_secrets.init, 0.95)),
+                ms(secret_init.saturating_sub(init_median)),
+                ms(percentile(&with_secrets.first, 0.5)),
+                format!("{:.2}×", secret_init.as_secs_f64() / floor.as_secs_f64().max(1e-9)),
+            ]);
+        }
         let max = |v: &[u64]| v.iter().copied().max().unwrap_or_default();
         memory_rows.push(vec![
             subject.name.to_owned(),
@@ -240,6 +317,26 @@ pub async fn run(binaries: &Path, runs: usize, invocations: usize) -> anyhow::Re
         ],
         &timing_rows,
     );
+    if secret_rows.is_empty() {
+        println!("\n(Cold start with Secrets Manager skipped: no AWS emulator; scripts/bench.sh starts one.)");
+    } else {
+        table(
+            &format!(
+                "Cold start with the key secrets from Secrets Manager (the AWS emulator on loopback), same {runs} rounds"
+            ),
+            &[
+                "function",
+                "secrets read",
+                "init, key file",
+                "init, Secrets Manager",
+                "p95",
+                "added",
+                "first response median",
+                "init / floor",
+            ],
+            &secret_rows,
+        );
+    }
     table(
         &format!("Memory (RSS after init, after {invocations} invocations, peak; target ≤ 30 MB, no growth)"),
         &["function", "after init", "after invocations", "peak"],
@@ -269,4 +366,27 @@ fn lambda_zip(name: &str) -> Option<PathBuf> {
         .join(name)
         .join("bootstrap.zip");
     path.exists().then_some(path)
+}
+
+/// One secret per key purpose in the emulator, holding the document `infra/` and
+/// `portal-admin keys` would store there.
+async fn key_secrets(
+    emulator: &Emulator,
+    material: &portal_core::security::keys::KeyMaterial,
+) -> anyhow::Result<BTreeMap<KeyPurpose, String>> {
+    let client = aws_sdk_secretsmanager::Client::new(&emulator.sdk_config().await);
+    let mut parts = KeyParts::from_material(material)?;
+    parts.origin_verify = Some(vec![KeyParts::generate_origin_secret()]);
+    let mut secrets = BTreeMap::new();
+    for (purpose, document) in parts.documents() {
+        let name = unique_name(&format!("bench-{}", purpose.name()));
+        client
+            .create_secret()
+            .name(&name)
+            .secret_string(document)
+            .send()
+            .await?;
+        secrets.insert(purpose, name);
+    }
+    Ok(secrets)
 }

@@ -1,11 +1,15 @@
 //! `portal-bench`: the benchmarks of issue 8 that criterion does not fit, reporting ratios
 //! measured side by side in one run (absolute times drift on shared machines; ratios hold).
 //!
-//! `cargo run --release -p portal-bench -- all` (or `scripts/bench.sh`); `--quick` is the
-//! smoke mode CI runs to keep the benchmarks compiling and working.
+//! `cargo run --release -p portal-bench -- all` (or `scripts/bench.sh`, which also starts the
+//! AWS emulator the ledger and the cost model need); `--quick` is the smoke mode CI runs to
+//! keep the benchmarks compiling and working.
 
+mod cost;
 mod lambda;
+mod ledger;
 mod login;
+mod meter;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +34,11 @@ enum Command {
         #[arg(long)]
         binaries: Option<std::path::PathBuf>,
     },
+    /// DynamoDB round trips, items, capacity units, SNS and Secrets Manager calls of every
+    /// API operation, on the AWS emulator (`PORTAL_TEST_AWS_ENDPOINT`, as scripts/bench.sh sets).
+    Ledger,
+    /// The ledger, then the price of one million complete logins (bench/prices-eu-north-1.toml).
+    Cost,
     /// Everything.
     All,
 }
@@ -45,9 +54,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Lambda { binaries } => {
             lambda::run(&binaries.unwrap_or_else(default_binaries), runs, invocations).await?;
         }
+        Command::Ledger => {
+            ledger::run().await?;
+        }
+        Command::Cost => {
+            let ledger = ledger::run().await?;
+            cost::run(&ledger, args.quick).await?;
+        }
         Command::All => {
             login::run(seconds).await?;
             lambda::run(&default_binaries(), runs, invocations).await?;
+            let ledger = ledger::run().await?;
+            cost::run(&ledger, args.quick).await?;
         }
     }
     Ok(())
