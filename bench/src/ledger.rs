@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, ensure, Context};
 use aws_emulator_tests::emulator::{unique_mobile, unique_name, Emulator};
 use axum::body::Body;
 use axum::http::{Request, Response};
-use axum::{Extension, Router};
+use axum::Router;
 use portal_core::activation::gateway::SnsGatewayEvents;
 use portal_core::activation::{ActivationPolicy, Activator, Trigger};
 use portal_core::app::{App, AppParts, SharedApp};
@@ -27,7 +27,8 @@ use portal_core::services::admin::{InitialPassword, NewAccount};
 use portal_core::sms::sns::SnsSms;
 use portal_core::store::dynamodb::{create_table, DynamoStore};
 use portal_dev::provider::{dev_provider_router, DevProvider, DEV_PROVIDER_PATH};
-use portal_http::handlers::homeoffice::{GatewayAuth, HomeOfficeDeps};
+use portal_http::handlers::homeoffice::GatewayAuth;
+use portal_http::routes::ApiState;
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -123,13 +124,8 @@ impl Metered {
         }
         .build(client_key)?;
         // As in Lambda: no in-process trigger; the activation function runs on the stream.
-        let deps = Arc::new(HomeOfficeDeps {
-            buypass: Some(Arc::new(buypass)),
-            trigger: None,
-            gateway_auth: Some(GatewayAuth::key(GATEWAY_KEY)),
-        });
-        let router = portal_http::routes::with_common_layers(portal_http::routes::api_router(app.clone()))
-            .layer(Extension(deps));
+        let state = ApiState::new(app.clone(), Arc::new(buypass), GatewayAuth::key(GATEWAY_KEY));
+        let router = portal_http::routes::with_common_layers(portal_http::routes::api_router(state));
         meter.take();
         Ok(Self {
             meter,
