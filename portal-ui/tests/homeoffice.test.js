@@ -106,7 +106,13 @@ test('Registrer Buypasskort: only a smartcard login registers the card, which tu
   // the ready state instead of standing next to it.
   assert.equal(await section.getByText(/inntil 15 minutter/).filter({ visible: true }).count(), 0, 'no "up to 15 minutes" once ready');
   assert.match(await textOf(status), /serienummer [0-9A-F]+\) er registrert og aktivert/);
-  assert.equal(await page.locator('#announcer').textContent(), 'Hjemmekontor er klart til bruk.');
+  // announce() fills the live region 50 ms after clearing it (so screen readers hear a change):
+  // wait for it rather than reading it once.
+  await page.waitForFunction(
+    () => document.getElementById('announcer')?.textContent === 'Hjemmekontor er klart til bruk.',
+    null,
+    { timeout: 5_000 },
+  );
   const done = await section.locator('.steps .step-done').count();
   assert.equal(done, 4, 'all four steps are done');
   await sees(section.getByRole('button', { name: 'Registrer nytt Buypasskort' }));
