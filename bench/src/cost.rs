@@ -120,7 +120,7 @@ const STEPS: [Step; 4] = [
     },
     Step {
         name: "sms/verify",
-        function: Function::OneTimeCode,
+        function: Function::SmsCode,
         per_login: 1.0,
     },
     Step {
@@ -130,7 +130,7 @@ const STEPS: [Step; 4] = [
     },
     Step {
         name: "refresh",
-        function: Function::OneTimeCode,
+        function: Function::SmsCode,
         per_login: 10.0,
     },
 ];
@@ -139,7 +139,7 @@ const STEPS: [Step; 4] = [
 fn memory_mb(function: Function) -> f64 {
     match function {
         Function::Login | Function::Account => 1024.0,
-        Function::OneTimeCode | Function::Buypass => 512.0,
+        Function::SmsCode | Function::Buypass => 512.0,
         Function::SerialActivation => 256.0,
     }
 }

@@ -49,7 +49,7 @@ fn subjects() -> Vec<Subject> {
         },
         Subject {
             name: "sms-code",
-            function: Some(Function::OneTimeCode),
+            function: Some(Function::SmsCode),
             event: || event("POST", "/v1/auth/refresh", None, &[], &[]),
         },
         Subject {

@@ -29,7 +29,7 @@ use portal_core::buypass::flow::Buypass;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
     Login,
-    OneTimeCode,
+    SmsCode,
     Account,
     Buypass,
     SerialActivation,
@@ -38,7 +38,7 @@ pub enum Function {
 impl Function {
     pub const ALL: [Function; 5] = [
         Function::Login,
-        Function::OneTimeCode,
+        Function::SmsCode,
         Function::Account,
         Function::Buypass,
         Function::SerialActivation,
@@ -48,7 +48,7 @@ impl Function {
     pub fn name(self) -> &'static str {
         match self {
             Function::Login => "login",
-            Function::OneTimeCode => "sms-code",
+            Function::SmsCode => "sms-code",
             Function::Account => "account",
             Function::Buypass => "buypass",
             Function::SerialActivation => "serial-activation",
@@ -61,10 +61,10 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/auth/login", Function::Login),
     ("POST", "/v1/auth/password/forgot", Function::Login),
     ("POST", "/v1/auth/password/reset", Function::Login),
-    ("POST", "/v1/auth/sms/resend", Function::OneTimeCode),
-    ("POST", "/v1/auth/sms/verify", Function::OneTimeCode),
-    ("POST", "/v1/auth/refresh", Function::OneTimeCode),
-    ("POST", "/v1/auth/logout", Function::OneTimeCode),
+    ("POST", "/v1/auth/sms/resend", Function::SmsCode),
+    ("POST", "/v1/auth/sms/verify", Function::SmsCode),
+    ("POST", "/v1/auth/refresh", Function::SmsCode),
+    ("POST", "/v1/auth/logout", Function::SmsCode),
     ("GET", "/v1/account", Function::Account),
     ("POST", "/v1/homeoffice/buypass/start", Function::Buypass),
     ("GET", "/v1/homeoffice/buypass/callback", Function::Buypass),
@@ -77,7 +77,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("PUT", "/v1/account/password", Function::Account),
     ("POST", "/v1/account/phone", Function::Account),
     ("POST", "/v1/account/phone/confirm", Function::Account),
-    ("POST", "/v1/auth/totp/verify", Function::OneTimeCode),
+    ("POST", "/v1/auth/totp/verify", Function::SmsCode),
     ("GET", "/v1/account/totp", Function::Account),
     ("POST", "/v1/account/totp", Function::Account),
     ("DELETE", "/v1/account/totp", Function::Account),
@@ -226,7 +226,7 @@ impl FromRef<ApiState> for GatewayState {
 pub fn function_router(function: Function, state: &ApiState) -> Router {
     let routes = match function {
         Function::Login => login_routes().with_state(state.app.clone()),
-        Function::OneTimeCode => sms_code_routes().with_state(state.app.clone()),
+        Function::SmsCode => sms_code_routes().with_state(state.app.clone()),
         Function::Account => account_routes().with_state(state.app.clone()),
         Function::Buypass => buypass_routes().with_state(state.buypass_state()),
         Function::SerialActivation => serial_activation_routes().with_state(state.gateway_state()),
@@ -380,7 +380,7 @@ mod tests {
         let state = state();
         assert_serves_exactly("api_router", &with_common_layers(api_router(state.clone())), |_| true).await;
         assert_serves_exactly("app_router", &with_common_layers(app_router(state.app)), |f| {
-            matches!(f, Function::Login | Function::OneTimeCode | Function::Account)
+            matches!(f, Function::Login | Function::SmsCode | Function::Account)
         })
         .await;
     }

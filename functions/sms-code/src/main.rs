@@ -3,7 +3,7 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     portal_lambda::http_function::run_http_function(
-        portal_http::routes::Function::OneTimeCode,
+        portal_http::routes::Function::SmsCode,
         portal_http::routes::sms_code_routes,
     )
     .await

@@ -56,7 +56,7 @@ use portal_http::routes::Function;
 pub const FUNCTION_KEYS: &[(Function, &[KeyPurpose])] = &[
     (Function::Login, &[KeyPurpose::CodePepper, KeyPurpose::OriginVerify]),
     (
-        Function::OneTimeCode,
+        Function::SmsCode,
         &[
             KeyPurpose::TokenSigning,
             KeyPurpose::CodePepper,
@@ -277,7 +277,7 @@ mod tests {
             let mut env = deployment_of(function);
             env.insert("PORTAL_TOKEN_SIGNING_SECRET_ID", "portal/token-signing");
             let result = read_for(function, &env);
-            if function == Function::OneTimeCode {
+            if function == Function::SmsCode {
                 assert!(result.is_ok(), "{result:?}");
                 continue;
             }
