@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::{anyhow, bail, ensure, Context};
+use anyhow::{anyhow, ensure, Context};
 use aws_emulator_tests::emulator::{unique_mobile, unique_name, Emulator};
 use axum::body::Body;
 use axum::http::{Request, Response};
@@ -317,7 +317,8 @@ async fn collect(m: &Metered) -> anyhow::Result<Ledger> {
         .success("buypass start")?;
     ledger.push(("buypass start", m.meter.take()));
     let browser_cookie = started.set_cookie.clone().context("buypass start set no cookie")?;
-    let callback = provider_login(&started.str("authorization_url")?).await?;
+    // The user on the stand-in provider's login page, choosing the smartcard.
+    let callback = e2e::buypass::dev_provider_login(&started.str("authorization_url")?, "sc", "Kari Nordmann").await?;
     let query = callback
         .split_once('?')
         .map(|(_, q)| q.to_owned())
@@ -422,7 +423,7 @@ async fn collect(m: &Metered) -> anyhow::Result<Ledger> {
         )?)
         .await?
         .success("totp enrolment")?;
-    let app = totp_app(&enrolment.str("secret")?)?;
+    let app = portal_testkit::authenticator_app(&enrolment.str("secret")?).map_err(anyhow::Error::msg)?;
     let code = app.generate(m.app.now() as u64).to_string();
     m.send(post(
         "/v1/account/totp/confirm",
@@ -477,20 +478,6 @@ async fn collect(m: &Metered) -> anyhow::Result<Ledger> {
     Ok(ledger)
 }
 
-fn totp_app(secret: &str) -> anyhow::Result<totp_rs::Totp> {
-    let bytes = totp_rs::Secret::try_from_base32(secret)
-        .map_err(|e| anyhow!("secret: {e:?}"))?
-        .as_bytes()
-        .to_vec();
-    totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(bytes)
-        .build()
-        .map_err(|e| anyhow!("totp: {e:?}"))
-}
-
 /// The registry record the callback's transaction wrote: what the stream hands the
 /// activation function.
 fn registered_card(calls: &[Call]) -> Option<CardKey> {
@@ -512,39 +499,6 @@ fn registered_card(calls: &[Call]) -> Option<CardKey> {
             let sk = item["sk"]["S"].as_str()?;
             portal_core::activation::card_from_keys(pk, sk)
         })
-}
-
-/// The user on the stand-in provider's login page, choosing the smartcard.
-async fn provider_login(authorization_url: &str) -> anyhow::Result<String> {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()?;
-    let html = client.get(authorization_url).send().await?.text().await?;
-    let field = |marker: &str| -> anyhow::Result<String> {
-        let start = html.find(marker).context("unexpected login page")? + marker.len();
-        let end = html[start..].find('"').context("unexpected login page")?;
-        Ok(html[start..start + end].to_owned())
-    };
-    let request = field("name=\"request\" value=\"")?;
-    let action = field("action=\"")?;
-    let response = client
-        .post(action)
-        .form(&[
-            ("request", request.as_str()),
-            ("method", "sc"),
-            ("holder", "Kari Nordmann"),
-        ])
-        .send()
-        .await?;
-    if response.status() != 302 {
-        bail!("provider answered {}", response.status());
-    }
-    response
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .context("provider gave no redirect")
 }
 
 /// The issue's round-trip targets.

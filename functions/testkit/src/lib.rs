@@ -4,8 +4,10 @@
 //! issuer-keyed registry checks ([`registry_conformance`]). Never linked by a Lambda.
 
 pub mod app;
+pub mod authenticator;
 pub mod races;
 pub mod registry_conformance;
 pub mod store_conformance;
 
 pub use app::*;
+pub use authenticator::authenticator_app;

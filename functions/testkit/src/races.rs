@@ -400,7 +400,7 @@ async fn parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store:
         .start_totp_enrolment(&username, &password, None)
         .await
         .expect("enrolment");
-    let authenticator = authenticator(&enrolment.secret);
+    let authenticator = crate::authenticator_app(&enrolment.secret).expect("the enrolment's secret");
     let code_now = |app: &App| OneTimeCode::parse(&authenticator.generate(app.now() as u64).to_string()).expect("code");
     app.confirm_totp_enrolment(&username, &code_now(&app), None)
         .await
@@ -448,21 +448,6 @@ async fn parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store:
         matches!(late, Err(ServiceError::CodeEntryLocked { .. })),
         "parallel wrong app codes: the account is locked, the challenge is not spent: {late:?}"
     );
-}
-
-/// The user's authenticator app, from the secret shown at enrolment.
-fn authenticator(secret_base32: &str) -> totp_rs::Totp {
-    let secret = totp_rs::Secret::try_from_base32(secret_base32)
-        .expect("base32 secret")
-        .as_bytes()
-        .to_vec();
-    totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(secret)
-        .build()
-        .expect("authenticator")
 }
 
 async fn parallel_wrong_passwords_get_no_more_tries_than_the_backoff_allows(store: Arc<dyn ItemStore>) {

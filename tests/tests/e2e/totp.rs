@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use e2e::{Portal, Problem, Session, PASSWORD};
 use reqwest::Method;
 use serde_json::{json, Value};
-use totp_rs::{Algorithm, Builder, Secret, Totp};
+use totp_rs::Totp;
 
 const MOBILE: &str = "+4791234567";
 
@@ -16,18 +16,6 @@ fn unix_now() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default()
-}
-
-/// The user's authenticator app, set up from the base32 secret.
-fn authenticator(secret: &str) -> anyhow::Result<Totp> {
-    let secret = Secret::try_from_base32(secret).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(secret.as_bytes().to_vec())
-        .build()
-        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The app's code `offset` seconds from now.
@@ -47,7 +35,7 @@ async fn enrol(portal: &Portal, session: &Session) -> anyhow::Result<Totp> {
     assert_eq!(started.headers()["cache-control"], "no-store");
     let body: Value = started.json().await?;
     let secret = body["secret"].as_str().unwrap_or_default();
-    let app = authenticator(secret)?;
+    let app = portal_testkit::authenticator_app(secret).map_err(anyhow::Error::msg)?;
     let confirmed = portal.totp_confirm(session, &code(&app, 0)).await?;
     assert_eq!(confirmed.status(), 204, "{:?}", confirmed.text().await);
     Ok(app)
@@ -86,7 +74,7 @@ async fn enrol_an_app_then_log_in_with_it_and_no_sms() -> anyhow::Result<()> {
     assert!(uri.contains(&format!("secret={secret}")), "{uri}");
     let qr = enrolment["qr_code"].as_str().unwrap_or_default();
     assert!(qr.starts_with("data:image/png;base64,iVBORw0KGgo"), "{qr:.60}");
-    let app = authenticator(&secret)?;
+    let app = portal_testkit::authenticator_app(&secret).map_err(anyhow::Error::msg)?;
 
     let wrong_code = format!("{:06}", (code(&app, 0).parse::<u32>()? + 500_000) % 1_000_000);
     let r = portal.totp_confirm(&session, &wrong_code).await?;

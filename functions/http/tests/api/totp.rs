@@ -18,7 +18,7 @@ use portal_core::store::records::ChallengePurpose;
 use portal_core::store::sqlite::SqliteStore;
 use portal_core::store::{Condition, Item};
 use portal_testkit::{CapturingSms, TestApp, FAST_HASH, START};
-use totp_rs::{Algorithm, Builder, Secret, Totp};
+use totp_rs::{Secret, Totp};
 
 const PASSWORD: &str = "korrekt hest batteri stift";
 const MOBILE: &str = "+4791234567";
@@ -35,16 +35,9 @@ fn kari() -> Username {
     Username::parse("kari").unwrap()
 }
 
-/// The user's app: a generator built from the base32 secret shown at enrolment.
+/// The user's app, from the base32 secret shown at enrolment.
 fn app_from(secret_base32: &str) -> Totp {
-    let bytes = Secret::try_from_base32(secret_base32).unwrap().as_bytes().to_vec();
-    Builder::new()
-        .with_algorithm(Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_secret(bytes)
-        .build()
-        .unwrap()
+    portal_testkit::authenticator_app(secret_base32).unwrap()
 }
 
 fn code_at(app: &Totp, at: i64) -> OneTimeCode {
