@@ -18,7 +18,7 @@ use portal_core::deployment::{Deployment, StoreConfig};
 use portal_core::domain::{CertificateSerial, IssuerId, MobileNumber, Password, Username};
 use portal_core::services::admin::{InitialPassword, NewAccount};
 use portal_core::store::dynamodb::{create_table, TableCreated};
-use portal_local::env::{local_deployment, LocalEnv};
+use portal_local::env::{local_deployment, BackendFlags, LocalEnv};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -27,18 +27,8 @@ struct Args {
     /// The local portal's data dir.
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data", global = true)]
     data_dir: PathBuf,
-    /// Storage backend (PORTAL_STORE; default sqlite, in the data dir).
-    #[arg(long, value_parser = ["sqlite", "dynamodb"], global = true)]
-    store: Option<String>,
-    /// DynamoDB table (PORTAL_TABLE; with --store dynamodb; default: infra/'s local table).
-    #[arg(long, global = true)]
-    table: Option<String>,
-    /// Where generated passwords are sent (PORTAL_SMS): the local outbox (default) or SNS.
-    #[arg(long, value_parser = ["outbox", "sns"], global = true)]
-    sms: Option<String>,
-    /// SNS sender ID (PORTAL_SMS_SENDER_ID; with --sms sns).
-    #[arg(long, global = true)]
-    sms_sender_id: Option<String>,
+    #[command(flatten)]
+    backend: BackendFlags,
     /// How a revoked card reaches the gateway: `local` (the event log in the store, which
     /// portal-local's gateway stand-in reads), `sns` (publish to --gateway-topic-arn), or
     /// `function` (leave it to the serial-activation function, which the table's stream
@@ -280,12 +270,11 @@ fn deployment(args: &Args, store: Option<&str>) -> anyhow::Result<Deployment> {
     Ok(local_deployment(
         &args.data_dir,
         None,
-        &[
-            ("PORTAL_STORE", store.map(str::to_owned).or_else(|| args.store.clone())),
-            ("PORTAL_TABLE", args.table.clone()),
-            ("PORTAL_SMS", args.sms.clone()),
-            ("PORTAL_SMS_SENDER_ID", args.sms_sender_id.clone()),
-        ],
+        &BackendFlags {
+            store: store.map(str::to_owned).or_else(|| args.backend.store.clone()),
+            ..args.backend.clone()
+        }
+        .overrides(),
     )?)
 }
 

@@ -110,7 +110,7 @@ impl std::ops::Deref for LambdaConfig {
 
 impl LambdaConfig {
     pub fn from_env(function: Function) -> Result<Self, ConfigError> {
-        Self::from_lookup(function, |name| std::env::var(name).ok())
+        Self::from_lookup(function, portal_core::deployment::env_lookup)
     }
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests): the

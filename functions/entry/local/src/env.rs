@@ -34,6 +34,36 @@ pub struct LocalEnv {
     pub buypass_client_key: portal_core::buypass::keys::Es256Key,
 }
 
+/// The backend flags `portal-local` and `portal-admin` share. Each stands for its `PORTAL_*`
+/// variable and, when given, overrides it; the shared tree reads both ([`local_deployment`]).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BackendFlags {
+    /// Storage backend (PORTAL_STORE; default sqlite, in the data dir).
+    #[arg(long, value_parser = ["sqlite", "dynamodb"], global = true)]
+    pub store: Option<String>,
+    /// DynamoDB table (PORTAL_TABLE; with --store dynamodb; default: infra/'s local table).
+    #[arg(long, global = true)]
+    pub table: Option<String>,
+    /// Where SMS go (PORTAL_SMS): the local outbox (default) or SNS.
+    #[arg(long, value_parser = ["outbox", "sns"], global = true)]
+    pub sms: Option<String>,
+    /// SNS sender ID (PORTAL_SMS_SENDER_ID; with --sms sns).
+    #[arg(long, global = true)]
+    pub sms_sender_id: Option<String>,
+}
+
+impl BackendFlags {
+    /// The flags by the variable each stands for, for [`local_deployment`].
+    pub fn overrides(&self) -> Vec<(&'static str, Option<String>)> {
+        vec![
+            ("PORTAL_STORE", self.store.clone()),
+            ("PORTAL_TABLE", self.table.clone()),
+            ("PORTAL_SMS", self.sms.clone()),
+            ("PORTAL_SMS_SENDER_ID", self.sms_sender_id.clone()),
+        ]
+    }
+}
+
 /// The local tools' configuration: the shared tree read in the local role over `data_dir`,
 /// with `flags` (command-line values by the variable each stands for) over the environment.
 pub fn local_deployment(

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use portal_core::deployment::{SmsConfig, StoreConfig};
-use portal_local::env::{ensure_demo_account, local_deployment, LocalEnv};
+use portal_local::env::{ensure_demo_account, local_deployment, BackendFlags, LocalEnv};
 use portal_local::homeoffice::{LocalBuypassOptions, LocalHomeOffice};
 use portal_local::server::{find_ui_dir, local_router, LocalRoutes};
 
@@ -25,18 +25,8 @@ struct Args {
     /// Where the store, keys and demo credentials live.
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data")]
     data_dir: PathBuf,
-    /// Storage backend (PORTAL_STORE; default sqlite, in the data dir).
-    #[arg(long, value_parser = ["sqlite", "dynamodb"])]
-    store: Option<String>,
-    /// DynamoDB table (PORTAL_TABLE; with --store dynamodb; default: infra/'s local table).
-    #[arg(long)]
-    table: Option<String>,
-    /// SMS backend (PORTAL_SMS; default outbox).
-    #[arg(long, value_parser = ["outbox", "sns"])]
-    sms: Option<String>,
-    /// SNS sender ID (PORTAL_SMS_SENDER_ID; with --sms sns).
-    #[arg(long)]
-    sms_sender_id: Option<String>,
+    #[command(flatten)]
+    backend: BackendFlags,
     /// The portal front end's URL (PORTAL_URL; default: this server's own address).
     #[arg(long)]
     portal_url: Option<String>,
@@ -81,13 +71,7 @@ async fn main() -> anyhow::Result<()> {
     let deployment = local_deployment(
         &args.data_dir,
         Some(&base),
-        &[
-            ("PORTAL_STORE", args.store.clone()),
-            ("PORTAL_TABLE", args.table.clone()),
-            ("PORTAL_SMS", args.sms.clone()),
-            ("PORTAL_SMS_SENDER_ID", args.sms_sender_id.clone()),
-            ("PORTAL_URL", args.portal_url.clone()),
-        ],
+        &[args.backend.overrides(), vec![("PORTAL_URL", args.portal_url.clone())]].concat(),
     )?;
     let env = LocalEnv::open(deployment, true).await?;
     let settings = env.deployment.settings.clone();
