@@ -35,7 +35,6 @@ macro_rules! random_id_type {
             pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
                 parse_id(raw, $field).map(Self)
             }
-
         }
 
         parsed_string!($name);
