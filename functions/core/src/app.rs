@@ -55,7 +55,7 @@ impl App {
                 signing,
                 &settings.token_issuer,
                 &settings.token_audience,
-                crate::clock::secs(parts.policy.access_token_lifetime),
+                parts.policy.access_token_lifetime,
             )?),
             (None, Some(public)) => AccessTokenKeys::VerifyOnly(TokenVerifier::new(
                 public,

@@ -6,6 +6,7 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -14,7 +15,7 @@ use crate::clock::Clock;
 use crate::store::{Condition, Item, ItemStore, StoreError};
 
 /// How long entries live unless told otherwise: a week of local history.
-pub const DEFAULT_KEEP_SECONDS: i64 = 7 * 24 * 3600;
+pub const DEFAULT_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 
 pub struct EventLog<T> {
     store: Arc<dyn ItemStore>,
@@ -22,21 +23,21 @@ pub struct EventLog<T> {
     pk: &'static str,
     /// Sort-key prefix, e.g. `MSG#`.
     prefix: &'static str,
-    keep_seconds: i64,
+    keep: Duration,
     echo: Option<fn(&T) -> String>,
     _entries: PhantomData<fn() -> T>,
 }
 
 impl<T: Serialize + DeserializeOwned> EventLog<T> {
     /// A log under partition `pk`, sort keys starting with `prefix`, kept
-    /// [`DEFAULT_KEEP_SECONDS`], silent.
+    /// [`DEFAULT_KEEP`], silent.
     pub fn new(store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>, pk: &'static str, prefix: &'static str) -> Self {
         Self {
             store,
             clock,
             pk,
             prefix,
-            keep_seconds: DEFAULT_KEEP_SECONDS,
+            keep: DEFAULT_KEEP,
             echo: None,
             _entries: PhantomData,
         }
@@ -48,8 +49,8 @@ impl<T: Serialize + DeserializeOwned> EventLog<T> {
         self
     }
 
-    pub fn keeping(mut self, seconds: i64) -> Self {
-        self.keep_seconds = seconds;
+    pub fn keeping(mut self, keep: Duration) -> Self {
+        self.keep = keep;
         self
     }
 
@@ -62,7 +63,7 @@ impl<T: Serialize + DeserializeOwned> EventLog<T> {
         let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
         let sk = crate::store::keys::log_sk(self.prefix, now, nanos, &crate::security::random_token(6));
         let data = serde_json::to_value(entry).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let item = Item::new(self.pk, sk, data).expiring(now + self.keep_seconds);
+        let item = Item::new(self.pk, sk, data).expiring(crate::clock::after(now, self.keep));
         self.store.put(item, Condition::Absent, now).await?;
         if let Some(line) = self.echo {
             println!("{}", line(entry));
@@ -99,7 +100,7 @@ mod tests {
     }
 
     fn log(store: Arc<dyn ItemStore>, clock: Arc<ManualClock>) -> EventLog<Entry> {
-        EventLog::new(store, clock, "TESTLOG", "E#").keeping(60)
+        EventLog::new(store, clock, "TESTLOG", "E#").keeping(Duration::from_secs(60))
     }
 
     #[tokio::test]

@@ -251,7 +251,7 @@ async fn parallel_rate_limit_hits_are_all_counted(store: Arc<dyn ItemStore>) {
     let counter = Limit {
         scope: "race-count",
         max: 100,
-        window: 3600,
+        window: std::time::Duration::from_secs(3600),
     };
     let now = app.now();
     let tasks: Vec<_> = (0..RACERS)
@@ -269,7 +269,7 @@ async fn parallel_rate_limit_hits_are_all_counted(store: Arc<dyn ItemStore>) {
     let allowance = Limit {
         scope: "race-acquire",
         max: 4,
-        window: 3600,
+        window: std::time::Duration::from_secs(3600),
     };
     let tasks: Vec<_> = (0..RACERS)
         .map(|_| {

@@ -100,6 +100,7 @@ impl TokenVerifier {
 pub struct TokenIssuer {
     issuer: String,
     audience: String,
+    /// Seconds, for `exp`.
     lifetime: i64,
     /// The encoded JWS header (`alg`, `kid`, `typ`), the same for every token.
     header_b64: String,
@@ -109,7 +110,12 @@ pub struct TokenIssuer {
 }
 
 impl TokenIssuer {
-    pub fn new(keys: &[SigningKeyRecord], issuer: &str, audience: &str, lifetime: i64) -> Result<Self, KeyError> {
+    pub fn new(
+        keys: &[SigningKeyRecord],
+        issuer: &str,
+        audience: &str,
+        lifetime: std::time::Duration,
+    ) -> Result<Self, KeyError> {
         let current = keys.first().ok_or_else(|| KeyError::Invalid("no signing key".into()))?;
         let signing = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&current.der()?)
             .map_err(|e| KeyError::Invalid(format!("signing key {}: {e}", current.kid)))?;
@@ -122,15 +128,11 @@ impl TokenIssuer {
         Ok(Self {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
-            lifetime,
+            lifetime: crate::clock::secs(lifetime),
             header_b64,
             signing,
             verifier: TokenVerifier::from_public(public, issuer, audience),
         })
-    }
-
-    pub fn lifetime(&self) -> i64 {
-        self.lifetime
     }
 
     pub fn verifier(&self) -> &TokenVerifier {
@@ -197,7 +199,13 @@ mod tests {
     use crate::security::keys::{new_signing_key, KeyMaterial};
 
     fn keys(material: &KeyMaterial) -> TokenIssuer {
-        TokenIssuer::new(&material.signing_keys, "https://portal.test", "hjemmekontor-api", 900).unwrap()
+        TokenIssuer::new(
+            &material.signing_keys,
+            "https://portal.test",
+            "hjemmekontor-api",
+            std::time::Duration::from_secs(900),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -252,7 +260,13 @@ mod tests {
     #[test]
     fn wrong_audience_or_issuer_fails() {
         let material = KeyMaterial::generate().unwrap();
-        let other = TokenIssuer::new(&material.signing_keys, "https://evil.test", "hjemmekontor-api", 900).unwrap();
+        let other = TokenIssuer::new(
+            &material.signing_keys,
+            "https://evil.test",
+            "hjemmekontor-api",
+            std::time::Duration::from_secs(900),
+        )
+        .unwrap();
         let token = other
             .issue(&Username::parse("kari").unwrap(), &SessionId::generate(), 1_000)
             .unwrap();
@@ -281,6 +295,12 @@ mod tests {
             kid: public[0].kid.clone(),
             pkcs8: public[0].public_key.clone(),
         };
-        assert!(TokenIssuer::new(&[as_signing], "https://portal.test", "hjemmekontor-api", 900).is_err());
+        assert!(TokenIssuer::new(
+            &[as_signing],
+            "https://portal.test",
+            "hjemmekontor-api",
+            std::time::Duration::from_secs(900)
+        )
+        .is_err());
     }
 }

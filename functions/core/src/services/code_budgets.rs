@@ -77,7 +77,7 @@ impl App {
         Limit {
             scope: "sms-account",
             max: self.policy.sms_per_account_hour,
-            window: 3600,
+            window: std::time::Duration::from_secs(3600),
         }
     }
 
@@ -87,7 +87,7 @@ impl App {
         Limit {
             scope: "sms-account-reset",
             max: self.policy.reset_sms_per_account_hour,
-            window: 3600,
+            window: std::time::Duration::from_secs(3600),
         }
     }
 
@@ -96,7 +96,7 @@ impl App {
         Limit {
             scope: "sms-destination",
             max: self.policy.sms_per_destination_day,
-            window: 24 * 3600,
+            window: std::time::Duration::from_secs(24 * 3600),
         }
     }
 
@@ -106,7 +106,7 @@ impl App {
         Limit {
             scope: "sms-destination-reset",
             max: self.policy.reset_sms_per_destination_day,
-            window: 24 * 3600,
+            window: std::time::Duration::from_secs(24 * 3600),
         }
     }
 
@@ -115,7 +115,7 @@ impl App {
         Limit {
             scope: "sms-reset-global",
             max: self.policy.reset_sms_global_per_hour,
-            window: 3600,
+            window: std::time::Duration::from_secs(3600),
         }
     }
 
@@ -126,7 +126,7 @@ impl App {
         Limit {
             scope: "sms-destination-unverified",
             max: self.policy.sms_per_destination_day,
-            window: 24 * 3600,
+            window: std::time::Duration::from_secs(24 * 3600),
         }
     }
 
@@ -134,7 +134,7 @@ impl App {
         Limit {
             scope: scope.failure_scope(),
             max: self.policy.code_failures_per_account_hour,
-            window: 3600,
+            window: std::time::Duration::from_secs(3600),
         }
     }
 

@@ -3,16 +3,24 @@
 //! exact, unlike fixed windows, so "10 per hour" never lets 20 through across a window
 //! boundary. `limits.rs` keeps these logs in the store, one conditional write per decision.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 
-/// At most `max` hits per `window` seconds, counted per key under `scope`.
+/// At most `max` hits per `window`, counted per key under `scope`.
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
     pub scope: &'static str,
     pub max: usize,
-    pub window: i64,
+    pub window: Duration,
+}
+
+impl Limit {
+    fn window_secs(&self) -> i64 {
+        crate::clock::secs(self.window)
+    }
 }
 
 /// Whether one more hit fits a limit.
@@ -65,9 +73,10 @@ impl HitLog {
     /// When nothing in the log matters any more: the last hit's window has passed, and so has
     /// the window of every reservation that could still lapse into a hit.
     pub fn expires(&self, limit: &Limit, now: UnixTime) -> UnixTime {
-        let hits = self.hits.iter().map(|t| t + limit.window);
-        let pending = self.pending.iter().map(|p| p.at + PENDING_LIFETIME + limit.window);
-        hits.chain(pending).max().unwrap_or(now + limit.window)
+        let window = limit.window_secs();
+        let hits = self.hits.iter().map(|t| t + window);
+        let pending = self.pending.iter().map(|p| p.at + PENDING_LIFETIME + window);
+        hits.chain(pending).max().unwrap_or(now + window)
     }
 
     /// The log as it is at `now`: hits of the window (lapsed reservations among them, counted
@@ -81,7 +90,7 @@ impl HitLog {
             log.pending.iter().partition(|p| now - p.at < PENDING_LIFETIME);
         let mut hits = log.hits.clone();
         hits.extend(lapsed.iter().map(|p| p.at + PENDING_LIFETIME));
-        hits.retain(|t| now - t < limit.window);
+        hits.retain(|t| now - t < limit.window_secs());
         hits.sort_unstable();
         Self {
             hits,
@@ -112,7 +121,7 @@ impl HitLog {
     fn retry_after(&self, limit: &Limit, now: UnixTime) -> u64 {
         let index = self.hits.len().saturating_sub(limit.max);
         let oldest_blocking = self.hits.get(index).copied().unwrap_or(now);
-        (oldest_blocking + limit.window - now).max(1) as u64
+        (oldest_blocking + limit.window_secs() - now).max(1) as u64
     }
 }
 
@@ -123,7 +132,7 @@ mod tests {
     const L: Limit = Limit {
         scope: "test",
         max: 3,
-        window: 60,
+        window: std::time::Duration::from_secs(60),
     };
 
     fn log(hits: &[UnixTime], pending: &[UnixTime]) -> HitLog {

@@ -290,7 +290,7 @@ mod tests {
     const L: Limit = Limit {
         scope: "test",
         max: 3,
-        window: 60,
+        window: std::time::Duration::from_secs(60),
     };
 
     #[tokio::test]

@@ -40,7 +40,7 @@ impl App {
         Limit {
             scope: "ip-failures",
             max: self.policy.ip_failures_per_window,
-            window: crate::clock::secs(self.policy.ip_failure_window),
+            window: self.policy.ip_failure_window,
         }
     }
 

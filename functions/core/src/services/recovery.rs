@@ -34,7 +34,7 @@ impl App {
         Limit {
             scope: "ip-forgot",
             max: self.policy.forgot_requests_per_ip_hour,
-            window: 3600,
+            window: std::time::Duration::from_secs(3600),
         }
     }
 

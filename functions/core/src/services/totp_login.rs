@@ -36,7 +36,7 @@ impl App {
         let opened = Limit {
             scope: "totp-challenges",
             max: self.policy.totp_challenges_per_account_hour,
-            window: 3600,
+            window: std::time::Duration::from_secs(3600),
         };
         if let Allowance::Wait(wait) = self.repo.limit_acquire(&opened, account.username.as_str(), now).await? {
             return Err(ServiceError::TooManyAttempts { retry_after: wait });

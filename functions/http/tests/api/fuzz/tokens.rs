@@ -25,7 +25,13 @@ struct Keys {
 impl Keys {
     fn new() -> Self {
         let material = KeyMaterial::generate().unwrap_or_else(|e| panic!("{e}"));
-        let keys = TokenIssuer::new(&material.signing_keys, ISSUER, AUDIENCE, 900).unwrap_or_else(|e| panic!("{e}"));
+        let keys = TokenIssuer::new(
+            &material.signing_keys,
+            ISSUER,
+            AUDIENCE,
+            std::time::Duration::from_secs(900),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let token = keys
             .issue(
                 &Username::parse("kari").unwrap_or_else(|e| panic!("{e}")),
@@ -95,7 +101,12 @@ fn forgeries(keys: &Keys) -> Vec<String> {
     let other = KeyMaterial::generate().unwrap_or_else(|e| panic!("{e}"));
     let mut other_material = other.clone();
     other_material.signing_keys[0].kid = keys.material.signing_keys[0].kid.clone();
-    if let Ok(other_keys) = TokenIssuer::new(&other_material.signing_keys, ISSUER, AUDIENCE, 900) {
+    if let Ok(other_keys) = TokenIssuer::new(
+        &other_material.signing_keys,
+        ISSUER,
+        AUDIENCE,
+        std::time::Duration::from_secs(900),
+    ) {
         if let Ok(t) = other_keys.issue(
             &Username::parse("admin").unwrap_or_else(|e| panic!("{e}")),
             &SessionId::generate(),
