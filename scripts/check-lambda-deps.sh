@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # The Lambda binaries link production code only: no stand-ins (portal-dev), no test kit
 # (portal-testkit), no local server (portal-local), and no rcgen (the test CA's certificate
-# generator). Fails, naming the path, when any of them is reachable by a normal dependency edge.
+# generator). Fails, naming the path, when any of them is reachable by a normal dependency edge
+# on any target: the Lambdas are built for aarch64, not for the machine that runs this check, so
+# a dependency declared for one target only must count too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 forbidden='^(portal-dev|portal-testkit|portal-local|rcgen) '
 status=0
 for function in login sms-code account buypass serial-activation; do
-    tree=$(cargo tree -e normal -p "$function" --prefix none)
+    tree=$(cargo tree -e normal --target all -p "$function" --prefix none)
     found=$(grep -E "$forbidden" <<<"$tree" | sort -u || true)
     if [ -n "$found" ]; then
         echo "$function links what no Lambda may link:" >&2
         echo "$found" | sed 's/^/  /' >&2
-        cargo tree -e normal -p "$function" -i "$(echo "$found" | head -1 | cut -d' ' -f1)" >&2 || true
+        cargo tree -e normal --target all -p "$function" -i "$(echo "$found" | head -1 | cut -d' ' -f1)" >&2 || true
         status=1
     else
         echo "$function: production crates only"
