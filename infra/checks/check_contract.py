@@ -737,6 +737,32 @@ class TfEval:
         return statements + as_list(rendered.get("statement"))
 
 
+# What a function role's policy document and its statements may contain. Anything else would
+# widen the role in a way the checks above do not read (override documents, NotAction, an
+# effect known only at apply time), so it is an error, never silently skipped.
+ROLE_DOCUMENT_KEYS = {"for_each", "statement", "dynamic", "source_policy_documents", "version", "__is_block__"}
+ROLE_STATEMENT_KEYS = {"sid", "effect", "actions", "resources", "not_resources", "condition"}
+
+
+def check_role_statement_shapes(document: dict, statements: list[dict]) -> None:
+    """Raises EvalError when a function role's policy holds anything the checks cannot judge."""
+    extra = sorted(set(document) - ROLE_DOCUMENT_KEYS)
+    if extra:
+        raise EvalError(f"the document sets {', '.join(extra)}, which the checker does not evaluate")
+    for st in statements:
+        sid = st.get("sid", "?")
+        extra = sorted(set(st) - ROLE_STATEMENT_KEYS)
+        if extra:
+            raise EvalError(f"statement {sid} uses {', '.join(extra)}, which a function role must not")
+        effect = st.get("effect", "Allow")
+        if effect not in ("Allow", "Deny"):
+            raise EvalError(f"statement {sid}'s effect {effect!r} is not known before apply")
+        # NotResource is how SMS to phone numbers is granted (sns:Publish on everything but
+        # topics); on any other action it would grant nearly every resource.
+        if st.get("not_resources") and {str(a) for a in as_list(st.get("actions"))} != {"sns:Publish"}:
+            raise EvalError(f"statement {sid} uses not_resources with actions other than sns:Publish")
+
+
 def grant_lines(statements: list[dict]) -> list[str]:
     """What a policy allows or denies, one line per action and resource with its conditions,
     sorted: independent of how the grants are grouped into statements or ordered."""
@@ -929,9 +955,18 @@ class Checker:
                     c.get("variable") == "dynamodb:LeadingKeys" and c.get("test") == "ForAllValues:StringLike"
                     for c in as_list(st.get("condition"))
                 )
+                sid = st.get("sid", "?")
                 if not ok:
-                    sid = st.get("sid", "?")
                     self.fail("leading", f"{fn}: statement {sid} grants DynamoDB item access without a ForAllValues:StringLike dynamodb:LeadingKeys condition")
+                for c in as_list(st.get("condition")):
+                    if c.get("variable") != "dynamodb:LeadingKeys":
+                        continue
+                    patterns = [str(v) for v in as_list(c.get("values"))]
+                    # A pattern must name a key prefix: one that starts with a wildcard (or an
+                    # empty list) confines nothing.
+                    loose = [v for v in patterns if not v or v[0] in "*?$"]
+                    if not patterns or loose:
+                        self.fail("leading", f"{fn}: statement {sid}'s dynamodb:LeadingKeys {patterns} does not confine the partition keys (each pattern must start with a key prefix)")
 
     def granted_secrets(self, fn: str) -> set[str]:
         """Secrets the function's role may read (secretsmanager:GetSecretValue statements)."""
@@ -955,7 +990,9 @@ class Checker:
                 self.fail("iam", f"{fn}: local.function_policies entry is not the json of a data.aws_iam_policy_document")
             else:
                 try:
-                    self._statements[fn] = self.tf_eval.policy_statements(doc)
+                    statements = self.tf_eval.policy_statements(doc)
+                    check_role_statement_shapes(self.tf_eval.docs[doc.name], statements)
+                    self._statements[fn] = statements
                 except EvalError as e:
                     self.fail("iam", f"{fn}: cannot evaluate its policy document data.aws_iam_policy_document.{doc.name}: {e}")
         return self._statements[fn]
