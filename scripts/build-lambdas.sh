@@ -39,19 +39,12 @@ if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
 fi
 
 # --- which crates -------------------------------------------------------------------------------
-# A function crate is a workspace crate under functions/ whose manifest depends on the Lambda
-# runtime (lambda_http or lambda_runtime). That picks login, sms-code, account, buypass and
-# serial-activation as they exist, and never the library or the local binaries.
+# The function crates scripts/lambda-crates.sh finds (login, sms-code, account, buypass and
+# serial-activation as they exist; never the library or the local binaries), or those named.
 if [[ $# -gt 0 ]]; then
     crates=("$@")
 else
-    crates=()
-    for manifest in functions/*/Cargo.toml; do
-        dir=$(dirname "$manifest")
-        [[ -f "$dir/src/main.rs" ]] || continue
-        grep -Eq '^[[:space:]]*lambda_(http|runtime)[[:space:]]*[.=]' "$manifest" || continue
-        crates+=("$(sed -n 's/^name[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' "$manifest" | head -n1)")
-    done
+    mapfile -t crates < <(./scripts/lambda-crates.sh)
 fi
 if [[ ${#crates[@]} -eq 0 ]]; then
     echo "no function crates found" >&2

@@ -9,7 +9,12 @@ cd "$(dirname "$0")/.."
 
 forbidden='^(portal-dev|portal-testkit|portal-local|rcgen) '
 status=0
-for function in login sms-code account buypass serial-activation; do
+mapfile -t functions < <(./scripts/lambda-crates.sh)
+if [ ${#functions[@]} -eq 0 ]; then
+    echo "no Lambda function crates found" >&2
+    exit 1
+fi
+for function in "${functions[@]}"; do
     tree=$(cargo tree -e normal --target all -p "$function" --prefix none)
     found=$(grep -E "$forbidden" <<<"$tree" | sort -u || true)
     if [ -n "$found" ]; then
