@@ -124,7 +124,11 @@ impl Metered {
         }
         .build(client_key)?;
         // As in Lambda: no in-process trigger; the activation function runs on the stream.
-        let state = ApiState::new(app.clone(), Arc::new(buypass), GatewayAuth::key(GATEWAY_KEY));
+        let state = ApiState::new(
+            app.clone(),
+            Arc::new(buypass),
+            GatewayAuth::key(GATEWAY_KEY).map_err(anyhow::Error::msg)?,
+        );
         let router = portal_http::routes::with_common_layers(portal_http::routes::api_router(state));
         meter.take();
         Ok(Self {

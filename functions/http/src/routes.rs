@@ -337,7 +337,7 @@ mod tests {
         ApiState::new(
             t.app.clone(),
             Arc::new(portal_testkit::unreachable_buypass()),
-            GatewayAuth::key("the-gateway-key-123"),
+            GatewayAuth::key("the-gateway-key-123").expect("a long enough key"),
         )
     }
 

@@ -139,7 +139,7 @@ async fn two_issuers_may_issue_one_serial_and_the_gateway_tells_them_apart(store
     let state = ApiState::new(
         t.app.clone(),
         Arc::new(crate::unreachable_buypass()),
-        GatewayAuth::key(GATEWAY_KEY),
+        GatewayAuth::key(GATEWAY_KEY).expect("a long enough key"),
     );
     let router = function_router(Function::SerialActivation, &state);
     for (card, user) in [(&card_a, "kari.issuers"), (&card_b, "ola.issuers")] {

@@ -64,13 +64,7 @@ impl ActivationConfig {
             }
             "key" => {
                 let key = var("PORTAL_GATEWAY_KEY").ok_or(ConfigError::Missing("PORTAL_GATEWAY_KEY"))?;
-                if key.len() < 16 {
-                    return Err(ConfigError::Invalid(
-                        "PORTAL_GATEWAY_KEY",
-                        "shorter than 16 characters".into(),
-                    ));
-                }
-                GatewayAuth::key(&key)
+                GatewayAuth::key(&key).map_err(|why| ConfigError::Invalid("PORTAL_GATEWAY_KEY", why.into()))?
             }
             other => return Err(ConfigError::Invalid("PORTAL_GATEWAY_AUTH", other.into())),
         };

@@ -100,7 +100,11 @@ impl LocalHomeOffice {
             .unwrap_or_else(|| portal_core::security::random_token(24));
         let state = ApiState {
             trigger: Some(trigger),
-            ..ApiState::new(app.clone(), Arc::new(buypass), GatewayAuth::key(&gateway_key))
+            ..ApiState::new(
+                app.clone(),
+                Arc::new(buypass),
+                GatewayAuth::key(&gateway_key).map_err(|why| anyhow::anyhow!("--gateway-key: {why}"))?,
+            )
         };
         Ok(Self {
             state,

@@ -113,11 +113,20 @@ pub enum GatewayAuth {
     Key { sha256: String },
 }
 
+/// The shortest gateway key accepted: shorter ones can be guessed, and an empty one would
+/// match an empty `X-Gateway-Key` header.
+pub const MIN_GATEWAY_KEY_LEN: usize = 16;
+
 impl GatewayAuth {
-    pub fn key(key: &str) -> Self {
-        Self::Key {
-            sha256: sha256_hex(key),
+    /// Key authentication with `key`, refused when it is shorter than [`MIN_GATEWAY_KEY_LEN`]
+    /// (the reason is the `Err`; it never quotes the key).
+    pub fn key(key: &str) -> Result<Self, &'static str> {
+        if key.chars().count() < MIN_GATEWAY_KEY_LEN {
+            return Err("shorter than 16 characters");
         }
+        Ok(Self::Key {
+            sha256: sha256_hex(key),
+        })
     }
 }
 
@@ -313,7 +322,18 @@ pub async fn gateway_certificate_by_serial(
 
 #[cfg(test)]
 mod tests {
-    use super::GatewayRole;
+    use super::{GatewayAuth, GatewayRole};
+
+    #[test]
+    fn a_gateway_key_shorter_than_16_characters_is_refused_and_never_quoted() {
+        for short in ["", "x", "fifteen-chars-1"] {
+            let why = GatewayAuth::key(short)
+                .err()
+                .unwrap_or_else(|| panic!("{short:?} accepted"));
+            assert!(short.is_empty() || !why.contains(short), "{why}");
+        }
+        assert!(GatewayAuth::key("sixteen-chars-12").is_ok());
+    }
 
     #[test]
     fn role_arns_parse_with_and_without_a_path() {

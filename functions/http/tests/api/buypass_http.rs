@@ -115,7 +115,7 @@ async fn no_lambda_router_serves_the_stand_in_provider() {
     let state = ApiState::new(
         t.app.clone(),
         Arc::new(unreachable_buypass()),
-        GatewayAuth::key("the-gateway-key-123"),
+        GatewayAuth::key("the-gateway-key-123").expect("a long enough key"),
     );
     for function in Function::ALL {
         let router = function_router(function, &state);
@@ -138,7 +138,7 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
     let deps = ApiState::new(
         t.app.clone(),
         Arc::new(unreachable_buypass()),
-        GatewayAuth::key("the-gateway-key-123"),
+        GatewayAuth::key("the-gateway-key-123").expect("a long enough key"),
     );
     let router = function_router(Function::SerialActivation, &deps);
     let cert = AcceptedCertificate {

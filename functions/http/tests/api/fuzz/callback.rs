@@ -76,7 +76,11 @@ impl Fixture {
         let t = TestApp::in_memory();
         rt.block_on(t.account("kari", "korrekt hest batteri stift", "+4791234567"));
         let buypass = Arc::new(unreachable_buypass());
-        let state = ApiState::new(t.app.clone(), buypass.clone(), GatewayAuth::key("the-gateway-key-123"));
+        let state = ApiState::new(
+            t.app.clone(),
+            buypass.clone(),
+            GatewayAuth::key("the-gateway-key-123").expect("a long enough key"),
+        );
         let router = function_router(Function::Buypass, &state);
         let fixture = Self { rt, t, buypass, router };
         fixture.open_state();

@@ -40,7 +40,7 @@ impl Edge {
         let state = ApiState::new(
             t.app.clone(),
             Arc::new(unreachable_buypass()),
-            GatewayAuth::key("the-gateway-key-123"),
+            GatewayAuth::key("the-gateway-key-123").expect("a long enough key"),
         );
         let router = with_common_layers(api_router(state));
         Self { rt, t, router }
