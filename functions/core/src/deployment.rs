@@ -90,7 +90,9 @@ pub fn overlay<'a>(
     move |name| {
         overrides
             .iter()
-            .find(|(n, v)| *n == name && v.is_some())
+            // An empty flag (`--table ""`) counts as not given, like an empty variable: it
+            // must not hide the environment's value behind a default.
+            .find(|(n, v)| *n == name && v.as_deref().is_some_and(|v| !v.trim().is_empty()))
             .and_then(|(_, v)| v.clone())
             .or_else(|| lookup(name))
     }
@@ -395,7 +397,11 @@ mod tests {
     #[test]
     fn command_line_flags_override_the_environment_and_unset_flags_do_not() {
         let env = HashMap::from([("PORTAL_STORE", "dynamodb"), ("PORTAL_TABLE", "from-env")]);
-        let flags = [("PORTAL_TABLE", Some("from-flag".to_owned())), ("PORTAL_SMS", None)];
+        let flags = [
+            ("PORTAL_TABLE", Some("from-flag".to_owned())),
+            ("PORTAL_SMS", None),
+            ("PORTAL_STORE", Some(" ".to_owned())),
+        ];
         let lookup = overlay(&flags, |name| env.get(name).map(|v| v.to_string()));
         let d = Deployment::from_lookup(local(Path::new("data")), lookup).unwrap();
         assert_eq!(
