@@ -373,6 +373,47 @@ mod tests {
         assert_eq!(d.settings.portal_url, "http://127.0.0.1:4321");
     }
 
+    /// A function given an empty or blank variable never falls back to a
+    /// local default (SQLite, outbox, data-dir keys, default table/issuer/audience/URL).
+    #[test]
+    fn a_function_with_empty_variables_gets_no_local_default() {
+        let full: Vec<(&str, &str)> = COMMON.iter().copied().chain([("PORTAL_TABLE", "t1")]).collect();
+        let d = read(FUNCTION, &full).unwrap();
+        assert_eq!(d.store, StoreConfig::DynamoDb { table: "t1".into() });
+        assert!(matches!(d.sms, SmsConfig::Sns { .. }));
+        for blank in ["", "  ", "\t"] {
+            for name in ["PORTAL_STORE", "PORTAL_SMS", "PORTAL_KEYS_FILE", "PORTAL_SMS_SENDER_ID"] {
+                let env: Vec<(&str, &str)> = full.iter().copied().chain([(name, blank)]).collect();
+                let d = read(FUNCTION, &env).unwrap();
+                assert_eq!(
+                    d.store,
+                    StoreConfig::DynamoDb { table: "t1".into() },
+                    "{name}={blank:?}"
+                );
+                assert!(matches!(d.sms, SmsConfig::Sns { .. }), "{name}={blank:?}");
+                assert!(matches!(d.keys, KeysConfig::SecretsManager { .. }), "{name}={blank:?}");
+            }
+            for name in [
+                "PORTAL_TABLE",
+                "PORTAL_TOKEN_ISSUER",
+                "PORTAL_TOKEN_AUDIENCE",
+                "PORTAL_URL",
+                "PORTAL_CODE_PEPPER_SECRET_ID",
+            ] {
+                let env: Vec<(&str, &str)> = full
+                    .iter()
+                    .copied()
+                    .filter(|(n, _)| *n != name)
+                    .chain([(name, blank)])
+                    .collect();
+                match read(FUNCTION, &env) {
+                    Err(ConfigError::Missing(missing)) => assert_eq!(missing, name),
+                    other => panic!("{name}={blank:?}: {other:?}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn bad_values_are_errors_naming_the_variable_for_every_role() {
         let dir = Path::new("data");

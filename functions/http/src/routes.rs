@@ -385,6 +385,60 @@ mod tests {
         .await;
     }
 
+    /// Every router that mounts the gateway's lookups authenticates both
+    /// of them (key locally; IAM identity in AWS), before anything about the serial is said.
+    #[tokio::test]
+    async fn every_router_mounting_the_gateway_routes_authenticates_both() {
+        let lookup = |router: Router, path: &'static str, key: Option<&'static str>| async move {
+            let mut request = HttpRequest::builder().method("GET").uri(concrete(path));
+            if let Some(key) = key {
+                request = request.header("x-gateway-key", key);
+            }
+            let request = request.body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
+            router
+                .oneshot(request)
+                .await
+                .unwrap_or_else(|e| match e {})
+                .status()
+                .as_u16()
+        };
+        let state = state();
+        let iam = ApiState::new(
+            state.app.clone(),
+            state.buypass.clone(),
+            GatewayAuth::Iam {
+                role: crate::handlers::homeoffice::GatewayRole::parse("arn:aws:iam::123456789012:role/gw")
+                    .unwrap_or_else(|| panic!("role")),
+            },
+        );
+        let routers = [
+            ("api_router", with_common_layers(api_router(state.clone())), true),
+            (
+                "serial-activation",
+                function_router(Function::SerialActivation, &state),
+                true,
+            ),
+            ("api_router (iam)", with_common_layers(api_router(iam.clone())), false),
+            (
+                "serial-activation (iam)",
+                function_router(Function::SerialActivation, &iam),
+                false,
+            ),
+        ];
+        for (name, router, keyed) in routers {
+            for path in [
+                "/v1/gateway/certificates/{serial}",
+                "/v1/gateway/certificates/{issuer_id}/{serial}",
+            ] {
+                for key in [None, Some(""), Some("the-gateway-key-12"), Some("the-gateway-key-123 ")] {
+                    assert_eq!(lookup(router.clone(), path, key).await, 401, "{name} {path} {key:?}");
+                }
+                let right = lookup(router.clone(), path, Some("the-gateway-key-123")).await;
+                assert_eq!(right, if keyed { 404 } else { 401 }, "{name} {path} with the key");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn the_home_office_routes_answer_from_their_state_not_a_missing_dependency() {
         // The Buypass callback always redirects back to the portal; the gateway lookup without
