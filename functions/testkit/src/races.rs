@@ -18,7 +18,7 @@ use portal_core::security::passwords::HashParams;
 use portal_core::services::admin::NewAccount;
 use portal_core::services::limits::Limit;
 use portal_core::sms::messages;
-use portal_core::sms::{SmsError, SmsSender};
+use portal_core::sms::{SmsError, SmsReceipt, SmsSender};
 use portal_core::store::keys::{account_pk, PROFILE_SK, SESSION_INDEX_PREFIX};
 use portal_core::store::records::ChallengePurpose;
 use portal_core::store::{Condition, ItemStore};
@@ -47,12 +47,12 @@ struct Phone(Mutex<Vec<(String, String)>>);
 
 #[async_trait]
 impl SmsSender for Phone {
-    async fn send(&self, to: &MobileNumber, body: &str) -> Result<(), SmsError> {
+    async fn publish(&self, to: &MobileNumber, body: &str) -> Result<SmsReceipt, SmsError> {
         self.0
             .lock()
             .map_err(|_| SmsError::Unavailable("poisoned".into()))?
             .push((to.as_e164().to_owned(), body.to_owned()));
-        Ok(())
+        Ok(SmsReceipt::default())
     }
 }
 

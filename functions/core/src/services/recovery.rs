@@ -202,7 +202,11 @@ impl App {
             .failure_streak_clear(&Self::backoff_key(username.as_str()), now)
             .await?;
         let notified = self
-            .send_notice(&account.mobile, messages::password_changed(account.language))
+            .send_notice(
+                &account.username,
+                &account.mobile,
+                messages::password_changed(account.language),
+            )
             .await;
         self.repo
             .audit(
