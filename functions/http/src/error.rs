@@ -215,6 +215,7 @@ mod tests {
                 | Conflict(_)
                 | SmsUnavailable(_)
                 | SmsBudgetExhausted { .. }
+                | SmsCountryNotAllowed { .. }
                 | StorageUnavailable(_)
                 | Internal(_)
                 | HomeOfficeNotEnabled

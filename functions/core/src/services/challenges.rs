@@ -33,8 +33,14 @@ pub struct Resent {
 
 impl App {
     pub(crate) async fn send_code(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<(), ServiceError> {
-        self.check_sms_country(&challenge.username, &challenge.destination)
-            .await?;
+        if let Err(refused) = self
+            .check_sms_country(&challenge.username, &challenge.destination)
+            .await
+        {
+            // Costs the write a sent SMS would (see `sent_sms_stand_in`).
+            self.sent_sms_stand_in().await;
+            return Err(refused);
+        }
         let body = messages::code_message(&challenge.purpose, challenge.language, code, self.webotp_host.as_ref());
         self.publish_sms(
             &challenge.username,
@@ -226,6 +232,7 @@ impl App {
                 self.restore_resend_state(id, &previous).await;
                 return Err(e);
             }
+            self.sent_sms_stand_in().await;
             self.repo
                 .audit_stand_in(
                     &Self::backoff_key(challenge.username.as_str()),

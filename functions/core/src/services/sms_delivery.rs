@@ -73,9 +73,12 @@ impl App {
         what: &'static str,
         challenge: Option<&Challenge>,
     ) -> Result<(), SmsError> {
-        let receipt = self.sms.publish(to, body).await?;
-        let Some(message_id) = receipt.message_id else {
-            return Ok(());
+        let published = self.sms.publish(to, body).await;
+        let Some(message_id) = published.as_ref().ok().and_then(|r| r.message_id.clone()) else {
+            // The same one write whether or not a message went out, so a reset whose SMS
+            // failed costs what a decoy's costs.
+            self.sent_sms_stand_in().await;
+            return published.map(|_| ());
         };
         let now = self.now();
         let sent = SentSms {
@@ -99,6 +102,24 @@ impl App {
             tracing::warn!(error = %e, "sent SMS not remembered; its delivery status will be dropped");
         }
         Ok(())
+    }
+
+    /// Where no SMS is published (a decoy challenge, a failed send), an item of the same shape
+    /// under a random id instead, kept briefly and never read: forgot-password paths must cost
+    /// the same writes whether or not the account exists.
+    pub(crate) async fn sent_sms_stand_in(&self) {
+        let now = self.now();
+        let stand_in = json!({
+            "username": "", "to": "+47 ••••••00", "what": "password_reset", "failure_recorded": false,
+        });
+        let key = sent_sms_pk(&format!("none-{}", crate::security::random_token(18)));
+        if let Err(e) = self
+            .repo
+            .insert(&key, SENT_SMS_SK, &stand_in, Some(now + 900), now)
+            .await
+        {
+            tracing::warn!(error = %e, "stand-in for a sent SMS not stored");
+        }
     }
 
     /// Records a batch of SNS delivery statuses: each failure of a portal message once in the

@@ -1,8 +1,9 @@
-//! The `serial-activation` Lambda's event handling. One function receives three shapes:
+//! The `serial-activation` Lambda's event handling. One function receives four shapes:
 //! DynamoDB stream batches (activate what was just registered; report batch item failures so
 //! the event source mapping retries, bisects and finally dead-letters only what failed), the
-//! EventBridge schedule (sweep), and API Gateway HTTP requests for the gateway's certificate
-//! lookup.
+//! EventBridge schedule (sweep), API Gateway HTTP requests for the gateway's certificate
+//! lookup, and the CloudWatch Logs subscription of SNS's SMS delivery status log (failures go
+//! to the audit trail and the challenge, `portal_core::services::sms_delivery`).
 
 use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -17,6 +18,7 @@ pub enum EventShape {
     DynamoDbStream,
     Schedule,
     Http,
+    SmsDeliveryStatus,
     Unknown,
 }
 
@@ -31,6 +33,9 @@ pub fn shape_of(payload: &Value) -> EventShape {
     }
     if payload.get("requestContext").is_some() && payload.get("rawPath").is_some() {
         return EventShape::Http;
+    }
+    if payload.pointer("/awslogs/data").and_then(Value::as_str).is_some() {
+        return EventShape::SmsDeliveryStatus;
     }
     EventShape::Unknown
 }
@@ -60,6 +65,28 @@ pub async fn handle_stream(activator: &Activator, event: DynamoDbEvent) -> Dynam
     response
 }
 
+/// Records a batch of SNS SMS delivery statuses (a CloudWatch Logs subscription payload). An
+/// undecodable payload is an error (the invocation fails and CloudWatch Logs retries); storage
+/// trouble too.
+pub async fn handle_sms_status(
+    activator: &Activator,
+    payload: &Value,
+) -> Result<portal_core::services::sms_delivery::DeliveryReport, Error> {
+    let data = payload
+        .pointer("/awslogs/data")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let statuses = portal_core::sms::delivery_status::decode_subscription(data)?;
+    let report = activator.app().record_sms_delivery(&statuses).await?;
+    tracing::info!(
+        delivered = report.delivered,
+        failed = report.failed,
+        unknown = report.unknown,
+        "SMS delivery status recorded"
+    );
+    Ok(report)
+}
+
 /// The whole event handler.
 pub async fn handle_event(
     activator: &Activator,
@@ -83,6 +110,7 @@ pub async fn handle_event(
             let response = adapter.oneshot(LambdaEvent::new(request, context)).await?;
             Ok(serde_json::to_value(response)?)
         }
+        EventShape::SmsDeliveryStatus => Ok(serde_json::to_value(handle_sms_status(activator, &payload).await?)?),
         EventShape::Unknown => Err("serial-activation received an event of unknown shape".into()),
     }
 }
@@ -102,6 +130,10 @@ mod tests {
         assert_eq!(
             shape_of(&json!({ "version": "2.0", "rawPath": "/v1/gateway/certificates/AB", "requestContext": {} })),
             EventShape::Http
+        );
+        assert_eq!(
+            shape_of(&json!({ "awslogs": { "data": "H4sI" } })),
+            EventShape::SmsDeliveryStatus
         );
         assert_eq!(shape_of(&json!({ "hello": 1 })), EventShape::Unknown);
     }
