@@ -137,4 +137,54 @@ mod tests {
         );
         assert_eq!(shape_of(&json!({ "hello": 1 })), EventShape::Unknown);
     }
+
+    /// A CloudWatch Logs subscription event of SNS's failure log, gzipped as CloudWatch Logs
+    /// sends it, through the function's event handler: the failure lands in the audit trail
+    /// and on the login challenge, once however often it is delivered.
+    #[tokio::test]
+    async fn a_delivery_failure_event_is_recorded_through_the_handler() {
+        use portal_core::activation::gateway::LocalGatewayEvents;
+        use portal_core::activation::ActivationPolicy;
+        use portal_core::sms::delivery_status::{encode_subscription, status_record};
+        use std::sync::Arc;
+
+        let t = portal_testkit::TestApp::in_memory();
+        let kari = t.account("kari", "korrekt hest batteri stift", "+4791234567").await;
+        let password = portal_core::domain::Password::new("korrekt hest batteri stift".into());
+        let id = t.app.login("kari", &password, false, None).await.unwrap().challenge_id;
+        let mobile = portal_core::domain::MobileNumber::parse("+4791234567").unwrap();
+        let sent = t.sms.last_message_id_to(&mobile).unwrap();
+        let gateway = Arc::new(LocalGatewayEvents::new(
+            t.app.repo.items().clone(),
+            t.app.clock.clone(),
+            false,
+        ));
+        let activator = Activator::new(t.app.clone(), gateway, ActivationPolicy::default(), false);
+        let data = encode_subscription(
+            "sns/eu-north-1/123456789012/DirectPublishToPhoneNumber/Failure",
+            &[
+                status_record(&sent, false, "Unknown error attempting to reach phone"),
+                status_record("not-ours", false, "Unknown error attempting to reach phone"),
+            ],
+        );
+        let payload = json!({ "awslogs": { "data": data } });
+        assert_eq!(shape_of(&payload), EventShape::SmsDeliveryStatus);
+        for _ in 0..2 {
+            let report = handle_sms_status(&activator, &payload).await.unwrap();
+            assert_eq!((report.failed, report.unknown), (1, 1));
+        }
+        assert_eq!(t.app.sms_delivery(&id).await.unwrap().sms, "failed");
+        let failures = t
+            .app
+            .repo
+            .audit_trail(&kari, t.app.now())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event == portal_core::audit::AuditKind::SmsDeliveryFailed)
+            .count();
+        assert_eq!(failures, 1);
+        let garbage = json!({ "awslogs": { "data": "bm90IGd6aXA=" } });
+        assert!(handle_sms_status(&activator, &garbage).await.is_err());
+    }
 }
