@@ -65,6 +65,7 @@ locals {
 }
 
 resource "aws_cloudformation_stack" "sms_protect_configuration" {
+  #checkov:skip=CKV_AWS_124:The stack holds one resource that only terraform apply changes, and apply reports the outcome; stack event notifications would only repeat it on the alarm topic.
   count = var.manage_sms_protect_configuration ? 1 : 0
 
   name = "${local.name}-sms-protect"
