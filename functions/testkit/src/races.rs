@@ -139,7 +139,12 @@ async fn the_account_language_is_stored_and_records_without_one_read_as_bokmal(s
     let last = phone.0.lock().expect("phone lock").last().cloned().expect("an SMS");
     assert_eq!(
         last.1,
-        messages::login_code(Lang::Nn, &code),
+        messages::code_message(
+            &portal_core::store::records::ChallengePurpose::Login { remember_me: false },
+            Lang::Nn,
+            &code,
+            app.webotp_host.as_ref()
+        ),
         "the login code in the account's language"
     );
 
