@@ -108,7 +108,8 @@ test('an SMS reported undelivered: "Bekreft kode" says so and offers the app', a
   await page.route('**/v1/auth/sms/status', (route) =>
     route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ sms: 'failed', alternatives: ['totp'] }) }),
   );
-  await sees(page.getByText('SMS-en kom ikke fram — bruk autentiseringsappen.'));
+  // The screen asks every 10 s: up to one interval until the next question.
+  await page.getByText('SMS-en kom ikke fram — bruk autentiseringsappen.').waitFor({ timeout: 25000 });
   await screenshot(page, '15b-bekreft-kode-sms-kom-ikke-fram');
   await page.getByRole('button', { name: 'Bruk autentiseringsappen' }).click();
   await sees(page.getByText('Fyll inn koden som vises i autentiseringsappen din.'));

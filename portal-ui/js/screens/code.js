@@ -95,7 +95,7 @@ export function render(context) {
       const app = (status.alternatives || []).includes('totp');
       replace(
         undelivered,
-        h('p', {}, t(app ? 'code.smsUndeliveredUseApp' : 'code.smsUndelivered')),
+        h('p', {}, app ? t('code.smsUndeliveredUseApp') : t('code.smsUndelivered')),
         app ? switchToTotp : '',
       );
     } catch {
