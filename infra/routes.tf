@@ -26,6 +26,7 @@ locals {
     "POST /v1/auth/password/reset"          = { function = "login", authorization = "NONE", throttle = "auth" }
     "POST /v1/auth/sms/resend"              = { function = "sms-code", authorization = "NONE", throttle = "auth" }
     "POST /v1/auth/sms/verify"              = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/sms/status"              = { function = "sms-code", authorization = "NONE", throttle = "default" }
     "POST /v1/auth/totp/verify"             = { function = "sms-code", authorization = "NONE", throttle = "auth" }
     "POST /v1/auth/refresh"                 = { function = "sms-code", authorization = "NONE", throttle = "default" }
     "POST /v1/auth/logout"                  = { function = "sms-code", authorization = "NONE", throttle = "default" }

@@ -157,6 +157,8 @@ async function authed(method, path, body) {
 export const login = (username, password, rememberMe) =>
   send('POST', '/v1/auth/login', { body: { username, password, remember_me: rememberMe } });
 export const resendCode = (challengeId) => send('POST', '/v1/auth/sms/resend', { body: { challenge_id: challengeId } });
+// Whether the carrier reported the login SMS undelivered, and which factor answers instead.
+export const smsStatus = (challengeId) => send('POST', '/v1/auth/sms/status', { body: { challenge_id: challengeId } });
 export const verifySms = async (challengeId, code) =>
   keep(await send('POST', '/v1/auth/sms/verify', { body: { challenge_id: challengeId, code } }));
 export const verifyTotp = async (challengeId, code) =>

@@ -92,6 +92,8 @@ POOL_SIZES = {
     "refreshSession": 3,
     "verifySmsCode": 2,
     "resendSmsCode": 2,
+    # A real login challenge now and then, so the status answers 200 and not only 410.
+    "smsDeliveryStatus": 1,
     "resetPassword": 2,
     # Registers a smartcard with the stand-in Buypass, so the gateway lookup finds an active serial.
     "lookupGatewayCertificate": 1,
@@ -100,7 +102,7 @@ POOL_SIZES = {
 # Generated requests of each operation come from their own address (see the module doc).
 OPERATION_IDS = sorted(
     [
-        "login", "forgotPassword", "resetPassword", "resendSmsCode", "verifySmsCode", "refreshSession",
+        "login", "forgotPassword", "resetPassword", "resendSmsCode", "verifySmsCode", "smsDeliveryStatus", "refreshSession",
         "logout", "getAccount", "changePassword", "startPhoneChange", "confirmPhoneChange", "verifyTotpCode",
         "getTotpStatus", "startTotpEnrolment", "removeTotp", "confirmTotpEnrolment", "setAccountLanguage",
         "startBuypassRegistration", "buypassCallback", "lookupGatewayCertificate",
@@ -432,7 +434,7 @@ def _inject(op: str, case) -> dict | None:
             # Something to remove (otherwise every case is 404 `not_enrolled`): set up an app.
             enrol_totp(session)
         return {"account": session.account, "new_password": body.get("new_password")}
-    if op in ("verifySmsCode", "resendSmsCode") and isinstance(body.get("challenge_id"), str) and _turn(op, 3, 6):
+    if op in ("verifySmsCode", "resendSmsCode", "smsDeliveryStatus") and isinstance(body.get("challenge_id"), str) and _turn(op, 3, 6):
         account = POOLS[op].account()
         try:
             challenge, code = open_challenge(account)

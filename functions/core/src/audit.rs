@@ -48,6 +48,9 @@ pub enum AuditKind {
     TotpEnabled,
     TotpRemoved,
     TotpVerified,
+    SmsCountryAllowed,
+    SmsCountryDisallowed,
+    SmsDeliveryFailed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

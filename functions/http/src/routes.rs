@@ -63,6 +63,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/auth/password/reset", Function::Login),
     ("POST", "/v1/auth/sms/resend", Function::SmsCode),
     ("POST", "/v1/auth/sms/verify", Function::SmsCode),
+    ("POST", "/v1/auth/sms/status", Function::SmsCode),
     ("POST", "/v1/auth/refresh", Function::SmsCode),
     ("POST", "/v1/auth/logout", Function::SmsCode),
     ("GET", "/v1/account", Function::Account),
@@ -113,6 +114,7 @@ where
     Router::new()
         .route("/v1/auth/sms/resend", post(auth::resend))
         .route("/v1/auth/sms/verify", post(auth::verify))
+        .route("/v1/auth/sms/status", post(auth::sms_status))
         .route("/v1/auth/refresh", post(auth::refresh))
         .route("/v1/auth/logout", post(auth::logout))
         .route("/v1/auth/totp/verify", post(totp::verify))

@@ -12,7 +12,7 @@ use portal_core::config::{Policy, Settings};
 use portal_core::domain::{MobileNumber, OneTimeCode, Password, Username};
 use portal_core::security::passwords::HashParams;
 use portal_core::services::admin::NewAccount;
-use portal_core::sms::{SmsError, SmsSender};
+use portal_core::sms::{SmsError, SmsReceipt, SmsSender};
 use portal_core::store::sqlite::SqliteStore;
 use portal_core::store::{Item, ItemStore, StoreError, WriteOp};
 
@@ -27,6 +27,8 @@ pub const FAST_HASH: HashParams = HashParams {
 #[derive(Default)]
 pub struct CapturingSms {
     sent: Mutex<Vec<(String, String)>>,
+    /// The message id of each sent message, in the order of `sent`.
+    ids: Mutex<Vec<String>>,
     failing: std::sync::atomic::AtomicBool,
 }
 
@@ -44,6 +46,17 @@ impl CapturingSms {
             .and_then(|(_, body)| extract_code(body))
     }
 
+    /// The provider message id of the newest message to `to`.
+    pub fn last_message_id_to(&self, to: &MobileNumber) -> Option<String> {
+        let sent = self.sent();
+        let ids = self.ids.lock().map(|i| i.clone()).unwrap_or_default();
+        sent.iter()
+            .zip(ids)
+            .rev()
+            .find(|((dest, _), _)| dest == to.as_e164())
+            .map(|(_, id)| id)
+    }
+
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
@@ -58,14 +71,16 @@ pub fn extract_code(body: &str) -> Option<OneTimeCode> {
 
 #[async_trait]
 impl SmsSender for CapturingSms {
-    async fn send(&self, to: &MobileNumber, body: &str) -> Result<(), SmsError> {
+    async fn publish(&self, to: &MobileNumber, body: &str) -> Result<SmsReceipt, SmsError> {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(SmsError::Unavailable("provider outage (test)".into()));
         }
-        if let Ok(mut sent) = self.sent.lock() {
+        let id = format!("test-{}", portal_core::security::random_token(9));
+        if let (Ok(mut sent), Ok(mut ids)) = (self.sent.lock(), self.ids.lock()) {
             sent.push((to.as_e164().to_owned(), body.to_owned()));
+            ids.push(id.clone());
         }
-        Ok(())
+        Ok(SmsReceipt { message_id: Some(id) })
     }
 }
 

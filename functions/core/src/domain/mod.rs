@@ -33,6 +33,7 @@ macro_rules! parsed_string {
     };
 }
 
+mod country;
 mod ids;
 mod issuer;
 mod mobile;
@@ -41,6 +42,7 @@ mod password;
 mod serial;
 mod username;
 
+pub use country::CountryCode;
 pub use ids::{ChallengeId, SessionId};
 pub use issuer::IssuerId;
 pub use mobile::MobileNumber;

@@ -203,11 +203,20 @@ impl App {
             }
             return Err(refused);
         }
+        // Last, the portal-wide ceilings every SMS counts against (decoys too: were they left
+        // out, the moment a ceiling is reached would tell real usernames from unknown ones).
+        if let Err(refused) = self.reserve_sms_spend(now).await {
+            for (limit, key) in limits.iter().rev() {
+                self.repo.limit_release(limit, key, now).await?;
+            }
+            return Err(refused);
+        }
         Ok(())
     }
 
     pub(crate) async fn unreserve_sms(&self, purpose: &ChallengePurpose, username: &Username, to: &MobileNumber) {
         let now = self.now();
+        self.release_sms_spend(now).await;
         for (limit, key) in self.sms_limits(purpose, username.as_str(), to.as_e164()).iter().rev() {
             let _ = self.repo.limit_release(limit, key, now).await;
         }

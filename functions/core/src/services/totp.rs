@@ -240,7 +240,11 @@ impl App {
         self.release_code_attempt(CodeScope::Login, username).await;
         let account = self.account(username).await?;
         let notified = self
-            .send_notice(&account.mobile, messages::totp_enabled(account.language))
+            .send_notice(
+                &account.username,
+                &account.mobile,
+                messages::totp_enabled(account.language),
+            )
             .await;
         self.repo
             .audit(
@@ -323,7 +327,11 @@ impl App {
     /// Notice to the account's phone (best effort) and audit event of a removal.
     async fn totp_removed(&self, account: &Account, source_ip: Option<&str>, by: &'static str) {
         let notified = self
-            .send_notice(&account.mobile, messages::totp_removed(account.language))
+            .send_notice(
+                &account.username,
+                &account.mobile,
+                messages::totp_removed(account.language),
+            )
             .await;
         self.repo
             .audit(

@@ -2,8 +2,24 @@
 //! message (160 septets, æøå included); a test states the segment count of every message in
 //! every language.
 
+use super::webotp::WebOtpHost;
 use crate::domain::OneTimeCode;
 use crate::i18n::Lang;
+use crate::store::records::ChallengePurpose;
+
+/// The SMS carrying a challenge's code, ending with the WebOTP line when the portal's host is
+/// known.
+pub fn code_message(purpose: &ChallengePurpose, lang: Lang, code: &OneTimeCode, host: Option<&WebOtpHost>) -> String {
+    let text = match purpose {
+        ChallengePurpose::Login { .. } => login_code(lang, code),
+        ChallengePurpose::PasswordReset => reset_code(lang, code),
+        ChallengePurpose::PhoneChange { .. } => phone_change_code(lang, code),
+    };
+    match host {
+        Some(host) => host.append(&text, code),
+        None => text,
+    }
+}
 
 pub fn login_code(lang: Lang, code: &OneTimeCode) -> String {
     let code = code.expose();
@@ -24,13 +40,13 @@ pub fn reset_code(lang: Lang, code: &OneTimeCode) -> String {
     let code = code.expose();
     match lang {
         Lang::Nb => format!(
-            "Koden for å lage nytt passord er {code}. Den gjelder i 5 minutter. Ba du ikke om dette, kan du se bort fra meldingen."
+            "Koden for nytt passord er {code}. Den gjelder i 5 minutter. Ba du ikke om den, kan du se bort fra meldingen."
         ),
         Lang::Nn => format!(
-            "Koden for å lage nytt passord er {code}. Koden gjeld i 5 minutt. Bad du ikkje om dette, kan du sjå bort frå meldinga."
+            "Koden for nytt passord er {code}. Koden gjeld i 5 minutt. Bad du ikkje om han, kan du sjå bort frå meldinga."
         ),
         Lang::En => format!(
-            "Your code for a new password is {code}. It is valid for 5 minutes. If you did not ask for it, ignore this message."
+            "Your code for a new password is {code}. It is valid for 5 minutes. Did not ask for it? Ignore this message."
         ),
     }
 }
@@ -162,12 +178,34 @@ mod tests {
         // Usernames may have 64 characters (domain::Username).
         let longest_user = "a".repeat(64);
         let generated_password = "Abcd-Efgh-Ijkl-Mnop";
+        // The longest portal host the WebOTP line may name.
+        let host = WebOtpHost::from_portal_url(&format!(
+            "https://{}.no",
+            "h".repeat(super::super::webotp::MAX_HOST_LEN - 3)
+        ))
+        .unwrap();
+        assert_eq!(host.as_str().len(), super::super::webotp::MAX_HOST_LEN);
+        let new_mobile = crate::domain::MobileNumber::parse("+4791234567").unwrap();
+        let code_sms = |purpose: ChallengePurpose, lang| code_message(&purpose, lang, &code, Some(&host));
         let mut all = Vec::new();
         for lang in Lang::ALL {
             all.extend([
-                ("login_code", lang, login_code(lang, &code)),
-                ("reset_code", lang, reset_code(lang, &code)),
-                ("phone_change_code", lang, phone_change_code(lang, &code)),
+                (
+                    "login_code",
+                    lang,
+                    code_sms(ChallengePurpose::Login { remember_me: true }, lang),
+                ),
+                ("reset_code", lang, code_sms(ChallengePurpose::PasswordReset, lang)),
+                (
+                    "phone_change_code",
+                    lang,
+                    code_sms(
+                        ChallengePurpose::PhoneChange {
+                            new_mobile: new_mobile.clone(),
+                        },
+                        lang,
+                    ),
+                ),
                 (
                     "initial_password",
                     lang,
@@ -225,6 +263,19 @@ mod tests {
                 gsm7_septets(text).unwrap_or(0)
             );
         }
+    }
+
+    #[test]
+    fn every_code_sms_ends_with_the_webotp_line_of_the_portal_host() {
+        let host = WebOtpHost::from_portal_url("https://kundeportal.example.no").unwrap();
+        let code = OneTimeCode::parse("654321").unwrap();
+        for (name, _, text) in every_message().into_iter().filter(|(n, ..)| n.ends_with("_code")) {
+            let last = text.lines().last().unwrap_or_default();
+            assert!(last.starts_with('@') && last.ends_with(" #123456"), "{name}: {text}");
+        }
+        let login = code_message(&ChallengePurpose::PasswordReset, Lang::En, &code, Some(&host));
+        assert!(login.ends_with("\n@kundeportal.example.no #654321"), "{login}");
+        assert!(login.starts_with("Your code for a new password is 654321."));
     }
 
     #[test]

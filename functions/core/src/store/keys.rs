@@ -39,6 +39,9 @@ pub fn limit_pk(scope: &str, key: &str) -> String {
     format!("LIMIT#{scope}#{key}")
 }
 pub const LIMIT_LOG_SK: &str = "LOG";
+/// The portal-wide SMS ceilings' counters (`services::sms_spend`), under
+/// `limit_pk("sms-global", "all")`.
+pub const SPEND_SK: &str = "SPEND";
 /// The consecutive-failure streak of the password backoff (kept with the limits, so every
 /// function that checks passwords needs no prefix beyond `LIMIT#`).
 pub fn password_streak_pk(backoff_key: &str) -> String {
@@ -56,6 +59,14 @@ pub const LOCK_SK: &str = "LOCK";
 pub fn decoy_destination_key(username: &Username) -> String {
     format!("decoy#{username}")
 }
+
+// ---- SMS the portal published, by the provider's message id ---------------------------
+
+/// A published SMS (`services::sms_delivery::SentSms`), found again by its delivery status.
+pub fn sent_sms_pk(message_id: &str) -> String {
+    format!("SMSID#{message_id}")
+}
+pub const SENT_SMS_SK: &str = "SMS";
 
 // ---- audit ---------------------------------------------------------------------------
 
@@ -111,7 +122,8 @@ mod tests {
         let session = SessionId::parse("BBBBBBBBBBBBBBBBBBBBBA").unwrap();
         let serial = CertificateSerial::parse("0a1b").unwrap();
         let issuer = IssuerId::parse(&"ab".repeat(32)).unwrap();
-        let vectors: [(String, &str); 16] = [
+        let vectors: [(String, &str); 17] = [
+            (sent_sms_pk("m-1"), "SMSID#m-1"),
             (account_pk(&user), "ACCOUNT#kari"),
             (session_index_sk(&session), "SESSION#BBBBBBBBBBBBBBBBBBBBBA"),
             (challenge_pk(&challenge), "CHALLENGE#AAAAAAAAAAAAAAAAAAAAAA"),

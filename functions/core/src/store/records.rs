@@ -12,6 +12,7 @@
 //! | lock | `LOCK#<scope>#<key>` | `LOCK` |
 //! | audit event | `AUDIT#<username>` | `<time>#<random>` |
 //! | stand-in for an audit event (no account; short TTL) | `DECOY#<sha256(name)>` | `<time>#<random>` |
+//! | SMS published (by provider message id; short TTL) | `SMSID#<message id>` | `SMS` |
 //! | SMS outbox (local) | `OUTBOX` | `MSG#<time>#…` |
 //! | certificate serial (registry, unique per issuer) | `SERIAL#<serial>` | `SERIAL#<issuer id>` |
 //! | OIDC login state (Buypass) | `OIDC#<sha256(state)>` | `STATE` |
@@ -295,6 +296,10 @@ pub struct Account {
     /// existed.
     #[serde(default)]
     pub language: Lang,
+    /// Countries outside Norway whose numbers may receive this account's codes and notices,
+    /// set only by an operator (`portal-admin allow-country`); see `services::sms_countries`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sms_countries: Vec<crate::domain::CountryCode>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -332,6 +337,10 @@ pub struct Challenge {
     /// written in it without loading the account again.
     #[serde(default)]
     pub language: Lang,
+    /// The carrier reported that the last SMS of this challenge was not delivered
+    /// (`services::sms_delivery`); a resend clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sms_undelivered: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -62,6 +62,16 @@ pub async fn resend(
     Ok(no_store(Json(resent)))
 }
 
+/// `POST /v1/auth/sms/status`: whether the login challenge's last SMS was reported
+/// undelivered, and which other factor answers it. A POST with the id in the body: challenge
+/// ids are bearer secrets and stay out of URLs.
+pub async fn sms_status(
+    State(app): State<SharedApp>,
+    JsonBody(req): JsonBody<ResendRequest>,
+) -> Result<Response, ApiError> {
+    Ok(no_store(Json(app.sms_delivery(&req.challenge_id).await?)))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {

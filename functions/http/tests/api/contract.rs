@@ -308,6 +308,15 @@ mod leading_keys {
                 None,
             )
             .await;
+        w.call(
+            &sms_code,
+            "POST",
+            "/v1/auth/sms/status",
+            json!({"challenge_id": issued.challenge_id}),
+            None,
+            None,
+        )
+        .await;
         let token = verified["access_token"].as_str().unwrap_or_default().to_owned();
         assert!(!token.is_empty(), "{verified}");
         w.call(
@@ -408,6 +417,18 @@ mod leading_keys {
             .await
             .unwrap();
         app.active_for_gateway_by_serial(&cert.serial).await.unwrap();
+        // The SNS delivery status of an SMS the portal sent (it texted kari's new number).
+        let sent =
+            w.t.sms
+                .last_message_id_to(&MobileNumber::parse("+4798765432").unwrap())
+                .unwrap();
+        let failed = portal_core::sms::delivery_status::DeliveryStatus {
+            message_id: sent,
+            delivered: false,
+            provider_response: "Unknown error attempting to reach phone".into(),
+        };
+        let report = app.record_sms_delivery(&[failed]).await.unwrap();
+        assert_eq!(report.failed, 1);
         assert_allowed("serial-activation", &w.store.take_partition_keys());
     }
 }

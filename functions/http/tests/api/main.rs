@@ -7,5 +7,6 @@ mod contract;
 mod fuzz;
 mod rules;
 mod self_service;
+mod sms_guard;
 mod throttle_races;
 mod totp;
