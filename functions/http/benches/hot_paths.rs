@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion};
 use portal_core::clock::UnixTime;
 use portal_core::domain::{ChallengeId, OneTimeCode, Password, Username};
-use portal_core::store::{Item, ItemStore, StoreError, WriteOp};
+use portal_core::store::{Item, ItemStore, Page, PageRequest, StoreError, WriteOp};
 use portal_testkit::TestApp;
 
 const PASSWORD: &str = "korrekt hest batteri stift";
@@ -47,6 +47,9 @@ impl ItemStore for TimedStore {
     }
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
         self.timed(self.inner.query(pk, sk_prefix, now)).await
+    }
+    async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError> {
+        self.timed(self.inner.query_page(pk, page, now)).await
     }
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {
         self.timed(self.inner.transact(ops, now)).await

@@ -36,6 +36,7 @@ macro_rules! parsed_string {
 mod ids;
 mod issuer;
 mod mobile;
+mod network;
 mod one_time_code;
 mod password;
 mod serial;
@@ -44,6 +45,7 @@ mod username;
 pub use ids::{ChallengeId, SessionId};
 pub use issuer::IssuerId;
 pub use mobile::MobileNumber;
+pub use network::MaskedNetwork;
 pub use one_time_code::OneTimeCode;
 pub use password::{common_password_count, NewPassword, Password, PasswordRejection};
 pub use serial::CertificateSerial;
