@@ -16,7 +16,10 @@ locals {
   # SERIAL… (the registry: every registry key, by serial or by issuer + serial and any index
   # record, starts with SERIAL). OUTBOX and GATEWAY_EVENTS are local-only.
   # buypass re-authenticates with the password on start (failed-login counters: LIMIT#, LOCK#);
-  # account reads the registry for the card status of GET /v1/account (SERIAL…).
+  # account reads the registry for the card status of GET /v1/account (SERIAL…), and "this
+  # wasn't me" revokes the card there and opens the account's incident (the one partition
+  # INCIDENT, the operators' list); ACCOUNT# also holds the known browsers (DEVICE#… sort keys)
+  # that sms-code records at login.
   # functions/http/tests/api/contract.rs drives each function's routes and fails when its
   # code touches a prefix that is not listed here.
   #
@@ -25,7 +28,7 @@ locals {
   table_key_prefixes = {
     "login"             = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
     "sms-code"          = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
-    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SERIAL*", "SESSION#*"]
+    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "INCIDENT", "LIMIT#*", "LOCK#*", "SERIAL*", "SESSION#*"]
     "buypass"           = ["ACCOUNT#*", "AUDIT#*", "LIMIT#*", "LOCK#*", "OIDC#*", "SERIAL*", "SESSION#*"]
     "serial-activation" = ["ACCOUNT#*", "AUDIT#*", "SERIAL*"]
   }

@@ -2,10 +2,11 @@
 //! HttpOnly cookie, stored only as a keyed hash under the account, and an SMS when a login
 //! comes from a browser the account has not used before.
 //!
-//! The account's very first login (made with the password NHN sent, so the session must change
-//! it, and no browser known yet) records its browser without a notice: the owner has just been
-//! handed the account, and the text would only say what they are doing. Every other unknown
-//! browser gets one, also the first login of an account created before devices were recorded.
+//! The first browser an account is seen with (its very first login, or its first login since
+//! browsers were recorded) is recorded without a notice: it is the baseline the later logins
+//! are compared with, and a notice then would only tell the owner what they are doing. Every
+//! later unknown browser gets one. "This wasn't me" forgets every browser but the reporting
+//! one, so the intruder's browser counts as unknown again (and is never the baseline).
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -147,11 +148,10 @@ impl App {
             Err(StoreError::ConditionFailed) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        if session.password_change_required == Some(true) {
-            let known = self.repo.items().query(&pk, DEVICE_PREFIX, now).await?;
-            if known.len() <= 1 {
-                return Ok(());
-            }
+        // Only on this rare path (a browser new to the account): is it the first one?
+        let known = self.repo.items().query(&pk, DEVICE_PREFIX, now).await?;
+        if known.len() <= 1 {
+            return Ok(());
         }
         let account = self.account(username).await?;
         let text = messages::new_device_login(account.language, &messages::not_me_link(&self.settings.portal_url));
