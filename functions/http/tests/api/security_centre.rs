@@ -738,3 +738,41 @@ async fn the_device_cookie_is_http_only_and_lax() {
     laptop.keep_cookies(&verified);
     assert!(laptop.refresh.is_some());
 }
+
+/// "One query each, no scan": the history page is one Query of the caller's audit partition,
+/// the sessions list one Query of the session index plus a point read per session.
+#[tokio::test]
+async fn listing_sessions_and_events_is_one_query_each() {
+    let store = portal_testkit::CountingStore::new(Arc::new(
+        portal_core::store::sqlite::SqliteStore::in_memory().unwrap(),
+    ));
+    let t = TestApp::on(store.clone());
+    let kari = t.account("kari", PASSWORD, KARI_MOBILE).await;
+    let sessions: Vec<_> = open_sessions(&t, &kari, 3).await;
+    for _ in 0..30 {
+        t.app
+            .repo
+            .audit(&kari, portal_core::audit::AuditKind::LoginFailed, None, json!({}), t.app.now())
+            .await;
+    }
+    let caller = t.app.authenticate(&sessions[0].access_token).await.unwrap();
+    store.take_partition_keys();
+    let (page, io) = store.io_of(t.app.security_events(&caller, None, Some(10))).await;
+    assert_eq!(page.unwrap().events.len(), 10);
+    assert_eq!((io.reads, io.writes), (1, 0), "one Query for a page of events");
+    assert_eq!(
+        store.take_partition_keys().into_iter().collect::<Vec<_>>(),
+        vec!["AUDIT#kari".to_owned()]
+    );
+    let (listed, io) = store.io_of(t.app.list_sessions(&caller)).await;
+    assert_eq!(listed.unwrap().len(), 3);
+    assert_eq!((io.reads, io.writes), (1 + 3, 0), "the index Query and one read per session");
+}
+
+async fn open_sessions(t: &TestApp, user: &Username, n: usize) -> Vec<portal_core::services::sessions::Tokens> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(t.app.open_session(user, false, None).await.unwrap());
+    }
+    out
+}
