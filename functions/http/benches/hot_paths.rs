@@ -217,23 +217,29 @@ fn bench_store_paths(c: &mut Criterion) {
         ));
     }
     let token = &sessions[0].access_token;
-    c.bench_function("sessions_list (authenticate + one Query + 5 session reads, :memory: store)", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let caller = t.app.authenticate(token).await.unwrap_or_else(|e| panic!("{e}"));
-                black_box(t.app.list_sessions(&caller).await.map(|s| s.len()).unwrap_or(0))
+    c.bench_function(
+        "sessions_list (authenticate + one Query + 5 session reads, :memory: store)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let caller = t.app.authenticate(token).await.unwrap_or_else(|e| panic!("{e}"));
+                    black_box(t.app.list_sessions(&caller).await.map(|s| s.len()).unwrap_or(0))
+                })
             })
-        })
-    });
-    c.bench_function("security_events_page (authenticate + one descending Query, 20 events, :memory: store)", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                let caller = t.app.authenticate(token).await.unwrap_or_else(|e| panic!("{e}"));
-                let page = t.app.security_events(&caller, None, None).await;
-                black_box(page.map(|p| p.events.len()).unwrap_or(0))
+        },
+    );
+    c.bench_function(
+        "security_events_page (authenticate + one descending Query, 20 events, :memory: store)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let caller = t.app.authenticate(token).await.unwrap_or_else(|e| panic!("{e}"));
+                    let page = t.app.security_events(&caller, None, None).await;
+                    black_box(page.map(|p| p.events.len()).unwrap_or(0))
+                })
             })
-        })
-    });
+        },
+    );
 }
 
 criterion_group!(benches, bench_tokens, bench_code_check, bench_store_paths);

@@ -90,7 +90,9 @@ pub(crate) async fn check_records(portal: &Portal, args: &Args, attack: &Attack,
         // account (the first is the account's baseline and texts nothing).
         let expected = rounds + rounds.saturating_sub(1);
         let sms = portal.sms_count_to(&mobile).await?;
-        record.check(sms == expected, || format!("{name}: {sms} SMS sent, expected {expected}"));
+        record.check(sms == expected, || {
+            format!("{name}: {sms} SMS sent, expected {expected}")
+        });
     }
     let sessions = sessions_of(&store, VICTIM).await?;
     record.check(sessions == 0, || {

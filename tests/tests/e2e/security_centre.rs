@@ -63,12 +63,22 @@ async fn sessions_history_and_not_me_end_to_end() -> anyhow::Result<()> {
 
     // "Not me": a wrong password changes nothing; the right one ends everything.
     let refused = portal
-        .send_as(&mine, Method::POST, "/v1/account/not-me", Some(json!({ "password": "feil passord igjen" })))
+        .send_as(
+            &mine,
+            Method::POST,
+            "/v1/account/not-me",
+            Some(json!({ "password": "feil passord igjen" })),
+        )
         .await?;
     assert_eq!(refused.status(), 403);
     assert_eq!(portal.gateway_lookup(&serial, Some(GATEWAY_KEY)).await?.0, 200);
     let done = portal
-        .send_as(&mine, Method::POST, "/v1/account/not-me", Some(json!({ "password": e2e::PASSWORD })))
+        .send_as(
+            &mine,
+            Method::POST,
+            "/v1/account/not-me",
+            Some(json!({ "password": e2e::PASSWORD })),
+        )
         .await?;
     assert_eq!(done.status(), 200);
     let outcome: Value = done.json().await?;

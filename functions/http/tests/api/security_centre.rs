@@ -743,16 +743,21 @@ async fn the_device_cookie_is_http_only_and_lax() {
 /// the sessions list one Query of the session index plus a point read per session.
 #[tokio::test]
 async fn listing_sessions_and_events_is_one_query_each() {
-    let store = portal_testkit::CountingStore::new(Arc::new(
-        portal_core::store::sqlite::SqliteStore::in_memory().unwrap(),
-    ));
+    let store =
+        portal_testkit::CountingStore::new(Arc::new(portal_core::store::sqlite::SqliteStore::in_memory().unwrap()));
     let t = TestApp::on(store.clone());
     let kari = t.account("kari", PASSWORD, KARI_MOBILE).await;
     let sessions: Vec<_> = open_sessions(&t, &kari, 3).await;
     for _ in 0..30 {
         t.app
             .repo
-            .audit(&kari, portal_core::audit::AuditKind::LoginFailed, None, json!({}), t.app.now())
+            .audit(
+                &kari,
+                portal_core::audit::AuditKind::LoginFailed,
+                None,
+                json!({}),
+                t.app.now(),
+            )
             .await;
     }
     let caller = t.app.authenticate(&sessions[0].access_token).await.unwrap();
@@ -766,7 +771,11 @@ async fn listing_sessions_and_events_is_one_query_each() {
     );
     let (listed, io) = store.io_of(t.app.list_sessions(&caller)).await;
     assert_eq!(listed.unwrap().len(), 3);
-    assert_eq!((io.reads, io.writes), (1 + 3, 0), "the index Query and one read per session");
+    assert_eq!(
+        (io.reads, io.writes),
+        (1 + 3, 0),
+        "the index Query and one read per session"
+    );
 }
 
 async fn open_sessions(t: &TestApp, user: &Username, n: usize) -> Vec<portal_core::services::sessions::Tokens> {
