@@ -36,7 +36,8 @@ async fn sessions_history_and_not_me_end_to_end() -> anyhow::Result<()> {
     assert_eq!(portal.account_response(&other).await?.status(), 401);
     assert_eq!(portal.refresh(&other).await?.status(), 401);
 
-    // A failed login shows at the top of the history.
+    // A failed login shows at the top of the history (events are ordered by the second).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     let wrong = portal.login_response("kari", "helt feil passord her", false).await?;
     assert_eq!(wrong.status(), 401);
     let history: Value = portal
