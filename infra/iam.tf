@@ -17,7 +17,10 @@ locals {
   # SERIAL… (the registry: every registry key, by serial or by issuer + serial and any index
   # record, starts with SERIAL). OUTBOX and GATEWAY_EVENTS are local-only.
   # buypass re-authenticates with the password on start (failed-login counters: LIMIT#, LOCK#);
-  # account reads the registry for the card status of GET /v1/account (SERIAL…).
+  # account reads the registry for the card status of GET /v1/account (SERIAL…), and "this
+  # wasn't me" revokes the card there and opens the account's incident (the one partition
+  # INCIDENT, the operators' list); ACCOUNT# also holds the known browsers (DEVICE#… sort keys)
+  # that sms-code records at login.
   # serial-activation also records SMS delivery failures (the SNS delivery status log's
   # subscription): SMSID#, the challenge the SMS was for (CHALLENGE#), and it counts its
   # "home office ready" SMS in the portal-wide SMS ceiling (LIMIT#sms-global#all).
@@ -29,7 +32,7 @@ locals {
   table_key_prefixes = {
     "login"             = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*", "SMSID#*"]
     "sms-code"          = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*", "SMSID#*"]
-    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SERIAL*", "SESSION#*", "SMSID#*"]
+    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "INCIDENT", "LIMIT#*", "LOCK#*", "SERIAL*", "SESSION#*", "SMSID#*"]
     "buypass"           = ["ACCOUNT#*", "AUDIT#*", "LIMIT#*", "LOCK#*", "OIDC#*", "SERIAL*", "SESSION#*", "SMSID#*"]
     "serial-activation" = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "LIMIT#sms-global#*", "SERIAL*", "SMSID#*"]
   }

@@ -193,5 +193,19 @@ export const startTotp = (password) => authed('POST', '/v1/account/totp', { pass
 export const confirmTotp = (code) => authed('POST', '/v1/account/totp/confirm', { code });
 export const removeTotp = (password) => authed('DELETE', '/v1/account/totp', { password });
 
+// Security centre: sessions, history, "this wasn't me".
+export const sessions = () => authed('GET', '/v1/account/sessions');
+export const endSession = (id) => authed('DELETE', `/v1/account/sessions/${encodeURIComponent(id)}`);
+export const endOtherSessions = () => authed('POST', '/v1/account/sessions/revoke-others');
+export const securityEvents = (cursor) =>
+  authed('GET', cursor ? `/v1/account/security-events?cursor=${encodeURIComponent(cursor)}` : '/v1/account/security-events');
+
+/** Ends every session of the account, this one too: the page is signed out afterwards. */
+export async function notMe(password) {
+  const outcome = await authed('POST', '/v1/account/not-me', { password });
+  forget();
+  return outcome;
+}
+
 // Home office.
 export const startBuypass = (password) => authed('POST', '/v1/homeoffice/buypass/start', { password });

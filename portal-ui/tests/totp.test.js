@@ -68,7 +68,7 @@ test('Autentiseringsapp: set up with the QR code and a code from the app', async
   await section.getByRole('button', { name: 'Aktiver' }).click();
   await sees(section.getByText('Autentiseringsappen er aktivert. Neste gang du logger inn, bruker du koden fra appen.'));
   await sees(section.getByText('Du logger inn med kode fra autentiseringsappen'));
-  await page.getByRole('button', { name: 'Logg ut' }).click();
+  await page.getByRole('button', { name: 'Logg ut', exact: true }).click();
   await sees(page.getByText('Du er logget ut.'));
   assertClean(page);
 });
@@ -87,7 +87,7 @@ test('login asks for the app code: a wrong one is refused, the next one logs in'
   await page.getByRole('button', { name: 'Bekreft' }).click();
   await sees(page.getByRole('heading', { name: 'Kontoopplysninger' }));
   await assert.rejects(nextSms(mark, account.mobile, { timeoutMs: 200 }), 'no SMS code was sent');
-  await page.getByRole('button', { name: 'Logg ut' }).click();
+  await page.getByRole('button', { name: 'Logg ut', exact: true }).click();
   await sees(page.getByText('Du er logget ut.'));
 });
 

@@ -9,8 +9,9 @@ use crate::store::keys;
 use crate::store::records::{to_item, Repo};
 use crate::store::Condition;
 
-/// Audit events are kept for about 13 months.
-const RETENTION: i64 = 400 * 24 * 3600;
+/// Audit events are kept 90 days (issue 16): the user's security history shows exactly what
+/// the store still holds, and the table's TTL removes the rest.
+pub const RETENTION: i64 = 90 * 24 * 3600;
 /// Stand-ins for audit events of names without an account are only there to cost a write.
 const STAND_IN_LIFETIME: i64 = 15 * 60;
 
@@ -51,6 +52,12 @@ pub enum AuditKind {
     SmsCountryAllowed,
     SmsCountryDisallowed,
     SmsDeliveryFailed,
+    /// The user said "this wasn't me" (`POST /v1/account/not-me`).
+    NotMeReported,
+    /// A login from a browser the account had not used before was texted to the account.
+    NewDeviceNotified,
+    /// An operator closed the account's incident (`portal-admin incident-close`).
+    IncidentClosed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

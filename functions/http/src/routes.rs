@@ -12,14 +12,14 @@ use axum::extract::{DefaultBodyLimit, FromRef, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::handlers::homeoffice::{BuypassState, GatewayAuth, GatewayState};
-use crate::handlers::{account, auth, homeoffice, self_service, totp};
+use crate::handlers::{account, auth, homeoffice, security, self_service, totp};
 use crate::problem;
 use portal_core::activation::worker::ActivationTrigger;
 use portal_core::app::SharedApp;
@@ -84,6 +84,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("DELETE", "/v1/account/totp", Function::Account),
     ("POST", "/v1/account/totp/confirm", Function::Account),
     ("PUT", "/v1/account/language", Function::Account),
+    ("GET", "/v1/account/sessions", Function::Account),
+    ("DELETE", "/v1/account/sessions/{session_id}", Function::Account),
+    ("POST", "/v1/account/sessions/revoke-others", Function::Account),
+    ("GET", "/v1/account/security-events", Function::Account),
+    ("POST", "/v1/account/not-me", Function::Account),
 ];
 
 // One function per deployable, so each Lambda `main` names its own routes at compile time and
@@ -137,6 +142,11 @@ where
         )
         .route("/v1/account/totp/confirm", post(totp::confirm))
         .route("/v1/account/language", put(account::set_language))
+        .route("/v1/account/sessions", get(security::list_sessions))
+        .route("/v1/account/sessions/{session_id}", delete(security::end_session))
+        .route("/v1/account/sessions/revoke-others", post(security::revoke_others))
+        .route("/v1/account/security-events", get(security::security_events))
+        .route("/v1/account/not-me", post(security::not_me))
 }
 
 /// `buypass`: smartcard registration.
@@ -321,6 +331,7 @@ mod tests {
     fn concrete(path: &str) -> String {
         path.replace("{issuer_id}", &"ab".repeat(32))
             .replace("{serial}", "0A1B2C")
+            .replace("{session_id}", "AAAAAAAAAAAAAAAAAAAAAA")
     }
 
     /// The status `router` answers an unauthenticated, bodiless `method path` with.

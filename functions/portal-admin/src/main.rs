@@ -110,6 +110,12 @@ enum Command {
     ResetPassword { username: String },
     /// Prints the account's security audit trail, oldest first (masked numbers, no secrets).
     Audit { username: String },
+    /// Lists the accounts whose owner said "this wasn't me" and whose incident is still open
+    /// (sessions ended, card revoked, password change required; see the audit trail).
+    Incidents,
+    /// Closes the account's incident once it has been followed up (the account stays as the
+    /// report left it: the user changes the password at the next login, registers the card again).
+    IncidentClose { username: String },
     /// Shows whether the account has an authenticator app (TOTP) for login.
     TotpStatus { username: String },
     /// Removes the account's authenticator app (lost phone); login falls back to SMS codes.
@@ -402,6 +408,35 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 return Ok(format!("no audit events for {u}"));
             }
             Ok(events.iter().map(audit_line).collect::<Vec<_>>().join("\n"))
+        }
+        Command::Incidents => {
+            let open = app.open_incidents().await?;
+            if open.is_empty() {
+                return Ok("no open incidents".into());
+            }
+            Ok(open
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{}  opened {}  last report {}  reports {}  from {}  card revoked {}",
+                        i.username,
+                        portal_core::clock::rfc3339(i.opened_at),
+                        portal_core::clock::rfc3339(i.last_reported_at),
+                        i.reports,
+                        i.network.as_deref().unwrap_or("-"),
+                        i.card_revoked.as_deref().unwrap_or("-"),
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+        Command::IncidentClose { username: u } => {
+            let user = username(&u)?;
+            Ok(if app.close_incident(&user).await? {
+                format!("incident of {user} closed")
+            } else {
+                format!("{user} has no open incident")
+            })
         }
         Command::TotpStatus { username: u } => {
             let user = username(&u)?;

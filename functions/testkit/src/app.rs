@@ -14,7 +14,7 @@ use portal_core::security::passwords::HashParams;
 use portal_core::services::admin::NewAccount;
 use portal_core::sms::{SmsError, SmsReceipt, SmsSender};
 use portal_core::store::sqlite::SqliteStore;
-use portal_core::store::{Item, ItemStore, StoreError, WriteOp};
+use portal_core::store::{Item, ItemStore, Page, PageRequest, StoreError, WriteOp};
 
 /// Cheap argon2 parameters so rule tests do not spend their time hashing.
 pub const FAST_HASH: HashParams = HashParams {
@@ -163,6 +163,12 @@ impl ItemStore for CountingStore {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.touched(pk);
         self.inner.query(pk, sk_prefix, now).await
+    }
+
+    async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.touched(pk);
+        self.inner.query_page(pk, page, now).await
     }
 
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {

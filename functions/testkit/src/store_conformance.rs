@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use portal_core::store::{Condition, Item, ItemStore, StoreError, WriteOp};
+use portal_core::store::{Condition, Item, ItemStore, PageRequest, StoreError, WriteOp, MAX_PAGE};
 
 const NOW: i64 = 1_700_000_000;
 
@@ -20,6 +20,8 @@ pub async fn run_all(store: Arc<dyn ItemStore>) {
     json_values_round_trip_exactly(&*store).await;
     concurrent_inserts_of_one_key_have_one_winner(store.clone()).await;
     many_items_under_one_key_are_all_listed(&*store).await;
+    pages_descending_with_limit_and_start(&*store).await;
+    pages_skip_expired_items_and_stay_in_their_partition(&*store).await;
 }
 
 async fn put_get_and_conditions(s: &dyn ItemStore) {
@@ -307,4 +309,97 @@ async fn many_items_under_one_key_are_all_listed(s: &dyn ItemStore) {
     let rows = s.query("C#9", "ROW#", NOW).await.unwrap();
     assert_eq!(rows.len(), 80, "every page of a query is read");
     assert_eq!(rows[79].data["i"], json!(79));
+}
+
+/// The sort keys of one page, and whether it said more follow.
+async fn page_sks(s: &dyn ItemStore, pk: &str, page: PageRequest<'_>, now: i64) -> (Vec<String>, bool) {
+    let page = s.query_page(pk, page, now).await.expect("query_page");
+    (page.items.into_iter().map(|i| i.sk).collect(), page.more)
+}
+
+async fn pages_descending_with_limit_and_start(s: &dyn ItemStore) {
+    for i in 0..7 {
+        s.put(
+            Item::new("C#10", format!("E#{i}"), json!({ "i": i })),
+            Condition::Always,
+            NOW,
+        )
+        .await
+        .unwrap();
+    }
+    s.put(Item::new("C#10", "OTHER", json!({})), Condition::Always, NOW)
+        .await
+        .unwrap();
+    let request = |descending, limit, after| PageRequest {
+        sk_prefix: "E#",
+        descending,
+        limit,
+        after,
+    };
+    assert_eq!(
+        page_sks(s, "C#10", request(true, 3, None), NOW).await,
+        (vec!["E#6".into(), "E#5".into(), "E#4".into()], true),
+        "newest first, limited, more to come"
+    );
+    assert_eq!(
+        page_sks(s, "C#10", request(true, 3, Some("E#4")), NOW).await,
+        (vec!["E#3".into(), "E#2".into(), "E#1".into()], true),
+        "continues strictly after the start key"
+    );
+    assert_eq!(
+        page_sks(s, "C#10", request(true, 3, Some("E#1")), NOW).await,
+        (vec!["E#0".into()], false),
+        "the last page says nothing follows"
+    );
+    assert!(
+        !page_sks(s, "C#10", request(true, 7, None), NOW).await.1,
+        "a page holding exactly the rest says nothing follows"
+    );
+    assert_eq!(
+        page_sks(s, "C#10", request(false, 2, Some("E#4")), NOW).await,
+        (vec!["E#5".into(), "E#6".into()], false),
+        "ascending, without the item of another prefix"
+    );
+    assert_eq!(
+        page_sks(s, "C#10", request(true, 0, None), NOW).await.0,
+        vec!["E#6".to_owned()],
+        "a limit of 0 is read as 1"
+    );
+    let capped = page_sks(s, "C#10", request(true, usize::MAX, None), NOW).await;
+    assert!(capped.0.len() == 7 && capped.0.len() <= MAX_PAGE && !capped.1);
+}
+
+async fn pages_skip_expired_items_and_stay_in_their_partition(s: &dyn ItemStore) {
+    for i in 0..6 {
+        let mut item = Item::new("C#11", format!("E#{i}"), json!({ "i": i }));
+        // Every other item has expired: a page must still be full of live ones.
+        if i % 2 == 1 {
+            item = item.expiring(NOW + 1);
+        }
+        s.put(item, Condition::Always, NOW).await.unwrap();
+    }
+    s.put(Item::new("C#12", "E#9", json!({})), Condition::Always, NOW)
+        .await
+        .unwrap();
+    let request = |after| PageRequest {
+        sk_prefix: "E#",
+        descending: true,
+        limit: 2,
+        after,
+    };
+    assert_eq!(
+        page_sks(s, "C#11", request(None), NOW + 5).await,
+        (vec!["E#4".into(), "E#2".into()], true),
+        "expired items are skipped, the page is still full"
+    );
+    assert_eq!(
+        page_sks(s, "C#11", request(Some("E#2")), NOW + 5).await,
+        (vec!["E#0".into()], false),
+        "an expired tail is not a next page"
+    );
+    assert_eq!(
+        page_sks(s, "C#11", request(Some("E#9")), NOW + 5).await.0,
+        vec!["E#4".to_owned(), "E#2".to_owned()],
+        "a start key from another partition only positions within this one"
+    );
 }

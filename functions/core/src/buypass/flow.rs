@@ -308,9 +308,8 @@ impl App {
         if let Some((to, language)) = &registration.replaced_notice_to {
             // The owner learns of a card swap even when it was not them (a stolen session and
             // password); best effort, the registration stands either way.
-            let sent = self
-                .send_notice(&login.username, to, messages::buypass_card_replaced(*language))
-                .await;
+            let text = messages::buypass_card_replaced(*language, &messages::not_me_link(&self.settings.portal_url));
+            let sent = self.send_notice(&login.username, to, &text).await;
             self.repo
                 .audit(
                     &login.username,

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::devices::SessionOrigin;
 pub use super::refresh_tokens::RefreshToken;
 use crate::app::App;
 use crate::audit::AuditKind;
@@ -57,13 +58,25 @@ impl App {
         challenge: &Challenge,
         source_ip: Option<&str>,
     ) -> Result<Tokens, ServiceError> {
+        self.open_login_session_from(challenge, source_ip, &SessionOrigin::default())
+            .await
+    }
+
+    /// [`Self::open_login_session`], recording where the session was opened from (the
+    /// security centre's list shows it).
+    pub async fn open_login_session_from(
+        &self,
+        challenge: &Challenge,
+        source_ip: Option<&str>,
+        origin: &SessionOrigin,
+    ) -> Result<Tokens, ServiceError> {
         let ChallengePurpose::Login { remember_me } = challenge.purpose else {
             return Err(ServiceError::ChallengeGone);
         };
         let Some(version) = challenge.password_version else {
             return Err(ServiceError::ChallengeGone);
         };
-        self.open_session_at(&challenge.username, remember_me, Some(version), source_ip)
+        self.open_session_at(&challenge.username, remember_me, Some(version), source_ip, origin)
             .await
     }
 
@@ -76,7 +89,14 @@ impl App {
         remember_me: bool,
         source_ip: Option<&str>,
     ) -> Result<Tokens, ServiceError> {
-        self.open_session_at(username, remember_me, None, source_ip).await
+        self.open_session_at(
+            username,
+            remember_me,
+            None,
+            source_ip,
+            &SessionOrigin::new(None, source_ip),
+        )
+        .await
     }
 
     async fn open_session_at(
@@ -85,6 +105,7 @@ impl App {
         remember_me: bool,
         password_version: Option<u64>,
         source_ip: Option<&str>,
+        origin: &SessionOrigin,
     ) -> Result<Tokens, ServiceError> {
         let now = self.now();
         let account = self.live_account(username).await?;
@@ -108,7 +129,7 @@ impl App {
         };
         let expires = Some(session.absolute_expires_at);
         let record = crate::store::records::to_item(&session_pk(&id), SESSION_SK, &session, expires)?;
-        let index = crate::store::records::to_item(&account_pk(username), &session_index_sk(&id), &json!({}), expires)?;
+        let index = crate::store::records::to_item(&account_pk(username), &session_index_sk(&id), origin, expires)?;
         self.repo
             .items()
             .transact(
@@ -330,7 +351,7 @@ impl App {
     }
 
     /// Ends one session; the audit event names `reason`.
-    async fn revoke_session_because(
+    pub(crate) async fn revoke_session_because(
         &self,
         id: &SessionId,
         source_ip: Option<&str>,

@@ -110,11 +110,53 @@ pub fn home_office_ready(lang: Lang) -> &'static str {
 /// Sent when a Buypass registration replaced the account's earlier card. A plain hyphen, not
 /// the en dash of the wording we were given: an en dash is outside GSM-7, and one such
 /// character turns the whole message into UCS-2 (70 characters a part, so two parts).
-pub fn buypass_card_replaced(lang: Lang) -> &'static str {
+/// `not_me` is the portal's "this wasn't me" page without its scheme (see [`not_me_link`]).
+pub fn buypass_card_replaced(lang: Lang, not_me: &str) -> String {
     match lang {
-        Lang::Nb => "Buypasskortet ditt er byttet - var det ikke deg, ring kundesenteret.",
-        Lang::Nn => "Buypasskortet ditt er bytt - var det ikkje deg, ring kundesenteret.",
-        Lang::En => "Your Buypass card has been replaced - if this was not you, call the customer centre.",
+        Lang::Nb => {
+            format!("Buypasskortet ditt er byttet - var det ikke deg, gå til {not_me} eller ring kundesenteret.")
+        }
+        Lang::Nn => {
+            format!("Buypasskortet ditt er bytt - var det ikkje deg, gå til {not_me} eller ring kundesenteret.")
+        }
+        Lang::En => format!(
+            "Your Buypass card has been replaced - if this was not you, go to {not_me} or call the customer centre."
+        ),
+    }
+}
+
+/// The security notices' "this wasn't me" address: the portal's host and `/ikke-meg`, without a
+/// scheme (it is a page that leads to the login, never a link that logs anyone in, and without
+/// `https://` phones still offer to open it while it reads less like a phishing link).
+pub fn not_me_link(portal_url: &str) -> String {
+    let host = portal_url
+        .split_once("://")
+        .map_or(portal_url, |(_, rest)| rest)
+        .trim_end_matches('/');
+    format!("{host}/ikke-meg")
+}
+
+/// A login from a browser this account had not used before (issue 16). No code, no login link.
+pub fn new_device_login(lang: Lang, not_me: &str) -> String {
+    match lang {
+        Lang::Nb => format!(
+            "Ny innlogging i Norsk Helsenett kundeportal fra en ny nettleser. Var det ikke deg, gå til {not_me}"
+        ),
+        Lang::Nn => format!(
+            "Ny innlogging i Norsk Helsenett kundeportal frå ein ny nettlesar. Var det ikkje deg, gå til {not_me}"
+        ),
+        Lang::En => {
+            format!("New login to the Norsk Helsenett customer portal from a new browser. Not you? Go to {not_me}")
+        }
+    }
+}
+
+/// Confirms "this wasn't me": every session ended, the card blocked, a new password needed.
+pub fn not_me_confirmed(lang: Lang, not_me: &str) -> String {
+    match lang {
+        Lang::Nb => format!("Du har meldt fra om misbruk. Alle innlogginger er avsluttet og Buypasskortet sperret. Logg inn via {not_me} og bytt passord."),
+        Lang::Nn => format!("Du har meldt frå om misbruk. Alle innloggingar er avslutta og Buypasskortet sperra. Logg inn via {not_me} og byt passord."),
+        Lang::En => format!("You reported misuse. Every login was ended and your Buypass card blocked. Log in via {not_me} and change your password."),
     }
 }
 
@@ -187,6 +229,8 @@ mod tests {
         assert_eq!(host.as_str().len(), super::super::webotp::MAX_HOST_LEN);
         let new_mobile = crate::domain::MobileNumber::parse("+4791234567").unwrap();
         let code_sms = |purpose: ChallengePurpose, lang| code_message(&purpose, lang, &code, Some(&host));
+        // A longer portal host than any we deploy to.
+        let not_me = not_me_link("https://kundeportal.hjemmekontor.nhn.no/");
         let mut all = Vec::new();
         for lang in Lang::ALL {
             all.extend([
@@ -216,7 +260,9 @@ mod tests {
                 ("home_office_ready", lang, home_office_ready(lang).to_owned()),
                 ("totp_enabled", lang, totp_enabled(lang).to_owned()),
                 ("totp_removed", lang, totp_removed(lang).to_owned()),
-                ("buypass_card_replaced", lang, buypass_card_replaced(lang).to_owned()),
+                ("buypass_card_replaced", lang, buypass_card_replaced(lang, &not_me)),
+                ("new_device_login", lang, new_device_login(lang, &not_me)),
+                ("not_me_confirmed", lang, not_me_confirmed(lang, &not_me)),
             ]);
         }
         all
@@ -237,6 +283,8 @@ mod tests {
             ("totp_enabled", 1, 1, 1),
             ("totp_removed", 1, 1, 1),
             ("buypass_card_replaced", 1, 1, 1),
+            ("new_device_login", 1, 1, 1),
+            ("not_me_confirmed", 1, 1, 1),
         ];
         let messages = every_message();
         assert_eq!(messages.len(), EXPECTED.len() * Lang::ALL.len());
@@ -289,6 +337,24 @@ mod tests {
             assert_eq!(texts.len(), 3);
             assert_ne!(texts[0], texts[1], "{name}: nn is a copy of nb");
             assert_ne!(texts[0], texts[2], "{name}: en is a copy of nb");
+        }
+    }
+
+    #[test]
+    fn security_notices_point_at_the_not_me_page_and_carry_no_code_or_login_link() {
+        assert_eq!(not_me_link("https://portal.nhn.no"), "portal.nhn.no/ikke-meg");
+        assert_eq!(not_me_link("http://127.0.0.1:8080/"), "127.0.0.1:8080/ikke-meg");
+        for (name, _, text) in every_message() {
+            if ["buypass_card_replaced", "new_device_login", "not_me_confirmed"].contains(&name) {
+                assert!(
+                    text.contains("kundeportal.hjemmekontor.nhn.no/ikke-meg"),
+                    "{name}: {text}"
+                );
+                assert!(
+                    !text.contains("://") && !text.chars().any(|c| c.is_ascii_digit()),
+                    "{name}: {text}"
+                );
+            }
         }
     }
 

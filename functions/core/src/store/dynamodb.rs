@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditi
 use aws_sdk_dynamodb::Client;
 
 use super::dynamo_codec::{from_attribute, parse_number, to_attribute};
-use super::{Condition, Item, ItemStore, StoreError, WriteOp};
+use super::{Condition, Item, ItemStore, Page, PageRequest, StoreError, WriteOp, MAX_PAGE};
 use crate::clock::UnixTime;
 
 pub use super::dynamodb_table::{create_table, TableCreated};
@@ -349,6 +349,67 @@ impl ItemStore for DynamoStore {
             }
         }
         Ok(found)
+    }
+
+    async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError> {
+        let limit = page.limit.clamp(1, MAX_PAGE);
+        let (live, now_value) = live_filter(now);
+        let key_condition = if page.sk_prefix.is_empty() {
+            "#pk = :pk"
+        } else {
+            "#pk = :pk AND begins_with(#sk, :prefix)"
+        };
+        let mut names = HashMap::from([
+            ("#pk".to_owned(), PK.to_owned()),
+            ("#exp".to_owned(), EXPIRES_AT.to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (":pk".to_owned(), AttributeValue::S(pk.to_owned())),
+            (":now".to_owned(), now_value),
+        ]);
+        if !page.sk_prefix.is_empty() {
+            names.insert("#sk".into(), SK.into());
+            values.insert(":prefix".into(), AttributeValue::S(page.sk_prefix.to_owned()));
+        }
+        // `Limit` counts items read before the expiry filter, so a page may come back short
+        // with a `LastEvaluatedKey`: read on until one more live item than asked for is in
+        // hand (that one only says another page follows) or the partition ends.
+        let mut start = page.after.map(|sk| key(pk, sk));
+        let mut found = Vec::new();
+        loop {
+            let wanted = limit + 1 - found.len();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(key_condition)
+                .filter_expression(live)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .consistent_read(true)
+                .scan_index_forward(!page.descending)
+                .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_unavailable("Query", e))?;
+            for attributes in output.items() {
+                let item = decode(attributes)?;
+                if item.is_live(now) {
+                    found.push(item);
+                }
+            }
+            if found.len() > limit {
+                break;
+            }
+            match output.last_evaluated_key() {
+                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                _ => break,
+            }
+        }
+        let more = found.len() > limit;
+        found.truncate(limit);
+        Ok(Page { items: found, more })
     }
 
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {

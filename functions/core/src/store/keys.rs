@@ -21,6 +21,13 @@ pub fn session_index_sk(id: &SessionId) -> String {
     format!("{SESSION_INDEX_PREFIX}{id}")
 }
 
+/// A browser this account has logged in from, by the keyed hash of its device cookie
+/// (`services::devices`), under [`account_pk`].
+pub const DEVICE_PREFIX: &str = "DEVICE#";
+pub fn device_sk(device_hash: &str) -> String {
+    format!("{DEVICE_PREFIX}{device_hash}")
+}
+
 // ---- challenges and sessions ---------------------------------------------------------
 
 pub fn challenge_pk(id: &ChallengeId) -> String {
@@ -82,6 +89,15 @@ pub fn audit_sk(now: UnixTime, nonce: &str) -> String {
     format!("{now:012}#{nonce}")
 }
 
+// ---- incidents: accounts whose owner said "this wasn't me" ----------------------------
+
+/// One partition for the operators' list, so `portal-admin incidents` is one Query, no scan.
+pub const INCIDENT_PK: &str = "INCIDENT";
+/// One open incident per account: a second "not me" updates it instead of adding a row.
+pub fn incident_sk(username: &Username) -> String {
+    format!("OPEN#{username}")
+}
+
 // ---- Buypass: login state and the card registry --------------------------------------
 
 /// An authorization request in flight, by a hash of its `state` (the state itself is a
@@ -122,8 +138,10 @@ mod tests {
         let session = SessionId::parse("BBBBBBBBBBBBBBBBBBBBBA").unwrap();
         let serial = CertificateSerial::parse("0a1b").unwrap();
         let issuer = IssuerId::parse(&"ab".repeat(32)).unwrap();
-        let vectors: [(String, &str); 17] = [
+        let vectors: [(String, &str); 19] = [
             (sent_sms_pk("m-1"), "SMSID#m-1"),
+            (device_sk("ab12"), "DEVICE#ab12"),
+            (incident_sk(&user), "OPEN#kari"),
             (account_pk(&user), "ACCOUNT#kari"),
             (session_index_sk(&session), "SESSION#BBBBBBBBBBBBBBBBBBBBBA"),
             (challenge_pk(&challenge), "CHALLENGE#AAAAAAAAAAAAAAAAAAAAAA"),

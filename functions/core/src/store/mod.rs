@@ -90,6 +90,11 @@ pub trait ItemStore: Send + Sync + 'static {
     /// Live items under `pk` whose `sk` starts with `sk_prefix`, in `sk` order.
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError>;
 
+    /// Up to `page.limit` live items under `pk` whose `sk` starts with the prefix, in `sk`
+    /// order (descending if asked), starting after `page.after`; one Query (DynamoDB:
+    /// `ScanIndexForward`, `Limit`, `ExclusiveStartKey`), never a scan.
+    async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError>;
+
     /// All writes happen or none does; any failed condition fails the whole batch with
     /// [`StoreError::ConditionFailed`]. At most 25 operations.
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError>;
@@ -104,6 +109,30 @@ pub trait ItemStore: Send + Sync + 'static {
         value: &str,
         now: UnixTime,
     ) -> Result<Vec<Item>, StoreError>;
+}
+
+/// One page of a [`ItemStore::query_page`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest<'a> {
+    /// Only items whose `sk` starts with this.
+    pub sk_prefix: &'a str,
+    /// Newest (highest `sk`) first when true.
+    pub descending: bool,
+    /// At most this many items (at least 1; larger values are capped at [`MAX_PAGE`]).
+    pub limit: usize,
+    /// Continue after this `sk` (exclusive), in the page's direction.
+    pub after: Option<&'a str>,
+}
+
+/// Largest page any query returns: the caller's limit is capped here so untrusted input can
+/// never ask the store for an unbounded read.
+pub const MAX_PAGE: usize = 100;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// True when live items follow the last one returned (continue with its `sk`).
+    pub more: bool,
 }
 
 /// Convenience wrappers over the primitives.

@@ -6,6 +6,8 @@
 //! | account profile | `ACCOUNT#<username>` | `PROFILE` |
 //! | session index | `ACCOUNT#<username>` | `SESSION#<id>` |
 //! | authenticator app (TOTP) | `ACCOUNT#<username>` | `TOTP` |
+//! | known browser (keyed hash of its device cookie) | `ACCOUNT#<username>` | `DEVICE#<hmac>` |
+//! | open incident ("this wasn't me") | `INCIDENT` | `OPEN#<username>` |
 //! | challenge | `CHALLENGE#<id>` | `CHALLENGE` |
 //! | session | `SESSION#<id>` | `SESSION` |
 //! | rate limit log | `LIMIT#<scope>#<key>` | `LOG` |

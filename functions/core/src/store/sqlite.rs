@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{Condition, Item, ItemStore, StoreError, WriteOp};
+use super::{Condition, Item, ItemStore, Page, PageRequest, StoreError, WriteOp, MAX_PAGE};
 use crate::clock::UnixTime;
 
 const SCHEMA: &str = "
@@ -163,6 +163,37 @@ impl ItemStore for SqliteStore {
                 .query_map(params![pk, prefix, now], row_to_item)
                 .map_err(unavailable)?;
             rows.map(|r| r.map_err(unavailable).and_then(decode)).collect()
+        })
+        .await
+    }
+
+    async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError> {
+        let limit = page.limit.clamp(1, MAX_PAGE);
+        let (pk, prefix, after) = (pk.to_owned(), page.sk_prefix.to_owned(), page.after.map(str::to_owned));
+        // One more than asked for tells whether another page follows.
+        let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+        let sql = if page.descending {
+            "SELECT pk, sk, version, expires_at, data FROM items
+             WHERE pk = ?1 AND substr(sk, 1, length(?2)) = ?2
+               AND (expires_at IS NULL OR expires_at > ?3) AND (?4 IS NULL OR sk < ?4)
+             ORDER BY sk DESC LIMIT ?5"
+        } else {
+            "SELECT pk, sk, version, expires_at, data FROM items
+             WHERE pk = ?1 AND substr(sk, 1, length(?2)) = ?2
+               AND (expires_at IS NULL OR expires_at > ?3) AND (?4 IS NULL OR sk > ?4)
+             ORDER BY sk LIMIT ?5"
+        };
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![pk, prefix, now, after, fetch], row_to_item)
+                .map_err(unavailable)?;
+            let mut items = rows
+                .map(|r| r.map_err(unavailable).and_then(decode))
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = items.len() > limit;
+            items.truncate(limit);
+            Ok(Page { items, more })
         })
         .await
     }

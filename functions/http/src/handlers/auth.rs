@@ -82,6 +82,7 @@ pub struct VerifyRequest {
 pub async fn verify(
     State(app): State<SharedApp>,
     ip: ClientIp,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     let code = OneTimeCode::parse(&req.code)?;
@@ -90,12 +91,7 @@ pub async fn verify(
             matches!(c.purpose, ChallengePurpose::Login { .. })
         })
         .await?;
-    let tokens = app.open_login_session(&challenge, ip.as_deref()).await?;
-    Ok(token_response(
-        &app.settings.refresh_cookie,
-        &tokens,
-        tokens.session.password_change_required.unwrap_or(false),
-    ))
+    super::security::open_login(&app, &challenge, &ip, &headers).await
 }
 
 pub async fn refresh(State(app): State<SharedApp>, ip: ClientIp, headers: HeaderMap) -> Result<Response, ApiError> {

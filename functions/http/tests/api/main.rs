@@ -6,6 +6,7 @@ mod buypass_http;
 mod contract;
 mod fuzz;
 mod rules;
+mod security_centre;
 mod self_service;
 mod sms_guard;
 mod throttle_races;
