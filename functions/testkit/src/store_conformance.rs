@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use portal_core::store::{Condition, Item, ItemStore, StoreError, WriteOp};
+use portal_core::store::{Condition, Item, ItemStore, Key, StoreError, WriteOp, MAX_BATCH_KEYS, MAX_TRANSACTION_OPS};
 
 const NOW: i64 = 1_700_000_000;
 
@@ -20,6 +20,10 @@ pub async fn run_all(store: Arc<dyn ItemStore>) {
     json_values_round_trip_exactly(&*store).await;
     concurrent_inserts_of_one_key_have_one_winner(store.clone()).await;
     many_items_under_one_key_are_all_listed(&*store).await;
+    batch_reads_answer_in_the_order_asked(&*store).await;
+    batch_reads_take_a_full_batch_and_refuse_more(&*store).await;
+    transactions_take_the_documented_maximum(&*store).await;
+    condition_checks_gate_a_transaction_without_writing(&*store).await;
 }
 
 async fn put_get_and_conditions(s: &dyn ItemStore) {
@@ -307,4 +311,182 @@ async fn many_items_under_one_key_are_all_listed(s: &dyn ItemStore) {
     let rows = s.query("C#9", "ROW#", NOW).await.unwrap();
     assert_eq!(rows.len(), 80, "every page of a query is read");
     assert_eq!(rows[79].data["i"], json!(79));
+}
+
+async fn batch_reads_answer_in_the_order_asked(s: &dyn ItemStore) {
+    s.put(Item::new("C#10", "A", json!({ "n": 1 })), Condition::Absent, NOW)
+        .await
+        .unwrap();
+    s.put(Item::new("C#10", "B", json!({ "n": 2 })), Condition::Absent, NOW)
+        .await
+        .unwrap();
+    s.put(Item::new("C#11", "A", json!({ "n": 3 })), Condition::Absent, NOW)
+        .await
+        .unwrap();
+    s.put(
+        Item::new("C#11", "OLD", json!({ "n": 4 })).expiring(NOW),
+        Condition::Absent,
+        NOW - 1,
+    )
+    .await
+    .unwrap();
+    let updated = s
+        .update(s.get("C#10", "B", NOW).await.unwrap().expect("B stored"), NOW)
+        .await
+        .unwrap();
+    let keys = [
+        Key::new("C#11", "A"),
+        Key::new("C#10", "MISSING"),
+        Key::new("C#10", "B"),
+        Key::new("C#11", "OLD"),
+        Key::new("C#10", "A"),
+        Key::new("C#11", "A"),
+    ];
+    let found = s.get_many(&keys, NOW).await.expect("batch read");
+    assert_eq!(found.len(), keys.len(), "one answer per key asked");
+    let data: Vec<Option<serde_json::Value>> = found.iter().map(|i| i.as_ref().map(|i| i.data.clone())).collect();
+    assert_eq!(
+        data,
+        vec![
+            Some(json!({ "n": 3 })),
+            None,
+            Some(json!({ "n": 2 })),
+            None,
+            Some(json!({ "n": 1 })),
+            Some(json!({ "n": 3 })),
+        ],
+        "in the order asked, missing and expired items as None, a repeated key answered twice"
+    );
+    assert_eq!(found[2], Some(updated), "with the version a conditional write needs");
+    assert_eq!(
+        s.get_many(&[], NOW).await.expect("empty batch"),
+        Vec::<Option<Item>>::new()
+    );
+    // A batch read sees a write that completed before it (strongly consistent).
+    s.delete("C#10", "A", Condition::Always, NOW).await.unwrap();
+    assert_eq!(s.get_many(&[Key::new("C#10", "A")], NOW).await.unwrap(), vec![None]);
+}
+
+async fn batch_reads_take_a_full_batch_and_refuse_more(s: &dyn ItemStore) {
+    let ops: Vec<WriteOp> = (0..MAX_BATCH_KEYS)
+        .step_by(4)
+        .map(|i| WriteOp::Put {
+            item: Item::new("C#12", format!("{i:03}"), json!({ "i": i })),
+            condition: Condition::Absent,
+        })
+        .collect();
+    s.transact(ops, NOW).await.expect("setup");
+    let keys: Vec<Key> = (0..MAX_BATCH_KEYS)
+        .map(|i| Key::new("C#12", format!("{i:03}")))
+        .collect();
+    let found = s.get_many(&keys, NOW).await.expect("a full batch");
+    for (i, item) in found.iter().enumerate() {
+        match item {
+            Some(item) => assert_eq!((i % 4, &item.data), (0, &json!({ "i": i }))),
+            None => assert_ne!(i % 4, 0, "{i} was stored"),
+        }
+    }
+    let mut too_many = keys.clone();
+    too_many.push(Key::new("C#12", "one more"));
+    assert!(
+        matches!(s.get_many(&too_many, NOW).await, Err(StoreError::Unavailable(_))),
+        "more keys than DynamoDB takes in one batch are refused, not silently split"
+    );
+}
+
+async fn transactions_take_the_documented_maximum(s: &dyn ItemStore) {
+    let ops = |n: usize, pk: &str| -> Vec<WriteOp> {
+        (0..n)
+            .map(|i| WriteOp::Put {
+                item: Item::new(pk, format!("{i:03}"), json!({})),
+                condition: Condition::Absent,
+            })
+            .collect()
+    };
+    s.transact(ops(MAX_TRANSACTION_OPS, "C#13"), NOW)
+        .await
+        .expect("the documented maximum fits in one transaction");
+    assert_eq!(s.query("C#13", "", NOW).await.unwrap().len(), MAX_TRANSACTION_OPS);
+    assert!(
+        matches!(
+            s.transact(ops(MAX_TRANSACTION_OPS + 1, "C#14"), NOW).await,
+            Err(StoreError::Unavailable(_))
+        ),
+        "one more is refused"
+    );
+    assert!(s.query("C#14", "", NOW).await.unwrap().is_empty(), "and writes nothing");
+    let twice = vec![
+        WriteOp::Put {
+            item: Item::new("C#15", "A", json!({})),
+            condition: Condition::Always,
+        },
+        WriteOp::Delete {
+            pk: "C#15".into(),
+            sk: "A".into(),
+            condition: Condition::Always,
+        },
+    ];
+    assert!(
+        matches!(s.transact(twice, NOW).await, Err(StoreError::Unavailable(_))),
+        "one key twice in a transaction is refused, as DynamoDB refuses it"
+    );
+    assert_eq!(s.get("C#15", "A", NOW).await.unwrap(), None);
+}
+
+async fn condition_checks_gate_a_transaction_without_writing(s: &dyn ItemStore) {
+    s.put(Item::new("C#16", "READ", json!({ "n": 1 })), Condition::Absent, NOW)
+        .await
+        .unwrap();
+    let check = |condition| WriteOp::Check {
+        pk: "C#16".into(),
+        sk: "READ".into(),
+        condition,
+    };
+    let write = |sk: &str| WriteOp::Put {
+        item: Item::new("C#16", sk, json!({})),
+        condition: Condition::Absent,
+    };
+    assert!(
+        matches!(
+            s.transact(vec![check(Condition::VersionIs(2)), write("A")], NOW).await,
+            Err(StoreError::ConditionFailed)
+        ),
+        "a record moved since it was read stops the transaction"
+    );
+    assert_eq!(s.get("C#16", "A", NOW).await.unwrap(), None, "and nothing is written");
+    assert!(matches!(
+        s.transact(vec![check(Condition::Absent), write("A")], NOW).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    s.transact(vec![check(Condition::VersionIs(1)), write("A")], NOW)
+        .await
+        .expect("the record as read lets the transaction through");
+    assert!(s.get("C#16", "A", NOW).await.unwrap().is_some());
+    let read = s.get("C#16", "READ", NOW).await.unwrap().expect("still there");
+    assert_eq!(
+        (read.version, read.data),
+        (1, json!({ "n": 1 })),
+        "a check writes nothing"
+    );
+    s.transact(
+        vec![
+            WriteOp::Check {
+                pk: "C#16".into(),
+                sk: "NEVER".into(),
+                condition: Condition::Absent,
+            },
+            write("B"),
+        ],
+        NOW,
+    )
+    .await
+    .expect("absence can be checked");
+    assert!(
+        matches!(
+            s.transact(vec![check(Condition::VersionIs(2))], NOW).await,
+            Err(StoreError::ConditionFailed)
+        ),
+        "a check alone answers too"
+    );
+    s.transact(vec![check(Condition::VersionIs(1))], NOW).await.unwrap();
 }
