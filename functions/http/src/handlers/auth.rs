@@ -15,7 +15,6 @@ use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
 use portal_core::domain::{ChallengeId, OneTimeCode, Password};
 use portal_core::services::sessions::{RefreshToken, Tokens};
-use portal_core::store::records::ChallengePurpose;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -75,12 +74,7 @@ pub async fn verify(
     JsonBody(req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     let code = OneTimeCode::parse(&req.code)?;
-    let challenge = app
-        .verify_code(&req.challenge_id, &code, ip.as_deref(), |c| {
-            matches!(c.purpose, ChallengePurpose::Login { .. })
-        })
-        .await?;
-    let tokens = app.open_login_session(&challenge, ip.as_deref()).await?;
+    let tokens = app.verify_login(&req.challenge_id, &code, ip.as_deref()).await?;
     Ok(token_response(
         &app.settings.refresh_cookie,
         &tokens,
@@ -96,8 +90,13 @@ pub async fn refresh(State(app): State<SharedApp>, ip: ClientIp, headers: Header
     };
     match app.refresh_session(&presented, ip.as_deref()).await {
         Ok(tokens) => {
-            let account = app.account(&tokens.session.username).await?;
-            Ok(token_response(cookie_name, &tokens, account.password_change_required))
+            // The session's copy of the flag, as every authenticated request uses it; only
+            // sessions stored before the copy existed ask the account.
+            let required = match tokens.session.password_change_required {
+                Some(required) => required,
+                None => app.account(&tokens.session.username).await?.password_change_required,
+            };
+            Ok(token_response(cookie_name, &tokens, required))
         }
         Err(e @ (ServiceError::SessionExpired | ServiceError::RefreshReused)) => {
             let mut response = ApiError::from(e).into_response();
