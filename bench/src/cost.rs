@@ -362,7 +362,12 @@ pub async fn run(ledger: &BTreeMap<&'static str, Totals>, quick: bool) -> anyhow
     );
     table(
         "Floor per component: what no code change can lower, and what would (per million complete logins)",
-        &["component", "now", "floor with this architecture", "what lowers it, and at what price"],
+        &[
+            "component",
+            "now",
+            "floor with this architecture",
+            "what lowers it, and at what price",
+        ],
         &floors,
     );
     Ok(())

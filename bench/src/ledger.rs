@@ -722,7 +722,10 @@ mod tests {
     fn at(base: Instant, from_ms: u64, to_ms: u64) -> Call {
         Call {
             service: "DynamoDB".into(),
-            span: Some((base + Duration::from_millis(from_ms), base + Duration::from_millis(to_ms))),
+            span: Some((
+                base + Duration::from_millis(from_ms),
+                base + Duration::from_millis(to_ms),
+            )),
             ..Call::default()
         }
     }

@@ -375,7 +375,8 @@ mod tests {
         let key = |sk: &str| json!({ "pk": {"S": "ACCOUNT#kari"}, "sk": {"S": sk} });
         let mut found = key("PROFILE");
         found["data"] = json!({ "S": "x".repeat(5000) });
-        let request = json!({ "RequestItems": { "t": { "ConsistentRead": true, "Keys": [key("PROFILE"), key("TOTP")] } } });
+        let request =
+            json!({ "RequestItems": { "t": { "ConsistentRead": true, "Keys": [key("PROFILE"), key("TOTP")] } } });
         let response = json!({ "Responses": { "t": [found] } });
         let c = call("BatchGetItem", request, response);
         assert_eq!((c.items_read, c.rcu), (1, 3.0), "5 KB found: 2 units, the miss: 1");
