@@ -110,7 +110,7 @@ data "aws_iam_policy_document" "function" {
 
   statement {
     sid       = "Table"
-    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.portal.arn]
     condition {
       test     = "ForAllValues:StringLike"

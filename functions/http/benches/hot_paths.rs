@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion};
 use portal_core::clock::UnixTime;
 use portal_core::domain::{ChallengeId, OneTimeCode, Password, Username};
-use portal_core::store::{Item, ItemStore, Page, PageRequest, StoreError, WriteOp};
+use portal_core::store::{Item, ItemStore, Key, Page, PageRequest, StoreError, WriteOp};
 use portal_testkit::TestApp;
 
 const PASSWORD: &str = "korrekt hest batteri stift";
@@ -44,6 +44,9 @@ impl TimedStore {
 impl ItemStore for TimedStore {
     async fn get(&self, pk: &str, sk: &str, now: UnixTime) -> Result<Option<Item>, StoreError> {
         self.timed(self.inner.get(pk, sk, now)).await
+    }
+    async fn get_many(&self, keys: &[Key], now: UnixTime) -> Result<Vec<Option<Item>>, StoreError> {
+        self.timed(self.inner.get_many(keys, now)).await
     }
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
         self.timed(self.inner.query(pk, sk_prefix, now)).await

@@ -14,7 +14,7 @@ use portal_core::security::passwords::HashParams;
 use portal_core::services::admin::NewAccount;
 use portal_core::sms::{SmsError, SmsReceipt, SmsSender};
 use portal_core::store::sqlite::SqliteStore;
-use portal_core::store::{Item, ItemStore, Page, PageRequest, StoreError, WriteOp};
+use portal_core::store::{Item, ItemStore, Key, Page, PageRequest, StoreError, WriteOp};
 
 /// Cheap argon2 parameters so rule tests do not spend their time hashing.
 pub const FAST_HASH: HashParams = HashParams {
@@ -159,6 +159,15 @@ impl ItemStore for CountingStore {
         self.inner.get(pk, sk, now).await
     }
 
+    async fn get_many(&self, keys: &[Key], now: UnixTime) -> Result<Vec<Option<Item>>, StoreError> {
+        // One request, as on DynamoDB: the point of a batch is one round trip.
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        for key in keys {
+            self.touched(&key.pk);
+        }
+        self.inner.get_many(keys, now).await
+    }
+
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.touched(pk);
@@ -174,10 +183,7 @@ impl ItemStore for CountingStore {
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {
         self.writes.fetch_add(ops.len(), std::sync::atomic::Ordering::SeqCst);
         for op in &ops {
-            match op {
-                WriteOp::Put { item, .. } => self.touched(&item.pk),
-                WriteOp::Delete { pk, .. } => self.touched(pk),
-            }
+            self.touched(op.key().0);
         }
         self.inner.transact(ops, now).await
     }

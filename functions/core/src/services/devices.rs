@@ -19,7 +19,7 @@ use crate::error::ServiceError;
 use crate::sms::messages;
 use crate::store::keys::{account_pk, device_sk, DEVICE_PREFIX};
 use crate::store::records::{to_item, Session};
-use crate::store::{Condition, StoreError, WriteOp};
+use crate::store::{Condition, Key, StoreError, WriteOp};
 
 /// How long a browser stays known without a new login from it (browsers cap cookies there).
 pub const DEVICE_LIFETIME: i64 = 400 * 24 * 3600;
@@ -131,25 +131,58 @@ impl App {
     ) -> Result<(), ServiceError> {
         let now = self.now();
         let username = &session.username;
-        let pk = account_pk(username);
-        let record = KnownDevice {
-            first_seen_at: now,
-            label: label.map(str::to_owned),
-        };
-        let item = to_item(
-            &pk,
-            &device_sk(&self.device_hash(id)?),
-            &record,
-            Some(now + DEVICE_LIFETIME),
-        )?;
         // Conditional: two logins from one new browser at once text the owner once.
-        match self.repo.items().put(item, Condition::Absent, now).await {
+        let WriteOp::Put { item, condition } = self.new_device_op(username, id, label, now)? else {
+            return Err(ServiceError::Internal("a new browser is recorded by a put".into()));
+        };
+        match self.repo.items().put(item, condition, now).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
+        self.after_new_device(username, label, source_ip, now).await
+    }
+
+    /// The key of browser `id` among `username`'s known ones.
+    pub(crate) fn device_key(&self, username: &Username, id: &DeviceId) -> Result<Key, ServiceError> {
+        Ok(Key::new(account_pk(username), device_sk(&self.device_hash(id)?)))
+    }
+
+    /// The write that records browser `id` as known to `username`, only if it was not
+    /// (a login's transaction carries it, so a known browser costs no extra round trip).
+    pub(crate) fn new_device_op(
+        &self,
+        username: &Username,
+        id: &DeviceId,
+        label: Option<&str>,
+        now: UnixTime,
+    ) -> Result<WriteOp, ServiceError> {
+        let key = self.device_key(username, id)?;
+        let record = KnownDevice {
+            first_seen_at: now,
+            label: label.map(str::to_owned),
+        };
+        Ok(WriteOp::Put {
+            item: to_item(&key.pk, &key.sk, &record, Some(now + DEVICE_LIFETIME))?,
+            condition: Condition::Absent,
+        })
+    }
+
+    /// After a login recorded a browser new to `username`: texts the owner unless it is the
+    /// account's first (the baseline).
+    pub(crate) async fn after_new_device(
+        &self,
+        username: &Username,
+        label: Option<&str>,
+        source_ip: Option<&str>,
+        now: UnixTime,
+    ) -> Result<(), ServiceError> {
         // Only on this rare path (a browser new to the account): is it the first one?
-        let known = self.repo.items().query(&pk, DEVICE_PREFIX, now).await?;
+        let known = self
+            .repo
+            .items()
+            .query(&account_pk(username), DEVICE_PREFIX, now)
+            .await?;
         if known.len() <= 1 {
             return Ok(());
         }

@@ -24,7 +24,7 @@ pub(crate) struct PasswordAttempt {
     /// The typed username's failures so far, this attempt included.
     pub streak: FailureStreak,
     /// The source address's reservation, when the address is known.
-    address: Option<ReservationId>,
+    pub(crate) address: Option<ReservationId>,
 }
 
 /// A login past the password step: the challenge to answer and the second factors it takes.
@@ -36,7 +36,7 @@ pub struct LoginStarted {
 }
 
 impl App {
-    fn ip_failures(&self) -> Limit {
+    pub(crate) fn ip_failures(&self) -> Limit {
         Limit {
             scope: "ip-failures",
             max: self.policy.ip_failures_per_window,
@@ -225,7 +225,7 @@ impl App {
     /// Stores a hash at the current parameters; best effort (the login goes on regardless).
     /// Only while the stored hash is still the one `checked` held: a password changed or
     /// reset meanwhile must never be overwritten by the old one.
-    async fn rehash(&self, checked: &Account, password: &Password) {
+    pub(crate) async fn rehash(&self, checked: &Account, password: &Password) {
         let Ok(hash) = self.passwords.hash(password).await else {
             return;
         };
@@ -274,16 +274,42 @@ impl App {
         remember_me: bool,
         source_ip: Option<&str>,
     ) -> Result<LoginStarted, ServiceError> {
+        self.start_login_batched(raw_username, password, remember_me, source_ip)
+            .await
+    }
+
+    /// The same login one record at a time: what the batched login
+    /// ([`super::login_batched`]) falls back to when a record it read moved before it could
+    /// write (another attempt from the same address), or when attempts under way fill the
+    /// address's limit and this one must wait for a slot.
+    pub(crate) async fn start_login_stepwise(
+        &self,
+        raw_username: &str,
+        password: &Password,
+        remember_me: bool,
+        source_ip: Option<&str>,
+    ) -> Result<LoginStarted, ServiceError> {
         let account = self.check_password(raw_username, password, source_ip).await?;
         let now = self.now();
         self.repo
             .audit(&account.username, AuditKind::LoginPasswordOk, source_ip, json!({}), now)
             .await;
+        self.second_factor_stepwise(&account, remember_me, source_ip).await
+    }
+
+    /// After a right password: the authenticator app's challenge, or an SMS code, unless code
+    /// entry is locked.
+    pub(crate) async fn second_factor_stepwise(
+        &self,
+        account: &Account,
+        remember_me: bool,
+        source_ip: Option<&str>,
+    ) -> Result<LoginStarted, ServiceError> {
         if let Some(wait) = self.code_entry_locked(&account.username).await? {
             return Err(ServiceError::CodeEntryLocked { retry_after: wait });
         }
         if self.totp_active(&account.username).await? {
-            let challenge = self.start_totp_login(&account, remember_me).await?;
+            let challenge = self.start_totp_login(account, remember_me).await?;
             return Ok(LoginStarted {
                 challenge,
                 methods: &["totp", "sms"],

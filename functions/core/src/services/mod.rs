@@ -9,6 +9,8 @@ pub mod devices;
 pub mod limit_windows;
 pub mod limits;
 pub mod login;
+mod login_batched;
+pub mod login_verify;
 pub mod password;
 pub mod phone;
 pub mod recovery;

@@ -359,7 +359,7 @@ impl App {
         self.reauthenticate(&account, password, source_ip, "not_me").await?;
         let now = self.now();
         // The account first, then its sessions: a login racing this one either sees the flag
-        // or is found by the revocation (see `recheck_new_session`).
+        // or is found by the revocation (see `App::session_opening`).
         let account = self
             .repo
             .modify::<Account, Account, ServiceError, _>(&account_pk(username), PROFILE_SK, now, |current| {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Condition, Item, ItemStore, StoreError, WriteOp};
+use super::{Condition, Item, ItemStore, Key, StoreError, WriteOp};
 use crate::clock::UnixTime;
 use crate::domain::{CertificateSerial, ChallengeId, IssuerId, MobileNumber, SessionId, Username};
 use crate::i18n::Lang;
@@ -43,6 +43,67 @@ pub struct Stored<T> {
 impl<T> Stored<T> {
     pub fn version(&self) -> u64 {
         self.item.version
+    }
+
+    pub fn expires_at(&self) -> Option<UnixTime> {
+        self.item.expires_at
+    }
+
+    /// The condition under which this record is still as it was read.
+    pub fn unchanged(&self) -> Condition {
+        Condition::VersionIs(self.item.version)
+    }
+}
+
+impl<T: DeserializeOwned> Stored<T> {
+    /// A record from a batch read ([`Repo::load_many`]).
+    pub fn decode(item: Option<Item>) -> Result<Option<Self>, StoreError> {
+        item.map(|item| {
+            Ok(Stored {
+                value: decode(&item)?,
+                item,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// The write of a record read earlier as `stored` (or found absent), conditional on it still
+/// being so: the building block of decisions over several records that commit in one
+/// [`ItemStore::transact`] (a lost race fails the whole decision, which is then made again).
+pub fn write_op<T: Serialize>(
+    pk: &str,
+    sk: &str,
+    stored: Option<&Stored<T>>,
+    value: &T,
+    expires_at: Option<UnixTime>,
+) -> Result<WriteOp, StoreError> {
+    let mut item = to_item(pk, sk, value, expires_at)?;
+    let condition = match stored {
+        Some(s) => {
+            item.version = s.item.version + 1;
+            s.unchanged()
+        }
+        None => Condition::Absent,
+    };
+    Ok(WriteOp::Put { item, condition })
+}
+
+/// A condition-only operation: the record under the key is still as read (`None`: still absent).
+pub fn check_op<T>(pk: &str, sk: &str, stored: Option<&Stored<T>>) -> WriteOp {
+    WriteOp::Check {
+        pk: pk.to_owned(),
+        sk: sk.to_owned(),
+        condition: stored.map_or(Condition::Absent, Stored::unchanged),
+    }
+}
+
+/// Deletes the record read as `stored`, if it is still as read.
+pub fn delete_op<T>(pk: &str, sk: &str, stored: &Stored<T>) -> WriteOp {
+    WriteOp::Delete {
+        pk: pk.to_owned(),
+        sk: sk.to_owned(),
+        condition: stored.unchanged(),
     }
 }
 
@@ -129,6 +190,12 @@ impl Repo {
             })),
             None => Ok(None),
         }
+    }
+
+    /// Several records in one strongly consistent batch read ([`ItemStore::get_many`]), in
+    /// the order asked; decode each with [`Stored::decode`].
+    pub async fn load_many(&self, keys: &[Key], now: UnixTime) -> Result<Vec<Option<Item>>, StoreError> {
+        self.store.get_many(keys, now).await
     }
 
     /// Writes a new record; [`StoreError::ConditionFailed`] if a live one exists.

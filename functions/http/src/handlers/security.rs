@@ -19,6 +19,7 @@ use portal_core::app::{App, SharedApp};
 use portal_core::domain::{InvalidInput, SessionId};
 use portal_core::error::ServiceError;
 use portal_core::services::devices::{device_label, DeviceId, SessionOrigin, DEVICE_LIFETIME};
+use portal_core::services::sessions::Tokens;
 use portal_core::store::records::Challenge;
 
 /// The device cookie's name: `__Host-` (Secure, whole site) where the portal is served over
@@ -56,30 +57,40 @@ pub async fn open_login(
     ip: &ClientIp,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    // Parsed once here; only the coarse label is kept.
-    let label = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(device_label);
-    let origin = SessionOrigin::new(label.clone(), ip.as_deref());
+    let origin = login_origin(headers, ip);
     let tokens = app.open_login_session_from(challenge, ip.as_deref(), &origin).await?;
     let device = app
         .note_login_device(
             &tokens.session,
             presented_device(app, headers),
-            label.as_deref(),
+            origin.device.as_deref(),
             ip.as_deref(),
         )
         .await;
+    Ok(login_response(app, &tokens, &device))
+}
+
+/// Where a login comes from, as the session list shows it. The User-Agent is parsed once
+/// here; only the coarse label is kept.
+pub fn login_origin(headers: &HeaderMap, ip: &ClientIp) -> SessionOrigin {
+    let label = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(device_label);
+    SessionOrigin::new(label, ip.as_deref())
+}
+
+/// The answer to a completed login: tokens, the refresh cookie and the device cookie.
+pub fn login_response(app: &App, tokens: &Tokens, device: &DeviceId) -> Response {
     let mut response = token_response(
         &app.settings.refresh_cookie,
-        &tokens,
+        tokens,
         tokens.session.password_change_required.unwrap_or(false),
     );
-    if let Some(cookie) = device_cookie(app, &device) {
+    if let Some(cookie) = device_cookie(app, device) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
-    Ok(response)
+    response
 }
 
 /// `GET /v1/account/sessions`
