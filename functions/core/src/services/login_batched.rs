@@ -26,6 +26,7 @@ use super::code_budgets::{sms_refused, CODE_LOCK_SCOPE};
 use super::limit_windows::{HitLog, Pending, Room};
 use super::limits::{FailureStreak, ReservationId};
 use super::login::{LoginStarted, PasswordAttempt};
+use super::sms_spend::spend_key;
 use super::totp_codes::TotpRecord;
 use crate::app::{App, TotpKeying};
 use crate::audit::{audit_op, audit_stand_in_op, AuditKind};
@@ -96,8 +97,9 @@ struct Reserved {
     account: Option<Stored<Account>>,
     lock: Option<Stored<UnixTime>>,
     totp: Option<Stored<TotpRecord>>,
-    /// The SMS budgets of the account's number, in the order of `App::sms_limits`; `None`
-    /// when they could not be read (the challenge is then opened stepwise).
+    /// The SMS budgets of the account's number, in the order of `App::sms_limits`, then the
+    /// portal-wide SMS log; `None` when they could not be read (the challenge is then opened
+    /// stepwise).
     sms_logs: Option<Vec<Option<Item>>>,
 }
 
@@ -243,6 +245,7 @@ impl App {
                 self.sms_limits(&ChallengePurpose::Login { remember_me }, name.as_str(), &destination)
                     .iter()
                     .map(|(limit, key)| Key::new(limit_pk(limit.scope, key), LIMIT_LOG_SK))
+                    .chain([spend_key()])
                     .collect()
             }
             None => Vec::new(),
@@ -424,7 +427,12 @@ impl App {
         };
         let purpose = ChallengePurpose::Login { remember_me };
         let limits = self.sms_limits(&purpose, username.as_str(), account.mobile.as_e164());
-        let mut more = Vec::with_capacity(limits.len() + 2);
+        let mut more = Vec::with_capacity(limits.len() + 3);
+        let Some((spend, budgets)) = budgets.split_last() else {
+            return Err(ServiceError::Internal(
+                "the SMS budgets were read without the portal's".into(),
+            ));
+        };
         for ((limit, key), log) in limits.iter().zip(budgets.iter().cloned()) {
             let stored = Stored::<HitLog>::decode(log)?;
             let current = HitLog::current(stored.as_ref().map(|s| &s.value), limit, now);
@@ -441,6 +449,16 @@ impl App {
                         .await?;
                     return Err(sms_refused(limit, key, wait, now));
                 }
+            }
+        }
+        // Last, the portal-wide ceilings (decoys read theirs too, so a full ceiling looks the
+        // same for every name).
+        match self.sms_spend_op(Stored::decode(spend.clone())?.as_ref(), now) {
+            Ok(op) => more.push(op),
+            Err(refused) => {
+                self.commit_success(backoff_key, reserved, account, source_ip, Vec::new(), now)
+                    .await?;
+                return Err(refused);
             }
         }
         let id = ChallengeId::generate();

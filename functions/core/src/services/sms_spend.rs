@@ -19,7 +19,8 @@ use crate::app::App;
 use crate::clock::UnixTime;
 use crate::error::ServiceError;
 use crate::store::keys::{limit_pk, SPEND_SK};
-use crate::store::records::Change;
+use crate::store::records::{write_op, Change, Stored};
+use crate::store::{Key, WriteOp};
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
@@ -169,17 +170,22 @@ impl App {
                 }
             })
             .await?;
-        taken.map_err(|full| {
-            println!("{}", super::code_budgets::budget_exhausted_metric(full.budget, now));
-            tracing::warn!(
-                budget = full.budget,
-                retry_after = full.retry_after,
-                "portal-wide SMS budget used up"
-            );
-            ServiceError::SmsBudgetExhausted {
-                retry_after: full.retry_after,
-            }
-        })
+        taken.map_err(|full| exhausted(full, now))
+    }
+
+    /// The write that reserves one SMS on `stored` (the log as read, in a batch) for a
+    /// transaction; on the log's version, so parallel reservations cannot overdraw it.
+    pub(crate) fn sms_spend_op(
+        &self,
+        stored: Option<&Stored<SpendLog>>,
+        now: UnixTime,
+    ) -> Result<WriteOp, ServiceError> {
+        let next = stored
+            .map(|s| s.value)
+            .unwrap_or_default()
+            .take(self.ceilings(), now)
+            .map_err(|full| exhausted(full, now))?;
+        Ok(write_op(&spend_pk(), SPEND_SK, stored, &next, Some(next.expires()))?)
     }
 
     /// Gives back an SMS reserved at `taken_at` that was not sent. Best effort.
@@ -216,8 +222,26 @@ impl App {
     }
 }
 
+/// A ceiling is full: the metric line for the alarm, and the problem for the caller.
+fn exhausted(full: Exhausted, now: UnixTime) -> ServiceError {
+    println!("{}", super::code_budgets::budget_exhausted_metric(full.budget, now));
+    tracing::warn!(
+        budget = full.budget,
+        retry_after = full.retry_after,
+        "portal-wide SMS budget used up"
+    );
+    ServiceError::SmsBudgetExhausted {
+        retry_after: full.retry_after,
+    }
+}
+
 fn spend_pk() -> String {
     limit_pk("sms-global", "all")
+}
+
+/// Where the portal-wide log is, for a batch read.
+pub(crate) fn spend_key() -> Key {
+    Key::new(spend_pk(), SPEND_SK)
 }
 
 #[cfg(test)]
