@@ -785,3 +785,34 @@ async fn open_sessions(t: &TestApp, user: &Username, n: usize) -> Vec<portal_cor
     }
     out
 }
+
+/// "This wasn't me" from a client without the device cookie (another browser that refreshed
+/// its way in, an app) must not leave the account with no known browser: the intruder's next
+/// login would then be the silent baseline instead of a new browser.
+#[tokio::test]
+async fn after_not_me_without_a_device_cookie_the_intruders_next_login_is_still_texted() {
+    let w = World::new().await;
+    let mut kari = Browser::new("192.0.2.1", FIREFOX);
+    w.log_in(&mut kari, "kari", KARI_MOBILE).await;
+    let mut intruder = Browser::new("203.0.113.9", CHROME);
+    w.log_in(&mut intruder, "kari", KARI_MOBILE).await;
+    let mut reporting = kari.clone();
+    reporting.device = None;
+    let answer = w
+        .call(
+            &reporting,
+            "POST",
+            "/v1/account/not-me",
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let before = w.texts_to(KARI_MOBILE).len();
+    let mut back = Browser::new("203.0.113.9", CHROME);
+    w.log_in(&mut back, "kari", KARI_MOBILE).await;
+    let texts = w.texts_to(KARI_MOBILE);
+    assert!(
+        texts[before..].iter().any(|t| t.starts_with("Ny innlogging")),
+        "no new-browser notice after not-me: {texts:?}"
+    );
+}
