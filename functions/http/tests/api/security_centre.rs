@@ -816,3 +816,39 @@ async fn after_not_me_without_a_device_cookie_the_intruders_next_login_is_still_
         "no new-browser notice after not-me: {texts:?}"
     );
 }
+
+/// A thief with the password and a session starts a card registration; the owner says "this
+/// wasn't me" before the thief comes back from Buypass. The callback must not go on to
+/// register the thief's card (an active serial for the gateway) after the report.
+#[tokio::test]
+async fn a_card_registration_started_before_not_me_cannot_finish_after_it() {
+    use portal_core::buypass::flow::{CallbackFailure, CallbackQuery};
+    use portal_core::domain::SessionId;
+    let w = World::new().await;
+    let kari_name = Username::parse("kari").unwrap();
+    let mut kari = Browser::new("192.0.2.1", FIREFOX);
+    w.log_in(&mut kari, "kari", KARI_MOBILE).await;
+    let mut intruder = Browser::new("203.0.113.9", CHROME);
+    w.log_in(&mut intruder, "kari", KARI_MOBILE).await;
+    let thief_session = SessionId::parse(&current_id(&w.sessions(&intruder).await)).unwrap();
+    const STATE: &str = "CCCCCCCCCCCCCCCCCCCCCC";
+    w.t.insert_buypass_state_of(kari_name, Some(thief_session), STATE, "thief-browser")
+        .await;
+    let answer = w
+        .call(&kari, "POST", "/v1/account/not-me", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let buypass = portal_testkit::unreachable_buypass();
+    let result =
+        w.t.app
+            .buypass_callback(
+                &buypass,
+                CallbackQuery::parse(Some(&format!("code=abc&state={STATE}"))),
+                Some("thief-browser"),
+                None,
+            )
+            .await;
+    // Without the check the callback goes on to the code exchange (the provider stand-in is
+    // down here) and from there to registering the card.
+    assert_eq!(result.map(|_| ()), Err(CallbackFailure::StateInvalid));
+}
