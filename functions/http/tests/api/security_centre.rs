@@ -852,3 +852,39 @@ async fn a_card_registration_started_before_not_me_cannot_finish_after_it() {
     // down here) and from there to registering the card.
     assert_eq!(result.map(|_| ()), Err(CallbackFailure::StateInvalid));
 }
+
+/// A thief who enrolled an authenticator app has a second factor of their own: "this wasn't
+/// me" must remove it, or the thief logs in again with the password and the app (no SMS to
+/// the owner), sets a new password at the required change and keeps the account.
+#[tokio::test]
+async fn not_me_removes_an_authenticator_app_the_intruder_enrolled() {
+    let w = World::new().await;
+    let kari_name = Username::parse("kari").unwrap();
+    let mut kari = Browser::new("192.0.2.1", FIREFOX);
+    w.log_in(&mut kari, "kari", KARI_MOBILE).await;
+    let mut intruder = Browser::new("203.0.113.9", CHROME);
+    w.log_in(&mut intruder, "kari", KARI_MOBILE).await;
+    let started = w
+        .call(&intruder, "POST", "/v1/account/totp", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let app = portal_testkit::authenticator_app(started.body["secret"].as_str().unwrap()).unwrap();
+    let code = app.generate(w.t.clock.now_for_tests() as u64).to_string();
+    let confirmed = w
+        .call(&intruder, "POST", "/v1/account/totp/confirm", json!({ "code": code }))
+        .await;
+    assert!(confirmed.status < 300, "{}", confirmed.body);
+    assert!(w.t.app.totp_active(&kari_name).await.unwrap());
+    w.t.clock.advance(30);
+    let answer = w
+        .call(&kari, "POST", "/v1/account/not-me", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        !w.t.app.totp_active(&kari_name).await.unwrap(),
+        "the intruder's authenticator survives not-me"
+    );
+    // The next login is by SMS to the owner's phone again.
+    let mut back = Browser::new("203.0.113.9", CHROME);
+    w.log_in(&mut back, "kari", KARI_MOBILE).await;
+}
