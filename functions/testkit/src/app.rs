@@ -261,6 +261,18 @@ impl TestApp {
     /// `POST /v1/homeoffice/buypass/start` would: `state` in the URL, bound to the browser
     /// cookie `browser_cookie`. For callback tests that skip the provider's login page.
     pub async fn insert_buypass_state(&self, username: Username, state: &str, browser_cookie: &str) {
+        self.insert_buypass_state_of(username, None, state, browser_cookie)
+            .await;
+    }
+
+    /// [`Self::insert_buypass_state`] as started from the session `session`.
+    pub async fn insert_buypass_state_of(
+        &self,
+        username: Username,
+        session: Option<portal_core::domain::SessionId>,
+        state: &str,
+        browser_cookie: &str,
+    ) {
         use portal_core::buypass::flow::{LoginState, STATE_LIFETIME};
         use portal_core::store::keys::{oidc_state_pk, OIDC_STATE_SK};
         let now = self.app.now();
@@ -270,6 +282,7 @@ impl TestApp {
             pkce_verifier: "v".repeat(43),
             browser_hash: portal_core::security::sha256_hex(browser_cookie),
             created_at: now,
+            session,
         };
         self.app
             .repo

@@ -24,6 +24,9 @@ use crate::store::{Condition, Key, StoreError, WriteOp};
 /// How long a browser stays known without a new login from it (browsers cap cookies there).
 pub const DEVICE_LIFETIME: i64 = 400 * 24 * 3600;
 
+/// The known-browser stand-in "this wasn't me" leaves: never a keyed hash (those are hex).
+const REPORTED_MARKER: &str = "reported";
+
 /// Longest User-Agent that is parsed; a longer header is labelled from its start only.
 const MAX_USER_AGENT: usize = 512;
 
@@ -226,6 +229,19 @@ impl App {
             let batch: Vec<WriteOp> = ops.by_ref().take(25).collect();
             self.repo.items().transact(batch, now).await?;
         }
+        // Without a kept browser (a report from a client without the cookie) the account would
+        // have none left, and the next login, the intruder's too, would be the silent baseline.
+        // This stand-in (not a hash, so no cookie matches it) keeps the baseline used up.
+        let marker = to_item(
+            &pk,
+            &device_sk(REPORTED_MARKER),
+            &KnownDevice {
+                first_seen_at: now,
+                label: None,
+            },
+            Some(now + DEVICE_LIFETIME),
+        )?;
+        self.repo.items().put(marker, Condition::Always, now).await?;
         Ok(count)
     }
 }

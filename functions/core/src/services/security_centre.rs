@@ -372,6 +372,19 @@ impl App {
             })
             .await?;
         let sessions_ended = self.revoke_sessions_from(username, None, "not_me", source_ip).await?;
+        // An authenticator app is a second factor the intruder may have enrolled: left in place
+        // it would let them log in again without the owner's phone. Logins go back to SMS.
+        if self.delete_totp(username).await? == Some(true) {
+            self.repo
+                .audit(
+                    username,
+                    AuditKind::TotpRemoved,
+                    source_ip,
+                    json!({ "by": "not_me" }),
+                    now,
+                )
+                .await;
+        }
         let card = self
             .revoke_account_serial(username, "not_me")
             .await

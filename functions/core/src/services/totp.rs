@@ -308,7 +308,7 @@ impl App {
     }
 
     /// Deletes the record; `None` if there was none, else whether it had an active authenticator.
-    async fn delete_totp(&self, username: &Username) -> Result<Option<bool>, ServiceError> {
+    pub(crate) async fn delete_totp(&self, username: &Username) -> Result<Option<bool>, ServiceError> {
         self.repo
             .modify::<TotpRecord, Option<bool>, ServiceError, _>(
                 &account_pk(username),

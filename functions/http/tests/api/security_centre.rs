@@ -785,3 +785,106 @@ async fn open_sessions(t: &TestApp, user: &Username, n: usize) -> Vec<portal_cor
     }
     out
 }
+
+/// "This wasn't me" from a client without the device cookie (another browser that refreshed
+/// its way in, an app) must not leave the account with no known browser: the intruder's next
+/// login would then be the silent baseline instead of a new browser.
+#[tokio::test]
+async fn after_not_me_without_a_device_cookie_the_intruders_next_login_is_still_texted() {
+    let w = World::new().await;
+    let mut kari = Browser::new("192.0.2.1", FIREFOX);
+    w.log_in(&mut kari, "kari", KARI_MOBILE).await;
+    let mut intruder = Browser::new("203.0.113.9", CHROME);
+    w.log_in(&mut intruder, "kari", KARI_MOBILE).await;
+    let mut reporting = kari.clone();
+    reporting.device = None;
+    let answer = w
+        .call(
+            &reporting,
+            "POST",
+            "/v1/account/not-me",
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let before = w.texts_to(KARI_MOBILE).len();
+    let mut back = Browser::new("203.0.113.9", CHROME);
+    w.log_in(&mut back, "kari", KARI_MOBILE).await;
+    let texts = w.texts_to(KARI_MOBILE);
+    assert!(
+        texts[before..].iter().any(|t| t.starts_with("Ny innlogging")),
+        "no new-browser notice after not-me: {texts:?}"
+    );
+}
+
+/// A thief with the password and a session starts a card registration; the owner says "this
+/// wasn't me" before the thief comes back from Buypass. The callback must not go on to
+/// register the thief's card (an active serial for the gateway) after the report.
+#[tokio::test]
+async fn a_card_registration_started_before_not_me_cannot_finish_after_it() {
+    use portal_core::buypass::flow::{CallbackFailure, CallbackQuery};
+    use portal_core::domain::SessionId;
+    let w = World::new().await;
+    let kari_name = Username::parse("kari").unwrap();
+    let mut kari = Browser::new("192.0.2.1", FIREFOX);
+    w.log_in(&mut kari, "kari", KARI_MOBILE).await;
+    let mut intruder = Browser::new("203.0.113.9", CHROME);
+    w.log_in(&mut intruder, "kari", KARI_MOBILE).await;
+    let thief_session = SessionId::parse(&current_id(&w.sessions(&intruder).await)).unwrap();
+    const STATE: &str = "CCCCCCCCCCCCCCCCCCCCCC";
+    w.t.insert_buypass_state_of(kari_name, Some(thief_session), STATE, "thief-browser")
+        .await;
+    let answer = w
+        .call(&kari, "POST", "/v1/account/not-me", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let buypass = portal_testkit::unreachable_buypass();
+    let result =
+        w.t.app
+            .buypass_callback(
+                &buypass,
+                CallbackQuery::parse(Some(&format!("code=abc&state={STATE}"))),
+                Some("thief-browser"),
+                None,
+            )
+            .await;
+    // Without the check the callback goes on to the code exchange (the provider stand-in is
+    // down here) and from there to registering the card.
+    assert_eq!(result.map(|_| ()), Err(CallbackFailure::StateInvalid));
+}
+
+/// A thief who enrolled an authenticator app has a second factor of their own: "this wasn't
+/// me" must remove it, or the thief logs in again with the password and the app (no SMS to
+/// the owner), sets a new password at the required change and keeps the account.
+#[tokio::test]
+async fn not_me_removes_an_authenticator_app_the_intruder_enrolled() {
+    let w = World::new().await;
+    let kari_name = Username::parse("kari").unwrap();
+    let mut kari = Browser::new("192.0.2.1", FIREFOX);
+    w.log_in(&mut kari, "kari", KARI_MOBILE).await;
+    let mut intruder = Browser::new("203.0.113.9", CHROME);
+    w.log_in(&mut intruder, "kari", KARI_MOBILE).await;
+    let started = w
+        .call(&intruder, "POST", "/v1/account/totp", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let app = portal_testkit::authenticator_app(started.body["secret"].as_str().unwrap()).unwrap();
+    let code = app.generate(w.t.clock.now_for_tests() as u64).to_string();
+    let confirmed = w
+        .call(&intruder, "POST", "/v1/account/totp/confirm", json!({ "code": code }))
+        .await;
+    assert!(confirmed.status < 300, "{}", confirmed.body);
+    assert!(w.t.app.totp_active(&kari_name).await.unwrap());
+    w.t.clock.advance(30);
+    let answer = w
+        .call(&kari, "POST", "/v1/account/not-me", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(
+        !w.t.app.totp_active(&kari_name).await.unwrap(),
+        "the intruder's authenticator survives not-me"
+    );
+    // The next login is by SMS to the owner's phone again.
+    let mut back = Browser::new("203.0.113.9", CHROME);
+    w.log_in(&mut back, "kari", KARI_MOBILE).await;
+}
