@@ -221,7 +221,7 @@ fn bench_store_paths(c: &mut Criterion) {
     }
     let token = &sessions[0].access_token;
     c.bench_function(
-        "sessions_list (authenticate + one Query + 5 session reads, :memory: store)",
+        "sessions_list (authenticate + one Query + one batch read of 5 sessions, :memory: store)",
         |b| {
             b.iter(|| {
                 rt.block_on(async {

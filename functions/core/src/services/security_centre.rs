@@ -19,8 +19,8 @@ use crate::sms::messages;
 use crate::store::keys::{
     account_pk, audit_pk, incident_sk, session_pk, INCIDENT_PK, PROFILE_SK, SESSION_INDEX_PREFIX, SESSION_SK,
 };
-use crate::store::records::{Account, Change, Session};
-use crate::store::PageRequest;
+use crate::store::records::{Account, Change, Session, Stored};
+use crate::store::{Key, PageRequest, MAX_BATCH_KEYS};
 
 /// Events per page of the history unless the client asks for another size (1 to [`MAX_EVENTS`]).
 pub const DEFAULT_EVENTS: usize = 20;
@@ -190,13 +190,20 @@ impl App {
                 Some((id, serde_json::from_value(item.data).unwrap_or_default()))
             })
             .collect();
-        let keys: Vec<String> = entries.iter().map(|(id, _)| session_pk(id)).collect();
-        let records =
-            futures_util::future::join_all(keys.iter().map(|pk| self.repo.load::<Session>(pk, SESSION_SK, now))).await;
+        // The sessions themselves in batch reads (one for up to MAX_BATCH_KEYS sessions),
+        // run together.
+        let keys: Vec<Key> = entries
+            .iter()
+            .map(|(id, _)| Key::new(session_pk(id), SESSION_SK))
+            .collect();
+        let batches = futures_util::future::try_join_all(
+            keys.chunks(MAX_BATCH_KEYS).map(|batch| self.repo.load_many(batch, now)),
+        )
+        .await?;
         let idle = self.policy.session_idle_timeout;
         let mut views = Vec::new();
-        for ((id, origin), record) in entries.into_iter().zip(records) {
-            let Some(session) = record?.map(|s| s.value) else {
+        for ((id, origin), record) in entries.into_iter().zip(batches.into_iter().flatten()) {
+            let Some(session) = Stored::<Session>::decode(record)?.map(|s| s.value) else {
                 continue;
             };
             if session.username != caller.username || !session.is_live(now, idle) {

@@ -740,7 +740,7 @@ async fn the_device_cookie_is_http_only_and_lax() {
 }
 
 /// "One query each, no scan": the history page is one Query of the caller's audit partition,
-/// the sessions list one Query of the session index plus a point read per session.
+/// the sessions list one Query of the session index plus one batch read of the sessions.
 #[tokio::test]
 async fn listing_sessions_and_events_is_one_query_each() {
     let store =
@@ -773,8 +773,8 @@ async fn listing_sessions_and_events_is_one_query_each() {
     assert_eq!(listed.unwrap().len(), 3);
     assert_eq!(
         (io.reads, io.writes),
-        (1 + 3, 0),
-        "the index Query and one read per session"
+        (1 + 1, 0),
+        "the index Query and one batch read of the sessions"
     );
 }
 
