@@ -55,7 +55,10 @@ impl Client {
         Ok(Self {
             http: reqwest::Client::builder()
                 .local_address(IpAddr::V4(from))
-                .timeout(Duration::from_secs(30))
+                // The AWS emulator serves one call at a time and copies its table on every
+                // transaction, so a request queued behind ten sign-ins can wait tens of
+                // seconds there; latency is reported, not asserted, and a hang still ends.
+                .timeout(Duration::from_secs(120))
                 .pool_max_idle_per_host(64)
                 .build()?,
             base: base.to_owned(),

@@ -9,7 +9,7 @@
 //!   is given unless the failure log is still as it was when it had room: a right code commits
 //!   with a check that the log did not move, a wrong one commits its hit on the log's
 //!   version. Parallel guesses therefore cannot learn more than the budget allows, as with the
-//!   reservation before (a guess that loses the race is decided again on the new log);
+//!   reservation before (a guess that loses the race is decided again stepwise, as before);
 //! - the session is stored only while the account is as read (enabled, same password
 //!   version), which closes the race with operators and password resets the way the re-read
 //!   after storing did;
@@ -34,9 +34,6 @@ use crate::store::keys::{
 use crate::store::records::{check_op, write_op, Account, Challenge, ChallengePurpose, Stored};
 use crate::store::{Key, StoreError};
 
-/// How often a verification is decided again after losing a race for one of its records.
-const DECIDE_RETRIES: usize = 8;
-
 /// What one round decided, committed or not.
 enum Round {
     Done(Box<Result<Tokens, ServiceError>>),
@@ -55,18 +52,26 @@ impl App {
         origin: &SessionOrigin,
         device: &DeviceId,
     ) -> Result<Tokens, ServiceError> {
-        for attempt in 0..DECIDE_RETRIES {
-            if attempt > 0 {
-                // Parallel guesses at one account collide on its failure log: spread them.
-                let millis = rand::random::<u64>() % (1 << attempt.min(5));
-                tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-            }
-            match self.verify_login_round(id, code, source_ip, origin, device).await? {
-                Round::Done(result) => return *result,
-                Round::Lost => continue,
-            }
+        if let Round::Done(result) = self.verify_login_round(id, code, source_ip, origin, device).await? {
+            return *result;
         }
-        Err(StoreError::ConditionFailed.into())
+        // A record moved between the batch read and the transaction (parallel guesses at one
+        // account collide on its failure log) and nothing was written: decided again
+        // stepwise, whose reservation on the log waits its turn instead of racing again.
+        let challenge = self
+            .verify_code(id, code, source_ip, |c| {
+                matches!(c.purpose, ChallengePurpose::Login { .. })
+            })
+            .await?;
+        let tokens = self.open_login_session_from(&challenge, source_ip, origin).await?;
+        self.note_login_device(
+            &tokens.session,
+            Some(device.clone()),
+            origin.device.as_deref(),
+            source_ip,
+        )
+        .await;
+        Ok(tokens)
     }
 
     async fn verify_login_round(
