@@ -147,6 +147,7 @@ impl App {
             buypass_issuer: None,
             language: crate::i18n::Lang::default(),
             sms_countries: Vec::new(),
+            browsers_known: false,
         };
         match self
             .repo

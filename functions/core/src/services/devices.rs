@@ -17,8 +17,8 @@ use crate::clock::UnixTime;
 use crate::domain::{MaskedNetwork, Username};
 use crate::error::ServiceError;
 use crate::sms::messages;
-use crate::store::keys::{account_pk, device_sk, DEVICE_PREFIX};
-use crate::store::records::{to_item, Session};
+use crate::store::keys::{account_pk, device_sk, DEVICE_PREFIX, PROFILE_SK};
+use crate::store::records::{to_item, Account, Change, Session};
 use crate::store::{Condition, Key, StoreError, WriteOp};
 
 /// How long a browser stays known without a new login from it (browsers cap cookies there).
@@ -143,7 +143,26 @@ impl App {
             Err(StoreError::ConditionFailed) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        self.after_new_device(username, label, source_ip, now).await
+        // The first browser is the baseline: the account is marked, and only a browser new
+        // to a marked account is texted.
+        let known_before = self
+            .repo
+            .modify::<Account, Option<Account>, ServiceError, _>(&account_pk(username), PROFILE_SK, now, |current| {
+                let Some(account) = current else {
+                    return Ok((Change::Keep(None), None));
+                };
+                if account.browsers_known {
+                    return Ok((Change::Keep(Some(account.clone())), None));
+                }
+                let mut marked = account.clone();
+                marked.browsers_known = true;
+                Ok((Change::Write(marked, None), None))
+            })
+            .await?;
+        if let Some(account) = known_before {
+            self.new_device_notice(&account, label, source_ip, now).await;
+        }
+        Ok(())
     }
 
     /// The key of browser `id` among `username`'s known ones.
@@ -171,25 +190,16 @@ impl App {
         })
     }
 
-    /// After a login recorded a browser new to `username`: texts the owner unless it is the
-    /// account's first (the baseline).
-    pub(crate) async fn after_new_device(
+    /// Texts the owner of `account` (whose browsers are known) that a browser new to it
+    /// logged in. Best effort: the login stands either way.
+    pub(crate) async fn new_device_notice(
         &self,
-        username: &Username,
+        account: &Account,
         label: Option<&str>,
         source_ip: Option<&str>,
         now: UnixTime,
-    ) -> Result<(), ServiceError> {
-        // Only on this rare path (a browser new to the account): is it the first one?
-        let known = self
-            .repo
-            .items()
-            .query(&account_pk(username), DEVICE_PREFIX, now)
-            .await?;
-        if known.len() <= 1 {
-            return Ok(());
-        }
-        let account = self.account(username).await?;
+    ) {
+        let username = &account.username;
         let text = messages::new_device_login(account.language, &messages::not_me_link(&self.settings.portal_url));
         let sent = self.send_notice(username, &account.mobile, &text).await;
         self.repo
@@ -201,7 +211,6 @@ impl App {
                 now,
             )
             .await;
-        Ok(())
     }
 
     /// Forgets every browser of the account but `keep` (the one saying "this wasn't me"), so

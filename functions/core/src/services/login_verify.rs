@@ -195,22 +195,26 @@ impl App {
         let (opening, session_ops) = self.session_opening(account, remember_me, source_ip, origin, now)?;
         ops.extend(session_ops);
         ops.push(check_op(&log_key, LIMIT_LOG_SK, log.as_ref()));
-        ops.push(check_op(&account_key, PROFILE_SK, Some(account)));
         let new_device = known_device.is_none();
+        // A browser new to an account that has one already is texted; the first one is the
+        // baseline, recorded silently with the account marked in the same transaction.
+        let notify = new_device && account.value.browsers_known;
+        if new_device && !account.value.browsers_known {
+            let mut marked = account.value.clone();
+            marked.browsers_known = true;
+            ops.push(write_op(&account_key, PROFILE_SK, Some(account), &marked, None)?);
+        } else {
+            ops.push(check_op(&account_key, PROFILE_SK, Some(account)));
+        }
         if new_device {
             // Absent only: two logins from one new browser at once record (and text) it once.
             ops.push(self.new_device_op(&username, device, origin.device.as_deref(), now)?);
         }
         Ok(match self.repo.items().transact(ops, now).await {
             Ok(()) => {
-                if new_device {
-                    // Best effort past the login: a failed notice is logged, never shown.
-                    if let Err(e) = self
-                        .after_new_device(&username, origin.device.as_deref(), source_ip, now)
-                        .await
-                    {
-                        tracing::warn!(error = %e, "new-device check failed");
-                    }
+                if notify {
+                    self.new_device_notice(&account.value, origin.device.as_deref(), source_ip, now)
+                        .await;
                 }
                 Round::Done(Box::new(self.opened(opening, now)))
             }

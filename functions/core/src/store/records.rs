@@ -369,6 +369,11 @@ pub struct Account {
     /// set only by an operator (`portal-admin allow-country`); see `services::sms_countries`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sms_countries: Vec<crate::domain::CountryCode>,
+    /// Set by the first login that records a browser (the baseline, see
+    /// `services::devices`): from then on a login from a browser the account has not used
+    /// is texted to it. On the profile, so a login reads it in the batch it reads anyway.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub browsers_known: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
