@@ -48,6 +48,13 @@ pub enum AuditKind {
     TotpEnabled,
     TotpRemoved,
     TotpVerified,
+    PasskeyAdded,
+    PasskeyRemoved,
+    PasskeyVerified,
+    /// An enrolment's attestation did not verify.
+    PasskeyRejected,
+    /// A login assertion whose signature counter did not grow (a cloned authenticator?).
+    PasskeyCounterRegression,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -90,6 +90,9 @@ fn service_problem(error: &ServiceError) -> Problem {
         TotpNotEnrolled => (StatusCode::NOT_FOUND, "totp_not_enrolled"),
         TotpUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "totp_unavailable"),
         AmbiguousSerial { .. } => (StatusCode::CONFLICT, "ambiguous_serial"),
+        PasskeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "passkeys_unavailable"),
+        PasskeyEnrolmentGone => (StatusCode::GONE, "passkey_enrolment_expired"),
+        PasskeyRejected => (StatusCode::BAD_REQUEST, "passkey_rejected"),
     };
     let mut extra = Map::new();
     let mut retry_after = None;

@@ -12,14 +12,14 @@ use axum::extract::{DefaultBodyLimit, FromRef, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::handlers::homeoffice::{BuypassState, GatewayAuth, GatewayState};
-use crate::handlers::{account, auth, homeoffice, self_service, totp};
+use crate::handlers::{account, auth, homeoffice, passkeys, self_service, totp};
 use crate::problem;
 use portal_core::activation::worker::ActivationTrigger;
 use portal_core::app::SharedApp;
@@ -83,6 +83,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("DELETE", "/v1/account/totp", Function::Account),
     ("POST", "/v1/account/totp/confirm", Function::Account),
     ("PUT", "/v1/account/language", Function::Account),
+    ("POST", "/v1/auth/passkey/verify", Function::SmsCode),
+    ("GET", "/v1/account/passkeys", Function::Account),
+    ("POST", "/v1/account/passkeys", Function::Account),
+    ("POST", "/v1/account/passkeys/confirm", Function::Account),
+    ("DELETE", "/v1/account/passkeys/{id}", Function::Account),
 ];
 
 // One function per deployable, so each Lambda `main` names its own routes at compile time and
@@ -116,6 +121,7 @@ where
         .route("/v1/auth/refresh", post(auth::refresh))
         .route("/v1/auth/logout", post(auth::logout))
         .route("/v1/auth/totp/verify", post(totp::verify))
+        .route("/v1/auth/passkey/verify", post(passkeys::verify))
 }
 
 /// `account`: reading and changing one's own account.
@@ -135,6 +141,9 @@ where
         )
         .route("/v1/account/totp/confirm", post(totp::confirm))
         .route("/v1/account/language", put(account::set_language))
+        .route("/v1/account/passkeys", get(passkeys::list).post(passkeys::start))
+        .route("/v1/account/passkeys/confirm", post(passkeys::confirm))
+        .route("/v1/account/passkeys/{id}", delete(passkeys::remove))
 }
 
 /// `buypass`: smartcard registration.

@@ -37,14 +37,16 @@ mod ids;
 mod issuer;
 mod mobile;
 mod one_time_code;
+mod passkey_name;
 mod password;
 mod serial;
 mod username;
 
-pub use ids::{ChallengeId, SessionId};
+pub use ids::{ChallengeId, PasskeyId, SessionId};
 pub use issuer::IssuerId;
 pub use mobile::MobileNumber;
 pub use one_time_code::OneTimeCode;
+pub use passkey_name::PasskeyName;
 pub use password::{common_password_count, NewPassword, Password, PasswordRejection};
 pub use serial::CertificateSerial;
 pub use username::Username;

@@ -3,5 +3,6 @@
 pub mod account;
 pub mod auth;
 pub mod homeoffice;
+pub mod passkeys;
 pub mod self_service;
 pub mod totp;
