@@ -49,7 +49,17 @@ mod tests {
         assert_eq!(PasskeyName::parse("Æøå telefon").unwrap().as_str(), "Æøå telefon");
         let longest = "ø".repeat(64);
         assert_eq!(PasskeyName::parse(&longest).unwrap().as_str(), longest);
-        for bad in ["", "   ", &"a".repeat(65), "a\nb", "a\u{0}b", "a\u{7f}", "a\u{202E}b", "a\u{200B}", "\u{85}x"] {
+        for bad in [
+            "",
+            "   ",
+            &"a".repeat(65),
+            "a\nb",
+            "a\u{0}b",
+            "a\u{7f}",
+            "a\u{202E}b",
+            "a\u{200B}",
+            "\u{85}x",
+        ] {
             assert!(PasskeyName::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -301,7 +301,11 @@ impl App {
                 .await?;
             return Ok(LoginStarted {
                 challenge,
-                methods: if totp { &["passkey", "totp", "sms"] } else { &["passkey", "sms"] },
+                methods: if totp {
+                    &["passkey", "totp", "sms"]
+                } else {
+                    &["passkey", "sms"]
+                },
                 passkey: Some(options),
             });
         }

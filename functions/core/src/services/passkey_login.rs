@@ -31,7 +31,10 @@ const MAX_RETRIES: usize = 16;
 /// How one passkey answer to a login challenge ended.
 enum PasskeyAttempt {
     /// Right: the challenge is consumed.
-    Right { consumed: Challenge, passkey: PasskeyId },
+    Right {
+        consumed: Challenge,
+        passkey: PasskeyId,
+    },
     Wrong {
         attempts_left: u32,
         reason: &'static str,
@@ -277,7 +280,11 @@ mod tests {
             (3, 4, true),
             (0, 4, true),
         ] {
-            assert_eq!(counter_regressed(presented, stored), regressed, "{presented} after {stored}");
+            assert_eq!(
+                counter_regressed(presented, stored),
+                regressed,
+                "{presented} after {stored}"
+            );
         }
     }
 }

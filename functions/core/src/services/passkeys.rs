@@ -179,7 +179,12 @@ impl App {
         match self
             .repo
             .items()
-            .delete(&pk, PASSKEY_REGISTRATION_SK, Condition::VersionIs(stored.version()), now)
+            .delete(
+                &pk,
+                PASSKEY_REGISTRATION_SK,
+                Condition::VersionIs(stored.version()),
+                now,
+            )
             .await
         {
             Ok(()) => {}
