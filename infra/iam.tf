@@ -13,6 +13,8 @@ locals {
   # one module that builds every key, functions/core/src/store/keys.rs: ACCOUNT# (profile,
   # TOTP record, session index), CHALLENGE#, SESSION#, LIMIT# (limits and password backoff),
   # LOCK#, AUDIT# and DECOY# (audit events and their stand-ins), OIDC# (Buypass login state),
+  # PASSKEY# (which account a passkey's credential id belongs to; account only: passkeys
+  # themselves live under ACCOUNT#, their WebAuthn ceremony state under CHALLENGE#),
   # SERIAL… (the registry: every registry key, by serial or by issuer + serial and any index
   # record, starts with SERIAL). OUTBOX and GATEWAY_EVENTS are local-only.
   # buypass re-authenticates with the password on start (failed-login counters: LIMIT#, LOCK#);
@@ -25,7 +27,7 @@ locals {
   table_key_prefixes = {
     "login"             = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
     "sms-code"          = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
-    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SERIAL*", "SESSION#*"]
+    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "PASSKEY#*", "SERIAL*", "SESSION#*"]
     "buypass"           = ["ACCOUNT#*", "AUDIT#*", "LIMIT#*", "LOCK#*", "OIDC#*", "SERIAL*", "SESSION#*"]
     "serial-activation" = ["ACCOUNT#*", "AUDIT#*", "SERIAL*"]
   }

@@ -37,6 +37,11 @@ locals {
     "POST /v1/account/totp"                 = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/account/totp/confirm"         = { function = "account", authorization = "NONE", throttle = "auth" }
     "DELETE /v1/account/totp"               = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/passkey/verify"          = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "GET /v1/account/passkeys"              = { function = "account", authorization = "NONE", throttle = "default" }
+    "POST /v1/account/passkeys"             = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/account/passkeys/confirm"     = { function = "account", authorization = "NONE", throttle = "auth" }
+    "DELETE /v1/account/passkeys/{id}"      = { function = "account", authorization = "NONE", throttle = "auth" }
     "PUT /v1/account/language"              = { function = "account", authorization = "NONE", throttle = "default" }
     "POST /v1/homeoffice/buypass/start"     = { function = "buypass", authorization = "NONE", throttle = "default" }
     "GET /v1/homeoffice/buypass/callback"   = { function = "buypass", authorization = "NONE", throttle = "default" }
