@@ -8,5 +8,6 @@ mod buypass_interop;
 mod buypass_provider_attacks;
 mod languages;
 mod login_journey;
+mod passkeys;
 mod self_service;
 mod totp;
