@@ -188,6 +188,9 @@ mod tests {
             TotpNotEnrolled,
             TotpUnavailable("x"),
             AmbiguousSerial { issuers: 2 },
+            PasskeysUnavailable,
+            PasskeyEnrolmentGone,
+            PasskeyRejected,
         ];
         for e in &all {
             match e {
@@ -213,6 +216,9 @@ mod tests {
                 | SmsBudgetExhausted { .. }
                 | StorageUnavailable(_)
                 | Internal(_)
+                | PasskeysUnavailable
+                | PasskeyEnrolmentGone
+                | PasskeyRejected
                 | HomeOfficeNotEnabled
                 | BuypassUnavailable
                 | TotpEnrolmentGone

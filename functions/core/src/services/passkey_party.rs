@@ -82,7 +82,7 @@ mod tests {
             .unwrap();
         let options = for_passkeys(options).public_key;
         assert_eq!(options.rp.id, "portal.example.test");
-        assert_eq!(options.attestation, Some(AttestationConveyancePreference::None));
+        assert!(matches!(options.attestation, Some(AttestationConveyancePreference::None)));
         let selection = options.authenticator_selection.unwrap();
         assert_eq!(selection.user_verification, UserVerificationPolicy::Preferred);
         assert_eq!(selection.resident_key, Some(ResidentKeyRequirement::Preferred));
