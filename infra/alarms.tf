@@ -226,6 +226,30 @@ resource "aws_cloudwatch_metric_alarm" "reset_sms_budget_exhausted" {
   ok_actions          = local.alarm_actions
 }
 
+# The portal-wide SMS ceilings (functions/core/src/services/sms_spend.rs) refused a new code:
+# every SMS the portal sends, all accounts together, reached sms_per_hour or sms_per_day. Any
+# function that texts may write the metric.
+resource "aws_cloudwatch_metric_alarm" "sms_budget_exhausted" {
+  for_each = {
+    "sms-global-hour" = "${var.sms_per_hour}/hour"
+    "sms-global-day"  = "${var.sms_per_day}/day"
+  }
+
+  alarm_name          = "${local.name}-${each.key}-budget-exhausted"
+  alarm_description   = "Portal-wide SMS ceiling (${each.value}, all SMS of all accounts) reached: new login, reset and phone-change codes are refused (503 sms_unavailable) until it slides. Look for SMS pumping in the functions' logs and the audit trail."
+  namespace           = "Hjemmekontor"
+  metric_name         = "SmsBudgetExhausted"
+  dimensions          = { Budget = each.key }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
 # At 80 % of the monthly spend limit SNS is about to stop sending codes, and nobody can log in.
 resource "aws_cloudwatch_metric_alarm" "sms_spend" {
   alarm_name          = "${local.name}-sms-spend-near-limit"

@@ -9,8 +9,9 @@
 # another refuses to start. Only sms-code may mint access tokens (token-signing);
 # serial-activation holds no key at all.
 #
-# PORTAL_RESET_SMS_PER_HOUR is part of the policy every function reads at start-up; only login
-# and sms-code (new reset codes, resends) ever spend from that budget.
+# PORTAL_RESET_SMS_PER_HOUR, PORTAL_SMS_PER_HOUR and PORTAL_SMS_PER_DAY are part of the policy
+# every function reads at start-up; only login and sms-code spend from the reset budget, every
+# function that texts counts against the portal-wide ones (services/sms_spend.rs).
 #
 # Deliberately never set in AWS (infra/checks/functions.toml, local_only_env): PORTAL_SQLITE_PATH
 # and PORTAL_KEYS_FILE (the local alternatives to DynamoDB and Secrets Manager),
@@ -30,6 +31,8 @@ locals {
       PORTAL_TOKEN_AUDIENCE          = var.token_audience
       PORTAL_URL                     = var.portal_url
       PORTAL_RESET_SMS_PER_HOUR      = var.reset_sms_per_hour
+      PORTAL_SMS_PER_HOUR            = var.sms_per_hour
+      PORTAL_SMS_PER_DAY             = var.sms_per_day
     }
     "sms-code" = {
       PORTAL_STORE                   = "dynamodb"
@@ -44,6 +47,8 @@ locals {
       PORTAL_TOKEN_AUDIENCE          = var.token_audience
       PORTAL_URL                     = var.portal_url
       PORTAL_RESET_SMS_PER_HOUR      = var.reset_sms_per_hour
+      PORTAL_SMS_PER_HOUR            = var.sms_per_hour
+      PORTAL_SMS_PER_DAY             = var.sms_per_day
     }
     "account" = {
       PORTAL_STORE                     = "dynamodb"
@@ -58,6 +63,8 @@ locals {
       PORTAL_TOKEN_AUDIENCE            = var.token_audience
       PORTAL_URL                       = var.portal_url
       PORTAL_RESET_SMS_PER_HOUR        = var.reset_sms_per_hour
+      PORTAL_SMS_PER_HOUR              = var.sms_per_hour
+      PORTAL_SMS_PER_DAY               = var.sms_per_day
     }
     "buypass" = {
       PORTAL_STORE                        = "dynamodb"
@@ -71,6 +78,8 @@ locals {
       PORTAL_TOKEN_AUDIENCE               = var.token_audience
       PORTAL_URL                          = var.portal_url
       PORTAL_RESET_SMS_PER_HOUR           = var.reset_sms_per_hour
+      PORTAL_SMS_PER_HOUR                 = var.sms_per_hour
+      PORTAL_SMS_PER_DAY                  = var.sms_per_day
       BUYPASS_ISSUER_URL                  = var.buypass_issuer
       BUYPASS_CLIENT_ID                   = var.buypass_client_id
       BUYPASS_REDIRECT_URI                = "${local.api_base_url}/v1/homeoffice/buypass/callback"
@@ -85,6 +94,8 @@ locals {
       PORTAL_TOKEN_AUDIENCE     = var.token_audience
       PORTAL_URL                = var.portal_url
       PORTAL_RESET_SMS_PER_HOUR = var.reset_sms_per_hour
+      PORTAL_SMS_PER_HOUR       = var.sms_per_hour
+      PORTAL_SMS_PER_DAY        = var.sms_per_day
       PORTAL_GATEWAY_EVENTS     = "sns"
       PORTAL_GATEWAY_TOPIC_ARN  = aws_sns_topic.activation_events.arn
       PORTAL_GATEWAY_AUTH       = "iam"

@@ -34,7 +34,7 @@ locals {
       reserved_concurrency = 10
     }
     "serial-activation" = {
-      description = "Activates registered certificate serials (stream + schedule), gateway lookup"
+      description = "Activates registered certificate serials (stream + schedule), gateway lookup, SMS delivery failures"
       memory_mb   = 256
       # A stream batch or a sweep may publish and text several serials.
       timeout_s            = 60

@@ -13,23 +13,30 @@ locals {
   # one module that builds every key, functions/core/src/store/keys.rs: ACCOUNT# (profile,
   # TOTP record, session index), CHALLENGE#, SESSION#, LIMIT# (limits and password backoff),
   # LOCK#, AUDIT# and DECOY# (audit events and their stand-ins), OIDC# (Buypass login state),
+  # SMSID# (each SMS sent, by SNS message id, for its delivery status; every function texts),
   # PASSKEY# (which account a passkey's credential id belongs to; account only: passkeys
   # themselves live under ACCOUNT#, their WebAuthn ceremony state under CHALLENGE#),
   # SERIAL… (the registry: every registry key, by serial or by issuer + serial and any index
   # record, starts with SERIAL). OUTBOX and GATEWAY_EVENTS are local-only.
   # buypass re-authenticates with the password on start (failed-login counters: LIMIT#, LOCK#);
-  # account reads the registry for the card status of GET /v1/account (SERIAL…).
+  # account reads the registry for the card status of GET /v1/account (SERIAL…), and "this
+  # wasn't me" revokes the card there and opens the account's incident (the one partition
+  # INCIDENT, the operators' list); ACCOUNT# also holds the known browsers (DEVICE#… sort keys)
+  # that sms-code records at login.
+  # serial-activation also records SMS delivery failures (the SNS delivery status log's
+  # subscription): SMSID#, the challenge the SMS was for (CHALLENGE#), and it counts its
+  # "home office ready" SMS in the portal-wide SMS ceiling (LIMIT#sms-global#all).
   # functions/http/tests/api/contract.rs drives each function's routes and fails when its
   # code touches a prefix that is not listed here.
   #
   # LeadingKeys does not constrain Scan (a Scan has no partition key to compare), so the
   # activation sweep's Scan in serial-activation reads the whole table; only that role has it.
   table_key_prefixes = {
-    "login"             = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
-    "sms-code"          = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*"]
-    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "PASSKEY#*", "SERIAL*", "SESSION#*"]
-    "buypass"           = ["ACCOUNT#*", "AUDIT#*", "LIMIT#*", "LOCK#*", "OIDC#*", "SERIAL*", "SESSION#*"]
-    "serial-activation" = ["ACCOUNT#*", "AUDIT#*", "SERIAL*"]
+    "login"             = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*", "SMSID#*"]
+    "sms-code"          = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*", "SMSID#*"]
+    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "INCIDENT", "LIMIT#*", "LOCK#*", "PASSKEY#*", "SERIAL*", "SESSION#*", "SMSID#*"]
+    "buypass"           = ["ACCOUNT#*", "AUDIT#*", "LIMIT#*", "LOCK#*", "OIDC#*", "SERIAL*", "SESSION#*", "SMSID#*"]
+    "serial-activation" = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "LIMIT#sms-global#*", "SERIAL*", "SMSID#*"]
   }
 
   # What differs between the roles; data.aws_iam_policy_document.function builds every role's
@@ -105,7 +112,7 @@ data "aws_iam_policy_document" "function" {
 
   statement {
     sid       = "Table"
-    actions   = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = [aws_dynamodb_table.portal.arn]
     condition {
       test     = "ForAllValues:StringLike"

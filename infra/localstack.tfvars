@@ -8,6 +8,8 @@ gateway_role_arn        = "arn:aws:iam::000000000000:role/hk-gateway"
 sms_monthly_spend_limit = 1
 deletion_protection     = false
 log_retention_days      = 1
+# LocalStack has no AWS End User Messaging protect configurations.
+manage_sms_protect_configuration = false
 
 # No certificate in LocalStack: *.cloudfront.net, which only test environments may use.
 allow_default_cloudfront_certificate = true

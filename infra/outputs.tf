@@ -57,3 +57,8 @@ output "waf_web_acl_arn" {
   description = "The API's WAF web ACL (us-east-1)."
   value       = aws_wafv2_web_acl.api.arn
 }
+
+output "sms_protect_configuration_id" {
+  description = "The Norway-only SMS protect configuration; make it the account default once (infra/README.md). Empty when manage_sms_protect_configuration is off."
+  value       = one(aws_cloudformation_stack.sms_protect_configuration[*].outputs["ProtectConfigurationId"])
+}

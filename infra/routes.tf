@@ -21,28 +21,35 @@
 #   logout are "default": browsers call them on their own, and they check a session credential.
 locals {
   routes = {
-    "POST /v1/auth/login"                   = { function = "login", authorization = "NONE", throttle = "auth" }
-    "POST /v1/auth/password/forgot"         = { function = "login", authorization = "NONE", throttle = "auth" }
-    "POST /v1/auth/password/reset"          = { function = "login", authorization = "NONE", throttle = "auth" }
-    "POST /v1/auth/sms/resend"              = { function = "sms-code", authorization = "NONE", throttle = "auth" }
-    "POST /v1/auth/sms/verify"              = { function = "sms-code", authorization = "NONE", throttle = "auth" }
-    "POST /v1/auth/totp/verify"             = { function = "sms-code", authorization = "NONE", throttle = "auth" }
-    "POST /v1/auth/refresh"                 = { function = "sms-code", authorization = "NONE", throttle = "default" }
-    "POST /v1/auth/logout"                  = { function = "sms-code", authorization = "NONE", throttle = "default" }
-    "GET /v1/account"                       = { function = "account", authorization = "NONE", throttle = "default" }
-    "PUT /v1/account/password"              = { function = "account", authorization = "NONE", throttle = "auth" }
-    "POST /v1/account/phone"                = { function = "account", authorization = "NONE", throttle = "auth" }
-    "POST /v1/account/phone/confirm"        = { function = "account", authorization = "NONE", throttle = "auth" }
-    "GET /v1/account/totp"                  = { function = "account", authorization = "NONE", throttle = "default" }
-    "POST /v1/account/totp"                 = { function = "account", authorization = "NONE", throttle = "auth" }
-    "POST /v1/account/totp/confirm"         = { function = "account", authorization = "NONE", throttle = "auth" }
-    "DELETE /v1/account/totp"               = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/login"                      = { function = "login", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/password/forgot"            = { function = "login", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/password/reset"             = { function = "login", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/sms/resend"                 = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/sms/verify"                 = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/sms/status"                 = { function = "sms-code", authorization = "NONE", throttle = "default" }
+    "POST /v1/auth/totp/verify"                = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/refresh"                    = { function = "sms-code", authorization = "NONE", throttle = "default" }
+    "POST /v1/auth/logout"                     = { function = "sms-code", authorization = "NONE", throttle = "default" }
+    "GET /v1/account"                          = { function = "account", authorization = "NONE", throttle = "default" }
+    "PUT /v1/account/password"                 = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/account/phone"                   = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/account/phone/confirm"           = { function = "account", authorization = "NONE", throttle = "auth" }
+    "GET /v1/account/totp"                     = { function = "account", authorization = "NONE", throttle = "default" }
+    "POST /v1/account/totp"                    = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/account/totp/confirm"            = { function = "account", authorization = "NONE", throttle = "auth" }
+    "DELETE /v1/account/totp"                  = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/auth/passkey/verify"          = { function = "sms-code", authorization = "NONE", throttle = "auth" }
     "GET /v1/account/passkeys"              = { function = "account", authorization = "NONE", throttle = "default" }
     "POST /v1/account/passkeys"             = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/account/passkeys/confirm"     = { function = "account", authorization = "NONE", throttle = "auth" }
     "DELETE /v1/account/passkeys/{id}"      = { function = "account", authorization = "NONE", throttle = "auth" }
-    "PUT /v1/account/language"              = { function = "account", authorization = "NONE", throttle = "default" }
+    "PUT /v1/account/language"                 = { function = "account", authorization = "NONE", throttle = "default" }
+    "GET /v1/account/sessions"                 = { function = "account", authorization = "NONE", throttle = "default" }
+    "DELETE /v1/account/sessions/{session_id}" = { function = "account", authorization = "NONE", throttle = "default" }
+    "POST /v1/account/sessions/revoke-others"  = { function = "account", authorization = "NONE", throttle = "default" }
+    "GET /v1/account/security-events"          = { function = "account", authorization = "NONE", throttle = "default" }
+    # Checks the password (counts as a failed login when wrong), like the other re-authentications.
+    "POST /v1/account/not-me"               = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/homeoffice/buypass/start"     = { function = "buypass", authorization = "NONE", throttle = "default" }
     "GET /v1/homeoffice/buypass/callback"   = { function = "buypass", authorization = "NONE", throttle = "default" }
     "GET /v1/gateway/certificates/{serial}" = { function = "serial-activation", authorization = "AWS_IAM", throttle = "default" }

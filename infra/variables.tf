@@ -207,6 +207,45 @@ variable "reset_sms_per_hour" {
   }
 }
 
+variable "sms_per_hour" {
+  description = "Every SMS of the portal (codes, resends, notices), all accounts together, per hour (PORTAL_SMS_PER_HOUR): past it new codes answer 503 sms_unavailable and the sms_budget_exhausted alarm for Budget sms-global-hour fires. Notices are counted but still sent."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.sms_per_hour >= 1 && floor(var.sms_per_hour) == var.sms_per_hour
+    error_message = "sms_per_hour must be a whole number, at least 1."
+  }
+}
+
+variable "sms_per_day" {
+  description = "Every SMS of the portal per day (PORTAL_SMS_PER_DAY); as sms_per_hour, Budget sms-global-day. Keep it below what sms_monthly_spend_limit buys in a day."
+  type        = number
+  default     = 5000
+
+  validation {
+    condition     = var.sms_per_day >= 1 && floor(var.sms_per_day) == var.sms_per_day
+    error_message = "sms_per_day must be a whole number, at least 1."
+  }
+}
+
+variable "manage_sms_protect_configuration" {
+  description = "Whether this stack creates the AWS End User Messaging SMS protect configuration that allows SMS only to Norway (and sms_extra_allowed_countries). An operator then makes it the account default once (infra/README.md): neither CloudFormation nor the aws provider can set that association. Off for LocalStack."
+  type        = bool
+  default     = true
+}
+
+variable "sms_extra_allowed_countries" {
+  description = "ISO 3166-1 alpha-2 codes (SE, DK) the protect configuration allows besides NO: needed when an operator allows a country for an account (portal-admin allow-country), or SNS blocks those SMS."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.sms_extra_allowed_countries : can(regex("^[A-Z]{2}$", c))])
+    error_message = "sms_extra_allowed_countries holds two-letter upper-case ISO 3166-1 codes."
+  }
+}
+
 variable "api_domain_name" {
   description = "The API's public host name on CloudFront (api.example.no), with api_certificate_arn. Empty: the distribution's *.cloudfront.net name (test environments only, with allow_default_cloudfront_certificate: no TLS minimum can be set on it)."
   type        = string

@@ -31,8 +31,10 @@ trap cleanup EXIT
 
 # A registered card stays pending for 3 s (no sweep meanwhile), so the tests see the live
 # status change from pending to active.
+# A fixed gateway key: the security tests ask the gateway's lookup whether a card is active.
+export PORTAL_GATEWAY_KEY="browser-tests-gateway-key-$$-$RANDOM"
 target/debug/portal-local --port 0 --data-dir "$data/portal" --no-demo --ui-dir portal-ui \
-  --activation-delay-seconds 3 --activation-sweep-seconds 600 >"$data/portal.log" 2>&1 &
+  --activation-delay-seconds 3 --activation-sweep-seconds 600 --gateway-key "$PORTAL_GATEWAY_KEY" >"$data/portal.log" 2>&1 &
 portal_pid=$!
 address=
 for _ in $(seq 1 300); do

@@ -279,6 +279,30 @@ pub async fn run(ledger: &BTreeMap<&'static str, Totals>, quick: bool) -> anyhow
             invocations * prices.get("api_gateway.http_api_requests_per_million")?,
         ),
         (
+            "CloudFront HTTPS requests",
+            invocations * million,
+            "cloudfront.https_requests_per_million",
+            invocations * prices.get("cloudfront.https_requests_per_million")?,
+        ),
+        (
+            "CloudFront Function (origin verify)",
+            invocations * million,
+            "cloudfront.function_invocations_per_million",
+            invocations * prices.get("cloudfront.function_invocations_per_million")?,
+        ),
+        (
+            "CloudFront KeyValueStore reads",
+            invocations * million,
+            "cloudfront.key_value_store_reads_per_million",
+            invocations * prices.get("cloudfront.key_value_store_reads_per_million")?,
+        ),
+        (
+            "WAF requests",
+            invocations * million,
+            "waf.requests_per_million",
+            invocations * prices.get("waf.requests_per_million")?,
+        ),
+        (
             "DynamoDB read request units",
             rru * million,
             "dynamodb.read_request_units_per_million",
@@ -320,6 +344,7 @@ pub async fn run(ledger: &BTreeMap<&'static str, Totals>, quick: bool) -> anyhow
         ),
     ]);
     let sms_price = prices.get("sns.sms_norway_per_message")?;
+    let floors = floors(&prices, invocations, &lines)?;
     rows.push(vec![
         "SMS to Norway (separately)".into(),
         format!("{:.0}", publishes * million),
@@ -335,7 +360,79 @@ pub async fn run(ledger: &BTreeMap<&'static str, Totals>, quick: bool) -> anyhow
         &["component", "quantity", "unit price (key)", "per million logins"],
         &rows,
     );
+    table(
+        "Floor per component: what no code change can lower, and what would (per million complete logins)",
+        &[
+            "component",
+            "now",
+            "floor with this architecture",
+            "what lowers it, and at what price",
+        ],
+        &floors,
+    );
     Ok(())
+}
+
+/// The price every request pays before any handler runs: the edge (CloudFront, its
+/// origin-verify function and key-value read, WAF), API Gateway and the Lambda request.
+pub const PER_REQUEST_KEYS: [&str; 6] = [
+    "cloudfront.https_requests_per_million",
+    "cloudfront.function_invocations_per_million",
+    "cloudfront.key_value_store_reads_per_million",
+    "waf.requests_per_million",
+    "api_gateway.http_api_requests_per_million",
+    "lambda.requests_per_million",
+];
+
+/// One row per component of the cost table: its figure now, its floor with the current
+/// architecture (per-request charges scale with the 13 requests of a complete login and
+/// nothing the handlers do), and the change that would lower it with what it costs.
+fn floors(prices: &Prices, invocations: f64, lines: &[(&str, f64, &str, f64)]) -> anyhow::Result<Vec<Vec<String>>> {
+    let per_request: f64 = PER_REQUEST_KEYS
+        .iter()
+        .map(|k| prices.get(k))
+        .collect::<anyhow::Result<Vec<f64>>>()?
+        .iter()
+        .sum();
+    let remedy = |what: &str| -> &'static str {
+        match what {
+            "Lambda requests" | "API Gateway HTTP API requests" => {
+                "fewer requests per login: access tokens of 60 instead of 15 minutes take 10 refreshes to about 2 (a stolen access token lives 4× longer; revocation still ends the session at the next refresh); or Lambda function URLs behind CloudFront instead of API Gateway (saves $1.00 per million requests; loses API Gateway's route table, throttling and access log, which the functions and CloudFront would have to take over)"
+            }
+            "CloudFront HTTPS requests" | "CloudFront Function (origin verify)" | "CloudFront KeyValueStore reads" | "WAF requests" => {
+                "only fewer requests; removing the edge would remove the WAF rate rules and the origin secret that keep direct calls off the API (not proposed)"
+            }
+            "Lambda GB-s (arm64)" => "mostly argon2 at login (fixed by the password policy); the rest is round trips × wait: fewer calls (this change) and smaller memory for the light functions",
+            "DynamoDB read request units" | "DynamoDB write request units" => "fewer items per operation (this change); what remains is the records each rule must read and change",
+            _ => "cold starts only",
+        }
+    };
+    let mut rows: Vec<Vec<String>> = lines
+        .iter()
+        .map(|(what, _, key, cost)| {
+            let per_request_component = PER_REQUEST_KEYS.contains(key);
+            let floor = if per_request_component {
+                format!("{} ({invocations:.0} requests per login)", dollars(*cost))
+            } else {
+                "lowered by the code".to_owned()
+            };
+            vec![(*what).to_owned(), dollars(*cost), floor, remedy(what).to_owned()]
+        })
+        .collect();
+    let requests_for_target = (2.0 / per_request).floor();
+    rows.push(vec![
+        "**every request, before any handler runs**".into(),
+        dollars(invocations * per_request),
+        format!(
+            "{} per request: the ≤ $2 target leaves room for {requests_for_target:.0} requests per login",
+            dollars(per_request)
+        ),
+        format!(
+            "a complete login needs at least 3 requests (login, verify, account read): {} with this edge even without refreshes, so ≤ $2 per million logins is out of reach while every request passes CloudFront, WAF and API Gateway",
+            dollars(3.0 * per_request)
+        ),
+    ]);
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -353,6 +450,10 @@ mod tests {
             "dynamodb.write_request_units_per_million",
             "secrets_manager.per_10k_api_calls",
             "sns.sms_norway_per_message",
+            "cloudfront.https_requests_per_million",
+            "cloudfront.function_invocations_per_million",
+            "cloudfront.key_value_store_reads_per_million",
+            "waf.requests_per_million",
             "assumptions.dynamodb_round_trip_ms",
             "assumptions.sns_round_trip_ms",
             "assumptions.lambda_mb_per_vcpu",

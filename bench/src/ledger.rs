@@ -514,6 +514,41 @@ fn target(operation: &str) -> Option<usize> {
     }
 }
 
+/// What each operation may cost at most today, as (DynamoDB calls, sequential round trips):
+/// the regression guard. The ledger fails (and with it `scripts/bench.sh --quick`, which the
+/// test command runs) when an operation makes more, so a change that adds a read or a write
+/// to a hot path has to come here and say so. Lower figures pass; lower the ceilings with them.
+pub fn ceiling(operation: &str) -> Option<(usize, usize)> {
+    match operation {
+        // The number's SMS budget is read beside the reservation: 4 calls, 3 waits.
+        "login" => Some((4, 3)),
+        "sms/verify" => Some((3, 3)),
+        "refresh" => Some((2, 2)),
+        "account read" => Some((1, 1)),
+        // Over the target: the account's state is not on the serial's record (BENCHMARKS.md).
+        "gateway lookup" => Some((2, 2)),
+        _ => None,
+    }
+}
+
+/// Round trips a caller waits for: calls whose spans overlap (sent together) count once.
+pub fn sequential(calls: &[&Call]) -> usize {
+    let mut spans: Vec<_> = calls.iter().filter_map(|c| c.span).collect();
+    spans.sort_by_key(|(start, _)| *start);
+    let mut waits = 0;
+    let mut open_until: Option<std::time::Instant> = None;
+    for (start, end) in spans {
+        match open_until {
+            Some(until) if start < until => open_until = Some(until.max(end)),
+            _ => {
+                waits += 1;
+                open_until = Some(end);
+            }
+        }
+    }
+    waits
+}
+
 /// Totals of one operation.
 #[derive(Debug, Default, Clone)]
 pub struct Totals {
@@ -581,12 +616,22 @@ pub async fn run() -> anyhow::Result<BTreeMap<&'static str, Totals>> {
     );
     let mut rows = Vec::new();
     let mut over = Vec::new();
+    let mut regressions = Vec::new();
     let mut result = BTreeMap::new();
     for (operation, calls) in &ledger {
         let t = totals(calls);
         let dynamo: Vec<&Call> = calls.iter().filter(|c| c.is_dynamodb()).collect();
+        let waits = sequential(&dynamo);
+        if let Some((calls_max, waits_max)) = ceiling(operation) {
+            if t.dynamodb > calls_max || waits > waits_max {
+                regressions.push(format!(
+                    "{operation}: {} DynamoDB calls in {waits} round trips, allowed {calls_max} in {waits_max}",
+                    t.dynamodb
+                ));
+            }
+        }
         let status = match target(operation) {
-            Some(limit) if t.dynamodb > limit => {
+            Some(limit) if waits > limit => {
                 over.push((*operation, limit, dynamo.clone()));
                 format!("over (≤ {limit})")
             }
@@ -597,6 +642,7 @@ pub async fn run() -> anyhow::Result<BTreeMap<&'static str, Totals>> {
         rows.push(vec![
             (*operation).to_owned(),
             t.dynamodb.to_string(),
+            waits.to_string(),
             by_api(calls),
             format!("{} / {}", sum(|c| c.items_read), sum(|c| c.items_written)),
             format!("{} / {}", sum(|c| c.item_bytes_read), sum(|c| c.item_bytes_written)),
@@ -614,6 +660,7 @@ pub async fn run() -> anyhow::Result<BTreeMap<&'static str, Totals>> {
         &[
             "operation",
             "DynamoDB calls",
+            "round trips (sequential)",
             "by API",
             "items read / written",
             "item bytes read / written",
@@ -629,7 +676,11 @@ pub async fn run() -> anyhow::Result<BTreeMap<&'static str, Totals>> {
     if !over.is_empty() {
         println!("\nOver the round-trip target (each DynamoDB call in order; keys elided after `#`):");
         for (operation, limit, calls) in over {
-            println!("- {operation}: {} calls, target ≤ {limit}", calls.len());
+            println!(
+                "- {operation}: {} calls in {} round trips, target ≤ {limit}",
+                calls.len(),
+                sequential(&calls)
+            );
             for (i, c) in calls.iter().enumerate() {
                 let flags = [(c.failed(), " (condition failed)"), (c.filtered, " (filtered)")]
                     .iter()
@@ -655,5 +706,46 @@ pub async fn run() -> anyhow::Result<BTreeMap<&'static str, Totals>> {
             failed.join(", ")
         );
     }
+    ensure!(
+        regressions.is_empty(),
+        "more DynamoDB round trips than the ledger allows (bench/src/ledger.rs `ceiling`):\n{}",
+        regressions.join("\n")
+    );
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn at(base: Instant, from_ms: u64, to_ms: u64) -> Call {
+        Call {
+            service: "DynamoDB".into(),
+            span: Some((
+                base + Duration::from_millis(from_ms),
+                base + Duration::from_millis(to_ms),
+            )),
+            ..Call::default()
+        }
+    }
+
+    #[test]
+    fn calls_sent_together_are_one_round_trip() {
+        let t = Instant::now();
+        let (read, reserve, budgets, outcome) = (at(t, 0, 5), at(t, 6, 12), at(t, 7, 10), at(t, 40, 45));
+        assert_eq!(sequential(&[&read, &reserve, &budgets, &outcome]), 3);
+        assert_eq!(sequential(&[&outcome, &read]), 2, "in any order");
+        let (a, b, c) = (at(t, 0, 5), at(t, 5, 9), at(t, 9, 12));
+        assert_eq!(sequential(&[&a, &b, &c]), 3, "one after the other is not at once");
+        assert_eq!(sequential(&[]), 0);
+    }
+
+    #[test]
+    fn the_guard_holds_the_issue_targets_where_they_are_met() {
+        for operation in ["login", "sms/verify", "refresh", "account read"] {
+            let (_, waits) = ceiling(operation).unwrap();
+            assert!(waits <= target(operation).unwrap(), "{operation}");
+        }
+    }
 }

@@ -56,6 +56,9 @@ pub struct Call {
     pub keys: Vec<String>,
     /// The request JSON, for callers that need an id from it (never printed).
     pub request: Value,
+    /// When the request went out and its answer was read: calls whose spans overlap ran at
+    /// once and cost one round trip of waiting between them.
+    pub span: Option<(std::time::Instant, std::time::Instant)>,
 }
 
 impl Call {
@@ -74,6 +77,7 @@ struct Pending {
     operation: String,
     request_bytes: usize,
     request: Value,
+    started: std::time::Instant,
 }
 
 impl Storable for Pending {
@@ -123,6 +127,7 @@ impl Intercept for Meter {
             operation,
             request_bytes: body.len() + headers_len(context.request().headers().iter()),
             request: serde_json::from_slice(body).unwrap_or(Value::Null),
+            started: std::time::Instant::now(),
         };
         cfg.interceptor_state().store_put(pending);
         Ok(())
@@ -145,6 +150,7 @@ impl Intercept for Meter {
             request_bytes: pending.request_bytes,
             response_bytes: body.len() + headers_len(response.headers().iter()),
             status: response.status().as_u16(),
+            span: Some((pending.started, std::time::Instant::now())),
             ..Call::default()
         };
         if call.is_dynamodb() {
@@ -312,6 +318,31 @@ fn dynamodb_capacity(call: &mut Call, request: &Value, response: &Value) {
                 }
             }
         }
+        "BatchGetItem" => {
+            // Charged per item as a GetItem of it would be (a miss costs its unit too); the
+            // portal asks for one table, strongly consistent.
+            let asked = request["RequestItems"].as_object().into_iter().flat_map(|t| t.values());
+            for table in asked {
+                let consistent = table["ConsistentRead"].as_bool().unwrap_or(false);
+                let keys = table["Keys"].as_array().cloned().unwrap_or_default();
+                let found: Vec<Value> = response["Responses"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|t| t.values())
+                    .filter_map(Value::as_array)
+                    .flatten()
+                    .cloned()
+                    .collect();
+                for key in &keys {
+                    let item = found.iter().find(|i| i["pk"] == key["pk"] && i["sk"] == key["sk"]);
+                    let size = item.map(item_size).unwrap_or(0);
+                    call.items_read += usize::from(item.is_some());
+                    call.item_bytes_read += size;
+                    call.rcu += read_units(size, consistent);
+                    call.keys.push(key_text(key));
+                }
+            }
+        }
         "TransactGetItems" => {
             for entry in response["Responses"].as_array().into_iter().flatten() {
                 let size = entry.get("Item").map(item_size).unwrap_or(0);
@@ -337,6 +368,19 @@ mod tests {
         };
         dynamodb_capacity(&mut c, &request, &response);
         c
+    }
+
+    #[test]
+    fn a_batch_read_costs_a_unit_per_key_found_or_not() {
+        let key = |sk: &str| json!({ "pk": {"S": "ACCOUNT#kari"}, "sk": {"S": sk} });
+        let mut found = key("PROFILE");
+        found["data"] = json!({ "S": "x".repeat(5000) });
+        let request =
+            json!({ "RequestItems": { "t": { "ConsistentRead": true, "Keys": [key("PROFILE"), key("TOTP")] } } });
+        let response = json!({ "Responses": { "t": [found] } });
+        let c = call("BatchGetItem", request, response);
+        assert_eq!((c.items_read, c.rcu), (1, 3.0), "5 KB found: 2 units, the miss: 1");
+        assert_eq!(c.keys, vec!["ACCOUNT#…/PROFILE", "ACCOUNT#…/TOTP"]);
     }
 
     #[test]

@@ -157,6 +157,8 @@ async function authed(method, path, body) {
 export const login = (username, password, rememberMe) =>
   send('POST', '/v1/auth/login', { body: { username, password, remember_me: rememberMe } });
 export const resendCode = (challengeId) => send('POST', '/v1/auth/sms/resend', { body: { challenge_id: challengeId } });
+// Whether the carrier reported the login SMS undelivered, and which factor answers instead.
+export const smsStatus = (challengeId) => send('POST', '/v1/auth/sms/status', { body: { challenge_id: challengeId } });
 export const verifySms = async (challengeId, code) =>
   keep(await send('POST', '/v1/auth/sms/verify', { body: { challenge_id: challengeId, code } }));
 export const verifyTotp = async (challengeId, code) =>
@@ -190,6 +192,20 @@ export const totpStatus = () => authed('GET', '/v1/account/totp');
 export const startTotp = (password) => authed('POST', '/v1/account/totp', { password });
 export const confirmTotp = (code) => authed('POST', '/v1/account/totp/confirm', { code });
 export const removeTotp = (password) => authed('DELETE', '/v1/account/totp', { password });
+
+// Security centre: sessions, history, "this wasn't me".
+export const sessions = () => authed('GET', '/v1/account/sessions');
+export const endSession = (id) => authed('DELETE', `/v1/account/sessions/${encodeURIComponent(id)}`);
+export const endOtherSessions = () => authed('POST', '/v1/account/sessions/revoke-others');
+export const securityEvents = (cursor) =>
+  authed('GET', cursor ? `/v1/account/security-events?cursor=${encodeURIComponent(cursor)}` : '/v1/account/security-events');
+
+/** Ends every session of the account, this one too: the page is signed out afterwards. */
+export async function notMe(password) {
+  const outcome = await authed('POST', '/v1/account/not-me', { password });
+  forget();
+  return outcome;
+}
 
 // Home office.
 export const startBuypass = (password) => authed('POST', '/v1/homeoffice/buypass/start', { password });

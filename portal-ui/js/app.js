@@ -8,6 +8,8 @@
 //   /bytt-passord   new password required after the first login
 //   /konto          Kontoopplysninger, Bytte passord, Hjemmekontor, authenticator app
 //   /hjemmekontor   the same page at its Hjemmekontor section; where Buypass sends the user back
+//   /ikke-meg       "Dette var ikke meg" (the address in the security SMS notices): login first,
+//                   then the confirmation
 
 import * as api from './api.js';
 import { h, replace } from './dom.js';
@@ -17,6 +19,7 @@ import * as codeScreen from './screens/code.js';
 import * as forgotScreen from './screens/forgot.js';
 import * as firstPasswordScreen from './screens/first-password.js';
 import * as accountScreen from './screens/account.js';
+import * as notMeScreen from './screens/security.js';
 
 const ROUTES = {
   '/': { screen: loginScreen, signedOut: true },
@@ -25,6 +28,7 @@ const ROUTES = {
   '/bytt-passord': { screen: firstPasswordScreen, signedIn: true },
   '/konto': { screen: accountScreen, signedIn: true },
   '/hjemmekontor': { screen: accountScreen, signedIn: true },
+  '/ikke-meg': { screen: notMeScreen, signedIn: true },
 };
 
 const main = document.getElementById('main');

@@ -30,6 +30,12 @@ const FAMILIES = {
   ],
   'password.reason.': ['too_short', 'too_long', 'common', 'contains_username'],
   'lang.': LANGUAGES,
+  'security.event.': [
+    'login_completed', 'login_failed', 'login_throttled', 'code_failed', 'code_locked', 'session_revoked',
+    'refresh_reuse_detected', 'password_changed', 'password_reset', 'password_reset_requested', 'phone_change_requested',
+    'phone_changed', 'account_disabled', 'account_enabled', 'buypass_card_registered', 'buypass_card_replaced_notified',
+    'serial_activated', 'serial_revoked', 'totp_enabled', 'totp_removed', 'not_me_reported', 'new_device_notified', 'other',
+  ],
 };
 
 test('every key is in every language, as text, with the same placeholders', () => {

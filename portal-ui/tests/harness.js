@@ -265,7 +265,8 @@ async function pageTexts(page) {
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       const text = node.textContent.replace(/\s+/g, ' ').trim();
       const element = node.parentElement;
-      if (!text || !element || element.closest('[hidden], noscript, script, style')) continue;
+      // translate="no" marks data shown as it is (a device name, a date in the page's locale).
+      if (!text || !element || element.closest('[hidden], noscript, script, style, [translate="no"]')) continue;
       if (!element.checkVisibility() && !element.closest('.sr-only')) continue;
       texts.push(text);
     }

@@ -237,7 +237,7 @@ test('the account page fits a phone screen', async () => {
 
 test('Logg ut ends the session: a reload stays logged out', async () => {
   await page.goto(`${BASE}/konto`);
-  await page.getByRole('button', { name: 'Logg ut' }).click();
+  await page.getByRole('button', { name: 'Logg ut', exact: true }).click();
   await sees(page.getByText('Du er logget ut.'));
   await sees(page.getByRole('heading', { name: 'Innlogging' }));
   await page.goto(`${BASE}/konto`);

@@ -117,7 +117,7 @@ test('an English browser gets bokmål until English is chosen; then every text i
   await assertOneLanguage(page, 'nn', data);
 
   // Logged out and in again in nynorsk: the code SMS is nynorsk now.
-  await page.getByRole('button', { name: 'Logg ut' }).click();
+  await page.getByRole('button', { name: 'Logg ut', exact: true }).click();
   await sees(page.getByText('Du er logga ut.'));
   await assertOneLanguage(page, 'nn', data);
   const mark = await smsMark();

@@ -59,7 +59,7 @@ test('first login with the password from the SMS requires a new password before 
   await sees(page.getByRole('heading', { name: 'Kontoopplysninger' }));
   await sees(page.getByText('Passordet er endret.'));
   assert.equal(new URL(page.url()).pathname, '/konto');
-  await page.getByRole('button', { name: 'Logg ut' }).click();
+  await page.getByRole('button', { name: 'Logg ut', exact: true }).click();
   await sees(page.getByText('Du er logget ut.'));
   assertClean(page);
 });
@@ -93,7 +93,7 @@ test('Glemt passordet?: a wrong code is refused, the right code sets the new pas
 
   await login(page, { ...account, password: newPassword });
   assert.equal(await textOf(page.locator('.fact dd').first()), account.username);
-  await page.getByRole('button', { name: 'Logg ut' }).click();
+  await page.getByRole('button', { name: 'Logg ut', exact: true }).click();
   await sees(page.getByText('Du er logget ut.'));
   assertClean(page);
 });

@@ -68,7 +68,7 @@ test('Autentiseringsapp: set up with the QR code and a code from the app', async
   await section.getByRole('button', { name: 'Aktiver' }).click();
   await sees(section.getByText('Autentiseringsappen er aktivert. Neste gang du logger inn, bruker du koden fra appen.'));
   await sees(section.getByText('Du logger inn med kode fra autentiseringsappen'));
-  await page.getByRole('button', { name: 'Logg ut' }).click();
+  await page.getByRole('button', { name: 'Logg ut', exact: true }).click();
   await sees(page.getByText('Du er logget ut.'));
   assertClean(page);
 });
@@ -87,8 +87,34 @@ test('login asks for the app code: a wrong one is refused, the next one logs in'
   await page.getByRole('button', { name: 'Bekreft' }).click();
   await sees(page.getByRole('heading', { name: 'Kontoopplysninger' }));
   await assert.rejects(nextSms(mark, account.mobile, { timeoutMs: 200 }), 'no SMS code was sent');
-  await page.getByRole('button', { name: 'Logg ut' }).click();
+  await page.getByRole('button', { name: 'Logg ut', exact: true }).click();
   await sees(page.getByText('Du er logget ut.'));
+});
+
+test('an SMS reported undelivered: "Bekreft kode" says so and offers the app', async () => {
+  await logInWithPassword();
+  const mark = await smsMark();
+  await page.getByRole('button', { name: 'Send meg en kode på SMS i stedet' }).click();
+  await nextSms(mark, account.mobile);
+  // The screen asks the real API; nothing is reported yet.
+  const first = await page.waitForResponse((r) => r.url().endsWith('/v1/auth/sms/status'), { timeout: 20000 });
+  assert.deepEqual(await first.json(), { sms: 'unknown', alternatives: ['totp'] });
+  await assert.rejects(
+    page.getByText('SMS-en kom ikke fram — bruk autentiseringsappen.').waitFor({ timeout: 200 }),
+    'no notice while the SMS is not reported undelivered',
+  );
+  // SNS's failure status, as the API answers once serial-activation has recorded it (that
+  // path is tested in the Rust suites; here only the screen's answer to it).
+  await page.route('**/v1/auth/sms/status', (route) =>
+    route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ sms: 'failed', alternatives: ['totp'] }) }),
+  );
+  // The screen asks every 10 s: up to one interval until the next question.
+  await page.getByText('SMS-en kom ikke fram — bruk autentiseringsappen.').waitFor({ timeout: 25000 });
+  await screenshot(page, '15b-bekreft-kode-sms-kom-ikke-fram');
+  await page.getByRole('button', { name: 'Bruk autentiseringsappen' }).click();
+  await sees(page.getByText('Fyll inn koden som vises i autentiseringsappen din.'));
+  await page.unroute('**/v1/auth/sms/status');
+  assertClean(page);
 });
 
 test('"Send meg en kode på SMS i stedet" logs in with an SMS code; the app can then be removed', async () => {

@@ -72,6 +72,11 @@ BEARER = {
     "removeTotp",
     "confirmTotpEnrolment",
     "startBuypassRegistration",
+    "listSessions",
+    "endSession",
+    "endOtherSessions",
+    "listSecurityEvents",
+    "reportNotMe",
 }
 REFRESH = {"refreshSession"}
 GATEWAY = {"lookupGatewayCertificate", "lookupGatewayCertificateBySerial"}
@@ -89,9 +94,17 @@ POOL_SIZES = {
     "removeTotp": 1,
     "confirmTotpEnrolment": 2,
     "startBuypassRegistration": 1,
+    "listSessions": 1,
+    "endSession": 1,
+    "endOtherSessions": 1,
+    "listSecurityEvents": 1,
+    # A real password locks the account down (password change required): one account a success.
+    "reportNotMe": 4,
     "refreshSession": 3,
     "verifySmsCode": 2,
     "resendSmsCode": 2,
+    # A real login challenge now and then, so the status answers 200 and not only 410.
+    "smsDeliveryStatus": 1,
     "resetPassword": 2,
     # Registers a smartcard with the stand-in Buypass, so the gateway lookup finds an active serial.
     "lookupGatewayCertificate": 1,
@@ -100,11 +113,12 @@ POOL_SIZES = {
 # Generated requests of each operation come from their own address (see the module doc).
 OPERATION_IDS = sorted(
     [
-        "login", "forgotPassword", "resetPassword", "resendSmsCode", "verifySmsCode", "refreshSession",
+        "login", "forgotPassword", "resetPassword", "resendSmsCode", "verifySmsCode", "smsDeliveryStatus", "refreshSession",
         "logout", "getAccount", "changePassword", "startPhoneChange", "confirmPhoneChange", "verifyTotpCode",
         "getTotpStatus", "startTotpEnrolment", "removeTotp", "confirmTotpEnrolment", "setAccountLanguage",
         "startBuypassRegistration", "buypassCallback", "lookupGatewayCertificate",
-        "lookupGatewayCertificateBySerial", "devSmsOutbox",
+        "lookupGatewayCertificateBySerial", "devSmsOutbox", "listSessions", "endSession",
+        "endOtherSessions", "listSecurityEvents", "reportNotMe",
         "devGatewayEvents",
     ]
 )
@@ -393,7 +407,11 @@ PASSWORD_FIELDS = {
     "startTotpEnrolment": "password",
     "removeTotp": "password",
     "startBuypassRegistration": "password",
+    "reportNotMe": "password",
 }
+# How often the real password goes in (every n-th case, at most m times): a "not me" with it
+# spends the pool's account, so only a few.
+PASSWORD_TURNS = {"reportNotMe": (8, 3)}
 _fresh_mobiles = iter(range(1, 10_000))
 
 
@@ -422,17 +440,27 @@ def _inject(op: str, case) -> dict | None:
                 case.path_parameters["issuer_id"] = issuer_id
             return {"serial": serial, "issuer_id": issuer_id}
         return None
+    if op == "endSession" and isinstance(case.path_parameters, dict) and _turn(op, 3, 5):
+        # A real session of the pool's account, other than the one making the request.
+        account = POOLS[op].current().account
+        spare = sign_in(account)
+        listed = call("GET", "/v1/account/sessions", None, {"authorization": f"Bearer {spare.access_token}"})
+        ids = [s["id"] for s in (listed.body or {}).get("sessions", []) if s.get("current")]
+        if ids:
+            case.path_parameters["session_id"] = ids[0]
+            return {"account": account}
+        return None
     body = case.body if isinstance(case.body, dict) else None
     if body is None:
         return None
-    if op in PASSWORD_FIELDS and isinstance(body.get(PASSWORD_FIELDS[op]), str) and _turn(op, 2, 40):
+    if op in PASSWORD_FIELDS and isinstance(body.get(PASSWORD_FIELDS[op]), str) and _turn(op, *PASSWORD_TURNS.get(op, (2, 40))):
         session = POOLS[op].current()
         body[PASSWORD_FIELDS[op]] = session.account.password
         if op == "removeTotp":
             # Something to remove (otherwise every case is 404 `not_enrolled`): set up an app.
             enrol_totp(session)
         return {"account": session.account, "new_password": body.get("new_password")}
-    if op in ("verifySmsCode", "resendSmsCode") and isinstance(body.get("challenge_id"), str) and _turn(op, 3, 6):
+    if op in ("verifySmsCode", "resendSmsCode", "smsDeliveryStatus") and isinstance(body.get("challenge_id"), str) and _turn(op, 3, 6):
         account = POOLS[op].account()
         try:
             challenge, code = open_challenge(account)
@@ -525,6 +553,11 @@ def after_call(context, case, response):
                 pass
         log(f"{op}: real values in, answered {status}{problem}")
     # What a success changed.
+    if injected and op == "reportNotMe" and status == 200:
+        # Every session ended and a new password is required: the account is of no more use.
+        injected["account"].spent = True
+        if POOLS[op].session is not None:
+            POOLS[op].invalidate(POOLS[op].session)
     if injected and status == 204:
         if op in ("changePassword", "resetPassword") and isinstance(injected.get("new_password"), str):
             injected["account"].password = injected["new_password"]

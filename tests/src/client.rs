@@ -185,11 +185,31 @@ impl Portal {
 
     /// `POST /v1/auth/sms/verify`; the raw answer.
     pub async fn verify_sms_response(&self, challenge: &Challenge, code: &str) -> Result<Response> {
-        self.post(
+        self.login_step(
             "/v1/auth/sms/verify",
             json!({ "challenge_id": challenge.id, "code": code }),
         )
         .await
+    }
+
+    /// A second-factor request that may open a session: sends the device cookie this handle
+    /// holds and keeps the one the answer sets.
+    async fn login_step(&self, path: &str, body: Value) -> Result<Response> {
+        let held = self.device_cookie.lock().ok().and_then(|c| c.clone());
+        let mut request = self.client().post(self.url(path)).json(&body);
+        if let Some(cookie) = held {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await?;
+        for value in response.headers().get_all("set-cookie") {
+            let pair = value.to_str().unwrap_or_default().split(';').next().unwrap_or_default();
+            if pair.starts_with("hk_device=") || pair.starts_with("__Host-hk_device=") {
+                if let Ok(mut held) = self.device_cookie.lock() {
+                    *held = Some(pair.to_owned());
+                }
+            }
+        }
+        Ok(response)
     }
 
     /// The SMS code step, which must succeed: the new session.
@@ -203,7 +223,7 @@ impl Portal {
 
     /// `POST /v1/auth/totp/verify`; the raw answer.
     pub async fn totp_verify_response(&self, challenge: &Challenge, code: &str) -> Result<Response> {
-        self.post(
+        self.login_step(
             "/v1/auth/totp/verify",
             json!({ "challenge_id": challenge.id, "code": code }),
         )

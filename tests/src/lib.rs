@@ -133,6 +133,9 @@ pub struct Portal {
     aws: Option<AwsData>,
     /// SMS go to the portal's outbox (`/dev/sms`), not to SNS in the emulator.
     sms_outbox: bool,
+    /// The device cookie of the login answers (issue 16), sent with every later login, as one
+    /// browser would: logins through this handle are one known browser, not a new one each.
+    pub device_cookie: std::sync::Mutex<Option<String>>,
 }
 
 impl Portal {
@@ -199,6 +202,7 @@ impl Portal {
             backend,
             aws,
             sms_outbox,
+            device_cookie: std::sync::Mutex::new(None),
         })
     }
 

@@ -25,6 +25,7 @@ forbidden = You do not have access to this.
 not_found = Not found.
 conflict = Something changed at the same time. Try again.
 sms_unavailable = Text messages cannot be sent right now. Try again shortly.
+sms_country_not_allowed = Text messages cannot be sent to a number in this country. Contact the customer centre.
 service_unavailable = The service is temporarily unavailable. Try again shortly.
 internal_error = Something went wrong on our side.
 home_office_not_enabled = Your account is not activated for the home-office service.

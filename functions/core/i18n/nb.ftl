@@ -25,6 +25,7 @@ forbidden = Du har ikke tilgang til dette.
 not_found = Fant ikke ressursen.
 conflict = Noe ble endret samtidig. Prøv igjen.
 sms_unavailable = Vi får ikke sendt SMS akkurat nå. Prøv igjen om litt.
+sms_country_not_allowed = SMS kan ikke sendes til et nummer i dette landet. Kontakt kundesenteret.
 service_unavailable = Tjenesten er midlertidig utilgjengelig. Prøv igjen om litt.
 internal_error = Noe gikk galt hos oss.
 home_office_not_enabled = Kontoen din er ikke aktivert for hjemmekontorløsningen.

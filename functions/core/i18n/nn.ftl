@@ -25,6 +25,7 @@ forbidden = Du har ikkje tilgang til dette.
 not_found = Fann ikkje ressursen.
 conflict = Noko vart endra samtidig. Prøv igjen.
 sms_unavailable = Vi får ikkje sendt SMS akkurat no. Prøv igjen om litt.
+sms_country_not_allowed = SMS kan ikkje sendast til eit nummer i dette landet. Kontakt kundesenteret.
 service_unavailable = Tenesta er mellombels utilgjengeleg. Prøv igjen om litt.
 internal_error = Noko gjekk gale hos oss.
 home_office_not_enabled = Kontoen din er ikkje aktivert for heimekontorløysinga.

@@ -34,6 +34,9 @@ pub struct App {
     pub origin_secrets: Option<Vec<String>>,
     pub settings: Settings,
     pub policy: Policy,
+    /// The portal's host for the WebOTP line of code SMS, from `settings.portal_url` once at
+    /// start-up; `None` only for a URL the deployment check would refuse (tests' own settings).
+    pub webotp_host: Option<crate::sms::webotp::WebOtpHost>,
 }
 
 pub type SharedApp = Arc<App>;
@@ -93,6 +96,7 @@ impl App {
             totp,
             webauthn,
             origin_secrets: parts.keys.origin_verify.clone(),
+            webotp_host: crate::sms::webotp::WebOtpHost::from_portal_url(&parts.settings.portal_url).ok(),
             settings: parts.settings,
             policy: parts.policy,
         }))

@@ -7,10 +7,11 @@ use crate::clock::{rfc3339, UnixTime};
 use crate::domain::Username;
 use crate::store::keys;
 use crate::store::records::{to_item, Repo};
-use crate::store::Condition;
+use crate::store::{Condition, StoreError, WriteOp};
 
-/// Audit events are kept for about 13 months.
-const RETENTION: i64 = 400 * 24 * 3600;
+/// Audit events are kept 90 days (issue 16): the user's security history shows exactly what
+/// the store still holds, and the table's TTL removes the rest.
+pub const RETENTION: i64 = 90 * 24 * 3600;
 /// Stand-ins for audit events of names without an account are only there to cost a write.
 const STAND_IN_LIFETIME: i64 = 15 * 60;
 
@@ -24,6 +25,8 @@ pub enum AuditKind {
     CodeFailed,
     CodeLocked,
     LoginCompleted,
+    /// No longer written (a refresh is routine; see `App::refresh_session`); kept so events
+    /// stored before still read.
     SessionRefreshed,
     SessionRevoked,
     RefreshReuseDetected,
@@ -55,6 +58,15 @@ pub enum AuditKind {
     PasskeyRejected,
     /// A login assertion whose signature counter did not grow (a cloned authenticator?).
     PasskeyCounterRegression,
+    SmsCountryAllowed,
+    SmsCountryDisallowed,
+    SmsDeliveryFailed,
+    /// The user said "this wasn't me" (`POST /v1/account/not-me`).
+    NotMeReported,
+    /// A login from a browser the account had not used before was texted to the account.
+    NewDeviceNotified,
+    /// An operator closed the account's incident (`portal-admin incident-close`).
+    IncidentClosed,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -68,6 +80,56 @@ pub struct AuditEvent {
     pub detail: Value,
 }
 
+/// The write of one audit event, for a transaction that records it together with the change
+/// it describes (so the event exists exactly when the change does, at no extra round trip).
+/// Call [`logged`] once the transaction has committed.
+pub fn audit_op(
+    username: &Username,
+    kind: AuditKind,
+    source_ip: Option<&str>,
+    detail: Value,
+    now: UnixTime,
+) -> Result<WriteOp, StoreError> {
+    let event = AuditEvent {
+        at: rfc3339(now),
+        event: kind,
+        username: username.as_str().to_owned(),
+        source_ip: source_ip.map(str::to_owned),
+        detail,
+    };
+    let sk = keys::audit_sk(now, &crate::security::random_token(6));
+    Ok(WriteOp::Put {
+        item: to_item(&keys::audit_pk(username), &sk, &event, Some(now + RETENTION))?,
+        condition: Condition::Absent,
+    })
+}
+
+/// The stand-in of [`audit_op`] where no account exists (see [`Repo::audit_stand_in`]).
+pub fn audit_stand_in_op(key: &str, kind: AuditKind, now: UnixTime) -> Result<WriteOp, StoreError> {
+    let event = AuditEvent {
+        at: rfc3339(now),
+        event: kind,
+        username: String::new(),
+        source_ip: None,
+        detail: Value::Null,
+    };
+    let sk = keys::audit_sk(now, &crate::security::random_token(6));
+    Ok(WriteOp::Put {
+        item: to_item(
+            &keys::audit_stand_in_pk(key),
+            &sk,
+            &event,
+            Some(now + STAND_IN_LIFETIME),
+        )?,
+        condition: Condition::Absent,
+    })
+}
+
+/// The log line of an audit event written by [`audit_op`] in a committed transaction.
+pub fn logged(username: &Username, kind: AuditKind) {
+    tracing::info!(event = ?kind, user = %crate::observability::user_tag(username), "audit");
+}
+
 impl Repo {
     /// Records an event. Failure to audit is logged, never shown to the user: the action it
     /// describes has already happened.
@@ -79,22 +141,14 @@ impl Repo {
         detail: Value,
         now: UnixTime,
     ) {
-        let event = AuditEvent {
-            at: rfc3339(now),
-            event: kind,
-            username: username.as_str().to_owned(),
-            source_ip: source_ip.map(str::to_owned),
-            detail,
-        };
-        let sk = keys::audit_sk(now, &crate::security::random_token(6));
-        let result = match to_item(&keys::audit_pk(username), &sk, &event, Some(now + RETENTION)) {
-            Ok(item) => self.items().put(item, Condition::Absent, now).await,
+        let result = match audit_op(username, kind, source_ip, detail, now) {
+            Ok(op) => self.items().transact(vec![op], now).await,
             Err(e) => Err(e),
         };
         if let Err(e) = result {
             tracing::error!(error = %e, event = ?kind, "audit event not stored");
         }
-        tracing::info!(event = ?kind, user = %crate::observability::user_tag(username), "audit");
+        logged(username, kind);
     }
 
     /// Where no account exists (an unknown username at login, a decoy challenge), writes an
@@ -103,21 +157,8 @@ impl Repo {
     /// `key` (a hash of the typed name, never the name itself), kept only briefly, and never
     /// read.
     pub async fn audit_stand_in(&self, key: &str, kind: AuditKind, now: UnixTime) {
-        let event = AuditEvent {
-            at: rfc3339(now),
-            event: kind,
-            username: String::new(),
-            source_ip: None,
-            detail: Value::Null,
-        };
-        let sk = keys::audit_sk(now, &crate::security::random_token(6));
-        let result = match to_item(
-            &keys::audit_stand_in_pk(key),
-            &sk,
-            &event,
-            Some(now + STAND_IN_LIFETIME),
-        ) {
-            Ok(item) => self.items().put(item, Condition::Absent, now).await,
+        let result = match audit_stand_in_op(key, kind, now) {
+            Ok(op) => self.items().transact(vec![op], now).await,
             Err(e) => Err(e),
         };
         if let Err(e) = result {

@@ -27,6 +27,13 @@ pub struct Policy {
     /// callers can spend on text messages. Past it, resets answer `sms_unavailable` and the
     /// functions log the `SmsBudgetExhausted` metric (alarmed in infra/).
     pub reset_sms_global_per_hour: usize,
+    /// Every SMS of the portal (codes, resends, notices, operator texts), all accounts
+    /// together, per hour and per day: the spend ceiling before SNS's monthly limit. Past
+    /// either, new codes answer `sms_unavailable` and the `SmsBudgetExhausted` metric
+    /// (`Budget` = `sms-global-hour` / `sms-global-day`) alarms; notices are counted but still
+    /// sent (`services::sms_spend`).
+    pub sms_global_per_hour: usize,
+    pub sms_global_per_day: usize,
     /// Forgot-password requests per source address and hour (known and unknown names alike).
     pub forgot_requests_per_ip_hour: usize,
     /// Login challenges of users with an authenticator app send no SMS, so the SMS limits do
@@ -58,6 +65,8 @@ impl Default for Policy {
             sms_per_destination_day: 20,
             reset_sms_per_destination_day: 5,
             reset_sms_global_per_hour: 500,
+            sms_global_per_hour: 1000,
+            sms_global_per_day: 5000,
             forgot_requests_per_ip_hour: 10,
             totp_challenges_per_account_hour: 10,
             password_failures_before_backoff: 5,

@@ -10,7 +10,8 @@
 //! - keys: a function reads one Secrets Manager secret per key purpose it needs
 //!   (`PORTAL_*_SECRET_ID`) or `PORTAL_KEYS_FILE`; the local tools use the data dir's key file
 //! - `PORTAL_TOKEN_ISSUER`, `PORTAL_TOKEN_AUDIENCE`, `PORTAL_URL`
-//! - `PORTAL_RESET_SMS_PER_HOUR` (default [`Policy::default`])
+//! - `PORTAL_RESET_SMS_PER_HOUR`, `PORTAL_SMS_PER_HOUR`, `PORTAL_SMS_PER_DAY` (defaults
+//!   [`Policy::default`]; whole numbers above 0)
 //!
 //! The [`Role`] decides the defaults. A Lambda function has none for the deployment settings:
 //! it defaults to DynamoDB and SNS, requires `PORTAL_TABLE`, issuer, audience and URL, and
@@ -200,14 +201,23 @@ impl Deployment {
                 )
             }
         };
+        // Code SMS name the portal's host (WebOTP): a URL without a usable one stops start-up.
+        crate::sms::webotp::WebOtpHost::from_portal_url(&settings.portal_url)
+            .map_err(|why| ConfigError::Invalid("PORTAL_URL", why))?;
         let mut policy = Policy::default();
-        if let Some(raw) = var("PORTAL_RESET_SMS_PER_HOUR") {
-            policy.reset_sms_global_per_hour = raw
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or(ConfigError::Invalid("PORTAL_RESET_SMS_PER_HOUR", raw))?;
+        for (name, field) in [
+            ("PORTAL_RESET_SMS_PER_HOUR", &mut policy.reset_sms_global_per_hour),
+            ("PORTAL_SMS_PER_HOUR", &mut policy.sms_global_per_hour),
+            ("PORTAL_SMS_PER_DAY", &mut policy.sms_global_per_day),
+        ] {
+            if let Some(raw) = var(name) {
+                *field = raw
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(ConfigError::Invalid(name, raw))?;
+            }
         }
         Ok(Self {
             store,
@@ -326,6 +336,7 @@ mod tests {
                 function.policy.reset_sms_global_per_hour,
                 local.policy.reset_sms_global_per_hour
             );
+            assert_eq!(function.policy.sms_global_per_day, local.policy.sms_global_per_day);
         }
     }
 
@@ -423,6 +434,8 @@ mod tests {
             ("PORTAL_SMS_SENDER_ID", "far-too-long-sender"),
             ("PORTAL_RESET_SMS_PER_HOUR", "0"),
             ("PORTAL_RESET_SMS_PER_HOUR", "many"),
+            ("PORTAL_SMS_PER_HOUR", "0"),
+            ("PORTAL_SMS_PER_DAY", "-3"),
         ] {
             let mut env = COMMON.to_vec();
             env.extend([("PORTAL_TABLE", "t1"), ("PORTAL_SMS", "sns"), (name, value)]);

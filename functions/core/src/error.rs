@@ -51,6 +51,10 @@ pub enum ServiceError {
     /// The hour's SMS budget for anonymous requests (forgot password) is used up.
     #[error("sms budget exhausted")]
     SmsBudgetExhausted { retry_after: u64 },
+    /// The number is outside Norway and no operator allowed its country for the account
+    /// (`portal-admin allow-country`): no code or notice is texted there.
+    #[error("sms to country {country} not allowed")]
+    SmsCountryNotAllowed { country: crate::domain::CountryCode },
     #[error("storage unavailable: {0}")]
     StorageUnavailable(String),
     #[error("internal error: {0}")]

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use criterion::{criterion_group, criterion_main, Criterion};
 use portal_core::clock::UnixTime;
 use portal_core::domain::{ChallengeId, OneTimeCode, Password, Username};
-use portal_core::store::{Item, ItemStore, StoreError, WriteOp};
+use portal_core::store::{Item, ItemStore, Key, Page, PageRequest, StoreError, WriteOp};
 use portal_testkit::TestApp;
 
 const PASSWORD: &str = "korrekt hest batteri stift";
@@ -45,8 +45,14 @@ impl ItemStore for TimedStore {
     async fn get(&self, pk: &str, sk: &str, now: UnixTime) -> Result<Option<Item>, StoreError> {
         self.timed(self.inner.get(pk, sk, now)).await
     }
+    async fn get_many(&self, keys: &[Key], now: UnixTime) -> Result<Vec<Option<Item>>, StoreError> {
+        self.timed(self.inner.get_many(keys, now)).await
+    }
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
         self.timed(self.inner.query(pk, sk_prefix, now)).await
+    }
+    async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError> {
+        self.timed(self.inner.query_page(pk, page, now)).await
     }
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {
         self.timed(self.inner.transact(ops, now)).await
@@ -194,6 +200,49 @@ fn bench_store_paths(c: &mut Criterion) {
             })
         })
     });
+
+    // The security centre (issue 16), next to the account read: an account with 5 live
+    // sessions and 100 audit events (a busy month).
+    let ola = rt.block_on(t.account("ola", PASSWORD, "+4791234568"));
+    let sessions: Vec<_> = (0..5)
+        .map(|_| {
+            rt.block_on(t.app.open_session(&ola, false, Some("192.0.2.10")))
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    for _ in 0..100 {
+        rt.block_on(t.app.repo.audit(
+            &ola,
+            portal_core::audit::AuditKind::LoginFailed,
+            Some("203.0.113.7"),
+            serde_json::json!({ "during": "login" }),
+            t.app.now(),
+        ));
+    }
+    let token = &sessions[0].access_token;
+    c.bench_function(
+        "sessions_list (authenticate + one Query + 5 session reads, :memory: store)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let caller = t.app.authenticate(token).await.unwrap_or_else(|e| panic!("{e}"));
+                    black_box(t.app.list_sessions(&caller).await.map(|s| s.len()).unwrap_or(0))
+                })
+            })
+        },
+    );
+    c.bench_function(
+        "security_events_page (authenticate + one descending Query, 20 events, :memory: store)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    let caller = t.app.authenticate(token).await.unwrap_or_else(|e| panic!("{e}"));
+                    let page = t.app.security_events(&caller, None, None).await;
+                    black_box(page.map(|p| p.events.len()).unwrap_or(0))
+                })
+            })
+        },
+    );
 }
 
 /// `POST /v1/auth/passkey/verify` through the router: the assertion checked by webauthn-rs

@@ -82,6 +82,7 @@ fn service_problem(error: &ServiceError) -> Problem {
         NotFound => (StatusCode::NOT_FOUND, "not_found"),
         Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         SmsUnavailable(_) | SmsBudgetExhausted { .. } => (StatusCode::SERVICE_UNAVAILABLE, "sms_unavailable"),
+        SmsCountryNotAllowed { .. } => (StatusCode::FORBIDDEN, "sms_country_not_allowed"),
         StorageUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
         Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         HomeOfficeNotEnabled => (StatusCode::FORBIDDEN, "home_office_not_enabled"),
@@ -105,6 +106,9 @@ fn service_problem(error: &ServiceError) -> Problem {
         }
         WeakPassword(reasons) => {
             extra.insert("reasons".into(), json!(reasons));
+        }
+        SmsCountryNotAllowed { country } => {
+            extra.insert("country_code".into(), json!(country.to_string()));
         }
         AmbiguousSerial { issuers } => {
             extra.insert("issuers".into(), json!(issuers));
@@ -180,6 +184,9 @@ mod tests {
             Conflict("x"),
             SmsUnavailable("x".into()),
             SmsBudgetExhausted { retry_after: 1 },
+            SmsCountryNotAllowed {
+                country: portal_core::domain::CountryCode::parse("46").unwrap(),
+            },
             StorageUnavailable("x".into()),
             Internal("x".into()),
             HomeOfficeNotEnabled,
@@ -214,6 +221,7 @@ mod tests {
                 | Conflict(_)
                 | SmsUnavailable(_)
                 | SmsBudgetExhausted { .. }
+                | SmsCountryNotAllowed { .. }
                 | StorageUnavailable(_)
                 | Internal(_)
                 | PasskeysUnavailable

@@ -19,7 +19,7 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::handlers::homeoffice::{BuypassState, GatewayAuth, GatewayState};
-use crate::handlers::{account, auth, homeoffice, passkeys, self_service, totp};
+use crate::handlers::{account, auth, homeoffice, passkeys, security, self_service, totp};
 use crate::problem;
 use portal_core::activation::worker::ActivationTrigger;
 use portal_core::app::SharedApp;
@@ -63,6 +63,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/auth/password/reset", Function::Login),
     ("POST", "/v1/auth/sms/resend", Function::SmsCode),
     ("POST", "/v1/auth/sms/verify", Function::SmsCode),
+    ("POST", "/v1/auth/sms/status", Function::SmsCode),
     ("POST", "/v1/auth/refresh", Function::SmsCode),
     ("POST", "/v1/auth/logout", Function::SmsCode),
     ("GET", "/v1/account", Function::Account),
@@ -83,6 +84,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("DELETE", "/v1/account/totp", Function::Account),
     ("POST", "/v1/account/totp/confirm", Function::Account),
     ("PUT", "/v1/account/language", Function::Account),
+    ("GET", "/v1/account/sessions", Function::Account),
+    ("DELETE", "/v1/account/sessions/{session_id}", Function::Account),
+    ("POST", "/v1/account/sessions/revoke-others", Function::Account),
+    ("GET", "/v1/account/security-events", Function::Account),
+    ("POST", "/v1/account/not-me", Function::Account),
     ("POST", "/v1/auth/passkey/verify", Function::SmsCode),
     ("GET", "/v1/account/passkeys", Function::Account),
     ("POST", "/v1/account/passkeys", Function::Account),
@@ -118,6 +124,7 @@ where
     Router::new()
         .route("/v1/auth/sms/resend", post(auth::resend))
         .route("/v1/auth/sms/verify", post(auth::verify))
+        .route("/v1/auth/sms/status", post(auth::sms_status))
         .route("/v1/auth/refresh", post(auth::refresh))
         .route("/v1/auth/logout", post(auth::logout))
         .route("/v1/auth/totp/verify", post(totp::verify))
@@ -141,6 +148,11 @@ where
         )
         .route("/v1/account/totp/confirm", post(totp::confirm))
         .route("/v1/account/language", put(account::set_language))
+        .route("/v1/account/sessions", get(security::list_sessions))
+        .route("/v1/account/sessions/{session_id}", delete(security::end_session))
+        .route("/v1/account/sessions/revoke-others", post(security::revoke_others))
+        .route("/v1/account/security-events", get(security::security_events))
+        .route("/v1/account/not-me", post(security::not_me))
         .route("/v1/account/passkeys", get(passkeys::list).post(passkeys::start))
         .route("/v1/account/passkeys/confirm", post(passkeys::confirm))
         .route("/v1/account/passkeys/{id}", delete(passkeys::remove))
@@ -328,6 +340,7 @@ mod tests {
     fn concrete(path: &str) -> String {
         path.replace("{issuer_id}", &"ab".repeat(32))
             .replace("{serial}", "0A1B2C")
+            .replace("{session_id}", "AAAAAAAAAAAAAAAAAAAAAA")
     }
 
     /// The status `router` answers an unauthenticated, bodiless `method path` with.

@@ -80,6 +80,15 @@ enum Command {
         #[arg(value_parser = ["nb", "nn", "en"])]
         language: String,
     },
+    /// Lets the account's codes and notices go to numbers in another country (the portal
+    /// texts only Norwegian numbers otherwise). Audited.
+    AllowCountry {
+        username: String,
+        /// The country calling code, e.g. 46 or +46.
+        country_code: String,
+    },
+    /// Takes an allow-country back. Audited.
+    DisallowCountry { username: String, country_code: String },
     /// Shows an account (never its secrets).
     Show { username: String },
     /// Prints the public JWKS of our Buypass client key (what Buypass needs for the client
@@ -101,6 +110,12 @@ enum Command {
     ResetPassword { username: String },
     /// Prints the account's security audit trail, oldest first (masked numbers, no secrets).
     Audit { username: String },
+    /// Lists the accounts whose owner said "this wasn't me" and whose incident is still open
+    /// (sessions ended, card revoked, password change required; see the audit trail).
+    Incidents,
+    /// Closes the account's incident once it has been followed up (the account stays as the
+    /// report left it: the user changes the password at the next login, registers the card again).
+    IncidentClose { username: String },
     /// Shows whether the account has an authenticator app (TOTP) for login.
     TotpStatus { username: String },
     /// Removes the account's authenticator app (lost phone); login falls back to SMS codes.
@@ -394,6 +409,35 @@ async fn run(args: Args) -> anyhow::Result<String> {
             }
             Ok(events.iter().map(audit_line).collect::<Vec<_>>().join("\n"))
         }
+        Command::Incidents => {
+            let open = app.open_incidents().await?;
+            if open.is_empty() {
+                return Ok("no open incidents".into());
+            }
+            Ok(open
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{}  opened {}  last report {}  reports {}  from {}  card revoked {}",
+                        i.username,
+                        portal_core::clock::rfc3339(i.opened_at),
+                        portal_core::clock::rfc3339(i.last_reported_at),
+                        i.reports,
+                        i.network.as_deref().unwrap_or("-"),
+                        i.card_revoked.as_deref().unwrap_or("-"),
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+        Command::IncidentClose { username: u } => {
+            let user = username(&u)?;
+            Ok(if app.close_incident(&user).await? {
+                format!("incident of {user} closed")
+            } else {
+                format!("{user} has no open incident")
+            })
+        }
         Command::TotpStatus { username: u } => {
             let user = username(&u)?;
             let status = app.admin_totp_status(&user).await?;
@@ -420,6 +464,14 @@ async fn run(args: Args) -> anyhow::Result<String> {
             app.update_account(&username(&u)?, |a| a.language = lang).await?;
             Ok(format!("language {language} for {u}"))
         }
+        Command::AllowCountry {
+            username: u,
+            country_code,
+        } => sms_country_command(&app, &u, &country_code, true).await,
+        Command::DisallowCountry {
+            username: u,
+            country_code,
+        } => sms_country_command(&app, &u, &country_code, false).await,
         Command::Show { username: u } => {
             let account = app
                 .account(&username(&u)?)
@@ -434,12 +486,30 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 "home_office": account.home_office,
                 "password_change_required": account.password_change_required,
                 "language": account.language,
+                "sms_countries": account.sms_countries.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "buypass_serial": account.buypass_serial,
                 "buypass_issuer": account.buypass_issuer,
                 "created_at": portal_core::clock::rfc3339(account.created_at),
             }))?)
         }
     }
+}
+
+/// `allow-country` / `disallow-country`.
+async fn sms_country_command(app: &SharedApp, user: &str, raw_code: &str, allow: bool) -> anyhow::Result<String> {
+    let code = portal_core::domain::CountryCode::parse(raw_code).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let username = username(user)?;
+    let changed = if allow {
+        app.allow_sms_country(&username, code).await?
+    } else {
+        app.disallow_sms_country(&username, code).await?
+    };
+    Ok(match (allow, changed) {
+        (true, true) => format!("{user} may now get SMS at numbers in {code}"),
+        (true, false) => format!("{user} was already allowed {code}"),
+        (false, true) => format!("{user} gets no more SMS at numbers in {code}"),
+        (false, false) => format!("{user} had no allowance for {code}"),
+    })
 }
 
 /// How `portal-admin` tells the gateway about a card it revoked.
@@ -665,6 +735,44 @@ mod tests {
         assert_eq!(chosen, CardKey::of(&b));
         assert!(card_to_revoke(&t.app, "0A1B", Some("not-an-issuer")).await.is_err());
         assert!(card_to_revoke(&t.app, "FFFF", None).await.is_err(), "no such serial");
+    }
+
+    #[tokio::test]
+    async fn allow_country_opens_one_country_for_one_account_and_disallow_closes_it() {
+        let t = portal_testkit::TestApp::in_memory();
+        let kari = t.account("kari", "korrekt hest batteri stift", "+4791234567").await;
+        let said = sms_country_command(&t.app, "kari", "+46", true).await.unwrap();
+        assert!(said.contains("+46"), "{said}");
+        let again = sms_country_command(&t.app, "kari", "46", true).await.unwrap();
+        assert!(again.contains("already"), "{again}");
+        assert_eq!(
+            t.app.account(&kari).await.unwrap().sms_countries,
+            vec![portal_core::domain::CountryCode::parse("46").unwrap()]
+        );
+        for (user, code) in [("kari", "4"), ("kari", "47"), ("nobody", "46")] {
+            assert!(
+                sms_country_command(&t.app, user, code, true).await.is_err(),
+                "{user} {code}"
+            );
+        }
+        sms_country_command(&t.app, "kari", "46", false).await.unwrap();
+        assert!(t.app.account(&kari).await.unwrap().sms_countries.is_empty());
+        let trail: Vec<_> = t
+            .app
+            .repo
+            .audit_trail(&kari, t.app.now())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event)
+            .collect();
+        use portal_core::audit::AuditKind;
+        assert_eq!(
+            trail.iter().filter(|k| **k == AuditKind::SmsCountryAllowed).count(),
+            1,
+            "the repeated allow changed nothing and is not audited"
+        );
+        assert!(trail.contains(&AuditKind::SmsCountryDisallowed));
     }
 
     #[test]

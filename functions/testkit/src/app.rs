@@ -12,9 +12,9 @@ use portal_core::config::{Policy, Settings};
 use portal_core::domain::{MobileNumber, OneTimeCode, Password, Username};
 use portal_core::security::passwords::HashParams;
 use portal_core::services::admin::NewAccount;
-use portal_core::sms::{SmsError, SmsSender};
+use portal_core::sms::{SmsError, SmsReceipt, SmsSender};
 use portal_core::store::sqlite::SqliteStore;
-use portal_core::store::{Item, ItemStore, StoreError, WriteOp};
+use portal_core::store::{Item, ItemStore, Key, Page, PageRequest, StoreError, WriteOp};
 
 /// Cheap argon2 parameters so rule tests do not spend their time hashing.
 pub const FAST_HASH: HashParams = HashParams {
@@ -27,6 +27,8 @@ pub const FAST_HASH: HashParams = HashParams {
 #[derive(Default)]
 pub struct CapturingSms {
     sent: Mutex<Vec<(String, String)>>,
+    /// The message id of each sent message, in the order of `sent`.
+    ids: Mutex<Vec<String>>,
     failing: std::sync::atomic::AtomicBool,
 }
 
@@ -44,6 +46,17 @@ impl CapturingSms {
             .and_then(|(_, body)| extract_code(body))
     }
 
+    /// The provider message id of the newest message to `to`.
+    pub fn last_message_id_to(&self, to: &MobileNumber) -> Option<String> {
+        let sent = self.sent();
+        let ids = self.ids.lock().map(|i| i.clone()).unwrap_or_default();
+        sent.iter()
+            .zip(ids)
+            .rev()
+            .find(|((dest, _), _)| dest == to.as_e164())
+            .map(|(_, id)| id)
+    }
+
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, std::sync::atomic::Ordering::SeqCst);
     }
@@ -58,14 +71,16 @@ pub fn extract_code(body: &str) -> Option<OneTimeCode> {
 
 #[async_trait]
 impl SmsSender for CapturingSms {
-    async fn send(&self, to: &MobileNumber, body: &str) -> Result<(), SmsError> {
+    async fn publish(&self, to: &MobileNumber, body: &str) -> Result<SmsReceipt, SmsError> {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(SmsError::Unavailable("provider outage (test)".into()));
         }
-        if let Ok(mut sent) = self.sent.lock() {
+        let id = format!("test-{}", portal_core::security::random_token(9));
+        if let (Ok(mut sent), Ok(mut ids)) = (self.sent.lock(), self.ids.lock()) {
             sent.push((to.as_e164().to_owned(), body.to_owned()));
+            ids.push(id.clone());
         }
-        Ok(())
+        Ok(SmsReceipt { message_id: Some(id) })
     }
 }
 
@@ -144,19 +159,31 @@ impl ItemStore for CountingStore {
         self.inner.get(pk, sk, now).await
     }
 
+    async fn get_many(&self, keys: &[Key], now: UnixTime) -> Result<Vec<Option<Item>>, StoreError> {
+        // One request, as on DynamoDB: the point of a batch is one round trip.
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        for key in keys {
+            self.touched(&key.pk);
+        }
+        self.inner.get_many(keys, now).await
+    }
+
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.touched(pk);
         self.inner.query(pk, sk_prefix, now).await
     }
 
+    async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.touched(pk);
+        self.inner.query_page(pk, page, now).await
+    }
+
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {
         self.writes.fetch_add(ops.len(), std::sync::atomic::Ordering::SeqCst);
         for op in &ops {
-            match op {
-                WriteOp::Put { item, .. } => self.touched(&item.pk),
-                WriteOp::Delete { pk, .. } => self.touched(pk),
-            }
+            self.touched(op.key().0);
         }
         self.inner.transact(ops, now).await
     }
@@ -239,6 +266,18 @@ impl TestApp {
     /// `POST /v1/homeoffice/buypass/start` would: `state` in the URL, bound to the browser
     /// cookie `browser_cookie`. For callback tests that skip the provider's login page.
     pub async fn insert_buypass_state(&self, username: Username, state: &str, browser_cookie: &str) {
+        self.insert_buypass_state_of(username, None, state, browser_cookie)
+            .await;
+    }
+
+    /// [`Self::insert_buypass_state`] as started from the session `session`.
+    pub async fn insert_buypass_state_of(
+        &self,
+        username: Username,
+        session: Option<portal_core::domain::SessionId>,
+        state: &str,
+        browser_cookie: &str,
+    ) {
         use portal_core::buypass::flow::{LoginState, STATE_LIFETIME};
         use portal_core::store::keys::{oidc_state_pk, OIDC_STATE_SK};
         let now = self.app.now();
@@ -248,6 +287,7 @@ impl TestApp {
             pkce_verifier: "v".repeat(43),
             browser_hash: portal_core::security::sha256_hex(browser_cookie),
             created_at: now,
+            session,
         };
         self.app
             .repo

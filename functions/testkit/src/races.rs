@@ -18,7 +18,7 @@ use portal_core::security::passwords::HashParams;
 use portal_core::services::admin::NewAccount;
 use portal_core::services::limits::Limit;
 use portal_core::sms::messages;
-use portal_core::sms::{SmsError, SmsSender};
+use portal_core::sms::{SmsError, SmsReceipt, SmsSender};
 use portal_core::store::keys::{account_pk, PROFILE_SK, SESSION_INDEX_PREFIX};
 use portal_core::store::records::ChallengePurpose;
 use portal_core::store::{Condition, ItemStore};
@@ -47,12 +47,12 @@ struct Phone(Mutex<Vec<(String, String)>>);
 
 #[async_trait]
 impl SmsSender for Phone {
-    async fn send(&self, to: &MobileNumber, body: &str) -> Result<(), SmsError> {
+    async fn publish(&self, to: &MobileNumber, body: &str) -> Result<SmsReceipt, SmsError> {
         self.0
             .lock()
             .map_err(|_| SmsError::Unavailable("poisoned".into()))?
             .push((to.as_e164().to_owned(), body.to_owned()));
-        Ok(())
+        Ok(SmsReceipt::default())
     }
 }
 
@@ -139,7 +139,12 @@ async fn the_account_language_is_stored_and_records_without_one_read_as_bokmal(s
     let last = phone.0.lock().expect("phone lock").last().cloned().expect("an SMS");
     assert_eq!(
         last.1,
-        messages::login_code(Lang::Nn, &code),
+        messages::code_message(
+            &portal_core::store::records::ChallengePurpose::Login { remember_me: false },
+            Lang::Nn,
+            &code,
+            app.webotp_host.as_ref()
+        ),
         "the login code in the account's language"
     );
 

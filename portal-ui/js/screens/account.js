@@ -1,5 +1,5 @@
 // The account page ("Konto"): Kontoopplysninger with "Bytt telefonnummer", Bytte passord,
-// Hjemmekontor and the authenticator app. `/hjemmekontor` is the same page, opened at its
+// Hjemmekontor, the authenticator app and Sikkerhet (sessions, history, "not me"). `/hjemmekontor` is the same page, opened at its
 // Hjemmekontor section (where Buypass sends the user back).
 
 import * as api from '../api.js';
@@ -9,6 +9,7 @@ import { t } from '../i18n.js';
 import { homeOfficeSection } from './homeoffice.js';
 import { passwordForm } from './password.js';
 import { phoneChange } from './phone.js';
+import { securitySection } from './security.js';
 import { totpSection } from './totp.js';
 
 function fact(term, ...description) {
@@ -16,7 +17,7 @@ function fact(term, ...description) {
 }
 
 export function render(context) {
-  const { url, data, onDispose } = context;
+  const { url, data, onDispose, state, navigate } = context;
   const messages = h('div', { class: 'messages' });
   const facts = h('dl', { class: 'facts', 'aria-busy': 'true' });
   replace(facts, h('p', {}, t('account.loading')));
@@ -50,6 +51,12 @@ export function render(context) {
 
   const homeOffice = homeOfficeSection({ url, onDispose });
   const totp = totpSection({ onDispose });
+  const security = securitySection({
+    onNotMe: () => {
+      state.loginNotice = { key: 'notMe.done' };
+      navigate('/', null, { replace: true });
+    },
+  });
 
   function show(account) {
     facts.removeAttribute('aria-busy');
@@ -99,5 +106,6 @@ export function render(context) {
     ),
     homeOffice.element,
     totp,
+    security,
   );
 }

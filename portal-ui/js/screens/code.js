@@ -1,11 +1,38 @@
 // "Bekreft kode": the second factor of the login. The code comes by SMS, or, for users with an
 // authenticator app, from the app (with "send me an SMS instead").
+//
+// While an SMS code is awaited the screen (1) asks the browser for it with the WebOTP API where
+// there is one: the SMS ends with "@<portal host> #<code>", so the browser offers it only on
+// this origin; and (2) asks the API now and then whether the carrier reported the SMS
+// undelivered, and then offers the authenticator app when the account has one.
 
 import * as api from '../api.js';
 import { resendControl } from '../countdown.js';
 import { announce, busy, clearErrors, codeValue, field, form, h, input, link, replace, showProblem, showSummary } from '../dom.js';
 import { t } from '../i18n.js';
 import { CUSTOMER_CENTRE } from '../texts.js';
+
+/** How often the screen asks whether the SMS was reported undelivered. */
+const DELIVERY_POLL_MS = 10000;
+
+/**
+ * Fills the code field from the SMS through the WebOTP API (Chromium on Android); harmless
+ * where the API is missing. Returns a function that stops waiting (navigation away).
+ */
+function awaitSmsCode(codeForm) {
+  if (typeof window === 'undefined' || !('OTPCredential' in window) || !navigator.credentials) return () => {};
+  const controller = new AbortController();
+  navigator.credentials
+    .get({ otp: { transport: ['sms'] }, signal: controller.signal })
+    .then((otp) => {
+      if (!otp || !otp.code) return;
+      const field = input(codeForm, 'code');
+      field.value = otp.code;
+      codeForm.requestSubmit();
+    })
+    .catch(() => {}); // aborted, refused by the user, or no SMS: the field stays as it is
+  return () => controller.abort();
+}
 
 function expired() {
   return h(
@@ -42,10 +69,41 @@ export function render(context) {
     onSent: () => {
       clearErrors(codeForm);
       announce(t('common.newCodeSent'));
+      // A new SMS: whatever happened to the last one no longer matters.
+      told = false;
+      replace(undelivered);
     },
     onProblem: (problem) => showProblem(codeForm, problem),
   });
   onDispose(resend.dispose);
+  onDispose(awaitSmsCode(codeForm));
+
+  const switchToTotp = h('button', { type: 'button', class: 'button-secondary' }, t('code.switchToTotp'));
+  switchToTotp.addEventListener('click', () => {
+    mode = 'totp';
+    show();
+    input(codeForm, 'code').focus();
+  });
+  const undelivered = h('div', { class: 'notice', role: 'status' });
+  let told = false;
+  async function checkDelivery() {
+    if (mode !== 'sms' || told) return;
+    try {
+      const status = await api.smsStatus(challenge.challenge_id);
+      if (!status || status.sms !== 'failed') return;
+      told = true;
+      const app = (status.alternatives || []).includes('totp');
+      replace(
+        undelivered,
+        h('p', {}, app ? t('code.smsUndeliveredUseApp') : t('code.smsUndelivered')),
+        app ? switchToTotp : '',
+      );
+    } catch {
+      // A failed check changes nothing on screen; the next one may work.
+    }
+  }
+  const poll = setInterval(checkDelivery, DELIVERY_POLL_MS);
+  onDispose(() => clearInterval(poll));
 
   const switchToSms = h('button', { type: 'button', class: 'button-secondary' }, t('code.switchToSms'));
   switchToSms.addEventListener('click', async () => {
@@ -66,6 +124,7 @@ export function render(context) {
   function show() {
     clearErrors(codeForm);
     if (mode === 'totp') {
+      replace(undelivered);
       replace(instructions, t('code.totpInstructions'));
       replace(alternatives, switchToSms);
     } else {
@@ -106,6 +165,7 @@ export function render(context) {
     { class: 'card narrow' },
     h('h1', {}, t('code.heading')),
     instructions,
+    undelivered,
     codeForm,
     alternatives,
     h('p', { class: 'hint' }, t('common.noCode', { phone: CUSTOMER_CENTRE })),

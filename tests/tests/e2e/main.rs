@@ -9,5 +9,6 @@ mod buypass_provider_attacks;
 mod languages;
 mod login_journey;
 mod passkeys;
+mod security_centre;
 mod self_service;
 mod totp;

@@ -444,7 +444,7 @@ async fn reset_password_ends_every_session_and_texts_a_notice() -> anyhow::Resul
 
     let started = Challenge::from_response(portal.forgot_password("Kari").await?).await?;
     let code = portal.latest_code(MOBILE).await?;
-    assert!(portal.texts_to(MOBILE).await?[0].starts_with("Koden for å lage nytt passord er "));
+    assert!(portal.texts_to(MOBILE).await?[0].starts_with("Koden for nytt passord er "));
     let weak = Problem::expect(
         portal.reset_password(&started, &code, "kari").await?,
         400,

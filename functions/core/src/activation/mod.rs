@@ -24,6 +24,7 @@ use crate::app::SharedApp;
 use crate::audit::AuditKind;
 use crate::buypass::registry::{CardKey, CertificateRecord, Lease, SerialStatus, WORK_DUE};
 use crate::clock::UnixTime;
+use crate::services::sms_countries::sms_country_allowed;
 use crate::sms::messages;
 use crate::store::keys::SERIAL_PREFIX;
 use crate::store::records::Stored;
@@ -309,13 +310,19 @@ impl Activator {
                             .load_account(&record.username)
                             .await?
                             .ok_or_else(|| ActivationError::Sms("account is gone".into()))?;
-                        with_retries(self.policy.attempts_per_call, self.policy.retry_delay, || {
-                            self.app
-                                .sms
-                                .send(&account.mobile, messages::home_office_ready(account.language))
-                        })
-                        .await
-                        .map_err(|e| ActivationError::Sms(e.to_string()))?;
+                        // A number in a country not allowed for the account gets no text; the
+                        // activation itself stands.
+                        let allowed = sms_country_allowed(&account, &account.mobile);
+                        if allowed {
+                            with_retries(self.policy.attempts_per_call, self.policy.retry_delay, || {
+                                self.app
+                                    .sms
+                                    .send(&account.mobile, messages::home_office_ready(account.language))
+                            })
+                            .await
+                            .map_err(|e| ActivationError::Sms(e.to_string()))?;
+                            self.app.record_sms_spend().await;
+                        }
                         sms_sent = true;
                         self.app
                             .repo
@@ -323,7 +330,7 @@ impl Activator {
                                 &record.username,
                                 AuditKind::HomeOfficeReadyNotified,
                                 None,
-                                json!({ "serial_number": serial, "issuer_id": card.issuer_id, "to": account.mobile.masked() }),
+                                json!({ "serial_number": serial, "issuer_id": card.issuer_id, "to": account.mobile.masked(), "sent": allowed }),
                                 now,
                             )
                             .await;

@@ -11,12 +11,12 @@ use super::registry::{CardKey, RegisterError, Registered};
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::clock::UnixTime;
-use crate::domain::{Password, Username};
+use crate::domain::{Password, SessionId, Username};
 use crate::error::ServiceError;
 use crate::security::{ct_eq, random_token, sha256_hex};
 use crate::sms::messages;
 use crate::store::keys::{self, account_pk, PROFILE_SK};
-use crate::store::records::Account;
+use crate::store::records::{Account, Session};
 use crate::store::{Condition, StoreError};
 
 /// DESIGN §3: state, nonce and verifier live 10 minutes.
@@ -35,6 +35,11 @@ pub struct LoginState {
     /// SHA-256 of the browser-binding cookie's value.
     pub browser_hash: String,
     pub created_at: UnixTime,
+    /// The session that started it: the card is only registered while that session lives, so
+    /// a registration a thief started cannot finish after logout, "end other sessions" or
+    /// "this wasn't me". `None` only for states stored before this field existed.
+    #[serde(default)]
+    pub session: Option<SessionId>,
 }
 
 impl std::fmt::Debug for LoginState {
@@ -163,6 +168,7 @@ impl App {
         &self,
         buypass: &Buypass,
         username: &Username,
+        session: &SessionId,
         password: &Password,
         source_ip: Option<&str>,
     ) -> Result<Started, ServiceError> {
@@ -184,6 +190,7 @@ impl App {
             pkce_verifier: request.pkce_verifier,
             browser_hash: sha256_hex(&browser_secret),
             created_at: now,
+            session: Some(session.clone()),
         };
         self.repo
             .insert(
@@ -215,6 +222,7 @@ impl App {
             .filter(|s| well_formed_state(s))
             .ok_or(CallbackFailure::StateInvalid)?;
         let login = self.consume_state(state, browser_secret).await?;
+        self.starting_session_lives(&login).await?;
         let result = self.finish_login(buypass, &query, &login, source_ip).await;
         if let Err(failure) = &result {
             self.repo
@@ -228,6 +236,25 @@ impl App {
                 .await;
         }
         result
+    }
+
+    /// The session that started the registration must not have ended since (logout, "end other
+    /// sessions", "this wasn't me", a password change): otherwise a thief's registration begun
+    /// before the owner's report would put the thief's card on the account after it. Only
+    /// revocation counts, not the idle timeout, which may pass while the user is at Buypass.
+    async fn starting_session_lives(&self, login: &LoginState) -> Result<(), CallbackFailure> {
+        let Some(id) = &login.session else {
+            return Ok(());
+        };
+        let session = self
+            .repo
+            .load::<Session>(&keys::session_pk(id), keys::SESSION_SK, self.now())
+            .await
+            .map_err(|_| CallbackFailure::TemporaryFailure)?;
+        match session {
+            Some(s) if s.value.revoked_at.is_none() && s.value.username == login.username => Ok(()),
+            _ => Err(CallbackFailure::StateInvalid),
+        }
     }
 
     /// Takes the state out of the store exactly once, and only for the browser that started it.
@@ -308,7 +335,8 @@ impl App {
         if let Some((to, language)) = &registration.replaced_notice_to {
             // The owner learns of a card swap even when it was not them (a stolen session and
             // password); best effort, the registration stands either way.
-            let sent = self.send_notice(to, messages::buypass_card_replaced(*language)).await;
+            let text = messages::buypass_card_replaced(*language, &messages::not_me_link(&self.settings.portal_url));
+            let sent = self.send_notice(&login.username, to, &text).await;
             self.repo
                 .audit(
                     &login.username,

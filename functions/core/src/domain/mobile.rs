@@ -1,6 +1,6 @@
 use std::fmt;
 
-use super::InvalidInput;
+use super::{CountryCode, InvalidInput};
 
 /// A mobile number in E.164 form (`+4791234567`).
 ///
@@ -58,6 +58,12 @@ impl MobileNumber {
 
     pub fn as_e164(&self) -> &str {
         &self.0
+    }
+
+    /// The country calling code the number starts with (+47 for every Norwegian number).
+    pub fn country_code(&self) -> CountryCode {
+        // `parse` accepts 8 or more digits not starting with 0, so every number has one.
+        CountryCode::leading(&self.0[1..]).map_or(CountryCode::NORWAY, |(code, _)| code)
     }
 
     /// A Norwegian mobile number (+47 and 8 digits starting with 4 or 9; [`Self::parse`]
@@ -143,6 +149,20 @@ mod tests {
             if let Ok(m) = MobileNumber::parse(raw) {
                 assert!(!m.is_norwegian(), "{raw}");
             }
+        }
+    }
+
+    #[test]
+    fn knows_its_country_calling_code() {
+        for (raw, code) in [
+            ("+4791234567", 47),
+            ("91234567", 47),
+            ("+46701234567", 46),
+            ("+447912345678", 44),
+            ("+12025550123", 1),
+            ("+35412345678", 354),
+        ] {
+            assert_eq!(MobileNumber::parse(raw).unwrap().country_code().value(), code, "{raw}");
         }
     }
 

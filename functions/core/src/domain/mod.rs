@@ -33,18 +33,22 @@ macro_rules! parsed_string {
     };
 }
 
+mod country;
 mod ids;
 mod issuer;
 mod mobile;
+mod network;
 mod one_time_code;
 mod passkey_name;
 mod password;
 mod serial;
 mod username;
 
+pub use country::CountryCode;
 pub use ids::{ChallengeId, PasskeyId, SessionId};
 pub use issuer::IssuerId;
 pub use mobile::MobileNumber;
+pub use network::MaskedNetwork;
 pub use one_time_code::OneTimeCode;
 pub use passkey_name::PasskeyName;
 pub use password::{common_password_count, NewPassword, Password, PasswordRejection};

@@ -32,6 +32,18 @@ impl CodeHasher {
         super::hex_encode(&mac.finalize().into_bytes())
     }
 
+    /// A keyed hash of a non-code value under the same pepper, separated by `purpose` (device
+    /// cookies, the security history's cursors): only the server can compute or check it.
+    pub fn tag(&self, purpose: &str, value: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.pepper)
+            .unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
+        mac.update(b"hjemmekontor tag\0");
+        mac.update(purpose.as_bytes());
+        mac.update(b"\0");
+        mac.update(value.as_bytes());
+        super::hex_encode(&mac.finalize().into_bytes())
+    }
+
     pub fn matches(&self, challenge: &ChallengeId, code: &OneTimeCode, stored: &str) -> bool {
         super::ct_eq(&self.hash(challenge, code), stored)
     }

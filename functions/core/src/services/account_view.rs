@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::domain::Username;
 use crate::error::ServiceError;
 use crate::i18n::Lang;
+use crate::services::sessions::Caller;
 use crate::store::keys::{account_pk, PROFILE_SK};
 use crate::store::records::{Account, Change};
 
@@ -66,6 +67,20 @@ impl App {
 
     pub async fn account_view(&self, username: &Username) -> Result<AccountView, ServiceError> {
         let account = self.account(username).await?;
+        self.view_of(account).await
+    }
+
+    /// [`Self::account_view`] of an authenticated caller, from the account read together with
+    /// the session: no further read unless the account has a card (its record is keyed by the
+    /// serial the account names).
+    pub async fn account_view_of(&self, caller: &Caller) -> Result<AccountView, ServiceError> {
+        match &caller.account {
+            Some(account) if account.username == caller.username => self.view_of((**account).clone()).await,
+            _ => self.account_view(&caller.username).await,
+        }
+    }
+
+    async fn view_of(&self, account: Account) -> Result<AccountView, ServiceError> {
         let card = self.card_status(&account).await?;
         Ok(AccountView {
             username: account.username.as_str().to_owned(),

@@ -91,6 +91,14 @@ impl App {
     /// Creates an account; the username must be free (a conditional write, not a check).
     /// Returns the generated password when one was generated (it has also been sent by SMS).
     pub async fn create_account(&self, new: NewAccount) -> Result<Option<Password>, AdminError> {
+        if matches!(new.password, InitialPassword::Generated) && !new.mobile.is_norwegian() {
+            // The generated password goes by SMS, and a new account allows no country but
+            // Norway: create it with a chosen password, then allow-country.
+            return Err(AdminError::Invalid(format!(
+                "a generated password is texted, and numbers in {} get no SMS until allow-country: give a password instead",
+                new.mobile.country_code()
+            )));
+        }
         let (password, generated, change_required) = match new.password {
             InitialPassword::Generated => (generate_initial_password(), true, true),
             InitialPassword::ChosenByOperator(p) => (p, false, true),
@@ -138,6 +146,7 @@ impl App {
             buypass_serial: None,
             buypass_issuer: None,
             language: crate::i18n::Lang::default(),
+            sms_countries: Vec::new(),
         };
         match self
             .repo
@@ -161,6 +170,7 @@ impl App {
             let text =
                 messages::initial_password(account.language, new.username.as_str(), password.password().expose());
             self.sms.send(&new.mobile, &text).await.map_err(ServiceError::from)?;
+            self.record_sms_spend().await;
             self.repo
                 .audit(
                     &new.username,

@@ -63,6 +63,7 @@ impl Challenge {
             totp,
             password_version: opening.password_version,
             language: opening.language,
+            sms_undelivered: false,
         }
     }
 
@@ -99,6 +100,7 @@ impl Challenge {
         }
         next.code_expires_at = after(now, rules.lifetime);
         next.last_sent_at = now;
+        next.sms_undelivered = false;
         next.resends += u32::from(!first_sms);
         Ok(next)
     }

@@ -33,15 +33,24 @@ pub struct Resent {
 
 impl App {
     pub(crate) async fn send_code(&self, challenge: &Challenge, code: &OneTimeCode) -> Result<(), ServiceError> {
-        let body = match &challenge.purpose {
-            ChallengePurpose::Login { .. } => messages::login_code(challenge.language, code),
-            ChallengePurpose::PasswordReset => messages::reset_code(challenge.language, code),
-            ChallengePurpose::PhoneChange { .. } => messages::phone_change_code(challenge.language, code),
-        };
-        self.sms
-            .send(&challenge.destination, &body)
+        if let Err(refused) = self
+            .check_sms_country(&challenge.username, &challenge.destination)
             .await
-            .map_err(ServiceError::from)
+        {
+            // Costs the write a sent SMS would (see `sent_sms_stand_in`).
+            self.sent_sms_stand_in().await;
+            return Err(refused);
+        }
+        let body = messages::code_message(&challenge.purpose, challenge.language, code, self.webotp_host.as_ref());
+        self.publish_sms(
+            &challenge.username,
+            &challenge.destination,
+            &body,
+            purpose_name(&challenge.purpose),
+            Some(challenge),
+        )
+        .await
+        .map_err(ServiceError::from)
     }
 
     /// Opens a challenge and texts its code to `destination`. If the SMS cannot be sent,
@@ -223,6 +232,7 @@ impl App {
                 self.restore_resend_state(id, &previous).await;
                 return Err(e);
             }
+            self.sent_sms_stand_in().await;
             self.repo
                 .audit_stand_in(
                     &Self::backoff_key(challenge.username.as_str()),
@@ -241,6 +251,7 @@ impl App {
         }
         let mut current = challenge.clone();
         current.code_hash = Some(code_hash.clone());
+        current.last_sent_at = now;
         let sent = match self.send_code(&current, &code).await {
             Ok(()) => true,
             // A 503 here would tell a real reset challenge from a decoy: the failure is only

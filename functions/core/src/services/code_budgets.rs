@@ -34,6 +34,17 @@ pub fn budget_exhausted_metric(budget: &str, now: crate::clock::UnixTime) -> Str
     .to_string()
 }
 
+/// The answer when the SMS limit `limit` under `key` is used up for `wait` seconds.
+pub(crate) fn sms_refused(limit: &Limit, key: &str, wait: u64, now: crate::clock::UnixTime) -> ServiceError {
+    // A budget of every caller together is a spend ceiling, not this caller's limit.
+    if key == GLOBAL_KEY {
+        println!("{}", budget_exhausted_metric(limit.scope, now));
+        tracing::warn!(budget = limit.scope, retry_after = wait, "shared SMS budget used up");
+        return ServiceError::SmsBudgetExhausted { retry_after: wait };
+    }
+    ServiceError::SmsLimit { retry_after: wait }
+}
+
 /// Lock scope of code entry for login, phone change and authenticator apps.
 pub const CODE_LOCK_SCOPE: &str = "codes";
 /// Lock scope of password-reset code entry: wrong reset codes (which anyone who knows a
@@ -130,7 +141,7 @@ impl App {
         }
     }
 
-    fn code_failures(&self, scope: CodeScope) -> Limit {
+    pub(crate) fn code_failures(&self, scope: CodeScope) -> Limit {
         Limit {
             scope: scope.failure_scope(),
             max: self.policy.code_failures_per_account_hour,
@@ -140,7 +151,7 @@ impl App {
 
     /// The limits one SMS of a challenge with `purpose` counts against, in the order they are
     /// reserved, with the key each is kept under.
-    fn sms_limits<'k>(
+    pub(crate) fn sms_limits<'k>(
         &self,
         purpose: &ChallengePurpose,
         account_key: &'k str,
@@ -189,16 +200,18 @@ impl App {
         for (i, (limit, key)) in limits.iter().enumerate() {
             let refused = match self.repo.limit_acquire(limit, key, now).await {
                 Ok(Allowance::Allowed) => continue,
-                // A budget of every caller together is a spend ceiling, not this caller's limit.
-                Ok(Allowance::Wait(wait)) if *key == GLOBAL_KEY => {
-                    println!("{}", budget_exhausted_metric(limit.scope, now));
-                    tracing::warn!(budget = limit.scope, retry_after = wait, "shared SMS budget used up");
-                    ServiceError::SmsBudgetExhausted { retry_after: wait }
-                }
-                Ok(Allowance::Wait(wait)) => ServiceError::SmsLimit { retry_after: wait },
+                Ok(Allowance::Wait(wait)) => sms_refused(limit, key, wait, now),
                 Err(e) => e.into(),
             };
             for (limit, key) in limits[..i].iter().rev() {
+                self.repo.limit_release(limit, key, now).await?;
+            }
+            return Err(refused);
+        }
+        // Last, the portal-wide ceilings every SMS counts against (decoys too: were they left
+        // out, the moment a ceiling is reached would tell real usernames from unknown ones).
+        if let Err(refused) = self.reserve_sms_spend(now).await {
+            for (limit, key) in limits.iter().rev() {
                 self.repo.limit_release(limit, key, now).await?;
             }
             return Err(refused);
@@ -208,6 +221,7 @@ impl App {
 
     pub(crate) async fn unreserve_sms(&self, purpose: &ChallengePurpose, username: &Username, to: &MobileNumber) {
         let now = self.now();
+        self.release_sms_spend(now).await;
         for (limit, key) in self.sms_limits(purpose, username.as_str(), to.as_e164()).iter().rev() {
             let _ = self.repo.limit_release(limit, key, now).await;
         }

@@ -116,6 +116,22 @@ impl HitLog {
         }
     }
 
+    /// The log with one more hit at `now` and how many hits it then holds, or the seconds to
+    /// wait when there is no room (attempts under way count: see [`Self::room`]). A current
+    /// log ([`Self::current`]) in, the one to write out.
+    pub fn with_hit(&self, limit: &Limit, now: UnixTime) -> Result<(Self, usize), u64> {
+        match self.room(limit, now) {
+            Room::Full(wait) => Err(wait),
+            Room::Busy => Err(1),
+            Room::Free => {
+                let mut next = self.clone();
+                next.hits.push(now);
+                let count = next.hits.len();
+                Ok((next, count))
+            }
+        }
+    }
+
     /// Seconds until the hit that must age out before one more fits has aged out (at least
     /// one). Only for a full log.
     fn retry_after(&self, limit: &Limit, now: UnixTime) -> u64 {

@@ -12,7 +12,7 @@ use crate::store::StoreError;
 
 /// The handle of a reserved attempt, for [`Repo::limit_settle`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReservationId(u64);
+pub struct ReservationId(pub(crate) u64);
 
 /// What [`Repo::limit_reserve`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,17 +79,12 @@ impl Repo {
             &limit_pk(limit, key),
             keys::LIMIT_LOG_SK,
             now,
-            |log| {
-                let mut log = HitLog::current(log, limit, now);
-                match log.room(limit, now) {
-                    Room::Full(wait) => return Ok((Change::Keep(Err(wait)), None)),
-                    Room::Busy => return Ok((Change::Keep(Err(1)), None)),
-                    Room::Free => {}
+            |log| match HitLog::current(log, limit, now).with_hit(limit, now) {
+                Err(wait) => Ok((Change::Keep(Err(wait)), None)),
+                Ok((log, count)) => {
+                    let expires = log.expires(limit, now);
+                    Ok((Change::Write(log, Ok(count)), Some(expires)))
                 }
-                log.hits.push(now);
-                let count = log.hits.len();
-                let expires = log.expires(limit, now);
-                Ok((Change::Write(log, Ok(count)), Some(expires)))
             },
         )
         .await

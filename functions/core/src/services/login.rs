@@ -24,7 +24,7 @@ pub(crate) struct PasswordAttempt {
     /// The typed username's failures so far, this attempt included.
     pub streak: FailureStreak,
     /// The source address's reservation, when the address is known.
-    address: Option<ReservationId>,
+    pub(crate) address: Option<ReservationId>,
 }
 
 /// A login past the password step: the challenge to answer and the second factors it takes.
@@ -39,7 +39,7 @@ pub struct LoginStarted {
 }
 
 impl App {
-    fn ip_failures(&self) -> Limit {
+    pub(crate) fn ip_failures(&self) -> Limit {
         Limit {
             scope: "ip-failures",
             max: self.policy.ip_failures_per_window,
@@ -228,7 +228,7 @@ impl App {
     /// Stores a hash at the current parameters; best effort (the login goes on regardless).
     /// Only while the stored hash is still the one `checked` held: a password changed or
     /// reset meanwhile must never be overwritten by the old one.
-    async fn rehash(&self, checked: &Account, password: &Password) {
+    pub(crate) async fn rehash(&self, checked: &Account, password: &Password) {
         let Ok(hash) = self.passwords.hash(password).await else {
             return;
         };
@@ -277,18 +277,44 @@ impl App {
         remember_me: bool,
         source_ip: Option<&str>,
     ) -> Result<LoginStarted, ServiceError> {
+        self.start_login_batched(raw_username, password, remember_me, source_ip)
+            .await
+    }
+
+    /// The same login one record at a time: what the batched login
+    /// ([`super::login_batched`]) falls back to when a record it read moved before it could
+    /// write (another attempt from the same address), or when attempts under way fill the
+    /// address's limit and this one must wait for a slot.
+    pub(crate) async fn start_login_stepwise(
+        &self,
+        raw_username: &str,
+        password: &Password,
+        remember_me: bool,
+        source_ip: Option<&str>,
+    ) -> Result<LoginStarted, ServiceError> {
         let account = self.check_password(raw_username, password, source_ip).await?;
         let now = self.now();
         self.repo
             .audit(&account.username, AuditKind::LoginPasswordOk, source_ip, json!({}), now)
             .await;
+        self.second_factor_stepwise(&account, remember_me, source_ip).await
+    }
+
+    /// After a right password: the authenticator app's challenge, or an SMS code, unless code
+    /// entry is locked.
+    pub(crate) async fn second_factor_stepwise(
+        &self,
+        account: &Account,
+        remember_me: bool,
+        source_ip: Option<&str>,
+    ) -> Result<LoginStarted, ServiceError> {
         if let Some(wait) = self.code_entry_locked(&account.username).await? {
             return Err(ServiceError::CodeEntryLocked { retry_after: wait });
         }
         let passkeys = self.passkeys_for_login(&account.username).await?;
         let totp = self.totp_active(&account.username).await?;
         if totp || !passkeys.is_empty() {
-            let challenge = self.start_totp_login(&account, remember_me).await?;
+            let challenge = self.start_totp_login(account, remember_me).await?;
             if passkeys.is_empty() {
                 return Ok(LoginStarted {
                     challenge,

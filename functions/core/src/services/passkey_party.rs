@@ -82,7 +82,10 @@ mod tests {
             .unwrap();
         let options = for_passkeys(options).public_key;
         assert_eq!(options.rp.id, "portal.example.test");
-        assert!(matches!(options.attestation, Some(AttestationConveyancePreference::None)));
+        assert!(matches!(
+            options.attestation,
+            Some(AttestationConveyancePreference::None)
+        ));
         let selection = options.authenticator_selection.unwrap();
         assert_eq!(selection.user_verification, UserVerificationPolicy::Preferred);
         assert_eq!(selection.resident_key, Some(ResidentKeyRequirement::Preferred));

@@ -22,10 +22,10 @@ use crate::domain::{ChallengeId, PasskeyId, PasskeyName, Password, Username};
 use crate::error::ServiceError;
 use crate::sms::messages;
 use crate::store::keys::{
-    account_pk, challenge_pk, passkey_owner_pk, passkey_sk, PASSKEY_OWNER_SK, PASSKEY_REGISTRATION_SK,
-    PASSKEY_SK_PREFIX,
+    account_pk, challenge_pk, passkey_owner_pk, passkey_sk, PASSKEYS_MARK_SK, PASSKEY_OWNER_SK,
+    PASSKEY_REGISTRATION_SK, PASSKEY_SK_PREFIX,
 };
-use crate::store::passkey_records::{PasskeyOwner, PasskeyRecord, PasskeyRegistrationState};
+use crate::store::passkey_records::{PasskeyOwner, PasskeyRecord, PasskeyRegistrationState, PasskeysMark};
 use crate::store::records::to_item;
 use crate::store::{Condition, StoreError, WriteOp};
 
@@ -231,6 +231,17 @@ impl App {
                 item: to_item(&passkey_owner_pk(cred_id), PASSKEY_OWNER_SK, &owner, None)?,
                 condition: Condition::Absent,
             },
+            // The mark the batched login reads with the profile (its one batch read cannot
+            // query the passkeys themselves).
+            WriteOp::Put {
+                item: to_item(
+                    &account_pk(username),
+                    PASSKEYS_MARK_SK,
+                    &PasskeysMark { since: now },
+                    None,
+                )?,
+                condition: Condition::Always,
+            },
         ];
         match self.repo.items().transact(ops, now).await {
             Ok(()) => {}
@@ -239,7 +250,7 @@ impl App {
         }
         let account = self.account(username).await?;
         let notified = self
-            .send_notice(&account.mobile, messages::passkey_added(account.language))
+            .send_notice(username, &account.mobile, messages::passkey_added(account.language))
             .await;
         self.repo
             .audit(

@@ -78,7 +78,11 @@ impl App {
             .revoke_sessions_from(&account.username, Some(&caller.session), "password_changed", source_ip)
             .await?;
         let notified = self
-            .send_notice(&account.mobile, messages::password_changed(account.language))
+            .send_notice(
+                &account.username,
+                &account.mobile,
+                messages::password_changed(account.language),
+            )
             .await;
         self.repo
             .audit(
@@ -128,10 +132,18 @@ impl App {
     /// Sends a security notice. The change it reports has already happened, so a failure is
     /// logged and reported to the caller (for the audit trail), never turned into an error.
     /// Notices are not counted against the SMS limits: an attacker must not be able to use
-    /// up the limits to silence them.
-    pub(crate) async fn send_notice(&self, to: &MobileNumber, text: &str) -> bool {
-        match self.sms.send(to, text).await {
-            Ok(()) => true,
+    /// up the limits to silence them. A number outside Norway gets one only where the
+    /// account allows its country ([`crate::services::sms_countries`]).
+    pub(crate) async fn send_notice(&self, username: &Username, to: &MobileNumber, text: &str) -> bool {
+        if let Err(e) = self.check_sms_country(username, to).await {
+            tracing::warn!(error = %e, "security notice not sent");
+            return false;
+        }
+        match self.publish_sms(username, to, text, "notice", None).await {
+            Ok(()) => {
+                self.record_sms_spend().await;
+                true
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "security notice not sent");
                 false
@@ -148,6 +160,12 @@ impl App {
             .await?
             .map(|s| s.value)
             .ok_or_else(|| AdminError::NoSuchAccount(username.to_string()))?;
+        if !super::sms_countries::sms_country_allowed(&account, &account.mobile) {
+            return Err(AdminError::Invalid(format!(
+                "the account's number is in {}, which is not allowed for SMS: run allow-country first",
+                account.mobile.country_code()
+            )));
+        }
         let password = generated_password_for(username)?;
         let hash = self
             .passwords
@@ -164,6 +182,9 @@ impl App {
             .await?;
         let text = messages::initial_password(account.language, username.as_str(), password.password().expose());
         let sent = self.sms.send(&account.mobile, &text).await;
+        if sent.is_ok() {
+            self.record_sms_spend().await;
+        }
         self.repo
             .audit(
                 username,

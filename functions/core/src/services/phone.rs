@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::challenges::IssuedChallenge;
 use super::sessions::Caller;
+use super::sms_countries::sms_country_allowed;
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::domain::{ChallengeId, InvalidInput, MobileNumber, OneTimeCode, Password};
@@ -25,15 +26,15 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<IssuedChallenge, ServiceError> {
         let new_mobile = MobileNumber::parse(raw_new_mobile).map_err(|e| InvalidInput::new("new_mobile", e.reason))?;
-        // Codes go only where the service has users: no SMS pumping to premium ranges abroad.
-        if !new_mobile.is_norwegian() {
-            return Err(InvalidInput::new(
-                "new_mobile",
-                "must be a Norwegian mobile number (+47 and 8 digits starting with 4 or 9)",
-            )
-            .into());
-        }
         let account = self.account(&caller.username).await?;
+        // Codes go only where the service has users (no SMS pumping to premium ranges abroad):
+        // Norway, or a country an operator allowed for this account. Refused before the
+        // password is checked or anything is counted.
+        if !sms_country_allowed(&account, &new_mobile) {
+            return Err(ServiceError::SmsCountryNotAllowed {
+                country: new_mobile.country_code(),
+            });
+        }
         if new_mobile == account.mobile {
             return Err(InvalidInput::new("new_mobile", "is already the mobile number on the account").into());
         }
@@ -109,7 +110,9 @@ impl App {
             // Already the account's number (confirmed in parallel): nothing changed, no notice.
             return Ok(());
         };
-        let notified = self.send_notice(&old_mobile, messages::phone_changed(language)).await;
+        let notified = self
+            .send_notice(&caller.username, &old_mobile, messages::phone_changed(language))
+            .await;
         self.repo
             .audit(
                 &caller.username,

@@ -139,6 +139,7 @@ impl App {
             language: Lang::default(),
         };
         let id = self.insert_challenge(ChallengeId::generate(), opening).await?.id;
+        self.sent_sms_stand_in().await;
         // Stand-ins for the two audit events a real request writes, so both cost the same I/O.
         let key = Self::backoff_key(username.as_str());
         self.repo.audit_stand_in(&key, AuditKind::CodeSent, now).await;
@@ -202,7 +203,11 @@ impl App {
             .failure_streak_clear(&Self::backoff_key(username.as_str()), now)
             .await?;
         let notified = self
-            .send_notice(&account.mobile, messages::password_changed(account.language))
+            .send_notice(
+                &account.username,
+                &account.mobile,
+                messages::password_changed(account.language),
+            )
             .await;
         self.repo
             .audit(

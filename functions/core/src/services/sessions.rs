@@ -3,17 +3,43 @@
 
 use serde_json::json;
 
+use super::devices::SessionOrigin;
 pub use super::refresh_tokens::RefreshToken;
 use crate::app::App;
-use crate::audit::AuditKind;
+use crate::audit::{audit_op, AuditKind};
 use crate::clock::UnixTime;
 use crate::domain::{SessionId, Username};
 use crate::error::ServiceError;
 use crate::security::tokens::TokenError;
 
 use crate::store::keys::{account_pk, session_index_sk, session_pk, PROFILE_SK, SESSION_INDEX_PREFIX, SESSION_SK};
-use crate::store::records::{Account, Challenge, ChallengePurpose, Change, Session};
-use crate::store::{Condition, WriteOp};
+use crate::store::records::{check_op, Account, Challenge, ChallengePurpose, Change, Session, Stored};
+use crate::store::{Condition, Item, Key, StoreError, WriteOp};
+
+/// How often opening a session decides again when the account changed under it.
+const OPEN_RETRIES: usize = 8;
+
+/// A session about to be stored, and its first refresh token.
+pub(crate) struct SessionOpening {
+    session: Session,
+    refresh: RefreshToken,
+}
+
+/// The account a new session is for, if it may have one: a missing or disabled account gets
+/// none (401, as an expired session), nor does a login challenge opened with a password that
+/// has changed since (410, as a used-up challenge).
+pub(crate) fn live_for_session(
+    account: Option<&Stored<Account>>,
+    password_version: Option<u64>,
+) -> Result<&Stored<Account>, ServiceError> {
+    let account = account
+        .filter(|a| !a.value.disabled)
+        .ok_or(ServiceError::SessionExpired)?;
+    if password_version.is_some_and(|v| v != account.value.password_version) {
+        return Err(ServiceError::ChallengeGone);
+    }
+    Ok(account)
+}
 
 /// What a client gets when a session opens or refreshes.
 #[derive(Debug, Clone)]
@@ -34,6 +60,9 @@ pub struct Caller {
     /// The account must change its password before it may do anything else; enforced by
     /// [`portal_http::auth::Authenticated`].
     pub password_change_required: bool,
+    /// The account as read together with the session (one batch read), for the handlers
+    /// that show it ([`App::account_view_of`]); `None` if it was gone.
+    pub account: Option<Box<Account>>,
 }
 
 impl App {
@@ -57,13 +86,25 @@ impl App {
         challenge: &Challenge,
         source_ip: Option<&str>,
     ) -> Result<Tokens, ServiceError> {
+        self.open_login_session_from(challenge, source_ip, &SessionOrigin::default())
+            .await
+    }
+
+    /// [`Self::open_login_session`], recording where the session was opened from (the
+    /// security centre's list shows it).
+    pub async fn open_login_session_from(
+        &self,
+        challenge: &Challenge,
+        source_ip: Option<&str>,
+        origin: &SessionOrigin,
+    ) -> Result<Tokens, ServiceError> {
         let ChallengePurpose::Login { remember_me } = challenge.purpose else {
             return Err(ServiceError::ChallengeGone);
         };
         let Some(version) = challenge.password_version else {
             return Err(ServiceError::ChallengeGone);
         };
-        self.open_session_at(&challenge.username, remember_me, Some(version), source_ip)
+        self.open_session_at(&challenge.username, remember_me, Some(version), source_ip, origin)
             .await
     }
 
@@ -76,7 +117,14 @@ impl App {
         remember_me: bool,
         source_ip: Option<&str>,
     ) -> Result<Tokens, ServiceError> {
-        self.open_session_at(username, remember_me, None, source_ip).await
+        self.open_session_at(
+            username,
+            remember_me,
+            None,
+            source_ip,
+            &SessionOrigin::new(None, source_ip),
+        )
+        .await
     }
 
     async fn open_session_at(
@@ -85,15 +133,45 @@ impl App {
         remember_me: bool,
         password_version: Option<u64>,
         source_ip: Option<&str>,
+        origin: &SessionOrigin,
     ) -> Result<Tokens, ServiceError> {
-        let now = self.now();
-        let account = self.live_account(username).await?;
-        if password_version.is_some_and(|v| v != account.password_version) {
-            return Err(ServiceError::ChallengeGone);
+        for _ in 0..OPEN_RETRIES {
+            let now = self.now();
+            let account = self
+                .repo
+                .load::<Account>(&account_pk(username), PROFILE_SK, now)
+                .await?;
+            let account = live_for_session(account.as_ref(), password_version)?;
+            let (opening, mut ops) = self.session_opening(account, remember_me, source_ip, origin, now)?;
+            ops.push(check_op(&account_pk(username), PROFILE_SK, Some(account)));
+            match self.repo.items().transact(ops, now).await {
+                Ok(()) => return self.opened(opening, now),
+                // The account changed since it was read: decide again on what it is now.
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
+        Err(StoreError::ConditionFailed.into())
+    }
+
+    /// A new session of `account` at `now`: the session, its first refresh token, and the
+    /// writes that store it (session, index entry, `LoginCompleted` event) for the caller's
+    /// transaction. That transaction must also check the account is still as read
+    /// ([`check_op`]): operators and password resets write the account first and then revoke
+    /// the sessions its index lists, so a session stored while the account is unchanged is
+    /// either found by their revocation or, if they wrote first, never stored.
+    pub(crate) fn session_opening(
+        &self,
+        account: &Stored<Account>,
+        remember_me: bool,
+        source_ip: Option<&str>,
+        origin: &SessionOrigin,
+        now: UnixTime,
+    ) -> Result<(SessionOpening, Vec<WriteOp>), ServiceError> {
+        let username = &account.value.username;
         let id = SessionId::generate();
         let (refresh, family) = RefreshToken::first(id.clone());
-        let mut session = Session {
+        let session = Session {
             id: id.clone(),
             username: username.clone(),
             refresh_family_hash: Some(family.family_hash),
@@ -104,38 +182,35 @@ impl App {
             absolute_expires_at: crate::clock::after(now, self.policy.session_absolute_lifetime),
             remember_me,
             revoked_at: None,
-            password_change_required: Some(account.password_change_required),
+            password_change_required: Some(account.value.password_change_required),
         };
         let expires = Some(session.absolute_expires_at);
         let record = crate::store::records::to_item(&session_pk(&id), SESSION_SK, &session, expires)?;
-        let index = crate::store::records::to_item(&account_pk(username), &session_index_sk(&id), &json!({}), expires)?;
-        self.repo
-            .items()
-            .transact(
-                vec![
-                    WriteOp::Put {
-                        item: record,
-                        condition: Condition::Absent,
-                    },
-                    WriteOp::Put {
-                        item: index,
-                        condition: Condition::Absent,
-                    },
-                ],
-                now,
-            )
-            .await?;
-        self.recheck_new_session(&mut session, &account, password_version)
-            .await?;
-        self.repo
-            .audit(
+        let index = crate::store::records::to_item(&account_pk(username), &session_index_sk(&id), origin, expires)?;
+        let ops = vec![
+            WriteOp::Put {
+                item: record,
+                condition: Condition::Absent,
+            },
+            WriteOp::Put {
+                item: index,
+                condition: Condition::Absent,
+            },
+            audit_op(
                 username,
                 AuditKind::LoginCompleted,
                 source_ip,
                 json!({ "remember_me": remember_me }),
                 now,
-            )
-            .await;
+            )?,
+        ];
+        Ok((SessionOpening { session, refresh }, ops))
+    }
+
+    /// The tokens of a session whose writes ([`Self::session_opening`]) have committed.
+    pub(crate) fn opened(&self, opening: SessionOpening, now: UnixTime) -> Result<Tokens, ServiceError> {
+        let SessionOpening { session, refresh } = opening;
+        crate::audit::logged(&session.username, AuditKind::LoginCompleted);
         Ok(Tokens {
             access_token: self.access_token(&session, now)?,
             expires_in: crate::clock::secs(self.policy.access_token_lifetime),
@@ -195,16 +270,11 @@ impl App {
             .await?;
         match outcome {
             Outcome::Rotated(rotated) => {
+                // No audit event: a rotation is routine (every 15 minutes of use) and changes
+                // nothing a user or operator must review. The security history keeps what
+                // does: logins, failures, changes, sessions ended and refresh-token reuse. At
+                // ten refreshes per login it was a quarter of the write units of a login.
                 let (session, next) = *rotated;
-                self.repo
-                    .audit(
-                        &session.username,
-                        AuditKind::SessionRefreshed,
-                        source_ip,
-                        json!({}),
-                        now,
-                    )
-                    .await;
                 Ok(Tokens {
                     access_token: self.access_token(&session, now)?,
                     expires_in: crate::clock::secs(self.policy.access_token_lifetime),
@@ -235,74 +305,41 @@ impl App {
         })?;
         let sid = SessionId::parse(&claims.sid).map_err(|_| ServiceError::Unauthenticated)?;
         let username = Username::parse(&claims.sub).map_err(|_| ServiceError::Unauthenticated)?;
-        let session = self.repo.load::<Session>(&session_pk(&sid), SESSION_SK, now).await?;
+        // The session and the account in one round trip: the account page (the most frequent
+        // authenticated request) then needs no second read, and any other request pays one
+        // read unit more in the same request (issue 18).
+        let keys = [
+            Key::new(session_pk(&sid), SESSION_SK),
+            Key::new(account_pk(&username), PROFILE_SK),
+        ];
+        let [session, account]: [Option<Item>; 2] = self
+            .repo
+            .load_many(&keys, now)
+            .await?
+            .try_into()
+            .map_err(|_| ServiceError::Internal("batch read answered the wrong number of keys".into()))?;
+        let session = Stored::<Session>::decode(session)?;
+        let account = Stored::<Account>::decode(account)?.map(|a| Box::new(a.value));
         match session {
             Some(s) if s.value.username == username && s.value.is_live(now, self.policy.session_idle_timeout) => {
                 let password_change_required = match s.value.password_change_required {
                     Some(required) => required,
-                    None => self.account(&username).await?.password_change_required,
+                    None => {
+                        account
+                            .as_ref()
+                            .ok_or(ServiceError::SessionExpired)?
+                            .password_change_required
+                    }
                 };
                 Ok(Caller {
                     username,
                     session: sid,
                     password_change_required,
+                    account,
                 })
             }
             _ => Err(ServiceError::SessionExpired),
         }
-    }
-
-    /// The account a new session is for; a missing or disabled one cannot get a session.
-    async fn live_account(&self, username: &Username) -> Result<Account, ServiceError> {
-        let account = self
-            .repo
-            .load::<Account>(&account_pk(username), PROFILE_SK, self.now())
-            .await?
-            .map(|s| s.value);
-        match account {
-            Some(a) if !a.disabled => Ok(a),
-            _ => Err(ServiceError::SessionExpired),
-        }
-    }
-
-    /// Closes the race between opening a session and an operator or a password reset changing
-    /// the account.
-    ///
-    /// They first write the account (disable it, require a password change, set a new
-    /// password) and then revoke the sessions they find. Reading the account again *after* the
-    /// session is stored means: either this read sees their write and the session is corrected
-    /// or ended here, or their write came later and their revocation will find this session.
-    async fn recheck_new_session(
-        &self,
-        session: &mut Session,
-        read_before: &Account,
-        password_version: Option<u64>,
-    ) -> Result<(), ServiceError> {
-        let now = self.now();
-        let current = self
-            .repo
-            .load::<Account>(&account_pk(&session.username), PROFILE_SK, now)
-            .await?
-            .map(|s| s.value);
-        let still_allowed = current.as_ref().is_some_and(|a| !a.disabled);
-        if !still_allowed {
-            self.revoke_all_sessions(&session.username, None, "account_disabled")
-                .await?;
-            return Err(ServiceError::SessionExpired);
-        }
-        let password_changed =
-            password_version.is_some_and(|v| current.as_ref().is_some_and(|a| a.password_version != v));
-        if password_changed {
-            self.revoke_session_because(&session.id, None, "password_changed_during_login")
-                .await?;
-            return Err(ServiceError::ChallengeGone);
-        }
-        let required = current.is_some_and(|a| a.password_change_required);
-        if required != read_before.password_change_required {
-            self.set_session_password_change_required(&session.id, required).await?;
-            session.password_change_required = Some(required);
-        }
-        Ok(())
     }
 
     /// Updates the copy of the account's password-change flag a session carries.
@@ -330,7 +367,7 @@ impl App {
     }
 
     /// Ends one session; the audit event names `reason`.
-    async fn revoke_session_because(
+    pub(crate) async fn revoke_session_because(
         &self,
         id: &SessionId,
         source_ip: Option<&str>,

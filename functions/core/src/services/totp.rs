@@ -240,7 +240,11 @@ impl App {
         self.release_code_attempt(CodeScope::Login, username).await;
         let account = self.account(username).await?;
         let notified = self
-            .send_notice(&account.mobile, messages::totp_enabled(account.language))
+            .send_notice(
+                &account.username,
+                &account.mobile,
+                messages::totp_enabled(account.language),
+            )
             .await;
         self.repo
             .audit(
@@ -304,7 +308,7 @@ impl App {
     }
 
     /// Deletes the record; `None` if there was none, else whether it had an active authenticator.
-    async fn delete_totp(&self, username: &Username) -> Result<Option<bool>, ServiceError> {
+    pub(crate) async fn delete_totp(&self, username: &Username) -> Result<Option<bool>, ServiceError> {
         self.repo
             .modify::<TotpRecord, Option<bool>, ServiceError, _>(
                 &account_pk(username),
@@ -323,7 +327,11 @@ impl App {
     /// Notice to the account's phone (best effort) and audit event of a removal.
     async fn totp_removed(&self, account: &Account, source_ip: Option<&str>, by: &'static str) {
         let notified = self
-            .send_notice(&account.mobile, messages::totp_removed(account.language))
+            .send_notice(
+                &account.username,
+                &account.mobile,
+                messages::totp_removed(account.language),
+            )
             .await;
         self.repo
             .audit(

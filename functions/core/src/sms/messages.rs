@@ -2,8 +2,24 @@
 //! message (160 septets, æøå included); a test states the segment count of every message in
 //! every language.
 
+use super::webotp::WebOtpHost;
 use crate::domain::OneTimeCode;
 use crate::i18n::Lang;
+use crate::store::records::ChallengePurpose;
+
+/// The SMS carrying a challenge's code, ending with the WebOTP line when the portal's host is
+/// known.
+pub fn code_message(purpose: &ChallengePurpose, lang: Lang, code: &OneTimeCode, host: Option<&WebOtpHost>) -> String {
+    let text = match purpose {
+        ChallengePurpose::Login { .. } => login_code(lang, code),
+        ChallengePurpose::PasswordReset => reset_code(lang, code),
+        ChallengePurpose::PhoneChange { .. } => phone_change_code(lang, code),
+    };
+    match host {
+        Some(host) => host.append(&text, code),
+        None => text,
+    }
+}
 
 pub fn login_code(lang: Lang, code: &OneTimeCode) -> String {
     let code = code.expose();
@@ -24,13 +40,13 @@ pub fn reset_code(lang: Lang, code: &OneTimeCode) -> String {
     let code = code.expose();
     match lang {
         Lang::Nb => format!(
-            "Koden for å lage nytt passord er {code}. Den gjelder i 5 minutter. Ba du ikke om dette, kan du se bort fra meldingen."
+            "Koden for nytt passord er {code}. Den gjelder i 5 minutter. Ba du ikke om den, kan du se bort fra meldingen."
         ),
         Lang::Nn => format!(
-            "Koden for å lage nytt passord er {code}. Koden gjeld i 5 minutt. Bad du ikkje om dette, kan du sjå bort frå meldinga."
+            "Koden for nytt passord er {code}. Koden gjeld i 5 minutt. Bad du ikkje om han, kan du sjå bort frå meldinga."
         ),
         Lang::En => format!(
-            "Your code for a new password is {code}. It is valid for 5 minutes. If you did not ask for it, ignore this message."
+            "Your code for a new password is {code}. It is valid for 5 minutes. Did not ask for it? Ignore this message."
         ),
     }
 }
@@ -94,11 +110,53 @@ pub fn home_office_ready(lang: Lang) -> &'static str {
 /// Sent when a Buypass registration replaced the account's earlier card. A plain hyphen, not
 /// the en dash of the wording we were given: an en dash is outside GSM-7, and one such
 /// character turns the whole message into UCS-2 (70 characters a part, so two parts).
-pub fn buypass_card_replaced(lang: Lang) -> &'static str {
+/// `not_me` is the portal's "this wasn't me" page without its scheme (see [`not_me_link`]).
+pub fn buypass_card_replaced(lang: Lang, not_me: &str) -> String {
     match lang {
-        Lang::Nb => "Buypasskortet ditt er byttet - var det ikke deg, ring kundesenteret.",
-        Lang::Nn => "Buypasskortet ditt er bytt - var det ikkje deg, ring kundesenteret.",
-        Lang::En => "Your Buypass card has been replaced - if this was not you, call the customer centre.",
+        Lang::Nb => {
+            format!("Buypasskortet ditt er byttet - var det ikke deg, gå til {not_me} eller ring kundesenteret.")
+        }
+        Lang::Nn => {
+            format!("Buypasskortet ditt er bytt - var det ikkje deg, gå til {not_me} eller ring kundesenteret.")
+        }
+        Lang::En => format!(
+            "Your Buypass card has been replaced - if this was not you, go to {not_me} or call the customer centre."
+        ),
+    }
+}
+
+/// The security notices' "this wasn't me" address: the portal's host and `/ikke-meg`, without a
+/// scheme (it is a page that leads to the login, never a link that logs anyone in, and without
+/// `https://` phones still offer to open it while it reads less like a phishing link).
+pub fn not_me_link(portal_url: &str) -> String {
+    let host = portal_url
+        .split_once("://")
+        .map_or(portal_url, |(_, rest)| rest)
+        .trim_end_matches('/');
+    format!("{host}/ikke-meg")
+}
+
+/// A login from a browser this account had not used before (issue 16). No code, no login link.
+pub fn new_device_login(lang: Lang, not_me: &str) -> String {
+    match lang {
+        Lang::Nb => format!(
+            "Ny innlogging i Norsk Helsenett kundeportal fra en ny nettleser. Var det ikke deg, gå til {not_me}"
+        ),
+        Lang::Nn => format!(
+            "Ny innlogging i Norsk Helsenett kundeportal frå ein ny nettlesar. Var det ikkje deg, gå til {not_me}"
+        ),
+        Lang::En => {
+            format!("New login to the Norsk Helsenett customer portal from a new browser. Not you? Go to {not_me}")
+        }
+    }
+}
+
+/// Confirms "this wasn't me": every session ended, the card blocked, a new password needed.
+pub fn not_me_confirmed(lang: Lang, not_me: &str) -> String {
+    match lang {
+        Lang::Nb => format!("Du har meldt fra om misbruk. Alle innlogginger er avsluttet og Buypasskortet sperret. Logg inn via {not_me} og bytt passord."),
+        Lang::Nn => format!("Du har meldt frå om misbruk. Alle innloggingar er avslutta og Buypasskortet sperra. Logg inn via {not_me} og byt passord."),
+        Lang::En => format!("You reported misuse. Every login was ended and your Buypass card blocked. Log in via {not_me} and change your password."),
     }
 }
 
@@ -170,12 +228,36 @@ mod tests {
         // Usernames may have 64 characters (domain::Username).
         let longest_user = "a".repeat(64);
         let generated_password = "Abcd-Efgh-Ijkl-Mnop";
+        // The longest portal host the WebOTP line may name.
+        let host = WebOtpHost::from_portal_url(&format!(
+            "https://{}.no",
+            "h".repeat(super::super::webotp::MAX_HOST_LEN - 3)
+        ))
+        .unwrap();
+        assert_eq!(host.as_str().len(), super::super::webotp::MAX_HOST_LEN);
+        let new_mobile = crate::domain::MobileNumber::parse("+4791234567").unwrap();
+        let code_sms = |purpose: ChallengePurpose, lang| code_message(&purpose, lang, &code, Some(&host));
+        // A longer portal host than any we deploy to.
+        let not_me = not_me_link("https://kundeportal.hjemmekontor.nhn.no/");
         let mut all = Vec::new();
         for lang in Lang::ALL {
             all.extend([
-                ("login_code", lang, login_code(lang, &code)),
-                ("reset_code", lang, reset_code(lang, &code)),
-                ("phone_change_code", lang, phone_change_code(lang, &code)),
+                (
+                    "login_code",
+                    lang,
+                    code_sms(ChallengePurpose::Login { remember_me: true }, lang),
+                ),
+                ("reset_code", lang, code_sms(ChallengePurpose::PasswordReset, lang)),
+                (
+                    "phone_change_code",
+                    lang,
+                    code_sms(
+                        ChallengePurpose::PhoneChange {
+                            new_mobile: new_mobile.clone(),
+                        },
+                        lang,
+                    ),
+                ),
                 (
                     "initial_password",
                     lang,
@@ -187,7 +269,9 @@ mod tests {
                 ("totp_enabled", lang, totp_enabled(lang).to_owned()),
                 ("totp_removed", lang, totp_removed(lang).to_owned()),
                 ("passkey_added", lang, passkey_added(lang).to_owned()),
-                ("buypass_card_replaced", lang, buypass_card_replaced(lang).to_owned()),
+                ("buypass_card_replaced", lang, buypass_card_replaced(lang, &not_me)),
+                ("new_device_login", lang, new_device_login(lang, &not_me)),
+                ("not_me_confirmed", lang, not_me_confirmed(lang, &not_me)),
             ]);
         }
         all
@@ -209,6 +293,8 @@ mod tests {
             ("totp_removed", 1, 1, 1),
             ("passkey_added", 1, 1, 1),
             ("buypass_card_replaced", 1, 1, 1),
+            ("new_device_login", 1, 1, 1),
+            ("not_me_confirmed", 1, 1, 1),
         ];
         let messages = every_message();
         assert_eq!(messages.len(), EXPECTED.len() * Lang::ALL.len());
@@ -238,6 +324,19 @@ mod tests {
     }
 
     #[test]
+    fn every_code_sms_ends_with_the_webotp_line_of_the_portal_host() {
+        let host = WebOtpHost::from_portal_url("https://kundeportal.example.no").unwrap();
+        let code = OneTimeCode::parse("654321").unwrap();
+        for (name, _, text) in every_message().into_iter().filter(|(n, ..)| n.ends_with("_code")) {
+            let last = text.lines().last().unwrap_or_default();
+            assert!(last.starts_with('@') && last.ends_with(" #123456"), "{name}: {text}");
+        }
+        let login = code_message(&ChallengePurpose::PasswordReset, Lang::En, &code, Some(&host));
+        assert!(login.ends_with("\n@kundeportal.example.no #654321"), "{login}");
+        assert!(login.starts_with("Your code for a new password is 654321."));
+    }
+
+    #[test]
     fn each_language_has_its_own_text() {
         for name in ["login_code", "password_changed", "home_office_ready"] {
             let texts: Vec<String> = every_message()
@@ -248,6 +347,24 @@ mod tests {
             assert_eq!(texts.len(), 3);
             assert_ne!(texts[0], texts[1], "{name}: nn is a copy of nb");
             assert_ne!(texts[0], texts[2], "{name}: en is a copy of nb");
+        }
+    }
+
+    #[test]
+    fn security_notices_point_at_the_not_me_page_and_carry_no_code_or_login_link() {
+        assert_eq!(not_me_link("https://portal.nhn.no"), "portal.nhn.no/ikke-meg");
+        assert_eq!(not_me_link("http://127.0.0.1:8080/"), "127.0.0.1:8080/ikke-meg");
+        for (name, _, text) in every_message() {
+            if ["buypass_card_replaced", "new_device_login", "not_me_confirmed"].contains(&name) {
+                assert!(
+                    text.contains("kundeportal.hjemmekontor.nhn.no/ikke-meg"),
+                    "{name}: {text}"
+                );
+                assert!(
+                    !text.contains("://") && !text.chars().any(|c| c.is_ascii_digit()),
+                    "{name}: {text}"
+                );
+            }
         }
     }
 

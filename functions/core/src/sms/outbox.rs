@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{SmsError, SmsSender};
+use super::{SmsError, SmsReceipt, SmsSender};
 use crate::clock::{rfc3339, Clock};
 use crate::domain::MobileNumber;
 use crate::event_log::EventLog;
@@ -21,6 +21,9 @@ pub struct OutboxMessage {
     pub to: String,
     pub body: String,
     pub sent_at: String,
+    /// Stands in for the provider's message id, so delivery status works locally too.
+    #[serde(default)]
+    pub message_id: String,
 }
 
 impl OutboxSms {
@@ -48,15 +51,19 @@ impl OutboxSms {
 
 #[async_trait]
 impl SmsSender for OutboxSms {
-    async fn send(&self, to: &MobileNumber, body: &str) -> Result<(), SmsError> {
+    async fn publish(&self, to: &MobileNumber, body: &str) -> Result<SmsReceipt, SmsError> {
         let message = OutboxMessage {
             to: to.as_e164().to_owned(),
             body: body.to_owned(),
             sent_at: rfc3339(self.clock.now()),
+            message_id: format!("outbox-{}", crate::security::random_token(12)),
         };
         self.log
             .append(&message)
             .await
-            .map_err(|e| SmsError::Unavailable(e.to_string()))
+            .map_err(|e| SmsError::Unavailable(e.to_string()))?;
+        Ok(SmsReceipt {
+            message_id: Some(message.message_id),
+        })
     }
 }

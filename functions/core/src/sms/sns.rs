@@ -10,7 +10,7 @@ use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::types::MessageAttributeValue;
 use aws_sdk_sns::Client;
 
-use super::{SmsError, SmsSender};
+use super::{SmsError, SmsReceipt, SmsSender};
 use crate::domain::MobileNumber;
 
 pub const SMS_TYPE_ATTRIBUTE: &str = "AWS.SNS.SMS.SMSType";
@@ -78,7 +78,7 @@ where
 
 #[async_trait]
 impl SmsSender for SnsSms {
-    async fn send(&self, to: &MobileNumber, body: &str) -> Result<(), SmsError> {
+    async fn publish(&self, to: &MobileNumber, body: &str) -> Result<SmsReceipt, SmsError> {
         let mut request = self
             .client
             .publish()
@@ -88,8 +88,10 @@ impl SmsSender for SnsSms {
         if let Some(sender) = &self.sender_id {
             request = request.message_attributes(SENDER_ID_ATTRIBUTE, string_attribute(sender.as_str())?);
         }
-        request.send().await.map_err(classify)?;
-        Ok(())
+        let output = request.send().await.map_err(classify)?;
+        Ok(SmsReceipt {
+            message_id: output.message_id().map(str::to_owned),
+        })
     }
 }
 

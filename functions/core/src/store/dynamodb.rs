@@ -12,11 +12,17 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
 
 use super::dynamo_codec::{from_attribute, parse_number, to_attribute};
-use super::{Condition, Item, ItemStore, StoreError, WriteOp};
+use super::{
+    check_transaction, distinct_keys, in_order, Condition, Item, ItemStore, Key, Page, PageRequest, StoreError,
+    WriteOp, MAX_PAGE,
+};
 use crate::clock::UnixTime;
 
 pub use super::dynamodb_table::{create_table, TableCreated};
@@ -31,6 +37,10 @@ const DATA: &str = "data";
 /// How often a write that collided with a concurrent transaction is tried again. Such a
 /// collision means "try again", not "condition failed", so it must not reach the caller as one.
 const CONFLICT_RETRIES: u32 = 4;
+
+/// How often a batch read asks again for keys DynamoDB left unprocessed (throttling, or more
+/// than 16 MB; the portal's items are far smaller). Each retry waits a little longer.
+const UNPROCESSED_RETRIES: u32 = 5;
 
 #[derive(Clone)]
 pub struct DynamoStore {
@@ -217,6 +227,24 @@ impl DynamoStore {
         }
     }
 
+    /// A lone [`WriteOp::Check`]: one consistent read instead of a transaction.
+    async fn check_one(&self, pk: &str, sk: &str, condition: Condition, now: UnixTime) -> Attempt {
+        let version = match self.get(pk, sk, now).await {
+            Ok(found) => found.map(|i| i.version),
+            Err(e) => return Attempt::Failed(e),
+        };
+        let holds = match condition {
+            Condition::Always => true,
+            Condition::Absent => version.is_none(),
+            Condition::VersionIs(v) => version == Some(v),
+        };
+        if holds {
+            Attempt::Done
+        } else {
+            Attempt::ConditionFailed
+        }
+    }
+
     async fn transact_many(&self, ops: &[WriteOp], now: UnixTime) -> Attempt {
         let mut items = Vec::with_capacity(ops.len());
         for op in ops {
@@ -244,11 +272,28 @@ impl DynamoStore {
                     }
                     delete.build().map(|d| TransactWriteItem::builder().delete(d).build())
                 }
+                WriteOp::Check { pk, sk, condition } => {
+                    // DynamoDB wants an expression on every ConditionCheck; `Always` has none.
+                    let Some(e) = expression(*condition, now) else {
+                        continue;
+                    };
+                    ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(pk, sk)))
+                        .condition_expression(e.text)
+                        .set_expression_attribute_names(Some(e.names))
+                        .set_expression_attribute_values(Some(e.values))
+                        .build()
+                        .map(|c| TransactWriteItem::builder().condition_check(c).build())
+                }
             };
             match built {
                 Ok(item) => items.push(item),
                 Err(e) => return Attempt::Failed(StoreError::Unavailable(e.to_string())),
             }
+        }
+        if items.is_empty() {
+            return Attempt::Done;
         }
         let result = self
             .client
@@ -301,6 +346,49 @@ impl ItemStore for DynamoStore {
         }
     }
 
+    async fn get_many(&self, keys: &[Key], now: UnixTime) -> Result<Vec<Option<Item>>, StoreError> {
+        let distinct = distinct_keys(keys)?;
+        if distinct.is_empty() {
+            return Ok(vec![None; keys.len()]);
+        }
+        let mut pending: Vec<HashMap<String, AttributeValue>> = distinct.iter().map(|k| key(&k.pk, &k.sk)).collect();
+        let mut found = Vec::with_capacity(pending.len());
+        for attempt in 0..=UNPROCESSED_RETRIES {
+            if attempt > 0 {
+                let jitter = u64::from(rand::random::<u8>() % 20);
+                tokio::time::sleep(Duration::from_millis(25 * (1 << attempt) + jitter)).await;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| sdk_unavailable("BatchGetItem", e))?;
+            if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
+                for attributes in items {
+                    found.push(decode(attributes)?);
+                }
+            }
+            pending = output
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .map(|k| k.keys().to_vec())
+                .unwrap_or_default();
+            if pending.is_empty() {
+                return Ok(in_order(keys, found, now));
+            }
+        }
+        Err(StoreError::Unavailable(
+            "DynamoDB BatchGetItem: keys left unprocessed after retries".into(),
+        ))
+    }
+
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
         let (live, now_value) = live_filter(now);
         // Key conditions may not compare with an empty string: no prefix means the whole pk.
@@ -351,20 +439,79 @@ impl ItemStore for DynamoStore {
         Ok(found)
     }
 
+    async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError> {
+        let limit = page.limit.clamp(1, MAX_PAGE);
+        let (live, now_value) = live_filter(now);
+        let key_condition = if page.sk_prefix.is_empty() {
+            "#pk = :pk"
+        } else {
+            "#pk = :pk AND begins_with(#sk, :prefix)"
+        };
+        let mut names = HashMap::from([
+            ("#pk".to_owned(), PK.to_owned()),
+            ("#exp".to_owned(), EXPIRES_AT.to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (":pk".to_owned(), AttributeValue::S(pk.to_owned())),
+            (":now".to_owned(), now_value),
+        ]);
+        if !page.sk_prefix.is_empty() {
+            names.insert("#sk".into(), SK.into());
+            values.insert(":prefix".into(), AttributeValue::S(page.sk_prefix.to_owned()));
+        }
+        // `Limit` counts items read before the expiry filter, so a page may come back short
+        // with a `LastEvaluatedKey`: read on until one more live item than asked for is in
+        // hand (that one only says another page follows) or the partition ends.
+        let mut start = page.after.map(|sk| key(pk, sk));
+        let mut found = Vec::new();
+        loop {
+            let wanted = limit + 1 - found.len();
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(key_condition)
+                .filter_expression(live)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .consistent_read(true)
+                .scan_index_forward(!page.descending)
+                .limit(i32::try_from(wanted).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_unavailable("Query", e))?;
+            for attributes in output.items() {
+                let item = decode(attributes)?;
+                if item.is_live(now) {
+                    found.push(item);
+                }
+            }
+            if found.len() > limit {
+                break;
+            }
+            match output.last_evaluated_key() {
+                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                _ => break,
+            }
+        }
+        let more = found.len() > limit;
+        found.truncate(limit);
+        Ok(Page { items: found, more })
+    }
+
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {
         if ops.is_empty() {
             return Ok(());
         }
-        if ops.len() > 25 {
-            return Err(StoreError::Unavailable(
-                "more than 25 operations in one transaction".into(),
-            ));
-        }
+        check_transaction(&ops)?;
         for attempt in 0..CONFLICT_RETRIES {
             let outcome = match ops.as_slice() {
                 // One item needs no transaction: a conditional write is atomic and cheaper.
                 [WriteOp::Put { item, condition }] => self.put_one(item, *condition, now).await,
                 [WriteOp::Delete { pk, sk, condition }] => self.delete_one(pk, sk, *condition, now).await,
+                // A check alone writes nothing: a transaction of it would only cost a write.
+                [WriteOp::Check { pk, sk, condition }] => self.check_one(pk, sk, *condition, now).await,
                 many => self.transact_many(many, now).await,
             };
             match outcome {

@@ -17,6 +17,8 @@ pub const PROFILE_SK: &str = "PROFILE";
 pub const TOTP_SK: &str = "TOTP";
 /// Prefix of an account's passkeys under [`account_pk`] (one record each).
 pub const PASSKEY_SK_PREFIX: &str = "PASSKEY#";
+/// Whether the account has had a passkey, under [`account_pk`] (a fixed key for batch reads).
+pub const PASSKEYS_MARK_SK: &str = "PASSKEYS";
 pub fn passkey_sk(id: &PasskeyId) -> String {
     format!("{PASSKEY_SK_PREFIX}{id}")
 }
@@ -24,6 +26,13 @@ pub fn passkey_sk(id: &PasskeyId) -> String {
 pub const SESSION_INDEX_PREFIX: &str = "SESSION#";
 pub fn session_index_sk(id: &SessionId) -> String {
     format!("{SESSION_INDEX_PREFIX}{id}")
+}
+
+/// A browser this account has logged in from, by the keyed hash of its device cookie
+/// (`services::devices`), under [`account_pk`].
+pub const DEVICE_PREFIX: &str = "DEVICE#";
+pub fn device_sk(device_hash: &str) -> String {
+    format!("{DEVICE_PREFIX}{device_hash}")
 }
 
 // ---- challenges and sessions ---------------------------------------------------------
@@ -60,6 +69,9 @@ pub fn limit_pk(scope: &str, key: &str) -> String {
     format!("LIMIT#{scope}#{key}")
 }
 pub const LIMIT_LOG_SK: &str = "LOG";
+/// The portal-wide SMS ceilings' counters (`services::sms_spend`), under
+/// `limit_pk("sms-global", "all")`.
+pub const SPEND_SK: &str = "SPEND";
 /// The consecutive-failure streak of the password backoff (kept with the limits, so every
 /// function that checks passwords needs no prefix beyond `LIMIT#`).
 pub fn password_streak_pk(backoff_key: &str) -> String {
@@ -78,6 +90,14 @@ pub fn decoy_destination_key(username: &Username) -> String {
     format!("decoy#{username}")
 }
 
+// ---- SMS the portal published, by the provider's message id ---------------------------
+
+/// A published SMS (`services::sms_delivery::SentSms`), found again by its delivery status.
+pub fn sent_sms_pk(message_id: &str) -> String {
+    format!("SMSID#{message_id}")
+}
+pub const SENT_SMS_SK: &str = "SMS";
+
 // ---- audit ---------------------------------------------------------------------------
 
 pub fn audit_pk(username: &Username) -> String {
@@ -90,6 +110,15 @@ pub fn audit_stand_in_pk(key: &str) -> String {
 /// Time first, so a query returns events oldest first; `nonce` keeps events of one second apart.
 pub fn audit_sk(now: UnixTime, nonce: &str) -> String {
     format!("{now:012}#{nonce}")
+}
+
+// ---- incidents: accounts whose owner said "this wasn't me" ----------------------------
+
+/// One partition for the operators' list, so `portal-admin incidents` is one Query, no scan.
+pub const INCIDENT_PK: &str = "INCIDENT";
+/// One open incident per account: a second "not me" updates it instead of adding a row.
+pub fn incident_sk(username: &Username) -> String {
+    format!("OPEN#{username}")
 }
 
 // ---- Buypass: login state and the card registry --------------------------------------
@@ -133,7 +162,10 @@ mod tests {
         let serial = CertificateSerial::parse("0a1b").unwrap();
         let issuer = IssuerId::parse(&"ab".repeat(32)).unwrap();
         let passkey = PasskeyId::parse("CCCCCCCCCCCCCCCCCCCCCA").unwrap();
-        let vectors: [(String, &str); 18] = [
+        let vectors: [(String, &str); 21] = [
+            (sent_sms_pk("m-1"), "SMSID#m-1"),
+            (device_sk("ab12"), "DEVICE#ab12"),
+            (incident_sk(&user), "OPEN#kari"),
             (passkey_sk(&passkey), "PASSKEY#CCCCCCCCCCCCCCCCCCCCCA"),
             (
                 passkey_owner_pk(b"abc"),

@@ -81,6 +81,47 @@ pub enum WriteOp {
         sk: String,
         condition: Condition,
     },
+    /// Writes nothing; the transaction happens only if `condition` holds for this key (DynamoDB
+    /// ConditionCheck). So a decision made on a record read earlier commits only while that
+    /// record is still as read, without rewriting it.
+    Check {
+        pk: String,
+        sk: String,
+        condition: Condition,
+    },
+}
+
+impl WriteOp {
+    pub fn key(&self) -> (&str, &str) {
+        match self {
+            WriteOp::Put { item, .. } => (&item.pk, &item.sk),
+            WriteOp::Delete { pk, sk, .. } | WriteOp::Check { pk, sk, .. } => (pk, sk),
+        }
+    }
+}
+
+/// The most operations one [`ItemStore::transact`] takes: DynamoDB's TransactWriteItems limit
+/// (100 since 2022), which the SQLite backend enforces too so nothing passes locally that AWS
+/// would refuse.
+pub const MAX_TRANSACTION_OPS: usize = 100;
+
+/// The most keys one [`ItemStore::get_many`] takes: DynamoDB's BatchGetItem limit.
+pub const MAX_BATCH_KEYS: usize = 100;
+
+/// A record's key, for [`ItemStore::get_many`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
 }
 
 #[async_trait]
@@ -88,11 +129,25 @@ pub trait ItemStore: Send + Sync + 'static {
     /// The live item under the key, if any.
     async fn get(&self, pk: &str, sk: &str, now: UnixTime) -> Result<Option<Item>, StoreError>;
 
+    /// The live items under `keys`, in the order asked (`None` where there is none), read
+    /// strongly consistently in one request (DynamoDB BatchGetItem; one SELECT in SQLite), so
+    /// a rule that needs several records costs one round trip instead of one per record. Each
+    /// item is as current as a [`ItemStore::get`] at some moment during the call; the batch is
+    /// not one snapshot, so a decision that needs several records unchanged writes with
+    /// version conditions on each. A key may repeat; at most [`MAX_BATCH_KEYS`] distinct keys.
+    async fn get_many(&self, keys: &[Key], now: UnixTime) -> Result<Vec<Option<Item>>, StoreError>;
+
     /// Live items under `pk` whose `sk` starts with `sk_prefix`, in `sk` order.
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError>;
 
+    /// Up to `page.limit` live items under `pk` whose `sk` starts with the prefix, in `sk`
+    /// order (descending if asked), starting after `page.after`; one Query (DynamoDB:
+    /// `ScanIndexForward`, `Limit`, `ExclusiveStartKey`), never a scan.
+    async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError>;
+
     /// All writes happen or none does; any failed condition fails the whole batch with
-    /// [`StoreError::ConditionFailed`]. At most 25 operations.
+    /// [`StoreError::ConditionFailed`]. At most [`MAX_TRANSACTION_OPS`] operations, each on a
+    /// different key.
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError>;
 
     /// Live items of any key whose `sk` starts with `sk_prefix` and whose `data[field]` equals
@@ -105,6 +160,30 @@ pub trait ItemStore: Send + Sync + 'static {
         value: &str,
         now: UnixTime,
     ) -> Result<Vec<Item>, StoreError>;
+}
+
+/// One page of a [`ItemStore::query_page`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageRequest<'a> {
+    /// Only items whose `sk` starts with this.
+    pub sk_prefix: &'a str,
+    /// Newest (highest `sk`) first when true.
+    pub descending: bool,
+    /// At most this many items (at least 1; larger values are capped at [`MAX_PAGE`]).
+    pub limit: usize,
+    /// Continue after this `sk` (exclusive), in the page's direction.
+    pub after: Option<&'a str>,
+}
+
+/// Largest page any query returns: the caller's limit is capped here so untrusted input can
+/// never ask the store for an unbounded read.
+pub const MAX_PAGE: usize = 100;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub items: Vec<Item>,
+    /// True when live items follow the last one returned (continue with its `sk`).
+    pub more: bool,
 }
 
 /// Convenience wrappers over the primitives.
@@ -132,4 +211,49 @@ impl dyn ItemStore {
         self.put(item.clone(), Condition::VersionIs(expected), now).await?;
         Ok(item)
     }
+}
+
+/// The distinct keys of a [`ItemStore::get_many`] request (DynamoDB refuses a batch that names
+/// a key twice), refused when there are more than one request may carry.
+pub(crate) fn distinct_keys(keys: &[Key]) -> Result<Vec<&Key>, StoreError> {
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    let distinct: Vec<&Key> = keys.iter().filter(|k| seen.insert(*k)).collect();
+    if distinct.len() > MAX_BATCH_KEYS {
+        return Err(StoreError::Unavailable(format!(
+            "more than {MAX_BATCH_KEYS} keys in one batch read"
+        )));
+    }
+    Ok(distinct)
+}
+
+/// The live ones of `found` (in any order) placed in the order of `keys`.
+pub(crate) fn in_order(keys: &[Key], found: Vec<Item>, now: UnixTime) -> Vec<Option<Item>> {
+    let by_key: std::collections::HashMap<(String, String), Item> = found
+        .into_iter()
+        .filter(|i| i.is_live(now))
+        .map(|i| ((i.pk.clone(), i.sk.clone()), i))
+        .collect();
+    keys.iter()
+        .map(|k| by_key.get(&(k.pk.clone(), k.sk.clone())).cloned())
+        .collect()
+}
+
+/// Refuses a transaction DynamoDB would refuse, on every backend alike.
+pub(crate) fn check_transaction(ops: &[WriteOp]) -> Result<(), StoreError> {
+    if ops.len() > MAX_TRANSACTION_OPS {
+        return Err(StoreError::Unavailable(format!(
+            "more than {MAX_TRANSACTION_OPS} operations in one transaction"
+        )));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ops.len());
+    for op in ops {
+        let key = op.key();
+        if !seen.insert(key) {
+            return Err(StoreError::Unavailable(format!(
+                "{}/{} written twice in one transaction",
+                key.0, key.1
+            )));
+        }
+    }
+    Ok(())
 }

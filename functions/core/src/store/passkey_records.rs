@@ -49,3 +49,13 @@ pub struct PasskeyLoginState {
     pub username: Username,
     pub state: SecurityKeyAuthentication,
 }
+
+/// "This account has had a passkey", under a fixed key beside the profile so the batched
+/// login finds it in its first batch read and opens the passkey login stepwise (which reads
+/// the passkeys themselves). Written with the first passkey and never removed: a mark left
+/// after the last passkey is gone costs such an account one query at login and offers
+/// nothing, whereas removing it could race with an enrolment and hide a passkey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeysMark {
+    pub since: UnixTime,
+}

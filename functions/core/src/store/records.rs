@@ -9,12 +9,15 @@
 //! | passkey | `ACCOUNT#<username>` | `PASSKEY#<id>` |
 //! | passkey owner (one account per credential id) | `PASSKEY#<sha256(credential id)>` | `OWNER` |
 //! | passkey enrolment / login WebAuthn state | `CHALLENGE#<id>` | `PASSKEY_REGISTRATION` / `PASSKEY_LOGIN` |
+//! | known browser (keyed hash of its device cookie) | `ACCOUNT#<username>` | `DEVICE#<hmac>` |
+//! | open incident ("this wasn't me") | `INCIDENT` | `OPEN#<username>` |
 //! | challenge | `CHALLENGE#<id>` | `CHALLENGE` |
 //! | session | `SESSION#<id>` | `SESSION` |
 //! | rate limit log | `LIMIT#<scope>#<key>` | `LOG` |
 //! | lock | `LOCK#<scope>#<key>` | `LOCK` |
 //! | audit event | `AUDIT#<username>` | `<time>#<random>` |
 //! | stand-in for an audit event (no account; short TTL) | `DECOY#<sha256(name)>` | `<time>#<random>` |
+//! | SMS published (by provider message id; short TTL) | `SMSID#<message id>` | `SMS` |
 //! | SMS outbox (local) | `OUTBOX` | `MSG#<time>#…` |
 //! | certificate serial (registry, unique per issuer) | `SERIAL#<serial>` | `SERIAL#<issuer id>` |
 //! | OIDC login state (Buypass) | `OIDC#<sha256(state)>` | `STATE` |
@@ -25,7 +28,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::{Condition, Item, ItemStore, StoreError, WriteOp};
+use super::{Condition, Item, ItemStore, Key, StoreError, WriteOp};
 use crate::clock::UnixTime;
 use crate::domain::{CertificateSerial, ChallengeId, IssuerId, MobileNumber, SessionId, Username};
 use crate::i18n::Lang;
@@ -43,6 +46,67 @@ pub struct Stored<T> {
 impl<T> Stored<T> {
     pub fn version(&self) -> u64 {
         self.item.version
+    }
+
+    pub fn expires_at(&self) -> Option<UnixTime> {
+        self.item.expires_at
+    }
+
+    /// The condition under which this record is still as it was read.
+    pub fn unchanged(&self) -> Condition {
+        Condition::VersionIs(self.item.version)
+    }
+}
+
+impl<T: DeserializeOwned> Stored<T> {
+    /// A record from a batch read ([`Repo::load_many`]).
+    pub fn decode(item: Option<Item>) -> Result<Option<Self>, StoreError> {
+        item.map(|item| {
+            Ok(Stored {
+                value: decode(&item)?,
+                item,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// The write of a record read earlier as `stored` (or found absent), conditional on it still
+/// being so: the building block of decisions over several records that commit in one
+/// [`ItemStore::transact`] (a lost race fails the whole decision, which is then made again).
+pub fn write_op<T: Serialize>(
+    pk: &str,
+    sk: &str,
+    stored: Option<&Stored<T>>,
+    value: &T,
+    expires_at: Option<UnixTime>,
+) -> Result<WriteOp, StoreError> {
+    let mut item = to_item(pk, sk, value, expires_at)?;
+    let condition = match stored {
+        Some(s) => {
+            item.version = s.item.version + 1;
+            s.unchanged()
+        }
+        None => Condition::Absent,
+    };
+    Ok(WriteOp::Put { item, condition })
+}
+
+/// A condition-only operation: the record under the key is still as read (`None`: still absent).
+pub fn check_op<T>(pk: &str, sk: &str, stored: Option<&Stored<T>>) -> WriteOp {
+    WriteOp::Check {
+        pk: pk.to_owned(),
+        sk: sk.to_owned(),
+        condition: stored.map_or(Condition::Absent, Stored::unchanged),
+    }
+}
+
+/// Deletes the record read as `stored`, if it is still as read.
+pub fn delete_op<T>(pk: &str, sk: &str, stored: &Stored<T>) -> WriteOp {
+    WriteOp::Delete {
+        pk: pk.to_owned(),
+        sk: sk.to_owned(),
+        condition: stored.unchanged(),
     }
 }
 
@@ -129,6 +193,12 @@ impl Repo {
             })),
             None => Ok(None),
         }
+    }
+
+    /// Several records in one strongly consistent batch read ([`ItemStore::get_many`]), in
+    /// the order asked; decode each with [`Stored::decode`].
+    pub async fn load_many(&self, keys: &[Key], now: UnixTime) -> Result<Vec<Option<Item>>, StoreError> {
+        self.store.get_many(keys, now).await
     }
 
     /// Writes a new record; [`StoreError::ConditionFailed`] if a live one exists.
@@ -298,6 +368,10 @@ pub struct Account {
     /// existed.
     #[serde(default)]
     pub language: Lang,
+    /// Countries outside Norway whose numbers may receive this account's codes and notices,
+    /// set only by an operator (`portal-admin allow-country`); see `services::sms_countries`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sms_countries: Vec<crate::domain::CountryCode>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -335,6 +409,10 @@ pub struct Challenge {
     /// written in it without loading the account again.
     #[serde(default)]
     pub language: Lang,
+    /// The carrier reported that the last SMS of this challenge was not delivered
+    /// (`services::sms_delivery`); a resend clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sms_undelivered: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -9,7 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{Condition, Item, ItemStore, StoreError, WriteOp};
+use super::{
+    check_transaction, distinct_keys, in_order, Condition, Item, ItemStore, Key, Page, PageRequest, StoreError,
+    WriteOp, MAX_PAGE,
+};
 use crate::clock::UnixTime;
 
 const SCHEMA: &str = "
@@ -148,6 +151,39 @@ impl ItemStore for SqliteStore {
         .await
     }
 
+    async fn get_many(&self, keys: &[Key], now: UnixTime) -> Result<Vec<Option<Item>>, StoreError> {
+        let distinct: Vec<(String, String)> = distinct_keys(keys)?
+            .into_iter()
+            .map(|k| (k.pk.clone(), k.sk.clone()))
+            .collect();
+        if distinct.is_empty() {
+            return Ok(vec![None; keys.len()]);
+        }
+        let found = self
+            .with_conn(move |conn| {
+                // One statement for the whole batch: `(pk, sk) IN (VALUES (?, ?), ...)`.
+                let pairs = vec!["(?, ?)"; distinct.len()].join(", ");
+                let sql = format!(
+                    "SELECT pk, sk, version, expires_at, data FROM items
+                     WHERE (pk, sk) IN (VALUES {pairs}) AND (expires_at IS NULL OR expires_at > ?)"
+                );
+                let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
+                let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(distinct.len() * 2 + 1);
+                for (pk, sk) in distinct {
+                    values.push(pk.into());
+                    values.push(sk.into());
+                }
+                values.push(now.into());
+                let rows = stmt
+                    .query_map(rusqlite::params_from_iter(values), row_to_item)
+                    .map_err(unavailable)?;
+                rows.map(|r| r.map_err(unavailable).and_then(decode))
+                    .collect::<Result<Vec<Item>, StoreError>>()
+            })
+            .await?;
+        Ok(in_order(keys, found, now))
+    }
+
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
         let (pk, prefix) = (pk.to_owned(), sk_prefix.to_owned());
         self.with_conn(move |conn| {
@@ -167,12 +203,39 @@ impl ItemStore for SqliteStore {
         .await
     }
 
+    async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError> {
+        let limit = page.limit.clamp(1, MAX_PAGE);
+        let (pk, prefix, after) = (pk.to_owned(), page.sk_prefix.to_owned(), page.after.map(str::to_owned));
+        // One more than asked for tells whether another page follows.
+        let fetch = i64::try_from(limit + 1).unwrap_or(i64::MAX);
+        let sql = if page.descending {
+            "SELECT pk, sk, version, expires_at, data FROM items
+             WHERE pk = ?1 AND substr(sk, 1, length(?2)) = ?2
+               AND (expires_at IS NULL OR expires_at > ?3) AND (?4 IS NULL OR sk < ?4)
+             ORDER BY sk DESC LIMIT ?5"
+        } else {
+            "SELECT pk, sk, version, expires_at, data FROM items
+             WHERE pk = ?1 AND substr(sk, 1, length(?2)) = ?2
+               AND (expires_at IS NULL OR expires_at > ?3) AND (?4 IS NULL OR sk > ?4)
+             ORDER BY sk LIMIT ?5"
+        };
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(sql).map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![pk, prefix, now, after, fetch], row_to_item)
+                .map_err(unavailable)?;
+            let mut items = rows
+                .map(|r| r.map_err(unavailable).and_then(decode))
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = items.len() > limit;
+            items.truncate(limit);
+            Ok(Page { items, more })
+        })
+        .await
+    }
+
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {
-        if ops.len() > 25 {
-            return Err(StoreError::Unavailable(
-                "more than 25 operations in one transaction".into(),
-            ));
-        }
+        check_transaction(&ops)?;
         self.with_conn(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -191,6 +254,7 @@ impl ItemStore for SqliteStore {
                         .execute(params![item.pk, item.sk, item.version as i64, item.expires_at, data])
                         .map_err(unavailable)?;
                     }
+                    WriteOp::Check { pk, sk, condition } => check(&tx, pk, sk, *condition, now)?,
                     WriteOp::Delete { pk, sk, condition } => {
                         check(&tx, pk, sk, *condition, now)?;
                         tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")

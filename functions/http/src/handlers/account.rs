@@ -18,7 +18,7 @@ pub async fn get_account(
     State(app): State<SharedApp>,
     Authenticated(caller): Authenticated,
 ) -> Result<Response, ApiError> {
-    let view = app.account_view(&caller.username).await?;
+    let view = app.account_view_of(&caller).await?;
     Ok(no_store(Json(view)))
 }
 

@@ -14,8 +14,8 @@ use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
 use portal_core::domain::{ChallengeId, OneTimeCode, Password};
+use portal_core::services::devices::DeviceId;
 use portal_core::services::sessions::{RefreshToken, Tokens};
-use portal_core::store::records::ChallengePurpose;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +67,16 @@ pub async fn resend(
     Ok(no_store(Json(resent)))
 }
 
+/// `POST /v1/auth/sms/status`: whether the login challenge's last SMS was reported
+/// undelivered, and which other factor answers it. A POST with the id in the body: challenge
+/// ids are bearer secrets and stay out of URLs.
+pub async fn sms_status(
+    State(app): State<SharedApp>,
+    JsonBody(req): JsonBody<ResendRequest>,
+) -> Result<Response, ApiError> {
+    Ok(no_store(Json(app.sms_delivery(&req.challenge_id).await?)))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
@@ -77,20 +87,16 @@ pub struct VerifyRequest {
 pub async fn verify(
     State(app): State<SharedApp>,
     ip: ClientIp,
+    headers: HeaderMap,
     JsonBody(req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     let code = OneTimeCode::parse(&req.code)?;
-    let challenge = app
-        .verify_code(&req.challenge_id, &code, ip.as_deref(), |c| {
-            matches!(c.purpose, ChallengePurpose::Login { .. })
-        })
+    let origin = super::security::login_origin(&headers, &ip);
+    let device = super::security::presented_device(&app, &headers).unwrap_or_else(DeviceId::generate);
+    let tokens = app
+        .verify_login(&req.challenge_id, &code, ip.as_deref(), &origin, &device)
         .await?;
-    let tokens = app.open_login_session(&challenge, ip.as_deref()).await?;
-    Ok(token_response(
-        &app.settings.refresh_cookie,
-        &tokens,
-        tokens.session.password_change_required.unwrap_or(false),
-    ))
+    Ok(super::security::login_response(&app, &tokens, &device))
 }
 
 pub async fn refresh(State(app): State<SharedApp>, ip: ClientIp, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -101,8 +107,13 @@ pub async fn refresh(State(app): State<SharedApp>, ip: ClientIp, headers: Header
     };
     match app.refresh_session(&presented, ip.as_deref()).await {
         Ok(tokens) => {
-            let account = app.account(&tokens.session.username).await?;
-            Ok(token_response(cookie_name, &tokens, account.password_change_required))
+            // The session's copy of the flag, as every authenticated request uses it; only
+            // sessions stored before the copy existed ask the account.
+            let required = match tokens.session.password_change_required {
+                Some(required) => required,
+                None => app.account(&tokens.session.username).await?.password_change_required,
+            };
+            Ok(token_response(cookie_name, &tokens, required))
         }
         Err(e @ (ServiceError::SessionExpired | ServiceError::RefreshReused)) => {
             let mut response = ApiError::from(e).into_response();

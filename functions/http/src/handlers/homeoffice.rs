@@ -183,7 +183,13 @@ pub async fn start(
     JsonBody(req): JsonBody<PasswordRequest>,
 ) -> Result<Response, ApiError> {
     let started = app
-        .buypass_start(&buypass, &caller.username, &req.password, ip.as_deref())
+        .buypass_start(
+            &buypass,
+            &caller.username,
+            &caller.session,
+            &req.password,
+            ip.as_deref(),
+        )
         .await?;
     let mut response = no_store(Json(json!({ "authorization_url": started.authorization_url })));
     response.headers_mut().insert(

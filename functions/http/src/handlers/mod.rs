@@ -4,5 +4,6 @@ pub mod account;
 pub mod auth;
 pub mod homeoffice;
 pub mod passkeys;
+pub mod security;
 pub mod self_service;
 pub mod totp;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
-use super::auth::{no_store, token_response};
+use super::auth::no_store;
 use super::totp::PasswordRequest;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
@@ -105,19 +105,16 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /v1/auth/passkey/verify`: like `/v1/auth/sms/verify`, with a passkey's assertion.
+/// `POST /v1/auth/passkey/verify`: like `/v1/auth/totp/verify`, with a passkey's assertion; the
+/// session opens with its origin and the device check as every login does.
 pub async fn verify(
     State(app): State<SharedApp>,
     ip: ClientIp,
+    headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     let challenge = app
         .verify_passkey(&req.challenge_id, &req.credential, ip.as_deref())
         .await?;
-    let tokens = app.open_login_session(&challenge, ip.as_deref()).await?;
-    Ok(token_response(
-        &app.settings.refresh_cookie,
-        &tokens,
-        tokens.session.password_change_required.unwrap_or(false),
-    ))
+    super::security::open_login(&app, &challenge, &ip, &headers).await
 }

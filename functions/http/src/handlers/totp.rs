@@ -8,7 +8,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{no_store, token_response};
+use super::auth::no_store;
 use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonBody};
@@ -87,14 +87,10 @@ pub async fn remove(
 pub async fn verify(
     State(app): State<SharedApp>,
     ip: ClientIp,
+    headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
     let code = OneTimeCode::parse(&req.code)?;
     let challenge = app.verify_totp(&req.challenge_id, &code, ip.as_deref()).await?;
-    let tokens = app.open_login_session(&challenge, ip.as_deref()).await?;
-    Ok(token_response(
-        &app.settings.refresh_cookie,
-        &tokens,
-        tokens.session.password_change_required.unwrap_or(false),
-    ))
+    super::security::open_login(&app, &challenge, &ip, &headers).await
 }

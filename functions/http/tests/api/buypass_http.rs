@@ -84,7 +84,10 @@ async fn provider_down_is_a_clear_retryable_reason_and_records_nothing() {
     let kari = portal_core::domain::Username::parse("kari").unwrap();
     assert_eq!(t.app.load_account(&kari).await.unwrap().unwrap().buypass_serial, None);
     let password = portal_core::domain::Password::new(PASSWORD.to_owned());
-    let start = t.app.buypass_start(&b, &kari, &password, None).await;
+    let start = t
+        .app
+        .buypass_start(&b, &kari, &portal_core::domain::SessionId::generate(), &password, None)
+        .await;
     assert!(matches!(
         start,
         Err(portal_core::error::ServiceError::BuypassUnavailable)

@@ -308,6 +308,15 @@ mod leading_keys {
                 None,
             )
             .await;
+        w.call(
+            &sms_code,
+            "POST",
+            "/v1/auth/sms/status",
+            json!({"challenge_id": issued.challenge_id}),
+            None,
+            None,
+        )
+        .await;
         let token = verified["access_token"].as_str().unwrap_or_default().to_owned();
         assert!(!token.is_empty(), "{verified}");
         w.call(
@@ -392,6 +401,62 @@ mod leading_keys {
             None,
         )
         .await;
+        // The security centre: sessions, history (with a cursor), ending one, not-me.
+        let listed = w
+            .call(&account, "GET", "/v1/account/sessions", Value::Null, me, None)
+            .await;
+        assert!(listed["sessions"].as_array().is_some_and(|s| !s.is_empty()), "{listed}");
+        let page = w
+            .call(
+                &account,
+                "GET",
+                "/v1/account/security-events?limit=1",
+                Value::Null,
+                me,
+                None,
+            )
+            .await;
+        let next = page["next_cursor"].as_str().unwrap_or_default().to_owned();
+        assert!(!next.is_empty(), "{page}");
+        w.call(
+            &account,
+            "GET",
+            &format!("/v1/account/security-events?cursor={next}"),
+            Value::Null,
+            me,
+            None,
+        )
+        .await;
+        let spare = app.open_session(&kari, false, None).await.unwrap();
+        w.call(
+            &account,
+            "DELETE",
+            &format!("/v1/account/sessions/{}", spare.session.id),
+            Value::Null,
+            me,
+            None,
+        )
+        .await;
+        w.call(
+            &account,
+            "POST",
+            "/v1/account/sessions/revoke-others",
+            Value::Null,
+            me,
+            None,
+        )
+        .await;
+        let not_me = w
+            .call(
+                &account,
+                "POST",
+                "/v1/account/not-me",
+                json!({"password": "blåbær syltetøy på vaffel"}),
+                me,
+                None,
+            )
+            .await;
+        assert_eq!(not_me["card_revoked"], "3B9DA260CE3585ECD14B", "{not_me}");
         assert_allowed("account", &w.store.take_partition_keys());
 
         // buypass's callback writes the registry; serial-activation's gateway lookups read it.
@@ -408,6 +473,18 @@ mod leading_keys {
             .await
             .unwrap();
         app.active_for_gateway_by_serial(&cert.serial).await.unwrap();
+        // The SNS delivery status of an SMS the portal sent (it texted kari's new number).
+        let sent =
+            w.t.sms
+                .last_message_id_to(&MobileNumber::parse("+4798765432").unwrap())
+                .unwrap();
+        let failed = portal_core::sms::delivery_status::DeliveryStatus {
+            message_id: sent,
+            delivered: false,
+            provider_response: "Unknown error attempting to reach phone".into(),
+        };
+        let report = app.record_sms_delivery(&[failed]).await.unwrap();
+        assert_eq!(report.failed, 1);
         assert_allowed("serial-activation", &w.store.take_partition_keys());
     }
 }

@@ -7,6 +7,8 @@ mod contract;
 mod fuzz;
 mod passkeys;
 mod rules;
+mod security_centre;
 mod self_service;
+mod sms_guard;
 mod throttle_races;
 mod totp;

@@ -154,3 +154,51 @@ async fn a_hanging_endpoint_times_out_within_the_operation_budget() {
     );
     hold.abort();
 }
+
+/// An SNS delivery-failure event (a gzipped CloudWatch Logs subscription payload) through the
+/// serial-activation handler on DynamoDB: audited once however often it arrives, and the login
+/// challenge's SMS shows as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_delivery_failures_are_recorded_through_the_handler_on_dynamodb() {
+    use portal_core::activation::gateway::LocalGatewayEvents;
+    use portal_core::activation::{ActivationPolicy, Activator};
+    use portal_core::sms::delivery_status::{encode_subscription, status_record};
+
+    let Some(emulator) = Emulator::from_env() else {
+        return;
+    };
+    let t = portal_testkit::TestApp::on(Arc::new(emulator.new_table().await));
+    let kari = t.account("kari", "korrekt hest batteri stift", "+4791234567").await;
+    let password = portal_core::domain::Password::new("korrekt hest batteri stift".into());
+    let id = t.app.login("kari", &password, false, None).await.unwrap().challenge_id;
+    let mobile = portal_core::domain::MobileNumber::parse("+4791234567").unwrap();
+    let sent = t.sms.last_message_id_to(&mobile).unwrap();
+    let gateway = Arc::new(LocalGatewayEvents::new(
+        t.app.repo.items().clone(),
+        t.app.clock.clone(),
+        false,
+    ));
+    let activator = Activator::new(t.app.clone(), gateway, ActivationPolicy::default(), false);
+    let data = encode_subscription(
+        "sns/eu-north-1/123456789012/DirectPublishToPhoneNumber/Failure",
+        &[status_record(&sent, false, "Phone carrier has blocked this message")],
+    );
+    let payload = json!({ "awslogs": { "data": data } });
+    for _ in 0..2 {
+        let report = portal_lambda::activation_events::handle_sms_status(&activator, &payload)
+            .await
+            .unwrap();
+        assert_eq!(report.failed, 1);
+    }
+    assert_eq!(t.app.sms_delivery(&id).await.unwrap().sms, "failed");
+    let failures = t
+        .app
+        .repo
+        .audit_trail(&kari, t.app.now())
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event == portal_core::audit::AuditKind::SmsDeliveryFailed)
+        .count();
+    assert_eq!(failures, 1);
+}
