@@ -12,15 +12,17 @@ impl PasskeyName {
     pub const MAX_CHARS: usize = 64;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
+        // Checked before trimming: a control character at the edge (NEL, U+0085, is also
+        // whitespace) is refused like one inside, not silently dropped.
+        if raw.chars().any(is_forbidden) {
+            return Err(InvalidInput::new("name", "must not contain control characters"));
+        }
         let name = raw.trim();
         if name.is_empty() {
             return Err(InvalidInput::new("name", "must not be empty"));
         }
         if name.chars().count() > Self::MAX_CHARS {
             return Err(InvalidInput::new("name", "must be at most 64 characters"));
-        }
-        if name.chars().any(is_forbidden) {
-            return Err(InvalidInput::new("name", "must not contain control characters"));
         }
         Ok(Self(name.to_owned()))
     }
