@@ -537,3 +537,68 @@ async fn the_same_authenticator_is_not_enrolled_twice_and_an_app_user_gets_all_t
     let login = p.login("kari").await;
     assert_eq!(login["methods"], json!(["passkey", "totp", "sms"]));
 }
+
+/// A passkey answer sent by a browser: its status, body and every `Set-Cookie`.
+async fn verify_from(
+    p: &Portal,
+    user_agent: &str,
+    challenge_id: &Value,
+    credential: &Value,
+) -> (StatusCode, Value, Vec<String>) {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/auth/passkey/verify")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::USER_AGENT, user_agent)
+        .body(Body::from(
+            json!({ "challenge_id": challenge_id, "credential": credential }).to_string(),
+        ))
+        .unwrap();
+    let response = p.router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let cookies = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap(), cookies)
+}
+
+#[tokio::test]
+async fn a_passkey_login_is_a_session_of_its_browser_and_a_new_browser_is_texted() {
+    const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
+    const CHROME: &str =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    let p = Portal::new().await;
+    let mut device = PasskeyDevice::new();
+    p.enrol("kari", &mut device, "Telefon").await;
+
+    let login = p.login("kari").await;
+    let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
+    let (status, body, cookies) = verify_from(&p, FIREFOX, &login["challenge_id"], &assertion).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(cookies.iter().any(|c| c.contains("hk_device=")), "{cookies:?}");
+    let token = body["access_token"].as_str().unwrap();
+    let sessions = p.call(Method::GET, "/v1/account/sessions", Some(token), None).await;
+    assert_eq!(sessions.status, StatusCode::OK, "{}", sessions.body);
+    let current: Vec<_> = sessions.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["current"] == true)
+        .collect();
+    assert_eq!(current.len(), 1, "{}", sessions.body);
+    assert_eq!(current[0]["device"], "Firefox, Linux");
+
+    // The account's first browser is its baseline; a passkey login from another one is texted.
+    let sent = p.sms_count();
+    let login = p.login("kari").await;
+    let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
+    let (status, body, _) = verify_from(&p, CHROME, &login["challenge_id"], &assertion).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(p.sms_count(), sent + 1);
+    let notice = p.t.sms.sent().last().cloned().unwrap();
+    assert!(notice.1.starts_with("Ny innlogging"), "{}", notice.1);
+}
