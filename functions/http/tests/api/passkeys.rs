@@ -591,6 +591,18 @@ async fn a_passkey_login_is_a_session_of_its_browser_and_a_new_browser_is_texted
         .collect();
     assert_eq!(current.len(), 1, "{}", sessions.body);
     assert_eq!(current[0]["device"], "Firefox, Linux");
+    // The owner's security history shows the passkey being added.
+    let history = p
+        .call(Method::GET, "/v1/account/security-events", Some(token), None)
+        .await;
+    assert_eq!(history.status, StatusCode::OK, "{}", history.body);
+    let kinds: Vec<_> = history.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .collect();
+    assert!(kinds.contains(&"passkey_added"), "{kinds:?}");
 
     // The account's first browser is its baseline; a passkey login from another one is texted.
     let sent = p.sms_count();
