@@ -113,6 +113,9 @@ fn bench_store_paths(c: &mut Criterion) {
     let policy = portal_core::config::Policy {
         sms_per_account_hour: usize::MAX / 2,
         sms_per_destination_day: usize::MAX / 2,
+        // And the portal-wide SMS ceilings (issue 18), which a benchmark's loop would reach.
+        sms_global_per_hour: usize::MAX / 2,
+        sms_global_per_day: usize::MAX / 2,
         ..Default::default()
     };
     let timed = Arc::new(TimedStore {
@@ -332,6 +335,47 @@ fn bench_passkey_verify(c: &mut Criterion) {
     );
 }
 
+/// The assertion check alone, as `webauthn-rs` does it (client data, authenticator data, the
+/// ES256 signature with OpenSSL): the share of the passkey verify path that is the crate's and
+/// not the portal's.
+fn bench_assertion_check(c: &mut Criterion) {
+    use portal_core::services::passkey_party::relying_party;
+    let webauthn = relying_party(PORTAL)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("a relying party"));
+    let mut device = portal_testkit::PasskeyDevice::new();
+    let user = portal_core::services::passkeys::user_handle(&Username::parse("kari").unwrap_or_else(|e| panic!("{e}")));
+    let (options, state) = webauthn
+        .start_securitykey_registration(user, "kari", "kari", None, None, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let options = serde_json::to_value(options).unwrap_or_else(|e| panic!("{e}"));
+    let credential = device.register(PORTAL, &options).unwrap_or_else(|e| panic!("{e}"));
+    let credential = serde_json::from_value(credential).unwrap_or_else(|e| panic!("{e}"));
+    let key = webauthn
+        .finish_securitykey_registration(&credential, &state)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut sign = || {
+        let (options, state) = webauthn
+            .start_securitykey_authentication(std::slice::from_ref(&key))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let options = serde_json::to_value(options).unwrap_or_else(|e| panic!("{e}"));
+        let assertion = device.sign(PORTAL, &options).unwrap_or_else(|e| panic!("{e}"));
+        let assertion: webauthn_rs::prelude::PublicKeyCredential =
+            serde_json::from_value(assertion).unwrap_or_else(|e| panic!("{e}"));
+        (assertion, state)
+    };
+    c.bench_function(
+        "passkey_assertion_check (webauthn-rs finish_securitykey_authentication, CPU only)",
+        |b| {
+            b.iter_batched(
+                &mut sign,
+                |(assertion, state)| black_box(webauthn.finish_securitykey_authentication(&assertion, &state).is_ok()),
+                criterion::BatchSize::SmallInput,
+            )
+        },
+    );
+}
+
 const PORTAL: &str = "https://portal.example.test";
 
 criterion_group!(
@@ -339,6 +383,7 @@ criterion_group!(
     bench_tokens,
     bench_code_check,
     bench_store_paths,
-    bench_passkey_verify
+    bench_passkey_verify,
+    bench_assertion_check
 );
 criterion_main!(benches);
