@@ -14,6 +14,8 @@ locals {
   # TOTP record, session index), CHALLENGE#, SESSION#, LIMIT# (limits and password backoff),
   # LOCK#, AUDIT# and DECOY# (audit events and their stand-ins), OIDC# (Buypass login state),
   # SMSID# (each SMS sent, by SNS message id, for its delivery status; every function texts),
+  # PASSKEY# (which account a passkey's credential id belongs to; account only: passkeys
+  # themselves live under ACCOUNT#, their WebAuthn ceremony state under CHALLENGE#),
   # SERIAL… (the registry: every registry key, by serial or by issuer + serial and any index
   # record, starts with SERIAL). OUTBOX and GATEWAY_EVENTS are local-only.
   # buypass re-authenticates with the password on start (failed-login counters: LIMIT#, LOCK#);
@@ -32,7 +34,7 @@ locals {
   table_key_prefixes = {
     "login"             = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*", "SMSID#*"]
     "sms-code"          = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "LIMIT#*", "LOCK#*", "SESSION#*", "SMSID#*"]
-    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "INCIDENT", "LIMIT#*", "LOCK#*", "SERIAL*", "SESSION#*", "SMSID#*"]
+    "account"           = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "DECOY#*", "INCIDENT", "LIMIT#*", "LOCK#*", "PASSKEY#*", "SERIAL*", "SESSION#*", "SMSID#*"]
     "buypass"           = ["ACCOUNT#*", "AUDIT#*", "LIMIT#*", "LOCK#*", "OIDC#*", "SERIAL*", "SESSION#*", "SMSID#*"]
     "serial-activation" = ["ACCOUNT#*", "AUDIT#*", "CHALLENGE#*", "LIMIT#sms-global#*", "SERIAL*", "SMSID#*"]
   }

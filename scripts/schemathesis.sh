@@ -54,8 +54,10 @@ tail -n +2 "$work/accounts" | xargs -P 2 -L 1 bash -c 'create "$0" "$1"' ||
   { echo "creating the test accounts failed" >&2; exit 1; }
 
 gateway_key=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')
+# A host name as the portal URL (its port does not matter for WebAuthn), so the passkey
+# routes are served: with an IP address the portal has no WebAuthn relying party.
 "$bin_dir/portal-local" --port 0 --data-dir "$work/data" --no-demo --gateway-key "$gateway_key" \
-  >"$work/portal.log" 2>&1 &
+  --portal-url http://localhost >"$work/portal.log" 2>&1 &
 portal_pid=$!
 base=
 for _ in $(seq 1 300); do

@@ -10,6 +10,9 @@ step() {
   step_started=$SECONDS
 }
 
+step "OpenSSL headers for webauthn-rs (apt-get libssl-dev pkg-config when missing)"
+./scripts/ensure-openssl.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -17,7 +17,8 @@ What they do, and why:
 
 * Success paths. Random data never knows a password, a code or a live challenge, so some
   generated cases get real ones put in before they are sent: the account's password
-  (changePassword, startPhoneChange, startTotpEnrolment, removeTotp), a live challenge and its
+  (changePassword, startPhoneChange, startTotpEnrolment, removeTotp, startPasskeyEnrolment,
+  removePasskey), a live challenge and its
   code (verifySmsCode, resendSmsCode, resetPassword, confirmPhoneChange), a code from the
   authenticator app (confirmTotpEnrolment). Schemathesis re-classifies a case after these edits,
   and checks the answers (200 with token and cookie, 204, the enrolment's secret and QR code…)
@@ -77,6 +78,10 @@ BEARER = {
     "endOtherSessions",
     "listSecurityEvents",
     "reportNotMe",
+    "listPasskeys",
+    "startPasskeyEnrolment",
+    "confirmPasskeyEnrolment",
+    "removePasskey",
 }
 REFRESH = {"refreshSession"}
 GATEWAY = {"lookupGatewayCertificate", "lookupGatewayCertificateBySerial"}
@@ -98,6 +103,12 @@ POOL_SIZES = {
     "endSession": 1,
     "endOtherSessions": 1,
     "listSecurityEvents": 1,
+    "listPasskeys": 1,
+    # A real password starts an enrolment (creation options checked against the contract);
+    # wrong ones count as failed logins.
+    "startPasskeyEnrolment": 2,
+    "confirmPasskeyEnrolment": 1,
+    "removePasskey": 2,
     # A real password locks the account down (password change required): one account a success.
     "reportNotMe": 4,
     "refreshSession": 3,
@@ -118,7 +129,8 @@ OPERATION_IDS = sorted(
         "getTotpStatus", "startTotpEnrolment", "removeTotp", "confirmTotpEnrolment", "setAccountLanguage",
         "startBuypassRegistration", "buypassCallback", "lookupGatewayCertificate",
         "lookupGatewayCertificateBySerial", "devSmsOutbox", "listSessions", "endSession",
-        "endOtherSessions", "listSecurityEvents", "reportNotMe",
+        "endOtherSessions", "listSecurityEvents", "reportNotMe", "verifyPasskey", "listPasskeys",
+        "startPasskeyEnrolment", "confirmPasskeyEnrolment", "removePasskey",
         "devGatewayEvents",
     ]
 )
@@ -408,6 +420,8 @@ PASSWORD_FIELDS = {
     "removeTotp": "password",
     "startBuypassRegistration": "password",
     "reportNotMe": "password",
+    "startPasskeyEnrolment": "password",
+    "removePasskey": "password",
 }
 # How often the real password goes in (every n-th case, at most m times): a "not me" with it
 # spends the pool's account, so only a few.

@@ -33,6 +33,9 @@ buypass_unavailable = Buypass cannot be reached right now. Try again shortly.
 totp_enrolment_expired = The authenticator app setup has expired or was cancelled. Start again.
 totp_not_enrolled = No authenticator app is registered.
 totp_unavailable = Authenticator apps cannot be used right now. Use an SMS code.
+passkeys_unavailable = Passkeys cannot be used right now. Use an SMS code.
+passkey_enrolment_expired = The passkey setup has expired or was cancelled. Start again.
+passkey_rejected = The passkey could not be accepted. Try again.
 
 weak_password-too_short = The password must have at least 12 characters.
 weak_password-too_long = The password can have at most 128 characters.

@@ -33,6 +33,9 @@ buypass_unavailable = Vi får ikke kontakt med Buypass akkurat nå. Prøv igjen 
 totp_enrolment_expired = Registreringen av autentiseringsappen er utløpt eller avbrutt. Start på nytt.
 totp_not_enrolled = Du har ingen autentiseringsapp registrert.
 totp_unavailable = Autentiseringsapp kan ikke brukes akkurat nå. Bruk SMS-kode.
+passkeys_unavailable = Passnøkler kan ikke brukes akkurat nå. Bruk SMS-kode.
+passkey_enrolment_expired = Registreringen av passnøkkelen er utløpt eller avbrutt. Start på nytt.
+passkey_rejected = Passnøkkelen kunne ikke godkjennes. Prøv igjen.
 
 weak_password-too_short = Passordet må ha minst 12 tegn.
 weak_password-too_long = Passordet kan ha høyst 128 tegn.

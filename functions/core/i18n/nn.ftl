@@ -33,6 +33,9 @@ buypass_unavailable = Vi får ikkje kontakt med Buypass akkurat no. Prøv igjen 
 totp_enrolment_expired = Registreringa av autentiseringsappen har gått ut eller er avbroten. Start på nytt.
 totp_not_enrolled = Du har ingen autentiseringsapp registrert.
 totp_unavailable = Autentiseringsapp kan ikkje brukast akkurat no. Bruk SMS-kode.
+passkeys_unavailable = Passnøklar kan ikkje brukast akkurat no. Bruk SMS-kode.
+passkey_enrolment_expired = Registreringa av passnøkkelen har gått ut eller er avbroten. Start på nytt.
+passkey_rejected = Passnøkkelen kunne ikkje godkjennast. Prøv igjen.
 
 weak_password-too_short = Passordet må ha minst 12 teikn.
 weak_password-too_long = Passordet kan ha høgst 128 teikn.

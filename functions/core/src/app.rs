@@ -26,6 +26,9 @@ pub struct App {
     pub passwords: PasswordHasher,
     /// Encrypts authenticator-app secrets.
     pub totp: TotpKeying,
+    /// The WebAuthn relying party of `PORTAL_URL` (built once here); `None` where that URL's
+    /// host is an IP address, which cannot be one: then no passkeys are offered.
+    pub webauthn: Option<webauthn_rs::Webauthn>,
     /// The header values that prove a request came through CloudFront
     /// (`portal_http::origin`); `None`: not checked (portal-local, tests).
     pub origin_secrets: Option<Vec<String>>,
@@ -78,6 +81,11 @@ impl App {
                 TotpKeying::Absent
             }
         };
+        let webauthn = crate::services::passkey_party::relying_party(&settings.portal_url)
+            .map_err(|e| KeyError::Setting(e.to_string()))?;
+        if webauthn.is_none() {
+            tracing::warn!("PORTAL_URL's host is an IP address: passkeys cannot be offered");
+        }
         Ok(Arc::new(Self {
             repo: Repo::new(parts.store),
             sms: parts.sms,
@@ -86,6 +94,7 @@ impl App {
             codes,
             passwords: PasswordHasher::new(parts.hash_params),
             totp,
+            webauthn,
             origin_secrets: parts.keys.origin_verify.clone(),
             webotp_host: crate::sms::webotp::WebOtpHost::from_portal_url(&parts.settings.portal_url).ok(),
             settings: parts.settings,

@@ -51,6 +51,13 @@ pub enum AuditKind {
     TotpEnabled,
     TotpRemoved,
     TotpVerified,
+    PasskeyAdded,
+    PasskeyRemoved,
+    PasskeyVerified,
+    /// An enrolment's attestation did not verify.
+    PasskeyRejected,
+    /// A login assertion whose signature counter did not grow (a cloned authenticator?).
+    PasskeyCounterRegression,
     SmsCountryAllowed,
     SmsCountryDisallowed,
     SmsDeliveryFailed,

@@ -69,6 +69,13 @@ pub enum ServiceError {
     TotpNotEnrolled,
     #[error("authenticator apps unavailable: {0}")]
     TotpUnavailable(&'static str),
+    #[error("passkeys unavailable")]
+    PasskeysUnavailable,
+    #[error("no passkey enrolment in progress")]
+    PasskeyEnrolmentGone,
+    /// The authenticator's answer to an enrolment did not verify.
+    #[error("passkey rejected")]
+    PasskeyRejected,
     /// The gateway's serial-only lookup found the serial under more than one issuer.
     #[error("serial registered under {issuers} issuers")]
     AmbiguousSerial { issuers: usize },

@@ -1,6 +1,6 @@
 //! Per-call CPU time of the request paths that do not hash a password, in process on an
 //! in-memory SQLite store. Targets (issue 8): access-token verify ≤ 50 µs, code verify
-//! ≤ 200 µs excluding storage I/O.
+//! ≤ 200 µs excluding storage I/O; issue 17: passkey verify ≤ 200 µs excluding storage I/O.
 //!
 //! `cargo bench -p portal-http --bench hot_paths`; `-- --test` runs each once (CI smoke mode).
 
@@ -113,6 +113,9 @@ fn bench_store_paths(c: &mut Criterion) {
     let policy = portal_core::config::Policy {
         sms_per_account_hour: usize::MAX / 2,
         sms_per_destination_day: usize::MAX / 2,
+        // And the portal-wide SMS ceilings (issue 18), which a benchmark's loop would reach.
+        sms_global_per_hour: usize::MAX / 2,
+        sms_global_per_day: usize::MAX / 2,
         ..Default::default()
     };
     let timed = Arc::new(TimedStore {
@@ -245,5 +248,142 @@ fn bench_store_paths(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench_tokens, bench_code_check, bench_store_paths);
+/// `POST /v1/auth/passkey/verify` through the router: the assertion checked by webauthn-rs
+/// (an ES256 signature with OpenSSL), the challenge, its state and the passkey's counter
+/// written, the session opened. The assertion is made (by a software authenticator) outside
+/// the timed part, as the user's device makes it.
+fn bench_passkey_verify(c: &mut Criterion) {
+    let rt = runtime();
+    let policy = portal_core::config::Policy {
+        totp_challenges_per_account_hour: usize::MAX / 2,
+        ..Default::default()
+    };
+    let settings = portal_core::config::Settings {
+        portal_url: PORTAL.into(),
+        ..Default::default()
+    };
+    let inner: Arc<dyn ItemStore> =
+        Arc::new(portal_core::store::sqlite::SqliteStore::in_memory().unwrap_or_else(|e| panic!("{e}")));
+    let timed = Arc::new(TimedStore {
+        inner,
+        nanos: AtomicU64::new(0),
+    });
+    let t = TestApp::with_settings(timed.clone(), policy, settings);
+    let user = rt.block_on(t.account("kari", PASSWORD, MOBILE));
+    let router = portal_http::routes::with_common_layers(portal_http::routes::app_router(t.app.clone()));
+    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
+        let mut request = axum::http::Request::post(path).header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        rt.block_on(async {
+            let response = tower::ServiceExt::oneshot(router.clone(), request).await;
+            let response = response.unwrap_or_else(|e| match e {});
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            assert!(status.is_success(), "{path}: {status} {body}");
+            body
+        })
+    };
+    let mut device = portal_testkit::PasskeyDevice::new();
+    let token = rt
+        .block_on(t.app.open_session(&user, false, None))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .access_token;
+    let started = post(
+        "/v1/account/passkeys",
+        Some(&token),
+        serde_json::json!({ "password": PASSWORD }),
+    );
+    let credential = device
+        .register(PORTAL, &started["options"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    post(
+        "/v1/account/passkeys/confirm",
+        Some(&token),
+        serde_json::json!({ "registration_id": started["registration_id"], "name": "Bench", "credential": credential }),
+    );
+    let mut login = || {
+        let login = rt
+            .block_on(t.app.start_login("kari", &Password::new(PASSWORD.into()), false, None))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let options = serde_json::to_value(login.passkey).unwrap_or_else(|e| panic!("{e}"));
+        let assertion = device.sign(PORTAL, &options).unwrap_or_else(|e| panic!("{e}"));
+        serde_json::json!({ "challenge_id": login.challenge.challenge_id, "credential": assertion })
+    };
+    c.bench_function(
+        "passkey_verify (POST /v1/auth/passkey/verify, excluding storage)",
+        |b| {
+            b.iter_custom(|iterations| {
+                let mut own = Duration::ZERO;
+                for _ in 0..iterations {
+                    let body = login();
+                    let in_store = timed.spent();
+                    let started = Instant::now();
+                    black_box(post("/v1/auth/passkey/verify", None, body));
+                    own += started.elapsed().saturating_sub(timed.spent() - in_store);
+                }
+                own
+            })
+        },
+    );
+}
+
+/// The assertion check alone, as `webauthn-rs` does it (client data, authenticator data, the
+/// ES256 signature with OpenSSL): the share of the passkey verify path that is the crate's and
+/// not the portal's.
+fn bench_assertion_check(c: &mut Criterion) {
+    use portal_core::services::passkey_party::relying_party;
+    let webauthn = relying_party(PORTAL)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("a relying party"));
+    let mut device = portal_testkit::PasskeyDevice::new();
+    let user = portal_core::services::passkeys::user_handle(&Username::parse("kari").unwrap_or_else(|e| panic!("{e}")));
+    let (options, state) = webauthn
+        .start_securitykey_registration(user, "kari", "kari", None, None, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let options = serde_json::to_value(options).unwrap_or_else(|e| panic!("{e}"));
+    let credential = device.register(PORTAL, &options).unwrap_or_else(|e| panic!("{e}"));
+    let credential = serde_json::from_value(credential).unwrap_or_else(|e| panic!("{e}"));
+    let key = webauthn
+        .finish_securitykey_registration(&credential, &state)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut sign = || {
+        let (options, state) = webauthn
+            .start_securitykey_authentication(std::slice::from_ref(&key))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let options = serde_json::to_value(options).unwrap_or_else(|e| panic!("{e}"));
+        let assertion = device.sign(PORTAL, &options).unwrap_or_else(|e| panic!("{e}"));
+        let assertion: webauthn_rs::prelude::PublicKeyCredential =
+            serde_json::from_value(assertion).unwrap_or_else(|e| panic!("{e}"));
+        (assertion, state)
+    };
+    c.bench_function(
+        "passkey_assertion_check (webauthn-rs finish_securitykey_authentication, CPU only)",
+        |b| {
+            b.iter_batched(
+                &mut sign,
+                |(assertion, state)| black_box(webauthn.finish_securitykey_authentication(&assertion, &state).is_ok()),
+                criterion::BatchSize::SmallInput,
+            )
+        },
+    );
+}
+
+const PORTAL: &str = "https://portal.example.test";
+
+criterion_group!(
+    benches,
+    bench_tokens,
+    bench_code_check,
+    bench_store_paths,
+    bench_passkey_verify,
+    bench_assertion_check
+);
 criterion_main!(benches);

@@ -91,6 +91,9 @@ fn service_problem(error: &ServiceError) -> Problem {
         TotpNotEnrolled => (StatusCode::NOT_FOUND, "totp_not_enrolled"),
         TotpUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "totp_unavailable"),
         AmbiguousSerial { .. } => (StatusCode::CONFLICT, "ambiguous_serial"),
+        PasskeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "passkeys_unavailable"),
+        PasskeyEnrolmentGone => (StatusCode::GONE, "passkey_enrolment_expired"),
+        PasskeyRejected => (StatusCode::BAD_REQUEST, "passkey_rejected"),
     };
     let mut extra = Map::new();
     let mut retry_after = None;
@@ -192,6 +195,9 @@ mod tests {
             TotpNotEnrolled,
             TotpUnavailable("x"),
             AmbiguousSerial { issuers: 2 },
+            PasskeysUnavailable,
+            PasskeyEnrolmentGone,
+            PasskeyRejected,
         ];
         for e in &all {
             match e {
@@ -218,6 +224,9 @@ mod tests {
                 | SmsCountryNotAllowed { .. }
                 | StorageUnavailable(_)
                 | Internal(_)
+                | PasskeysUnavailable
+                | PasskeyEnrolmentGone
+                | PasskeyRejected
                 | HomeOfficeNotEnabled
                 | BuypassUnavailable
                 | TotpEnrolmentGone

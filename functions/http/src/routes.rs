@@ -19,7 +19,7 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::handlers::homeoffice::{BuypassState, GatewayAuth, GatewayState};
-use crate::handlers::{account, auth, homeoffice, security, self_service, totp};
+use crate::handlers::{account, auth, homeoffice, passkeys, security, self_service, totp};
 use crate::problem;
 use portal_core::activation::worker::ActivationTrigger;
 use portal_core::app::SharedApp;
@@ -89,6 +89,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/account/sessions/revoke-others", Function::Account),
     ("GET", "/v1/account/security-events", Function::Account),
     ("POST", "/v1/account/not-me", Function::Account),
+    ("POST", "/v1/auth/passkey/verify", Function::SmsCode),
+    ("GET", "/v1/account/passkeys", Function::Account),
+    ("POST", "/v1/account/passkeys", Function::Account),
+    ("POST", "/v1/account/passkeys/confirm", Function::Account),
+    ("DELETE", "/v1/account/passkeys/{id}", Function::Account),
 ];
 
 // One function per deployable, so each Lambda `main` names its own routes at compile time and
@@ -123,6 +128,7 @@ where
         .route("/v1/auth/refresh", post(auth::refresh))
         .route("/v1/auth/logout", post(auth::logout))
         .route("/v1/auth/totp/verify", post(totp::verify))
+        .route("/v1/auth/passkey/verify", post(passkeys::verify))
 }
 
 /// `account`: reading and changing one's own account.
@@ -147,6 +153,9 @@ where
         .route("/v1/account/sessions/revoke-others", post(security::revoke_others))
         .route("/v1/account/security-events", get(security::security_events))
         .route("/v1/account/not-me", post(security::not_me))
+        .route("/v1/account/passkeys", get(passkeys::list).post(passkeys::start))
+        .route("/v1/account/passkeys/confirm", post(passkeys::confirm))
+        .route("/v1/account/passkeys/{id}", delete(passkeys::remove))
 }
 
 /// `buypass`: smartcard registration.

@@ -216,6 +216,11 @@ impl TestApp {
     }
 
     pub fn with_policy(store: Arc<dyn ItemStore>, policy: Policy) -> Self {
+        Self::with_settings(store, policy, Settings::default())
+    }
+
+    /// With these settings (a `portal_url` whose host is a domain, for passkeys).
+    pub fn with_settings(store: Arc<dyn ItemStore>, policy: Policy, settings: Settings) -> Self {
         let clock = ManualClock::new(START);
         let sms = Arc::new(CapturingSms::default());
         let app = App::build(AppParts {
@@ -224,7 +229,7 @@ impl TestApp {
             clock: Arc::new(clock.clone()),
             keys: portal_core::security::key_parts::KeyParts::generate()
                 .unwrap_or_else(|e| panic!("key generation failed: {e}")),
-            settings: Settings::default(),
+            settings,
             policy,
             hash_params: FAST_HASH,
         })

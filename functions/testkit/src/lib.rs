@@ -5,9 +5,11 @@
 
 pub mod app;
 pub mod authenticator;
+pub mod passkey_device;
 pub mod races;
 pub mod registry_conformance;
 pub mod store_conformance;
 
 pub use app::*;
 pub use authenticator::authenticator_app;
+pub use passkey_device::PasskeyDevice;

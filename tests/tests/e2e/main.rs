@@ -8,6 +8,7 @@ mod buypass_interop;
 mod buypass_provider_attacks;
 mod languages;
 mod login_journey;
+mod passkeys;
 mod security_centre;
 mod self_service;
 mod totp;

@@ -51,6 +51,12 @@ random_id_type!(
     SessionId,
     "session_id"
 );
+random_id_type!(
+    /// Names one of an account's passkeys (in `DELETE /v1/account/passkeys/{id}`); ours, not
+    /// the authenticator's credential id, which is long and not chosen by us.
+    PasskeyId,
+    "id"
+);
 
 #[cfg(test)]
 mod tests {

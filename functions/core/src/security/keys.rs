@@ -51,6 +51,9 @@ pub enum KeyError {
     Unreadable(String),
     #[error("key material invalid: {0}")]
     Invalid(String),
+    /// A setting the app derives something from once (`PORTAL_URL`'s WebAuthn relying party).
+    #[error("setting invalid: {0}")]
+    Setting(String),
 }
 
 impl KeyMaterial {

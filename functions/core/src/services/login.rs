@@ -31,8 +31,11 @@ pub(crate) struct PasswordAttempt {
 #[derive(Debug, Clone)]
 pub struct LoginStarted {
     pub challenge: IssuedChallenge,
-    /// `["sms"]`, or `["totp", "sms"]` for users with an authenticator app (no SMS sent yet).
+    /// `["sms"]`, or `["totp", "sms"]` for users with an authenticator app, `["passkey", …]`
+    /// for users with passkeys (no SMS sent yet in either case).
     pub methods: &'static [&'static str],
+    /// The WebAuthn request options, for an account with passkeys.
+    pub passkey: Option<webauthn_rs::prelude::RequestChallengeResponse>,
 }
 
 impl App {
@@ -308,11 +311,28 @@ impl App {
         if let Some(wait) = self.code_entry_locked(&account.username).await? {
             return Err(ServiceError::CodeEntryLocked { retry_after: wait });
         }
-        if self.totp_active(&account.username).await? {
+        let passkeys = self.passkeys_for_login(&account.username).await?;
+        let totp = self.totp_active(&account.username).await?;
+        if totp || !passkeys.is_empty() {
             let challenge = self.start_totp_login(account, remember_me).await?;
+            if passkeys.is_empty() {
+                return Ok(LoginStarted {
+                    challenge,
+                    methods: &["totp", "sms"],
+                    passkey: None,
+                });
+            }
+            let options = self
+                .attach_passkey_login(&challenge.challenge_id, &account.username, &passkeys)
+                .await?;
             return Ok(LoginStarted {
                 challenge,
-                methods: &["totp", "sms"],
+                methods: if totp {
+                    &["passkey", "totp", "sms"]
+                } else {
+                    &["passkey", "sms"]
+                },
+                passkey: Some(options),
             });
         }
         let challenge = self
@@ -328,6 +348,7 @@ impl App {
         Ok(LoginStarted {
             challenge,
             methods: &["sms"],
+            passkey: None,
         })
     }
 }

@@ -2,8 +2,8 @@
 //! of the stepwise login ([`App::start_login_stepwise`]) kept:
 //!
 //! 1. one batch read of everything the typed name leads to: the password backoff streak, the
-//!    source address's failure log, the profile, the code-entry lock and the authenticator
-//!    record;
+//!    source address's failure log, the profile, the code-entry lock, the authenticator
+//!    record and the passkeys mark;
 //! 2. one transaction reserving the attempt on the streak and the address's log (each on the
 //!    version read, so parallel attempts cannot pass on one count: the losers decide again
 //!    stepwise), and beside it one batch read of the SMS budgets of the number the profile
@@ -36,8 +36,9 @@ use crate::error::ServiceError;
 use crate::security::passwords::Verdict;
 use crate::store::keys::{
     account_pk, challenge_pk, decoy_destination_key, limit_pk, lock_pk, password_streak_pk, CHALLENGE_SK, LIMIT_LOG_SK,
-    LOCK_SK, PROFILE_SK, STREAK_SK, TOTP_SK,
+    LOCK_SK, PASSKEYS_MARK_SK, PROFILE_SK, STREAK_SK, TOTP_SK,
 };
+use crate::store::passkey_records::PasskeysMark;
 use crate::store::records::{to_item, write_op, Account, Challenge, ChallengePurpose, Stored};
 use crate::store::{Condition, Item, Key, StoreError, WriteOp};
 
@@ -97,6 +98,7 @@ struct Reserved {
     account: Option<Stored<Account>>,
     lock: Option<Stored<UnixTime>>,
     totp: Option<Stored<TotpRecord>>,
+    passkeys: Option<Stored<PasskeysMark>>,
     /// The SMS budgets of the account's number, in the order of `App::sms_limits`, then the
     /// portal-wide SMS log; `None` when they could not be read (the challenge is then opened
     /// stepwise).
@@ -169,6 +171,7 @@ impl App {
             keys.push(Key::new(account_pk(name), PROFILE_SK));
             keys.push(Key::new(lock_pk(CODE_LOCK_SCOPE, name.as_str()), LOCK_SK));
             keys.push(Key::new(account_pk(name), TOTP_SK));
+            keys.push(Key::new(account_pk(name), PASSKEYS_MARK_SK));
         }
         let mut found = self.repo.load_many(&keys, now).await?.into_iter();
         let streak = next::<FailureStreak>(&mut found)?;
@@ -176,13 +179,14 @@ impl App {
             Some(_) => next::<HitLog>(&mut found)?,
             None => None,
         };
-        let (account, lock, totp) = match username {
+        let (account, lock, totp, passkeys) = match username {
             Some(_) => (
                 next::<Account>(&mut found)?,
                 next::<UnixTime>(&mut found)?,
                 next::<TotpRecord>(&mut found)?,
+                next::<PasskeysMark>(&mut found)?,
             ),
-            None => (None, None, None),
+            None => (None, None, None, None),
         };
 
         // Inside the backoff the streak has earned: refused, touching nothing.
@@ -272,6 +276,7 @@ impl App {
             account,
             lock,
             totp,
+            passkeys,
             sms_logs: sms_logs.ok(),
         }))
     }
@@ -419,7 +424,10 @@ impl App {
         }
         let app_offered = !matches!(self.totp, TotpKeying::Absent)
             && reserved.totp.as_ref().is_some_and(|t| t.value.active.is_some());
-        let budgets = reserved.sms_logs.as_ref().filter(|_| !app_offered);
+        // An account that has had a passkey: its passkeys are not under a fixed key, so the
+        // challenge and its request options are opened stepwise, as for the app.
+        let passkey_offered = self.webauthn.is_some() && reserved.passkeys.is_some();
+        let budgets = reserved.sms_logs.as_ref().filter(|_| !app_offered && !passkey_offered);
         let Some(budgets) = budgets else {
             self.commit_success(backoff_key, reserved, account, source_ip, Vec::new(), now)
                 .await?;
@@ -520,6 +528,7 @@ impl App {
         Ok(LoginStarted {
             challenge: self.issued(&challenge),
             methods: &["sms"],
+            passkey: None,
         })
     }
 }

@@ -110,6 +110,9 @@ pub fn shown_in_history(kind: AuditKind) -> bool {
             | SerialRevoked
             | TotpEnabled
             | TotpRemoved
+            | PasskeyAdded
+            | PasskeyRemoved
+            | PasskeyCounterRegression
             | NotMeReported
             | NewDeviceNotified
     )

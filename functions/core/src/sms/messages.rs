@@ -177,6 +177,14 @@ pub fn totp_removed(lang: Lang) -> &'static str {
 }
 
 /// GSM 03.38 basic character set plus the extension table (which costs two septets).
+pub fn passkey_added(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Nb => "En passnøkkel er lagt til for innlogging i Norsk Helsenett kundeportal. Var det ikke deg, ring kundesenteret på 24 20 00 00.",
+        Lang::Nn => "Ein passnøkkel er lagd til for innlogging i Norsk Helsenett kundeportal. Var det ikkje deg, ring kundesenteret på 24 20 00 00.",
+        Lang::En => "A passkey was added for login to the Norsk Helsenett customer portal. Not you? Call the customer centre on 24 20 00 00.",
+    }
+}
+
 fn gsm7_septets(text: &str) -> Option<usize> {
     const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
     const EXTENDED: &str = "^{}\\[~]|€";
@@ -260,6 +268,7 @@ mod tests {
                 ("home_office_ready", lang, home_office_ready(lang).to_owned()),
                 ("totp_enabled", lang, totp_enabled(lang).to_owned()),
                 ("totp_removed", lang, totp_removed(lang).to_owned()),
+                ("passkey_added", lang, passkey_added(lang).to_owned()),
                 ("buypass_card_replaced", lang, buypass_card_replaced(lang, &not_me)),
                 ("new_device_login", lang, new_device_login(lang, &not_me)),
                 ("not_me_confirmed", lang, not_me_confirmed(lang, &not_me)),
@@ -282,6 +291,7 @@ mod tests {
             ("home_office_ready", 1, 1, 1),
             ("totp_enabled", 1, 1, 1),
             ("totp_removed", 1, 1, 1),
+            ("passkey_added", 1, 1, 1),
             ("buypass_card_replaced", 1, 1, 1),
             ("new_device_login", 1, 1, 1),
             ("not_me_confirmed", 1, 1, 1),

@@ -5,7 +5,7 @@
 //! here is a data migration and an IAM change. The test below pins each one.
 
 use crate::clock::UnixTime;
-use crate::domain::{CertificateSerial, ChallengeId, IssuerId, SessionId, Username};
+use crate::domain::{CertificateSerial, ChallengeId, IssuerId, PasskeyId, SessionId, Username};
 
 // ---- accounts: profile, authenticator app, session index -------------------------------
 
@@ -15,6 +15,13 @@ pub fn account_pk(username: &Username) -> String {
 pub const PROFILE_SK: &str = "PROFILE";
 /// The authenticator-app record, under [`account_pk`].
 pub const TOTP_SK: &str = "TOTP";
+/// Prefix of an account's passkeys under [`account_pk`] (one record each).
+pub const PASSKEY_SK_PREFIX: &str = "PASSKEY#";
+/// Whether the account has had a passkey, under [`account_pk`] (a fixed key for batch reads).
+pub const PASSKEYS_MARK_SK: &str = "PASSKEYS";
+pub fn passkey_sk(id: &PasskeyId) -> String {
+    format!("{PASSKEY_SK_PREFIX}{id}")
+}
 /// Prefix of the session index under [`account_pk`].
 pub const SESSION_INDEX_PREFIX: &str = "SESSION#";
 pub fn session_index_sk(id: &SessionId) -> String {
@@ -38,6 +45,22 @@ pub fn session_pk(id: &SessionId) -> String {
     format!("SESSION#{id}")
 }
 pub const SESSION_SK: &str = "SESSION";
+/// A passkey enrolment's WebAuthn state, under [`challenge_pk`] of the enrolment's id.
+pub const PASSKEY_REGISTRATION_SK: &str = "PASSKEY_REGISTRATION";
+/// A login challenge's WebAuthn state, beside the challenge under its [`challenge_pk`].
+pub const PASSKEY_LOGIN_SK: &str = "PASSKEY_LOGIN";
+
+// ---- passkeys: one owner per credential id -------------------------------------------
+
+/// Which account a WebAuthn credential id is registered to, by a hash of the id (ids are up
+/// to 1023 bytes, chosen by the authenticator): the insert that makes one credential belong to
+/// one account only.
+pub fn passkey_owner_pk(credential_id: &[u8]) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(credential_id);
+    format!("PASSKEY#{}", crate::security::sha256_hex(&encoded))
+}
+pub const PASSKEY_OWNER_SK: &str = "OWNER";
 
 // ---- limits, lockouts, password backoff ------------------------------------------------
 
@@ -138,10 +161,17 @@ mod tests {
         let session = SessionId::parse("BBBBBBBBBBBBBBBBBBBBBA").unwrap();
         let serial = CertificateSerial::parse("0a1b").unwrap();
         let issuer = IssuerId::parse(&"ab".repeat(32)).unwrap();
-        let vectors: [(String, &str); 19] = [
+        let passkey = PasskeyId::parse("CCCCCCCCCCCCCCCCCCCCCA").unwrap();
+        let vectors: [(String, &str); 21] = [
             (sent_sms_pk("m-1"), "SMSID#m-1"),
             (device_sk("ab12"), "DEVICE#ab12"),
             (incident_sk(&user), "OPEN#kari"),
+            (passkey_sk(&passkey), "PASSKEY#CCCCCCCCCCCCCCCCCCCCCA"),
+            (
+                passkey_owner_pk(b"abc"),
+                // sha256("YWJj"), the id's base64url
+                "PASSKEY#35d95694d3f160215db293c7899daa5907837838fb4b8119ed713e32446c1266",
+            ),
             (account_pk(&user), "ACCOUNT#kari"),
             (session_index_sk(&session), "SESSION#BBBBBBBBBBBBBBBBBBBBBA"),
             (challenge_pk(&challenge), "CHALLENGE#AAAAAAAAAAAAAAAAAAAAAA"),

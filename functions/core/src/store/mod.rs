@@ -7,6 +7,7 @@ mod dynamo_codec;
 pub mod dynamodb;
 mod dynamodb_table;
 pub mod keys;
+pub mod passkey_records;
 pub mod records;
 pub mod sqlite;
 

@@ -6,6 +6,9 @@
 //! | account profile | `ACCOUNT#<username>` | `PROFILE` |
 //! | session index | `ACCOUNT#<username>` | `SESSION#<id>` |
 //! | authenticator app (TOTP) | `ACCOUNT#<username>` | `TOTP` |
+//! | passkey | `ACCOUNT#<username>` | `PASSKEY#<id>` |
+//! | passkey owner (one account per credential id) | `PASSKEY#<sha256(credential id)>` | `OWNER` |
+//! | passkey enrolment / login WebAuthn state | `CHALLENGE#<id>` | `PASSKEY_REGISTRATION` / `PASSKEY_LOGIN` |
 //! | known browser (keyed hash of its device cookie) | `ACCOUNT#<username>` | `DEVICE#<hmac>` |
 //! | open incident ("this wasn't me") | `INCIDENT` | `OPEN#<username>` |
 //! | challenge | `CHALLENGE#<id>` | `CHALLENGE` |

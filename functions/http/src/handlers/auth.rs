@@ -38,13 +38,18 @@ pub async fn login(
         .start_login(&req.username, &req.password, req.remember_me, ip.as_deref())
         .await?;
     let issued = started.challenge;
-    Ok(no_store(Json(json!({
+    let mut body = json!({
         "challenge_id": issued.challenge_id,
         "phone_hint": issued.phone_hint,
         "expires_in": issued.expires_in,
         "resend_after": issued.resend_after,
         "methods": started.methods,
-    }))))
+    });
+    // An account with passkeys: the options for `navigator.credentials.get`.
+    if let Some(options) = started.passkey {
+        body["passkey"] = json!(options);
+    }
+    Ok(no_store(Json(body)))
 }
 
 #[derive(Deserialize)]

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod auth;
 pub mod homeoffice;
+pub mod passkeys;
 pub mod security;
 pub mod self_service;
 pub mod totp;

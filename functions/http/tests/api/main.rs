@@ -5,6 +5,7 @@ mod activation;
 mod buypass_http;
 mod contract;
 mod fuzz;
+mod passkeys;
 mod rules;
 mod security_centre;
 mod self_service;

@@ -1,0 +1,290 @@
+//! Login with a passkey: after the password, an account with passkeys gets a challenge that
+//! sends no SMS until asked (as for an authenticator app, and the same challenge also takes a
+//! TOTP code when the account has one), with WebAuthn request options beside it. The answer
+//! is checked by `webauthn-rs`; the challenge, its WebAuthn state and the passkey's counter are
+//! written in one conditional transaction, so one assertion opens at most one session.
+//!
+//! The signature counter, as `webauthn-rs` advises: a counter that is not above the highest
+//! accepted one (when either is non-zero) may mean a cloned authenticator; the assertion is
+//! refused, counted as a failed attempt and audited (`passkey_counter_regression`), and the
+//! stored counter is left as it was. A right assertion updates the stored credential with
+//! `update_credential` (counter and backup state) and the last use.
+
+use serde_json::json;
+use webauthn_rs::prelude::{PublicKeyCredential, RequestChallengeResponse, WebauthnError};
+
+use super::code_budgets::CodeScope;
+use super::passkey_party::request_for_passkeys;
+use crate::app::App;
+use crate::audit::AuditKind;
+use crate::clock::secs;
+use crate::domain::{ChallengeId, PasskeyId, Username};
+use crate::error::ServiceError;
+use crate::store::keys::{account_pk, challenge_pk, CHALLENGE_SK, PASSKEY_LOGIN_SK, PASSKEY_SK_PREFIX};
+use crate::store::passkey_records::{PasskeyLoginState, PasskeyRecord};
+use crate::store::records::{to_item, Challenge, ChallengePurpose};
+use crate::store::{Condition, StoreError, WriteOp};
+
+/// Retries of the read-modify-write over the challenge, its state and the passkey.
+const MAX_RETRIES: usize = 16;
+
+/// How one passkey answer to a login challenge ended.
+enum PasskeyAttempt {
+    /// Right: the challenge is consumed.
+    Right {
+        consumed: Challenge,
+        passkey: PasskeyId,
+    },
+    Wrong {
+        attempts_left: u32,
+        reason: &'static str,
+    },
+}
+
+impl App {
+    /// The account's passkeys if login should offer them (none where this deployment has no
+    /// relying party).
+    pub(crate) async fn passkeys_for_login(&self, username: &Username) -> Result<Vec<PasskeyRecord>, ServiceError> {
+        if self.webauthn.is_none() {
+            return Ok(Vec::new());
+        }
+        self.passkeys(username).await
+    }
+
+    /// Stores the WebAuthn state of login challenge `challenge` beside it and returns the
+    /// request options for the browser.
+    pub(crate) async fn attach_passkey_login(
+        &self,
+        challenge: &ChallengeId,
+        username: &Username,
+        passkeys: &[PasskeyRecord],
+    ) -> Result<RequestChallengeResponse, ServiceError> {
+        let webauthn = self.relying_party()?;
+        let keys: Vec<_> = passkeys.iter().map(|p| p.credential.clone()).collect();
+        let (options, state) = webauthn
+            .start_securitykey_authentication(&keys)
+            .map_err(|e| ServiceError::Internal(format!("passkey request options: {e}")))?;
+        let now = self.now();
+        let record = PasskeyLoginState {
+            username: username.clone(),
+            state,
+        };
+        self.repo
+            .insert(
+                &challenge_pk(challenge),
+                PASSKEY_LOGIN_SK,
+                &record,
+                Some(now + secs(self.policy.code_lifetime)),
+                now,
+            )
+            .await?;
+        Ok(request_for_passkeys(options))
+    }
+
+    /// `POST /v1/auth/passkey/verify`: checks a passkey assertion against a login challenge
+    /// and, if right, consumes the challenge: exactly one caller ever gets `Ok` for a
+    /// challenge. Like a code, the attempt is reserved against the account's hourly
+    /// code-failure limit first, and a refused assertion counts as a wrong code.
+    pub async fn verify_passkey(
+        &self,
+        id: &ChallengeId,
+        credential: &PublicKeyCredential,
+        source_ip: Option<&str>,
+    ) -> Result<Challenge, ServiceError> {
+        self.relying_party()?;
+        let challenge = self.live_challenge(id).await?;
+        if !challenge.totp || !matches!(challenge.purpose, ChallengePurpose::Login { .. }) {
+            return Err(ServiceError::ChallengeGone);
+        }
+        let username = challenge.username;
+        let slot = self.reserve_code_attempt(CodeScope::Login, &username).await?;
+        match self.check_passkey(id, &username, credential).await {
+            Ok(PasskeyAttempt::Right { consumed, passkey }) => {
+                self.release_code_attempt(CodeScope::Login, &username).await;
+                self.repo
+                    .audit(
+                        &username,
+                        AuditKind::PasskeyVerified,
+                        source_ip,
+                        json!({ "passkey": passkey }),
+                        self.now(),
+                    )
+                    .await;
+                Ok(consumed)
+            }
+            Ok(PasskeyAttempt::Wrong { attempts_left, reason }) => {
+                if reason == "counter_regression" {
+                    self.repo
+                        .audit(
+                            &username,
+                            AuditKind::PasskeyCounterRegression,
+                            source_ip,
+                            json!({ "credential": credential.id }),
+                            self.now(),
+                        )
+                        .await;
+                }
+                let detail = json!({
+                    "method": "passkey",
+                    "attempts_left": attempts_left,
+                    "reason": reason,
+                });
+                Err(self
+                    .code_failed(CodeScope::Login, &username, slot, attempts_left, source_ip, detail)
+                    .await)
+            }
+            Err(e) => {
+                self.release_code_attempt(CodeScope::Login, &username).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn check_passkey(
+        &self,
+        id: &ChallengeId,
+        username: &Username,
+        credential: &PublicKeyCredential,
+    ) -> Result<PasskeyAttempt, ServiceError> {
+        let webauthn = self.relying_party()?;
+        let now = self.now();
+        let max = self.policy.code_attempts_per_challenge;
+        let challenge_key = challenge_pk(id);
+        for _ in 0..MAX_RETRIES {
+            let Some(stored) = self.repo.load::<Challenge>(&challenge_key, CHALLENGE_SK, now).await? else {
+                return Err(ServiceError::ChallengeGone);
+            };
+            let c = &stored.value;
+            if c.consumed || c.failed_attempts >= max {
+                return Err(ServiceError::ChallengeGone);
+            }
+            let Some(state) = self
+                .repo
+                .load::<PasskeyLoginState>(&challenge_key, PASSKEY_LOGIN_SK, now)
+                .await?
+                .filter(|s| s.value.username == *username)
+            else {
+                // Opened without passkeys (an app-only account), or its state has lapsed.
+                return Err(ServiceError::ChallengeGone);
+            };
+            // The passkey as it is now: one removed since the login began is unknown.
+            let items = self
+                .repo
+                .items()
+                .query(&account_pk(username), PASSKEY_SK_PREFIX, now)
+                .await?;
+            let mut current = None;
+            for item in items {
+                let record: PasskeyRecord = serde_json::from_value(item.data.clone())
+                    .map_err(|e| ServiceError::Internal(format!("{}/{}: {e}", item.pk, item.sk)))?;
+                if record.credential.cred_id().as_ref() == credential.raw_id.as_ref() {
+                    current = Some((record, item));
+                    break;
+                }
+            }
+            let verdict = match &current {
+                None => Err("unknown_credential"),
+                Some((record, _)) => match webauthn.finish_securitykey_authentication(credential, &state.value.state) {
+                    Ok(result) if counter_regressed(result.counter(), record.counter) => Err("counter_regression"),
+                    Ok(result) => Ok(result),
+                    Err(WebauthnError::CredentialPossibleCompromise) => Err("counter_regression"),
+                    Err(e) => Err(refusal(&e)),
+                },
+            };
+            let mut next = c.clone();
+            let (ops, outcome) = match (verdict, current) {
+                (Ok(result), Some((mut record, item))) => {
+                    next.consumed = true;
+                    record.credential.update_credential(&result);
+                    record.counter = record.counter.max(result.counter());
+                    record.last_used_at = Some(now);
+                    let mut updated = to_item(&item.pk, &item.sk, &record, item.expires_at)?;
+                    updated.version = item.version + 1;
+                    let mut challenge_item = to_item(&challenge_key, CHALLENGE_SK, &next, Some(c.code_expires_at))?;
+                    challenge_item.version = stored.version() + 1;
+                    let ops = vec![
+                        WriteOp::Put {
+                            item: challenge_item,
+                            condition: Condition::VersionIs(stored.version()),
+                        },
+                        WriteOp::Delete {
+                            pk: challenge_key.clone(),
+                            sk: PASSKEY_LOGIN_SK.to_owned(),
+                            condition: Condition::VersionIs(state.version()),
+                        },
+                        WriteOp::Put {
+                            item: updated,
+                            condition: Condition::VersionIs(item.version),
+                        },
+                    ];
+                    (
+                        ops,
+                        PasskeyAttempt::Right {
+                            consumed: next,
+                            passkey: record.id,
+                        },
+                    )
+                }
+                (verdict, _) => {
+                    let reason = verdict.err().unwrap_or("unknown_credential");
+                    next.failed_attempts += 1;
+                    let mut challenge_item = to_item(&challenge_key, CHALLENGE_SK, &next, Some(c.code_expires_at))?;
+                    challenge_item.version = stored.version() + 1;
+                    let ops = vec![WriteOp::Put {
+                        item: challenge_item,
+                        condition: Condition::VersionIs(stored.version()),
+                    }];
+                    let attempts_left = max.saturating_sub(next.failed_attempts);
+                    (ops, PasskeyAttempt::Wrong { attempts_left, reason })
+                }
+            };
+            match self.repo.items().transact(ops, now).await {
+                Ok(()) => return Ok(outcome),
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::ConditionFailed.into())
+    }
+}
+
+/// WebAuthn §7.2 step 22: a counter that did not grow, when either it or the stored one is
+/// non-zero, may mean a cloned authenticator.
+pub fn counter_regressed(presented: u32, highest_accepted: u32) -> bool {
+    (presented > 0 || highest_accepted > 0) && presented <= highest_accepted
+}
+
+/// A short, stable reason for the audit trail (never the assertion itself).
+fn refusal(e: &WebauthnError) -> &'static str {
+    match e {
+        WebauthnError::InvalidRPOrigin => "wrong_origin",
+        WebauthnError::MismatchedChallenge => "wrong_challenge",
+        WebauthnError::CredentialNotFound => "unknown_credential",
+        WebauthnError::AuthenticationFailure => "bad_signature",
+        _ => "invalid_assertion",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counter_regressed;
+
+    #[test]
+    fn a_counter_must_grow_unless_the_authenticator_keeps_none() {
+        // (presented, highest accepted, regressed)
+        for (presented, stored, regressed) in [
+            (0, 0, false),
+            (1, 0, false),
+            (5, 4, false),
+            (4, 4, true),
+            (3, 4, true),
+            (0, 4, true),
+        ] {
+            assert_eq!(
+                counter_regressed(presented, stored),
+                regressed,
+                "{presented} after {stored}"
+            );
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The stored shapes of passkeys and of the WebAuthn ceremonies in flight (keys in
+//! [`super::keys`]: `ACCOUNT#<username>`/`PASSKEY#<id>`, `PASSKEY#<sha256(credential id)>`/
+//! `OWNER`, and `CHALLENGE#<id>`/`PASSKEY_REGISTRATION` or `PASSKEY_LOGIN`).
+
+use serde::{Deserialize, Serialize};
+use webauthn_rs::prelude::{SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration};
+
+use crate::clock::UnixTime;
+use crate::domain::{PasskeyId, PasskeyName, Username};
+
+/// One registered passkey of an account. The credential holds the public key, the signature
+/// counter and the backup flags (`webauthn-rs` keeps them; no secret is stored).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyRecord {
+    pub id: PasskeyId,
+    pub name: PasskeyName,
+    pub credential: SecurityKey,
+    pub created_at: UnixTime,
+    #[serde(default)]
+    pub last_used_at: Option<UnixTime>,
+    /// The highest signature counter accepted so far (0: the authenticator keeps none). Kept
+    /// here because a login's WebAuthn state holds the credential as it was when the login
+    /// began: a counter checked only against that copy would miss a regression behind a
+    /// login that finished in between.
+    #[serde(default)]
+    pub counter: u32,
+}
+
+/// The account a credential id belongs to; inserted only if absent, so one credential can
+/// never be registered to two accounts (`webauthn-rs`: the relying party must assert that).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyOwner {
+    pub username: Username,
+    pub passkey: PasskeyId,
+}
+
+/// An enrolment started by `POST /v1/account/passkeys`, for `username` only; deleted by the
+/// one confirmation that uses it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyRegistrationState {
+    pub username: Username,
+    pub state: SecurityKeyRegistration,
+}
+
+/// The WebAuthn challenge of a login challenge whose account has passkeys; deleted together
+/// with the consumption of the login challenge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyLoginState {
+    pub username: Username,
+    pub state: SecurityKeyAuthentication,
+}
+
+/// "This account has had a passkey", under a fixed key beside the profile so the batched
+/// login finds it in its first batch read and opens the passkey login stepwise (which reads
+/// the passkeys themselves). Written with the first passkey and never removed: a mark left
+/// after the last passkey is gone costs such an account one query at login and offers
+/// nothing, whereas removing it could race with an enrolment and hide a passkey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeysMark {
+    pub since: UnixTime,
+}
