@@ -53,6 +53,24 @@ impl App {
         .map_err(ServiceError::from)
     }
 
+    /// [`Self::send_code`] for a code whose SMS the batched login remembered by its number
+    /// in its own transaction ([`Self::remember_code_by_number`]): published without the
+    /// write of the message id.
+    pub(crate) async fn send_code_remembered(
+        &self,
+        challenge: &Challenge,
+        code: &OneTimeCode,
+    ) -> Result<(), ServiceError> {
+        self.check_sms_country(&challenge.username, &challenge.destination)
+            .await?;
+        let body = messages::code_message(&challenge.purpose, challenge.language, code, self.webotp_host.as_ref());
+        self.sms
+            .publish(&challenge.destination, &body)
+            .await
+            .map(|_| ())
+            .map_err(ServiceError::from)
+    }
+
     /// Opens a challenge and texts its code to `destination`. If the SMS cannot be sent,
     /// nothing is left behind and the caller gets 503, so the user can simply try again.
     pub async fn start_challenge(
@@ -376,7 +394,7 @@ impl App {
     }
 }
 
-fn purpose_name(p: &ChallengePurpose) -> &'static str {
+pub(crate) fn purpose_name(p: &ChallengePurpose) -> &'static str {
     match p {
         ChallengePurpose::Login { .. } => "login",
         ChallengePurpose::PasswordReset => "password_reset",

@@ -499,13 +499,14 @@ impl App {
         let code_sent_key = code_sent.key();
         let code_sent_key = (code_sent_key.0.to_owned(), code_sent_key.1.to_owned());
         more.push(code_sent);
+        more.push(self.remember_code_by_number(&challenge, now)?);
         if !self
             .commit_success(backoff_key, reserved, account, source_ip, more, now)
             .await?
         {
             return self.second_factor_stepwise(account, remember_me, source_ip).await;
         }
-        if let Err(e) = self.send_code(&challenge, &code).await {
+        if let Err(e) = self.send_code_remembered(&challenge, &code).await {
             // Nothing is left behind (as in the stepwise login): no challenge, no "code sent"
             // event, and the SMS budgets get their hits back, so the user can simply try again.
             let ops = vec![

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::challenges::purpose_name;
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::clock::UnixTime;
@@ -16,8 +17,9 @@ use crate::domain::{ChallengeId, MobileNumber, Username};
 use crate::error::ServiceError;
 use crate::sms::delivery_status::DeliveryStatus;
 use crate::sms::SmsError;
-use crate::store::keys::{challenge_pk, sent_sms_pk, CHALLENGE_SK, SENT_SMS_SK};
-use crate::store::records::{Challenge, ChallengePurpose, Change};
+use crate::store::keys::{challenge_pk, sent_sms_pk, sent_sms_to_pk, CHALLENGE_SK, SENT_SMS_SK};
+use crate::store::records::{to_item, Challenge, ChallengePurpose, Change};
+use crate::store::{Condition, WriteOp};
 
 /// How long a message is remembered: SNS reports the final status within hours; a status
 /// later than this is dropped.
@@ -141,12 +143,47 @@ impl App {
 
     /// One failure; `false` when the message is not the portal's (or long forgotten).
     async fn record_sms_failure(&self, status: &DeliveryStatus) -> Result<bool, ServiceError> {
+        let mut first = self.first_failure_of(&sent_sms_pk(&status.message_id)).await?;
+        if first.is_none() {
+            // Not remembered by its id: a batched login's code, remembered by its number. Only
+            // its first failure counts there; a later one to that number is another message.
+            if let Some(to) = &status.destination {
+                first = self
+                    .first_failure_of(&sent_sms_to_pk(&self.number_hash(to)?))
+                    .await?
+                    .filter(Option::is_some);
+            }
+        }
+        let sent = match first {
+            None => return Ok(false),
+            Some(None) => return Ok(true),
+            Some(Some(sent)) => sent,
+        };
         let now = self.now();
-        // The first to flip `failure_recorded` audits; a repeated status finds it set.
-        let first = self
-            .repo
+        let response: String = status.provider_response.chars().take(MAX_PROVIDER_RESPONSE).collect();
+        self.repo
+            .audit(
+                &sent.username,
+                AuditKind::SmsDeliveryFailed,
+                None,
+                json!({ "to": sent.to, "what": sent.what, "provider_response": response }),
+                now,
+            )
+            .await;
+        if let Some((id, sent_at)) = &sent.challenge {
+            self.mark_sms_undelivered(id, *sent_at).await?;
+        }
+        Ok(true)
+    }
+
+    /// Flips `failure_recorded` on the remembered SMS at `pk`: `None` if there is none,
+    /// `Some(None)` if a failure was recorded already (a status delivered twice is audited
+    /// once), `Some(Some(sent))` for the first.
+    async fn first_failure_of(&self, pk: &str) -> Result<Option<Option<SentSms>>, ServiceError> {
+        let now = self.now();
+        self.repo
             .modify::<SentSms, Option<Option<SentSms>>, ServiceError, _>(
-                &sent_sms_pk(&status.message_id),
+                pk,
                 SENT_SMS_SK,
                 now,
                 |current| match current {
@@ -162,26 +199,35 @@ impl App {
                     }
                 },
             )
-            .await?;
-        let sent = match first {
-            None => return Ok(false),
-            Some(None) => return Ok(true),
-            Some(Some(sent)) => sent,
+            .await
+    }
+
+    fn number_hash(&self, to: &MobileNumber) -> Result<String, ServiceError> {
+        Ok(self.code_hasher()?.tag("sms-to", to.as_e164()))
+    }
+
+    /// The write that remembers a login code's SMS by its number, for the batched login's
+    /// transaction: SNS's message id exists only after the publish, and a write after it would
+    /// be a fourth round trip. The delivery status names the number; a later code to the same
+    /// number replaces this one, and a failure is marked on a challenge only while that SMS is
+    /// still the challenge's last.
+    pub(crate) fn remember_code_by_number(
+        &self,
+        challenge: &Challenge,
+        now: UnixTime,
+    ) -> Result<WriteOp, ServiceError> {
+        let sent = SentSms {
+            username: challenge.username.clone(),
+            to: challenge.destination.masked(),
+            what: purpose_name(&challenge.purpose).to_owned(),
+            challenge: Some((challenge.id.clone(), challenge.last_sent_at)),
+            failure_recorded: false,
         };
-        let response: String = status.provider_response.chars().take(MAX_PROVIDER_RESPONSE).collect();
-        self.repo
-            .audit(
-                &sent.username,
-                AuditKind::SmsDeliveryFailed,
-                None,
-                json!({ "to": sent.to, "what": sent.what, "provider_response": response }),
-                now,
-            )
-            .await;
-        if let Some((id, sent_at)) = &sent.challenge {
-            self.mark_sms_undelivered(id, *sent_at).await?;
-        }
-        Ok(true)
+        let pk = sent_sms_to_pk(&self.number_hash(&challenge.destination)?);
+        Ok(WriteOp::Put {
+            item: to_item(&pk, SENT_SMS_SK, &sent, Some(now + SENT_SMS_LIFETIME))?,
+            condition: Condition::Always,
+        })
     }
 
     /// Marks the challenge's SMS as not delivered, if the failed one is still its last.

@@ -25,6 +25,8 @@ const MAX_INFLATED: u64 = 8 * 1024 * 1024;
 pub struct DeliveryStatus {
     pub message_id: String,
     pub delivered: bool,
+    /// The number it was sent to, when the record names a valid one (its `Debug` is masked).
+    pub destination: Option<crate::domain::MobileNumber>,
     /// The carrier's answer, e.g. "Phone is currently unreachable/unavailable". Never holds
     /// the number.
     pub provider_response: String,
@@ -72,6 +74,8 @@ struct Notification {
 struct Delivery {
     #[serde(default)]
     provider_response: String,
+    #[serde(default)]
+    destination: String,
 }
 
 /// The statuses in a subscription payload's `awslogs.data`. A control message (CloudWatch
@@ -100,6 +104,7 @@ pub fn decode_subscription(data: &str) -> Result<Vec<DeliveryStatus>, DecodeErro
         .map(|record| DeliveryStatus {
             message_id: record.notification.message_id,
             delivered: record.status == "SUCCESS",
+            destination: crate::domain::MobileNumber::parse(&record.delivery.destination).ok(),
             provider_response: record.delivery.provider_response,
         })
         .collect())
@@ -166,11 +171,13 @@ mod tests {
                 DeliveryStatus {
                     message_id: "m-1".into(),
                     delivered: false,
+                    destination: crate::domain::MobileNumber::parse("+4791234567").ok(),
                     provider_response: "Phone is currently unreachable/unavailable".into(),
                 },
                 DeliveryStatus {
                     message_id: "m-2".into(),
                     delivered: true,
+                    destination: crate::domain::MobileNumber::parse("+4791234567").ok(),
                     provider_response: "Message has been accepted by phone".into(),
                 },
             ]

@@ -98,6 +98,12 @@ pub fn sent_sms_pk(message_id: &str) -> String {
 }
 pub const SENT_SMS_SK: &str = "SMS";
 
+/// The last login code texted to a number by the batched login, which cannot wait for the
+/// message id (`services::sms_delivery`), under a keyed hash of the number.
+pub fn sent_sms_to_pk(number_hash: &str) -> String {
+    format!("SMSID#to-{number_hash}")
+}
+
 // ---- audit ---------------------------------------------------------------------------
 
 pub fn audit_pk(username: &Username) -> String {
@@ -162,8 +168,9 @@ mod tests {
         let serial = CertificateSerial::parse("0a1b").unwrap();
         let issuer = IssuerId::parse(&"ab".repeat(32)).unwrap();
         let passkey = PasskeyId::parse("CCCCCCCCCCCCCCCCCCCCCA").unwrap();
-        let vectors: [(String, &str); 21] = [
+        let vectors: [(String, &str); 22] = [
             (sent_sms_pk("m-1"), "SMSID#m-1"),
+            (sent_sms_to_pk("ab12"), "SMSID#to-ab12"),
             (device_sk("ab12"), "DEVICE#ab12"),
             (incident_sk(&user), "OPEN#kari"),
             (passkey_sk(&passkey), "PASSKEY#CCCCCCCCCCCCCCCCCCCCCA"),

@@ -481,6 +481,7 @@ mod leading_keys {
         let failed = portal_core::sms::delivery_status::DeliveryStatus {
             message_id: sent,
             delivered: false,
+            destination: None,
             provider_response: "Unknown error attempting to reach phone".into(),
         };
         let report = app.record_sms_delivery(&[failed]).await.unwrap();

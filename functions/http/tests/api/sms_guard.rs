@@ -444,3 +444,46 @@ async fn every_code_sms_ends_with_the_webotp_line_of_the_portal_host() {
         assert!(portal_core::sms::messages::fits_one_sms(&body), "{body}");
     }
 }
+
+/// The batched login cannot wait for SNS's message id (a write after the publish would be a
+/// fourth round trip): its code is remembered by number, and a failure reported for that
+/// number still reaches the audit trail and the login screen.
+#[tokio::test]
+async fn a_batched_login_code_reported_undelivered_by_number_is_audited_and_shown() {
+    let t = portal_testkit::TestApp::in_memory();
+    let user = t.account("kari", PASSWORD, "+4791234567").await;
+    let id = t
+        .app
+        .start_login("kari", &pw(PASSWORD), false, None)
+        .await
+        .unwrap()
+        .challenge
+        .challenge_id;
+    let sent = t.sms.last_message_id_to(&number("+4791234567")).unwrap();
+    // SNS's status names the message by an id the portal never stored, and the number.
+    let report = t
+        .app
+        .record_sms_delivery(&decode_subscription(&failure_event(&format!("{sent}-unseen"))).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((report.failed, report.unknown), (1, 0));
+    let view = t.app.sms_delivery(&id).await.unwrap();
+    assert_eq!((view.sms, view.alternatives.len()), ("failed", 0));
+    let failures: Vec<_> = trail(&t, &user)
+        .await
+        .into_iter()
+        .filter(|e| e.event == AuditKind::SmsDeliveryFailed)
+        .collect();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(
+        (failures[0].detail["to"].as_str(), failures[0].detail["what"].as_str()),
+        (Some("+47 ••••••67"), Some("login"))
+    );
+    // A second failure for the number is another message: not pinned on this login.
+    let again = t
+        .app
+        .record_sms_delivery(&decode_subscription(&failure_event("another")).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((again.failed, again.unknown), (0, 1));
+}
