@@ -173,6 +173,41 @@ fn live_filter(now: UnixTime) -> (&'static str, AttributeValue) {
     )
 }
 
+/// The expressions of a Query for the live items of `pk` whose sort key starts with
+/// `sk_prefix`.
+struct PartitionQuery {
+    key_condition: &'static str,
+    live: &'static str,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+fn partition_query(pk: &str, sk_prefix: &str, now: UnixTime) -> PartitionQuery {
+    let (live, now_value) = live_filter(now);
+    let mut names = HashMap::from([
+        ("#pk".to_owned(), PK.to_owned()),
+        ("#exp".to_owned(), EXPIRES_AT.to_owned()),
+    ]);
+    let mut values = HashMap::from([
+        (":pk".to_owned(), AttributeValue::S(pk.to_owned())),
+        (":now".to_owned(), now_value),
+    ]);
+    // Key conditions may not compare with an empty string: no prefix means the whole pk.
+    let key_condition = if sk_prefix.is_empty() {
+        "#pk = :pk"
+    } else {
+        names.insert("#sk".into(), SK.into());
+        values.insert(":prefix".into(), AttributeValue::S(sk_prefix.to_owned()));
+        "#pk = :pk AND begins_with(#sk, :prefix)"
+    };
+    PartitionQuery {
+        key_condition,
+        live,
+        names,
+        values,
+    }
+}
+
 /// What one attempt at a write ended in.
 enum Attempt {
     Done,
@@ -390,25 +425,12 @@ impl ItemStore for DynamoStore {
     }
 
     async fn query(&self, pk: &str, sk_prefix: &str, now: UnixTime) -> Result<Vec<Item>, StoreError> {
-        let (live, now_value) = live_filter(now);
-        // Key conditions may not compare with an empty string: no prefix means the whole pk.
-        let key_condition = if sk_prefix.is_empty() {
-            "#pk = :pk"
-        } else {
-            "#pk = :pk AND begins_with(#sk, :prefix)"
-        };
-        let mut names = HashMap::from([
-            ("#pk".to_owned(), PK.to_owned()),
-            ("#exp".to_owned(), EXPIRES_AT.to_owned()),
-        ]);
-        let mut values = HashMap::from([
-            (":pk".to_owned(), AttributeValue::S(pk.to_owned())),
-            (":now".to_owned(), now_value),
-        ]);
-        if !sk_prefix.is_empty() {
-            names.insert("#sk".into(), SK.into());
-            values.insert(":prefix".into(), AttributeValue::S(sk_prefix.to_owned()));
-        }
+        let PartitionQuery {
+            key_condition,
+            live,
+            names,
+            values,
+        } = partition_query(pk, sk_prefix, now);
         let mut found = Vec::new();
         let mut start = None;
         loop {
@@ -441,24 +463,12 @@ impl ItemStore for DynamoStore {
 
     async fn query_page(&self, pk: &str, page: PageRequest<'_>, now: UnixTime) -> Result<Page, StoreError> {
         let limit = page.limit.clamp(1, MAX_PAGE);
-        let (live, now_value) = live_filter(now);
-        let key_condition = if page.sk_prefix.is_empty() {
-            "#pk = :pk"
-        } else {
-            "#pk = :pk AND begins_with(#sk, :prefix)"
-        };
-        let mut names = HashMap::from([
-            ("#pk".to_owned(), PK.to_owned()),
-            ("#exp".to_owned(), EXPIRES_AT.to_owned()),
-        ]);
-        let mut values = HashMap::from([
-            (":pk".to_owned(), AttributeValue::S(pk.to_owned())),
-            (":now".to_owned(), now_value),
-        ]);
-        if !page.sk_prefix.is_empty() {
-            names.insert("#sk".into(), SK.into());
-            values.insert(":prefix".into(), AttributeValue::S(page.sk_prefix.to_owned()));
-        }
+        let PartitionQuery {
+            key_condition,
+            live,
+            names,
+            values,
+        } = partition_query(pk, page.sk_prefix, now);
         // `Limit` counts items read before the expiry filter, so a page may come back short
         // with a `LastEvaluatedKey`: read on until one more live item than asked for is in
         // hand (that one only says another page follows) or the partition ends.
