@@ -42,6 +42,10 @@ pub struct SentSms {
     /// Set by the first failure status recorded: a status delivered twice is audited once.
     #[serde(default)]
     pub failure_recorded: bool,
+    /// The provider's id of the message whose failure was recorded: a record kept by number
+    /// tells a repeated status (the same id) from another message to that number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_message: Option<String>,
 }
 
 /// What the login screen learns about a challenge's SMS.
@@ -89,6 +93,7 @@ impl App {
             what: what.to_owned(),
             challenge: challenge.map(|c| (c.id.clone(), c.last_sent_at)),
             failure_recorded: false,
+            failed_message: None,
         };
         let stored = self
             .repo
@@ -143,15 +148,14 @@ impl App {
 
     /// One failure; `false` when the message is not the portal's (or long forgotten).
     async fn record_sms_failure(&self, status: &DeliveryStatus) -> Result<bool, ServiceError> {
-        let mut first = self.first_failure_of(&sent_sms_pk(&status.message_id)).await?;
+        let id = &status.message_id;
+        let mut first = self.first_failure_of(&sent_sms_pk(id), id).await?;
         if first.is_none() {
-            // Not remembered by its id: a batched login's code, remembered by its number. Only
-            // its first failure counts there; a later one to that number is another message.
+            // Not remembered by its id: a batched login's code, remembered by its number.
             if let Some(to) = &status.destination {
                 first = self
-                    .first_failure_of(&sent_sms_to_pk(&self.number_hash(to)?))
-                    .await?
-                    .filter(Option::is_some);
+                    .first_failure_of(&sent_sms_to_pk(&self.number_hash(to)?), id)
+                    .await?;
             }
         }
         let sent = match first {
@@ -176,10 +180,11 @@ impl App {
         Ok(true)
     }
 
-    /// Flips `failure_recorded` on the remembered SMS at `pk`: `None` if there is none,
-    /// `Some(None)` if a failure was recorded already (a status delivered twice is audited
-    /// once), `Some(Some(sent))` for the first.
-    async fn first_failure_of(&self, pk: &str) -> Result<Option<Option<SentSms>>, ServiceError> {
+    /// Flips `failure_recorded` on the remembered SMS at `pk` for message `message_id`:
+    /// `None` if there is none (or its recorded failure was another message's), `Some(None)` if
+    /// this message's failure was recorded already (a status delivered twice is audited once),
+    /// `Some(Some(sent))` for the first.
+    async fn first_failure_of(&self, pk: &str, message_id: &str) -> Result<Option<Option<SentSms>>, ServiceError> {
         let now = self.now();
         self.repo
             .modify::<SentSms, Option<Option<SentSms>>, ServiceError, _>(
@@ -188,10 +193,14 @@ impl App {
                 now,
                 |current| match current {
                     None => Ok((Change::Keep(None), None)),
-                    Some(s) if s.failure_recorded => Ok((Change::Keep(Some(None)), None)),
+                    Some(s) if s.failure_recorded => {
+                        let same = s.failed_message.as_deref().is_none_or(|m| m == message_id);
+                        Ok((Change::Keep(same.then_some(None)), None))
+                    }
                     Some(s) => {
                         let mut next = s.clone();
                         next.failure_recorded = true;
+                        next.failed_message = Some(message_id.to_owned());
                         Ok((
                             Change::Write(next, Some(Some(s.clone()))),
                             Some(now + SENT_SMS_LIFETIME),
@@ -222,6 +231,7 @@ impl App {
             what: purpose_name(&challenge.purpose).to_owned(),
             challenge: Some((challenge.id.clone(), challenge.last_sent_at)),
             failure_recorded: false,
+            failed_message: None,
         };
         let pk = sent_sms_to_pk(&self.number_hash(&challenge.destination)?);
         Ok(WriteOp::Put {

@@ -461,12 +461,12 @@ async fn a_batched_login_code_reported_undelivered_by_number_is_audited_and_show
         .challenge_id;
     let sent = t.sms.last_message_id_to(&number("+4791234567")).unwrap();
     // SNS's status names the message by an id the portal never stored, and the number.
-    let report = t
-        .app
-        .record_sms_delivery(&decode_subscription(&failure_event(&format!("{sent}-unseen"))).unwrap())
-        .await
-        .unwrap();
+    let statuses = decode_subscription(&failure_event(&format!("{sent}-unseen"))).unwrap();
+    let report = t.app.record_sms_delivery(&statuses).await.unwrap();
     assert_eq!((report.failed, report.unknown), (1, 0));
+    // The same status again (CloudWatch Logs retries): still this message, audited once.
+    let repeated = t.app.record_sms_delivery(&statuses).await.unwrap();
+    assert_eq!((repeated.failed, repeated.unknown), (1, 0));
     let view = t.app.sms_delivery(&id).await.unwrap();
     assert_eq!((view.sms, view.alternatives.len()), ("failed", 0));
     let failures: Vec<_> = trail(&t, &user)
