@@ -325,6 +325,53 @@ impl App {
     }
 }
 
+impl App {
+    /// Removes every passkey of the account ("this wasn't me": a passkey the intruder enrolled
+    /// would let them log in again with the password alone, then change it). Returns how many.
+    pub async fn remove_all_passkeys(
+        &self,
+        username: &Username,
+        source_ip: Option<&str>,
+    ) -> Result<usize, ServiceError> {
+        let now = self.now();
+        let items = self
+            .repo
+            .items()
+            .query(&account_pk(username), PASSKEY_SK_PREFIX, now)
+            .await?;
+        let mut removed = 0;
+        for item in items {
+            let record: PasskeyRecord = serde_json::from_value(item.data.clone())
+                .map_err(|e| ServiceError::Internal(format!("{}/{}: {e}", item.pk, item.sk)))?;
+            let cred_id: &[u8] = record.credential.cred_id().as_ref();
+            let ops = vec![
+                WriteOp::Delete {
+                    pk: item.pk.clone(),
+                    sk: item.sk.clone(),
+                    condition: Condition::Always,
+                },
+                WriteOp::Delete {
+                    pk: passkey_owner_pk(cred_id),
+                    sk: PASSKEY_OWNER_SK.to_owned(),
+                    condition: Condition::Always,
+                },
+            ];
+            self.repo.items().transact(ops, now).await?;
+            removed += 1;
+            self.repo
+                .audit(
+                    username,
+                    AuditKind::PasskeyRemoved,
+                    source_ip,
+                    json!({ "passkey": record.id, "name": record.name, "by": "not_me" }),
+                    now,
+                )
+                .await;
+        }
+        Ok(removed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -395,6 +395,8 @@ impl App {
                 )
                 .await;
         }
+        // Passkeys likewise: one the intruder enrolled would outlive the password change.
+        self.remove_all_passkeys(username, source_ip).await?;
         let card = self
             .revoke_account_serial(username, "not_me")
             .await

@@ -614,3 +614,35 @@ async fn a_passkey_login_is_a_session_of_its_browser_and_a_new_browser_is_texted
     let notice = p.t.sms.sent().last().cloned().unwrap();
     assert!(notice.1.starts_with("Ny innlogging"), "{}", notice.1);
 }
+
+/// A passkey the intruder enrolled must not outlive "this wasn't me": with it (and the
+/// password they know) they would log in again without the owner's phone and make the
+/// required password change themselves.
+#[tokio::test]
+async fn not_me_removes_the_passkeys_and_they_no_longer_log_in() {
+    let p = Portal::new().await;
+    let mut intruders = PasskeyDevice::new();
+    p.enrol("kari", &mut intruders, "Min nøkkel").await;
+    let before = p.login("kari").await;
+    assert_eq!(before["methods"][0], "passkey");
+    let assertion = intruders.sign(PORTAL, &before["passkey"]).unwrap();
+
+    let owner = p.token("kari").await;
+    let reported = p
+        .call(
+            Method::POST,
+            "/v1/account/not-me",
+            Some(&owner),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
+
+    let refused = p.verify(&before["challenge_id"], &assertion).await;
+    assert!(refused.status.is_client_error(), "{}", refused.body);
+    let after = p.login("kari").await;
+    assert_eq!(after["methods"], json!(["sms"]), "{after}");
+    let kari = Username::parse("kari").unwrap();
+    assert!(p.t.app.list_passkeys(&kari).await.unwrap().is_empty());
+    assert!(p.events("kari").await.contains(&AuditKind::PasskeyRemoved));
+}
