@@ -12,6 +12,16 @@ use crate::store::{Condition, StoreError, WriteOp};
 /// Audit events are kept 90 days (issue 16): the user's security history shows exactly what
 /// the store still holds, and the table's TTL removes the rest.
 pub const RETENTION: i64 = 90 * 24 * 3600;
+/// The part of an audit event's sort key after its second: the wall clock's microseconds (so
+/// events of one second list in the order they happened, newest first in the security
+/// history) and a few random characters (so two at the same microsecond do not collide).
+fn audit_nonce() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() % 10_u128.pow(16));
+    format!("{micros:016}{}", crate::security::random_token(3))
+}
+
 /// Stand-ins for audit events of names without an account are only there to cost a write.
 const STAND_IN_LIFETIME: i64 = 15 * 60;
 
@@ -97,7 +107,7 @@ pub fn audit_op(
         source_ip: source_ip.map(str::to_owned),
         detail,
     };
-    let sk = keys::audit_sk(now, &crate::security::random_token(6));
+    let sk = keys::audit_sk(now, &audit_nonce());
     Ok(WriteOp::Put {
         item: to_item(&keys::audit_pk(username), &sk, &event, Some(now + RETENTION))?,
         condition: Condition::Absent,
@@ -113,7 +123,7 @@ pub fn audit_stand_in_op(key: &str, kind: AuditKind, now: UnixTime) -> Result<Wr
         source_ip: None,
         detail: Value::Null,
     };
-    let sk = keys::audit_sk(now, &crate::security::random_token(6));
+    let sk = keys::audit_sk(now, &audit_nonce());
     Ok(WriteOp::Put {
         item: to_item(
             &keys::audit_stand_in_pk(key),

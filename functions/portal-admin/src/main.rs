@@ -105,6 +105,10 @@ enum Command {
         #[arg(long, default_value = "operator")]
         reason: String,
     },
+    /// Revokes every card still active for an account that may not use it (disabled, home
+    /// office off, or no longer its card): run once before deploying this version over data
+    /// written by an older one (publishes each revocation event).
+    RepairCards,
     /// Generates a new password and sends it by SMS; the user must change it after logging in,
     /// and every session of the account ends.
     ResetPassword { username: String },
@@ -394,6 +398,19 @@ async fn run(args: Args) -> anyhow::Result<String> {
                     card.serial, card.issuer_id
                 )
             })
+        }
+        Command::RepairCards => {
+            let cards = app.repair_active_cards().await?;
+            let mut lines = Vec::new();
+            for card in &cards {
+                let outcome = announce_to_gateway(&env, &app, &announce, card).await?;
+                lines.push(format!(
+                    "revoked {} of issuer {} ({outcome})",
+                    card.serial, card.issuer_id
+                ));
+            }
+            lines.push(format!("{} card(s) revoked", cards.len()));
+            Ok(lines.join("\n"))
         }
         Command::ResetPassword { username: u } => {
             let reset = app.reset_password_by_operator(&username(&u)?).await?;

@@ -169,7 +169,7 @@ impl Activator {
             Some("account_disabled")
         } else if !account.home_office {
             Some("home_office_not_enabled")
-        } else if account.buypass_serial.as_ref() != Some(&record.serial_number) {
+        } else if CardKey::of_account(&account).as_ref() != Some(&record.key()) {
             Some("superseded")
         } else {
             None

@@ -434,17 +434,14 @@ impl App {
         Err(RegisterError::Storage("too many concurrent updates".into()))
     }
 
-    /// Whether `record` may let its card in now: `active`, certificate not expired, and the
-    /// account still exists, is enabled, is enabled for home office and still has this card.
-    async fn may_enter(&self, record: &CertificateRecord) -> Result<bool, StoreError> {
-        if record.status != SerialStatus::Active || record.not_after <= self.now() {
-            return Ok(false);
-        }
-        let Some(account) = self.load_account(&record.username).await? else {
-            return Ok(false);
-        };
-        let current = CardKey::of_account(&account).as_ref() == Some(&record.key());
-        Ok(current && !account.disabled && account.home_office)
+    /// Whether `record` may let its card in now: `active` and its certificate not expired.
+    /// The account needs no read: a record is `active` only while its account is enabled, on
+    /// home office and has this card, because every write that ends one of those revokes the
+    /// card in the same transaction ([`Self::update_account_revoking_card`],
+    /// [`Self::register_serial`], [`Self::revoke_serial`]) and activation writes on the
+    /// record's version, so it loses to any of them.
+    fn may_enter(&self, record: &CertificateRecord) -> bool {
+        record.status == SerialStatus::Active && record.not_after > self.now()
     }
 
     /// The record the gateway may let in with (see [`Self::may_enter`]); anything else is
@@ -454,7 +451,7 @@ impl App {
         let Some(record) = self.certificate_record(card).await?.map(|s| s.value) else {
             return Ok(None);
         };
-        Ok(self.may_enter(&record).await?.then_some(record))
+        Ok(self.may_enter(&record).then_some(record))
     }
 
     /// The legacy serial-only lookup: refuses as ambiguous when more than one issuer has the
@@ -468,7 +465,7 @@ impl App {
         let Some(record) = records.pop() else {
             return Ok(SerialLookup::None);
         };
-        Ok(if self.may_enter(&record).await? {
+        Ok(if self.may_enter(&record) {
             SerialLookup::Active(Box::new(record))
         } else {
             SerialLookup::None
@@ -483,6 +480,94 @@ impl App {
             .iter()
             .map(CertificateRecord::key)
             .collect())
+    }
+
+    /// Applies `change` to the account and, when it may no longer use its card afterwards
+    /// (disabled, off home office, or pointed elsewhere), revokes the card (`reason`) in the
+    /// same transaction and detaches it, so
+    /// no moment exists in which the card is `active` for an account that may not use it (the
+    /// gateway lookup reads only the card, [`Self::may_enter`]). `None`: no such account.
+    pub async fn update_account_revoking_card(
+        &self,
+        username: &Username,
+        change: impl Fn(&mut Account),
+        reason: &str,
+    ) -> Result<Option<(Account, Option<CardKey>)>, RegisterError> {
+        for _ in 0..REGISTER_RETRIES {
+            let now = self.now();
+            let account_key = account_pk(username);
+            let Some(account) = self.repo.load::<Account>(&account_key, PROFILE_SK, now).await? else {
+                return Ok(None);
+            };
+            let mut next = account.value.clone();
+            change(&mut next);
+            let mut ops = Vec::new();
+            let mut revoked = None;
+            let card = CardKey::of_account(&account.value);
+            let keeps_card = !next.disabled && next.home_office && CardKey::of_account(&next) == card;
+            if let Some(card) = card.filter(|_| !keeps_card) {
+                let (pk, sk) = (card.pk(), card.sk());
+                if let Some(stored) = self.repo.load::<CertificateRecord>(&pk, &sk, now).await? {
+                    if stored.value.username == *username && stored.value.status != SerialStatus::Revoked {
+                        ops.push(replace_op(&pk, &sk, &stored, &stored.value.revoked(now))?);
+                        next.buypass_serial = None;
+                        next.buypass_issuer = None;
+                        revoked = Some(card);
+                    }
+                }
+            }
+            ops.push(replace_op(&account_key, PROFILE_SK, &account, &next)?);
+            match self.repo.items().transact(ops, now).await {
+                Ok(()) => {}
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if let Some(card) = &revoked {
+                self.repo
+                    .audit(
+                        username,
+                        AuditKind::SerialRevoked,
+                        None,
+                        json!({ "serial_number": card.serial, "issuer_id": card.issuer_id, "reason": reason }),
+                        now,
+                    )
+                    .await;
+            }
+            return Ok(Some((next, revoked)));
+        }
+        Err(RegisterError::Storage("too many concurrent updates".into()))
+    }
+
+    /// Revokes every card left `active` for an account that may not use it (reason
+    /// `repair`): such records could be written before account changes revoked the card in
+    /// the same transaction (an operator's disable or home-office change whose second step
+    /// failed), and the gateway lookup no longer reads the account. One scan: an operator's
+    /// command (`portal-admin repair-cards`, run once before deploying over older data),
+    /// never a request path. Returns the cards revoked.
+    pub async fn repair_active_cards(&self) -> Result<Vec<CardKey>, RegisterError> {
+        let now = self.now();
+        let items = self
+            .repo
+            .items()
+            .scan_by_field(SERIAL_PREFIX, "status", "active", now)
+            .await?;
+        let mut revoked = Vec::new();
+        for item in items {
+            let Ok(record) = serde_json::from_value::<CertificateRecord>(item.data) else {
+                continue;
+            };
+            if record.status != SerialStatus::Active {
+                continue;
+            }
+            let card = record.key();
+            let usable = self.load_account(&record.username).await?.is_some_and(|account| {
+                !account.disabled && account.home_office && CardKey::of_account(&account).as_ref() == Some(&card)
+            });
+            if !usable && self.revoke_serial(&card, "repair").await? {
+                revoked.push(card);
+            }
+        }
+        Ok(revoked)
     }
 
     /// Revokes the account's card, if it has one (the account was disabled or taken off home

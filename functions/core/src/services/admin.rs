@@ -9,7 +9,7 @@ use crate::domain::{MobileNumber, NewPassword, Password, Username};
 use crate::error::ServiceError;
 use crate::sms::messages;
 use crate::store::keys::{account_pk, PROFILE_SK};
-use crate::store::records::{Account, Change, PhcHash};
+use crate::store::records::{Account, PhcHash};
 use crate::store::StoreError;
 
 #[derive(Debug, Clone)]
@@ -186,44 +186,38 @@ impl App {
         Ok(None)
     }
 
-    /// Applies `change` to an existing account.
+    /// Applies `change` to an existing account. A change after which the account may no
+    /// longer use its card (disabled, off home office, or pointed at another card) revokes the
+    /// card in the same transaction ([`App::update_account_revoking_card`]).
     pub async fn update_account(
         &self,
         username: &Username,
         change: impl Fn(&mut Account),
     ) -> Result<Account, AdminError> {
-        let now = self.now();
-        self.repo
-            .modify::<Account, Account, AdminError, _>(&account_pk(username), PROFILE_SK, now, |current| {
-                let Some(a) = current else {
-                    return Err(AdminError::NoSuchAccount(username.to_string()));
-                };
-                let mut next = a.clone();
-                change(&mut next);
-                Ok((Change::Write(next.clone(), next), None))
-            })
-            .await
+        let (account, _) = self
+            .update_account_revoking_card(username, change, "account_changed")
+            .await?
+            .ok_or_else(|| AdminError::NoSuchAccount(username.to_string()))?;
+        Ok(account)
     }
 
     /// Disables or enables login. Disabling also ends every session at once and revokes the
     /// account's card for the gateway (reason `account_disabled`); enabling gives no card back
     /// (the user registers it again).
     pub async fn set_disabled(&self, username: &Username, disabled: bool) -> Result<AccountUpdated, AdminError> {
-        let account = self.update_account(username, |a| a.disabled = disabled).await?;
+        let (account, revoked_serial) = self
+            .update_account_revoking_card(username, |a| a.disabled = disabled, "account_disabled")
+            .await?
+            .ok_or_else(|| AdminError::NoSuchAccount(username.to_string()))?;
         let kind = if disabled {
             AuditKind::AccountDisabled
         } else {
             AuditKind::AccountEnabled
         };
         self.repo.audit(username, kind, None, json!({}), self.now()).await;
-        if !disabled {
-            return Ok(AccountUpdated {
-                account,
-                revoked_serial: None,
-            });
+        if disabled {
+            self.revoke_all_sessions(username, None, "account_disabled").await?;
         }
-        self.revoke_all_sessions(username, None, "account_disabled").await?;
-        let revoked_serial = self.revoke_account_serial(username, "account_disabled").await?;
         Ok(AccountUpdated {
             account,
             revoked_serial,
@@ -233,7 +227,10 @@ impl App {
     /// Turns home office on or off. Off also revokes the account's card for the gateway
     /// (reason `home_office_disabled`); on gives no card back (the user registers it again).
     pub async fn set_home_office(&self, username: &Username, enabled: bool) -> Result<AccountUpdated, AdminError> {
-        let account = self.update_account(username, |a| a.home_office = enabled).await?;
+        let (account, revoked_serial) = self
+            .update_account_revoking_card(username, |a| a.home_office = enabled, "home_office_disabled")
+            .await?
+            .ok_or_else(|| AdminError::NoSuchAccount(username.to_string()))?;
         self.repo
             .audit(
                 username,
@@ -243,11 +240,6 @@ impl App {
                 self.now(),
             )
             .await;
-        let revoked_serial = if enabled {
-            None
-        } else {
-            self.revoke_account_serial(username, "home_office_disabled").await?
-        };
         Ok(AccountUpdated {
             account,
             revoked_serial,

@@ -165,7 +165,7 @@ fn is_audit_sk(sk: &str) -> bool {
     };
     time.len() == 12
         && time.bytes().all(|b| b.is_ascii_digit())
-        && (1..=16).contains(&nonce.len())
+        && (1..=24).contains(&nonce.len())
         && nonce
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -506,7 +506,7 @@ mod tests {
             "00176722560x#abc",
             "001767225600#a/b",
             "SESSION#abc",
-            "001767225600#abcdefghijklmnopq",
+            "001767225600#abcdefghijklmnopqrstuvwxy",
         ] {
             assert!(!is_audit_sk(bad), "{bad}");
         }

@@ -365,12 +365,20 @@ async fn activation_fails_for_an_account_no_longer_enabled_and_shows_failed() {
         .register_serial(&w.kari, &cert("0A1B2C"), None, None)
         .await
         .unwrap();
-    // Changed behind the registry's back (`set_home_office` would also revoke the card, see
-    // below): the worker still refuses to activate.
-    w.t.app
-        .update_account(&w.kari, |a| a.home_office = false)
-        .await
-        .unwrap();
+    // Changed behind the registry's back, by a bare write of the profile (`update_account`
+    // and `set_home_office` would also revoke the card): the worker still refuses to activate.
+    let now = w.t.app.now();
+    let key = portal_core::store::keys::account_pk(&w.kari);
+    let stored =
+        w.t.app
+            .repo
+            .load::<portal_core::store::records::Account>(&key, portal_core::store::keys::PROFILE_SK, now)
+            .await
+            .unwrap()
+            .unwrap();
+    let mut off = stored.value.clone();
+    off.home_office = false;
+    w.t.app.repo.replace(&stored, &off, now).await.unwrap();
     assert_eq!(
         w.activator.process(&serial("0A1B2C"), Trigger::Event).await.unwrap(),
         Outcome::Failed("home_office_not_enabled")
@@ -468,34 +476,44 @@ async fn switching_off_home_office_revokes_the_card_and_the_gateway_hears_it() {
 
 #[tokio::test]
 async fn the_gateway_finds_an_active_card_only_while_its_account_may_use_it() {
+    // The lookup reads only the card's record, so every account change after which the card
+    // may not be used must revoke it in the same write; even a bare `update_account` does.
     let w = world().await;
+    type Change = fn(&mut portal_core::store::records::Account);
+    let changes: [(&str, Change); 3] = [
+        ("disabled account", |a| a.disabled = true),
+        ("home office off", |a| a.home_office = false),
+        ("no longer the account's card", |a| a.buypass_serial = None),
+    ];
+    for (what, change) in changes {
+        let card = active_card(&w).await;
+        w.t.app.update_account(&w.kari, change).await.unwrap();
+        assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none(), "{what}");
+        let record = w.t.app.certificate_record(&card).await.unwrap().unwrap().value;
+        assert_eq!(record.status, SerialStatus::Revoked, "{what}: revoked, not only hidden");
+        // Undone, the card stays revoked: the user registers it again.
+        w.t.app
+            .update_account(&w.kari, |a| {
+                a.disabled = false;
+                a.home_office = true;
+            })
+            .await
+            .unwrap();
+        assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none(), "{what}");
+    }
+    // A change that leaves the card usable leaves it active.
     let card = active_card(&w).await;
-    let found = || async { w.t.app.active_for_gateway(&card).await.unwrap().is_some() };
-    // Each change made behind the registry's back (no revocation written or published yet).
-    w.t.app.update_account(&w.kari, |a| a.disabled = true).await.unwrap();
-    assert!(!found().await, "disabled account");
-    w.t.app.update_account(&w.kari, |a| a.disabled = false).await.unwrap();
-    assert!(found().await);
     w.t.app
-        .update_account(&w.kari, |a| a.home_office = false)
+        .update_account(&w.kari, |a| a.name = "Kari N.".into())
         .await
         .unwrap();
-    assert!(!found().await, "home office off");
-    w.t.app.update_account(&w.kari, |a| a.home_office = true).await.unwrap();
-    assert!(found().await);
-    w.t.app
-        .update_account(&w.kari, |a| a.buypass_serial = None)
-        .await
-        .unwrap();
-    assert!(!found().await, "no longer the account's card");
-    w.t.app
-        .update_account(&w.kari, |a| a.buypass_serial = Some(serial("0A1B2C").serial))
-        .await
-        .unwrap();
-    assert!(found().await);
+    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_some());
     // The certificate's own validity ends it too.
     w.t.clock.set(cert("0A1B2C").not_after);
-    assert!(!found().await, "certificate expired");
+    assert!(
+        w.t.app.active_for_gateway(&card).await.unwrap().is_none(),
+        "certificate expired"
+    );
 }
 
 #[tokio::test]
@@ -594,4 +612,41 @@ async fn a_revocation_racing_the_activation_event_still_reaches_the_gateway() {
     let kinds: Vec<_> = gateway.events.lock().unwrap().iter().map(|e| e.event).collect();
     assert_eq!(kinds, [GatewayEventKind::Activated, GatewayEventKind::Revoked]);
     assert_eq!(w.status("0A1B2C").await, SerialStatus::Revoked);
+}
+
+/// Data written before account changes revoked the card in the same write: a card left
+/// active for a disabled account. `portal-admin repair-cards` finds and revokes it, and
+/// leaves a card its account may still use alone.
+#[tokio::test]
+async fn repair_revokes_cards_left_active_for_accounts_that_may_not_use_them() {
+    let w = world().await;
+    let card = active_card(&w).await;
+    // The old two-step disable whose second step failed: the profile alone, by a bare write.
+    let now = w.t.app.now();
+    let key = portal_core::store::keys::account_pk(&w.kari);
+    let stored =
+        w.t.app
+            .repo
+            .load::<portal_core::store::records::Account>(&key, portal_core::store::keys::PROFILE_SK, now)
+            .await
+            .unwrap()
+            .unwrap();
+    let mut disabled = stored.value.clone();
+    disabled.disabled = true;
+    w.t.app.repo.replace(&stored, &disabled, now).await.unwrap();
+    assert!(
+        w.t.app.active_for_gateway(&card).await.unwrap().is_some(),
+        "the lookup trusts the record"
+    );
+    assert_eq!(w.t.app.repair_active_cards().await.unwrap(), vec![card.clone()]);
+    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_none());
+    assert!(
+        w.t.app.repair_active_cards().await.unwrap().is_empty(),
+        "nothing left to repair"
+    );
+    // An account that may use its card keeps it.
+    w.t.app.set_disabled(&w.kari, false).await.unwrap();
+    let card = active_card(&w).await;
+    assert!(w.t.app.repair_active_cards().await.unwrap().is_empty());
+    assert!(w.t.app.active_for_gateway(&card).await.unwrap().is_some());
 }

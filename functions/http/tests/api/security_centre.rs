@@ -888,3 +888,32 @@ async fn not_me_removes_an_authenticator_app_the_intruder_enrolled() {
     let mut back = Browser::new("203.0.113.9", CHROME);
     w.log_in(&mut back, "kari", KARI_MOBILE).await;
 }
+
+/// Events of one second list newest first too (a failed login a moment after a login is the
+/// first row), whatever their random part.
+#[tokio::test]
+async fn events_of_one_second_list_in_the_order_they_happened() {
+    let t = TestApp::in_memory();
+    let kari = t.account("kari", PASSWORD, KARI_MOBILE).await;
+    let session = t.app.open_session(&kari, false, None).await.unwrap();
+    let caller = t.app.authenticate(&session.access_token).await.unwrap();
+    let now = t.app.now();
+    for _ in 0..20 {
+        for kind in [
+            portal_core::audit::AuditKind::LoginCompleted,
+            portal_core::audit::AuditKind::LoginFailed,
+        ] {
+            t.app.repo.audit(&kari, kind, None, json!({}), now).await;
+        }
+    }
+    let page = t.app.security_events(&caller, None, Some(40)).await.unwrap();
+    let events: Vec<String> = page
+        .events
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap()["event"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<&str> = std::iter::repeat_n(["login_failed", "login_completed"], 20)
+        .flatten()
+        .collect();
+    assert_eq!(&events[..40], &expected[..], "{events:?}");
+}
