@@ -163,6 +163,8 @@ export const verifySms = async (challengeId, code) =>
   keep(await send('POST', '/v1/auth/sms/verify', { body: { challenge_id: challengeId, code } }));
 export const verifyTotp = async (challengeId, code) =>
   keep(await send('POST', '/v1/auth/totp/verify', { body: { challenge_id: challengeId, code } }));
+export const verifyPasskey = async (challengeId, credential) =>
+  keep(await send('POST', '/v1/auth/passkey/verify', { body: { challenge_id: challengeId, credential } }));
 
 export async function logout() {
   try {
@@ -192,6 +194,13 @@ export const totpStatus = () => authed('GET', '/v1/account/totp');
 export const startTotp = (password) => authed('POST', '/v1/account/totp', { password });
 export const confirmTotp = (code) => authed('POST', '/v1/account/totp/confirm', { code });
 export const removeTotp = (password) => authed('DELETE', '/v1/account/totp', { password });
+
+// Passkeys.
+export const passkeys = () => authed('GET', '/v1/account/passkeys');
+export const startPasskey = (password) => authed('POST', '/v1/account/passkeys', { password });
+export const confirmPasskey = (registrationId, name, credential) =>
+  authed('POST', '/v1/account/passkeys/confirm', { registration_id: registrationId, name, credential });
+export const removePasskey = (id, password) => authed('DELETE', `/v1/account/passkeys/${encodeURIComponent(id)}`, { password });
 
 // Security centre: sessions, history, "this wasn't me".
 export const sessions = () => authed('GET', '/v1/account/sessions');
