@@ -50,6 +50,8 @@ if [ -z "$address" ]; then cat "$data/portal.log"; echo "portal-local did not re
 export PORTAL_BASE_URL="http://localhost:${address##*:}"
 export PORTAL_DATA_DIR="$data/portal"
 export PORTAL_ADMIN_BIN="$root/target/debug/portal-admin"
+# passkeys.test.js starts a second portal on its default address (an IP: no relying party).
+export PORTAL_LOCAL_BIN="$root/target/debug/portal-local"
 # Test accounts whose password is their own (portal-admin makes every given password one to change).
 export PORTAL_FIXTURE_BIN="$root/target/debug/portal-fixture"
 export BROWSER_ARTIFACTS="$root/artifacts/browser"

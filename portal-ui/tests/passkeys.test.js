@@ -6,8 +6,14 @@
 // its relying party id is `localhost`.
 
 import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   assertClean,
   assertOneLanguage,
@@ -23,13 +29,48 @@ import {
   textOf,
 } from './harness.js';
 
+const run = promisify(execFile);
+const FIXTURE = process.env.PORTAL_FIXTURE_BIN;
 const browsers = [];
+const portals = [];
 let relay;
 
 after(async () => {
   for (const browser of browsers) await browser.close();
   if (relay) await new Promise((resolve) => relay.server.close(resolve));
+  for (const portal of portals) {
+    portal.child.kill('SIGTERM');
+    await new Promise((resolve) => (portal.child.exitCode !== null ? resolve() : portal.child.once('exit', resolve)));
+    rmSync(portal.dataDir, { recursive: true, force: true });
+  }
 });
+
+/** Another portal-local with its default own address (http://127.0.0.1:<port>) and a fresh data dir. */
+async function startPortal() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'portal-ip-'));
+  const ui = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const child = spawn(process.env.PORTAL_LOCAL_BIN, ['--port', '0', '--data-dir', dataDir, '--no-demo', '--ui-dir', ui], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const portal = { child, dataDir };
+  portals.push(portal);
+  child.stderr.resume();
+  let output = '';
+  const address = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`portal-local did not start: ${output}`)), 30_000);
+    child.stdout.on('data', (chunk) => {
+      if (output.length < 100_000) output += chunk;
+      const match = /^listening on (\S+)$/m.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`portal-local exited (${code}): ${output}`)));
+  });
+  portal.port = address.split(':').pop();
+  return portal;
+}
 
 /** A page of a fresh Chromium with a virtual passkey authenticator; returns the page and a DevTools session. */
 async function pageWithAuthenticator(locale = 'nb-NO') {
@@ -299,6 +340,46 @@ test('on an IP address, where there is no relying party, both screens say so and
   await screenshot(page, '52b-passnokler-ip-adresse');
   assertClean(page);
   await logOut(page);
+});
+
+test('a portal whose PORTAL_URL is an IP address offers no passkeys: adding one is answered 503 and the section explains', async () => {
+  // portal-local's default own address is http://127.0.0.1:<port>; its pages reached through
+  // http://localhost:<port> could use WebAuthn, but the API has no relying party.
+  const other = await startPortal();
+  const base = `http://localhost:${other.port}`;
+  const ipAccount = { username: 'pkip1', password: 'Ingen-passnokkel-her-2026', mobile: '+4795500003' };
+  await run(FIXTURE, ['--data-dir', other.dataDir, 'create-account', '--username', ipAccount.username, '--name', 'Ola Nordmann', '--mobile', ipAccount.mobile], {
+    env: { ...process.env, PORTAL_NEW_PASSWORD: ipAccount.password },
+  });
+  const browser = await openBrowser();
+  browsers.push(browser);
+  const page = await browser.newPage();
+  const sent = async () => (await (await fetch(`${base}/dev/sms`)).json()).filter((m) => m.to === ipAccount.mobile);
+  const answer = await passwordStep(page, ipAccount, base);
+  assert.deepEqual(answer.methods, ['sms'], 'no passkey at login');
+  let messages = [];
+  for (let i = 0; i < 100 && !messages.length; i += 1) {
+    messages = await sent();
+    if (!messages.length) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await page.getByLabel('Kode', { exact: true }).fill(codeIn(messages[0].body));
+  await page.getByRole('button', { name: 'Bekreft', exact: true }).click();
+  await sees(page.getByRole('heading', { name: 'Kontoopplysninger' }));
+
+  const section = page.locator('#passnokler');
+  await section.getByRole('button', { name: 'Legg til passnøkkel' }).click();
+  await section.getByLabel('Navn på passnøkkelen').fill('Nettbrett');
+  await section.getByLabel('Passord', { exact: true }).fill(ipAccount.password);
+  const started = page.waitForResponse((r) => r.url().endsWith('/v1/account/passkeys') && r.request().method() === 'POST');
+  await section.getByRole('button', { name: 'Lag passnøkkel' }).click();
+  const refusal = await started;
+  assert.equal(refusal.status(), 503);
+  assert.equal((await refusal.json()).code, 'passkeys_unavailable');
+  await sees(section.getByRole('alert').getByText('Passnøkler kan ikke brukes når kundeportalen er åpnet på denne adressen.'));
+  await sees(section.getByText('Du har ingen passnøkler ennå.'));
+  assert.equal(await section.getByRole('button', { name: 'Legg til passnøkkel' }).count(), 0);
+  await screenshot(page, '52c-passnokler-ingen-rp');
+  assertClean(page);
 });
 
 test('removed with the password: the login no longer offers a passkey', async () => {
