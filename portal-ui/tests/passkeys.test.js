@@ -375,7 +375,9 @@ test('a portal whose PORTAL_URL is an IP address offers no passkeys: adding one 
   const refusal = await started;
   assert.equal(refusal.status(), 503);
   assert.equal((await refusal.json()).code, 'passkeys_unavailable');
-  await sees(section.getByRole('alert').getByText('Passnøkler kan ikke brukes når kundeportalen er åpnet på denne adressen.'));
+  await sees(section.getByText('Passnøkler kan ikke brukes når kundeportalen er åpnet på denne adressen.'));
+  assert.equal(await section.getByText('Passnøkler kan ikke brukes når kundeportalen er åpnet på denne adressen.').count(), 1, 'said once');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'passkeys-heading', 'focus on the section, before the explanation');
   await sees(section.getByText('Du har ingen passnøkler ennå.'));
   assert.equal(await section.getByRole('button', { name: 'Legg til passnøkkel' }).count(), 0);
   await screenshot(page, '52c-passnokler-ingen-rp');
@@ -395,7 +397,12 @@ test('removed with the password: the login no longer offers a passkey', async ()
   await sees(page.getByRole('heading', { name: 'Kontoopplysninger' }));
 
   const section = page.locator('#passnokler');
-  await section.getByRole('button', { name: `Fjern passnøkkelen ${NAME}` }).click();
+  const removeButton = section.getByRole('button', { name: `Fjern passnøkkelen ${NAME}` });
+  await removeButton.click();
+  await section.getByRole('button', { name: 'Avbryt' }).click();
+  assert.equal(await section.getByLabel('Passord', { exact: true }).count(), 0, 'cancelled: no password field');
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), `Fjern passnøkkelen ${NAME}`, 'focus back on «Fjern»');
+  await removeButton.click();
   await sees(section.getByText(`Skriv inn passordet ditt for å fjerne passnøkkelen «${NAME}».`));
   await section.getByLabel('Passord', { exact: true }).fill('Ikke-riktig-passord-1');
   await section.getByRole('button', { name: 'Fjern passnøkkel', exact: true }).click();

@@ -105,13 +105,16 @@ export function passkeysSection() {
         } catch (problem) {
           if (problem.status === 401) return;
           if (problem.code === 'passkeys_unavailable') {
+            // This deployment's PORTAL_URL is an IP address: the form gives way to why.
             obstacle = 'address';
             showActions();
-            replace(messages, notice('error', h('p', {}, t('passkeys.unavailable'))));
+            announce(t('passkeys.unavailable'));
+            focusAfter = heading;
             return;
           }
           showProblem(addForm, problem);
           wrongPassword(addForm, problem);
+          if (problem.code !== 'wrong_password' && !problem.errors.length) focusAfter = submit;
           return;
         }
         let credential;
@@ -135,18 +138,19 @@ export function passkeysSection() {
           if (!problem.errors.length) focusAfter = submit;
         }
       });
-      if (focusAfter && focusAfter.isConnected) focusAfter.focus();
+      if (focusAfter === heading) focusHeading();
+      else if (focusAfter && focusAfter.isConnected) focusAfter.focus();
     });
     replace(body, h('p', {}, t('passkeys.addIntro')), addForm);
     input(addForm, 'name').focus();
   }
 
-  function showRemoveForm(passkey, row) {
+  function showRemoveForm(passkey, row, removeButton) {
     const submit = h('button', { type: 'submit', class: 'button-danger' }, t('passkeys.removeConfirm'));
     const removeForm = form(
       { class: 'stack' },
       field({ name: 'password', label: t('common.password'), type: 'password', autocomplete: 'current-password', required: true }),
-      h('div', { class: 'actions' }, submit, h('button', { type: 'button', class: 'button-secondary', onclick: () => load() }, t('common.cancel'))),
+      h('div', { class: 'actions' }, submit, h('button', { type: 'button', class: 'button-secondary', onclick: () => cancel() }, t('common.cancel'))),
     );
     removeForm.addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -167,9 +171,14 @@ export function passkeysSection() {
         if (problem.status === 401) return;
         showProblem(removeForm, problem);
         wrongPassword(removeForm, problem);
+        if (problem.code !== 'wrong_password' && !problem.errors.length) submit.focus();
       }
     });
     const panel = h('div', { class: 'panel', role: 'group', 'aria-label': t('passkeys.removeLabel', { name: passkey.name }) }, h('p', {}, t('passkeys.removeIntro', { name: passkey.name })), removeForm);
+    function cancel() {
+      panel.remove();
+      removeButton.focus();
+    }
     row.append(panel);
     input(removeForm, 'password').focus();
   }
@@ -187,7 +196,7 @@ export function passkeysSection() {
     remove.addEventListener('click', () => {
       for (const open of list.querySelectorAll('.panel')) open.remove();
       replace(messages);
-      showRemoveForm(passkey, item);
+      showRemoveForm(passkey, item, remove);
     });
     return item;
   }
