@@ -176,3 +176,30 @@ async fn shutdown_signal() {
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+
+    #[test]
+    fn host_name_is_a_loopback_name() {
+        for (given, taken) in [
+            ("127.0.0.1", "127.0.0.1"),
+            ("localhost", "localhost"),
+            ("LocalHost", "localhost"),
+            ("portal.localhost", "portal.localhost"),
+        ] {
+            assert_eq!(loopback_host(given).as_deref(), Ok(taken), "{given}");
+        }
+        for refused in [
+            "example.no",
+            "localhost.example.no",
+            "10.0.0.1",
+            "a..localhost",
+            "a/b.localhost",
+            "",
+        ] {
+            assert!(loopback_host(refused).is_err(), "{refused} accepted");
+        }
+    }
+}
