@@ -58,23 +58,8 @@ export function creationOptions(options) {
   if (json.rp) publicKey.rp = withoutNulls(json.rp);
   if (json.authenticatorSelection) publicKey.authenticatorSelection = withoutNulls(json.authenticatorSelection);
   if (json.excludeCredentials) publicKey.excludeCredentials = descriptors(json.excludeCredentials);
-  if (json.extensions) publicKey.extensions = creationExtensions(withoutNulls(json.extensions), publicKey.authenticatorSelection);
+  if (json.extensions) publicKey.extensions = withoutNulls(json.extensions);
   return { publicKey };
-}
-
-/**
- * webauthn-rs asks for credProtect `userVerificationRequired` (not enforced) while the
- * ceremony only prefers user verification; Chromium refuses that pair as inconsistent
- * (NotSupportedError) and creates no passkey. As the server does not enforce the policy, the
- * next one down is asked for then: the passkey still needs user verification unless the
- * portal names it (as the login does).
- */
-function creationExtensions(extensions, selection) {
-  const verification = (selection && selection.userVerification) || 'preferred';
-  if (extensions.credentialProtectionPolicy === 'userVerificationRequired' && verification !== 'required' && !extensions.enforceCredentialProtectionPolicy) {
-    return { ...extensions, credentialProtectionPolicy: 'userVerificationOptionalWithCredentialIDList' };
-  }
-  return extensions;
 }
 
 /** The API's request options (`{ publicKey: … }`) as `navigator.credentials.get` takes them. */

@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url, Webauthn, WebauthnBuilder};
-use webauthn_rs_proto::ResidentKeyRequirement;
+use webauthn_rs_proto::{CredentialProtectionPolicy, ResidentKeyRequirement};
 
 /// What browsers show as the site's name while creating a passkey.
 pub const RP_NAME: &str = "Norsk Helsenett kundeportal";
@@ -51,8 +51,22 @@ pub fn relying_party(portal_url: &str) -> Result<Option<Webauthn>, PartyError> {
 /// The creation options as sent to the browser: no hint towards USB keys, a discoverable
 /// credential preferred (a passkey on the phone or laptop), user verification left as the
 /// ceremony asked (preferred).
+///
+/// The security-key ceremony also asks for credProtect `userVerificationRequired` (without
+/// enforcing it). Chromium refuses that beside user verification *preferred* as inconsistent
+/// (`NotSupportedError`) and creates no passkey at all, so the next policy down is asked for:
+/// the credential can still be used only when the portal names it, as the login does.
 pub fn for_passkeys(mut options: CreationChallengeResponse) -> CreationChallengeResponse {
     options.public_key.hints = None;
+    if let Some(protect) = options
+        .public_key
+        .extensions
+        .as_mut()
+        .and_then(|e| e.cred_protect.as_mut())
+    {
+        protect.credential_protection_policy = CredentialProtectionPolicy::UserVerificationOptionalWithCredentialIDList;
+        protect.enforce_credential_protection_policy = Some(false);
+    }
     if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
         selection.resident_key = Some(ResidentKeyRequirement::Preferred);
         selection.require_resident_key = false;
@@ -90,6 +104,13 @@ mod tests {
         assert_eq!(selection.user_verification, UserVerificationPolicy::Preferred);
         assert_eq!(selection.resident_key, Some(ResidentKeyRequirement::Preferred));
         assert!(options.hints.is_none());
+        // What Chromium accepts beside user verification "preferred".
+        let protect = options.extensions.and_then(|e| e.cred_protect).unwrap();
+        assert_eq!(
+            protect.credential_protection_policy,
+            CredentialProtectionPolicy::UserVerificationOptionalWithCredentialIDList
+        );
+        assert_eq!(protect.enforce_credential_protection_policy, Some(false));
     }
 
     #[test]
