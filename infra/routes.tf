@@ -43,7 +43,6 @@ locals {
     "POST /v1/account/passkeys"                = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/account/passkeys/confirm"        = { function = "account", authorization = "NONE", throttle = "auth" }
     "DELETE /v1/account/passkeys/{id}"         = { function = "account", authorization = "NONE", throttle = "auth" }
-    # Step-up: a wrong code or assertion counts against the account's code attempts.
     "POST /v1/account/step-up/options"         = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/account/step-up"                 = { function = "account", authorization = "NONE", throttle = "auth" }
     "PUT /v1/account/language"                 = { function = "account", authorization = "NONE", throttle = "default" }

@@ -126,7 +126,13 @@ impl App {
     pub async fn step_up_options(&self, caller: &Caller) -> Result<StepUpOptions, ServiceError> {
         let username = &caller.username;
         let passkeys = self.passkeys_for_login(username).await?;
-        let methods = self.step_up_methods(username).await?;
+        let mut methods = Vec::new();
+        if !passkeys.is_empty() {
+            methods.push(PASSKEY);
+        }
+        if self.totp_active(username).await? {
+            methods.push(TOTP);
+        }
         if methods.is_empty() {
             return Err(ServiceError::NoSecondFactor);
         }

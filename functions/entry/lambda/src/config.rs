@@ -164,9 +164,10 @@ impl LambdaConfig {
                 missing.env_var()
             )));
         }
-        if self.function == Function::Login {
-            // Login offers authenticator apps; sms-code and account, which hold the key
-            // (and refuse to start without it), verify and enrol them.
+        if matches!(self.function, Function::Login | Function::Buypass) {
+            // Login offers authenticator apps, and the Buypass start asks for a step-up when
+            // the account has one (it reads whether, never the secret); sms-code and account,
+            // which hold the key (and refuse to start without it), verify and enrol them.
             parts.totp = TotpPart::HeldByOtherFunctions;
         }
         Ok(parts)
