@@ -20,7 +20,8 @@ What they do, and why:
   (changePassword, startPhoneChange, startTotpEnrolment, removeTotp, startPasskeyEnrolment,
   removePasskey), a live challenge and its
   code (verifySmsCode, resendSmsCode, resetPassword, confirmPhoneChange), a code from the
-  authenticator app (confirmTotpEnrolment). Schemathesis re-classifies a case after these edits,
+  authenticator app (confirmTotpEnrolment, stepUp). An account with an app needs a step-up
+  before its app can be removed: removeTotp's injection sets one up and steps up with it. Schemathesis re-classifies a case after these edits,
   and checks the answers (200 with token and cookie, 204, the enrolment's secret and QR code…)
   against the contract like any other. What a success changes (password, mobile number) is
   remembered for the next sign-in.
@@ -82,6 +83,8 @@ BEARER = {
     "startPasskeyEnrolment",
     "confirmPasskeyEnrolment",
     "removePasskey",
+    "startStepUp",
+    "stepUp",
 }
 REFRESH = {"refreshSession"}
 GATEWAY = {"lookupGatewayCertificate", "lookupGatewayCertificateBySerial"}
@@ -111,6 +114,10 @@ POOL_SIZES = {
     "removePasskey": 2,
     # A real password locks the account down (password change required): one account a success.
     "reportNotMe": 4,
+    "startStepUp": 1,
+    # Its account gets an authenticator app on the first injection; wrong codes lock its code
+    # entry for an hour, so a second account takes over.
+    "stepUp": 2,
     "refreshSession": 3,
     "verifySmsCode": 2,
     "resendSmsCode": 2,
@@ -131,7 +138,7 @@ OPERATION_IDS = sorted(
         "lookupGatewayCertificateBySerial", "devSmsOutbox", "listSessions", "endSession",
         "endOtherSessions", "listSecurityEvents", "reportNotMe", "verifyPasskey", "listPasskeys",
         "startPasskeyEnrolment", "confirmPasskeyEnrolment", "removePasskey",
-        "devGatewayEvents",
+        "devGatewayEvents", "startStepUp", "stepUp",
     ]
 )
 
@@ -191,10 +198,12 @@ def newest_code(mobile: str) -> str:
     raise RuntimeError(f"no code in the outbox for {mobile}")
 
 
-def totp_now(secret_b32: str) -> str:
-    """RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps."""
+def totp_now(secret_b32: str, steps_ahead: int = 0) -> str:
+    """RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps (`steps_ahead` later: the server accepts
+    one step of drift, and a step already used is refused)."""
     key = base64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
-    digest = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    step = int(time.time()) // 30 + steps_ahead
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
     offset = digest[-1] & 0x0F
     value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
     return f"{value % 1_000_000:06d}"
@@ -210,6 +219,8 @@ class Account:
     password: str = PASSWORD
     # SMS allowance used up, or otherwise unable to sign in for now.
     spent: bool = False
+    # The authenticator app the hooks set up on it, if any (base32 secret).
+    totp_secret: str | None = None
 
 
 @dataclass
@@ -430,8 +441,11 @@ _fresh_mobiles = iter(range(1, 10_000))
 
 
 def enrol_totp(session: Session) -> None:
-    """Sets up an authenticator app on the session's account (start, then confirm a code)."""
+    """Sets up an authenticator app on the session's account (start, then confirm a code),
+    stepping up first with the one it has, if any."""
     bearer = {"authorization": f"Bearer {session.access_token}"}
+    if session.account.totp_secret:
+        step_up(session)
     started = call("POST", "/v1/account/totp", {"password": session.account.password}, bearer)
     if started.status != 200:
         log(f"enrolling an authenticator app answered {started.status}")
@@ -439,6 +453,20 @@ def enrol_totp(session: Session) -> None:
     confirmed = call("POST", "/v1/account/totp/confirm", {"code": totp_now(started.body["secret"])}, bearer)
     if confirmed.status != 204:
         log(f"confirming the authenticator app answered {confirmed.status}")
+        return
+    session.account.totp_secret = started.body["secret"]
+
+
+def step_up(session: Session) -> None:
+    """Proves the account's app on the session (the next step's code: the current one may be
+    used up by the confirmation)."""
+    secret = session.account.totp_secret
+    if not secret:
+        return
+    bearer = {"authorization": f"Bearer {session.access_token}"}
+    answer = call("POST", "/v1/account/step-up", {"totp_code": totp_now(secret, 1)}, bearer)
+    if answer.status != 200:
+        log(f"stepping up answered {answer.status}")
 
 
 def _inject(op: str, case) -> dict | None:
@@ -471,8 +499,10 @@ def _inject(op: str, case) -> dict | None:
         session = POOLS[op].current()
         body[PASSWORD_FIELDS[op]] = session.account.password
         if op == "removeTotp":
-            # Something to remove (otherwise every case is 404 `not_enrolled`): set up an app.
+            # Something to remove (otherwise every case is 404 `not_enrolled`): set up an app,
+            # and prove it (the removal needs a fresh second factor besides the password).
             enrol_totp(session)
+            step_up(session)
         return {"account": session.account, "new_password": body.get("new_password")}
     if op in ("verifySmsCode", "resendSmsCode", "smsDeliveryStatus") and isinstance(body.get("challenge_id"), str) and _turn(op, 3, 6):
         account = POOLS[op].account()
@@ -511,6 +541,16 @@ def _inject(op: str, case) -> dict | None:
         body["challenge_id"] = started.body["challenge_id"]
         body["code"] = newest_code(mobile)
         return {"account": session.account, "mobile": mobile}
+    if op == "stepUp" and isinstance(body.get("totp_code"), str) and _turn(op, 3, 6):
+        # A code from the account's app (set up on first use); a code of a step already used
+        # (two cases within 30 seconds) is refused like a wrong one.
+        session = POOLS[op].current()
+        if not session.account.totp_secret:
+            enrol_totp(session)
+        if not session.account.totp_secret:
+            return None
+        body["totp_code"] = totp_now(session.account.totp_secret, 1)
+        return {"account": session.account}
     if op == "confirmTotpEnrolment" and isinstance(body.get("code"), str) and _turn(op, 3, 3):
         session = POOLS[op].current()
         started = call(
@@ -577,6 +617,8 @@ def after_call(context, case, response):
             injected["account"].password = injected["new_password"]
         if op == "confirmPhoneChange":
             injected["account"].mobile = injected["mobile"]
+        if op == "removeTotp":
+            injected["account"].totp_secret = None
     # Sessions that ended.
     pool = POOLS.get(op)
     if pool is None or pool.session is None:

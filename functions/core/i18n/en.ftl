@@ -36,6 +36,8 @@ totp_unavailable = Authenticator apps cannot be used right now. Use an SMS code.
 passkeys_unavailable = Passkeys cannot be used right now. Use an SMS code.
 passkey_enrolment_expired = The passkey setup has expired or was cancelled. Start again.
 passkey_rejected = The passkey could not be accepted. Try again.
+step_up_required = Confirm it is you with your passkey or authenticator app first.
+no_second_factor = This account has no passkey or authenticator app to confirm with.
 
 weak_password-too_short = The password must have at least 12 characters.
 weak_password-too_long = The password can have at most 128 characters.

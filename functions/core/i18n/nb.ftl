@@ -36,6 +36,8 @@ totp_unavailable = Autentiseringsapp kan ikke brukes akkurat nå. Bruk SMS-kode.
 passkeys_unavailable = Passnøkler kan ikke brukes akkurat nå. Bruk SMS-kode.
 passkey_enrolment_expired = Registreringen av passnøkkelen er utløpt eller avbrutt. Start på nytt.
 passkey_rejected = Passnøkkelen kunne ikke godkjennes. Prøv igjen.
+step_up_required = Bekreft først at det er deg, med passnøkkel eller autentiseringsapp.
+no_second_factor = Kontoen har ingen passnøkkel eller autentiseringsapp å bekrefte med.
 
 weak_password-too_short = Passordet må ha minst 12 tegn.
 weak_password-too_long = Passordet kan ha høyst 128 tegn.

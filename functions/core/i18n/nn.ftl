@@ -36,6 +36,8 @@ totp_unavailable = Autentiseringsapp kan ikkje brukast akkurat no. Bruk SMS-kode
 passkeys_unavailable = Passnøklar kan ikkje brukast akkurat no. Bruk SMS-kode.
 passkey_enrolment_expired = Registreringa av passnøkkelen har gått ut eller er avbroten. Start på nytt.
 passkey_rejected = Passnøkkelen kunne ikkje godkjennast. Prøv igjen.
+step_up_required = Stadfest først at det er deg, med passnøkkel eller autentiseringsapp.
+no_second_factor = Kontoen har ingen passnøkkel eller autentiseringsapp å stadfesta med.
 
 weak_password-too_short = Passordet må ha minst 12 teikn.
 weak_password-too_long = Passordet kan ha høgst 128 teikn.

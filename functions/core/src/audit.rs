@@ -77,6 +77,8 @@ pub enum AuditKind {
     NewDeviceNotified,
     /// An operator closed the account's incident (`portal-admin incident-close`).
     IncidentClosed,
+    /// A session proved a fresh second factor (`POST /v1/account/step-up`); `method` says which.
+    StepUp,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -76,6 +76,13 @@ pub enum ServiceError {
     /// The authenticator's answer to an enrolment did not verify.
     #[error("passkey rejected")]
     PasskeyRejected,
+    /// The change needs a fresh second factor (`POST /v1/account/step-up`) with one of
+    /// `methods` (`passkey`, `totp`), besides the password.
+    #[error("step-up required")]
+    StepUpRequired { methods: Vec<&'static str> },
+    /// A step-up was asked of an account that has no authenticator app and no passkey.
+    #[error("no second factor to step up with")]
+    NoSecondFactor,
     /// The gateway's serial-only lookup found the serial under more than one issuer.
     #[error("serial registered under {issuers} issuers")]
     AmbiguousSerial { issuers: usize },

@@ -94,6 +94,8 @@ fn service_problem(error: &ServiceError) -> Problem {
         PasskeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "passkeys_unavailable"),
         PasskeyEnrolmentGone => (StatusCode::GONE, "passkey_enrolment_expired"),
         PasskeyRejected => (StatusCode::BAD_REQUEST, "passkey_rejected"),
+        StepUpRequired { .. } => (StatusCode::FORBIDDEN, "step_up_required"),
+        NoSecondFactor => (StatusCode::CONFLICT, "no_second_factor"),
     };
     let mut extra = Map::new();
     let mut retry_after = None;
@@ -112,6 +114,9 @@ fn service_problem(error: &ServiceError) -> Problem {
         }
         AmbiguousSerial { issuers } => {
             extra.insert("issuers".into(), json!(issuers));
+        }
+        StepUpRequired { methods } => {
+            extra.insert("methods".into(), json!(methods));
         }
         Forbidden(code) | Conflict(code) => {
             extra.insert("reason".into(), json!(code));
@@ -198,6 +203,10 @@ mod tests {
             PasskeysUnavailable,
             PasskeyEnrolmentGone,
             PasskeyRejected,
+            StepUpRequired {
+                methods: vec!["passkey", "totp"],
+            },
+            NoSecondFactor,
         ];
         for e in &all {
             match e {
@@ -227,6 +236,8 @@ mod tests {
                 | PasskeysUnavailable
                 | PasskeyEnrolmentGone
                 | PasskeyRejected
+                | StepUpRequired { .. }
+                | NoSecondFactor
                 | HomeOfficeNotEnabled
                 | BuypassUnavailable
                 | TotpEnrolmentGone

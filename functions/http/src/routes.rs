@@ -19,7 +19,7 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::handlers::homeoffice::{BuypassState, GatewayAuth, GatewayState};
-use crate::handlers::{account, auth, homeoffice, passkeys, security, self_service, totp};
+use crate::handlers::{account, auth, homeoffice, passkeys, security, self_service, step_up, totp};
 use crate::problem;
 use portal_core::activation::worker::ActivationTrigger;
 use portal_core::app::SharedApp;
@@ -94,6 +94,8 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("POST", "/v1/account/passkeys", Function::Account),
     ("POST", "/v1/account/passkeys/confirm", Function::Account),
     ("DELETE", "/v1/account/passkeys/{id}", Function::Account),
+    ("POST", "/v1/account/step-up/options", Function::Account),
+    ("POST", "/v1/account/step-up", Function::Account),
 ];
 
 // One function per deployable, so each Lambda `main` names its own routes at compile time and
@@ -156,6 +158,8 @@ where
         .route("/v1/account/passkeys", get(passkeys::list).post(passkeys::start))
         .route("/v1/account/passkeys/confirm", post(passkeys::confirm))
         .route("/v1/account/passkeys/{id}", delete(passkeys::remove))
+        .route("/v1/account/step-up/options", post(step_up::options))
+        .route("/v1/account/step-up", post(step_up::step_up))
 }
 
 /// `buypass`: smartcard registration.

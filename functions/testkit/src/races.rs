@@ -402,12 +402,12 @@ async fn parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store:
     let (username, _) = account(&app, "totp").await;
     let password = Password::new(PASSWORD.into());
     let enrolment = app
-        .start_totp_enrolment(&username, &password, None)
+        .start_totp_enrolment(&username, None, &password, None)
         .await
         .expect("enrolment");
     let authenticator = crate::authenticator_app(&enrolment.secret).expect("the enrolment's secret");
     let code_now = |app: &App| OneTimeCode::parse(&authenticator.generate(app.now() as u64).to_string()).expect("code");
-    app.confirm_totp_enrolment(&username, &code_now(&app), None)
+    app.confirm_totp_enrolment(&username, None, &code_now(&app), None)
         .await
         .expect("confirmed");
     // The confirming code is used up; logins take the next step's.

@@ -297,6 +297,7 @@ export default {
   'security.event.passkey_counter_regression': 'Innlogging med passnøkkel avvist (mulig kopiert nøkkel)',
   'security.event.not_me_reported': '«Dette var ikke meg» ble meldt',
   'security.event.new_device_notified': 'Innlogging fra ny nettleser (varsel sendt på SMS)',
+  'security.event.step_up': 'Bekreftet med passnøkkel eller autentiseringsapp før en sikkerhetsendring',
   'security.event.other': 'Annen hendelse',
   'notMe.heading': 'Dette var ikke meg',
   'notMe.intro': 'Ser du noe du ikke kjenner igjen? Da kan du stenge alt med én gang.',

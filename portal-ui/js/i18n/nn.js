@@ -295,6 +295,7 @@ export default {
   'security.event.passkey_counter_regression': 'Innlogging med passnøkkel avvist (mogleg kopiert nøkkel)',
   'security.event.not_me_reported': '«Dette var ikkje meg» vart meldt',
   'security.event.new_device_notified': 'Innlogging frå ny nettlesar (varsel sendt på SMS)',
+  'security.event.step_up': 'Stadfesta med passnøkkel eller autentiseringsapp før ei tryggingsendring',
   'security.event.other': 'Anna hending',
   'notMe.heading': 'Dette var ikkje meg',
   'notMe.intro': 'Ser du noko du ikkje kjenner att? Då kan du stengje alt med ein gong.',

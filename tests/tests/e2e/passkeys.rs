@@ -77,6 +77,34 @@ async fn a_passkey_logs_in_once_per_assertion_and_not_after_removal() -> anyhow:
         .json()
         .await?;
     let assertion = device.sign(PORTAL_URL, &login["passkey"]).map_err(anyhow::Error::msg)?;
+    // Removing a passkey from an SMS session needs a step-up with a passkey first.
+    let refused = portal
+        .send_as(
+            &session,
+            Method::DELETE,
+            &format!("/v1/account/passkeys/{id}"),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await?;
+    Problem::expect(refused, 403, "step_up_required").await?;
+    let options: Value = portal
+        .send_as(&session, Method::POST, "/v1/account/step-up/options", None)
+        .await?
+        .json()
+        .await?;
+    assert_eq!(options["methods"], json!(["passkey"]));
+    let proof = device
+        .sign(PORTAL_URL, &options["passkey"])
+        .map_err(anyhow::Error::msg)?;
+    let stepped = portal
+        .send_as(
+            &session,
+            Method::POST,
+            "/v1/account/step-up",
+            Some(json!({ "challenge_id": options["challenge_id"], "credential": proof })),
+        )
+        .await?;
+    assert_eq!(stepped.status(), 200);
     let removed = portal
         .send_as(
             &session,

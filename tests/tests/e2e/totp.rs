@@ -146,11 +146,28 @@ async fn the_user_and_an_operator_can_remove_the_app() -> anyhow::Result<()> {
     let portal = Portal::start()?;
     portal.create_user("kari", MOBILE)?;
     let session = portal.sign_in("kari", MOBILE).await?;
-    enrol(&portal, &session).await?;
+    let app = enrol(&portal, &session).await?;
 
     let wrong = portal.totp_remove(&session, "feil passord her").await?;
     let (status, body) = problem(wrong).await?;
     assert_eq!((status, body["code"].as_str()), (403, Some("wrong_password")));
+    // The account has an app now: the SMS session must prove it (a step-up) before removing it.
+    let (status, body) = problem(portal.totp_remove(&session, PASSWORD).await?).await?;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("step_up_required")),
+        "{body}"
+    );
+    assert_eq!(body["methods"], json!(["totp"]));
+    let stepped = portal
+        .send_as(
+            &session,
+            Method::POST,
+            "/v1/account/step-up",
+            Some(json!({ "totp_code": code(&app, 30) })),
+        )
+        .await?;
+    assert_eq!(stepped.status(), 200, "{:?}", stepped.text().await);
 
     let removed = portal.totp_remove(&session, PASSWORD).await?;
     assert_eq!(removed.status(), 204);

@@ -169,6 +169,7 @@ impl App {
         buypass: &Buypass,
         username: &Username,
         session: &SessionId,
+        second_factor_at: Option<UnixTime>,
         password: &Password,
         source_ip: Option<&str>,
     ) -> Result<Started, ServiceError> {
@@ -177,6 +178,9 @@ impl App {
             return Err(ServiceError::HomeOfficeNotEnabled);
         }
         self.reauthenticate(&account, password, source_ip, "buypass_start")
+            .await?;
+        // Registering or replacing the card: a fresh second factor too, if the account has one.
+        self.require_fresh_second_factor(second_factor_at, username, self.now())
             .await?;
         let request = buypass.oidc.start().await.map_err(|e| {
             tracing::warn!(error = %e, "Buypass start failed");

@@ -157,8 +157,8 @@ pub const ORIGIN_SECRET_MIN_LEN: usize = 32;
 pub enum TotpPart {
     /// It holds the key (sms-code, account, portal-local).
     Key(Vec<u8>),
-    /// It does not, but the functions that do are deployed with it: login only needs to know
-    /// that authenticator apps work, to offer them.
+    /// It does not, but the functions that do are deployed with it: login (to offer them) and
+    /// the Buypass start (to ask for a step-up) only need to know that authenticator apps work.
     HeldByOtherFunctions,
     /// No TOTP key anywhere: enrolment is refused and login uses SMS.
     #[default]

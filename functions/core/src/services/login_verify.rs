@@ -22,7 +22,7 @@ use serde_json::json;
 use super::code_budgets::{CodeScope, CODE_LOCK_SCOPE};
 use super::devices::{DeviceId, SessionOrigin};
 use super::limit_windows::HitLog;
-use super::sessions::{live_for_session, Tokens};
+use super::sessions::{live_for_session, LoginFactor, Tokens};
 use crate::app::App;
 use crate::audit::{audit_op, AuditKind};
 use crate::clock::{after, UnixTime};
@@ -63,7 +63,9 @@ impl App {
                 matches!(c.purpose, ChallengePurpose::Login { .. })
             })
             .await?;
-        let tokens = self.open_login_session_from(&challenge, source_ip, origin).await?;
+        let tokens = self
+            .open_login_session_from(&challenge, LoginFactor::Sms, source_ip, origin)
+            .await?;
         self.note_login_device(
             &tokens.session,
             Some(device.clone()),
@@ -192,7 +194,8 @@ impl App {
             return Err(ServiceError::ChallengeGone);
         };
         let account = live_for_session(account.as_ref(), Some(password_version))?;
-        let (opening, session_ops) = self.session_opening(account, remember_me, source_ip, origin, now)?;
+        let (opening, session_ops) =
+            self.session_opening(account, remember_me, LoginFactor::Sms, source_ip, origin, now)?;
         ops.extend(session_ops);
         ops.push(check_op(&log_key, LIMIT_LOG_SK, log.as_ref()));
         let new_device = known_device.is_none();

@@ -23,6 +23,7 @@ pub mod sessions;
 pub mod sms_countries;
 pub mod sms_delivery;
 pub mod sms_spend;
+pub mod step_up;
 pub mod totp;
 pub mod totp_codes;
 pub mod totp_login;

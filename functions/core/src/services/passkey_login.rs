@@ -11,7 +11,10 @@
 //! `update_credential` (counter and backup state) and the last use.
 
 use serde_json::json;
-use webauthn_rs::prelude::{PublicKeyCredential, RequestChallengeResponse, WebauthnError};
+use webauthn_rs::prelude::{
+    AuthenticationResult, PublicKeyCredential, RequestChallengeResponse, SecurityKeyAuthentication, Webauthn,
+    WebauthnError,
+};
 
 use super::code_budgets::CodeScope;
 use super::passkey_party::request_for_passkeys;
@@ -23,7 +26,7 @@ use crate::error::ServiceError;
 use crate::store::keys::{account_pk, challenge_pk, CHALLENGE_SK, PASSKEY_LOGIN_SK, PASSKEY_SK_PREFIX};
 use crate::store::passkey_records::{PasskeyLoginState, PasskeyRecord};
 use crate::store::records::{to_item, Challenge, ChallengePurpose};
-use crate::store::{Condition, StoreError, WriteOp};
+use crate::store::{Condition, Item, StoreError, WriteOp};
 
 /// Retries of the read-modify-write over the challenge, its state and the passkey.
 const MAX_RETRIES: usize = 16;
@@ -168,38 +171,18 @@ impl App {
                 return Err(ServiceError::ChallengeGone);
             };
             // The passkey as it is now: one removed since the login began is unknown.
-            let items = self
-                .repo
-                .items()
-                .query(&account_pk(username), PASSKEY_SK_PREFIX, now)
-                .await?;
-            let mut current = None;
-            for item in items {
-                let record: PasskeyRecord = serde_json::from_value(item.data.clone())
-                    .map_err(|e| ServiceError::Internal(format!("{}/{}: {e}", item.pk, item.sk)))?;
-                if record.credential.cred_id().as_ref() == credential.raw_id.as_ref() {
-                    current = Some((record, item));
-                    break;
-                }
-            }
-            let verdict = match &current {
-                None => Err("unknown_credential"),
-                Some((record, _)) => match webauthn.finish_securitykey_authentication(credential, &state.value.state) {
-                    Ok(result) if counter_regressed(result.counter(), record.counter) => Err("counter_regression"),
-                    Ok(result) => Ok(result),
-                    Err(WebauthnError::CredentialPossibleCompromise) => Err("counter_regression"),
-                    Err(e) => Err(refusal(&e)),
-                },
-            };
+            let current = self.current_passkey(username, credential, now).await?;
+            let verdict = assess(
+                webauthn,
+                credential,
+                &state.value.state,
+                current.as_ref().map(|(r, _)| r),
+            );
             let mut next = c.clone();
             let (ops, outcome) = match (verdict, current) {
-                (Ok(result), Some((mut record, item))) => {
+                (Ok(result), Some((record, item))) => {
                     next.consumed = true;
-                    record.credential.update_credential(&result);
-                    record.counter = record.counter.max(result.counter());
-                    record.last_used_at = Some(now);
-                    let mut updated = to_item(&item.pk, &item.sk, &record, item.expires_at)?;
-                    updated.version = item.version + 1;
+                    let (passkey_write, passkey) = used_passkey_write(record, &item, &result, now)?;
                     let mut challenge_item = to_item(&challenge_key, CHALLENGE_SK, &next, Some(c.code_expires_at))?;
                     challenge_item.version = stored.version() + 1;
                     let ops = vec![
@@ -212,16 +195,13 @@ impl App {
                             sk: PASSKEY_LOGIN_SK.to_owned(),
                             condition: Condition::VersionIs(state.version()),
                         },
-                        WriteOp::Put {
-                            item: updated,
-                            condition: Condition::VersionIs(item.version),
-                        },
+                        passkey_write,
                     ];
                     (
                         ops,
                         PasskeyAttempt::Right {
                             consumed: next,
-                            passkey: record.id,
+                            passkey,
                         },
                     )
                 }
@@ -248,6 +228,72 @@ impl App {
     }
 }
 
+impl App {
+    /// The account's passkey whose credential id `credential` names, as it is now (with its
+    /// item, for a write conditional on it): one removed meanwhile is `None`.
+    pub(crate) async fn current_passkey(
+        &self,
+        username: &Username,
+        credential: &PublicKeyCredential,
+        now: crate::clock::UnixTime,
+    ) -> Result<Option<(PasskeyRecord, Item)>, ServiceError> {
+        let items = self
+            .repo
+            .items()
+            .query(&account_pk(username), PASSKEY_SK_PREFIX, now)
+            .await?;
+        for item in items {
+            let record: PasskeyRecord = serde_json::from_value(item.data.clone())
+                .map_err(|e| ServiceError::Internal(format!("{}/{}: {e}", item.pk, item.sk)))?;
+            if record.credential.cred_id().as_ref() == credential.raw_id.as_ref() {
+                return Ok(Some((record, item)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Checks an assertion against the ceremony's state and the passkey as stored now: the result
+/// to store, or a short reason for refusing it.
+pub(crate) fn assess(
+    webauthn: &Webauthn,
+    credential: &PublicKeyCredential,
+    state: &SecurityKeyAuthentication,
+    current: Option<&PasskeyRecord>,
+) -> Result<AuthenticationResult, &'static str> {
+    let Some(record) = current else {
+        return Err("unknown_credential");
+    };
+    match webauthn.finish_securitykey_authentication(credential, state) {
+        Ok(result) if counter_regressed(result.counter(), record.counter) => Err("counter_regression"),
+        Ok(result) => Ok(result),
+        Err(WebauthnError::CredentialPossibleCompromise) => Err("counter_regression"),
+        Err(e) => Err(refusal(&e)),
+    }
+}
+
+/// The write of a passkey after a right assertion (counter, backup state, last use),
+/// conditional on the passkey being as read; and its id.
+pub(crate) fn used_passkey_write(
+    mut record: PasskeyRecord,
+    item: &Item,
+    result: &AuthenticationResult,
+    now: crate::clock::UnixTime,
+) -> Result<(WriteOp, PasskeyId), StoreError> {
+    record.credential.update_credential(result);
+    record.counter = record.counter.max(result.counter());
+    record.last_used_at = Some(now);
+    let mut updated = to_item(&item.pk, &item.sk, &record, item.expires_at)?;
+    updated.version = item.version + 1;
+    Ok((
+        WriteOp::Put {
+            item: updated,
+            condition: Condition::VersionIs(item.version),
+        },
+        record.id,
+    ))
+}
+
 /// WebAuthn §7.2 step 22: a counter that did not grow, when either it or the stored one is
 /// non-zero, may mean a cloned authenticator.
 pub fn counter_regressed(presented: u32, highest_accepted: u32) -> bool {
@@ -255,7 +301,7 @@ pub fn counter_regressed(presented: u32, highest_accepted: u32) -> bool {
 }
 
 /// A short, stable reason for the audit trail (never the assertion itself).
-fn refusal(e: &WebauthnError) -> &'static str {
+pub(crate) fn refusal(e: &WebauthnError) -> &'static str {
     match e {
         WebauthnError::InvalidRPOrigin => "wrong_origin",
         WebauthnError::MismatchedChallenge => "wrong_challenge",

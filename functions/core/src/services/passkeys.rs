@@ -106,15 +106,21 @@ impl App {
 
     /// `POST /v1/account/passkeys`: after the current password, the options to create a
     /// passkey with, and the id under which their state waits 5 minutes for the confirmation.
+    ///
+    /// `second_factor_at` is the session's: an account with a strong factor needs a fresh one
+    /// ([`App::require_fresh_second_factor`]); its first passkey needs none.
     pub async fn start_passkey_enrolment(
         &self,
         username: &Username,
+        second_factor_at: Option<UnixTime>,
         password: &Password,
         source_ip: Option<&str>,
     ) -> Result<PasskeyEnrolment, ServiceError> {
         let webauthn = self.relying_party()?;
         let account = self.account(username).await?;
         self.reauthenticate(&account, password, source_ip, "passkey_enrolment")
+            .await?;
+        self.require_fresh_second_factor(second_factor_at, username, self.now())
             .await?;
         let existing = self.passkeys(username).await?;
         if existing.len() >= MAX_PASSKEYS {
@@ -160,6 +166,7 @@ impl App {
     pub async fn confirm_passkey_enrolment(
         &self,
         username: &Username,
+        second_factor_at: Option<UnixTime>,
         registration_id: &ChallengeId,
         name: PasskeyName,
         credential: &RegisterPublicKeyCredential,
@@ -167,6 +174,8 @@ impl App {
     ) -> Result<PasskeySummary, ServiceError> {
         let webauthn = self.relying_party()?;
         let now = self.now();
+        self.require_fresh_second_factor(second_factor_at, username, now)
+            .await?;
         let pk = challenge_pk(registration_id);
         let stored = self
             .repo
@@ -279,6 +288,7 @@ impl App {
     pub async fn remove_passkey(
         &self,
         username: &Username,
+        second_factor_at: Option<UnixTime>,
         id: &PasskeyId,
         password: &Password,
         source_ip: Option<&str>,
@@ -287,6 +297,8 @@ impl App {
         self.reauthenticate(&account, password, source_ip, "passkey_removal")
             .await?;
         let now = self.now();
+        self.require_fresh_second_factor(second_factor_at, username, now)
+            .await?;
         let (pk, sk) = (account_pk(username), passkey_sk(id));
         let stored = self
             .repo

@@ -143,6 +143,7 @@ mod tests {
             remember_me: false,
             revoked_at: None,
             password_change_required: Some(false),
+            second_factor_at: None,
         }
     }
 

@@ -115,6 +115,7 @@ pub fn shown_in_history(kind: AuditKind) -> bool {
             | PasskeyCounterRegression
             | NotMeReported
             | NewDeviceNotified
+            | StepUp
     )
 }
 
@@ -130,6 +131,7 @@ const SHOWN_DETAIL: &[&str] = &[
     "consecutive_failures",
     "device",
     "sessions_ended",
+    "method",
 ];
 
 fn history_entry(event: AuditEvent) -> SecurityEvent {
@@ -368,6 +370,8 @@ impl App {
         let account = self.account(username).await?;
         self.reauthenticate(&account, password, source_ip, "not_me").await?;
         let now = self.now();
+        self.require_fresh_second_factor(caller.second_factor_at, username, now)
+            .await?;
         // The account first, then its sessions: a login racing this one either sees the flag
         // or is found by the revocation (see `App::session_opening`).
         let account = self

@@ -19,6 +19,36 @@ use crate::store::{Condition, Item, Key, StoreError, WriteOp};
 /// How often opening a session decides again when the account changed under it.
 const OPEN_RETRIES: usize = 8;
 
+/// The second factor that opened a session. A factor that proves possession of something
+/// phishing- or SIM-swap-resistant (an authenticator app, a passkey) stamps the session's
+/// `second_factor_at`, so the sensitive changes right after such a login need no step-up
+/// ([`App::require_fresh_second_factor`]); an SMS code does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginFactor {
+    Sms,
+    Totp,
+    Passkey,
+}
+
+impl LoginFactor {
+    /// Whether a session opened with this factor starts with a fresh second factor.
+    pub fn is_strong(self) -> bool {
+        match self {
+            LoginFactor::Sms => false,
+            LoginFactor::Totp | LoginFactor::Passkey => true,
+        }
+    }
+
+    /// The stable name (audit details, `methods` lists).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginFactor::Sms => "sms",
+            LoginFactor::Totp => "totp",
+            LoginFactor::Passkey => "passkey",
+        }
+    }
+}
+
 /// A session about to be stored, and its first refresh token.
 pub(crate) struct SessionOpening {
     session: Session,
@@ -39,6 +69,14 @@ pub(crate) fn live_for_session(
         return Err(ServiceError::ChallengeGone);
     }
     Ok(account)
+}
+
+/// How a session is being opened.
+struct Opened {
+    remember_me: bool,
+    factor: LoginFactor,
+    /// The password version the login challenge was opened with, if any.
+    password_version: Option<u64>,
 }
 
 /// What a client gets when a session opens or refreshes.
@@ -63,6 +101,9 @@ pub struct Caller {
     /// The account as read together with the session (one batch read), for the handlers
     /// that show it ([`App::account_view_of`]); `None` if it was gone.
     pub account: Option<Box<Account>>,
+    /// When the session last proved a strong second factor (its `second_factor_at`), for
+    /// [`App::require_fresh_second_factor`].
+    pub second_factor_at: Option<UnixTime>,
 }
 
 impl App {
@@ -84,17 +125,19 @@ impl App {
     pub async fn open_login_session(
         &self,
         challenge: &Challenge,
+        factor: LoginFactor,
         source_ip: Option<&str>,
     ) -> Result<Tokens, ServiceError> {
-        self.open_login_session_from(challenge, source_ip, &SessionOrigin::default())
+        self.open_login_session_from(challenge, factor, source_ip, &SessionOrigin::default())
             .await
     }
 
     /// [`Self::open_login_session`], recording where the session was opened from (the
-    /// security centre's list shows it).
+    /// security centre's list shows it). `factor` is what answered the challenge.
     pub async fn open_login_session_from(
         &self,
         challenge: &Challenge,
+        factor: LoginFactor,
         source_ip: Option<&str>,
         origin: &SessionOrigin,
     ) -> Result<Tokens, ServiceError> {
@@ -104,34 +147,51 @@ impl App {
         let Some(version) = challenge.password_version else {
             return Err(ServiceError::ChallengeGone);
         };
-        self.open_session_at(&challenge.username, remember_me, Some(version), source_ip, origin)
+        let opened = Opened {
+            remember_me,
+            factor,
+            password_version: Some(version),
+        };
+        self.open_session_at(&challenge.username, opened, source_ip, origin)
             .await
     }
 
     /// Opens a session for `username` without a login challenge: for tests and tools that
     /// have established the second factor themselves. Request paths use
     /// [`Self::open_login_session`].
+    /// The session is as one opened with an SMS code: no fresh second factor
+    /// ([`Self::open_session_with`] names another).
     pub async fn open_session(
         &self,
         username: &Username,
         remember_me: bool,
         source_ip: Option<&str>,
     ) -> Result<Tokens, ServiceError> {
-        self.open_session_at(
-            username,
+        self.open_session_with(username, remember_me, LoginFactor::Sms, source_ip)
+            .await
+    }
+
+    /// [`Self::open_session`] for a caller that has checked `factor` itself.
+    pub async fn open_session_with(
+        &self,
+        username: &Username,
+        remember_me: bool,
+        factor: LoginFactor,
+        source_ip: Option<&str>,
+    ) -> Result<Tokens, ServiceError> {
+        let opened = Opened {
             remember_me,
-            None,
-            source_ip,
-            &SessionOrigin::new(None, source_ip),
-        )
-        .await
+            factor,
+            password_version: None,
+        };
+        self.open_session_at(username, opened, source_ip, &SessionOrigin::new(None, source_ip))
+            .await
     }
 
     async fn open_session_at(
         &self,
         username: &Username,
-        remember_me: bool,
-        password_version: Option<u64>,
+        opened: Opened,
         source_ip: Option<&str>,
         origin: &SessionOrigin,
     ) -> Result<Tokens, ServiceError> {
@@ -141,8 +201,9 @@ impl App {
                 .repo
                 .load::<Account>(&account_pk(username), PROFILE_SK, now)
                 .await?;
-            let account = live_for_session(account.as_ref(), password_version)?;
-            let (opening, mut ops) = self.session_opening(account, remember_me, source_ip, origin, now)?;
+            let account = live_for_session(account.as_ref(), opened.password_version)?;
+            let (opening, mut ops) =
+                self.session_opening(account, opened.remember_me, opened.factor, source_ip, origin, now)?;
             ops.push(check_op(&account_pk(username), PROFILE_SK, Some(account)));
             match self.repo.items().transact(ops, now).await {
                 Ok(()) => return self.opened(opening, now),
@@ -164,6 +225,7 @@ impl App {
         &self,
         account: &Stored<Account>,
         remember_me: bool,
+        factor: LoginFactor,
         source_ip: Option<&str>,
         origin: &SessionOrigin,
         now: UnixTime,
@@ -183,6 +245,7 @@ impl App {
             remember_me,
             revoked_at: None,
             password_change_required: Some(account.value.password_change_required),
+            second_factor_at: factor.is_strong().then_some(now),
         };
         let expires = Some(session.absolute_expires_at);
         let record = crate::store::records::to_item(&session_pk(&id), SESSION_SK, &session, expires)?;
@@ -336,6 +399,7 @@ impl App {
                     session: sid,
                     password_change_required,
                     account,
+                    second_factor_at: s.value.second_factor_at,
                 })
             }
             _ => Err(ServiceError::SessionExpired),

@@ -139,14 +139,20 @@ impl App {
 
     /// `POST /v1/account/totp`: a fresh secret, shown this once. Replaces any unconfirmed
     /// enrolment; an active authenticator stays active until the new one is confirmed.
+    ///
+    /// `second_factor_at` is the session's ([`crate::services::sessions::Caller`]): an account
+    /// with a strong factor needs a fresh one ([`App::require_fresh_second_factor`]).
     pub async fn start_totp_enrolment(
         &self,
         username: &Username,
+        second_factor_at: Option<UnixTime>,
         password: &Password,
         source_ip: Option<&str>,
     ) -> Result<TotpEnrolment, ServiceError> {
         self.secret_box()?;
         self.reauthenticated(username, password, source_ip, "totp_enrolment")
+            .await?;
+        self.require_fresh_second_factor(second_factor_at, username, self.now())
             .await?;
         let mut secret = vec![0u8; SECRET_BYTES];
         rand::rngs::OsRng.fill_bytes(&mut secret);
@@ -191,10 +197,13 @@ impl App {
     pub async fn confirm_totp_enrolment(
         &self,
         username: &Username,
+        second_factor_at: Option<UnixTime>,
         code: &OneTimeCode,
         source_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
         self.secret_box()?;
+        self.require_fresh_second_factor(second_factor_at, username, self.now())
+            .await?;
         // Reserved before the code is compared, like every code attempt.
         let slot = self.reserve_code_attempt(CodeScope::Login, username).await?;
         let now = self.now();
@@ -266,11 +275,14 @@ impl App {
     pub async fn remove_totp(
         &self,
         username: &Username,
+        second_factor_at: Option<UnixTime>,
         password: &Password,
         source_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
         let account = self
             .reauthenticated(username, password, source_ip, "totp_removal")
+            .await?;
+        self.require_fresh_second_factor(second_factor_at, username, self.now())
             .await?;
         match self.delete_totp(username).await? {
             None => Err(ServiceError::TotpNotEnrolled),

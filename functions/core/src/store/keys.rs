@@ -49,6 +49,9 @@ pub const SESSION_SK: &str = "SESSION";
 pub const PASSKEY_REGISTRATION_SK: &str = "PASSKEY_REGISTRATION";
 /// A login challenge's WebAuthn state, beside the challenge under its [`challenge_pk`].
 pub const PASSKEY_LOGIN_SK: &str = "PASSKEY_LOGIN";
+/// A step-up's WebAuthn state (`POST /v1/account/step-up/options`), under [`challenge_pk`] of
+/// the step-up's id.
+pub const PASSKEY_STEP_UP_SK: &str = "PASSKEY_STEP_UP";
 
 // ---- passkeys: one owner per credential id -------------------------------------------
 

@@ -1,12 +1,12 @@
 //! The stored shapes of passkeys and of the WebAuthn ceremonies in flight (keys in
 //! [`super::keys`]: `ACCOUNT#<username>`/`PASSKEY#<id>`, `PASSKEY#<sha256(credential id)>`/
-//! `OWNER`, and `CHALLENGE#<id>`/`PASSKEY_REGISTRATION` or `PASSKEY_LOGIN`).
+//! `OWNER`, and `CHALLENGE#<id>`/`PASSKEY_REGISTRATION`, `PASSKEY_LOGIN` or `PASSKEY_STEP_UP`).
 
 use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration};
 
 use crate::clock::UnixTime;
-use crate::domain::{PasskeyId, PasskeyName, Username};
+use crate::domain::{PasskeyId, PasskeyName, SessionId, Username};
 
 /// One registered passkey of an account. The credential holds the public key, the signature
 /// counter and the backup flags (`webauthn-rs` keeps them; no secret is stored).
@@ -32,6 +32,15 @@ pub struct PasskeyRecord {
 pub struct PasskeyOwner {
     pub username: Username,
     pub passkey: PasskeyId,
+}
+
+/// A step-up with a passkey opened by `POST /v1/account/step-up/options`: for this account's
+/// session only, and deleted by the one answer that uses it (right or wrong).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyStepUpState {
+    pub username: Username,
+    pub session: SessionId,
+    pub state: SecurityKeyAuthentication,
 }
 
 /// An enrolment started by `POST /v1/account/passkeys`, for `username` only; deleted by the

@@ -445,6 +445,11 @@ pub struct Session {
     /// means "ask the account".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_change_required: Option<bool>,
+    /// When this session last proved a strong second factor (an authenticator app or a
+    /// passkey): set by such a login and by a step-up (`services::step_up`); `None` for a
+    /// session opened with an SMS code. Sensitive changes need it to be fresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_factor_at: Option<UnixTime>,
 }
 
 impl Session {

@@ -108,6 +108,14 @@ impl std::ops::Deref for LambdaConfig {
     }
 }
 
+/// The functions that never open authenticator-app secrets but must know whether an account
+/// has an app: login offers it, and the Buypass start asks such accounts for a step-up (issue
+/// 17). sms-code and account, which hold the key (and refuse to start without it), verify and
+/// enrol apps.
+fn knows_totp_without_its_key(function: Function) -> bool {
+    matches!(function, Function::Login | Function::Buypass)
+}
+
 impl LambdaConfig {
     pub fn from_env(function: Function) -> Result<Self, ConfigError> {
         Self::from_lookup(function, portal_core::deployment::env_lookup)
@@ -164,9 +172,7 @@ impl LambdaConfig {
                 missing.env_var()
             )));
         }
-        if self.function == Function::Login {
-            // Login offers authenticator apps; sms-code and account, which hold the key
-            // (and refuse to start without it), verify and enrol them.
+        if knows_totp_without_its_key(self.function) {
             parts.totp = TotpPart::HeldByOtherFunctions;
         }
         Ok(parts)
@@ -269,6 +275,21 @@ mod tests {
             assert_eq!(purposes, keys_of(function), "{function:?}");
         }
         assert_eq!(keys_of(Function::SerialActivation), &[] as &[KeyPurpose]);
+    }
+
+    /// A function serving signed-in users that did not know about authenticator apps would
+    /// skip their step-up (the guard would see an SMS-only account).
+    #[test]
+    fn every_function_serving_users_knows_whether_an_account_has_an_app() {
+        for function in Function::ALL {
+            let holds_key = keys_of(function).contains(&KeyPurpose::TotpKey);
+            let serves_users = function != Function::SerialActivation;
+            assert_eq!(
+                holds_key || knows_totp_without_its_key(function),
+                serves_users,
+                "{function:?}"
+            );
+        }
     }
 
     #[test]

@@ -187,6 +187,7 @@ pub async fn start(
             &buypass,
             &caller.username,
             &caller.session,
+            caller.second_factor_at,
             &req.password,
             ip.as_deref(),
         )

@@ -6,4 +6,5 @@ pub mod homeoffice;
 pub mod passkeys;
 pub mod security;
 pub mod self_service;
+pub mod step_up;
 pub mod totp;

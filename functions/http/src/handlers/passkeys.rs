@@ -20,6 +20,7 @@ use portal_core::clock::rfc3339;
 use portal_core::domain::{ChallengeId, PasskeyId, PasskeyName};
 use portal_core::error::ServiceError;
 use portal_core::services::passkeys::PasskeySummary;
+use portal_core::services::sessions::LoginFactor;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,7 +63,7 @@ pub async fn start(
     JsonBody(req): JsonBody<PasswordRequest>,
 ) -> Result<Response, ApiError> {
     let enrolment = app
-        .start_passkey_enrolment(&caller.username, &req.password, ip.as_deref())
+        .start_passkey_enrolment(&caller.username, caller.second_factor_at, &req.password, ip.as_deref())
         .await?;
     Ok(no_store(Json(enrolment)))
 }
@@ -78,6 +79,7 @@ pub async fn confirm(
     let added = app
         .confirm_passkey_enrolment(
             &caller.username,
+            caller.second_factor_at,
             &req.registration_id,
             name,
             &req.credential,
@@ -100,8 +102,14 @@ pub async fn remove(
         .ok()
         .and_then(|Path(raw)| PasskeyId::parse(&raw).ok())
         .ok_or(ServiceError::NotFound)?;
-    app.remove_passkey(&caller.username, &id, &req.password, ip.as_deref())
-        .await?;
+    app.remove_passkey(
+        &caller.username,
+        caller.second_factor_at,
+        &id,
+        &req.password,
+        ip.as_deref(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -116,5 +124,5 @@ pub async fn verify(
     let challenge = app
         .verify_passkey(&req.challenge_id, &req.credential, ip.as_deref())
         .await?;
-    super::security::open_login(&app, &challenge, &ip, &headers).await
+    super::security::open_login(&app, &challenge, LoginFactor::Passkey, &ip, &headers).await
 }

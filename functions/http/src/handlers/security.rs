@@ -19,7 +19,7 @@ use portal_core::app::{App, SharedApp};
 use portal_core::domain::{InvalidInput, SessionId};
 use portal_core::error::ServiceError;
 use portal_core::services::devices::{device_label, DeviceId, SessionOrigin, DEVICE_LIFETIME};
-use portal_core::services::sessions::Tokens;
+use portal_core::services::sessions::{LoginFactor, Tokens};
 use portal_core::store::records::Challenge;
 
 /// The device cookie's name: `__Host-` (Secure, whole site) where the portal is served over
@@ -54,11 +54,14 @@ pub fn presented_device(app: &App, headers: &HeaderMap) -> Option<DeviceId> {
 pub async fn open_login(
     app: &App,
     challenge: &Challenge,
+    factor: LoginFactor,
     ip: &ClientIp,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let origin = login_origin(headers, ip);
-    let tokens = app.open_login_session_from(challenge, ip.as_deref(), &origin).await?;
+    let tokens = app
+        .open_login_session_from(challenge, factor, ip.as_deref(), &origin)
+        .await?;
     let device = app
         .note_login_device(
             &tokens.session,

@@ -15,6 +15,7 @@ use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
 use portal_core::clock::rfc3339;
 use portal_core::domain::{ChallengeId, OneTimeCode, Password};
+use portal_core::services::sessions::LoginFactor;
 
 /// `{password}`: re-authentication before a sensitive change (also the Buypass start's body).
 #[derive(Deserialize)]
@@ -54,7 +55,7 @@ pub async fn start(
     JsonBody(req): JsonBody<PasswordRequest>,
 ) -> Result<Response, ApiError> {
     let enrolment = app
-        .start_totp_enrolment(&caller.username, &req.password, ip.as_deref())
+        .start_totp_enrolment(&caller.username, caller.second_factor_at, &req.password, ip.as_deref())
         .await?;
     Ok(no_store(Json(enrolment)))
 }
@@ -67,7 +68,7 @@ pub async fn confirm(
     JsonBody(req): JsonBody<ConfirmRequest>,
 ) -> Result<Response, ApiError> {
     let code = OneTimeCode::parse(&req.code)?;
-    app.confirm_totp_enrolment(&caller.username, &code, ip.as_deref())
+    app.confirm_totp_enrolment(&caller.username, caller.second_factor_at, &code, ip.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -79,7 +80,8 @@ pub async fn remove(
     Authenticated(caller): Authenticated,
     JsonBody(req): JsonBody<PasswordRequest>,
 ) -> Result<Response, ApiError> {
-    app.remove_totp(&caller.username, &req.password, ip.as_deref()).await?;
+    app.remove_totp(&caller.username, caller.second_factor_at, &req.password, ip.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -92,5 +94,5 @@ pub async fn verify(
 ) -> Result<Response, ApiError> {
     let code = OneTimeCode::parse(&req.code)?;
     let challenge = app.verify_totp(&req.challenge_id, &code, ip.as_deref()).await?;
-    super::security::open_login(&app, &challenge, &ip, &headers).await
+    super::security::open_login(&app, &challenge, LoginFactor::Totp, &ip, &headers).await
 }

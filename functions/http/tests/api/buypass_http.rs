@@ -86,7 +86,14 @@ async fn provider_down_is_a_clear_retryable_reason_and_records_nothing() {
     let password = portal_core::domain::Password::new(PASSWORD.to_owned());
     let start = t
         .app
-        .buypass_start(&b, &kari, &portal_core::domain::SessionId::generate(), &password, None)
+        .buypass_start(
+            &b,
+            &kari,
+            &portal_core::domain::SessionId::generate(),
+            None,
+            &password,
+            None,
+        )
         .await;
     assert!(matches!(
         start,

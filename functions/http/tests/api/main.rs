@@ -10,5 +10,6 @@ mod rules;
 mod security_centre;
 mod self_service;
 mod sms_guard;
+mod step_up;
 mod throttle_races;
 mod totp;

@@ -93,6 +93,23 @@ impl Portal {
             .access_token
     }
 
+    /// Steps `token`'s session up with `device`, one of the account's passkeys: the options,
+    /// the device's assertion for them, and the step-up's answer.
+    async fn step_up(&self, token: &str, device: &mut PasskeyDevice) -> Answer {
+        let options = self
+            .call(Method::POST, "/v1/account/step-up/options", Some(token), None)
+            .await;
+        assert_eq!(options.status, StatusCode::OK, "{}", options.body);
+        let credential = device.sign(PORTAL, &options.body["passkey"]).unwrap();
+        self.call(
+            Method::POST,
+            "/v1/account/step-up",
+            Some(token),
+            Some(json!({ "challenge_id": options.body["challenge_id"], "credential": credential })),
+        )
+        .await
+    }
+
     /// Enrols a new passkey of `device` for `user` named `name`; returns its id.
     async fn enrol(&self, user: &str, device: &mut PasskeyDevice, name: &str) -> String {
         let token = self.token(user).await;
@@ -339,6 +356,8 @@ async fn a_removed_passkey_no_longer_logs_in() {
     let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
 
     let token = p.token("kari").await;
+    let stepped = p.step_up(&token, &mut device).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     let path = format!("/v1/account/passkeys/{id}");
     let wrong = p
         .call(
@@ -441,6 +460,9 @@ async fn enrolment_needs_the_password_and_an_enrolment_of_ones_own() {
         )
         .await;
     assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+    // Ola has a passkey now: a further enrolment needs a step-up with it.
+    let stepped = p.step_up(&ola, &mut device).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     let again = p
         .call(Method::POST, "/v1/account/passkeys/confirm", Some(&ola), Some(body))
         .await;
@@ -459,6 +481,8 @@ async fn enrolment_needs_the_password_and_an_enrolment_of_ones_own() {
     let credential = PasskeyDevice::new().register(PORTAL, &late.body["options"]).unwrap();
     p.t.clock.advance(301);
     let ola = p.token("ola").await;
+    let stepped = p.step_up(&ola, &mut device).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     let expired = p
         .call(
             Method::POST,
@@ -504,6 +528,8 @@ async fn the_same_authenticator_is_not_enrolled_twice_and_an_app_user_gets_all_t
     let mut device = PasskeyDevice::new();
     p.enrol("kari", &mut device, "Telefon").await;
     let token = p.token("kari").await;
+    let stepped = p.step_up(&token, &mut device).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     let started = p
         .call(
             Method::POST,
@@ -518,10 +544,12 @@ async fn the_same_authenticator_is_not_enrolled_twice_and_an_app_user_gets_all_t
         .len();
     assert_eq!(excluded, 1, "the registered credential is excluded");
 
+    let fresh = p.t.app.authenticate(&token).await.unwrap().second_factor_at;
     let enrolment =
         p.t.app
             .start_totp_enrolment(
                 &Username::parse("kari").unwrap(),
+                fresh,
                 &portal_core::domain::Password::new(PASSWORD.into()),
                 None,
             )
@@ -531,7 +559,7 @@ async fn the_same_authenticator_is_not_enrolled_twice_and_an_app_user_gets_all_t
     let now = p.t.clock.now_for_tests();
     let code = portal_core::domain::OneTimeCode::parse(&app.generate(now as u64).to_string()).unwrap();
     p.t.app
-        .confirm_totp_enrolment(&Username::parse("kari").unwrap(), &code, None)
+        .confirm_totp_enrolment(&Username::parse("kari").unwrap(), fresh, &code, None)
         .await
         .unwrap();
     let login = p.login("kari").await;
@@ -627,7 +655,22 @@ async fn not_me_removes_the_passkeys_and_they_no_longer_log_in() {
     assert_eq!(before["methods"][0], "passkey");
     let assertion = intruders.sign(PORTAL, &before["passkey"]).unwrap();
 
+    // The account has a passkey: a report from a session that proved none is refused (the
+    // owner of an account whose only passkey is the intruder's needs an operator), one that
+    // stepped up with it goes through.
     let owner = p.token("kari").await;
+    let refused = p
+        .call(
+            Method::POST,
+            "/v1/account/not-me",
+            Some(&owner),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(code(&refused), "step_up_required");
+    let stepped = p.step_up(&owner, &mut intruders).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     let reported = p
         .call(
             Method::POST,

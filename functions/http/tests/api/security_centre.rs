@@ -876,6 +876,20 @@ async fn not_me_removes_an_authenticator_app_the_intruder_enrolled() {
     assert!(confirmed.status < 300, "{}", confirmed.body);
     assert!(w.t.app.totp_active(&kari_name).await.unwrap());
     w.t.clock.advance(30);
+    // The account has an app now, so the report needs a fresh second factor too: a session
+    // that proved none is refused (an owner without the app needs an operator), one that
+    // steps up with the app goes through.
+    let refused = w
+        .call(&kari, "POST", "/v1/account/not-me", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.body["code"], "step_up_required");
+    assert_eq!(refused.body["methods"], json!(["totp"]));
+    let code = app.generate(w.t.clock.now_for_tests() as u64).to_string();
+    let stepped = w
+        .call(&kari, "POST", "/v1/account/step-up", json!({ "totp_code": code }))
+        .await;
+    assert_eq!(stepped.status, 200, "{}", stepped.body);
     let answer = w
         .call(&kari, "POST", "/v1/account/not-me", json!({ "password": PASSWORD }))
         .await;

@@ -7,7 +7,7 @@ use portal_core::config::Policy;
 use portal_core::domain::{ChallengeId, MobileNumber, OneTimeCode, Password, PasswordRejection, Username};
 use portal_core::error::ServiceError;
 use portal_core::services::admin::NewAccount;
-use portal_core::services::sessions::{Caller, Tokens};
+use portal_core::services::sessions::{Caller, LoginFactor, Tokens};
 use portal_core::sms::messages;
 use portal_core::store::keys::{session_pk, SESSION_SK};
 use portal_core::store::records::{ChallengePurpose, Change, Session};
@@ -118,7 +118,7 @@ async fn a_login_code_opened_before_a_password_change_opens_no_session() {
             })
             .await
             .unwrap();
-        let opened = t.app.open_login_session(&challenge, None).await;
+        let opened = t.app.open_login_session(&challenge, LoginFactor::Sms, None).await;
         assert!(matches!(opened, Err(ServiceError::ChallengeGone)), "{how}: {opened:?}");
     }
 }
@@ -137,7 +137,11 @@ async fn a_login_code_opened_after_the_change_still_works() {
         })
         .await
         .unwrap();
-    let tokens = t.app.open_login_session(&challenge, None).await.unwrap();
+    let tokens = t
+        .app
+        .open_login_session(&challenge, LoginFactor::Sms, None)
+        .await
+        .unwrap();
     assert!(t.app.authenticate(&tokens.access_token).await.is_ok());
 }
 

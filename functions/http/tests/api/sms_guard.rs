@@ -302,14 +302,14 @@ async fn a_login_sms_reported_undelivered_is_audited_and_the_app_is_offered() {
     let user = t.account("kari", PASSWORD, "+4791234567").await;
     let secret = t
         .app
-        .start_totp_enrolment(&user, &pw(PASSWORD), None)
+        .start_totp_enrolment(&user, None, &pw(PASSWORD), None)
         .await
         .unwrap()
         .secret;
     let authenticator = portal_testkit::authenticator_app(&secret).unwrap();
     let now = t.app.now() as u64;
     let code = portal_core::domain::OneTimeCode::parse(&authenticator.generate(now).to_string()).unwrap();
-    t.app.confirm_totp_enrolment(&user, &code, None).await.unwrap();
+    t.app.confirm_totp_enrolment(&user, None, &code, None).await.unwrap();
     t.clock.advance(30);
 
     let id = t

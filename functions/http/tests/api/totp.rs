@@ -12,6 +12,7 @@ use portal_core::error::ServiceError;
 use portal_core::security::keys::{KeyMaterial, TOTP_KEY};
 use portal_core::security::secretbox::{Sealed, SecretBox};
 use portal_core::services::admin::AdminError;
+use portal_core::services::step_up::StepUpAnswer;
 use portal_core::services::totp::TotpRecord;
 use portal_core::store::keys::{account_pk, TOTP_SK};
 use portal_core::store::records::ChallengePurpose;
@@ -60,12 +61,32 @@ fn now(t: &TestApp) -> i64 {
     t.clock.now_for_tests()
 }
 
+/// A new session of kari's that has just stepped up with `app` (at the current time step):
+/// its `second_factor_at`, as the guarded rules get it from the request's session.
+async fn stepped_up(t: &TestApp, app: &Totp) -> Option<i64> {
+    let tokens = t.app.open_session(&kari(), false, None).await.unwrap();
+    let caller = t.app.authenticate(&tokens.access_token).await.unwrap();
+    assert_eq!(
+        caller.second_factor_at, None,
+        "an SMS-like session has no second factor"
+    );
+    let code = code_at(app, now(t));
+    t.app.step_up(&caller, StepUpAnswer::Totp(&code), None).await.unwrap();
+    let caller = t.app.authenticate(&tokens.access_token).await.unwrap();
+    assert_eq!(caller.second_factor_at, Some(now(t)));
+    caller.second_factor_at
+}
+
 /// Enrols an authenticator for `kari` and confirms it; returns the user's app.
 async fn enrolled(t: &TestApp) -> Totp {
-    let enrolment = t.app.start_totp_enrolment(&kari(), &pw(PASSWORD), None).await.unwrap();
+    let enrolment = t
+        .app
+        .start_totp_enrolment(&kari(), None, &pw(PASSWORD), None)
+        .await
+        .unwrap();
     let app = app_from(&enrolment.secret);
     t.app
-        .confirm_totp_enrolment(&kari(), &code_at(&app, now(t)), None)
+        .confirm_totp_enrolment(&kari(), None, &code_at(&app, now(t)), None)
         .await
         .unwrap();
     // The confirming code is used up; the next login takes the next step's code.
@@ -107,7 +128,11 @@ fn is_login(c: &portal_core::store::records::Challenge) -> bool {
 #[tokio::test]
 async fn enrolment_returns_a_working_secret_once_and_activates_only_on_a_right_code() {
     let t = setup().await;
-    let enrolment = t.app.start_totp_enrolment(&kari(), &pw(PASSWORD), None).await.unwrap();
+    let enrolment = t
+        .app
+        .start_totp_enrolment(&kari(), None, &pw(PASSWORD), None)
+        .await
+        .unwrap();
     assert_eq!(enrolment.secret.len(), 32, "160 bits are 32 base32 characters");
     assert_eq!(
         Secret::try_from_base32(&enrolment.secret)
@@ -150,7 +175,7 @@ async fn enrolment_returns_a_working_secret_once_and_activates_only_on_a_right_c
     let app = app_from(&enrolment.secret);
     t.clock.advance(7);
     t.app
-        .confirm_totp_enrolment(&kari(), &code_at(&app, now(&t)), Some("10.0.0.1"))
+        .confirm_totp_enrolment(&kari(), None, &code_at(&app, now(&t)), Some("10.0.0.1"))
         .await
         .unwrap();
     let status = t.app.totp_status(&kari()).await.unwrap();
@@ -173,7 +198,10 @@ async fn enrolment_returns_a_working_secret_once_and_activates_only_on_a_right_c
 #[tokio::test]
 async fn enrolment_needs_the_current_password() {
     let t = setup().await;
-    let r = t.app.start_totp_enrolment(&kari(), &pw("feil passord her"), None).await;
+    let r = t
+        .app
+        .start_totp_enrolment(&kari(), None, &pw("feil passord her"), None)
+        .await;
     assert!(matches!(r, Err(ServiceError::WrongPassword)), "{r:?}");
     assert!(!t.app.totp_status(&kari()).await.unwrap().pending);
 }
@@ -181,18 +209,22 @@ async fn enrolment_needs_the_current_password() {
 #[tokio::test]
 async fn confirmation_with_wrong_codes_counts_down_and_then_the_enrolment_is_gone() {
     let t = setup().await;
-    let enrolment = t.app.start_totp_enrolment(&kari(), &pw(PASSWORD), None).await.unwrap();
+    let enrolment = t
+        .app
+        .start_totp_enrolment(&kari(), None, &pw(PASSWORD), None)
+        .await
+        .unwrap();
     let app = app_from(&enrolment.secret);
     let wrong = wrong_code(&app, now(&t));
     for left in (0..5).rev() {
-        match t.app.confirm_totp_enrolment(&kari(), &wrong, None).await {
+        match t.app.confirm_totp_enrolment(&kari(), None, &wrong, None).await {
             Err(ServiceError::InvalidCode { attempts_left }) => assert_eq!(attempts_left, left),
             other => panic!("expected invalid_code, got {other:?}"),
         }
     }
     let r = t
         .app
-        .confirm_totp_enrolment(&kari(), &code_at(&app, now(&t)), None)
+        .confirm_totp_enrolment(&kari(), None, &code_at(&app, now(&t)), None)
         .await;
     assert!(matches!(r, Err(ServiceError::TotpEnrolmentGone)), "{r:?}");
     assert!(!t.app.totp_status(&kari()).await.unwrap().enabled);
@@ -201,17 +233,21 @@ async fn confirmation_with_wrong_codes_counts_down_and_then_the_enrolment_is_gon
 #[tokio::test]
 async fn an_enrolment_not_confirmed_within_ten_minutes_expires() {
     let t = setup().await;
-    let enrolment = t.app.start_totp_enrolment(&kari(), &pw(PASSWORD), None).await.unwrap();
+    let enrolment = t
+        .app
+        .start_totp_enrolment(&kari(), None, &pw(PASSWORD), None)
+        .await
+        .unwrap();
     let app = app_from(&enrolment.secret);
     t.clock.advance(600);
     let r = t
         .app
-        .confirm_totp_enrolment(&kari(), &code_at(&app, now(&t)), None)
+        .confirm_totp_enrolment(&kari(), None, &code_at(&app, now(&t)), None)
         .await;
     assert!(matches!(r, Err(ServiceError::TotpEnrolmentGone)), "{r:?}");
     let never = t
         .app
-        .confirm_totp_enrolment(&Username::parse("ola").unwrap(), &code_at(&app, now(&t)), None)
+        .confirm_totp_enrolment(&Username::parse("ola").unwrap(), None, &code_at(&app, now(&t)), None)
         .await;
     assert!(matches!(never, Err(ServiceError::TotpEnrolmentGone)), "{never:?}");
 }
@@ -246,10 +282,17 @@ async fn with_an_app_login_sends_no_sms_and_the_app_code_opens_a_session() {
 #[tokio::test]
 async fn a_code_is_accepted_once_even_on_another_challenge_and_the_confirming_code_cannot_log_in() {
     let t = setup().await;
-    let enrolment = t.app.start_totp_enrolment(&kari(), &pw(PASSWORD), None).await.unwrap();
+    let enrolment = t
+        .app
+        .start_totp_enrolment(&kari(), None, &pw(PASSWORD), None)
+        .await
+        .unwrap();
     let app = app_from(&enrolment.secret);
     let confirming = code_at(&app, now(&t));
-    t.app.confirm_totp_enrolment(&kari(), &confirming, None).await.unwrap();
+    t.app
+        .confirm_totp_enrolment(&kari(), None, &confirming, None)
+        .await
+        .unwrap();
 
     let first = login(&t).await.challenge.challenge_id;
     match t.app.verify_totp(&first, &confirming, None).await {
@@ -501,10 +544,14 @@ async fn a_right_app_code_is_refused_while_code_entry_is_locked() {
 async fn the_stored_secret_is_encrypted_and_bound_to_its_account() {
     let t = setup().await;
     t.account("ola", PASSWORD, "+4791234568").await;
-    let enrolment = t.app.start_totp_enrolment(&kari(), &pw(PASSWORD), None).await.unwrap();
+    let enrolment = t
+        .app
+        .start_totp_enrolment(&kari(), None, &pw(PASSWORD), None)
+        .await
+        .unwrap();
     let app = app_from(&enrolment.secret);
     t.app
-        .confirm_totp_enrolment(&kari(), &code_at(&app, now(&t)), None)
+        .confirm_totp_enrolment(&kari(), None, &code_at(&app, now(&t)), None)
         .await
         .unwrap();
 
@@ -560,12 +607,21 @@ async fn the_stored_secret_is_encrypted_and_bound_to_its_account() {
 #[tokio::test]
 async fn removal_needs_the_password_notifies_and_brings_back_sms_login() {
     let t = setup().await;
-    enrolled(&t).await;
-    let r = t.app.remove_totp(&kari(), &pw("feil passord her"), None).await;
+    let app = enrolled(&t).await;
+    let r = t.app.remove_totp(&kari(), None, &pw("feil passord her"), None).await;
     assert!(matches!(r, Err(ServiceError::WrongPassword)), "{r:?}");
     assert!(t.app.totp_status(&kari()).await.unwrap().enabled);
+    // The right password is not enough without a fresh second factor.
+    let r = t.app.remove_totp(&kari(), None, &pw(PASSWORD), None).await;
+    assert!(
+        matches!(&r, Err(ServiceError::StepUpRequired { methods }) if methods == &["totp"]),
+        "{r:?}"
+    );
+    assert!(t.app.totp_status(&kari()).await.unwrap().enabled);
 
-    t.app.remove_totp(&kari(), &pw(PASSWORD), None).await.unwrap();
+    t.clock.advance(30);
+    let fresh = stepped_up(&t, &app).await;
+    t.app.remove_totp(&kari(), fresh, &pw(PASSWORD), None).await.unwrap();
     let (to, notice) = t.sms.sent().last().cloned().unwrap();
     assert_eq!(to, MOBILE);
     assert!(notice.contains("fjernet"), "{notice}");
@@ -575,7 +631,7 @@ async fn removal_needs_the_password_notifies_and_brings_back_sms_login() {
     let started = login(&t).await;
     assert_eq!(started.methods, ["sms"]);
     assert_eq!(t.sms.sent().len(), before + 1, "login sends an SMS again");
-    let r = t.app.remove_totp(&kari(), &pw(PASSWORD), None).await;
+    let r = t.app.remove_totp(&kari(), None, &pw(PASSWORD), None).await;
     assert!(matches!(r, Err(ServiceError::TotpNotEnrolled)), "{r:?}");
 }
 
@@ -583,8 +639,15 @@ async fn removal_needs_the_password_notifies_and_brings_back_sms_login() {
 async fn a_new_enrolment_replaces_the_old_app_only_when_confirmed() {
     let t = setup().await;
     let old = enrolled(&t).await;
-    let enrolment = t.app.start_totp_enrolment(&kari(), &pw(PASSWORD), None).await.unwrap();
+    t.clock.advance(30);
+    let fresh = stepped_up(&t, &old).await;
+    let enrolment = t
+        .app
+        .start_totp_enrolment(&kari(), fresh, &pw(PASSWORD), None)
+        .await
+        .unwrap();
     let new = app_from(&enrolment.secret);
+    t.clock.advance(30);
     let id = login(&t).await.challenge.challenge_id;
     t.app
         .verify_totp(&id, &code_at(&old, now(&t)), None)
@@ -592,7 +655,7 @@ async fn a_new_enrolment_replaces_the_old_app_only_when_confirmed() {
         .expect("the old app works until the new one is confirmed");
     t.clock.advance(30);
     t.app
-        .confirm_totp_enrolment(&kari(), &code_at(&new, now(&t)), None)
+        .confirm_totp_enrolment(&kari(), fresh, &code_at(&new, now(&t)), None)
         .await
         .unwrap();
     t.clock.advance(30);
@@ -663,7 +726,7 @@ async fn without_a_totp_key_enrolment_is_refused_and_sms_login_goes_on() {
     })
     .await
     .unwrap();
-    let r = app.start_totp_enrolment(&kari(), &pw(PASSWORD), None).await;
+    let r = app.start_totp_enrolment(&kari(), None, &pw(PASSWORD), None).await;
     assert!(matches!(r, Err(ServiceError::TotpUnavailable(_))), "{r:?}");
     let started = app.start_login("kari", &pw(PASSWORD), false, None).await.unwrap();
     assert_eq!(started.methods, ["sms"]);

@@ -1,0 +1,623 @@
+//! Step-up (issue 17) through the real HTTP routes: a session must have proved a strong second
+//! factor (authenticator app or passkey) in the last 5 minutes before it may register the
+//! Buypass card, enrol or remove a factor, or report "this wasn't me", when the account has
+//! such a factor. The tests are what a user and an attacker holding the password and an SMS
+//! session see: refusals naming the methods, step-ups with an app code and with a passkey,
+//! staleness after 5 minutes, logins that count as fresh, wrong answers that count and lock,
+//! replays, and another user's or session's challenge.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use portal_core::config::{Policy, Settings};
+use portal_core::domain::{PasskeyId, Username};
+use portal_core::store::sqlite::SqliteStore;
+use portal_http::handlers::homeoffice::GatewayAuth;
+use portal_http::routes::{api_router, with_common_layers, ApiState};
+use portal_testkit::{PasskeyDevice, TestApp};
+use serde_json::{json, Value};
+use totp_rs::Totp;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "korrekt hest batteri stift";
+const PORTAL: &str = "https://portal.example.test";
+const KARI_MOBILE: &str = "+4791234567";
+
+struct Portal {
+    t: TestApp,
+    router: axum::Router,
+}
+
+struct Answer {
+    status: StatusCode,
+    body: Value,
+}
+
+impl Answer {
+    fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// Asserts `answer` is the step-up refusal naming `methods`.
+fn assert_step_up_required(answer: &Answer, methods: &[&str], what: &str) {
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{what}: {}", answer.body);
+    assert_eq!(answer.code(), "step_up_required", "{what}: {}", answer.body);
+    assert_eq!(answer.body["methods"], json!(methods), "{what}");
+}
+
+impl Portal {
+    async fn new() -> Self {
+        let settings = Settings {
+            portal_url: PORTAL.into(),
+            ..Settings::default()
+        };
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let t = TestApp::with_settings(store, Policy::default(), settings);
+        t.account("kari", PASSWORD, KARI_MOBILE).await;
+        t.account("ola", PASSWORD, "+4791234568").await;
+        let state = ApiState::new(
+            t.app.clone(),
+            Arc::new(portal_testkit::unreachable_buypass()),
+            GatewayAuth::key("the-gateway-key-123").unwrap(),
+        );
+        let router = with_common_layers(api_router(state));
+        Self { t, router }
+    }
+
+    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        Answer { status, body }
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    fn now(&self) -> i64 {
+        self.t.clock.now_for_tests()
+    }
+
+    /// A session opened without a strong factor (as an SMS login opens it).
+    async fn sms_session(&self, user: &str) -> String {
+        let username = Username::parse(user).unwrap();
+        self.t
+            .app
+            .open_session(&username, false, None)
+            .await
+            .unwrap()
+            .access_token
+    }
+
+    /// Enrols an authenticator app for `user` from `token`'s session; returns the user's app.
+    async fn enrol_app(&self, token: &str) -> Totp {
+        let started = self
+            .post("/v1/account/totp", token, json!({ "password": PASSWORD }))
+            .await;
+        assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+        let app = portal_testkit::authenticator_app(started.body["secret"].as_str().unwrap()).unwrap();
+        let confirmed = self
+            .post("/v1/account/totp/confirm", token, json!({ "code": self.code(&app) }))
+            .await;
+        assert_eq!(confirmed.status, StatusCode::NO_CONTENT, "{}", confirmed.body);
+        app
+    }
+
+    /// Enrols a passkey of `device` from `token`'s session; returns its id.
+    async fn enrol_passkey(&self, token: &str, device: &mut PasskeyDevice) -> String {
+        let started = self
+            .post("/v1/account/passkeys", token, json!({ "password": PASSWORD }))
+            .await;
+        assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+        let credential = device.register(PORTAL, &started.body["options"]).unwrap();
+        let confirmed = self
+            .post(
+                "/v1/account/passkeys/confirm",
+                token,
+                json!({
+                    "registration_id": started.body["registration_id"],
+                    "name": "Telefon",
+                    "credential": credential,
+                }),
+            )
+            .await;
+        assert_eq!(confirmed.status, StatusCode::CREATED, "{}", confirmed.body);
+        confirmed.body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The app's code now.
+    fn code(&self, app: &Totp) -> String {
+        app.generate(self.now() as u64).to_string()
+    }
+
+    async fn step_up_with_app(&self, token: &str, code: &str) -> Answer {
+        self.post("/v1/account/step-up", token, json!({ "totp_code": code }))
+            .await
+    }
+
+    async fn step_up_options(&self, token: &str) -> Answer {
+        self.call(Method::POST, "/v1/account/step-up/options", Some(token), None)
+            .await
+    }
+
+    /// Steps `token`'s session up with `device`.
+    async fn step_up_with_passkey(&self, token: &str, device: &mut PasskeyDevice) -> Answer {
+        let options = self.step_up_options(token).await;
+        assert_eq!(options.status, StatusCode::OK, "{}", options.body);
+        let credential = device.sign(PORTAL, &options.body["passkey"]).unwrap();
+        self.post(
+            "/v1/account/step-up",
+            token,
+            json!({ "challenge_id": options.body["challenge_id"], "credential": credential }),
+        )
+        .await
+    }
+
+    /// The password step of a login: its answer.
+    async fn login(&self, user: &str) -> Value {
+        let answer = self
+            .call(
+                Method::POST,
+                "/v1/auth/login",
+                None,
+                Some(json!({ "username": user, "password": PASSWORD })),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body
+    }
+
+    /// Every guarded action once, from `token`'s session: what each answered. `passkey` is one
+    /// of the account's passkey ids (or a made-up one).
+    async fn guarded_actions(&self, token: &str, passkey: &str) -> Vec<(&'static str, Answer)> {
+        let password = json!({ "password": PASSWORD });
+        vec![
+            (
+                "buypass start",
+                self.post("/v1/homeoffice/buypass/start", token, password.clone()).await,
+            ),
+            (
+                "passkey enrolment",
+                self.post("/v1/account/passkeys", token, password.clone()).await,
+            ),
+            (
+                "passkey confirmation",
+                self.post(
+                    "/v1/account/passkeys/confirm",
+                    token,
+                    json!({
+                        "registration_id": "AAAAAAAAAAAAAAAAAAAAAA",
+                        "name": "Ny",
+                        "credential": { "id": "AAAA", "rawId": "AAAA", "type": "public-key", "response": {
+                            "attestationObject": "AAAA", "clientDataJSON": "AAAA" } },
+                    }),
+                )
+                .await,
+            ),
+            (
+                "passkey removal",
+                self.call(
+                    Method::DELETE,
+                    &format!("/v1/account/passkeys/{passkey}"),
+                    Some(token),
+                    Some(password.clone()),
+                )
+                .await,
+            ),
+            (
+                "app enrolment",
+                self.post("/v1/account/totp", token, password.clone()).await,
+            ),
+            (
+                "app confirmation",
+                self.post("/v1/account/totp/confirm", token, json!({ "code": "000000" }))
+                    .await,
+            ),
+            (
+                "app removal",
+                self.call(Method::DELETE, "/v1/account/totp", Some(token), Some(password.clone()))
+                    .await,
+            ),
+            ("not me", self.post("/v1/account/not-me", token, password.clone()).await),
+        ]
+    }
+
+    async fn history(&self, token: &str) -> Vec<Value> {
+        let answer = self
+            .call(Method::GET, "/v1/account/security-events", Some(token), None)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body["events"].as_array().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn an_sms_session_of_an_app_account_is_refused_every_guarded_action_until_it_steps_up() {
+    let p = Portal::new().await;
+    // The first strong factor needs no step-up: there is nothing to step up with.
+    let first = p.sms_session("kari").await;
+    let app = p.enrol_app(&first).await;
+
+    let sms = p.sms_session("kari").await;
+    let made_up = PasskeyId::generate();
+    for (what, answer) in p.guarded_actions(&sms, made_up.as_str()).await {
+        assert_step_up_required(&answer, &["totp"], what);
+    }
+    // The password is still checked first: a wrong one is a wrong password, as before.
+    let wrong = p
+        .post("/v1/account/not-me", &sms, json!({ "password": "feil passord her" }))
+        .await;
+    assert_eq!(wrong.code(), "wrong_password", "{}", wrong.body);
+    let options = p.step_up_options(&sms).await;
+    assert_eq!(options.status, StatusCode::OK, "{}", options.body);
+    assert_eq!(
+        options.body,
+        json!({ "methods": ["totp"], "challenge_id": null, "passkey": null })
+    );
+
+    p.t.clock.advance(30);
+    let stepped = p.step_up_with_app(&sms, &p.code(&app)).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    assert_eq!(stepped.body["second_factor_valid_until"], json!(p.now() + 300));
+
+    // Past the guard now: each action answers what it answers without one.
+    let answers = p.guarded_actions(&sms, made_up.as_str()).await;
+    let status_of = |what: &str| {
+        answers
+            .iter()
+            .find(|(w, _)| *w == what)
+            .map(|(_, a)| (a.status, a.code().to_owned()))
+            .unwrap()
+    };
+    assert_eq!(
+        status_of("buypass start"),
+        (StatusCode::SERVICE_UNAVAILABLE, "buypass_unavailable".into())
+    );
+    assert_eq!(status_of("passkey enrolment").0, StatusCode::OK);
+    assert_eq!(status_of("passkey confirmation").0, StatusCode::GONE);
+    assert_eq!(status_of("passkey removal").0, StatusCode::NOT_FOUND);
+    assert_eq!(status_of("app enrolment").0, StatusCode::OK);
+    assert_eq!(status_of("app confirmation").0, StatusCode::BAD_REQUEST);
+    assert_eq!(status_of("app removal").0, StatusCode::NO_CONTENT);
+    assert_eq!(status_of("not me").0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_passkey_step_up_opens_the_guard_and_names_passkey_first() {
+    let p = Portal::new().await;
+    let first = p.sms_session("kari").await;
+    let mut device = PasskeyDevice::new();
+    let id = p.enrol_passkey(&first, &mut device).await;
+    // A second factor on an account with a passkey: the enrolling session steps up first.
+    let stepped = p.step_up_with_passkey(&first, &mut device).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    p.enrol_app(&first).await;
+
+    let sms = p.sms_session("kari").await;
+    let removal = p
+        .call(
+            Method::DELETE,
+            &format!("/v1/account/passkeys/{id}"),
+            Some(&sms),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_step_up_required(&removal, &["passkey", "totp"], "passkey removal");
+
+    let options = p.step_up_options(&sms).await;
+    assert_eq!(options.body["methods"], json!(["passkey", "totp"]));
+    assert!(options.body["challenge_id"].is_string(), "{}", options.body);
+    assert!(options.body["passkey"]["publicKey"]["challenge"].is_string());
+    let credential = device.sign(PORTAL, &options.body["passkey"]).unwrap();
+    let body = json!({ "challenge_id": options.body["challenge_id"], "credential": credential });
+    let stepped = p.post("/v1/account/step-up", &sms, body.clone()).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    assert_eq!(stepped.body["second_factor_valid_until"], json!(p.now() + 300));
+
+    // The same assertion again, and the used challenge: refused.
+    let replayed = p.post("/v1/account/step-up", &sms, body).await;
+    assert_eq!(replayed.status, StatusCode::GONE, "{}", replayed.body);
+    assert_eq!(replayed.code(), "challenge_expired");
+    // The old assertion on a new challenge: not an answer to it.
+    let fresh = p.step_up_options(&sms).await;
+    let misdirected = p
+        .post(
+            "/v1/account/step-up",
+            &sms,
+            json!({ "challenge_id": fresh.body["challenge_id"], "credential": credential }),
+        )
+        .await;
+    assert_eq!(misdirected.status, StatusCode::BAD_REQUEST, "{}", misdirected.body);
+    assert_eq!(misdirected.code(), "invalid_code");
+
+    let removed = p
+        .call(
+            Method::DELETE,
+            &format!("/v1/account/passkeys/{id}"),
+            Some(&sms),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+
+    let history = p.history(&sms).await;
+    let step_ups: Vec<&Value> = history.iter().filter(|e| e["event"] == "step_up").collect();
+    assert_eq!(step_ups.len(), 2, "{history:?}");
+    assert_eq!(step_ups[0]["detail"]["method"], "passkey");
+    let failed = history
+        .iter()
+        .find(|e| e["event"] == "code_failed")
+        .expect("the refused assertion is in the history");
+    assert_eq!(failed["detail"]["during"], "step_up");
+}
+
+#[tokio::test]
+async fn a_step_up_is_fresh_for_five_minutes_then_needed_again() {
+    let p = Portal::new().await;
+    let first = p.sms_session("kari").await;
+    let app = p.enrol_app(&first).await;
+    let sms = p.sms_session("kari").await;
+    p.t.clock.advance(30);
+    let stepped = p.step_up_with_app(&sms, &p.code(&app)).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+
+    p.t.clock.advance(299);
+    let in_time = p
+        .post("/v1/account/passkeys", &sms, json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(in_time.status, StatusCode::OK, "{}", in_time.body);
+    p.t.clock.advance(1);
+    let late = p
+        .post("/v1/account/passkeys", &sms, json!({ "password": PASSWORD }))
+        .await;
+    assert_step_up_required(&late, &["totp"], "5 minutes after the step-up");
+    // Stepping up again opens it again.
+    let again = p.step_up_with_app(&sms, &p.code(&app)).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    let opened = p
+        .post("/v1/account/passkeys", &sms, json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+}
+
+#[tokio::test]
+async fn app_and_passkey_logins_count_as_fresh_for_five_minutes_and_an_sms_login_does_not() {
+    let p = Portal::new().await;
+    let first = p.sms_session("kari").await;
+    let app = p.enrol_app(&first).await;
+
+    // An app login: fresh at once.
+    p.t.clock.advance(30);
+    let login = p.login("kari").await;
+    let verified = p
+        .call(
+            Method::POST,
+            "/v1/auth/totp/verify",
+            None,
+            Some(json!({ "challenge_id": login["challenge_id"], "code": p.code(&app) })),
+        )
+        .await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+    let by_app = verified.body["access_token"].as_str().unwrap().to_owned();
+    let mut device = PasskeyDevice::new();
+    p.enrol_passkey(&by_app, &mut device).await;
+
+    // A passkey login: fresh at once.
+    let login = p.login("kari").await;
+    assert_eq!(login["methods"], json!(["passkey", "totp", "sms"]));
+    let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
+    let verified = p
+        .call(
+            Method::POST,
+            "/v1/auth/passkey/verify",
+            None,
+            Some(json!({ "challenge_id": login["challenge_id"], "credential": assertion })),
+        )
+        .await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+    let by_passkey = verified.body["access_token"].as_str().unwrap().to_owned();
+    let started = p
+        .post("/v1/account/totp", &by_passkey, json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+
+    // An SMS login of the same account (the fallback): not fresh.
+    let login = p.login("kari").await;
+    let resent = p
+        .call(
+            Method::POST,
+            "/v1/auth/sms/resend",
+            None,
+            Some(json!({ "challenge_id": login["challenge_id"] })),
+        )
+        .await;
+    assert_eq!(resent.status, StatusCode::OK, "{}", resent.body);
+    let sms_code =
+        p.t.sms
+            .last_code_to(&portal_core::domain::MobileNumber::parse(KARI_MOBILE).unwrap())
+            .unwrap();
+    let verified = p
+        .call(
+            Method::POST,
+            "/v1/auth/sms/verify",
+            None,
+            Some(json!({ "challenge_id": login["challenge_id"], "code": sms_code.expose() })),
+        )
+        .await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+    let by_sms = verified.body["access_token"].as_str().unwrap().to_owned();
+    let refused = p
+        .post("/v1/account/not-me", &by_sms, json!({ "password": PASSWORD }))
+        .await;
+    assert_step_up_required(&refused, &["passkey", "totp"], "SMS login");
+
+    // Five minutes after the app and passkey logins, their sessions need a step-up too.
+    p.t.clock.advance(300);
+    for token in [&by_app, &by_passkey] {
+        let late = p
+            .post("/v1/account/passkeys", token, json!({ "password": PASSWORD }))
+            .await;
+        assert_step_up_required(&late, &["passkey", "totp"], "5 minutes after the login");
+    }
+}
+
+#[tokio::test]
+async fn wrong_step_up_codes_count_and_lock_like_login_codes() {
+    let p = Portal::new().await;
+    let first = p.sms_session("kari").await;
+    let app = p.enrol_app(&first).await;
+    let sms = p.sms_session("kari").await;
+    p.t.clock.advance(30);
+    let right = p.code(&app);
+    let taken: Vec<String> = (-2..=2)
+        .map(|k| app.generate((p.now() + 30 * k) as u64).to_string())
+        .collect();
+    let wrong = (0..).map(|n| format!("{n:06}")).find(|c| !taken.contains(c)).unwrap();
+    let limit = Policy::default().code_failures_per_account_hour;
+    for i in 1..limit {
+        let answer = p.step_up_with_app(&sms, &wrong).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "attempt {i}: {}", answer.body);
+        assert_eq!(answer.code(), "invalid_code");
+        assert_eq!(answer.body["attempts_left"], json!(limit - i), "attempt {i}");
+    }
+    let last = p.step_up_with_app(&sms, &wrong).await;
+    assert_eq!(last.status, StatusCode::TOO_MANY_REQUESTS, "{}", last.body);
+    assert_eq!(last.code(), "code_entry_locked");
+    // Locked: the right code does not step up, and login is locked as well.
+    let locked = p.step_up_with_app(&sms, &right).await;
+    assert_eq!(locked.code(), "code_entry_locked", "{}", locked.body);
+    let login = p
+        .call(
+            Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({ "username": "kari", "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(login.code(), "code_entry_locked", "{}", login.body);
+    let still = p
+        .post("/v1/account/not-me", &sms, json!({ "password": PASSWORD }))
+        .await;
+    assert_step_up_required(&still, &["totp"], "after the lock");
+}
+
+#[tokio::test]
+async fn an_app_code_steps_up_once_and_is_then_used_up_for_login_too() {
+    let p = Portal::new().await;
+    let first = p.sms_session("kari").await;
+    let app = p.enrol_app(&first).await;
+    let sms = p.sms_session("kari").await;
+    p.t.clock.advance(30);
+    let code = p.code(&app);
+    let stepped = p.step_up_with_app(&sms, &code).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    let other = p.sms_session("kari").await;
+    let replayed = p.step_up_with_app(&other, &code).await;
+    assert_eq!(replayed.status, StatusCode::BAD_REQUEST, "{}", replayed.body);
+    assert_eq!(replayed.code(), "invalid_code");
+    let login = p.login("kari").await;
+    let verify = p
+        .call(
+            Method::POST,
+            "/v1/auth/totp/verify",
+            None,
+            Some(json!({ "challenge_id": login["challenge_id"], "code": code })),
+        )
+        .await;
+    assert_eq!(verify.status, StatusCode::BAD_REQUEST, "{}", verify.body);
+}
+
+#[tokio::test]
+async fn a_step_up_challenge_answers_only_its_own_users_session() {
+    let p = Portal::new().await;
+    let mut karis = PasskeyDevice::new();
+    let mut olas = PasskeyDevice::new();
+    let kari_first = p.sms_session("kari").await;
+    p.enrol_passkey(&kari_first, &mut karis).await;
+    let ola_first = p.sms_session("ola").await;
+    p.enrol_passkey(&ola_first, &mut olas).await;
+
+    let kari = p.sms_session("kari").await;
+    let ola = p.sms_session("ola").await;
+    // Ola's challenge, answered by Ola's passkey, sent from Kari's session: unknown to her.
+    let olas_options = p.step_up_options(&ola).await;
+    let olas_assertion = olas.sign(PORTAL, &olas_options.body["passkey"]).unwrap();
+    let stolen = p
+        .post(
+            "/v1/account/step-up",
+            &kari,
+            json!({ "challenge_id": olas_options.body["challenge_id"], "credential": olas_assertion }),
+        )
+        .await;
+    assert_eq!(stolen.status, StatusCode::GONE, "{}", stolen.body);
+    let karis_guard = p
+        .post("/v1/account/not-me", &kari, json!({ "password": PASSWORD }))
+        .await;
+    assert_step_up_required(&karis_guard, &["passkey"], "after the stolen challenge");
+
+    // Kari's own challenge opened by another of her sessions: bound to that session.
+    let kari_other = p.sms_session("kari").await;
+    let options = p.step_up_options(&kari_other).await;
+    let assertion = karis.sign(PORTAL, &options.body["passkey"]).unwrap();
+    let body = json!({ "challenge_id": options.body["challenge_id"], "credential": assertion });
+    let elsewhere = p.post("/v1/account/step-up", &kari, body.clone()).await;
+    assert_eq!(elsewhere.status, StatusCode::GONE, "{}", elsewhere.body);
+    // The session that opened it can still use it (the refusal did not touch it).
+    let own = p.post("/v1/account/step-up", &kari_other, body).await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+
+    // Ola's challenge answered with Ola's assertion from Ola's session still works.
+    let olas_own = p
+        .post(
+            "/v1/account/step-up",
+            &ola,
+            json!({ "challenge_id": olas_options.body["challenge_id"], "credential": olas_assertion }),
+        )
+        .await;
+    assert_eq!(olas_own.status, StatusCode::OK, "{}", olas_own.body);
+}
+
+#[tokio::test]
+async fn an_account_without_a_strong_factor_is_unaffected_and_has_nothing_to_step_up_with() {
+    let p = Portal::new().await;
+    let sms = p.sms_session("kari").await;
+    let options = p.step_up_options(&sms).await;
+    assert_eq!(options.status, StatusCode::CONFLICT, "{}", options.body);
+    assert_eq!(options.code(), "no_second_factor");
+    let step_up = p.step_up_with_app(&sms, "123456").await;
+    assert_eq!(step_up.status, StatusCode::NOT_FOUND, "{}", step_up.body);
+    assert_eq!(step_up.code(), "totp_not_enrolled");
+    let both = p
+        .post(
+            "/v1/account/step-up",
+            &sms,
+            json!({ "totp_code": "123456", "challenge_id": "AAAAAAAAAAAAAAAAAAAAAA" }),
+        )
+        .await;
+    assert_eq!(both.status, StatusCode::BAD_REQUEST, "{}", both.body);
+    assert_eq!(both.code(), "validation_failed");
+
+    for (what, answer) in p.guarded_actions(&sms, PasskeyId::generate().as_str()).await {
+        assert_ne!(answer.code(), "step_up_required", "{what}: {}", answer.body);
+        assert_ne!(answer.status, StatusCode::FORBIDDEN, "{what}: {}", answer.body);
+    }
+}
