@@ -1,5 +1,5 @@
 // The account page ("Konto"): Kontoopplysninger with "Bytt telefonnummer", Bytte passord,
-// Hjemmekontor, the authenticator app and Sikkerhet (sessions, history, "not me"). `/hjemmekontor` is the same page, opened at its
+// Hjemmekontor, the authenticator app, recovery codes and Sikkerhet (sessions, history, "not me"). `/hjemmekontor` is the same page, opened at its
 // Hjemmekontor section (where Buypass sends the user back).
 
 import * as api from '../api.js';
@@ -9,6 +9,7 @@ import { t } from '../i18n.js';
 import { homeOfficeSection } from './homeoffice.js';
 import { passwordForm } from './password.js';
 import { phoneChange } from './phone.js';
+import { recoveryCodesSection } from './recovery-codes.js';
 import { securitySection } from './security.js';
 import { totpSection } from './totp.js';
 
@@ -51,6 +52,7 @@ export function render(context) {
 
   const homeOffice = homeOfficeSection({ url, onDispose });
   const totp = totpSection({ onDispose });
+  const recoveryCodes = recoveryCodesSection();
   const security = securitySection({
     onNotMe: () => {
       state.loginNotice = { key: 'notMe.done' };
@@ -106,6 +108,7 @@ export function render(context) {
     ),
     homeOffice.element,
     totp,
+    recoveryCodes,
     security,
   );
 }
