@@ -2,7 +2,7 @@
 # Browser tests of the portal front end (portal-ui/): Playwright (playwright-core, pinned)
 # drives Debian's Chromium against the real portal-local binary on a fresh data dir.
 # Installs Chromium (apt) and the npm package when missing. Screenshots of every screen land
-# in artifacts/browser/ (not committed).
+# in artifacts/browser/ (not committed). Arguments: test files to run (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -32,8 +32,10 @@ trap cleanup EXIT
 # A registered card stays pending for 3 s (no sweep meanwhile), so the tests see the live
 # status change from pending to active.
 # A fixed gateway key: the security tests ask the gateway's lookup whether a card is active.
+# The portal's own address is http://localhost:<port> (--host-name): a secure context whose
+# host, unlike 127.0.0.1, can be a WebAuthn relying party, so passkeys are offered.
 export PORTAL_GATEWAY_KEY="browser-tests-gateway-key-$$-$RANDOM"
-target/debug/portal-local --port 0 --data-dir "$data/portal" --no-demo --ui-dir portal-ui \
+target/debug/portal-local --port 0 --host-name localhost --data-dir "$data/portal" --no-demo --ui-dir portal-ui \
   --activation-delay-seconds 3 --activation-sweep-seconds 600 --gateway-key "$PORTAL_GATEWAY_KEY" >"$data/portal.log" 2>&1 &
 portal_pid=$!
 address=
@@ -45,9 +47,11 @@ for _ in $(seq 1 300); do
 done
 if [ -z "$address" ]; then cat "$data/portal.log"; echo "portal-local did not report its address" >&2; exit 1; fi
 
-export PORTAL_BASE_URL="http://$address"
+export PORTAL_BASE_URL="http://localhost:${address##*:}"
 export PORTAL_DATA_DIR="$data/portal"
 export PORTAL_ADMIN_BIN="$root/target/debug/portal-admin"
+# passkeys.test.js starts a second portal on its default address (an IP: no relying party).
+export PORTAL_LOCAL_BIN="$root/target/debug/portal-local"
 # Test accounts whose password is their own (portal-admin makes every given password one to change).
 export PORTAL_FIXTURE_BIN="$root/target/debug/portal-fixture"
 export BROWSER_ARTIFACTS="$root/artifacts/browser"
@@ -58,7 +62,10 @@ PORTAL_NEW_PASSWORD="$TEST_PASSWORD" target/debug/portal-fixture --data-dir "$PO
 rm -rf "$BROWSER_ARTIFACTS"
 started=$(date +%s)
 status=0
-(cd "$tests_dir" && node --test --test-concurrency=1 --test-reporter=spec ./*.test.js) || status=$?
+# Arguments name test files of portal-ui/tests (passkeys.test.js …); none: all of them.
+if [ "$#" -gt 0 ]; then tests=("$@"); else tests=(); fi
+(cd "$tests_dir" && if [ "${#tests[@]}" -eq 0 ]; then tests=(./*.test.js); fi \
+  && node --test --test-concurrency=1 --test-reporter=spec "${tests[@]}") || status=$?
 echo "browser tests: $(( $(date +%s) - started )) s; screenshots in artifacts/browser/"
 if [ "$status" -ne 0 ]; then
   echo "--- portal-local log (last 40 lines) ---"; tail -n 40 "$data/portal.log"

@@ -194,6 +194,8 @@ export const verifyTotp = async (challengeId, code) =>
   keep(await send('POST', '/v1/auth/totp/verify', { body: { challenge_id: challengeId, code } }));
 export const verifyRecoveryCode = async (challengeId, code) =>
   keep(await send('POST', '/v1/auth/recovery-code/verify', { body: { challenge_id: challengeId, code } }));
+export const verifyPasskey = async (challengeId, credential) =>
+  keep(await send('POST', '/v1/auth/passkey/verify', { body: { challenge_id: challengeId, credential } }));
 
 export async function logout() {
   try {
@@ -239,6 +241,12 @@ export const stepUp = (proof) => authedOnce('POST', '/v1/account/step-up', proof
 // Recovery codes: the last resort when the passkey and the app are both lost.
 export const recoveryCodesStatus = () => authed('GET', '/v1/account/recovery-codes');
 export const newRecoveryCodes = (password) => authed('POST', '/v1/account/recovery-codes', { password });
+// Passkeys.
+export const passkeys = () => authed('GET', '/v1/account/passkeys');
+export const startPasskey = (password) => authed('POST', '/v1/account/passkeys', { password });
+export const confirmPasskey = (registrationId, name, credential) =>
+  authed('POST', '/v1/account/passkeys/confirm', { registration_id: registrationId, name, credential });
+export const removePasskey = (id, password) => authed('DELETE', `/v1/account/passkeys/${encodeURIComponent(id)}`, { password });
 
 // Security centre: sessions, history, "this wasn't me".
 export const sessions = () => authed('GET', '/v1/account/sessions');

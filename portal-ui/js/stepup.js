@@ -6,7 +6,7 @@
 import * as api from './api.js';
 import { announce, busy, clearErrors, codeValue, field, fieldError, form, h, input, replace, showProblem, showSummary, value } from './dom.js';
 import { t } from './i18n.js';
-import { assertion, passkeysSupported } from './webauthn.js';
+import { passkeyObstacle, usePasskey } from './webauthn.js';
 
 /** A recovery code as typed: spaces and dashes forgiven, as the API forgives them. */
 export function recoveryCodeValue(formElement) {
@@ -52,15 +52,15 @@ export function askForSecondFactor(methods) {
     const parts = [];
     const status = h('div', { class: 'messages' });
 
-    if (methods.includes('passkey') && passkeysSupported()) {
-      const usePasskey = h('button', { type: 'button' }, t('stepUp.usePasskey'));
-      const passkeyForm = form({ class: 'stack' }, h('div', { class: 'actions' }, usePasskey));
-      usePasskey.addEventListener('click', async () => {
+    if (methods.includes('passkey') && passkeyObstacle() === null) {
+      const passkeyButton = h('button', { type: 'button' }, t('stepUp.usePasskey'));
+      const passkeyForm = form({ class: 'stack' }, h('div', { class: 'actions' }, passkeyButton));
+      passkeyButton.addEventListener('click', async () => {
         clearErrors(passkeyForm);
         try {
-          await busy(usePasskey, async () => {
+          await busy(passkeyButton, async () => {
             const options = await api.stepUpOptions();
-            const credential = await assertion(options.passkey);
+            const credential = await usePasskey(options.passkey);
             await api.stepUp({ challenge_id: options.challenge_id, credential });
           });
           finish(true);

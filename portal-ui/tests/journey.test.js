@@ -120,7 +120,7 @@ test('Kontoopplysninger shows the account; the session survives a reload through
 
   const cookies = await browser.context.cookies(BASE);
   const refresh = cookies.find((c) => c.name === '__Host-hk_refresh');
-  assert.ok(refresh, 'Chromium keeps the __Host- Secure refresh cookie on http://127.0.0.1');
+  assert.ok(refresh, 'Chromium keeps the __Host- Secure refresh cookie on http://localhost');
   assert.equal(refresh.secure, true);
   assert.equal(refresh.httpOnly, true);
   assert.equal(refresh.sameSite, 'Strict');

@@ -1,5 +1,5 @@
 // The account page ("Konto"): Kontoopplysninger with "Bytt telefonnummer", Bytte passord,
-// Hjemmekontor, the authenticator app, recovery codes and Sikkerhet (sessions, history, "not me"). `/hjemmekontor` is the same page, opened at its
+// Hjemmekontor, the authenticator app, Passnøkler, Gjenopprettingskoder and Sikkerhet (sessions, history, "not me"). `/hjemmekontor` is the same page, opened at its
 // Hjemmekontor section (where Buypass sends the user back).
 
 import * as api from '../api.js';
@@ -7,6 +7,7 @@ import { announce, busy, h, notice, replace } from '../dom.js';
 import { mobile } from '../format.js';
 import { t } from '../i18n.js';
 import { homeOfficeSection } from './homeoffice.js';
+import { passkeysSection } from './passkeys.js';
 import { passwordForm } from './password.js';
 import { phoneChange } from './phone.js';
 import { recoveryCodesSection } from './recovery-codes.js';
@@ -52,6 +53,7 @@ export function render(context) {
 
   const homeOffice = homeOfficeSection({ url, onDispose });
   const totp = totpSection({ onDispose });
+  const passkeys = passkeysSection();
   const recoveryCodes = recoveryCodesSection();
   const security = securitySection({
     onNotMe: () => {
@@ -108,6 +110,7 @@ export function render(context) {
     ),
     homeOffice.element,
     totp,
+    passkeys,
     recoveryCodes,
     security,
   );

@@ -6,7 +6,7 @@ import { announce, busy, clearErrors, codeValue, field, fieldError, form, h, inp
 import { t } from '../i18n.js';
 import { recoveryCodeField, recoveryCodeValue } from '../stepup.js';
 import { CUSTOMER_CENTRE } from '../texts.js';
-import { assertion, passkeysSupported } from '../webauthn.js';
+import { passkeyObstacle, usePasskey } from '../webauthn.js';
 
 // The forgot route answers only `challenge_id`; codes may be asked for again after 30 s.
 const RESEND_AFTER = 30;
@@ -94,14 +94,14 @@ export function render({ onDispose }) {
 
     function askForFactor(problem, code, newPassword) {
       const parts = [];
-      if (problem.methods.includes('passkey') && problem.passkey && passkeysSupported()) {
-        const usePasskey = h('button', { type: 'button' }, t('stepUp.usePasskey'));
-        const passkeyForm = form({ class: 'stack', 'data-factor': 'passkey' }, h('div', { class: 'actions' }, usePasskey));
-        usePasskey.addEventListener('click', async () => {
+      if (problem.methods.includes('passkey') && problem.passkey && passkeyObstacle() === null) {
+        const passkeyButton = h('button', { type: 'button' }, t('stepUp.usePasskey'));
+        const passkeyForm = form({ class: 'stack', 'data-factor': 'passkey' }, h('div', { class: 'actions' }, passkeyButton));
+        passkeyButton.addEventListener('click', async () => {
           clearErrors(passkeyForm);
           try {
-            await busy(usePasskey, async () => {
-              const credential = await assertion(problem.passkey);
+            await busy(passkeyButton, async () => {
+              const credential = await usePasskey(problem.passkey);
               await api.resetPassword(challengeId, code, newPassword, {
                 passkey_challenge_id: problem.passkeyChallengeId,
                 credential,

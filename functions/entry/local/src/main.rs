@@ -22,6 +22,12 @@ struct Args {
     /// Port on 127.0.0.1 (0 picks a free one).
     #[arg(long, env = "PORTAL_PORT", default_value_t = 8080)]
     port: u16,
+    /// The host name in this server's own address: `127.0.0.1`, or `localhost` (or a name
+    /// under it), which browsers also treat as a secure context but which, unlike an IP
+    /// address, can be a WebAuthn relying party, so passkeys are offered. It always listens
+    /// on 127.0.0.1.
+    #[arg(long, default_value = "127.0.0.1", value_parser = loopback_host)]
+    host_name: String,
     /// Where the store, keys and demo credentials live.
     #[arg(long, env = "PORTAL_DATA_DIR", default_value = ".portal-data")]
     data_dir: PathBuf,
@@ -67,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.port))).await?;
     let address = listener.local_addr()?;
-    let base = format!("http://{address}");
+    let base = format!("http://{}:{}", args.host_name, address.port());
     let deployment = local_deployment(
         &args.data_dir,
         Some(&base),
@@ -143,6 +149,19 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--host-name`: only names that reach this server, which listens on 127.0.0.1.
+fn loopback_host(name: &str) -> Result<String, String> {
+    let name = name.to_ascii_lowercase();
+    let dns = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if name == "127.0.0.1" || name == "localhost" || (dns && name.ends_with(".localhost") && !name.contains("..")) {
+        Ok(name)
+    } else {
+        Err("must be 127.0.0.1, localhost or a name under .localhost".to_owned())
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -156,4 +175,31 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_host;
+
+    #[test]
+    fn host_name_is_a_loopback_name() {
+        for (given, taken) in [
+            ("127.0.0.1", "127.0.0.1"),
+            ("localhost", "localhost"),
+            ("LocalHost", "localhost"),
+            ("portal.localhost", "portal.localhost"),
+        ] {
+            assert_eq!(loopback_host(given).as_deref(), Ok(taken), "{given}");
+        }
+        for refused in [
+            "example.no",
+            "localhost.example.no",
+            "10.0.0.1",
+            "a..localhost",
+            "a/b.localhost",
+            "",
+        ] {
+            assert!(loopback_host(refused).is_err(), "{refused} accepted");
+        }
+    }
 }
