@@ -25,6 +25,11 @@ export class ApiProblem extends Error {
     this.attemptsLeft = Number.isInteger(body.attempts_left) ? body.attempts_left : null;
     this.reason = body.reason || null;
     this.retryAfter = retryAfter ?? (Number.isInteger(body.retry_after) ? body.retry_after : null);
+    // The second factors that would answer a `step_up_required` or `second_factor_required`.
+    this.methods = Array.isArray(body.methods) ? body.methods.filter((m) => typeof m === 'string') : [];
+    // With `second_factor_required` for an account with passkeys: the assertion request.
+    this.passkeyChallengeId = typeof body.passkey_challenge_id === 'string' ? body.passkey_challenge_id : null;
+    this.passkey = body.passkey && typeof body.passkey === 'object' ? body.passkey : null;
   }
 }
 
@@ -126,8 +131,32 @@ export async function refresh() {
   }
 }
 
-/** An authenticated call: refreshes the access token when it is (nearly) used up. */
+let stepUpHandler = null;
+
+/**
+ * `handler(methods)` runs when an action needs a fresh second factor (`step_up_required`): it
+ * asks the user for one and resolves to true once the step-up succeeded, false if they gave up.
+ */
+export function onStepUpRequired(handler) {
+  stepUpHandler = handler;
+}
+
+/**
+ * An authenticated call. An action that needs a fresh second factor is tried again once after
+ * the user gave one (the password the action carries is sent again with it).
+ */
 async function authed(method, path, body) {
+  try {
+    return await authedOnce(method, path, body);
+  } catch (problem) {
+    if (problem.code !== 'step_up_required' || !stepUpHandler) throw problem;
+    if (!(await stepUpHandler(problem.methods))) throw problem;
+    return authedOnce(method, path, body);
+  }
+}
+
+/** An authenticated call: refreshes the access token when it is (nearly) used up. */
+async function authedOnce(method, path, body) {
   if (accessToken && Date.now() > expiresAt - REFRESH_MARGIN_MS) await refresh().catch(() => null);
   if (!accessToken) {
     const problem = new ApiProblem(401, { code: 'unauthenticated', title: t('api.unauthenticated') });
@@ -163,6 +192,8 @@ export const verifySms = async (challengeId, code) =>
   keep(await send('POST', '/v1/auth/sms/verify', { body: { challenge_id: challengeId, code } }));
 export const verifyTotp = async (challengeId, code) =>
   keep(await send('POST', '/v1/auth/totp/verify', { body: { challenge_id: challengeId, code } }));
+export const verifyRecoveryCode = async (challengeId, code) =>
+  keep(await send('POST', '/v1/auth/recovery-code/verify', { body: { challenge_id: challengeId, code } }));
 export const verifyPasskey = async (challengeId, credential) =>
   keep(await send('POST', '/v1/auth/passkey/verify', { body: { challenge_id: challengeId, credential } }));
 
@@ -176,8 +207,14 @@ export async function logout() {
 
 // Forgotten password.
 export const forgotPassword = (username) => send('POST', '/v1/auth/password/forgot', { body: { username } });
-export const resetPassword = (challengeId, code, newPassword) =>
-  send('POST', '/v1/auth/password/reset', { body: { challenge_id: challengeId, code, new_password: newPassword } });
+/**
+ * `factor` is what an account with a passkey or an authenticator app must add to the SMS code:
+ * `{ totp_code }`, `{ recovery_code }` or `{ passkey_challenge_id, credential }`.
+ */
+export const resetPassword = (challengeId, code, newPassword, factor = {}) =>
+  send('POST', '/v1/auth/password/reset', {
+    body: { challenge_id: challengeId, code, new_password: newPassword, ...factor },
+  });
 
 // The account.
 export const account = () => authed('GET', '/v1/account');
@@ -195,6 +232,15 @@ export const startTotp = (password) => authed('POST', '/v1/account/totp', { pass
 export const confirmTotp = (code) => authed('POST', '/v1/account/totp/confirm', { code });
 export const removeTotp = (password) => authed('DELETE', '/v1/account/totp', { password });
 
+// Step-up: a fresh second factor. `proof` is `{ totp_code }`, `{ recovery_code }` or
+// `{ challenge_id, credential }` (a passkey assertion for the options' challenge).
+// (Never through the step-up retry itself: a step-up that asked for a step-up would loop.)
+export const stepUpOptions = () => authedOnce('POST', '/v1/account/step-up/options');
+export const stepUp = (proof) => authedOnce('POST', '/v1/account/step-up', proof);
+
+// Recovery codes: the last resort when the passkey and the app are both lost.
+export const recoveryCodesStatus = () => authed('GET', '/v1/account/recovery-codes');
+export const newRecoveryCodes = (password) => authed('POST', '/v1/account/recovery-codes', { password });
 // Passkeys.
 export const passkeys = () => authed('GET', '/v1/account/passkeys');
 export const startPasskey = (password) => authed('POST', '/v1/account/passkeys', { password });

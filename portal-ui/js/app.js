@@ -20,6 +20,7 @@ import * as forgotScreen from './screens/forgot.js';
 import * as firstPasswordScreen from './screens/first-password.js';
 import * as accountScreen from './screens/account.js';
 import * as notMeScreen from './screens/security.js';
+import { askForSecondFactor } from './stepup.js';
 
 const ROUTES = {
   '/': { screen: loginScreen, signedOut: true },
@@ -72,6 +73,8 @@ async function logout() {
   state.loginNotice = { key: 'app.loggedOut' };
   navigate('/', null, { replace: true });
 }
+
+api.onStepUpRequired(askForSecondFactor);
 
 api.onSessionLost((problem) => {
   state.loginNotice = problem.code === 'unauthenticated' ? { key: 'app.sessionEnded' } : { text: problem.title };

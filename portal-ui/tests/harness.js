@@ -190,6 +190,24 @@ export function totp(secret, stepOffset = 0) {
   return String(value).padStart(6, '0');
 }
 
+/**
+ * The codes of one authenticator app as a careful user types them: the server accepts a time
+ * step's code once, so `next()` gives a code of a step after the last one used, waiting (less
+ * than 30 s) until one is within the server's one-step drift window.
+ */
+export function appCodes(secret) {
+  const stepNow = () => Math.floor(Date.now() / 1000 / 30);
+  let lastUsedStep = 0;
+  return {
+    async next() {
+      while (stepNow() + 1 <= lastUsedStep) await new Promise((resolve) => setTimeout(resolve, 500));
+      const offset = stepNow() > lastUsedStep ? 0 : 1;
+      lastUsedStep = stepNow() + offset;
+      return totp(secret, offset);
+    },
+  };
+}
+
 /** A 6-digit code that is none of the app's codes near now (so certainly wrong). */
 export function wrongTotp(secret) {
   const near = new Set([-2, -1, 0, 1, 2].map((offset) => totp(secret, offset)));

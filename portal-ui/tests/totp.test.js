@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  appCodes,
   assertClean,
   BASE,
   codeIn,
@@ -15,7 +16,6 @@ import {
   sees,
   smsMark,
   textOf,
-  totp,
   wrongTotp,
 } from './harness.js';
 
@@ -23,6 +23,7 @@ let browser;
 let page;
 let account;
 let secret;
+let codes;
 
 before(async () => {
   browser = await openBrowser();
@@ -64,7 +65,8 @@ test('Autentiseringsapp: set up with the QR code and a code from the app', async
   await section.getByLabel('Kode fra appen').fill(wrongTotp(secret));
   await section.getByRole('button', { name: 'Aktiver' }).click();
   await sees(section.locator('.error-summary').getByText('Feil kode.'));
-  await section.getByLabel('Kode fra appen').fill(totp(secret));
+  codes = appCodes(secret);
+  await section.getByLabel('Kode fra appen').fill(await codes.next());
   await section.getByRole('button', { name: 'Aktiver' }).click();
   await sees(section.getByText('Autentiseringsappen er aktivert. Neste gang du logger inn, bruker du koden fra appen.'));
   await sees(section.getByText('Du logger inn med kode fra autentiseringsappen'));
@@ -83,7 +85,7 @@ test('login asks for the app code: a wrong one is refused, the next one logs in'
   await sees(page.locator('.error-summary').getByText('Feil kode.'));
   await screenshot(page, '15-bekreft-kode-app');
   // The enrolment used up this time step's code; the next step's is within the drift window.
-  await page.getByLabel('Kode', { exact: true }).fill(totp(secret, 1));
+  await page.getByLabel('Kode', { exact: true }).fill(await codes.next());
   await page.getByRole('button', { name: 'Bekreft' }).click();
   await sees(page.getByRole('heading', { name: 'Kontoopplysninger' }));
   await assert.rejects(nextSms(mark, account.mobile, { timeoutMs: 200 }), 'no SMS code was sent');
@@ -117,7 +119,7 @@ test('an SMS reported undelivered: "Bekreft kode" says so and offers the app', a
   assertClean(page);
 });
 
-test('"Send meg en kode på SMS i stedet" logs in with an SMS code; the app can then be removed', async () => {
+test('"Send meg en kode på SMS i stedet" logs in, but removing the app then needs a code from the app', async () => {
   await logInWithPassword();
   const mark = await smsMark();
   await page.getByRole('button', { name: 'Send meg en kode på SMS i stedet' }).click();
@@ -131,7 +133,17 @@ test('"Send meg en kode på SMS i stedet" logs in with an SMS code; the app can 
   await section.getByRole('button', { name: 'Fjern autentiseringsapp' }).click();
   await section.getByLabel('Passord', { exact: true }).fill(account.password);
   await section.getByRole('button', { name: 'Fjern autentiseringsapp' }).click();
+  // An SMS login is not enough to take the app away: whoever holds the SIM could.
+  const dialog = page.getByRole('dialog', { name: 'Bekreft at det er deg' });
+  await sees(dialog);
+  await screenshot(page, '15c-bekreft-at-det-er-deg');
+  await dialog.getByLabel('Kode fra autentiseringsappen').fill(wrongTotp(secret));
+  await dialog.getByRole('button', { name: 'Bekreft' }).click();
+  await sees(dialog.locator('.error-summary').getByText('Feil kode.'));
+  await dialog.getByLabel('Kode fra autentiseringsappen').fill(await codes.next());
+  await dialog.getByRole('button', { name: 'Bekreft' }).click();
   await sees(section.getByText('Autentiseringsappen er fjernet. Du får koden på SMS når du logger inn.'));
+  assert.equal(await page.getByRole('dialog').count(), 0, 'the dialog is gone');
   await sees(section.getByRole('button', { name: 'Ta i bruk autentiseringsapp' }));
   assertClean(page);
 });

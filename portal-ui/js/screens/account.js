@@ -1,5 +1,5 @@
 // The account page ("Konto"): Kontoopplysninger with "Bytt telefonnummer", Bytte passord,
-// Hjemmekontor, the authenticator app, Passnøkler and Sikkerhet (sessions, history, "not me"). `/hjemmekontor` is the same page, opened at its
+// Hjemmekontor, the authenticator app, Passnøkler, Gjenopprettingskoder and Sikkerhet (sessions, history, "not me"). `/hjemmekontor` is the same page, opened at its
 // Hjemmekontor section (where Buypass sends the user back).
 
 import * as api from '../api.js';
@@ -10,6 +10,7 @@ import { homeOfficeSection } from './homeoffice.js';
 import { passkeysSection } from './passkeys.js';
 import { passwordForm } from './password.js';
 import { phoneChange } from './phone.js';
+import { recoveryCodesSection } from './recovery-codes.js';
 import { securitySection } from './security.js';
 import { totpSection } from './totp.js';
 
@@ -53,6 +54,7 @@ export function render(context) {
   const homeOffice = homeOfficeSection({ url, onDispose });
   const totp = totpSection({ onDispose });
   const passkeys = passkeysSection();
+  const recoveryCodes = recoveryCodesSection();
   const security = securitySection({
     onNotMe: () => {
       state.loginNotice = { key: 'notMe.done' };
@@ -109,6 +111,7 @@ export function render(context) {
     homeOffice.element,
     totp,
     passkeys,
+    recoveryCodes,
     security,
   );
 }

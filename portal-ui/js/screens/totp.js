@@ -12,7 +12,8 @@ function grouped(secret) {
   return (secret.match(/.{1,4}/g) || []).join(' ');
 }
 
-function passwordStep({ label, submitLabel, onPassword, cancel }) {
+/** A password re-auth form for an action of the account page. */
+export function passwordStep({ label, submitLabel, onPassword, cancel }) {
   const submit = h('button', { type: 'submit' }, submitLabel);
   const passwordForm = form(
     { class: 'stack' },
