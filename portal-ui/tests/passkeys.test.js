@@ -209,6 +209,14 @@ test('Passnøkler on /konto: a passkey is added with a name and the password, an
   await section.getByLabel('Navn på passnøkkelen').fill('Jobb-PC igjen');
   await section.getByLabel('Passord', { exact: true }).fill(account.password);
   await section.getByRole('button', { name: 'Lag passnøkkel' }).click();
+  // The account has a passkey now and this session began with an SMS code: adding another
+  // factor needs the one it has first (the virtual authenticator answers the dialog's request).
+  const dialog = page.getByRole('dialog', { name: 'Bekreft at det er deg' });
+  await sees(dialog);
+  assert.equal(await dialog.getByLabel('Kode fra autentiseringsappen').count(), 0, 'no app to offer');
+  await screenshot(page, '50b-bekreft-med-passnokkel');
+  await dialog.getByRole('button', { name: 'Bruk passnøkkel' }).click();
+  await page.getByRole('dialog').waitFor({ state: 'detached' });
   const refused = section.getByRole('alert');
   await sees(refused.getByText('Passnøkkelen ble ikke laget.'));
   await sees(refused.getByText('Denne enheten har allerede en passnøkkel for kontoen din.'));
