@@ -36,6 +36,7 @@ totp_unavailable = Authenticator apps cannot be used right now. Use an SMS code.
 passkeys_unavailable = Passkeys cannot be used right now. Use an SMS code.
 passkey_enrolment_expired = The passkey setup has expired or was cancelled. Start again.
 passkey_rejected = The passkey could not be accepted. Try again.
+second_factor_required = Your account has a passkey or an authenticator app. Confirm with it, or with a recovery code, to set a new password.
 
 weak_password-too_short = The password must have at least 12 characters.
 weak_password-too_long = The password can have at most 128 characters.

@@ -36,6 +36,7 @@ totp_unavailable = Autentiseringsapp kan ikke brukes akkurat nå. Bruk SMS-kode.
 passkeys_unavailable = Passnøkler kan ikke brukes akkurat nå. Bruk SMS-kode.
 passkey_enrolment_expired = Registreringen av passnøkkelen er utløpt eller avbrutt. Start på nytt.
 passkey_rejected = Passnøkkelen kunne ikke godkjennes. Prøv igjen.
+second_factor_required = Kontoen din har passnøkkel eller autentiseringsapp. Bekreft med den, eller med en gjenopprettingskode, for å sette nytt passord.
 
 weak_password-too_short = Passordet må ha minst 12 tegn.
 weak_password-too_long = Passordet kan ha høyst 128 tegn.

@@ -36,6 +36,7 @@ totp_unavailable = Autentiseringsapp kan ikkje brukast akkurat no. Bruk SMS-kode
 passkeys_unavailable = Passnøklar kan ikkje brukast akkurat no. Bruk SMS-kode.
 passkey_enrolment_expired = Registreringa av passnøkkelen har gått ut eller er avbroten. Start på nytt.
 passkey_rejected = Passnøkkelen kunne ikkje godkjennast. Prøv igjen.
+second_factor_required = Kontoen din har passnøkkel eller autentiseringsapp. Stadfest med den, eller med ein gjenopprettingskode, for å setje nytt passord.
 
 weak_password-too_short = Passordet må ha minst 12 teikn.
 weak_password-too_long = Passordet kan ha høgst 128 teikn.

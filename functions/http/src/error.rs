@@ -94,6 +94,7 @@ fn service_problem(error: &ServiceError) -> Problem {
         PasskeysUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "passkeys_unavailable"),
         PasskeyEnrolmentGone => (StatusCode::GONE, "passkey_enrolment_expired"),
         PasskeyRejected => (StatusCode::BAD_REQUEST, "passkey_rejected"),
+        SecondFactorRequired(_) => (StatusCode::FORBIDDEN, "second_factor_required"),
     };
     let mut extra = Map::new();
     let mut retry_after = None;
@@ -115,6 +116,13 @@ fn service_problem(error: &ServiceError) -> Problem {
         }
         Forbidden(code) | Conflict(code) => {
             extra.insert("reason".into(), json!(code));
+        }
+        SecondFactorRequired(request) => {
+            extra.insert("methods".into(), json!(request.methods));
+            if let Some((id, options)) = &request.passkey {
+                extra.insert("passkey_challenge_id".into(), json!(id));
+                extra.insert("passkey".into(), json!(options));
+            }
         }
         TooManyAttempts { retry_after: r }
         | CodeEntryLocked { retry_after: r }
@@ -198,6 +206,10 @@ mod tests {
             PasskeysUnavailable,
             PasskeyEnrolmentGone,
             PasskeyRejected,
+            SecondFactorRequired(Box::new(portal_core::error::SecondFactorRequest {
+                methods: vec!["totp", "recovery_code"],
+                passkey: None,
+            })),
         ];
         for e in &all {
             match e {
@@ -227,6 +239,7 @@ mod tests {
                 | PasskeysUnavailable
                 | PasskeyEnrolmentGone
                 | PasskeyRejected
+                | SecondFactorRequired(_)
                 | HomeOfficeNotEnabled
                 | BuypassUnavailable
                 | TotpEnrolmentGone

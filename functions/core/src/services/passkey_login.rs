@@ -255,7 +255,7 @@ pub fn counter_regressed(presented: u32, highest_accepted: u32) -> bool {
 }
 
 /// A short, stable reason for the audit trail (never the assertion itself).
-fn refusal(e: &WebauthnError) -> &'static str {
+pub(crate) fn refusal(e: &WebauthnError) -> &'static str {
     match e {
         WebauthnError::InvalidRPOrigin => "wrong_origin",
         WebauthnError::MismatchedChallenge => "wrong_challenge",
