@@ -261,6 +261,8 @@ export default {
   'security.event.passkey_counter_regression': 'Innlogging med passnøkkel avvist (mogleg kopiert nøkkel)',
   'security.event.not_me_reported': '«Dette var ikkje meg» vart meldt',
   'security.event.new_device_notified': 'Innlogging frå ny nettlesar (varsel sendt på SMS)',
+  'security.event.recovery_codes_generated': 'Nye gjenopprettingskodar laga (dei gamle verkar ikkje lenger)',
+  'security.event.recovery_code_used': 'Gjenopprettingskode brukt',
   'security.event.other': 'Anna hending',
   'notMe.heading': 'Dette var ikkje meg',
   'notMe.intro': 'Ser du noko du ikkje kjenner att? Då kan du stengje alt med ein gong.',

@@ -37,7 +37,7 @@ use portal_core::app::{App, AppParts, SharedApp};
 use portal_core::clock::{Clock, SystemClock};
 pub use portal_core::config::ConfigError;
 pub use portal_core::deployment::{Deployment, KeysConfig, Role, SmsConfig, StoreConfig};
-use portal_core::security::key_parts::{KeyParts, KeyPurpose, TotpPart};
+use portal_core::security::key_parts::{KeyParts, KeyPurpose};
 use portal_core::security::keys::KeyMaterial;
 use portal_core::security::passwords::HashParams;
 use portal_core::security::secrets_manager::load_key_parts;
@@ -54,7 +54,11 @@ use portal_http::routes::Function;
 /// Every function behind CloudFront also loads the origin secret (`portal_http::origin`);
 /// serial-activation's only route is IAM-authorised and called at the API directly.
 pub const FUNCTION_KEYS: &[(Function, &[KeyPurpose])] = &[
-    (Function::Login, &[KeyPurpose::CodePepper, KeyPurpose::OriginVerify]),
+    // The TOTP key: a password reset of an account with an authenticator app checks its code.
+    (
+        Function::Login,
+        &[KeyPurpose::CodePepper, KeyPurpose::TotpKey, KeyPurpose::OriginVerify],
+    ),
     (
         Function::SmsCode,
         &[
@@ -129,7 +133,7 @@ impl LambdaConfig {
     /// Loads exactly the key parts this function needs.
     async fn load_keys(&self, sdk: Option<&aws_config::SdkConfig>) -> Result<KeyParts, ConfigError> {
         let needs = keys_of(self.function);
-        let mut parts = match &self.keys {
+        let parts = match &self.keys {
             KeysConfig::File { path } => {
                 let raw =
                     std::fs::read_to_string(path).map_err(|e| ConfigError::Init(format!("{}: {e}", path.display())))?;
@@ -164,11 +168,8 @@ impl LambdaConfig {
                 missing.env_var()
             )));
         }
-        if self.function == Function::Login {
-            // Login offers authenticator apps; sms-code and account, which hold the key
-            // (and refuse to start without it), verify and enrol them.
-            parts.totp = TotpPart::HeldByOtherFunctions;
-        }
+        // Login holds the TOTP key too (it checks an app code in a password reset of an
+        // account with an app), so no function is left with `HeldByOtherFunctions`.
         Ok(parts)
     }
 
@@ -231,6 +232,7 @@ mod tests {
         HashMap::from([
             ("PORTAL_TABLE", "hjemmekontor-portal"),
             ("PORTAL_CODE_PEPPER_SECRET_ID", "portal/code-pepper"),
+            ("PORTAL_TOTP_KEY_SECRET_ID", "portal/totp-key"),
             ("PORTAL_ORIGIN_VERIFY_SECRET_ID", "portal/origin-verify"),
             ("PORTAL_TOKEN_ISSUER", "https://api.example.test"),
             ("PORTAL_TOKEN_AUDIENCE", "hjemmekontor-portal"),
