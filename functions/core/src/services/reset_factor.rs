@@ -20,16 +20,20 @@ use webauthn_rs::prelude::{PublicKeyCredential, WebauthnError};
 use super::code_budgets::CodeScope;
 use super::passkey_login::{counter_regressed, refusal};
 use super::passkey_party::request_for_passkeys;
+use super::recovery_codes::RecoveryCodesRecord;
 use super::totp_codes::{match_code, CodeMatch, TotpRecord};
 use crate::app::{App, TotpKeying};
 use crate::audit::AuditKind;
 use crate::clock::secs;
 use crate::domain::{ChallengeId, OneTimeCode, PasskeyId, RecoveryCode, Username};
 use crate::error::{SecondFactorRequest, ServiceError};
-use crate::store::keys::{account_pk, challenge_pk, CHALLENGE_SK, PASSKEY_RESET_SK, PASSKEY_SK_PREFIX, TOTP_SK};
+use crate::store::keys::{
+    account_pk, challenge_pk, CHALLENGE_SK, PASSKEYS_MARK_SK, PASSKEY_RESET_SK, PASSKEY_SK_PREFIX, RECOVERY_CODES_SK,
+    TOTP_SK,
+};
 use crate::store::passkey_records::{PasskeyRecord, PasskeyResetState};
-use crate::store::records::{to_item, Challenge, Change};
-use crate::store::{Condition, StoreError, WriteOp};
+use crate::store::records::{to_item, Challenge, Change, Stored};
+use crate::store::{Condition, Key, StoreError, WriteOp};
 
 /// Retries of the read-modify-write over a passkey and its reset challenge.
 const MAX_RETRIES: usize = 16;
@@ -85,16 +89,30 @@ enum Verdict {
 
 impl App {
     /// The account's passkeys (where this deployment has a relying party), whether it has an
-    /// active authenticator app, and how many recovery codes are left. Read for every reset
-    /// challenge, decoys too (whose names have none), so the I/O says nothing either.
+    /// active authenticator app, and how many recovery codes are left: one batch read of the
+    /// app record, the codes and the "has had a passkey" mark, and the passkeys' query only
+    /// where the mark is. Read for every reset challenge, decoys too (whose names have none),
+    /// so the I/O of a wrong code says nothing either.
     pub(crate) async fn strong_factors(&self, username: &Username) -> Result<StrongFactors, ServiceError> {
-        let passkeys = self.passkeys_for_login(username).await?;
-        let totp = !matches!(self.totp, TotpKeying::Absent) && self.totp_active(username).await?;
-        let recovery_codes = self.recovery_codes(username).await?.map_or(0, |r| r.hashes.len());
+        let pk = account_pk(username);
+        let keys = [
+            Key::new(pk.clone(), TOTP_SK),
+            Key::new(pk.clone(), RECOVERY_CODES_SK),
+            Key::new(pk, PASSKEYS_MARK_SK),
+        ];
+        let mut found = self.repo.load_many(&keys, self.now()).await?.into_iter();
+        let totp = Stored::<TotpRecord>::decode(found.next().flatten())?;
+        let codes = Stored::<RecoveryCodesRecord>::decode(found.next().flatten())?;
+        let marked = found.next().flatten().is_some();
+        let passkeys = if marked {
+            self.passkeys_for_login(username).await?
+        } else {
+            Vec::new()
+        };
         Ok(StrongFactors {
             passkeys,
-            totp,
-            recovery_codes,
+            totp: !matches!(self.totp, TotpKeying::Absent) && totp.is_some_and(|t| t.value.active.is_some()),
+            recovery_codes: codes.map_or(0, |c| c.value.hashes.len()),
         })
     }
 
