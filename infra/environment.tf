@@ -26,6 +26,7 @@ locals {
       PORTAL_SMS                     = "sns"
       PORTAL_SMS_SENDER_ID           = var.sms_sender_id
       PORTAL_CODE_PEPPER_SECRET_ID   = aws_secretsmanager_secret.key["code-pepper"].arn
+      PORTAL_TOTP_KEY_SECRET_ID      = aws_secretsmanager_secret.key["totp-key"].arn
       PORTAL_ORIGIN_VERIFY_SECRET_ID = aws_secretsmanager_secret.key["origin-verify"].arn
       PORTAL_TOKEN_ISSUER            = local.token_issuer
       PORTAL_TOKEN_AUDIENCE          = var.token_audience

@@ -51,7 +51,7 @@ locals {
   function_access = {
     "login" = {
       scans_table       = false
-      key_secrets       = ["code-pepper", "origin-verify"]
+      key_secrets       = ["code-pepper", "totp-key", "origin-verify"]
       reads_stream      = false
       dead_letter_queue = false
       activation_events = false

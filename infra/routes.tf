@@ -45,6 +45,9 @@ locals {
     "DELETE /v1/account/passkeys/{id}"         = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/account/step-up/options"         = { function = "account", authorization = "NONE", throttle = "auth" }
     "POST /v1/account/step-up"                 = { function = "account", authorization = "NONE", throttle = "auth" }
+    "POST /v1/auth/recovery-code/verify"       = { function = "sms-code", authorization = "NONE", throttle = "auth" }
+    "GET /v1/account/recovery-codes"           = { function = "account", authorization = "NONE", throttle = "default" }
+    "POST /v1/account/recovery-codes"          = { function = "account", authorization = "NONE", throttle = "auth" }
     "PUT /v1/account/language"                 = { function = "account", authorization = "NONE", throttle = "default" }
     "GET /v1/account/sessions"                 = { function = "account", authorization = "NONE", throttle = "default" }
     "DELETE /v1/account/sessions/{session_id}" = { function = "account", authorization = "NONE", throttle = "default" }

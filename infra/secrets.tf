@@ -6,7 +6,7 @@
 #   token-signing       Ed25519 private keys that mint access tokens          sms-code
 #   token-verifying     their public halves only: verify, cannot mint         account, buypass
 #   code-pepper         HMAC key of the one-time SMS codes                    login, sms-code, account
-#   totp-key            AES-256 key of authenticator-app secrets              sms-code, account
+#   totp-key            AES-256 key of authenticator-app secrets              login, sms-code, account
 #   buypass-client-key  ES256 key of our private_key_jwt client assertions    buypass
 #   origin-verify       the header value CloudFront adds (cloudfront.tf)      login, sms-code, account, buypass
 #

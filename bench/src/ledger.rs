@@ -470,9 +470,17 @@ async fn collect(m: &Metered) -> anyhow::Result<Ledger> {
         .success("forgot")?;
     ledger.push(("forgot", m.meter.take()));
     let code = m.emulator.latest_code(&new_mobile).await;
+    // The account has an app, so the reset needs its code too (issue 17): a fresh time step's.
+    m.clock.advance(30);
+    let totp_code = app.generate(m.app.now() as u64).to_string();
     m.send(post(
         "/v1/auth/password/reset",
-        json!({ "challenge_id": forgot.str("challenge_id")?, "code": code, "new_password": NEW_PASSWORD }),
+        json!({
+            "challenge_id": forgot.str("challenge_id")?,
+            "code": code,
+            "new_password": NEW_PASSWORD,
+            "totp_code": totp_code,
+        }),
         None,
         None,
     )?)

@@ -251,8 +251,8 @@ class MutationTest(unittest.TestCase):
         )
 
     def test_a_role_may_read_a_secret_of_another_purpose(self) -> None:
-        self.edit_access("login", "key_secrets", r'"code-pepper"', '"code-pepper", "totp-key"')
-        self.assertNewFinding(r"^\[secrets\] login: role may read secret key\[totp-key\], which its environment does not name")
+        self.edit_access("login", "key_secrets", r'"code-pepper"', '"code-pepper", "token-verifying"')
+        self.assertNewFinding(r"^\[secrets\] login: role may read secret key\[token-verifying\], which its environment does not name")
 
     def test_a_function_without_keys_must_not_read_secrets(self) -> None:
         self.add_statement("serial-activation", '["secretsmanager:GetSecretValue"]', '[aws_secretsmanager_secret.key["code-pepper"].arn]')

@@ -35,7 +35,8 @@ const FAMILIES = {
     'refresh_reuse_detected', 'password_changed', 'password_reset', 'password_reset_requested', 'phone_change_requested',
     'phone_changed', 'account_disabled', 'account_enabled', 'buypass_card_registered', 'buypass_card_replaced_notified',
     'serial_activated', 'serial_revoked', 'totp_enabled', 'totp_removed', 'passkey_added', 'passkey_removed',
-    'passkey_counter_regression', 'not_me_reported', 'new_device_notified', 'step_up', 'other',
+    'passkey_counter_regression', 'not_me_reported', 'new_device_notified', 'step_up', 'recovery_codes_generated',
+    'recovery_code_used', 'other',
   ],
 };
 

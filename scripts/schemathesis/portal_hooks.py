@@ -18,7 +18,7 @@ What they do, and why:
 * Success paths. Random data never knows a password, a code or a live challenge, so some
   generated cases get real ones put in before they are sent: the account's password
   (changePassword, startPhoneChange, startTotpEnrolment, removeTotp, startPasskeyEnrolment,
-  removePasskey), a live challenge and its
+  removePasskey, generateRecoveryCodes), a live challenge and its
   code (verifySmsCode, resendSmsCode, resetPassword, confirmPhoneChange), a code from the
   authenticator app (confirmTotpEnrolment, stepUp). An account with an app needs a step-up
   before its app can be removed: removeTotp's injection sets one up and steps up with it. Schemathesis re-classifies a case after these edits,
@@ -85,6 +85,8 @@ BEARER = {
     "removePasskey",
     "startStepUp",
     "stepUp",
+    "getRecoveryCodes",
+    "generateRecoveryCodes",
 }
 REFRESH = {"refreshSession"}
 GATEWAY = {"lookupGatewayCertificate", "lookupGatewayCertificateBySerial"}
@@ -112,6 +114,10 @@ POOL_SIZES = {
     "startPasskeyEnrolment": 2,
     "confirmPasskeyEnrolment": 1,
     "removePasskey": 2,
+    "getRecoveryCodes": 1,
+    # A real password generates codes (checked against the contract); wrong ones count as
+    # failed logins.
+    "generateRecoveryCodes": 2,
     # A real password locks the account down (password change required): one account a success.
     "reportNotMe": 4,
     "startStepUp": 1,
@@ -139,6 +145,7 @@ OPERATION_IDS = sorted(
         "endOtherSessions", "listSecurityEvents", "reportNotMe", "verifyPasskey", "listPasskeys",
         "startPasskeyEnrolment", "confirmPasskeyEnrolment", "removePasskey",
         "devGatewayEvents", "startStepUp", "stepUp",
+        "devGatewayEvents", "verifyRecoveryCode", "getRecoveryCodes", "generateRecoveryCodes",
     ]
 )
 
@@ -433,6 +440,7 @@ PASSWORD_FIELDS = {
     "reportNotMe": "password",
     "startPasskeyEnrolment": "password",
     "removePasskey": "password",
+    "generateRecoveryCodes": "password",
 }
 # How often the real password goes in (every n-th case, at most m times): a "not me" with it
 # spends the pool's account, so only a few.

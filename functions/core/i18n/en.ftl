@@ -38,6 +38,7 @@ passkey_enrolment_expired = The passkey setup has expired or was cancelled. Star
 passkey_rejected = The passkey could not be accepted. Try again.
 step_up_required = Confirm it is you with your passkey or authenticator app first.
 no_second_factor = This account has no passkey or authenticator app to confirm with.
+second_factor_required = Your account has a passkey or an authenticator app. Confirm with it, or with a recovery code, to set a new password.
 
 weak_password-too_short = The password must have at least 12 characters.
 weak_password-too_long = The password can have at most 128 characters.

@@ -38,6 +38,7 @@ passkey_enrolment_expired = Registreringen av passnøkkelen er utløpt eller avb
 passkey_rejected = Passnøkkelen kunne ikke godkjennes. Prøv igjen.
 step_up_required = Bekreft først at det er deg, med passnøkkel eller autentiseringsapp.
 no_second_factor = Kontoen har ingen passnøkkel eller autentiseringsapp å bekrefte med.
+second_factor_required = Kontoen din har passnøkkel eller autentiseringsapp. Bekreft med den, eller med en gjenopprettingskode, for å sette nytt passord.
 
 weak_password-too_short = Passordet må ha minst 12 tegn.
 weak_password-too_long = Passordet kan ha høyst 128 tegn.

@@ -38,6 +38,7 @@ passkey_enrolment_expired = Registreringa av passnøkkelen har gått ut eller er
 passkey_rejected = Passnøkkelen kunne ikkje godkjennast. Prøv igjen.
 step_up_required = Stadfest først at det er deg, med passnøkkel eller autentiseringsapp.
 no_second_factor = Kontoen har ingen passnøkkel eller autentiseringsapp å stadfesta med.
+second_factor_required = Kontoen din har passnøkkel eller autentiseringsapp. Stadfest med den, eller med ein gjenopprettingskode, for å setje nytt passord.
 
 weak_password-too_short = Passordet må ha minst 12 teikn.
 weak_password-too_long = Passordet kan ha høgst 128 teikn.

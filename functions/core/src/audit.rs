@@ -75,6 +75,10 @@ pub enum AuditKind {
     NotMeReported,
     /// A login from a browser the account had not used before was texted to the account.
     NewDeviceNotified,
+    /// New recovery codes replaced every earlier one (`POST /v1/account/recovery-codes`).
+    RecoveryCodesGenerated,
+    /// A recovery code was used (login or password reset); it no longer works.
+    RecoveryCodeUsed,
     /// An operator closed the account's incident (`portal-admin incident-close`).
     IncidentClosed,
     /// A session proved a fresh second factor (`POST /v1/account/step-up`); `method` says which.

@@ -83,9 +83,26 @@ pub enum ServiceError {
     /// A step-up was asked of an account that has no authenticator app and no passkey.
     #[error("no second factor to step up with")]
     NoSecondFactor,
+    /// A password reset of an account with a passkey or an authenticator app: the SMS code
+    /// was right (and is still unused), and one of `methods` must come with it.
+    #[error("second factor required")]
+    SecondFactorRequired(Box<SecondFactorRequest>),
     /// The gateway's serial-only lookup found the serial under more than one issuer.
     #[error("serial registered under {issuers} issuers")]
     AmbiguousSerial { issuers: usize },
+}
+
+/// What a password reset needs besides the SMS code (`second_factor_required`).
+#[derive(Debug)]
+pub struct SecondFactorRequest {
+    /// A subset of `passkey`, `totp`, `recovery_code`, in that order.
+    pub methods: Vec<&'static str>,
+    /// When the account has passkeys: the id to answer with and the request options for
+    /// `navigator.credentials.get` (single use, for the code's lifetime).
+    pub passkey: Option<(
+        crate::domain::ChallengeId,
+        webauthn_rs::prelude::RequestChallengeResponse,
+    )>,
 }
 
 impl From<InvalidInput> for ServiceError {

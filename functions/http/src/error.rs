@@ -96,6 +96,7 @@ fn service_problem(error: &ServiceError) -> Problem {
         PasskeyRejected => (StatusCode::BAD_REQUEST, "passkey_rejected"),
         StepUpRequired { .. } => (StatusCode::FORBIDDEN, "step_up_required"),
         NoSecondFactor => (StatusCode::CONFLICT, "no_second_factor"),
+        SecondFactorRequired(_) => (StatusCode::FORBIDDEN, "second_factor_required"),
     };
     let mut extra = Map::new();
     let mut retry_after = None;
@@ -120,6 +121,13 @@ fn service_problem(error: &ServiceError) -> Problem {
         }
         Forbidden(code) | Conflict(code) => {
             extra.insert("reason".into(), json!(code));
+        }
+        SecondFactorRequired(request) => {
+            extra.insert("methods".into(), json!(request.methods));
+            if let Some((id, options)) = &request.passkey {
+                extra.insert("passkey_challenge_id".into(), json!(id));
+                extra.insert("passkey".into(), json!(options));
+            }
         }
         TooManyAttempts { retry_after: r }
         | CodeEntryLocked { retry_after: r }
@@ -207,6 +215,10 @@ mod tests {
                 methods: vec!["passkey", "totp"],
             },
             NoSecondFactor,
+            SecondFactorRequired(Box::new(portal_core::error::SecondFactorRequest {
+                methods: vec!["totp", "recovery_code"],
+                passkey: None,
+            })),
         ];
         for e in &all {
             match e {
@@ -238,6 +250,7 @@ mod tests {
                 | PasskeyRejected
                 | StepUpRequired { .. }
                 | NoSecondFactor
+                | SecondFactorRequired(_)
                 | HomeOfficeNotEnabled
                 | BuypassUnavailable
                 | TotpEnrolmentGone

@@ -19,7 +19,7 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::handlers::homeoffice::{BuypassState, GatewayAuth, GatewayState};
-use crate::handlers::{account, auth, homeoffice, passkeys, security, self_service, step_up, totp};
+use crate::handlers::{account, auth, homeoffice, passkeys, recovery_codes, security, self_service, step_up, totp};
 use crate::problem;
 use portal_core::activation::worker::ActivationTrigger;
 use portal_core::app::SharedApp;
@@ -96,6 +96,9 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ("DELETE", "/v1/account/passkeys/{id}", Function::Account),
     ("POST", "/v1/account/step-up/options", Function::Account),
     ("POST", "/v1/account/step-up", Function::Account),
+    ("POST", "/v1/auth/recovery-code/verify", Function::SmsCode),
+    ("GET", "/v1/account/recovery-codes", Function::Account),
+    ("POST", "/v1/account/recovery-codes", Function::Account),
 ];
 
 // One function per deployable, so each Lambda `main` names its own routes at compile time and
@@ -131,6 +134,7 @@ where
         .route("/v1/auth/logout", post(auth::logout))
         .route("/v1/auth/totp/verify", post(totp::verify))
         .route("/v1/auth/passkey/verify", post(passkeys::verify))
+        .route("/v1/auth/recovery-code/verify", post(recovery_codes::verify))
 }
 
 /// `account`: reading and changing one's own account.
@@ -160,6 +164,10 @@ where
         .route("/v1/account/passkeys/{id}", delete(passkeys::remove))
         .route("/v1/account/step-up/options", post(step_up::options))
         .route("/v1/account/step-up", post(step_up::step_up))
+        .route(
+            "/v1/account/recovery-codes",
+            get(recovery_codes::status).post(recovery_codes::generate),
+        )
 }
 
 /// `buypass`: smartcard registration.

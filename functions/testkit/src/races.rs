@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use portal_core::app::{App, AppParts, SharedApp};
 use portal_core::clock::{Clock, ManualClock, SystemClock};
 use portal_core::config::{Policy, Settings};
-use portal_core::domain::{MobileNumber, OneTimeCode, Password, Username};
+use portal_core::domain::{MobileNumber, OneTimeCode, Password, RecoveryCode, Username};
 use portal_core::error::ServiceError;
 use portal_core::i18n::Lang;
 use portal_core::security::passwords::HashParams;
@@ -36,6 +36,7 @@ pub async fn run_all(store: Arc<dyn ItemStore>) {
     parallel_rate_limit_hits_are_all_counted(store.clone()).await;
     parallel_wrong_codes_across_challenges_get_no_more_tries_than_the_hourly_limit(store.clone()).await;
     parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store.clone()).await;
+    parallel_uses_of_one_recovery_code_open_exactly_one_session(store.clone()).await;
     parallel_wrong_passwords_get_no_more_tries_than_the_backoff_allows(store.clone()).await;
     parallel_wrong_passwords_from_one_address_get_no_more_tries_than_its_limit(store.clone()).await;
     the_account_language_is_stored_and_records_without_one_read_as_bokmal(store).await;
@@ -425,7 +426,7 @@ async fn parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store:
         .start_login(username.as_str(), &password, false, None)
         .await
         .expect("login");
-    assert_eq!(first.methods, &["totp", "sms"]);
+    assert_eq!(first.methods, &["totp", "sms", "recovery_code"]);
     let guesses: Vec<_> = (0..RACERS)
         .map(|i| match i % 2 {
             0 => first.challenge.challenge_id.clone(),
@@ -453,6 +454,55 @@ async fn parallel_wrong_app_codes_get_no_more_tries_than_the_hourly_limit(store:
         matches!(late, Err(ServiceError::CodeEntryLocked { .. })),
         "parallel wrong app codes: the account is locked, the challenge is not spent: {late:?}"
     );
+}
+
+/// One recovery code answered to several login challenges at once: the challenge and the
+/// code's hash are written in one transaction conditional on both versions, so exactly one
+/// login gets in and the code is gone after it.
+async fn parallel_uses_of_one_recovery_code_open_exactly_one_session(store: Arc<dyn ItemStore>) {
+    const LOGINS: usize = 6;
+    let clock = ManualClock::new(SystemClock.now());
+    let app = app_with(store, Arc::new(Phone::default()), Policy::default(), clock.clone());
+    let (username, _) = account(&app, "recovery").await;
+    let password = Password::new(PASSWORD.into());
+    let enrolment = app
+        .start_totp_enrolment(&username, None, &password, None)
+        .await
+        .expect("enrolment");
+    let authenticator = crate::authenticator_app(&enrolment.secret).expect("the enrolment's secret");
+    let code = OneTimeCode::parse(&authenticator.generate(app.now() as u64).to_string()).expect("code");
+    app.confirm_totp_enrolment(&username, None, &code, None)
+        .await
+        .expect("confirmed");
+    let generated = app
+        .generate_recovery_codes(&username, &password, None)
+        .await
+        .expect("codes");
+    let code = RecoveryCode::parse(&generated.codes[0]).expect("a code as shown");
+    let mut challenges = Vec::new();
+    for _ in 0..LOGINS {
+        let started = app
+            .start_login(username.as_str(), &password, false, None)
+            .await
+            .expect("login");
+        challenges.push(started.challenge.challenge_id);
+    }
+    let (ok, errors) = burst(challenges, |id| {
+        let (app, code) = (app.clone(), code.clone());
+        async move { app.verify_recovery_code(&id, &code, None).await }
+    })
+    .await;
+    assert_eq!(
+        ok, 1,
+        "one recovery code, parallel logins: exactly one gets in ({errors:?})"
+    );
+    assert_eq!(
+        count(&errors, |e| matches!(e, ServiceError::InvalidCode { .. })),
+        LOGINS - 1,
+        "the others find the code used ({errors:?})"
+    );
+    let left = app.recovery_codes_status(&username).await.expect("status");
+    assert_eq!(left.remaining, 9);
 }
 
 async fn parallel_wrong_passwords_get_no_more_tries_than_the_backoff_allows(store: Arc<dyn ItemStore>) {

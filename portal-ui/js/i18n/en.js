@@ -296,6 +296,8 @@ export default {
   'security.event.not_me_reported': '“This wasn’t me” was reported',
   'security.event.new_device_notified': 'Login from a new browser (notice sent by SMS)',
   'security.event.step_up': 'Identity confirmed with passkey or authenticator app before a security change',
+  'security.event.recovery_codes_generated': 'New recovery codes generated (the old ones no longer work)',
+  'security.event.recovery_code_used': 'Recovery code used',
   'security.event.other': 'Other event',
   'notMe.heading': 'This wasn’t me',
   'notMe.intro': 'See something you do not recognise? You can shut everything down at once.',

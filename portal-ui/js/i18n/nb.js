@@ -298,6 +298,8 @@ export default {
   'security.event.not_me_reported': '«Dette var ikke meg» ble meldt',
   'security.event.new_device_notified': 'Innlogging fra ny nettleser (varsel sendt på SMS)',
   'security.event.step_up': 'Bekreftet med passnøkkel eller autentiseringsapp før en sikkerhetsendring',
+  'security.event.recovery_codes_generated': 'Nye gjenopprettingskoder laget (de gamle virker ikke lenger)',
+  'security.event.recovery_code_used': 'Gjenopprettingskode brukt',
   'security.event.other': 'Annen hendelse',
   'notMe.heading': 'Dette var ikke meg',
   'notMe.intro': 'Ser du noe du ikke kjenner igjen? Da kan du stenge alt med én gang.',

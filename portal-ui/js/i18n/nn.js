@@ -296,6 +296,8 @@ export default {
   'security.event.not_me_reported': '«Dette var ikkje meg» vart meldt',
   'security.event.new_device_notified': 'Innlogging frå ny nettlesar (varsel sendt på SMS)',
   'security.event.step_up': 'Stadfesta med passnøkkel eller autentiseringsapp før ei tryggingsendring',
+  'security.event.recovery_codes_generated': 'Nye gjenopprettingskodar laga (dei gamle verkar ikkje lenger)',
+  'security.event.recovery_code_used': 'Gjenopprettingskode brukt',
   'security.event.other': 'Anna hending',
   'notMe.heading': 'Dette var ikkje meg',
   'notMe.intro': 'Ser du noko du ikkje kjenner att? Då kan du stengje alt med ein gong.',

@@ -54,7 +54,7 @@ async fn a_passkey_logs_in_once_per_assertion_and_not_after_removal() -> anyhow:
     let login = portal.login_response("kari.nordmann", PASSWORD, false).await?;
     assert_eq!(login.status(), 200);
     let login: Value = login.json().await?;
-    assert_eq!(login["methods"], json!(["passkey", "sms"]));
+    assert_eq!(login["methods"], json!(["passkey", "sms", "recovery_code"]));
     assert_eq!(portal.texts_to(MOBILE).await?.len(), texts, "no SMS sent");
     let assertion = device.sign(PORTAL_URL, &login["passkey"]).map_err(anyhow::Error::msg)?;
     let body = json!({ "challenge_id": login["challenge_id"], "credential": assertion });

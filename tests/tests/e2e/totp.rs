@@ -93,7 +93,7 @@ async fn enrol_an_app_then_log_in_with_it_and_no_sms() -> anyhow::Result<()> {
 
     let sms_before = portal.sms_count_to(MOBILE).await?;
     let challenge = portal.login("kari.nordmann", PASSWORD).await?;
-    assert_eq!(challenge["methods"], json!(["totp", "sms"]));
+    assert_eq!(challenge["methods"], json!(["totp", "sms", "recovery_code"]));
     assert_eq!(challenge["phone_hint"], "+47 ••••••67");
     assert_eq!(challenge["expires_in"], 300);
     assert_eq!(challenge["resend_after"], 0);

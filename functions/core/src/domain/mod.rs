@@ -41,6 +41,7 @@ mod network;
 mod one_time_code;
 mod passkey_name;
 mod password;
+mod recovery_code;
 mod serial;
 mod username;
 
@@ -52,6 +53,7 @@ pub use network::MaskedNetwork;
 pub use one_time_code::OneTimeCode;
 pub use passkey_name::PasskeyName;
 pub use password::{common_password_count, NewPassword, Password, PasswordRejection};
+pub use recovery_code::{RecoveryCode, RECOVERY_CODE_LEN};
 pub use serial::CertificateSerial;
 pub use username::Username;
 

@@ -12,7 +12,7 @@
 //! | token signing      | `{"signing_keys":[{"kid","pkcs8"}]}`     | sms-code                 |
 //! | token verification | `{"verifying_keys":[{"kid","public_key"}]}` | account, buypass      |
 //! | code pepper        | `{"code_pepper":"…"}`                    | login, sms-code, account |
-//! | TOTP key           | `{"totp_key":"…"}`                       | sms-code, account        |
+//! | TOTP key           | `{"totp_key":"…"}`                       | login, sms-code, account |
 //! | Buypass client key | `{"buypass_client_key":"…"}`             | buypass                  |
 //! | origin secret      | `{"origin_verify":["…"]}`                | every HTTP function but serial-activation |
 //!
@@ -155,10 +155,10 @@ pub const ORIGIN_SECRET_MIN_LEN: usize = 32;
 /// Whether a function can open authenticator-app secrets.
 #[derive(Clone, Default)]
 pub enum TotpPart {
-    /// It holds the key (sms-code, account, portal-local).
+    /// It holds the key (login, sms-code, account, portal-local).
     Key(Vec<u8>),
-    /// It does not, but the functions that do are deployed with it: login (to offer them) and
-    /// the Buypass start (to ask for a step-up) only need to know that authenticator apps work.
+    /// It does not, but the functions that do are deployed with it: the Buypass start only
+    /// needs to know that authenticator apps work (to ask an app's owner for a step-up).
     HeldByOtherFunctions,
     /// No TOTP key anywhere: enrolment is refused and login uses SMS.
     #[default]

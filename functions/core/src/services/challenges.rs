@@ -341,6 +341,30 @@ impl App {
         source_ip: Option<&str>,
         accepts: impl Fn(&Challenge) -> bool,
     ) -> Result<Challenge, ServiceError> {
+        self.answer_code(id, code, source_ip, accepts, true).await
+    }
+
+    /// [`Self::verify_code`] that leaves a right code unused (the challenge as it was): a
+    /// password reset that needs a second factor checks the code first and spends it only
+    /// with the factor. A wrong code counts exactly as there.
+    pub(crate) async fn check_code_unspent(
+        &self,
+        id: &ChallengeId,
+        code: &OneTimeCode,
+        source_ip: Option<&str>,
+        accepts: impl Fn(&Challenge) -> bool,
+    ) -> Result<Challenge, ServiceError> {
+        self.answer_code(id, code, source_ip, accepts, false).await
+    }
+
+    async fn answer_code(
+        &self,
+        id: &ChallengeId,
+        code: &OneTimeCode,
+        source_ip: Option<&str>,
+        accepts: impl Fn(&Challenge) -> bool,
+        spend: bool,
+    ) -> Result<Challenge, ServiceError> {
         let now = self.now();
         let challenge = self.live_challenge(id).await?;
         if !accepts(&challenge) {
@@ -364,6 +388,9 @@ impl App {
                         .code_hash
                         .as_deref()
                         .is_some_and(|stored| codes.matches(id, code, stored));
+                    if right && !spend {
+                        return Ok((Change::Keep(Ok(c.clone())), None));
+                    }
                     let (next, outcome) = c.answered(right, max);
                     let result = outcome.map(|()| next.clone());
                     Ok((Change::Write(next, result), Some(c.code_expires_at)))

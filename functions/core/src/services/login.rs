@@ -31,8 +31,11 @@ pub(crate) struct PasswordAttempt {
 #[derive(Debug, Clone)]
 pub struct LoginStarted {
     pub challenge: IssuedChallenge,
-    /// `["sms"]`, or `["totp", "sms"]` for users with an authenticator app, `["passkey", …]`
-    /// for users with passkeys (no SMS sent yet in either case).
+    /// `["sms"]`, or `["totp", "sms", "recovery_code"]` for users with an authenticator app,
+    /// `["passkey", …, "recovery_code"]` for users with passkeys (no SMS sent yet in either
+    /// case). A recovery code is offered whenever there is a strong factor, without reading
+    /// whether any are left (no extra read on the login path): with none left, one simply
+    /// does not match.
     pub methods: &'static [&'static str],
     /// The WebAuthn request options, for an account with passkeys.
     pub passkey: Option<webauthn_rs::prelude::RequestChallengeResponse>,
@@ -318,7 +321,7 @@ impl App {
             if passkeys.is_empty() {
                 return Ok(LoginStarted {
                     challenge,
-                    methods: &["totp", "sms"],
+                    methods: &["totp", "sms", "recovery_code"],
                     passkey: None,
                 });
             }
@@ -328,9 +331,9 @@ impl App {
             return Ok(LoginStarted {
                 challenge,
                 methods: if totp {
-                    &["passkey", "totp", "sms"]
+                    &["passkey", "totp", "sms", "recovery_code"]
                 } else {
-                    &["passkey", "sms"]
+                    &["passkey", "sms", "recovery_code"]
                 },
                 passkey: Some(options),
             });

@@ -13,6 +13,8 @@ use serde_json::json;
 use super::challenge_rules::{Answer, Opening};
 use super::code_budgets::CodeScope;
 use super::limits::{Allowance, Limit};
+use super::recovery_codes::RecoveryUse;
+use super::reset_factor::ResetFactor;
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::domain::{ChallengeId, MobileNumber, NewPassword, OneTimeCode, Password, Username};
@@ -149,13 +151,16 @@ impl App {
         Ok(id)
     }
 
-    /// `POST /v1/auth/password/reset`: the code from the SMS and a new password. Every session
-    /// of the account ends, the login backoff is forgiven, and the phone gets a notice.
+    /// `POST /v1/auth/password/reset`: the code from the SMS and a new password, and for an
+    /// account with a passkey or an authenticator app one of its factors too
+    /// ([`super::reset_factor`]). Every session of the account ends, the login backoff is
+    /// forgiven, and the phone gets a notice.
     pub async fn reset_password(
         &self,
         id: &ChallengeId,
         code: &OneTimeCode,
         new_password: Password,
+        factor: Option<&ResetFactor>,
         source_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
         let is_reset = |c: &Challenge| matches!(c.purpose, ChallengePurpose::PasswordReset);
@@ -173,8 +178,31 @@ impl App {
         };
         // Checked before the code is: a weak choice must not use up the code or an attempt.
         let new_password = NewPassword::parse(new_password, &challenge.username).map_err(ServiceError::WeakPassword)?;
+        // Read for every challenge, decoys too, so the work does not tell them apart.
+        let factors = self.strong_factors(&challenge.username).await?;
+        let used = if factors.required() {
+            // The SMS code first, left unused: it must still work with the factor.
+            let checked = self.check_code_unspent(id, code, source_ip, is_reset).await?;
+            let Some(factor) = factor else {
+                return Err(self.second_factor_required(&checked, &factors).await?);
+            };
+            Some(self.verify_reset_factor(&checked, &factors, factor, source_ip).await?)
+        } else {
+            None
+        };
         let challenge = self.verify_code(id, code, source_ip, is_reset).await?;
         let username = challenge.username;
+        if let Some(left) = used.as_ref().and_then(|u| u.recovery_codes_left) {
+            self.recovery_code_used(
+                &username,
+                &challenge.destination,
+                challenge.language,
+                RecoveryUse::PasswordReset,
+                left,
+                source_ip,
+            )
+            .await;
+        }
         let hash = self
             .passwords
             .hash(new_password.password())
@@ -216,6 +244,8 @@ impl App {
                 source_ip,
                 json!({
                     "by": "user",
+                    "second_factor": used.as_ref().map(|u| u.method),
+                    "passkey": used.as_ref().and_then(|u| u.passkey.clone()),
                     "sessions_revoked": revoked,
                     "notice_to": account.mobile.masked(),
                     "notice_sent": notified,

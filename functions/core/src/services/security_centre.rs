@@ -116,6 +116,8 @@ pub fn shown_in_history(kind: AuditKind) -> bool {
             | NotMeReported
             | NewDeviceNotified
             | StepUp
+            | RecoveryCodesGenerated
+            | RecoveryCodeUsed
     )
 }
 
@@ -132,6 +134,7 @@ const SHOWN_DETAIL: &[&str] = &[
     "device",
     "sessions_ended",
     "method",
+    "remaining",
 ];
 
 fn history_entry(event: AuditEvent) -> SecurityEvent {
@@ -401,6 +404,9 @@ impl App {
         }
         // Passkeys likewise: one the intruder enrolled would outlive the password change.
         self.remove_all_passkeys(username, source_ip).await?;
+        // And the recovery codes: the intruder may have generated (and kept) a set, which
+        // would stand in for a factor the owner enrols later.
+        let recovery_codes_removed = self.delete_recovery_codes(username).await?;
         let card = self
             .revoke_account_serial(username, "not_me")
             .await
@@ -421,6 +427,7 @@ impl App {
                 source_ip,
                 json!({
                     "sessions_ended": sessions_ended,
+                    "recovery_codes_removed": recovery_codes_removed,
                     "serial_number": card_revoked,
                     "to": account.mobile.masked(),
                     "notice_sent": sent,

@@ -28,6 +28,9 @@ pub enum LoginFactor {
     Sms,
     Totp,
     Passkey,
+    /// One of the account's single-use recovery codes: it stands in for the passkey or app
+    /// the account has, so it counts as strong too.
+    RecoveryCode,
 }
 
 impl LoginFactor {
@@ -35,7 +38,7 @@ impl LoginFactor {
     pub fn is_strong(self) -> bool {
         match self {
             LoginFactor::Sms => false,
-            LoginFactor::Totp | LoginFactor::Passkey => true,
+            LoginFactor::Totp | LoginFactor::Passkey | LoginFactor::RecoveryCode => true,
         }
     }
 
@@ -45,6 +48,7 @@ impl LoginFactor {
             LoginFactor::Sms => "sms",
             LoginFactor::Totp => "totp",
             LoginFactor::Passkey => "passkey",
+            LoginFactor::RecoveryCode => "recovery_code",
         }
     }
 }

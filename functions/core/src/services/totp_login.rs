@@ -189,7 +189,7 @@ enum TotpAttempt {
 }
 
 /// A write of `value` conditional on the record still being at `read_version`.
-fn versioned_put<T: Serialize>(
+pub(crate) fn versioned_put<T: Serialize>(
     pk: &str,
     sk: &str,
     value: &T,

@@ -185,6 +185,15 @@ pub fn passkey_added(lang: Lang) -> &'static str {
     }
 }
 
+/// A recovery code was used (login or password reset): the owner hears of it at once.
+pub fn recovery_code_used(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Nb => "En gjenopprettingskode er brukt for kontoen din i Norsk Helsenett kundeportal. Var det ikke deg, ring kundesenteret på 24 20 00 00.",
+        Lang::Nn => "Ein gjenopprettingskode er brukt for kontoen din i Norsk Helsenett kundeportal. Var det ikkje deg, ring kundesenteret på 24 20 00 00.",
+        Lang::En => "A recovery code was used for your Norsk Helsenett customer portal account. Not you? Call the customer centre on 24 20 00 00.",
+    }
+}
+
 fn gsm7_septets(text: &str) -> Option<usize> {
     const BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
     const EXTENDED: &str = "^{}\\[~]|€";
@@ -269,6 +278,7 @@ mod tests {
                 ("totp_enabled", lang, totp_enabled(lang).to_owned()),
                 ("totp_removed", lang, totp_removed(lang).to_owned()),
                 ("passkey_added", lang, passkey_added(lang).to_owned()),
+                ("recovery_code_used", lang, recovery_code_used(lang).to_owned()),
                 ("buypass_card_replaced", lang, buypass_card_replaced(lang, &not_me)),
                 ("new_device_login", lang, new_device_login(lang, &not_me)),
                 ("not_me_confirmed", lang, not_me_confirmed(lang, &not_me)),
@@ -292,6 +302,7 @@ mod tests {
             ("totp_enabled", 1, 1, 1),
             ("totp_removed", 1, 1, 1),
             ("passkey_added", 1, 1, 1),
+            ("recovery_code_used", 1, 1, 1),
             ("buypass_card_replaced", 1, 1, 1),
             ("new_device_login", 1, 1, 1),
             ("not_me_confirmed", 1, 1, 1),

@@ -22,6 +22,8 @@ pub const PASSKEYS_MARK_SK: &str = "PASSKEYS";
 pub fn passkey_sk(id: &PasskeyId) -> String {
     format!("{PASSKEY_SK_PREFIX}{id}")
 }
+/// The account's recovery codes (keyed hashes, one record), under [`account_pk`].
+pub const RECOVERY_CODES_SK: &str = "RECOVERY_CODES";
 /// Prefix of the session index under [`account_pk`].
 pub const SESSION_INDEX_PREFIX: &str = "SESSION#";
 pub fn session_index_sk(id: &SessionId) -> String {
@@ -52,6 +54,9 @@ pub const PASSKEY_LOGIN_SK: &str = "PASSKEY_LOGIN";
 /// A step-up's WebAuthn state (`POST /v1/account/step-up/options`), under [`challenge_pk`] of
 /// the step-up's id.
 pub const PASSKEY_STEP_UP_SK: &str = "PASSKEY_STEP_UP";
+/// A password reset's WebAuthn state (the passkey it needs besides the SMS code), under
+/// [`challenge_pk`] of its own id (`passkey_challenge_id`).
+pub const PASSKEY_RESET_SK: &str = "PASSKEY_RESET";
 
 // ---- passkeys: one owner per credential id -------------------------------------------
 

@@ -68,3 +68,13 @@ pub struct PasskeyLoginState {
 pub struct PasskeysMark {
     pub since: UnixTime,
 }
+
+/// The WebAuthn challenge a password reset of an account with passkeys answered with 403
+/// `second_factor_required`: bound to the account and to that reset challenge, and deleted
+/// by the one assertion that passes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PasskeyResetState {
+    pub username: Username,
+    pub reset_challenge: crate::domain::ChallengeId,
+    pub state: SecurityKeyAuthentication,
+}

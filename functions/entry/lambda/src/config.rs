@@ -54,7 +54,11 @@ use portal_http::routes::Function;
 /// Every function behind CloudFront also loads the origin secret (`portal_http::origin`);
 /// serial-activation's only route is IAM-authorised and called at the API directly.
 pub const FUNCTION_KEYS: &[(Function, &[KeyPurpose])] = &[
-    (Function::Login, &[KeyPurpose::CodePepper, KeyPurpose::OriginVerify]),
+    // The TOTP key: a password reset of an account with an authenticator app checks its code.
+    (
+        Function::Login,
+        &[KeyPurpose::CodePepper, KeyPurpose::TotpKey, KeyPurpose::OriginVerify],
+    ),
     (
         Function::SmsCode,
         &[
@@ -109,11 +113,10 @@ impl std::ops::Deref for LambdaConfig {
 }
 
 /// The functions that never open authenticator-app secrets but must know whether an account
-/// has an app: login offers it, and the Buypass start asks such accounts for a step-up (issue
-/// 17). sms-code and account, which hold the key (and refuse to start without it), verify and
-/// enrol apps.
+/// has an app: the Buypass start asks such accounts for a step-up (issue 17). login (app codes
+/// in a password reset), sms-code and account hold the key (and refuse to start without it).
 fn knows_totp_without_its_key(function: Function) -> bool {
-    matches!(function, Function::Login | Function::Buypass)
+    matches!(function, Function::Buypass)
 }
 
 impl LambdaConfig {
@@ -237,6 +240,7 @@ mod tests {
         HashMap::from([
             ("PORTAL_TABLE", "hjemmekontor-portal"),
             ("PORTAL_CODE_PEPPER_SECRET_ID", "portal/code-pepper"),
+            ("PORTAL_TOTP_KEY_SECRET_ID", "portal/totp-key"),
             ("PORTAL_ORIGIN_VERIFY_SECRET_ID", "portal/origin-verify"),
             ("PORTAL_TOKEN_ISSUER", "https://api.example.test"),
             ("PORTAL_TOKEN_AUDIENCE", "hjemmekontor-portal"),

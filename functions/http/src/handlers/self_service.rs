@@ -13,7 +13,9 @@ use crate::auth::{Authenticated, AuthenticatedEvenIfPasswordChangeRequired};
 use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
-use portal_core::domain::{ChallengeId, OneTimeCode, Password};
+use portal_core::domain::{ChallengeId, InvalidInput, OneTimeCode, Password, RecoveryCode};
+use portal_core::services::reset_factor::ResetFactor;
+use webauthn_rs::prelude::PublicKeyCredential;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,15 +101,71 @@ pub struct ResetPasswordRequest {
     pub challenge_id: ChallengeId,
     pub code: String,
     pub new_password: Password,
+    /// The second factor of an account with a passkey or an authenticator app (at most one):
+    /// an app code, a recovery code, or a passkey's answer to `passkey_challenge_id`.
+    #[serde(default)]
+    pub totp_code: Option<String>,
+    #[serde(default)]
+    pub recovery_code: Option<String>,
+    #[serde(default)]
+    pub passkey_challenge_id: Option<ChallengeId>,
+    /// The browser's `PublicKeyCredential` from `navigator.credentials.get`, as JSON.
+    #[serde(default)]
+    pub credential: Option<Box<PublicKeyCredential>>,
 }
 
+impl ResetPasswordRequest {
+    /// The factor the request brings, if any; more than one, or half a passkey answer, is a
+    /// malformed field.
+    fn factor(&mut self) -> Result<Option<ResetFactor>, InvalidInput> {
+        const ONE: &str = "give at most one of totp_code, recovery_code, passkey_challenge_id with credential";
+        let passkey = match (self.passkey_challenge_id.take(), self.credential.take()) {
+            (Some(challenge_id), Some(credential)) => Some(ResetFactor::Passkey {
+                challenge_id,
+                credential,
+            }),
+            (None, None) => None,
+            (Some(_), None) => return Err(InvalidInput::new("credential", "is required with passkey_challenge_id")),
+            (None, Some(_)) => return Err(InvalidInput::new("passkey_challenge_id", "is required with credential")),
+        };
+        let totp = self
+            .totp_code
+            .as_deref()
+            .map(|c| OneTimeCode::parse(c).map_err(|_| InvalidInput::new("totp_code", "must be 6 digits")))
+            .transpose()?
+            .map(ResetFactor::Totp);
+        let recovery = self
+            .recovery_code
+            .as_deref()
+            .map(|c| RecoveryCode::parse_field(c, "recovery_code"))
+            .transpose()?
+            .map(ResetFactor::RecoveryCode);
+        let mut given = [passkey, totp, recovery].into_iter().flatten();
+        let factor = given.next();
+        if given.next().is_some() {
+            return Err(InvalidInput::new("second_factor", ONE));
+        }
+        Ok(factor)
+    }
+}
+
+/// `POST /v1/auth/password/reset`: 204, or 403 `second_factor_required` (with `methods` and
+/// for passkeys `passkey_challenge_id` and `passkey`) when the account has a passkey or an app
+/// and the request brought no factor.
 pub async fn reset_password(
     State(app): State<SharedApp>,
     ip: ClientIp,
-    JsonBody(req): JsonBody<ResetPasswordRequest>,
+    JsonBody(mut req): JsonBody<ResetPasswordRequest>,
 ) -> Result<Response, ApiError> {
     let code = OneTimeCode::parse(&req.code)?;
-    app.reset_password(&req.challenge_id, &code, req.new_password, ip.as_deref())
-        .await?;
+    let factor = req.factor()?;
+    app.reset_password(
+        &req.challenge_id,
+        &code,
+        req.new_password,
+        factor.as_ref(),
+        ip.as_deref(),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -6,6 +6,7 @@ mod buypass_http;
 mod contract;
 mod fuzz;
 mod passkeys;
+mod recovery;
 mod rules;
 mod security_centre;
 mod self_service;

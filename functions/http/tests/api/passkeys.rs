@@ -199,7 +199,7 @@ async fn a_passkey_enrolled_after_the_password_logs_in_without_any_sms_and_sms_s
 
     let sent = p.sms_count();
     let login = p.login("kari").await;
-    assert_eq!(login["methods"], json!(["passkey", "sms"]));
+    assert_eq!(login["methods"], json!(["passkey", "sms", "recovery_code"]));
     assert_eq!(p.sms_count(), sent, "no SMS until the user asks for one");
     let options = &login["passkey"];
     assert_eq!(options["publicKey"]["rpId"], "portal.example.test");
@@ -517,7 +517,7 @@ async fn another_users_passkey_cannot_be_removed_and_is_not_found() {
     let login = p.login("ola").await;
     assert_eq!(
         login["methods"],
-        json!(["passkey", "sms"]),
+        json!(["passkey", "sms", "recovery_code"]),
         "Ola's passkey is still there"
     );
 }
@@ -563,7 +563,7 @@ async fn the_same_authenticator_is_not_enrolled_twice_and_an_app_user_gets_all_t
         .await
         .unwrap();
     let login = p.login("kari").await;
-    assert_eq!(login["methods"], json!(["passkey", "totp", "sms"]));
+    assert_eq!(login["methods"], json!(["passkey", "totp", "sms", "recovery_code"]));
 }
 
 /// A passkey answer sent by a browser: its status, body and every `Set-Cookie`.

@@ -86,7 +86,10 @@ async fn change_password_by(t: &TestApp, how: &str, user: &Username) {
         "reset" => {
             let id = t.app.forgot_password("kari", None).await.unwrap();
             let code = t.sms.last_code_to(&number(MOBILE)).unwrap();
-            t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None).await.unwrap();
+            t.app
+                .reset_password(&id, &code, pw(NEW_PASSWORD), None, None)
+                .await
+                .unwrap();
         }
         "change" => {
             let other = session(t, user).await;
@@ -674,7 +677,7 @@ async fn login_and_reset_codes_cannot_confirm_a_phone_change_nor_the_reverse() {
     assert!(matches!(login_verify, Err(ServiceError::ChallengeGone)));
     assert!(matches!(
         t.app
-            .reset_password(&phone.challenge_id, &phone_code, pw(NEW_PASSWORD), None)
+            .reset_password(&phone.challenge_id, &phone_code, pw(NEW_PASSWORD), None, None)
             .await,
         Err(ServiceError::ChallengeGone)
     ));
@@ -948,7 +951,7 @@ async fn reset_sets_the_password_ends_every_session_forgives_the_backoff_and_not
     }
     let (id, code) = reset_challenge(&t).await;
     t.app
-        .reset_password(&id, &code, pw(NEW_PASSWORD), Some("10.0.0.1"))
+        .reset_password(&id, &code, pw(NEW_PASSWORD), None, Some("10.0.0.1"))
         .await
         .unwrap();
     for s in [&a, &b] {
@@ -962,7 +965,9 @@ async fn reset_sets_the_password_ends_every_session_forgives_the_backoff_and_not
     assert!(!can_log_in(&t, PASSWORD).await);
     assert!(texts_to(&t, MOBILE).contains(&messages::password_changed(portal_core::i18n::Lang::Nb).to_owned()));
     assert!(matches!(
-        t.app.reset_password(&id, &code, pw("enda en ny frase her"), None).await,
+        t.app
+            .reset_password(&id, &code, pw("enda en ny frase her"), None, None)
+            .await,
         Err(ServiceError::ChallengeGone)
     ));
     let trail = events(&t, &user).await;
@@ -977,7 +982,10 @@ async fn reset_clears_a_pending_password_change() {
     let (user, _) = generated_account(&t).await;
     let id = t.app.forgot_password("nhn.bruker", None).await.unwrap();
     let code = t.sms.last_code_to(&number(MOBILE)).unwrap();
-    t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None).await.unwrap();
+    t.app
+        .reset_password(&id, &code, pw(NEW_PASSWORD), None, None)
+        .await
+        .unwrap();
     assert!(!t.app.account(&user).await.unwrap().password_change_required);
     assert!(!caller(&t, &session(&t, &user).await).await.password_change_required);
 }
@@ -988,7 +996,7 @@ async fn a_weak_new_password_does_not_use_up_the_reset_code() {
     kari(&t).await;
     let (id, code) = reset_challenge(&t).await;
     for _ in 0..6 {
-        match t.app.reset_password(&id, &code, pw("kari.x"), None).await {
+        match t.app.reset_password(&id, &code, pw("kari.x"), None, None).await {
             Err(ServiceError::WeakPassword(reasons)) => assert_eq!(
                 reasons,
                 vec![PasswordRejection::TooShort, PasswordRejection::ContainsUsername]
@@ -996,7 +1004,10 @@ async fn a_weak_new_password_does_not_use_up_the_reset_code() {
             other => panic!("expected weak_password, got {other:?}"),
         }
     }
-    t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None).await.unwrap();
+    t.app
+        .reset_password(&id, &code, pw(NEW_PASSWORD), None, None)
+        .await
+        .unwrap();
     assert!(can_log_in(&t, NEW_PASSWORD).await);
 }
 
@@ -1013,7 +1024,7 @@ async fn wrong_reset_codes_lock_reset_code_entry_at_twenty_per_hour_but_never_lo
         let (id, code) = reset_challenge(&t).await;
         let wrong = wrong_code(&code);
         for left in (0..5).rev() {
-            let r = t.app.reset_password(&id, &wrong, pw(NEW_PASSWORD), None).await;
+            let r = t.app.reset_password(&id, &wrong, pw(NEW_PASSWORD), None, None).await;
             wrongs += 1;
             match r {
                 Err(ServiceError::InvalidCode { attempts_left }) if wrongs < 20 => assert_eq!(attempts_left, left),
@@ -1022,7 +1033,10 @@ async fn wrong_reset_codes_lock_reset_code_entry_at_twenty_per_hour_but_never_lo
             }
         }
         assert!(
-            t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None).await.is_err(),
+            t.app
+                .reset_password(&id, &code, pw(NEW_PASSWORD), None, None)
+                .await
+                .is_err(),
             "the right code is useless once the challenge is dead"
         );
         t.clock.advance(60);
@@ -1053,7 +1067,7 @@ async fn wrong_reset_codes_do_not_count_towards_the_login_code_limit() {
         for _ in 0..5 {
             let r = t
                 .app
-                .reset_password(&id, &wrong_code(&code), pw(NEW_PASSWORD), None)
+                .reset_password(&id, &wrong_code(&code), pw(NEW_PASSWORD), None, None)
                 .await;
             assert!(matches!(r, Err(ServiceError::InvalidCode { .. })), "{r:?}");
         }
@@ -1086,13 +1100,13 @@ async fn decoy_challenges_behave_like_real_ones_under_guessing() {
             _ => OneTimeCode::parse("123456").unwrap(),
         };
         for left in (0..5).rev() {
-            match t.app.reset_password(&id, &guess, pw(NEW_PASSWORD), None).await {
+            match t.app.reset_password(&id, &guess, pw(NEW_PASSWORD), None, None).await {
                 Err(ServiceError::InvalidCode { attempts_left }) => assert_eq!(attempts_left, left, "{name}"),
                 other => panic!("{name}: expected invalid_code, got {other:?}"),
             }
         }
         assert!(matches!(
-            t.app.reset_password(&id, &guess, pw(NEW_PASSWORD), None).await,
+            t.app.reset_password(&id, &guess, pw(NEW_PASSWORD), None, None).await,
             Err(ServiceError::ChallengeGone)
         ));
     }
@@ -1105,7 +1119,7 @@ async fn reset_codes_expire_after_five_minutes() {
     let (id, code) = reset_challenge(&t).await;
     t.clock.advance(300);
     assert!(matches!(
-        t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None).await,
+        t.app.reset_password(&id, &code, pw(NEW_PASSWORD), None, None).await,
         Err(ServiceError::ChallengeGone)
     ));
     assert!(can_log_in(&t, PASSWORD).await);
@@ -1153,10 +1167,10 @@ async fn the_audit_trail_covers_every_flow_without_secrets_or_full_numbers() {
     let wrong = wrong_code(&reset_code);
     let _ = t
         .app
-        .reset_password(&id, &wrong, pw("tredje passord her"), Some("10.0.0.5"))
+        .reset_password(&id, &wrong, pw("tredje passord her"), None, Some("10.0.0.5"))
         .await;
     t.app
-        .reset_password(&id, &reset_code, pw("tredje passord her"), Some("10.0.0.5"))
+        .reset_password(&id, &reset_code, pw("tredje passord her"), None, Some("10.0.0.5"))
         .await
         .unwrap();
     t.app.reset_password_by_operator(&user).await.unwrap();
@@ -1211,13 +1225,15 @@ async fn reset_refuses_a_password_of_the_wrong_length_even_for_an_unknown_challe
         ("kort", PasswordRejection::TooShort),
         (&*"x".repeat(129), PasswordRejection::TooLong),
     ] {
-        match t.app.reset_password(&unknown, &code, pw(new), None).await {
+        match t.app.reset_password(&unknown, &code, pw(new), None, None).await {
             Err(ServiceError::WeakPassword(reasons)) => assert_eq!(reasons, vec![reason]),
             other => panic!("{new:?}: {other:?}"),
         }
     }
     assert!(matches!(
-        t.app.reset_password(&unknown, &code, pw(NEW_PASSWORD), None).await,
+        t.app
+            .reset_password(&unknown, &code, pw(NEW_PASSWORD), None, None)
+            .await,
         Err(ServiceError::ChallengeGone)
     ));
 }

@@ -423,7 +423,7 @@ async fn app_and_passkey_logins_count_as_fresh_for_five_minutes_and_an_sms_login
 
     // A passkey login: fresh at once.
     let login = p.login("kari").await;
-    assert_eq!(login["methods"], json!(["passkey", "totp", "sms"]));
+    assert_eq!(login["methods"], json!(["passkey", "totp", "sms", "recovery_code"]));
     let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
     let verified = p
         .call(

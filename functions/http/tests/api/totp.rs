@@ -258,7 +258,7 @@ async fn with_an_app_login_sends_no_sms_and_the_app_code_opens_a_session() {
     let app = enrolled(&t).await;
     let sent_before = t.sms.sent().len();
     let started = login(&t).await;
-    assert_eq!(started.methods, ["totp", "sms"]);
+    assert_eq!(started.methods, ["totp", "sms", "recovery_code"]);
     assert_eq!(t.sms.sent().len(), sent_before, "no SMS at login");
     assert_eq!(started.challenge.phone_hint, "+47 ••••••67");
     assert_eq!(started.challenge.expires_in, 300);
@@ -513,7 +513,7 @@ async fn app_logins_open_at_most_ten_challenges_an_hour() {
         other => panic!("expected too_many_attempts, got {other:?}"),
     }
     t.clock.advance(3600);
-    assert_eq!(login(&t).await.methods, &["totp", "sms"]);
+    assert_eq!(login(&t).await.methods, &["totp", "sms", "recovery_code"]);
     assert!(t
         .sms
         .sent()
