@@ -124,6 +124,12 @@ enum Command {
     TotpStatus { username: String },
     /// Removes the account's authenticator app (lost phone); login falls back to SMS codes.
     RemoveTotp { username: String },
+    /// Removes every passkey of the account (lost devices, or a passkey an intruder added);
+    /// login falls back to the app or SMS codes. Audited `by: operator`; prints how many.
+    RemovePasskeys {
+        #[arg(long)]
+        username: String,
+    },
     /// The per-purpose key documents an operator stores as Secrets Manager secrets (one file
     /// per purpose, owner-only; key material is never printed). See infra/README.md.
     Keys {
@@ -475,6 +481,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 Ok(format!("{user} has no authenticator app; nothing removed"))
             }
         }
+        Command::RemovePasskeys { username: u } => remove_passkeys_command(&app, &u).await,
         Command::SetLanguage { username: u, language } => {
             let lang = portal_core::i18n::Lang::parse(&language)
                 .ok_or_else(|| anyhow::anyhow!("unknown language {language}"))?;
@@ -510,6 +517,15 @@ async fn run(args: Args) -> anyhow::Result<String> {
             }))?)
         }
     }
+}
+
+/// `remove-passkeys`.
+async fn remove_passkeys_command(app: &SharedApp, user: &str) -> anyhow::Result<String> {
+    let user = username(user)?;
+    Ok(match app.admin_remove_passkeys(&user).await? {
+        0 => format!("{user} has no passkeys; nothing removed"),
+        n => format!("removed {n} passkey(s) of {user}"),
+    })
 }
 
 /// `allow-country` / `disallow-country`.
@@ -790,6 +806,71 @@ mod tests {
             "the repeated allow changed nothing and is not audited"
         );
         assert!(trail.contains(&AuditKind::SmsCountryDisallowed));
+    }
+
+    #[tokio::test]
+    async fn remove_passkeys_removes_every_passkey_of_the_account_and_audits_the_operator() {
+        use portal_core::audit::AuditKind;
+        use portal_core::config::{Policy, Settings};
+        use portal_core::domain::PasskeyName;
+        const PASSWORD: &str = "korrekt hest batteri stift";
+        const PORTAL: &str = "https://portal.example.test";
+        let settings = Settings {
+            portal_url: PORTAL.into(),
+            ..Settings::default()
+        };
+        let store = Arc::new(portal_core::store::sqlite::SqliteStore::in_memory().unwrap());
+        let t = portal_testkit::TestApp::with_settings(store, Policy::default(), settings);
+        let kari = t.account("kari", PASSWORD, "+4791234567").await;
+        let ola = t.account("ola", PASSWORD, "+4791234568").await;
+        let password = Password::new(PASSWORD.into());
+        for (user, name) in [(&kari, "Telefon"), (&kari, "Nøkkel"), (&ola, "Telefon")] {
+            let mut device = portal_testkit::PasskeyDevice::new();
+            // Fresh: the second passkey of an account needs a step-up, as in the portal.
+            let fresh = Some(t.app.now());
+            let started = t
+                .app
+                .start_passkey_enrolment(user, fresh, &password, None)
+                .await
+                .unwrap();
+            let options = serde_json::to_value(&started.options).unwrap();
+            let credential = device.register(PORTAL, &options).unwrap();
+            t.app
+                .confirm_passkey_enrolment(
+                    user,
+                    fresh,
+                    &started.registration_id,
+                    PasskeyName::parse(name).unwrap(),
+                    &serde_json::from_value(credential).unwrap(),
+                    None,
+                )
+                .await
+                .unwrap();
+        }
+        assert_eq!(t.app.list_passkeys(&kari).await.unwrap().len(), 2);
+
+        let said = remove_passkeys_command(&t.app, "kari").await.unwrap();
+        assert_eq!(said, "removed 2 passkey(s) of kari");
+        assert!(t.app.list_passkeys(&kari).await.unwrap().is_empty());
+        assert_eq!(t.app.list_passkeys(&ola).await.unwrap().len(), 1, "only kari's");
+        let removals: Vec<_> = t
+            .app
+            .repo
+            .audit_trail(&kari, t.app.now())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event == AuditKind::PasskeyRemoved)
+            .collect();
+        assert_eq!(removals.len(), 2);
+        assert!(removals.iter().all(|e| e.detail["by"] == "operator"), "{removals:?}");
+
+        let again = remove_passkeys_command(&t.app, "kari").await.unwrap();
+        assert_eq!(again, "kari has no passkeys; nothing removed");
+        let unknown = remove_passkeys_command(&t.app, "finnes.ikke").await.unwrap_err();
+        assert!(unknown.to_string().contains("no account"), "{unknown}");
+        let parsed = Args::try_parse_from(["portal-admin", "remove-passkeys", "--username", "kari"]).unwrap();
+        assert!(matches!(parsed.command, Command::RemovePasskeys { username } if username == "kari"));
     }
 
     #[test]

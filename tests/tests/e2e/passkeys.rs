@@ -1,6 +1,6 @@
 //! Passkeys over HTTP against the real binaries (SQLite, and DynamoDB in the emulator with
 //! `E2E_BACKEND=aws`): enrol with the password, log in with the passkey and no SMS, a replayed
-//! assertion refused, a removed passkey refused.
+//! assertion refused, a removed passkey refused, and the operator's `remove-passkeys`.
 
 use e2e::{Portal, Problem, Session, PASSWORD};
 use portal_testkit::PasskeyDevice;
@@ -127,5 +127,38 @@ async fn a_passkey_logs_in_once_per_assertion_and_not_after_removal() -> anyhow:
         .json()
         .await?;
     assert_eq!(login["methods"], json!(["sms"]));
+    Ok(())
+}
+
+/// Lost devices, or an intruder's passkey older than a day that the owner cannot step up
+/// with: the operator removes every passkey; logins go back to SMS codes.
+#[tokio::test]
+async fn an_operator_removes_every_passkey_of_an_account() -> anyhow::Result<()> {
+    let portal = Portal::builder().args(&["--portal-url", PORTAL_URL]).start()?;
+    portal.create_user("kari.nordmann", MOBILE)?;
+    let session = portal.sign_in("kari.nordmann", MOBILE).await?;
+    let mut device = PasskeyDevice::new();
+    enrol(&portal, &session, &mut device).await?;
+    let login: Value = portal
+        .login_response("kari.nordmann", PASSWORD, false)
+        .await?
+        .json()
+        .await?;
+    assert_eq!(login["methods"], json!(["passkey", "sms"]));
+
+    let (ok, out) = portal.admin(&["remove-passkeys", "--username", "kari.nordmann"])?;
+    assert!(ok && out.contains("removed 1 passkey(s) of kari.nordmann"), "{out}");
+    let login: Value = portal
+        .login_response("kari.nordmann", PASSWORD, false)
+        .await?
+        .json()
+        .await?;
+    assert_eq!(login["methods"], json!(["sms"]));
+    let (ok, out) = portal.admin(&["audit", "kari.nordmann"])?;
+    assert!(ok && out.contains(r#""by":"operator""#), "{out}");
+    let (ok, out) = portal.admin(&["remove-passkeys", "--username", "kari.nordmann"])?;
+    assert!(ok && out.contains("no passkeys"), "{out}");
+    let (ok, out) = portal.admin(&["remove-passkeys", "--username", "finnes.ikke"])?;
+    assert!(!ok && out.contains("no account"), "{out}");
     Ok(())
 }

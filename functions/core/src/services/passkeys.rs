@@ -20,6 +20,7 @@ use crate::audit::AuditKind;
 use crate::clock::{secs, UnixTime};
 use crate::domain::{ChallengeId, PasskeyId, PasskeyName, Password, Username};
 use crate::error::ServiceError;
+use crate::services::admin::AdminError;
 use crate::sms::messages;
 use crate::store::keys::{
     account_pk, challenge_pk, passkey_owner_pk, passkey_sk, PASSKEYS_MARK_SK, PASSKEY_OWNER_SK,
@@ -338,12 +339,22 @@ impl App {
 }
 
 impl App {
+    /// `portal-admin remove-passkeys` (the user lost the devices, or an intruder's passkey
+    /// blocks the owner's step-up): every passkey of the account, audited `by: operator`.
+    /// Returns how many were removed.
+    pub async fn admin_remove_passkeys(&self, username: &Username) -> Result<usize, AdminError> {
+        self.admin_account(username).await?;
+        Ok(self.remove_all_passkeys(username, None, "operator").await?)
+    }
+
     /// Removes every passkey of the account ("this wasn't me": a passkey the intruder enrolled
-    /// would let them log in again with the password alone, then change it). Returns how many.
+    /// would let them log in again with the password alone, then change it; an operator's
+    /// `remove-passkeys`). Each removal is audited with `by`. Returns how many.
     pub async fn remove_all_passkeys(
         &self,
         username: &Username,
         source_ip: Option<&str>,
+        by: &'static str,
     ) -> Result<usize, ServiceError> {
         let now = self.now();
         let items = self
@@ -375,7 +386,7 @@ impl App {
                     username,
                     AuditKind::PasskeyRemoved,
                     source_ip,
-                    json!({ "passkey": record.id, "name": record.name, "by": "not_me" }),
+                    json!({ "passkey": record.id, "name": record.name, "by": by }),
                     now,
                 )
                 .await;

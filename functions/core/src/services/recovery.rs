@@ -179,7 +179,7 @@ impl App {
         // Checked before the code is: a weak choice must not use up the code or an attempt.
         let new_password = NewPassword::parse(new_password, &challenge.username).map_err(ServiceError::WeakPassword)?;
         // Read for every challenge, decoys too, so the work does not tell them apart.
-        let factors = self.strong_factors(&challenge.username).await?;
+        let factors = self.reset_factors(&challenge.username).await?;
         let used = if factors.required() {
             // The SMS code first, left unused: it must still work with the factor.
             let checked = self.check_code_unspent(id, code, source_ip, is_reset).await?;

@@ -59,13 +59,13 @@ impl ResetFactor {
 }
 
 /// The strong factors of an account, as a reset sees them.
-pub(crate) struct StrongFactors {
+pub(crate) struct ResetFactors {
     passkeys: Vec<PasskeyRecord>,
     totp: bool,
     recovery_codes: usize,
 }
 
-impl StrongFactors {
+impl ResetFactors {
     /// Whether the reset needs more than the SMS code.
     pub(crate) fn required(&self) -> bool {
         self.totp || !self.passkeys.is_empty()
@@ -93,7 +93,7 @@ impl App {
     /// app record, the codes and the "has had a passkey" mark, and the passkeys' query only
     /// where the mark is. Read for every reset challenge, decoys too (whose names have none),
     /// so the I/O of a wrong code says nothing either.
-    pub(crate) async fn strong_factors(&self, username: &Username) -> Result<StrongFactors, ServiceError> {
+    pub(crate) async fn reset_factors(&self, username: &Username) -> Result<ResetFactors, ServiceError> {
         let pk = account_pk(username);
         let keys = [
             Key::new(pk.clone(), TOTP_SK),
@@ -109,7 +109,7 @@ impl App {
         } else {
             Vec::new()
         };
-        Ok(StrongFactors {
+        Ok(ResetFactors {
             passkeys,
             totp: !matches!(self.totp, TotpKeying::Absent) && totp.is_some_and(|t| t.value.active.is_some()),
             recovery_codes: codes.map_or(0, |c| c.value.hashes.len()),
@@ -121,7 +121,7 @@ impl App {
     pub(crate) async fn second_factor_required(
         &self,
         reset: &Challenge,
-        factors: &StrongFactors,
+        factors: &ResetFactors,
     ) -> Result<ServiceError, ServiceError> {
         let mut methods = Vec::with_capacity(3);
         let passkey = if factors.passkeys.is_empty() {
@@ -169,7 +169,7 @@ impl App {
     pub(crate) async fn verify_reset_factor(
         &self,
         reset: &Challenge,
-        factors: &StrongFactors,
+        factors: &ResetFactors,
         factor: &ResetFactor,
         source_ip: Option<&str>,
     ) -> Result<UsedFactor, ServiceError> {

@@ -373,7 +373,9 @@ impl App {
         let account = self.account(username).await?;
         self.reauthenticate(&account, password, source_ip, "not_me").await?;
         let now = self.now();
-        self.require_fresh_second_factor(caller.second_factor_at, username, now)
+        // A fresh second factor only if the account has one older than `NOT_ME_GRACE`: the
+        // intruder's new app or passkey must not keep the owner from reporting them.
+        self.require_fresh_settled_second_factor(caller.second_factor_at, username, now)
             .await?;
         // The account first, then its sessions: a login racing this one either sees the flag
         // or is found by the revocation (see `App::session_opening`).
@@ -403,7 +405,7 @@ impl App {
                 .await;
         }
         // Passkeys likewise: one the intruder enrolled would outlive the password change.
-        self.remove_all_passkeys(username, source_ip).await?;
+        self.remove_all_passkeys(username, source_ip, "not_me").await?;
         // And the recovery codes: the intruder may have generated (and kept) a set, which
         // would stand in for a factor the owner enrols later.
         let recovery_codes_removed = self.delete_recovery_codes(username).await?;

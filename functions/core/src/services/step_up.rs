@@ -17,6 +17,11 @@
 //!   written in one conditional transaction.
 //! - Wrong answers count against the account's code-attempt budget and lock code entry as
 //!   wrong login codes do ([`super::code_budgets`]).
+//! - "This wasn't me" asks only for a factor that has settled ([`NOT_ME_GRACE`] after its
+//!   enrolment, [`StrongFactors::settled_methods`]): an intruder holding the password and an SMS
+//!   code can enrol the account's first app or passkey without a step-up, and the owner must
+//!   still be able to report them with the password alone. A factor older than that is the
+//!   owner's, so the guard stands against someone holding the password and the SIM.
 
 use std::time::Duration;
 
@@ -32,7 +37,7 @@ use super::sessions::Caller;
 use super::totp_codes::{match_code, CodeMatch, TotpRecord};
 use crate::app::App;
 use crate::audit::{audit_op, AuditKind};
-use crate::clock::{secs, UnixTime};
+use crate::clock::{after, secs, UnixTime};
 use crate::domain::{ChallengeId, OneTimeCode, PasskeyId, Username};
 use crate::error::ServiceError;
 use crate::store::keys::{account_pk, challenge_pk, session_pk, PASSKEY_STEP_UP_SK, SESSION_SK, TOTP_SK};
@@ -42,6 +47,11 @@ use crate::store::{Condition, StoreError, WriteOp};
 
 /// How long a second factor proved by a session counts as fresh.
 pub const STEP_UP_FRESHNESS: Duration = Duration::from_secs(300);
+
+/// How long a newly enrolled app or passkey does not count for the step-up of "this wasn't
+/// me": the account's phone is told of every factor added, so this is the owner's window to
+/// report an intruder's factor with the password alone. A factor settles after it.
+pub const NOT_ME_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// The step-up method names, in the order they are offered.
 pub const PASSKEY: &str = "passkey";
@@ -58,6 +68,52 @@ pub fn second_factor_fresh(second_factor_at: Option<UnixTime>, now: UnixTime) ->
 /// The first second at which a second factor proved at `at` is no longer fresh.
 pub fn second_factor_valid_until(at: UnixTime) -> UnixTime {
     at.saturating_add(secs(STEP_UP_FRESHNESS))
+}
+
+/// Whether a factor enrolled at `enrolled_at` has settled at `now` ([`NOT_ME_GRACE`] later,
+/// that second included). One dated in the future (a clock that went back) has not.
+pub fn factor_settled(enrolled_at: UnixTime, now: UnixTime) -> bool {
+    now >= after(enrolled_at, NOT_ME_GRACE)
+}
+
+/// The account's strong factors as login offers them, each by when it was enrolled.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StrongFactors {
+    /// When each passkey was registered (`created_at`).
+    pub passkeys: Vec<UnixTime>,
+    /// When the authenticator app was enabled (`enabled_at`; a replaced app: the new one's).
+    pub totp: Option<UnixTime>,
+}
+
+impl StrongFactors {
+    /// The methods the account can step up with, `passkey` before `totp`; empty without a
+    /// strong factor.
+    pub fn methods(&self) -> Vec<&'static str> {
+        let mut methods = Vec::new();
+        if !self.passkeys.is_empty() {
+            methods.push(PASSKEY);
+        }
+        if self.totp.is_some() {
+            methods.push(TOTP);
+        }
+        methods
+    }
+
+    /// The rule of "this wasn't me": no step-up (empty) while every factor is younger than
+    /// [`NOT_ME_GRACE`] at `now`; once one has settled, every method the account has, as
+    /// any other guarded action asks.
+    pub fn settled_methods(&self, now: UnixTime) -> Vec<&'static str> {
+        let settled = self
+            .passkeys
+            .iter()
+            .chain(self.totp.iter())
+            .any(|&at| factor_settled(at, now));
+        if settled {
+            self.methods()
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// What `POST /v1/account/step-up/options` answers.
@@ -90,14 +146,27 @@ impl App {
     /// The methods the account can step up with, `passkey` before `totp`; empty for an
     /// account with SMS only. As login offers them: nothing this deployment cannot check.
     pub async fn step_up_methods(&self, username: &Username) -> Result<Vec<&'static str>, ServiceError> {
-        let mut methods = Vec::new();
-        if !self.passkeys_for_login(username).await?.is_empty() {
-            methods.push(PASSKEY);
-        }
-        if self.totp_active(username).await? {
-            methods.push(TOTP);
-        }
-        Ok(methods)
+        Ok(self.strong_factors(username).await?.methods())
+    }
+
+    /// The account's strong factors with their enrolment times, as login offers them (no
+    /// passkeys where this deployment has no relying party, no app where it cannot open app
+    /// secrets): the same two reads as [`App::step_up_methods`].
+    pub async fn strong_factors(&self, username: &Username) -> Result<StrongFactors, ServiceError> {
+        let passkeys = self
+            .passkeys_for_login(username)
+            .await?
+            .iter()
+            .map(|p| p.created_at)
+            .collect();
+        let totp = if matches!(self.totp, crate::app::TotpKeying::Absent) {
+            None
+        } else {
+            self.totp_record(username)
+                .await?
+                .and_then(|r| r.active.map(|a| a.enabled_at))
+        };
+        Ok(StrongFactors { passkeys, totp })
     }
 
     /// The guard of the sensitive changes: `Ok` when the account has no strong factor or
@@ -114,6 +183,26 @@ impl App {
             return Ok(());
         }
         let methods = self.step_up_methods(username).await?;
+        if methods.is_empty() {
+            return Ok(());
+        }
+        Err(ServiceError::StepUpRequired { methods })
+    }
+
+    /// The guard of "this wasn't me": as [`App::require_fresh_second_factor`], but only a
+    /// factor that has settled ([`StrongFactors::settled_methods`]) makes it ask for a step-up.
+    /// An account whose apps and passkeys were all added in the last [`NOT_ME_GRACE`] reports
+    /// with the password alone.
+    pub async fn require_fresh_settled_second_factor(
+        &self,
+        second_factor_at: Option<UnixTime>,
+        username: &Username,
+        now: UnixTime,
+    ) -> Result<(), ServiceError> {
+        if second_factor_fresh(second_factor_at, now) {
+            return Ok(());
+        }
+        let methods = self.strong_factors(username).await?.settled_methods(now);
         if methods.is_empty() {
             return Ok(());
         }
@@ -448,5 +537,53 @@ mod tests {
             assert_eq!(second_factor_fresh(proved, now), fresh, "{proved:?} at {now}");
         }
         assert_eq!(second_factor_valid_until(at), at + 300);
+    }
+
+    #[test]
+    fn a_factor_settles_24_hours_after_its_enrolment_to_the_second() {
+        let at = 1_700_000_000;
+        let day = 86_400;
+        // (enrolled at, now, settled)
+        for (enrolled, now, settled) in [
+            (at, at, false),
+            (at, at + 1, false),
+            (at, at + day - 1, false),
+            (at, at + day, true),
+            (at, at + day + 1, true),
+            (at, at + 30 * day, true),
+            (at + 60, at, false),
+        ] {
+            assert_eq!(factor_settled(enrolled, now), settled, "{enrolled} at {now}");
+        }
+        assert_eq!(secs(NOT_ME_GRACE), day);
+    }
+
+    #[test]
+    fn not_me_asks_for_a_step_up_once_any_factor_has_settled_and_then_offers_every_method() {
+        let now = 1_700_000_000;
+        let day = 86_400;
+        let new = now - day + 1;
+        let old = now - day;
+        let factors = |passkeys: &[i64], totp: Option<i64>| StrongFactors {
+            passkeys: passkeys.to_vec(),
+            totp,
+        };
+        // (factors, what "not me" asks for, what every other guarded action asks for)
+        let cases: [(StrongFactors, &[&str], &[&str]); 9] = [
+            (factors(&[], None), &[], &[]),
+            (factors(&[], Some(new)), &[], &[TOTP]),
+            (factors(&[], Some(old)), &[TOTP], &[TOTP]),
+            (factors(&[new], None), &[], &[PASSKEY]),
+            (factors(&[old], None), &[PASSKEY], &[PASSKEY]),
+            (factors(&[new, new], Some(new)), &[], &[PASSKEY, TOTP]),
+            // One settled factor: the intruder's new ones answer the step-up too.
+            (factors(&[new, old], None), &[PASSKEY], &[PASSKEY]),
+            (factors(&[new], Some(old)), &[PASSKEY, TOTP], &[PASSKEY, TOTP]),
+            (factors(&[old], Some(new)), &[PASSKEY, TOTP], &[PASSKEY, TOTP]),
+        ];
+        for (f, not_me, others) in cases {
+            assert_eq!(f.settled_methods(now), not_me, "{f:?}");
+            assert_eq!(f.methods(), others, "{f:?}");
+        }
     }
 }

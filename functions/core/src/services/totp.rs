@@ -311,7 +311,7 @@ impl App {
         Ok(self.totp_status(username).await?)
     }
 
-    async fn admin_account(&self, username: &Username) -> Result<Account, AdminError> {
+    pub(crate) async fn admin_account(&self, username: &Username) -> Result<Account, AdminError> {
         self.repo
             .load::<Account>(&account_pk(username), crate::store::keys::PROFILE_SK, self.now())
             .await?

@@ -4,7 +4,8 @@
 //! such a factor. The tests are what a user and an attacker holding the password and an SMS
 //! session see: refusals naming the methods, step-ups with an app code and with a passkey,
 //! staleness after 5 minutes, logins that count as fresh, wrong answers that count and lock,
-//! replays, and another user's or session's challenge.
+//! replays, and another user's or session's challenge. "This wasn't me" counts only factors
+//! older than a day: the owner reports an intruder's new app or passkey with the password.
 
 use std::sync::Arc;
 
@@ -23,6 +24,8 @@ use tower::ServiceExt;
 const PASSWORD: &str = "korrekt hest batteri stift";
 const PORTAL: &str = "https://portal.example.test";
 const KARI_MOBILE: &str = "+4791234567";
+/// When an app or passkey starts to count for the step-up of "not me".
+const GRACE: i64 = 86_400;
 
 struct Portal {
     t: TestApp,
@@ -256,6 +259,8 @@ async fn an_sms_session_of_an_app_account_is_refused_every_guarded_action_until_
     // The first strong factor needs no step-up: there is nothing to step up with.
     let first = p.sms_session("kari").await;
     let app = p.enrol_app(&first).await;
+    // A day on: the app has settled, so "not me" is guarded as the rest are.
+    p.t.clock.advance(GRACE);
 
     let sms = p.sms_session("kari").await;
     let made_up = PasskeyId::generate();
@@ -466,7 +471,7 @@ async fn app_and_passkey_logins_count_as_fresh_for_five_minutes_and_an_sms_login
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     let by_sms = verified.body["access_token"].as_str().unwrap().to_owned();
     let refused = p
-        .post("/v1/account/not-me", &by_sms, json!({ "password": PASSWORD }))
+        .post("/v1/account/passkeys", &by_sms, json!({ "password": PASSWORD }))
         .await;
     assert_step_up_required(&refused, &["passkey", "totp"], "SMS login");
 
@@ -515,7 +520,7 @@ async fn wrong_step_up_codes_count_and_lock_like_login_codes() {
         .await;
     assert_eq!(login.code(), "code_entry_locked", "{}", login.body);
     let still = p
-        .post("/v1/account/not-me", &sms, json!({ "password": PASSWORD }))
+        .post("/v1/account/passkeys", &sms, json!({ "password": PASSWORD }))
         .await;
     assert_step_up_required(&still, &["totp"], "after the lock");
 }
@@ -570,7 +575,7 @@ async fn a_step_up_challenge_answers_only_its_own_users_session() {
         .await;
     assert_eq!(stolen.status, StatusCode::GONE, "{}", stolen.body);
     let karis_guard = p
-        .post("/v1/account/not-me", &kari, json!({ "password": PASSWORD }))
+        .post("/v1/account/passkeys", &kari, json!({ "password": PASSWORD }))
         .await;
     assert_step_up_required(&karis_guard, &["passkey"], "after the stolen challenge");
 
@@ -620,4 +625,100 @@ async fn an_account_without_a_strong_factor_is_unaffected_and_has_nothing_to_ste
         assert_ne!(answer.code(), "step_up_required", "{what}: {}", answer.body);
         assert_ne!(answer.status, StatusCode::FORBIDDEN, "{what}: {}", answer.body);
     }
+}
+
+#[test]
+fn the_grace_of_these_tests_is_the_portals() {
+    assert_eq!(
+        GRACE,
+        portal_core::clock::secs(portal_core::services::step_up::NOT_ME_GRACE)
+    );
+}
+
+/// "Not me" from `token`'s session with the password.
+async fn not_me(p: &Portal, token: &str) -> Answer {
+    p.post("/v1/account/not-me", token, json!({ "password": PASSWORD }))
+        .await
+}
+
+/// The owner's own app, older than a day, keeps its guard on "not me": someone holding the
+/// password and the SIM (an SMS session) cannot strip it and then log in with SMS alone. At
+/// a second under a day it has not settled, and any other guarded action still asks for it.
+#[tokio::test]
+async fn not_me_needs_a_step_up_with_an_app_from_exactly_a_day_after_its_enrolment() {
+    let p = Portal::new().await;
+    let kari_first = p.sms_session("kari").await;
+    let karis = p.enrol_app(&kari_first).await;
+    let ola_first = p.sms_session("ola").await;
+    p.enrol_app(&ola_first).await;
+    let (kari, ola) = (Username::parse("kari").unwrap(), Username::parse("ola").unwrap());
+
+    // A second before the day is out: the password is enough for "not me", not for the rest.
+    p.t.clock.advance(GRACE - 1);
+    let ola_sms = p.sms_session("ola").await;
+    let removal = p
+        .call(
+            Method::DELETE,
+            "/v1/account/totp",
+            Some(&ola_sms),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_step_up_required(&removal, &["totp"], "app removal, a day less a second");
+    let reported = not_me(&p, &ola_sms).await;
+    assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
+    assert!(!p.t.app.totp_active(&ola).await.unwrap());
+
+    // To the second a day after: settled, so the SMS session must step up.
+    p.t.clock.advance(1);
+    let kari_sms = p.sms_session("kari").await;
+    let refused = not_me(&p, &kari_sms).await;
+    assert_step_up_required(&refused, &["totp"], "not me, a day after");
+    assert!(p.t.app.totp_active(&kari).await.unwrap(), "the refusal changed nothing");
+    let stepped = p.step_up_with_app(&kari_sms, &p.code(&karis)).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    let reported = not_me(&p, &kari_sms).await;
+    assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
+    assert!(!p.t.app.totp_active(&kari).await.unwrap());
+}
+
+/// As with an app: the owner's passkey older than a day guards "not me", one a second
+/// younger does not; a settled passkey also brings in a newer app's method.
+#[tokio::test]
+async fn not_me_needs_a_step_up_with_a_passkey_from_exactly_a_day_after_its_enrolment() {
+    let p = Portal::new().await;
+    let mut karis = PasskeyDevice::new();
+    let kari_first = p.sms_session("kari").await;
+    p.enrol_passkey(&kari_first, &mut karis).await;
+    let mut olas = PasskeyDevice::new();
+    let ola_first = p.sms_session("ola").await;
+    p.enrol_passkey(&ola_first, &mut olas).await;
+    let (kari, ola) = (Username::parse("kari").unwrap(), Username::parse("ola").unwrap());
+
+    p.t.clock.advance(GRACE - 1);
+    let ola_sms = p.sms_session("ola").await;
+    let enrolment = p
+        .post("/v1/account/passkeys", &ola_sms, json!({ "password": PASSWORD }))
+        .await;
+    assert_step_up_required(&enrolment, &["passkey"], "passkey enrolment, a day less a second");
+    let reported = not_me(&p, &ola_sms).await;
+    assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
+    assert!(p.t.app.list_passkeys(&ola).await.unwrap().is_empty());
+
+    p.t.clock.advance(1);
+    // Kari adds an app today (stepping up with her passkey): the settled passkey still guards.
+    let kari_today = p.sms_session("kari").await;
+    let stepped = p.step_up_with_passkey(&kari_today, &mut karis).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    p.enrol_app(&kari_today).await;
+    let kari_sms = p.sms_session("kari").await;
+    let refused = not_me(&p, &kari_sms).await;
+    assert_step_up_required(&refused, &["passkey", "totp"], "not me, a day after");
+    assert_eq!(p.t.app.list_passkeys(&kari).await.unwrap().len(), 1, "nothing changed");
+    let stepped = p.step_up_with_passkey(&kari_sms, &mut karis).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    let reported = not_me(&p, &kari_sms).await;
+    assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
+    assert!(p.t.app.list_passkeys(&kari).await.unwrap().is_empty());
+    assert!(!p.t.app.totp_active(&kari).await.unwrap());
 }
