@@ -233,7 +233,7 @@ test('login offers the passkey first: "Bruk passnøkkel" logs in, and no SMS is 
   const { page, credentials } = user;
   const mark = await smsMark();
   const answer = await passwordStep(page, account);
-  assert.deepEqual(answer.methods, ['passkey', 'sms']);
+  assert.deepEqual(answer.methods, ['passkey', 'sms', 'recovery_code']);
   assert.equal(answer.passkey.publicKey.rpId, 'localhost');
   await sees(page.getByText('Bekreft innloggingen med passnøkkelen din. Nettleseren spør etter fingeren, ansiktet eller PIN-koden din.'));
   await sees(page.getByRole('button', { name: 'Send meg en kode på SMS i stedet' }));

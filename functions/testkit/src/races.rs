@@ -475,7 +475,7 @@ async fn parallel_uses_of_one_recovery_code_open_exactly_one_session(store: Arc<
         .await
         .expect("confirmed");
     let generated = app
-        .generate_recovery_codes(&username, &password, None)
+        .generate_recovery_codes(&username, Some(app.now()), &password, None)
         .await
         .expect("codes");
     let code = RecoveryCode::parse(&generated.codes[0]).expect("a code as shown");

@@ -7,3 +7,4 @@ pub mod flow;
 pub mod keys;
 pub mod oidc;
 pub mod registry;
+pub mod repair;

@@ -99,16 +99,21 @@ impl App {
             .tag("recovery-code", &format!("{username}\0{}", code.expose())))
     }
 
-    /// `POST /v1/account/recovery-codes`: after the password (the login throttles apply), ten
-    /// new codes replace every earlier one.
+    /// `POST /v1/account/recovery-codes`: after the password (the login throttles apply) and,
+    /// for an account with a passkey or an app, a fresh second factor (codes stand in for
+    /// those factors, so whoever holds only the password and the SIM must not make a set),
+    /// ten new codes replace every earlier one.
     pub async fn generate_recovery_codes(
         &self,
         username: &Username,
+        second_factor_at: Option<UnixTime>,
         password: &Password,
         source_ip: Option<&str>,
     ) -> Result<GeneratedRecoveryCodes, ServiceError> {
         let account = self.account(username).await?;
         self.reauthenticate(&account, password, source_ip, "recovery_codes")
+            .await?;
+        self.require_fresh_second_factor(second_factor_at, username, self.now())
             .await?;
         let now = self.now();
         let codes: Vec<RecoveryCode> = (0..RECOVERY_CODE_COUNT).map(|_| RecoveryCode::generate()).collect();

@@ -42,7 +42,7 @@ pub async fn generate(
     JsonBody(req): JsonBody<PasswordRequest>,
 ) -> Result<Response, ApiError> {
     let generated = app
-        .generate_recovery_codes(&caller.username, &req.password, ip.as_deref())
+        .generate_recovery_codes(&caller.username, caller.second_factor_at, &req.password, ip.as_deref())
         .await?;
     let body = json!({ "codes": generated.codes, "created_at": generated.created_at });
     Ok((StatusCode::CREATED, no_store(Json(body))).into_response())

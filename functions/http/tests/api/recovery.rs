@@ -10,6 +10,7 @@ use axum::http::{header, Method, Request, StatusCode};
 use portal_core::audit::AuditKind;
 use portal_core::config::{Policy, Settings};
 use portal_core::domain::{MobileNumber, OneTimeCode, Password, RecoveryCode, Username};
+use portal_core::services::sessions::LoginFactor;
 use portal_core::store::sqlite::SqliteStore;
 use portal_http::handlers::homeoffice::GatewayAuth;
 use portal_http::routes::{api_router, with_common_layers, ApiState};
@@ -150,8 +151,16 @@ impl Portal {
         (0..).map(|n| format!("{n:06}")).find(|c| !taken.contains(c)).unwrap()
     }
 
+    /// Generated as the owner would: in a session that began with the account's app or
+    /// passkey (a fresh second factor, which generating asks of such accounts).
     async fn generate_codes(&self, user: &str) -> Vec<String> {
-        let token = self.token(user).await;
+        let token = self
+            .t
+            .app
+            .open_session_with(&Username::parse(user).unwrap(), false, LoginFactor::Totp, None)
+            .await
+            .unwrap()
+            .access_token;
         let answer = self
             .post(
                 "/v1/account/recovery-codes",
