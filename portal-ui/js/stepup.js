@@ -31,6 +31,39 @@ export function recoveryCodeField() {
 }
 
 /**
+ * "Lost your passkey and your app? Use a recovery code": a link that opens a small form.
+ * `send(code)` answers with the code; `onAccepted(answer)` runs when the API took it, and a
+ * refusal is shown in the form (with what it says about attempts left).
+ */
+export function recoveryCodeOption({ send, onAccepted, problemExtra = () => [] }) {
+  const submit = h('button', { type: 'submit', class: 'button-secondary' }, t('recovery.use'));
+  const recoveryForm = form({ class: 'stack', hidden: true }, recoveryCodeField(), h('div', { class: 'actions' }, submit));
+  const reveal = h('button', { type: 'button', class: 'button-link' }, t('recovery.lostFactor'));
+  reveal.addEventListener('click', () => {
+    recoveryForm.hidden = false;
+    reveal.hidden = true;
+    input(recoveryForm, 'recovery').focus();
+  });
+  recoveryForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    clearErrors(recoveryForm);
+    const code = recoveryCodeValue(recoveryForm);
+    if (code === null) {
+      showSummary(recoveryForm, t('recovery.codeFormat'));
+      input(recoveryForm, 'recovery').focus();
+      return;
+    }
+    try {
+      onAccepted(await busy(submit, () => send(code)));
+    } catch (problem) {
+      showProblem(recoveryForm, problem, { extra: problemExtra(problem) });
+      input(recoveryForm, 'recovery').select();
+    }
+  });
+  return h('div', { class: 'recovery-option' }, reveal, recoveryForm);
+}
+
+/**
  * Asks for a second factor among `methods` ("passkey", "totp", "recovery_code") and proves it
  * with `prove(proof)`. Resolves to true when it was accepted, false when the user cancelled.
  */
@@ -107,32 +140,12 @@ export function askForSecondFactor(methods) {
     }
 
     if (methods.includes('recovery_code')) {
-      const submit = h('button', { type: 'submit', class: 'button-secondary' }, t('recovery.use'));
-      const recoveryForm = form({ class: 'stack', hidden: true }, recoveryCodeField(), h('div', { class: 'actions' }, submit));
-      const reveal = h('button', { type: 'button', class: 'button-link' }, t('recovery.lostFactor'));
-      reveal.addEventListener('click', () => {
-        recoveryForm.hidden = false;
-        reveal.hidden = true;
-        input(recoveryForm, 'recovery').focus();
-      });
-      recoveryForm.addEventListener('submit', async (event) => {
-        event.preventDefault();
-        clearErrors(recoveryForm);
-        const code = recoveryCodeValue(recoveryForm);
-        if (code === null) {
-          showSummary(recoveryForm, t('recovery.codeFormat'));
-          input(recoveryForm, 'recovery').focus();
-          return;
-        }
-        try {
-          await busy(submit, () => api.stepUp({ recovery_code: code }));
-          finish(true);
-        } catch (problem) {
-          showProblem(recoveryForm, problem);
-          input(recoveryForm, 'recovery').select();
-        }
-      });
-      parts.push(reveal, recoveryForm);
+      parts.push(
+        recoveryCodeOption({
+          send: (code) => api.stepUp({ recovery_code: code }),
+          onAccepted: () => finish(true),
+        }),
+      );
     }
 
     if (!parts.length) replace(status, h('p', {}, t('stepUp.noMethod')));

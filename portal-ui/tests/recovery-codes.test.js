@@ -81,7 +81,8 @@ test('Gjenopprettingskoder: made after confirming with the app, shown once, ten 
   for (const code of recoveryCodes) assert.match(code.trim(), /^[0-9a-z]{5}-?[0-9a-z]{5}$/i);
   await screenshot(page, '16-gjenopprettingskoder');
   await section.getByRole('button', { name: 'Jeg har tatt vare på kodene' }).click();
-  await sees(section.getByText(/Du har 10 ubrukte koder, laget/));
+  // The date the set was made, this year (not the Unix epoch).
+  await sees(section.getByText(new RegExp(`Du har 10 ubrukte koder, laget \\d{1,2}\\. \\p{L}+ ${new Date().getFullYear()}`, 'u')));
   assert.equal(await section.locator('.recovery-codes').count(), 0, 'the codes are not shown again');
   await page.reload();
   await sees(page.locator('#gjenopprettingskoder').getByText(/Du har 10 ubrukte koder/));
@@ -141,7 +142,7 @@ test('Glemt passordet?: the SMS code alone is not enough; the app code completes
   assertClean(page);
 });
 
-test('English: the recovery-code option and the step-up dialog speak English', async () => {
+test('English: a recovery code logs in, and answers the step-up dialog, all in English', async () => {
   const english = await openBrowser({ locale: 'en-GB' });
   const englishPage = await english.newPage();
   await englishPage.goto(`${BASE}/`);
@@ -150,11 +151,38 @@ test('English: the recovery-code option and the step-up dialog speak English', a
   await englishPage.getByLabel('Username').fill(account.username);
   await englishPage.getByLabel('Password', { exact: true }).fill(account.password);
   await englishPage.getByRole('button', { name: 'Log in' }).click();
-  await sees(englishPage.getByRole('button', { name: 'Lost your passkey and your app? Use a recovery code' }));
   await englishPage.getByRole('button', { name: 'Lost your passkey and your app? Use a recovery code' }).click();
   await englishPage.getByLabel('Recovery code').fill(recoveryCodes[1]);
   await englishPage.getByRole('button', { name: 'Use recovery code' }).click();
-  await sees(englishPage.locator('#gjenopprettingskoder').getByText(/You have 8 unused codes/));
+  const section = englishPage.locator('#gjenopprettingskoder');
+  await sees(section.getByText(/You have 8 unused codes/));
+  await englishPage.getByRole('button', { name: 'Log out', exact: true }).click();
+
+  // An SMS login, then new codes: the dialog asks for the app, or for a recovery code.
+  const mark = await smsMark();
+  await englishPage.getByLabel('Username').fill(account.username);
+  await englishPage.getByLabel('Password', { exact: true }).fill(account.password);
+  await englishPage.getByRole('button', { name: 'Log in' }).click();
+  await englishPage.getByRole('button', { name: 'Send me a code by text message instead' }).click();
+  await englishPage.getByLabel('Code', { exact: true }).fill(codeIn(await nextSms(mark, account.mobile)));
+  await englishPage.getByRole('button', { name: 'Confirm' }).click();
+  await section.getByRole('button', { name: 'Make new codes' }).click();
+  await section.getByLabel('Password', { exact: true }).fill(account.password);
+  await section.getByRole('button', { name: 'Make recovery codes' }).click();
+  const dialog = englishPage.getByRole('dialog', { name: 'Confirm it is you' });
+  await sees(dialog.getByLabel('Code from the authenticator app'));
+  await screenshot(englishPage, '18-confirm-it-is-you-en');
+  await dialog.getByRole('button', { name: 'Lost your passkey and your app? Use a recovery code' }).click();
+  await dialog.getByLabel('Recovery code').fill(recoveryCodes[1]);
+  await dialog.getByRole('button', { name: 'Use recovery code' }).click();
+  await sees(dialog.locator('.error-summary').getByText('Wrong code.'));
+  await dialog.getByLabel('Recovery code').fill(recoveryCodes[2]);
+  await dialog.getByRole('button', { name: 'Use recovery code' }).click();
+  await sees(section.getByText('Print the codes or store them somewhere safe now. They are shown only this once.'));
+  assert.equal(await section.locator('.recovery-codes li').count(), 10);
+  await section.getByRole('button', { name: 'I have stored the codes' }).click();
+  // The date of the new set, in the page's language and this year.
+  await sees(section.getByText(new RegExp(`You have 10 unused codes, made \\d{1,2} \\p{L}+ ${new Date().getFullYear()}`, 'u')));
   assertClean(englishPage);
   await english.close();
 });

@@ -13,7 +13,7 @@ import * as api from '../api.js';
 import { resendControl } from '../countdown.js';
 import { announce, busy, clearErrors, codeValue, field, form, h, input, link, replace, showProblem, showSummary } from '../dom.js';
 import { t } from '../i18n.js';
-import { recoveryCodeField, recoveryCodeValue } from '../stepup.js';
+import { recoveryCodeOption } from '../stepup.js';
 import { CUSTOMER_CENTRE } from '../texts.js';
 import { passkeyObstacle, usePasskey } from '../webauthn.js';
 
@@ -192,33 +192,13 @@ export function render(context) {
   });
 
   // The last resort of an account with a passkey or an app: a recovery code (single use).
-  const recoverySubmit = h('button', { type: 'submit', class: 'button-secondary' }, t('recovery.use'));
-  const recoveryForm = form({ class: 'stack', hidden: true }, recoveryCodeField(), h('div', { class: 'actions' }, recoverySubmit));
-  const useRecoveryCode = h('button', { type: 'button', class: 'button-link' }, t('recovery.lostFactor'));
-  useRecoveryCode.addEventListener('click', () => {
-    recoveryForm.hidden = false;
-    useRecoveryCode.hidden = true;
-    input(recoveryForm, 'recovery').focus();
-  });
-  recoveryForm.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    clearErrors(recoveryForm);
-    const code = recoveryCodeValue(recoveryForm);
-    if (code === null) {
-      showSummary(recoveryForm, t('recovery.codeFormat'));
-      input(recoveryForm, 'recovery').focus();
-      return;
-    }
-    try {
-      const tokens = await busy(recoverySubmit, () => api.verifyRecoveryCode(challenge.challenge_id, code));
-      signedIn(tokens);
-    } catch (problem) {
-      const extra = problem.status === 410 ? [h('p', {}, link('/', t('code.loginAgain')))] : [];
-      showProblem(recoveryForm, problem, { extra });
-      input(recoveryForm, 'recovery').select();
-    }
-  });
-  const recovery = (challenge.methods || []).includes('recovery_code') ? h('div', { class: 'recovery-login' }, useRecoveryCode, recoveryForm) : '';
+  const recovery = (challenge.methods || []).includes('recovery_code')
+    ? recoveryCodeOption({
+        send: (code) => api.verifyRecoveryCode(challenge.challenge_id, code),
+        onAccepted: signedIn,
+        problemExtra: (problem) => (problem.status === 410 ? [h('p', {}, link('/', t('code.loginAgain')))] : []),
+      })
+    : '';
 
   const alternatives = h('div', { class: 'alternatives' });
 

@@ -27,7 +27,7 @@ use crate::i18n::Lang;
 use crate::sms::messages;
 use crate::store::keys::{account_pk, challenge_pk, CHALLENGE_SK, RECOVERY_CODES_SK};
 use crate::store::records::{Challenge, ChallengePurpose, Change};
-use crate::store::StoreError;
+use crate::store::{StoreError, WriteOp};
 
 /// Codes per generation.
 pub const RECOVERY_CODE_COUNT: usize = 10;
@@ -40,6 +40,17 @@ const MAX_RETRIES: usize = 16;
 pub struct RecoveryCodesRecord {
     pub created_at: UnixTime,
     pub hashes: Vec<String>,
+}
+
+impl RecoveryCodesRecord {
+    /// The record after the code whose keyed hash is `presented` is spent, or `None` when it
+    /// is not (or no longer) one of its codes.
+    fn without(&self, presented: &str) -> Option<Self> {
+        let i = position(&self.hashes, presented)?;
+        let mut next = self.clone();
+        next.hashes.remove(i);
+        Some(next)
+    }
 }
 
 /// Fresh codes, as shown this once (`xxxxx-xxxxx`). `Debug` never prints them.
@@ -66,6 +77,7 @@ pub struct RecoveryCodesStatus {
 pub(crate) enum RecoveryUse {
     Login,
     PasswordReset,
+    StepUp,
 }
 
 impl RecoveryUse {
@@ -73,6 +85,7 @@ impl RecoveryUse {
         match self {
             Self::Login => "login",
             Self::PasswordReset => "password_reset",
+            Self::StepUp => "step_up",
         }
     }
 }
@@ -93,7 +106,7 @@ fn position(hashes: &[String], presented: &str) -> Option<usize> {
 impl App {
     /// The keyed hash of `code` for `username`: the pepper keys it, the account binds it, so a
     /// stored hash is worthless without the server's key and for any other account.
-    fn recovery_code_hash(&self, username: &Username, code: &RecoveryCode) -> Result<String, ServiceError> {
+    pub(crate) fn recovery_code_hash(&self, username: &Username, code: &RecoveryCode) -> Result<String, ServiceError> {
         Ok(self
             .code_hasher()?
             .tag("recovery-code", &format!("{username}\0{}", code.expose())))
@@ -199,21 +212,40 @@ impl App {
                 RECOVERY_CODES_SK,
                 self.now(),
                 |current| {
-                    let Some(record) = current else {
-                        return Ok((Change::Keep(None), None));
-                    };
-                    match position(&record.hashes, &presented) {
-                        None => Ok((Change::Keep(None), None)),
-                        Some(i) => {
-                            let mut next = record.clone();
-                            next.hashes.remove(i);
+                    Ok(match current.and_then(|record| record.without(&presented)) {
+                        None => (Change::Keep(None), None),
+                        Some(next) => {
                             let left = next.hashes.len();
-                            Ok((Change::Write(next, Some(left)), None))
+                            (Change::Write(next, Some(left)), None)
                         }
-                    }
+                    })
                 },
             )
             .await
+    }
+
+    /// The write that spends the code whose keyed hash is `presented` (conditional on the
+    /// version read, to go into a caller's transaction) and how many codes are left after it;
+    /// `None` when it is not one of the account's codes.
+    pub(crate) async fn recovery_code_spend(
+        &self,
+        username: &Username,
+        presented: &str,
+        now: UnixTime,
+    ) -> Result<Option<(WriteOp, usize)>, ServiceError> {
+        let Some(record) = self
+            .repo
+            .load::<RecoveryCodesRecord>(&account_pk(username), RECOVERY_CODES_SK, now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(next) = record.value.without(presented) else {
+            return Ok(None);
+        };
+        let left = next.hashes.len();
+        let op = versioned_put(&account_pk(username), RECOVERY_CODES_SK, &next, record.version(), None)?;
+        Ok(Some((op, left)))
     }
 
     /// The owner hears of every use at once (best effort), and the history shows it.
@@ -298,7 +330,7 @@ impl App {
         let now = self.now();
         let max = self.policy.code_attempts_per_challenge;
         let presented = self.recovery_code_hash(username, code)?;
-        let (challenge_key, record_key) = (challenge_pk(id), account_pk(username));
+        let challenge_key = challenge_pk(id);
         for _ in 0..MAX_RETRIES {
             let Some(stored) = self.repo.load::<Challenge>(&challenge_key, CHALLENGE_SK, now).await? else {
                 return Err(ServiceError::ChallengeGone);
@@ -307,20 +339,11 @@ impl App {
             if c.consumed || c.failed_attempts >= max {
                 return Err(ServiceError::ChallengeGone);
             }
-            let record = self
-                .repo
-                .load::<RecoveryCodesRecord>(&record_key, RECOVERY_CODES_SK, now)
-                .await?;
-            let found = record
-                .as_ref()
-                .and_then(|r| position(&r.value.hashes, &presented).map(|i| (r, i)));
+            let spend = self.recovery_code_spend(username, &presented, now).await?;
             let mut next = c.clone();
-            let (ops, outcome) = match found {
-                Some((record, i)) => {
+            let (ops, outcome) = match spend {
+                Some((spend, remaining)) => {
                     next.consumed = true;
-                    let mut used = record.value.clone();
-                    used.hashes.remove(i);
-                    let remaining = used.hashes.len();
                     let ops = vec![
                         versioned_put(
                             &challenge_key,
@@ -329,7 +352,7 @@ impl App {
                             stored.version(),
                             Some(c.code_expires_at),
                         )?,
-                        versioned_put(&record_key, RECOVERY_CODES_SK, &used, record.version(), None)?,
+                        spend,
                     ];
                     (
                         ops,

@@ -33,12 +33,13 @@ use super::code_budgets::CodeScope;
 use super::limits::{Allowance, Limit};
 use super::passkey_login::{assess, used_passkey_write};
 use super::passkey_party::request_for_passkeys;
+use super::recovery_codes::RecoveryUse;
 use super::sessions::Caller;
 use super::totp_codes::{match_code, CodeMatch, TotpRecord};
 use crate::app::App;
 use crate::audit::{audit_op, AuditKind};
 use crate::clock::{after, secs, UnixTime};
-use crate::domain::{ChallengeId, OneTimeCode, PasskeyId, Username};
+use crate::domain::{ChallengeId, OneTimeCode, PasskeyId, RecoveryCode, Username};
 use crate::error::ServiceError;
 use crate::store::keys::{account_pk, challenge_pk, session_pk, PASSKEY_STEP_UP_SK, SESSION_SK, TOTP_SK};
 use crate::store::passkey_records::PasskeyStepUpState;
@@ -56,6 +57,9 @@ pub const NOT_ME_GRACE: Duration = Duration::from_secs(24 * 3600);
 /// The step-up method names, in the order they are offered.
 pub const PASSKEY: &str = "passkey";
 pub const TOTP: &str = "totp";
+/// One of the account's single-use recovery codes: the last resort when the passkey and the
+/// app are both lost, offered wherever either is.
+pub const RECOVERY_CODE: &str = "recovery_code";
 
 /// Retries of a read-modify-write that lost a race.
 const MAX_RETRIES: usize = 16;
@@ -86,8 +90,8 @@ pub struct StrongFactors {
 }
 
 impl StrongFactors {
-    /// The methods the account can step up with, `passkey` before `totp`; empty without a
-    /// strong factor.
+    /// The methods the account can step up with, `passkey`, `totp`, then `recovery_code`;
+    /// empty without a strong factor (recovery codes alone are none).
     pub fn methods(&self) -> Vec<&'static str> {
         let mut methods = Vec::new();
         if !self.passkeys.is_empty() {
@@ -95,6 +99,9 @@ impl StrongFactors {
         }
         if self.totp.is_some() {
             methods.push(TOTP);
+        }
+        if !methods.is_empty() {
+            methods.push(RECOVERY_CODE);
         }
         methods
     }
@@ -119,7 +126,7 @@ impl StrongFactors {
 /// What `POST /v1/account/step-up/options` answers.
 #[derive(Debug, Clone, Serialize)]
 pub struct StepUpOptions {
-    /// `passkey`, `totp`, in that order, those the account has.
+    /// `passkey`, `totp`, in that order, those the account has, then `recovery_code`.
     pub methods: Vec<&'static str>,
     /// The passkey step-up's id (when the account has passkeys).
     pub challenge_id: Option<ChallengeId>,
@@ -130,6 +137,7 @@ pub struct StepUpOptions {
 /// A step-up's answer.
 pub enum StepUpAnswer<'a> {
     Totp(&'a OneTimeCode),
+    RecoveryCode(&'a RecoveryCode),
     Passkey {
         challenge_id: &'a ChallengeId,
         credential: &'a PublicKeyCredential,
@@ -138,7 +146,8 @@ pub enum StepUpAnswer<'a> {
 
 /// How one step-up attempt ended (when it was decided at all).
 enum Attempt {
-    Right { at: UnixTime },
+    /// With a recovery code: how many are left after it.
+    Right { at: UnixTime, recovery_codes_left: Option<usize> },
     Wrong { reason: &'static str },
 }
 
@@ -225,6 +234,7 @@ impl App {
         if methods.is_empty() {
             return Err(ServiceError::NoSecondFactor);
         }
+        methods.push(RECOVERY_CODE);
         if passkeys.is_empty() {
             return Ok(StepUpOptions {
                 methods,
@@ -279,6 +289,10 @@ impl App {
     ) -> Result<UnixTime, ServiceError> {
         match answer {
             StepUpAnswer::Totp(code) => self.step_up_with_totp(caller, code, source_ip).await,
+            StepUpAnswer::RecoveryCode(code) => {
+                self.step_up_with_recovery_code(caller, code, source_ip)
+                    .await
+            }
             StepUpAnswer::Passkey {
                 challenge_id,
                 credential,
@@ -303,6 +317,42 @@ impl App {
         let slot = self.reserve_code_attempt(CodeScope::Login, username).await?;
         let outcome = self.stamp_with_totp(caller, code, source_ip).await;
         self.settle(caller, TOTP, slot, outcome, source_ip).await
+    }
+
+    async fn step_up_with_recovery_code(
+        &self,
+        caller: &Caller,
+        code: &RecoveryCode,
+        source_ip: Option<&str>,
+    ) -> Result<UnixTime, ServiceError> {
+        let username = &caller.username;
+        // Codes stand in for a passkey or an app; without either there is nothing to step up.
+        if self.step_up_methods(username).await?.is_empty() {
+            return Err(ServiceError::NoSecondFactor);
+        }
+        let slot = self.reserve_code_attempt(CodeScope::Login, username).await?;
+        let outcome = self.stamp_with_recovery_code(caller, code, source_ip).await;
+        let left = match &outcome {
+            Ok(Attempt::Right {
+                recovery_codes_left, ..
+            }) => *recovery_codes_left,
+            _ => None,
+        };
+        let valid_until = self
+            .settle(caller, RECOVERY_CODE, slot, outcome, source_ip)
+            .await?;
+        if let (Some(left), Some(account)) = (left, self.load_account(username).await?) {
+            self.recovery_code_used(
+                username,
+                &account.mobile,
+                account.language,
+                RecoveryUse::StepUp,
+                left,
+                source_ip,
+            )
+            .await;
+        }
+        Ok(valid_until)
     }
 
     async fn step_up_with_passkey(
@@ -373,7 +423,7 @@ impl App {
     ) -> Result<UnixTime, ServiceError> {
         let username = &caller.username;
         match outcome {
-            Ok(Attempt::Right { at }) => {
+            Ok(Attempt::Right { at, .. }) => {
                 self.release_code_attempt(CodeScope::Login, username).await;
                 crate::audit::logged(username, AuditKind::StepUp);
                 Ok(second_factor_valid_until(at))
@@ -469,7 +519,41 @@ impl App {
             )?];
             ops.extend(self.stamp_ops(&session, json!({ "method": TOTP }), source_ip, now)?);
             match self.repo.items().transact(ops, now).await {
-                Ok(()) => return Ok(Attempt::Right { at: now }),
+                Ok(()) => return Ok(Attempt::Right { at: now, recovery_codes_left: None }),
+                Err(StoreError::ConditionFailed) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::ConditionFailed.into())
+    }
+
+    /// Spends the code and stamps the session in one conditional transaction, so a code
+    /// steps up at most one session.
+    async fn stamp_with_recovery_code(
+        &self,
+        caller: &Caller,
+        code: &RecoveryCode,
+        source_ip: Option<&str>,
+    ) -> Result<Attempt, ServiceError> {
+        let presented = self.recovery_code_hash(&caller.username, code)?;
+        for _ in 0..MAX_RETRIES {
+            let now = self.now();
+            let session = self.live_session(caller, now).await?;
+            let Some((spend, left)) = self
+                .recovery_code_spend(&caller.username, &presented, now)
+                .await?
+            else {
+                return Ok(Attempt::Wrong { reason: "wrong_code" });
+            };
+            let mut ops = vec![spend];
+            ops.extend(self.stamp_ops(&session, json!({ "method": RECOVERY_CODE }), source_ip, now)?);
+            match self.repo.items().transact(ops, now).await {
+                Ok(()) => {
+                    return Ok(Attempt::Right {
+                        at: now,
+                        recovery_codes_left: Some(left),
+                    })
+                }
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -508,7 +592,7 @@ impl App {
                 now,
             )?);
             match self.repo.items().transact(ops, now).await {
-                Ok(()) => return Ok(Attempt::Right { at: now }),
+                Ok(()) => return Ok(Attempt::Right { at: now, recovery_codes_left: None }),
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -15,6 +15,7 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
+use portal_core::clock::rfc3339;
 use portal_core::domain::{ChallengeId, RecoveryCode};
 use portal_core::services::sessions::LoginFactor;
 
@@ -30,7 +31,7 @@ pub async fn status(State(app): State<SharedApp>, Authenticated(caller): Authent
     let status = app.recovery_codes_status(&caller.username).await?;
     Ok(no_store(Json(json!({
         "remaining": status.remaining,
-        "created_at": status.created_at,
+        "created_at": status.created_at.map(rfc3339),
     }))))
 }
 
@@ -44,7 +45,7 @@ pub async fn generate(
     let generated = app
         .generate_recovery_codes(&caller.username, caller.second_factor_at, &req.password, ip.as_deref())
         .await?;
-    let body = json!({ "codes": generated.codes, "created_at": generated.created_at });
+    let body = json!({ "codes": generated.codes, "created_at": rfc3339(generated.created_at) });
     Ok((StatusCode::CREATED, no_store(Json(body))).into_response())
 }
 

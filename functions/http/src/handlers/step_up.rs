@@ -13,15 +13,18 @@ use crate::auth::Authenticated;
 use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
-use portal_core::domain::{ChallengeId, InvalidInput, OneTimeCode};
+use portal_core::clock::rfc3339;
+use portal_core::domain::{ChallengeId, InvalidInput, OneTimeCode, RecoveryCode};
 use portal_core::services::step_up::StepUpAnswer;
 
-/// `{totp_code}` or `{challenge_id, credential}`.
+/// `{totp_code}`, `{recovery_code}` or `{challenge_id, credential}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepUpRequest {
     #[serde(default)]
     pub totp_code: Option<String>,
+    #[serde(default)]
+    pub recovery_code: Option<String>,
     #[serde(default)]
     pub challenge_id: Option<ChallengeId>,
     /// The browser's `PublicKeyCredential` from `navigator.credentials.get`, as JSON.
@@ -42,20 +45,28 @@ pub async fn step_up(
     Authenticated(caller): Authenticated,
     JsonBody(req): JsonBody<StepUpRequest>,
 ) -> Result<Response, ApiError> {
-    let code;
-    let answer = match (req.totp_code, &req.challenge_id, &req.credential) {
-        (Some(raw), None, None) => {
-            code = OneTimeCode::parse(&raw)?;
-            StepUpAnswer::Totp(&code)
+    let (app_code, recovery_code);
+    let answer = match (req.totp_code, req.recovery_code, &req.challenge_id, &req.credential) {
+        (Some(raw), None, None, None) => {
+            app_code = OneTimeCode::parse(&raw)?;
+            StepUpAnswer::Totp(&app_code)
         }
-        (None, Some(challenge_id), Some(credential)) => StepUpAnswer::Passkey {
+        (None, Some(raw), None, None) => {
+            recovery_code = RecoveryCode::parse(&raw)?;
+            StepUpAnswer::RecoveryCode(&recovery_code)
+        }
+        (None, None, Some(challenge_id), Some(credential)) => StepUpAnswer::Passkey {
             challenge_id,
             credential,
         },
         _ => {
-            return Err(InvalidInput::new("totp_code", "give either totp_code, or challenge_id and credential").into())
+            return Err(InvalidInput::new(
+                "totp_code",
+                "give one of totp_code, recovery_code, or challenge_id and credential",
+            )
+            .into())
         }
     };
     let valid_until = app.step_up(&caller, answer, ip.as_deref()).await?;
-    Ok(no_store(Json(json!({ "second_factor_valid_until": valid_until }))))
+    Ok(no_store(Json(json!({ "second_factor_valid_until": rfc3339(valid_until) }))))
 }

@@ -492,7 +492,7 @@ async fn recovery_codes_are_ten_shown_once_replaced_by_the_next_set_and_need_the
     }
     let status = p.remaining("kari").await;
     assert_eq!(status["remaining"], 10);
-    assert_eq!(status["created_at"], json!(p.t.clock.now_for_tests()));
+    assert_eq!(status["created_at"], json!(portal_core::clock::rfc3339(p.t.clock.now_for_tests())));
     // Shown once: nothing stored or answered later holds a code.
     assert!(status.get("codes").is_none());
     let stored = serde_json::to_string(

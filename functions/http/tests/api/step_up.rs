@@ -282,7 +282,7 @@ async fn an_sms_session_of_an_app_account_is_refused_every_guarded_action_until_
     p.t.clock.advance(30);
     let stepped = p.step_up_with_app(&sms, &p.code(&app)).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
-    assert_eq!(stepped.body["second_factor_valid_until"], json!(p.now() + 300));
+    assert_eq!(stepped.body["second_factor_valid_until"], json!(portal_core::clock::rfc3339(p.now() + 300)));
 
     // Past the guard now: each action answers what it answers without one.
     let answers = p.guarded_actions(&sms, made_up.as_str()).await;
@@ -336,7 +336,7 @@ async fn a_passkey_step_up_opens_the_guard_and_names_passkey_first() {
     let body = json!({ "challenge_id": options.body["challenge_id"], "credential": credential });
     let stepped = p.post("/v1/account/step-up", &sms, body.clone()).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
-    assert_eq!(stepped.body["second_factor_valid_until"], json!(p.now() + 300));
+    assert_eq!(stepped.body["second_factor_valid_until"], json!(portal_core::clock::rfc3339(p.now() + 300)));
 
     // The same assertion again, and the used challenge: refused.
     let replayed = p.post("/v1/account/step-up", &sms, body).await;
