@@ -175,8 +175,7 @@ impl App {
     ) -> Result<PasskeySummary, ServiceError> {
         let webauthn = self.relying_party()?;
         let now = self.now();
-        self.require_fresh_second_factor(second_factor_at, username, now)
-            .await?;
+        let basis = self.guard_enrolment(second_factor_at, username, now).await?;
         let pk = challenge_pk(registration_id);
         let stored = self
             .repo
@@ -226,6 +225,7 @@ impl App {
             created_at: now,
             last_used_at: None,
             counter: 0,
+            counts_since: basis.counts_since,
         };
         let owner = PasskeyOwner {
             username: username.clone(),
@@ -258,6 +258,9 @@ impl App {
             Err(StoreError::ConditionFailed) => return Err(ServiceError::Conflict("passkey_registered")),
             Err(e) => return Err(e.into()),
         }
+        // The account's first strong factor: recovery codes made before it stand in for nothing
+        // the owner chose (whoever held the password and an SMS code could make them).
+        let recovery_codes_removed = basis.first && self.delete_recovery_codes(username).await?;
         let account = self.account(username).await?;
         let notified = self
             .send_notice(username, &account.mobile, messages::passkey_added(account.language))
@@ -270,6 +273,7 @@ impl App {
                 json!({
                     "passkey": record.id,
                     "name": record.name,
+                    "recovery_codes_removed": recovery_codes_removed,
                     "notice_to": account.mobile.masked(),
                     "notice_sent": notified,
                 }),

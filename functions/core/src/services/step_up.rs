@@ -80,12 +80,14 @@ pub fn factor_settled(enrolled_at: UnixTime, now: UnixTime) -> bool {
     now >= after(enrolled_at, NOT_ME_GRACE)
 }
 
-/// The account's strong factors as login offers them, each by when it was enrolled.
+/// The account's strong factors as login offers them, each by when it counts from for "this
+/// wasn't me": its enrolment, or for one enrolled while the account had a settled factor (a
+/// replaced app, a new laptop's passkey: enrolled after a step-up), that factor's date.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StrongFactors {
-    /// When each passkey was registered (`created_at`).
+    /// Each passkey's `counts_since`, else when it was registered (`created_at`).
     pub passkeys: Vec<UnixTime>,
-    /// When the authenticator app was enabled (`enabled_at`; a replaced app: the new one's).
+    /// The authenticator app's `counts_since`, else when it was enabled (`enabled_at`).
     pub totp: Option<UnixTime>,
 }
 
@@ -121,6 +123,30 @@ impl StrongFactors {
             Vec::new()
         }
     }
+
+    /// The date of the account's oldest factor that has settled at `now`, if any: what a
+    /// factor enrolled now (after a step-up, so by whoever holds a settled factor) counts from.
+    pub fn settled_since(&self, now: UnixTime) -> Option<UnixTime> {
+        self.passkeys
+            .iter()
+            .chain(self.totp.iter())
+            .copied()
+            .filter(|&at| factor_settled(at, now))
+            .min()
+    }
+}
+
+/// What the confirmation of a new app or passkey needs to know of the factors before it
+/// ([`App::guard_enrolment`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnrolmentBasis {
+    /// What the new factor counts from for "this wasn't me" (its `counts_since`): the oldest
+    /// settled factor's date, when the account has one; `None`: from its own enrolment.
+    pub counts_since: Option<UnixTime>,
+    /// The account had no strong factor: this is its first, enrolled without a step-up.
+    /// Recovery codes made before it (by anyone holding the password and an SMS code) must
+    /// not stand in for it.
+    pub first: bool,
 }
 
 /// What `POST /v1/account/step-up/options` answers.
@@ -166,14 +192,14 @@ impl App {
             .passkeys_for_login(username)
             .await?
             .iter()
-            .map(|p| p.created_at)
+            .map(|p| p.counts_since.unwrap_or(p.created_at))
             .collect();
         let totp = if matches!(self.totp, crate::app::TotpKeying::Absent) {
             None
         } else {
             self.totp_record(username)
                 .await?
-                .and_then(|r| r.active.map(|a| a.enabled_at))
+                .and_then(|r| r.active.map(|a| a.counts_since.unwrap_or(a.enabled_at)))
         };
         Ok(StrongFactors { passkeys, totp })
     }
@@ -196,6 +222,25 @@ impl App {
             return Ok(());
         }
         Err(ServiceError::StepUpRequired { methods })
+    }
+
+    /// The guard of confirming a new app or passkey: as [`App::require_fresh_second_factor`]
+    /// (always reading the account's factors), and what the new factor inherits from them.
+    pub async fn guard_enrolment(
+        &self,
+        second_factor_at: Option<UnixTime>,
+        username: &Username,
+        now: UnixTime,
+    ) -> Result<EnrolmentBasis, ServiceError> {
+        let factors = self.strong_factors(username).await?;
+        let methods = factors.methods();
+        if !methods.is_empty() && !second_factor_fresh(second_factor_at, now) {
+            return Err(ServiceError::StepUpRequired { methods });
+        }
+        Ok(EnrolmentBasis {
+            counts_since: factors.settled_since(now),
+            first: methods.is_empty(),
+        })
     }
 
     /// The guard of "this wasn't me": as [`App::require_fresh_second_factor`], but only a
@@ -669,5 +714,25 @@ mod tests {
             assert_eq!(f.settled_methods(now), not_me, "{f:?}");
             assert_eq!(f.methods(), others, "{f:?}");
         }
+    }
+
+    #[test]
+    fn a_factor_enrolled_now_inherits_the_oldest_settled_factors_date() {
+        let now = 1_700_000_000;
+        let day = 86_400;
+        let factors = |passkeys: &[i64], totp: Option<i64>| StrongFactors {
+            passkeys: passkeys.to_vec(),
+            totp,
+        };
+        assert_eq!(factors(&[], None).settled_since(now), None);
+        assert_eq!(factors(&[now - day + 1], Some(now - 5)).settled_since(now), None);
+        assert_eq!(
+            factors(&[now - day + 1], Some(now - day)).settled_since(now),
+            Some(now - day)
+        );
+        assert_eq!(
+            factors(&[now - 3 * day, now - 9 * day], Some(now - 2 * day)).settled_since(now),
+            Some(now - 9 * day)
+        );
     }
 }

@@ -202,8 +202,7 @@ impl App {
         source_ip: Option<&str>,
     ) -> Result<(), ServiceError> {
         self.secret_box()?;
-        self.require_fresh_second_factor(second_factor_at, username, self.now())
-            .await?;
+        let basis = self.guard_enrolment(second_factor_at, username, self.now()).await?;
         // Reserved before the code is compared, like every code attempt.
         let slot = self.reserve_code_attempt(CodeScope::Login, username).await?;
         let now = self.now();
@@ -222,7 +221,11 @@ impl App {
                     return Err(ServiceError::TotpEnrolmentGone);
                 };
                 let verdict = match_code(&self.totp_generator(username, &pending.secret)?, code, now, None);
-                let (next, confirmed) = record.confirmed(pending, verdict, now, max);
+                let (mut next, confirmed) = record.confirmed(pending, verdict, now, max);
+                if let (Confirmed::Enabled { .. }, Some(active)) = (&confirmed, next.active.as_mut()) {
+                    // A replacement after a step-up with a settled factor is the owner's.
+                    active.counts_since = basis.counts_since;
+                }
                 Ok((Change::Write(next, confirmed), None))
             })
             .await;
@@ -247,6 +250,9 @@ impl App {
         };
         // A right code is no failure: its reserved attempt goes back.
         self.release_code_attempt(CodeScope::Login, username).await;
+        // The account's first strong factor: recovery codes made before it stand in for nothing
+        // the owner chose (whoever held the password and an SMS code could make them).
+        let recovery_codes_removed = basis.first && self.delete_recovery_codes(username).await?;
         let account = self.account(username).await?;
         let notified = self
             .send_notice(
@@ -262,6 +268,7 @@ impl App {
                 source_ip,
                 json!({
                     "replaced": replaced,
+                    "recovery_codes_removed": recovery_codes_removed,
                     "notice_to": account.mobile.masked(),
                     "notice_sent": notified,
                 }),

@@ -38,6 +38,11 @@ pub struct ActiveTotp {
     pub enabled_at: UnixTime,
     /// The newest time step a code was accepted for; that step and older ones are refused.
     pub last_used_step: i64,
+    /// What the app counts from for "this wasn't me" (`services::step_up`) when it was enabled
+    /// while the account had a settled factor (a replaced app): that factor's date. `None`:
+    /// `enabled_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts_since: Option<UnixTime>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,6 +64,7 @@ impl TotpRecord {
                 secret: pending.secret.clone(),
                 enabled_at: now,
                 last_used_step: step,
+                counts_since: None,
             });
             next.pending = None;
             let replaced = self.active.is_some();

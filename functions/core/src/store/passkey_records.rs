@@ -24,6 +24,11 @@ pub struct PasskeyRecord {
     /// login that finished in between.
     #[serde(default)]
     pub counter: u32,
+    /// What the passkey counts from for "this wasn't me" (`services::step_up`) when it was
+    /// added while the account had a settled factor: that factor's date. `None`: its own
+    /// `created_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts_since: Option<UnixTime>,
 }
 
 /// The account a credential id belongs to; inserted only if absent, so one credential can

@@ -689,3 +689,45 @@ async fn one_recovery_code_used_at_once_from_many_logins_opens_one_session() {
         .all(|a| code_of(a) == "invalid_code"));
     assert_eq!(p.remaining("kari").await["remaining"], 9);
 }
+
+/// Recovery codes stand in for the account's app or passkey, so a set made while the account
+/// had neither (by whoever held the password and the SIM then: no step-up is asked of an
+/// SMS-only account) must not outlive the owner's first strong factor. Otherwise the intruder
+/// keeps a way in that the owner's new passkey does not close: the password and a planted
+/// code open a session with a fresh second factor, which takes the passkey off and could
+/// register a card; the SIM and a planted code reset the password.
+#[tokio::test]
+async fn codes_made_before_the_first_strong_factor_do_not_outlive_its_enrolment() {
+    let p = Portal::new().await;
+    // The intruder, in an SMS session of kari's SMS-only account, makes a set.
+    let intruders = p.token("kari").await;
+    let planted = p
+        .post(
+            "/v1/account/recovery-codes",
+            Some(&intruders),
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(planted.status, StatusCode::CREATED, "{}", planted.body);
+    let planted: Vec<String> = planted.body["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+
+    // Later kari protects the account with a passkey.
+    let mut device = PasskeyDevice::new();
+    p.enrol_passkey("kari", &mut device).await;
+
+    // The planted codes are gone: neither the password nor the SIM gets past the passkey with one.
+    let login = p.login_with_recovery_code("kari", &planted[0]).await;
+    assert_eq!(code_of(&login), "invalid_code", "{}", login.body);
+    let (challenge_id, sms_code) = p.forgot("kari").await;
+    let reset = p
+        .reset(&challenge_id, &sms_code, json!({ "recovery_code": planted[1] }))
+        .await;
+    assert_eq!(code_of(&reset), "invalid_code", "{}", reset.body);
+    assert_eq!(p.t.app.passkeys(&kari()).await.unwrap().len(), 1);
+    assert_eq!(p.remaining("kari").await["remaining"], 0);
+}

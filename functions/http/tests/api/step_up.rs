@@ -722,3 +722,73 @@ async fn not_me_needs_a_step_up_with_a_passkey_from_exactly_a_day_after_its_enro
     assert!(p.t.app.list_passkeys(&kari).await.unwrap().is_empty());
     assert!(!p.t.app.totp_active(&kari).await.unwrap());
 }
+
+/// Replacing the app (a new phone) takes a step-up with the old, settled app, so the new one
+/// is the owner's from its first second and must keep guarding "not me". If the replacement
+/// started the day of grace again, then for a day after every replacement whoever holds the
+/// password and the SIM could report "not me" from an SMS session, which strips the owner's
+/// app (and passkeys), and then log in with SMS alone, set a password of their own and enrol
+/// their own factor: the account and its card.
+#[tokio::test]
+async fn an_app_replaced_after_a_step_up_with_a_settled_one_keeps_guarding_not_me() {
+    let p = Portal::new().await;
+    let kari = Username::parse("kari").unwrap();
+    let first = p.sms_session("kari").await;
+    let old = p.enrol_app(&first).await;
+    p.t.clock.advance(30 * GRACE);
+
+    // Kari's new phone: she steps up with the old app and enrols the new one.
+    let karis = p.sms_session("kari").await;
+    let stepped = p.step_up_with_app(&karis, &p.code(&old)).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    let new = p.enrol_app(&karis).await;
+    p.t.clock.advance(3600);
+
+    // An hour later, the intruder's SMS session.
+    let intruders = p.sms_session("kari").await;
+    let refused = not_me(&p, &intruders).await;
+    assert_step_up_required(&refused, &["totp"], "not me an hour after a replacement");
+    assert!(p.t.app.totp_active(&kari).await.unwrap(), "the refusal changed nothing");
+    // Kari herself still reports with the new app.
+    p.t.clock.advance(30);
+    let stepped = p.step_up_with_app(&intruders, &p.code(&new)).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    assert_eq!(not_me(&p, &intruders).await.status, StatusCode::OK);
+}
+
+/// The same with passkeys: a new laptop's passkey added after a step-up with the settled old
+/// one, which is then removed, guards "not me" at once.
+#[tokio::test]
+async fn a_passkey_added_after_a_step_up_with_a_settled_one_keeps_guarding_not_me() {
+    let p = Portal::new().await;
+    let kari = Username::parse("kari").unwrap();
+    let mut old_laptop = PasskeyDevice::new();
+    let first = p.sms_session("kari").await;
+    let old = p.enrol_passkey(&first, &mut old_laptop).await;
+    p.t.clock.advance(30 * GRACE);
+
+    let karis = p.sms_session("kari").await;
+    let stepped = p.step_up_with_passkey(&karis, &mut old_laptop).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    let mut new_laptop = PasskeyDevice::new();
+    p.enrol_passkey(&karis, &mut new_laptop).await;
+    let removed = p
+        .call(
+            Method::DELETE,
+            &format!("/v1/account/passkeys/{old}"),
+            Some(&karis),
+            Some(json!({ "password": PASSWORD })),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    p.t.clock.advance(3600);
+
+    let intruders = p.sms_session("kari").await;
+    let refused = not_me(&p, &intruders).await;
+    assert_step_up_required(&refused, &["passkey"], "not me an hour after a replacement");
+    assert_eq!(
+        p.t.app.passkeys(&kari).await.unwrap().len(),
+        1,
+        "the refusal changed nothing"
+    );
+}
