@@ -92,7 +92,7 @@ async fn a_passkey_logs_in_once_per_assertion_and_not_after_removal() -> anyhow:
         .await?
         .json()
         .await?;
-    assert_eq!(options["methods"], json!(["passkey"]));
+    assert_eq!(options["methods"], json!(["passkey", "recovery_code"]));
     let proof = device
         .sign(PORTAL_URL, &options["passkey"])
         .map_err(anyhow::Error::msg)?;

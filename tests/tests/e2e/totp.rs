@@ -158,7 +158,7 @@ async fn the_user_and_an_operator_can_remove_the_app() -> anyhow::Result<()> {
         (403, Some("step_up_required")),
         "{body}"
     );
-    assert_eq!(body["methods"], json!(["totp"]));
+    assert_eq!(body["methods"], json!(["totp", "recovery_code"]));
     let stepped = portal
         .send_as(
             &session,

@@ -43,10 +43,13 @@ impl Answer {
     }
 }
 
-/// Asserts `answer` is the step-up refusal naming `methods`.
-fn assert_step_up_required(answer: &Answer, methods: &[&str], what: &str) {
+/// Asserts `answer` is the step-up refusal naming the account's `factors`, followed by the
+/// recovery code that every account with a strong factor may fall back on.
+fn assert_step_up_required(answer: &Answer, factors: &[&str], what: &str) {
     assert_eq!(answer.status, StatusCode::FORBIDDEN, "{what}: {}", answer.body);
     assert_eq!(answer.code(), "step_up_required", "{what}: {}", answer.body);
+    let mut methods = factors.to_vec();
+    methods.push("recovery_code");
     assert_eq!(answer.body["methods"], json!(methods), "{what}");
 }
 
@@ -276,7 +279,7 @@ async fn an_sms_session_of_an_app_account_is_refused_every_guarded_action_until_
     assert_eq!(options.status, StatusCode::OK, "{}", options.body);
     assert_eq!(
         options.body,
-        json!({ "methods": ["totp"], "challenge_id": null, "passkey": null })
+        json!({ "methods": ["totp", "recovery_code"], "challenge_id": null, "passkey": null })
     );
 
     p.t.clock.advance(30);
@@ -329,7 +332,7 @@ async fn a_passkey_step_up_opens_the_guard_and_names_passkey_first() {
     assert_step_up_required(&removal, &["passkey", "totp"], "passkey removal");
 
     let options = p.step_up_options(&sms).await;
-    assert_eq!(options.body["methods"], json!(["passkey", "totp"]));
+    assert_eq!(options.body["methods"], json!(["passkey", "totp", "recovery_code"]));
     assert!(options.body["challenge_id"].is_string(), "{}", options.body);
     assert!(options.body["passkey"]["publicKey"]["challenge"].is_string());
     let credential = device.sign(PORTAL, &options.body["passkey"]).unwrap();
