@@ -191,6 +191,30 @@ impl Portal {
         answer.body
     }
 
+    /// The passkey step of a login: `credential` for the challenge `challenge_id`.
+    pub async fn verify_passkey(&self, challenge_id: &Value, credential: &Value) -> Answer {
+        self.post_anonymous(
+            "/v1/auth/passkey/verify",
+            json!({ "challenge_id": challenge_id, "credential": credential }),
+        )
+        .await
+    }
+
+    /// "Send me an SMS instead" on the login challenge `challenge_id` (which must send it),
+    /// then the code texted to `mobile`: the verification's answer.
+    pub async fn sms_instead(&self, challenge_id: &Value, mobile: &str) -> Answer {
+        let resent = self
+            .post_anonymous("/v1/auth/sms/resend", json!({ "challenge_id": challenge_id }))
+            .await;
+        assert_eq!(resent.status, StatusCode::OK, "{}", resent.body);
+        let code = self.last_code_to(mobile).unwrap();
+        self.post_anonymous(
+            "/v1/auth/sms/verify",
+            json!({ "challenge_id": challenge_id, "code": code }),
+        )
+        .await
+    }
+
     /// Enrols a passkey of `device` named `name` from `token`'s session (the password, the
     /// options, the device's attestation, the confirmation); returns its id.
     pub async fn enrol_passkey(&self, token: &str, device: &mut PasskeyDevice, name: &str) -> String {

@@ -9,18 +9,9 @@ use portal_core::domain::Username;
 use portal_testkit::PasskeyDevice;
 use serde_json::{json, Value};
 
-use crate::harness::{request, send, Answer, Portal, KARI_MOBILE, PASSWORD, PORTAL};
+use crate::harness::{request, send, Portal, KARI_MOBILE, PASSWORD, PORTAL};
 
 impl Portal {
-    /// The passkey step of a login: `credential` for the challenge `challenge_id`.
-    async fn verify(&self, challenge_id: &Value, credential: &Value) -> Answer {
-        self.post_anonymous(
-            "/v1/auth/passkey/verify",
-            json!({ "challenge_id": challenge_id, "credential": credential }),
-        )
-        .await
-    }
-
     fn sms_count(&self) -> usize {
         self.t.sms.sent().len()
     }
@@ -49,7 +40,7 @@ async fn a_passkey_enrolled_after_the_password_logs_in_without_any_sms_and_sms_s
     assert_eq!(options["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1);
 
     let assertion = device.sign(PORTAL, options).unwrap();
-    let opened = p.verify(&login["challenge_id"], &assertion).await;
+    let opened = p.verify_passkey(&login["challenge_id"], &assertion).await;
     assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
     assert!(opened.body["access_token"].as_str().is_some_and(|t| !t.is_empty()));
     assert!(opened.set_cookie().is_some_and(|c| c.starts_with("__Host-hk_refresh=")));
@@ -65,17 +56,7 @@ async fn a_passkey_enrolled_after_the_password_logs_in_without_any_sms_and_sms_s
 
     // "Send me an SMS instead": the same challenge takes an SMS code.
     let other = p.login("kari").await;
-    let resent = p
-        .post_anonymous("/v1/auth/sms/resend", json!({ "challenge_id": other["challenge_id"] }))
-        .await;
-    assert_eq!(resent.status, StatusCode::OK, "{}", resent.body);
-    let sms_code = p.last_code_to(KARI_MOBILE).unwrap();
-    let by_sms = p
-        .post_anonymous(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": other["challenge_id"], "code": sms_code }),
-        )
-        .await;
+    let by_sms = p.sms_instead(&other["challenge_id"], KARI_MOBILE).await;
     assert_eq!(by_sms.status, StatusCode::OK, "{}", by_sms.body);
 
     let events = p.events("kari").await;
@@ -91,15 +72,15 @@ async fn a_replayed_assertion_opens_no_second_session() {
     let login = p.login("kari").await;
     let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
     assert_eq!(
-        p.verify(&login["challenge_id"], &assertion).await.status,
+        p.verify_passkey(&login["challenge_id"], &assertion).await.status,
         StatusCode::OK
     );
-    let replayed = p.verify(&login["challenge_id"], &assertion).await;
+    let replayed = p.verify_passkey(&login["challenge_id"], &assertion).await;
     assert_eq!(replayed.status, StatusCode::GONE, "{}", replayed.body);
     assert_eq!(replayed.code(), "challenge_expired");
     // Nor on a fresh challenge of the same account: it signed another challenge.
     let fresh = p.login("kari").await;
-    let replayed = p.verify(&fresh["challenge_id"], &assertion).await;
+    let replayed = p.verify_passkey(&fresh["challenge_id"], &assertion).await;
     assert_eq!(replayed.status, StatusCode::BAD_REQUEST, "{}", replayed.body);
     assert_eq!(replayed.code(), "invalid_code");
 }
@@ -115,16 +96,22 @@ async fn an_assertion_answers_only_its_own_accounts_challenge() {
 
     // Ola's passkey, on Ola's own challenge, offered for Kari's login: refused.
     let olas = ola_device.sign(PORTAL, &ola["passkey"]).unwrap();
-    let refused = p.verify(&kari["challenge_id"], &olas).await;
+    let refused = p.verify_passkey(&kari["challenge_id"], &olas).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert_eq!(refused.body["attempts_left"], 4);
     // Kari's passkey on Kari's challenge, offered for Ola's login: refused too.
     let karis = kari_device.sign(PORTAL, &kari["passkey"]).unwrap();
-    let refused = p.verify(&ola["challenge_id"], &karis).await;
+    let refused = p.verify_passkey(&ola["challenge_id"], &karis).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     // Each still logs in with its own.
-    assert_eq!(p.verify(&kari["challenge_id"], &karis).await.status, StatusCode::OK);
-    assert_eq!(p.verify(&ola["challenge_id"], &olas).await.status, StatusCode::OK);
+    assert_eq!(
+        p.verify_passkey(&kari["challenge_id"], &karis).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        p.verify_passkey(&ola["challenge_id"], &olas).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -138,7 +125,7 @@ async fn an_assertion_made_on_another_origin_is_refused() {
     let phished = device
         .sign("https://login.portal.example.test", &login["passkey"])
         .unwrap();
-    let refused = p.verify(&login["challenge_id"], &phished).await;
+    let refused = p.verify_passkey(&login["challenge_id"], &phished).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert_eq!(refused.code(), "invalid_code");
     // A browser refuses an unrelated origin outright.
@@ -146,7 +133,10 @@ async fn an_assertion_made_on_another_origin_is_refused() {
         .sign("https://portal.example.test.evil.example", &login["passkey"])
         .is_err());
     let right = device.sign(PORTAL, &login["passkey"]).unwrap();
-    assert_eq!(p.verify(&login["challenge_id"], &right).await.status, StatusCode::OK);
+    assert_eq!(
+        p.verify_passkey(&login["challenge_id"], &right).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -159,15 +149,21 @@ async fn a_counter_that_goes_back_is_refused_and_audited() {
     let held_back = device.sign(PORTAL, &first["passkey"]).unwrap();
     let second = p.login("kari").await;
     let newer = device.sign(PORTAL, &second["passkey"]).unwrap();
-    assert_eq!(p.verify(&second["challenge_id"], &newer).await.status, StatusCode::OK);
+    assert_eq!(
+        p.verify_passkey(&second["challenge_id"], &newer).await.status,
+        StatusCode::OK
+    );
 
-    let refused = p.verify(&first["challenge_id"], &held_back).await;
+    let refused = p.verify_passkey(&first["challenge_id"], &held_back).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert!(p.events("kari").await.contains(&AuditKind::PasskeyCounterRegression));
     // The stored counter stayed where the newer assertion left it: the device goes on.
     let third = p.login("kari").await;
     let next = device.sign(PORTAL, &third["passkey"]).unwrap();
-    assert_eq!(p.verify(&third["challenge_id"], &next).await.status, StatusCode::OK);
+    assert_eq!(
+        p.verify_passkey(&third["challenge_id"], &next).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -188,7 +184,7 @@ async fn a_removed_passkey_no_longer_logs_in() {
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
 
     // An assertion made before the removal, on a challenge opened before it: refused.
-    let refused = p.verify(&login["challenge_id"], &assertion).await;
+    let refused = p.verify_passkey(&login["challenge_id"], &assertion).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     let after = p.login("kari").await;
     assert_eq!(after["methods"], json!(["sms"]));
@@ -396,7 +392,7 @@ async fn not_me_removes_the_passkeys_and_they_no_longer_log_in() {
         .await;
     assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
 
-    let refused = p.verify(&before["challenge_id"], &assertion).await;
+    let refused = p.verify_passkey(&before["challenge_id"], &assertion).await;
     assert!(refused.status.is_client_error(), "{}", refused.body);
     let after = p.login("kari").await;
     assert_eq!(after["methods"], json!(["sms"]), "{after}");

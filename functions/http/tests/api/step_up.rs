@@ -260,12 +260,7 @@ async fn app_and_passkey_logins_count_as_fresh_for_five_minutes_and_an_sms_login
     let login = p.login("kari").await;
     assert_eq!(login["methods"], json!(["passkey", "totp", "sms", "recovery_code"]));
     let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
-    let verified = p
-        .post_anonymous(
-            "/v1/auth/passkey/verify",
-            json!({ "challenge_id": login["challenge_id"], "credential": assertion }),
-        )
-        .await;
+    let verified = p.verify_passkey(&login["challenge_id"], &assertion).await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     let by_passkey = verified.body["access_token"].as_str().unwrap().to_owned();
     let started = p
@@ -275,17 +270,7 @@ async fn app_and_passkey_logins_count_as_fresh_for_five_minutes_and_an_sms_login
 
     // An SMS login of the same account (the fallback): not fresh.
     let login = p.login("kari").await;
-    let resent = p
-        .post_anonymous("/v1/auth/sms/resend", json!({ "challenge_id": login["challenge_id"] }))
-        .await;
-    assert_eq!(resent.status, StatusCode::OK, "{}", resent.body);
-    let sms_code = p.last_code_to(KARI_MOBILE).unwrap();
-    let verified = p
-        .post_anonymous(
-            "/v1/auth/sms/verify",
-            json!({ "challenge_id": login["challenge_id"], "code": sms_code }),
-        )
-        .await;
+    let verified = p.sms_instead(&login["challenge_id"], KARI_MOBILE).await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     let by_sms = verified.body["access_token"].as_str().unwrap().to_owned();
     let refused = p
