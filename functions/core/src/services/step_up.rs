@@ -173,8 +173,13 @@ pub enum StepUpAnswer<'a> {
 /// How one step-up attempt ended (when it was decided at all).
 enum Attempt {
     /// With a recovery code: how many are left after it.
-    Right { at: UnixTime, recovery_codes_left: Option<usize> },
-    Wrong { reason: &'static str },
+    Right {
+        at: UnixTime,
+        recovery_codes_left: Option<usize>,
+    },
+    Wrong {
+        reason: &'static str,
+    },
 }
 
 impl App {
@@ -334,10 +339,7 @@ impl App {
     ) -> Result<UnixTime, ServiceError> {
         match answer {
             StepUpAnswer::Totp(code) => self.step_up_with_totp(caller, code, source_ip).await,
-            StepUpAnswer::RecoveryCode(code) => {
-                self.step_up_with_recovery_code(caller, code, source_ip)
-                    .await
-            }
+            StepUpAnswer::RecoveryCode(code) => self.step_up_with_recovery_code(caller, code, source_ip).await,
             StepUpAnswer::Passkey {
                 challenge_id,
                 credential,
@@ -383,9 +385,7 @@ impl App {
             }) => *recovery_codes_left,
             _ => None,
         };
-        let valid_until = self
-            .settle(caller, RECOVERY_CODE, slot, outcome, source_ip)
-            .await?;
+        let valid_until = self.settle(caller, RECOVERY_CODE, slot, outcome, source_ip).await?;
         if let (Some(left), Some(account)) = (left, self.load_account(username).await?) {
             self.recovery_code_used(
                 username,
@@ -564,7 +564,12 @@ impl App {
             )?];
             ops.extend(self.stamp_ops(&session, json!({ "method": TOTP }), source_ip, now)?);
             match self.repo.items().transact(ops, now).await {
-                Ok(()) => return Ok(Attempt::Right { at: now, recovery_codes_left: None }),
+                Ok(()) => {
+                    return Ok(Attempt::Right {
+                        at: now,
+                        recovery_codes_left: None,
+                    })
+                }
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -584,10 +589,7 @@ impl App {
         for _ in 0..MAX_RETRIES {
             let now = self.now();
             let session = self.live_session(caller, now).await?;
-            let Some((spend, left)) = self
-                .recovery_code_spend(&caller.username, &presented, now)
-                .await?
-            else {
+            let Some((spend, left)) = self.recovery_code_spend(&caller.username, &presented, now).await? else {
                 return Ok(Attempt::Wrong { reason: "wrong_code" });
             };
             let mut ops = vec![spend];
@@ -637,7 +639,12 @@ impl App {
                 now,
             )?);
             match self.repo.items().transact(ops, now).await {
-                Ok(()) => return Ok(Attempt::Right { at: now, recovery_codes_left: None }),
+                Ok(()) => {
+                    return Ok(Attempt::Right {
+                        at: now,
+                        recovery_codes_left: None,
+                    })
+                }
                 Err(StoreError::ConditionFailed) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -68,5 +68,7 @@ pub async fn step_up(
         }
     };
     let valid_until = app.step_up(&caller, answer, ip.as_deref()).await?;
-    Ok(no_store(Json(json!({ "second_factor_valid_until": rfc3339(valid_until) }))))
+    Ok(no_store(Json(
+        json!({ "second_factor_valid_until": rfc3339(valid_until) }),
+    )))
 }

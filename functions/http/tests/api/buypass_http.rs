@@ -3,17 +3,16 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode};
 use portal_core::buypass::certificate::AcceptedCertificate;
 use portal_core::buypass::flow::{CallbackFailure, CallbackQuery, STATE_LIFETIME};
 use portal_core::domain::CertificateSerial;
 use portal_http::handlers::homeoffice::GatewayAuth;
 use portal_http::routes::{function_router, ApiState, Function};
 use portal_testkit::{unreachable_buypass, TestApp};
-use tower::ServiceExt;
 
-const PASSWORD: &str = "korrekt hest batteri stift";
+use crate::harness::{api_state, request, send, GATEWAY_KEY, PASSWORD};
+
 const STATE: &str = "AAAAAAAAAAAAAAAAAAAAAA";
 const COOKIE: &str = "browser-secret-value";
 
@@ -102,31 +101,20 @@ async fn provider_down_is_a_clear_retryable_reason_and_records_nothing() {
 }
 
 async fn get(router: &axum::Router, path: &str, key: Option<&str>) -> (StatusCode, serde_json::Value) {
-    let mut request = Request::get(path);
+    let mut request = request(Method::GET, path, None, None);
     if let Some(key) = key {
-        request = request.header("x-gateway-key", key);
+        request
+            .headers_mut()
+            .insert("x-gateway-key", HeaderValue::from_str(key).unwrap());
     }
-    let response = router
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    )
+    let answer = send(router, request).await;
+    (answer.status, answer.body)
 }
 
 #[tokio::test]
 async fn no_lambda_router_serves_the_stand_in_provider() {
     let t = TestApp::in_memory();
-    let state = ApiState::new(
-        t.app.clone(),
-        Arc::new(unreachable_buypass()),
-        GatewayAuth::key("the-gateway-key-123").expect("a long enough key"),
-    );
+    let state = api_state(&t);
     for function in Function::ALL {
         let router = function_router(function, &state);
         for path in [
@@ -145,11 +133,7 @@ async fn no_lambda_router_serves_the_stand_in_provider() {
 async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
     let t = TestApp::in_memory();
     let kari = t.account("kari", PASSWORD, "+4791234567").await;
-    let deps = ApiState::new(
-        t.app.clone(),
-        Arc::new(unreachable_buypass()),
-        GatewayAuth::key("the-gateway-key-123").expect("a long enough key"),
-    );
+    let deps = api_state(&t);
     let router = function_router(Function::SerialActivation, &deps);
     let cert = AcceptedCertificate {
         serial: CertificateSerial::parse("0A1B2C").unwrap(),
@@ -165,7 +149,7 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
         get(&router, path, Some("the-gateway-key-12")).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let (status, body) = get(&router, path, Some("the-gateway-key-123")).await;
+    let (status, body) = get(&router, path, Some(GATEWAY_KEY)).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found")),
@@ -184,7 +168,7 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
         let (status, body) = get(
             &router,
             &format!("/v1/gateway/certificates/{spelling}"),
-            Some("the-gateway-key-123"),
+            Some(GATEWAY_KEY),
         )
         .await;
         assert_eq!(status, StatusCode::OK);
@@ -195,7 +179,7 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
     }
     // A disabled account's card is gone for the gateway at once (and revoked).
     t.app.set_disabled(&kari, true).await.unwrap();
-    let (status, body) = get(&router, path, Some("the-gateway-key-123")).await;
+    let (status, body) = get(&router, path, Some(GATEWAY_KEY)).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found")),
@@ -205,7 +189,7 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
         let (status, _) = get(
             &router,
             &format!("/v1/gateway/certificates/{unknown}"),
-            Some("the-gateway-key-123"),
+            Some(GATEWAY_KEY),
         )
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
@@ -220,10 +204,7 @@ async fn gateway_lookup_needs_the_key_and_finds_only_active_serials() {
         },
     );
     let router = function_router(Function::SerialActivation, &iam);
-    assert_eq!(
-        get(&router, path, Some("the-gateway-key-123")).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(get(&router, path, Some(GATEWAY_KEY)).await.0, StatusCode::UNAUTHORIZED);
 }
 
 /// A request as API Gateway's IAM authorizer hands it on: signed by `user_arn`.
@@ -244,15 +225,10 @@ async fn get_as_iam(router: &axum::Router, path: &str, user_arn: Option<&str>) -
         "http": { "method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "10.0.0.1", "userAgent": "gw" },
     }))
     .unwrap();
-    let mut request = Request::get(path).body(Body::empty()).unwrap();
+    let mut request = request(Method::GET, path, None, None);
     request.extensions_mut().insert(RequestContext::ApiGatewayV2(context));
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
-    )
+    let answer = send(router, request).await;
+    (answer.status, answer.body)
 }
 
 #[tokio::test]

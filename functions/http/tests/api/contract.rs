@@ -98,19 +98,16 @@ mod leading_keys {
     use std::collections::BTreeSet;
     use std::sync::Arc;
 
-    use axum::body::Body;
+    use axum::http::{header, HeaderValue, Method};
     use axum::Router;
-    use http::Request;
     use portal_core::buypass::certificate::AcceptedCertificate;
     use portal_core::buypass::registry::CardKey;
     use portal_core::domain::{CertificateSerial, IssuerId, MobileNumber};
     use portal_core::store::sqlite::SqliteStore;
     use portal_testkit::{CountingStore, TestApp};
     use serde_json::{json, Value};
-    use tower::ServiceExt;
 
-    const PASSWORD: &str = "korrekt hest batteri stift";
-    const MOBILE: &str = "+4791234567";
+    use crate::harness::{request, send, KARI_MOBILE, PASSWORD};
 
     /// The partition-key patterns infra/iam.tf allows `function` (`table_key_prefixes`).
     fn allowed(function: &str) -> Vec<String> {
@@ -161,7 +158,7 @@ mod leading_keys {
         async fn new() -> Self {
             let store = CountingStore::new(Arc::new(SqliteStore::in_memory().unwrap()));
             let t = TestApp::on(store.clone());
-            let kari = t.account("kari", PASSWORD, MOBILE).await;
+            let kari = t.account("kari", PASSWORD, KARI_MOBILE).await;
             let cert = AcceptedCertificate {
                 serial: CertificateSerial::parse("3B9DA260CE3585ECD14B").unwrap(),
                 issuer_id: IssuerId::from_issuer_der(b"test issuer"),
@@ -183,34 +180,22 @@ mod leading_keys {
             auth: Option<&str>,
             cookie: Option<&str>,
         ) -> Value {
-            let mut request = Request::builder().method(method).uri(path);
-            if let Some(token) = auth {
-                request = request.header("authorization", format!("Bearer {token}"));
-            }
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let body = (!body.is_null()).then_some(body);
+            let mut request = request(method.clone(), path, auth, body);
             if let Some(cookie) = cookie {
-                request = request.header("cookie", cookie);
+                let cookie = HeaderValue::from_str(cookie).unwrap();
+                request.headers_mut().insert(header::COOKIE, cookie);
             }
-            let request = if body.is_null() {
-                request.body(Body::empty())
-            } else {
-                request
-                    .header("content-type", "application/json")
-                    .body(Body::from(body.to_string()))
-            };
-            let response = router.clone().oneshot(request.unwrap()).await.unwrap();
-            assert!(
-                response.status().as_u16() < 500,
-                "{method} {path}: {}",
-                response.status()
-            );
-            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+            let answer = send(router, request).await;
+            assert!(answer.status.as_u16() < 500, "{method} {path}: {}", answer.status);
+            answer.body
         }
 
         fn last_code(&self) -> String {
             self.t
                 .sms
-                .last_code_to(&MobileNumber::parse(MOBILE).unwrap())
+                .last_code_to(&MobileNumber::parse(KARI_MOBILE).unwrap())
                 .unwrap()
                 .expose()
                 .to_owned()

@@ -5,6 +5,7 @@ mod activation;
 mod buypass_http;
 mod contract;
 mod fuzz;
+mod harness;
 mod passkeys;
 mod recovery;
 mod rules;

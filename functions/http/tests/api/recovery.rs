@@ -3,170 +3,37 @@
 //! recovery codes themselves (generate, show once, use once, log in, "not me"). Driven through
 //! the real HTTP routes, with a software authenticator and the user's app computed here.
 
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use portal_core::audit::AuditKind;
-use portal_core::config::{Policy, Settings};
-use portal_core::domain::{MobileNumber, OneTimeCode, Password, RecoveryCode, Username};
+use portal_core::config::Policy;
+use portal_core::domain::{OneTimeCode, Password, RecoveryCode, Username};
 use portal_core::services::sessions::LoginFactor;
-use portal_core::store::sqlite::SqliteStore;
-use portal_http::handlers::homeoffice::GatewayAuth;
-use portal_http::routes::{api_router, with_common_layers, ApiState};
-use portal_testkit::{PasskeyDevice, TestApp};
+use portal_testkit::PasskeyDevice;
 use serde_json::{json, Value};
 use totp_rs::Totp;
-use tower::ServiceExt;
 
-const PASSWORD: &str = "korrekt hest batteri stift";
+use crate::harness::{request, send, Answer, Portal, KARI_MOBILE, OLA_MOBILE, PASSWORD, PORTAL};
+
 const NEW_PASSWORD: &str = "et helt nytt passord her";
-const PORTAL: &str = "https://portal.example.test";
-const KARI_MOBILE: &str = "+4791234567";
-
-struct Portal {
-    t: TestApp,
-    router: axum::Router,
-}
-
-struct Answer {
-    status: StatusCode,
-    body: Value,
-}
-
-fn code_of(answer: &Answer) -> &str {
-    answer.body["code"].as_str().unwrap_or_default()
-}
 
 fn kari() -> Username {
     Username::parse("kari").unwrap()
 }
 
 impl Portal {
-    async fn new() -> Self {
-        Self::with_policy(Policy::default()).await
-    }
-
-    async fn with_policy(policy: Policy) -> Self {
-        let settings = Settings {
-            portal_url: PORTAL.into(),
-            ..Settings::default()
-        };
-        let policy = Policy {
-            forgot_password_min_response: std::time::Duration::ZERO,
-            ..policy
-        };
-        let store = Arc::new(SqliteStore::in_memory().unwrap());
-        let t = TestApp::with_settings(store, policy, settings);
-        t.account("kari", PASSWORD, KARI_MOBILE).await;
-        t.account("ola", PASSWORD, "+4791234568").await;
-        let state = ApiState::new(
-            t.app.clone(),
-            Arc::new(portal_testkit::unreachable_buypass()),
-            GatewayAuth::key("the-gateway-key-123").unwrap(),
-        );
-        let router = with_common_layers(api_router(state));
-        Self { t, router }
-    }
-
-    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        Answer { status, body }
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
-        self.call(Method::POST, path, token, Some(body)).await
-    }
-
-    async fn token(&self, user: &str) -> String {
-        let username = Username::parse(user).unwrap();
-        self.t
-            .app
-            .open_session(&username, false, None)
-            .await
-            .unwrap()
-            .access_token
-    }
-
-    async fn enrol_passkey(&self, user: &str, device: &mut PasskeyDevice) {
-        let token = self.token(user).await;
-        let started = self
-            .post("/v1/account/passkeys", Some(&token), json!({ "password": PASSWORD }))
-            .await;
-        assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-        let credential = device.register(PORTAL, &started.body["options"]).unwrap();
-        let confirmed = self
-            .post(
-                "/v1/account/passkeys/confirm",
-                Some(&token),
-                json!({ "registration_id": started.body["registration_id"], "name": "Jobb-PC", "credential": credential }),
-            )
-            .await;
-        assert_eq!(confirmed.status, StatusCode::CREATED, "{}", confirmed.body);
-    }
-
-    /// Enrols an authenticator app for kari; returns the user's app.
+    /// Enrols an authenticator app for kari; returns the user's app, its code used up.
     async fn enrol_totp(&self) -> Totp {
-        let pw = Password::new(PASSWORD.into());
-        let enrolment = self.t.app.start_totp_enrolment(&kari(), None, &pw, None).await.unwrap();
-        let app = portal_testkit::authenticator_app(&enrolment.secret).unwrap();
-        let code = self.totp_code(&app);
-        self.t
-            .app
-            .confirm_totp_enrolment(&kari(), None, &code, None)
-            .await
-            .unwrap();
+        let app = self.enrol_app(&self.sms_session("kari").await).await;
         self.t.clock.advance(30);
         app
-    }
-
-    fn totp_code(&self, app: &Totp) -> OneTimeCode {
-        OneTimeCode::parse(&app.generate(self.t.clock.now_for_tests() as u64).to_string()).unwrap()
-    }
-
-    /// A code no step around now matches.
-    fn wrong_totp_code(&self, app: &Totp) -> String {
-        let now = self.t.clock.now_for_tests();
-        let taken: Vec<String> = (-2..=2)
-            .map(|k| app.generate((now + 30 * k) as u64).to_string())
-            .collect();
-        (0..).map(|n| format!("{n:06}")).find(|c| !taken.contains(c)).unwrap()
     }
 
     /// Generated as the owner would: in a session that began with the account's app or
     /// passkey (a fresh second factor, which generating asks of such accounts).
     async fn generate_codes(&self, user: &str) -> Vec<String> {
-        let token = self
-            .t
-            .app
-            .open_session_with(&Username::parse(user).unwrap(), false, LoginFactor::Totp, None)
-            .await
-            .unwrap()
-            .access_token;
+        let token = self.session_with(user, LoginFactor::Totp).await;
         let answer = self
-            .post(
-                "/v1/account/recovery-codes",
-                Some(&token),
-                json!({ "password": PASSWORD }),
-            )
+            .post("/v1/account/recovery-codes", &token, json!({ "password": PASSWORD }))
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
         answer.body["codes"]
@@ -178,10 +45,8 @@ impl Portal {
     }
 
     async fn remaining(&self, user: &str) -> Value {
-        let token = self.token(user).await;
-        let answer = self
-            .call(Method::GET, "/v1/account/recovery-codes", Some(&token), None)
-            .await;
+        let token = self.sms_session(user).await;
+        let answer = self.get("/v1/account/recovery-codes", &token).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         answer.body
     }
@@ -189,15 +54,10 @@ impl Portal {
     /// Forgot password for kari: the challenge id and the texted code.
     async fn forgot(&self, user: &str) -> (Value, String) {
         let answer = self
-            .post("/v1/auth/password/forgot", None, json!({ "username": user }))
+            .post_anonymous("/v1/auth/password/forgot", json!({ "username": user }))
             .await;
         assert_eq!(answer.status, StatusCode::ACCEPTED, "{}", answer.body);
-        let code = self
-            .t
-            .sms
-            .last_code_to(&MobileNumber::parse(KARI_MOBILE).unwrap())
-            .map(|c| c.expose().to_owned())
-            .unwrap_or_else(|| "000000".into());
+        let code = self.last_code_to(KARI_MOBILE).unwrap_or_else(|| "000000".into());
         (answer.body["challenge_id"].clone(), code)
     }
 
@@ -206,16 +66,7 @@ impl Portal {
         if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
             body.extend(extra);
         }
-        self.post("/v1/auth/password/reset", None, body).await
-    }
-
-    async fn login(&self, user: &str, password: &str) -> Answer {
-        self.post(
-            "/v1/auth/login",
-            None,
-            json!({ "username": user, "password": password }),
-        )
-        .await
+        self.post_anonymous("/v1/auth/password/reset", body).await
     }
 
     async fn login_with_recovery_code(&self, user: &str, code: &str) -> Answer {
@@ -223,26 +74,13 @@ impl Portal {
     }
 
     async fn login_with_recovery_code_and(&self, user: &str, password: &str, code: &str) -> Answer {
-        let login = self.login(user, password).await;
+        let login = self.login_with(user, password).await;
         assert_eq!(login.status, StatusCode::OK, "{}", login.body);
-        self.post(
+        self.post_anonymous(
             "/v1/auth/recovery-code/verify",
-            None,
             json!({ "challenge_id": login.body["challenge_id"], "code": code }),
         )
         .await
-    }
-
-    async fn events(&self, user: &str) -> Vec<AuditKind> {
-        let username = Username::parse(user).unwrap();
-        let trail = self
-            .t
-            .app
-            .repo
-            .audit_trail(&username, self.t.clock.now_for_tests())
-            .await
-            .unwrap();
-        trail.into_iter().map(|e| e.event).collect()
     }
 }
 
@@ -250,19 +88,22 @@ impl Portal {
 async fn reset_of_a_passkey_account_is_refused_with_sms_alone_and_done_with_the_passkey() {
     let p = Portal::new().await;
     let mut device = PasskeyDevice::new();
-    p.enrol_passkey("kari", &mut device).await;
+    p.enrol_passkey_as("kari", &mut device, "Jobb-PC").await;
     let (id, code) = p.forgot("kari").await;
 
     let refused = p.reset(&id, &code, json!({})).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
-    assert_eq!(code_of(&refused), "second_factor_required");
+    assert_eq!(refused.code(), "second_factor_required");
     assert_eq!(refused.body["methods"], json!(["passkey"]));
     let passkey_challenge = refused.body["passkey_challenge_id"].clone();
     assert!(passkey_challenge.as_str().is_some_and(|s| !s.is_empty()));
     assert_eq!(refused.body["passkey"]["publicKey"]["rpId"], "portal.example.test");
     // The password is unchanged: the old one still logs in, the new one does not.
-    assert_eq!(p.login("kari", PASSWORD).await.status, StatusCode::OK);
-    assert_eq!(p.login("kari", NEW_PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(p.login_with("kari", PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(
+        p.login_with("kari", NEW_PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     assert!(!p.events("kari").await.contains(&AuditKind::PasswordReset));
 
     // A passkey answer from a phishing origin is a wrong factor; the SMS code survives it.
@@ -276,7 +117,7 @@ async fn reset_of_a_passkey_account_is_refused_with_sms_alone_and_done_with_the_
             )
             .await;
         assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.body);
-        assert_eq!(code_of(&wrong), "invalid_code");
+        assert_eq!(wrong.code(), "invalid_code");
     }
 
     // The second submission: same SMS code, with the passkey.
@@ -289,8 +130,8 @@ async fn reset_of_a_passkey_account_is_refused_with_sms_alone_and_done_with_the_
         )
         .await;
     assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
-    assert_eq!(p.login("kari", NEW_PASSWORD).await.status, StatusCode::OK);
-    assert_eq!(p.login("kari", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(p.login_with("kari", NEW_PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(p.login_with("kari", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
     let trail =
         p.t.app
             .repo
@@ -322,19 +163,19 @@ async fn reset_of_an_app_account_needs_the_app_code_and_a_wrong_one_counts_and_l
     assert!(refused.body.get("passkey_challenge_id").is_none());
 
     // Wrong app codes count against the challenge's attempts like wrong reset codes.
-    let wrong = p.wrong_totp_code(&app);
+    let wrong = p.wrong_app_code(&app);
     let max = Policy::default().code_attempts_per_challenge;
     for n in 1..max {
         let answer = p.reset(&id, &code, json!({ "totp_code": wrong })).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
-        assert_eq!(code_of(&answer), "invalid_code");
+        assert_eq!(answer.code(), "invalid_code");
         assert_eq!(answer.body["attempts_left"], json!(max - n));
     }
     // The SMS code still works with the right factor while attempts are left.
-    let right = p.totp_code(&app);
-    let done = p.reset(&id, &code, json!({ "totp_code": right.expose() })).await;
+    let right = p.app_code(&app);
+    let done = p.reset(&id, &code, json!({ "totp_code": right })).await;
     assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
-    assert_eq!(p.login("kari", NEW_PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(p.login_with("kari", NEW_PASSWORD).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -348,23 +189,23 @@ async fn wrong_factors_use_up_the_reset_code_entry_budget_and_lock_it() {
     let codes = p.generate_codes("kari").await;
     let (id, code) = p.forgot("kari").await;
     for factor in [
-        json!({ "totp_code": p.wrong_totp_code(&app) }),
+        json!({ "totp_code": p.wrong_app_code(&app) }),
         json!({ "recovery_code": "ab2cd-3ef4g" }),
     ] {
         let answer = p.reset(&id, &code, factor).await;
-        assert_eq!(code_of(&answer), "invalid_code", "{}", answer.body);
+        assert_eq!(answer.code(), "invalid_code", "{}", answer.body);
     }
     let locked = p
-        .reset(&id, &code, json!({ "totp_code": p.wrong_totp_code(&app) }))
+        .reset(&id, &code, json!({ "totp_code": p.wrong_app_code(&app) }))
         .await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{}", locked.body);
-    assert_eq!(code_of(&locked), "code_entry_locked");
+    assert_eq!(locked.code(), "code_entry_locked");
     // Locked: even the right SMS code with a right factor is refused unseen.
     let refused = p.reset(&id, &code, json!({ "recovery_code": codes[0] })).await;
-    assert_eq!(code_of(&refused), "code_entry_locked", "{}", refused.body);
+    assert_eq!(refused.code(), "code_entry_locked", "{}", refused.body);
     assert_eq!(p.remaining("kari").await["remaining"], 10, "the code was not looked at");
     assert_eq!(
-        p.login("kari", PASSWORD).await.status,
+        p.login_with("kari", PASSWORD).await.status,
         StatusCode::OK,
         "login is not locked"
     );
@@ -402,9 +243,9 @@ async fn a_recovery_code_stands_in_for_the_factor_once() {
     p.t.clock.advance(31);
     let (id, code) = p.forgot("kari").await;
     let again = p.reset(&id, &code, json!({ "recovery_code": codes[3] })).await;
-    assert_eq!(code_of(&again), "invalid_code", "{}", again.body);
+    assert_eq!(again.code(), "invalid_code", "{}", again.body);
     let login = p.login_with_recovery_code_and("kari", NEW_PASSWORD, &codes[3]).await;
-    assert_eq!(code_of(&login), "invalid_code", "{}", login.body);
+    assert_eq!(login.code(), "invalid_code", "{}", login.body);
     // Another one still logs in.
     let login = p.login_with_recovery_code_and("kari", NEW_PASSWORD, &codes[4]).await;
     assert_eq!(login.status, StatusCode::OK, "{}", login.body);
@@ -416,27 +257,24 @@ async fn accounts_with_sms_only_reset_as_before_and_decoys_look_the_same() {
     // Recovery codes alone are no strong factor: SMS-only accounts keep today's flow.
     p.generate_codes("ola").await;
     let forgot = p
-        .post("/v1/auth/password/forgot", None, json!({ "username": "ola" }))
+        .post_anonymous("/v1/auth/password/forgot", json!({ "username": "ola" }))
         .await;
-    let code =
-        p.t.sms
-            .last_code_to(&MobileNumber::parse("+4791234568").unwrap())
-            .unwrap();
-    let done = p.reset(&forgot.body["challenge_id"], code.expose(), json!({})).await;
+    let code = p.last_code_to(OLA_MOBILE).unwrap();
+    let done = p.reset(&forgot.body["challenge_id"], &code, json!({})).await;
     assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
 
     // A factor sent along for a name without an account: a wrong code, as for a real one.
     let decoy = p
-        .post("/v1/auth/password/forgot", None, json!({ "username": "nobody" }))
+        .post_anonymous("/v1/auth/password/forgot", json!({ "username": "nobody" }))
         .await;
     let real_app = p.enrol_totp().await;
     let (real, _) = p.forgot("kari").await;
     for id in [&decoy.body["challenge_id"], &real] {
         let answer = p
-            .reset(id, "000000", json!({ "totp_code": p.totp_code(&real_app).expose() }))
+            .reset(id, "000000", json!({ "totp_code": p.app_code(&real_app) }))
             .await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
-        assert_eq!(code_of(&answer), "invalid_code");
+        assert_eq!(answer.code(), "invalid_code");
         assert_eq!(answer.body["attempts_left"], 4);
     }
 }
@@ -453,7 +291,7 @@ async fn more_than_one_factor_or_half_a_passkey_answer_is_malformed() {
     ] {
         let answer = p.reset(&id, &code, extra.clone()).await;
         assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{extra}: {}", answer.body);
-        assert_eq!(code_of(&answer), "validation_failed", "{extra}");
+        assert_eq!(answer.code(), "validation_failed", "{extra}");
     }
     // None of them used the code.
     let done = p.reset(&id, &code, json!({})).await;
@@ -466,18 +304,18 @@ async fn recovery_codes_are_ten_shown_once_replaced_by_the_next_set_and_need_the
     let empty = p.remaining("kari").await;
     assert_eq!(empty, json!({ "remaining": 0, "created_at": null }));
 
-    let token = p.token("kari").await;
+    let token = p.sms_session("kari").await;
     let wrong = p
         .post(
             "/v1/account/recovery-codes",
-            Some(&token),
+            &token,
             json!({ "password": "feil passord her" }),
         )
         .await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN);
-    assert_eq!(code_of(&wrong), "wrong_password");
+    assert_eq!(wrong.code(), "wrong_password");
     let anonymous = p
-        .post("/v1/account/recovery-codes", None, json!({ "password": PASSWORD }))
+        .post_anonymous("/v1/account/recovery-codes", json!({ "password": PASSWORD }))
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 
@@ -492,7 +330,10 @@ async fn recovery_codes_are_ten_shown_once_replaced_by_the_next_set_and_need_the
     }
     let status = p.remaining("kari").await;
     assert_eq!(status["remaining"], 10);
-    assert_eq!(status["created_at"], json!(portal_core::clock::rfc3339(p.t.clock.now_for_tests())));
+    assert_eq!(
+        status["created_at"],
+        json!(portal_core::clock::rfc3339(p.t.clock.now_for_tests()))
+    );
     // Shown once: nothing stored or answered later holds a code.
     assert!(status.get("codes").is_none());
     let stored = serde_json::to_string(
@@ -514,12 +355,7 @@ async fn recovery_codes_are_ten_shown_once_replaced_by_the_next_set_and_need_the
     p.enrol_totp().await;
     for old in &first[..2] {
         let answer = p.login_with_recovery_code("kari", old).await;
-        assert_eq!(
-            code_of(&answer),
-            "invalid_code",
-            "an earlier set is dead: {}",
-            answer.body
-        );
+        assert_eq!(answer.code(), "invalid_code", "an earlier set is dead: {}", answer.body);
     }
     let history = p.events("kari").await;
     assert_eq!(
@@ -535,16 +371,15 @@ async fn recovery_codes_are_ten_shown_once_replaced_by_the_next_set_and_need_the
 async fn login_with_a_recovery_code_opens_a_session_once_and_shows_in_the_history() {
     let p = Portal::new().await;
     let mut device = PasskeyDevice::new();
-    p.enrol_passkey("kari", &mut device).await;
+    p.enrol_passkey_as("kari", &mut device, "Jobb-PC").await;
     let codes = p.generate_codes("kari").await;
-    let login = p.login("kari", PASSWORD).await;
+    let login = p.login_with("kari", PASSWORD).await;
     assert_eq!(login.body["methods"], json!(["passkey", "sms", "recovery_code"]));
 
     let sent = p.t.sms.sent().len();
     let opened = p
-        .post(
+        .post_anonymous(
             "/v1/auth/recovery-code/verify",
-            None,
             json!({ "challenge_id": login.body["challenge_id"], "code": codes[0] }),
         )
         .await;
@@ -555,21 +390,18 @@ async fn login_with_a_recovery_code_opens_a_session_once_and_shows_in_the_histor
         .any(|(to, t)| to == KARI_MOBILE && t.starts_with("En gjenopprettingskode er brukt")));
     // The challenge is consumed, the code used.
     let replay = p
-        .post(
+        .post_anonymous(
             "/v1/auth/recovery-code/verify",
-            None,
             json!({ "challenge_id": login.body["challenge_id"], "code": codes[1] }),
         )
         .await;
     assert_eq!(replay.status, StatusCode::GONE);
     let reused = p.login_with_recovery_code("kari", &codes[0]).await;
-    assert_eq!(code_of(&reused), "invalid_code");
+    assert_eq!(reused.code(), "invalid_code");
     assert_eq!(reused.body["attempts_left"], 4);
     assert_eq!(p.remaining("kari").await["remaining"], 9);
 
-    let history = p
-        .call(Method::GET, "/v1/account/security-events", Some(&token), None)
-        .await;
+    let history = p.get("/v1/account/security-events", &token).await;
     let kinds: Vec<&str> = history.body["events"]
         .as_array()
         .unwrap()
@@ -591,19 +423,18 @@ async fn login_with_a_recovery_code_opens_a_session_once_and_shows_in_the_histor
     assert!(codes.iter().all(|c| !text.contains(c.as_str())));
 
     // An account with SMS only is not offered recovery codes, and its challenge takes none.
-    let ola = p.login("ola", PASSWORD).await;
+    let ola = p.login_with("ola", PASSWORD).await;
     assert_eq!(ola.body["methods"], json!(["sms"]));
     let refused = p
-        .post(
+        .post_anonymous(
             "/v1/auth/recovery-code/verify",
-            None,
             json!({ "challenge_id": ola.body["challenge_id"], "code": codes[2] }),
         )
         .await;
     assert_eq!(refused.status, StatusCode::GONE);
     // A malformed code is a malformed field.
     let malformed = p.login_with_recovery_code("kari", "abc").await;
-    assert_eq!(code_of(&malformed), "validation_failed");
+    assert_eq!(malformed.code(), "validation_failed");
 }
 
 #[tokio::test]
@@ -611,9 +442,9 @@ async fn not_me_removes_the_recovery_codes() {
     let p = Portal::new().await;
     p.enrol_totp().await;
     let codes = p.generate_codes("kari").await;
-    let token = p.token("kari").await;
+    let token = p.sms_session("kari").await;
     let answer = p
-        .post("/v1/account/not-me", Some(&token), json!({ "password": PASSWORD }))
+        .post("/v1/account/not-me", &token, json!({ "password": PASSWORD }))
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     let status = p.t.app.recovery_codes_status(&kari()).await.unwrap();
@@ -623,7 +454,7 @@ async fn not_me_removes_the_recovery_codes() {
         .call(
             Method::PUT,
             "/v1/account/password",
-            Some(&p.token("kari").await),
+            Some(&p.sms_session("kari").await),
             Some(json!({ "old_password": PASSWORD, "new_password": "passordet etter innbruddet" })),
         )
         .await;
@@ -632,18 +463,17 @@ async fn not_me_removes_the_recovery_codes() {
     let enrolment = p.t.app.start_totp_enrolment(&kari(), None, &pw, None).await.unwrap();
     let app = portal_testkit::authenticator_app(&enrolment.secret).unwrap();
     p.t.app
-        .confirm_totp_enrolment(&kari(), None, &p.totp_code(&app), None)
+        .confirm_totp_enrolment(&kari(), None, &OneTimeCode::parse(&p.app_code(&app)).unwrap(), None)
         .await
         .unwrap();
-    let login = p.login("kari", "passordet etter innbruddet").await;
+    let login = p.login_with("kari", "passordet etter innbruddet").await;
     let verify = p
-        .post(
+        .post_anonymous(
             "/v1/auth/recovery-code/verify",
-            None,
             json!({ "challenge_id": login.body["challenge_id"], "code": codes[0] }),
         )
         .await;
-    assert_eq!(code_of(&verify), "invalid_code", "{}", verify.body);
+    assert_eq!(verify.code(), "invalid_code", "{}", verify.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -653,28 +483,20 @@ async fn one_recovery_code_used_at_once_from_many_logins_opens_one_session() {
     let codes = p.generate_codes("kari").await;
     let mut challenges = Vec::new();
     for _ in 0..6 {
-        let login = p.login("kari", PASSWORD).await;
+        let login = p.login_with("kari", PASSWORD).await;
         challenges.push(login.body["challenge_id"].clone());
     }
     let handles: Vec<_> = challenges
         .iter()
         .map(|id| {
-            let request = Request::builder()
-                .method(Method::POST)
-                .uri("/v1/auth/recovery-code/verify")
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(json!({ "challenge_id": id, "code": codes[0] }).to_string()))
-                .unwrap();
+            let request = request(
+                Method::POST,
+                "/v1/auth/recovery-code/verify",
+                None,
+                Some(json!({ "challenge_id": id, "code": codes[0] })),
+            );
             let router = p.router.clone();
-            tokio::spawn(async move {
-                let response = router.oneshot(request).await.unwrap();
-                let status = response.status();
-                let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-                Answer {
-                    status,
-                    body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-                }
-            })
+            tokio::spawn(async move { send(&router, request).await })
         })
         .collect();
     let mut answers = Vec::new();
@@ -686,7 +508,7 @@ async fn one_recovery_code_used_at_once_from_many_logins_opens_one_session() {
     assert!(answers
         .iter()
         .filter(|a| a.status != StatusCode::OK)
-        .all(|a| code_of(a) == "invalid_code"));
+        .all(|a| a.code() == "invalid_code"));
     assert_eq!(p.remaining("kari").await["remaining"], 9);
 }
 
@@ -700,11 +522,11 @@ async fn one_recovery_code_used_at_once_from_many_logins_opens_one_session() {
 async fn codes_made_before_the_first_strong_factor_do_not_outlive_its_enrolment() {
     let p = Portal::new().await;
     // The intruder, in an SMS session of kari's SMS-only account, makes a set.
-    let intruders = p.token("kari").await;
+    let intruders = p.sms_session("kari").await;
     let planted = p
         .post(
             "/v1/account/recovery-codes",
-            Some(&intruders),
+            &intruders,
             json!({ "password": PASSWORD }),
         )
         .await;
@@ -718,16 +540,16 @@ async fn codes_made_before_the_first_strong_factor_do_not_outlive_its_enrolment(
 
     // Later kari protects the account with a passkey.
     let mut device = PasskeyDevice::new();
-    p.enrol_passkey("kari", &mut device).await;
+    p.enrol_passkey_as("kari", &mut device, "laptop").await;
 
     // The planted codes are gone: neither the password nor the SIM gets past the passkey with one.
     let login = p.login_with_recovery_code("kari", &planted[0]).await;
-    assert_eq!(code_of(&login), "invalid_code", "{}", login.body);
+    assert_eq!(login.code(), "invalid_code", "{}", login.body);
     let (challenge_id, sms_code) = p.forgot("kari").await;
     let reset = p
         .reset(&challenge_id, &sms_code, json!({ "recovery_code": planted[1] }))
         .await;
-    assert_eq!(code_of(&reset), "invalid_code", "{}", reset.body);
+    assert_eq!(reset.code(), "invalid_code", "{}", reset.body);
     assert_eq!(p.t.app.passkeys(&kari()).await.unwrap().len(), 1);
     assert_eq!(p.remaining("kari").await["remaining"], 0);
 }

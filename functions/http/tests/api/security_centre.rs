@@ -5,9 +5,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{header, HeaderValue, Method};
 use axum::Router;
 use portal_core::activation::gateway::{CapturingGateway, GatewayEventKind};
 use portal_core::activation::{ActivationPolicy, Activator, Outcome, Trigger};
@@ -17,20 +16,12 @@ use portal_core::domain::{CertificateSerial, IssuerId, MobileNumber, Username};
 use portal_http::routes::{app_router, with_common_layers};
 use portal_testkit::TestApp;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const PASSWORD: &str = "korrekt hest batteri stift";
-const KARI_MOBILE: &str = "+4791234567";
-const OLA_MOBILE: &str = "+4791234568";
+use crate::harness::{request, send, Answer, KARI_MOBILE, OLA_MOBILE, PASSWORD};
+
 const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0";
 const CHROME: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
-
-struct Answer {
-    status: u16,
-    body: Value,
-    set_cookies: Vec<String>,
-}
 
 /// A browser: its address, User-Agent and cookie jar (refresh and device cookies).
 #[derive(Clone)]
@@ -88,25 +79,15 @@ impl World {
     }
 
     async fn call(&self, browser: &Browser, method: &str, path: &str, body: Value) -> Answer {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("user-agent", browser.user_agent);
-        if let Some(token) = &browser.token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let body = (!body.is_null()).then_some(body);
+        let mut request = request(method, path, browser.token.as_deref(), body);
+        let headers = request.headers_mut();
+        headers.insert(header::USER_AGENT, HeaderValue::from_static(browser.user_agent));
         let cookies = browser.cookie_header();
         if !cookies.is_empty() {
-            request = request.header("cookie", cookies);
+            headers.insert(header::COOKIE, HeaderValue::from_str(&cookies).unwrap());
         }
-        let mut request = if body.is_null() {
-            request.body(Body::empty())
-        } else {
-            request
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string()))
-        }
-        .unwrap();
         let peer: SocketAddr = if browser.ip.contains(':') {
             format!("[{}]:40000", browser.ip)
         } else {
@@ -115,20 +96,7 @@ impl World {
         .parse()
         .unwrap();
         request.extensions_mut().insert(ConnectInfo(peer));
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status().as_u16();
-        let set_cookies = response
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok().map(str::to_owned))
-            .collect();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        Answer {
-            status,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            set_cookies,
-        }
+        send(&self.router, request).await
     }
 
     /// Password, code from the SMS, session: as the portal's login page does.
@@ -163,7 +131,10 @@ impl World {
     }
 
     async fn refresh(&self, browser: &Browser) -> u16 {
-        self.call(browser, "POST", "/v1/auth/refresh", Value::Null).await.status
+        self.call(browser, "POST", "/v1/auth/refresh", Value::Null)
+            .await
+            .status
+            .as_u16()
     }
 
     fn texts_to(&self, mobile: &str) -> Vec<String> {
@@ -876,7 +847,7 @@ async fn not_me_removes_an_authenticator_app_the_intruder_enrolled() {
     let confirmed = w
         .call(&intruder, "POST", "/v1/account/totp/confirm", json!({ "code": code }))
         .await;
-    assert!(confirmed.status < 300, "{}", confirmed.body);
+    assert!(confirmed.status.as_u16() < 300, "{}", confirmed.body);
     assert!(w.t.app.totp_active(&kari_name).await.unwrap());
     // The owner's SMS session, the password, one click: no step-up with the intruder's app.
     w.t.clock.advance(30);

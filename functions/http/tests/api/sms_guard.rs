@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
-use http::Request;
+use http::Method;
 use portal_core::audit::AuditKind;
 use portal_core::config::Policy;
 use portal_core::domain::{CountryCode, MobileNumber, Password, Username};
@@ -15,9 +14,9 @@ use portal_core::sms::delivery_status::{decode_subscription, encode_subscription
 use portal_core::store::sqlite::SqliteStore;
 use portal_testkit::TestApp;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const PASSWORD: &str = "korrekt hest batteri stift";
+use crate::harness::{request, send, PASSWORD};
+
 const SWEDISH: &str = "+46701234567";
 const BRITISH: &str = "+447912345678";
 const FAILURE_LOG: &str = "sns/eu-north-1/123456789012/DirectPublishToPhoneNumber/Failure";
@@ -50,14 +49,8 @@ async fn trail(t: &TestApp, user: &Username) -> Vec<portal_core::audit::AuditEve
 
 /// `POST path` with a JSON body through `router`: (status, body).
 async fn post(router: &axum::Router, path: &str, body: Value) -> (u16, Value) {
-    let request = Request::post(path)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let answer = send(router, request(Method::POST, path, None, Some(body))).await;
+    (answer.status.as_u16(), answer.body)
 }
 
 // ---- countries ------------------------------------------------------------------------

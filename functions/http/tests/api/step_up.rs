@@ -7,41 +7,16 @@
 //! replays, and another user's or session's challenge. "This wasn't me" counts only factors
 //! older than a day: the owner reports an intruder's new app or passkey with the password.
 
-use std::sync::Arc;
-
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
-use portal_core::config::{Policy, Settings};
+use axum::http::{Method, StatusCode};
+use portal_core::config::Policy;
 use portal_core::domain::{PasskeyId, Username};
-use portal_core::store::sqlite::SqliteStore;
-use portal_http::handlers::homeoffice::GatewayAuth;
-use portal_http::routes::{api_router, with_common_layers, ApiState};
-use portal_testkit::{PasskeyDevice, TestApp};
+use portal_testkit::PasskeyDevice;
 use serde_json::{json, Value};
-use totp_rs::Totp;
-use tower::ServiceExt;
 
-const PASSWORD: &str = "korrekt hest batteri stift";
-const PORTAL: &str = "https://portal.example.test";
-const KARI_MOBILE: &str = "+4791234567";
+use crate::harness::{Answer, Portal, KARI_MOBILE, PASSWORD, PORTAL};
+
 /// When an app or passkey starts to count for the step-up of "not me".
 const GRACE: i64 = 86_400;
-
-struct Portal {
-    t: TestApp,
-    router: axum::Router,
-}
-
-struct Answer {
-    status: StatusCode,
-    body: Value,
-}
-
-impl Answer {
-    fn code(&self) -> &str {
-        self.body["code"].as_str().unwrap_or_default()
-    }
-}
 
 /// Asserts `answer` is the step-up refusal naming the account's `factors`, followed by the
 /// recovery code that every account with a strong factor may fall back on.
@@ -54,142 +29,9 @@ fn assert_step_up_required(answer: &Answer, factors: &[&str], what: &str) {
 }
 
 impl Portal {
-    async fn new() -> Self {
-        let settings = Settings {
-            portal_url: PORTAL.into(),
-            ..Settings::default()
-        };
-        let store = Arc::new(SqliteStore::in_memory().unwrap());
-        let t = TestApp::with_settings(store, Policy::default(), settings);
-        t.account("kari", PASSWORD, KARI_MOBILE).await;
-        t.account("ola", PASSWORD, "+4791234568").await;
-        let state = ApiState::new(
-            t.app.clone(),
-            Arc::new(portal_testkit::unreachable_buypass()),
-            GatewayAuth::key("the-gateway-key-123").unwrap(),
-        );
-        let router = with_common_layers(api_router(state));
-        Self { t, router }
-    }
-
-    async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let request = match body {
-            Some(body) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(body.to_string())),
-            None => request.body(Body::empty()),
-        }
-        .unwrap();
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        Answer { status, body }
-    }
-
-    async fn post(&self, path: &str, token: &str, body: Value) -> Answer {
-        self.call(Method::POST, path, Some(token), Some(body)).await
-    }
-
-    fn now(&self) -> i64 {
-        self.t.clock.now_for_tests()
-    }
-
-    /// A session opened without a strong factor (as an SMS login opens it).
-    async fn sms_session(&self, user: &str) -> String {
-        let username = Username::parse(user).unwrap();
-        self.t
-            .app
-            .open_session(&username, false, None)
-            .await
-            .unwrap()
-            .access_token
-    }
-
-    /// Enrols an authenticator app for `user` from `token`'s session; returns the user's app.
-    async fn enrol_app(&self, token: &str) -> Totp {
-        let started = self
-            .post("/v1/account/totp", token, json!({ "password": PASSWORD }))
-            .await;
-        assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-        let app = portal_testkit::authenticator_app(started.body["secret"].as_str().unwrap()).unwrap();
-        let confirmed = self
-            .post("/v1/account/totp/confirm", token, json!({ "code": self.code(&app) }))
-            .await;
-        assert_eq!(confirmed.status, StatusCode::NO_CONTENT, "{}", confirmed.body);
-        app
-    }
-
-    /// Enrols a passkey of `device` from `token`'s session; returns its id.
-    async fn enrol_passkey(&self, token: &str, device: &mut PasskeyDevice) -> String {
-        let started = self
-            .post("/v1/account/passkeys", token, json!({ "password": PASSWORD }))
-            .await;
-        assert_eq!(started.status, StatusCode::OK, "{}", started.body);
-        let credential = device.register(PORTAL, &started.body["options"]).unwrap();
-        let confirmed = self
-            .post(
-                "/v1/account/passkeys/confirm",
-                token,
-                json!({
-                    "registration_id": started.body["registration_id"],
-                    "name": "Telefon",
-                    "credential": credential,
-                }),
-            )
-            .await;
-        assert_eq!(confirmed.status, StatusCode::CREATED, "{}", confirmed.body);
-        confirmed.body["id"].as_str().unwrap().to_owned()
-    }
-
-    /// The app's code now.
-    fn code(&self, app: &Totp) -> String {
-        app.generate(self.now() as u64).to_string()
-    }
-
     async fn step_up_with_app(&self, token: &str, code: &str) -> Answer {
         self.post("/v1/account/step-up", token, json!({ "totp_code": code }))
             .await
-    }
-
-    async fn step_up_options(&self, token: &str) -> Answer {
-        self.call(Method::POST, "/v1/account/step-up/options", Some(token), None)
-            .await
-    }
-
-    /// Steps `token`'s session up with `device`.
-    async fn step_up_with_passkey(&self, token: &str, device: &mut PasskeyDevice) -> Answer {
-        let options = self.step_up_options(token).await;
-        assert_eq!(options.status, StatusCode::OK, "{}", options.body);
-        let credential = device.sign(PORTAL, &options.body["passkey"]).unwrap();
-        self.post(
-            "/v1/account/step-up",
-            token,
-            json!({ "challenge_id": options.body["challenge_id"], "credential": credential }),
-        )
-        .await
-    }
-
-    /// The password step of a login: its answer.
-    async fn login(&self, user: &str) -> Value {
-        let answer = self
-            .call(
-                Method::POST,
-                "/v1/auth/login",
-                None,
-                Some(json!({ "username": user, "password": PASSWORD })),
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-        answer.body
     }
 
     /// Every guarded action once, from `token`'s session: what each answered. `passkey` is one
@@ -221,13 +63,8 @@ impl Portal {
             ),
             (
                 "passkey removal",
-                self.call(
-                    Method::DELETE,
-                    &format!("/v1/account/passkeys/{passkey}"),
-                    Some(token),
-                    Some(password.clone()),
-                )
-                .await,
+                self.delete(&format!("/v1/account/passkeys/{passkey}"), token, password.clone())
+                    .await,
             ),
             (
                 "app enrolment",
@@ -240,17 +77,14 @@ impl Portal {
             ),
             (
                 "app removal",
-                self.call(Method::DELETE, "/v1/account/totp", Some(token), Some(password.clone()))
-                    .await,
+                self.delete("/v1/account/totp", token, password.clone()).await,
             ),
             ("not me", self.post("/v1/account/not-me", token, password.clone()).await),
         ]
     }
 
     async fn history(&self, token: &str) -> Vec<Value> {
-        let answer = self
-            .call(Method::GET, "/v1/account/security-events", Some(token), None)
-            .await;
+        let answer = self.get("/v1/account/security-events", token).await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         answer.body["events"].as_array().unwrap().clone()
     }
@@ -283,9 +117,12 @@ async fn an_sms_session_of_an_app_account_is_refused_every_guarded_action_until_
     );
 
     p.t.clock.advance(30);
-    let stepped = p.step_up_with_app(&sms, &p.code(&app)).await;
+    let stepped = p.step_up_with_app(&sms, &p.app_code(&app)).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
-    assert_eq!(stepped.body["second_factor_valid_until"], json!(portal_core::clock::rfc3339(p.now() + 300)));
+    assert_eq!(
+        stepped.body["second_factor_valid_until"],
+        json!(portal_core::clock::rfc3339(p.now() + 300))
+    );
 
     // Past the guard now: each action answers what it answers without one.
     let answers = p.guarded_actions(&sms, made_up.as_str()).await;
@@ -314,7 +151,7 @@ async fn a_passkey_step_up_opens_the_guard_and_names_passkey_first() {
     let p = Portal::new().await;
     let first = p.sms_session("kari").await;
     let mut device = PasskeyDevice::new();
-    let id = p.enrol_passkey(&first, &mut device).await;
+    let id = p.enrol_passkey(&first, &mut device, "Telefon").await;
     // A second factor on an account with a passkey: the enrolling session steps up first.
     let stepped = p.step_up_with_passkey(&first, &mut device).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
@@ -322,11 +159,10 @@ async fn a_passkey_step_up_opens_the_guard_and_names_passkey_first() {
 
     let sms = p.sms_session("kari").await;
     let removal = p
-        .call(
-            Method::DELETE,
+        .delete(
             &format!("/v1/account/passkeys/{id}"),
-            Some(&sms),
-            Some(json!({ "password": PASSWORD })),
+            &sms,
+            json!({ "password": PASSWORD }),
         )
         .await;
     assert_step_up_required(&removal, &["passkey", "totp"], "passkey removal");
@@ -339,7 +175,10 @@ async fn a_passkey_step_up_opens_the_guard_and_names_passkey_first() {
     let body = json!({ "challenge_id": options.body["challenge_id"], "credential": credential });
     let stepped = p.post("/v1/account/step-up", &sms, body.clone()).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
-    assert_eq!(stepped.body["second_factor_valid_until"], json!(portal_core::clock::rfc3339(p.now() + 300)));
+    assert_eq!(
+        stepped.body["second_factor_valid_until"],
+        json!(portal_core::clock::rfc3339(p.now() + 300))
+    );
 
     // The same assertion again, and the used challenge: refused.
     let replayed = p.post("/v1/account/step-up", &sms, body).await;
@@ -358,11 +197,10 @@ async fn a_passkey_step_up_opens_the_guard_and_names_passkey_first() {
     assert_eq!(misdirected.code(), "invalid_code");
 
     let removed = p
-        .call(
-            Method::DELETE,
+        .delete(
             &format!("/v1/account/passkeys/{id}"),
-            Some(&sms),
-            Some(json!({ "password": PASSWORD })),
+            &sms,
+            json!({ "password": PASSWORD }),
         )
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
@@ -385,7 +223,7 @@ async fn a_step_up_is_fresh_for_five_minutes_then_needed_again() {
     let app = p.enrol_app(&first).await;
     let sms = p.sms_session("kari").await;
     p.t.clock.advance(30);
-    let stepped = p.step_up_with_app(&sms, &p.code(&app)).await;
+    let stepped = p.step_up_with_app(&sms, &p.app_code(&app)).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
 
     p.t.clock.advance(299);
@@ -399,7 +237,7 @@ async fn a_step_up_is_fresh_for_five_minutes_then_needed_again() {
         .await;
     assert_step_up_required(&late, &["totp"], "5 minutes after the step-up");
     // Stepping up again opens it again.
-    let again = p.step_up_with_app(&sms, &p.code(&app)).await;
+    let again = p.step_up_with_app(&sms, &p.app_code(&app)).await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
     let opened = p
         .post("/v1/account/passkeys", &sms, json!({ "password": PASSWORD }))
@@ -417,30 +255,21 @@ async fn app_and_passkey_logins_count_as_fresh_for_five_minutes_and_an_sms_login
     p.t.clock.advance(30);
     let login = p.login("kari").await;
     let verified = p
-        .call(
-            Method::POST,
+        .post_anonymous(
             "/v1/auth/totp/verify",
-            None,
-            Some(json!({ "challenge_id": login["challenge_id"], "code": p.code(&app) })),
+            json!({ "challenge_id": login["challenge_id"], "code": p.app_code(&app) }),
         )
         .await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     let by_app = verified.body["access_token"].as_str().unwrap().to_owned();
     let mut device = PasskeyDevice::new();
-    p.enrol_passkey(&by_app, &mut device).await;
+    p.enrol_passkey(&by_app, &mut device, "Telefon").await;
 
     // A passkey login: fresh at once.
     let login = p.login("kari").await;
     assert_eq!(login["methods"], json!(["passkey", "totp", "sms", "recovery_code"]));
     let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
-    let verified = p
-        .call(
-            Method::POST,
-            "/v1/auth/passkey/verify",
-            None,
-            Some(json!({ "challenge_id": login["challenge_id"], "credential": assertion })),
-        )
-        .await;
+    let verified = p.verify_passkey(&login["challenge_id"], &assertion).await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     let by_passkey = verified.body["access_token"].as_str().unwrap().to_owned();
     let started = p
@@ -450,27 +279,7 @@ async fn app_and_passkey_logins_count_as_fresh_for_five_minutes_and_an_sms_login
 
     // An SMS login of the same account (the fallback): not fresh.
     let login = p.login("kari").await;
-    let resent = p
-        .call(
-            Method::POST,
-            "/v1/auth/sms/resend",
-            None,
-            Some(json!({ "challenge_id": login["challenge_id"] })),
-        )
-        .await;
-    assert_eq!(resent.status, StatusCode::OK, "{}", resent.body);
-    let sms_code =
-        p.t.sms
-            .last_code_to(&portal_core::domain::MobileNumber::parse(KARI_MOBILE).unwrap())
-            .unwrap();
-    let verified = p
-        .call(
-            Method::POST,
-            "/v1/auth/sms/verify",
-            None,
-            Some(json!({ "challenge_id": login["challenge_id"], "code": sms_code.expose() })),
-        )
-        .await;
+    let verified = p.sms_instead(&login["challenge_id"], KARI_MOBILE).await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
     let by_sms = verified.body["access_token"].as_str().unwrap().to_owned();
     let refused = p
@@ -495,11 +304,8 @@ async fn wrong_step_up_codes_count_and_lock_like_login_codes() {
     let app = p.enrol_app(&first).await;
     let sms = p.sms_session("kari").await;
     p.t.clock.advance(30);
-    let right = p.code(&app);
-    let taken: Vec<String> = (-2..=2)
-        .map(|k| app.generate((p.now() + 30 * k) as u64).to_string())
-        .collect();
-    let wrong = (0..).map(|n| format!("{n:06}")).find(|c| !taken.contains(c)).unwrap();
+    let right = p.app_code(&app);
+    let wrong = p.wrong_app_code(&app);
     let limit = Policy::default().code_failures_per_account_hour;
     for i in 1..limit {
         let answer = p.step_up_with_app(&sms, &wrong).await;
@@ -513,14 +319,7 @@ async fn wrong_step_up_codes_count_and_lock_like_login_codes() {
     // Locked: the right code does not step up, and login is locked as well.
     let locked = p.step_up_with_app(&sms, &right).await;
     assert_eq!(locked.code(), "code_entry_locked", "{}", locked.body);
-    let login = p
-        .call(
-            Method::POST,
-            "/v1/auth/login",
-            None,
-            Some(json!({ "username": "kari", "password": PASSWORD })),
-        )
-        .await;
+    let login = p.login_with("kari", PASSWORD).await;
     assert_eq!(login.code(), "code_entry_locked", "{}", login.body);
     let still = p
         .post("/v1/account/passkeys", &sms, json!({ "password": PASSWORD }))
@@ -535,7 +334,7 @@ async fn an_app_code_steps_up_once_and_is_then_used_up_for_login_too() {
     let app = p.enrol_app(&first).await;
     let sms = p.sms_session("kari").await;
     p.t.clock.advance(30);
-    let code = p.code(&app);
+    let code = p.app_code(&app);
     let stepped = p.step_up_with_app(&sms, &code).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     let other = p.sms_session("kari").await;
@@ -544,11 +343,9 @@ async fn an_app_code_steps_up_once_and_is_then_used_up_for_login_too() {
     assert_eq!(replayed.code(), "invalid_code");
     let login = p.login("kari").await;
     let verify = p
-        .call(
-            Method::POST,
+        .post_anonymous(
             "/v1/auth/totp/verify",
-            None,
-            Some(json!({ "challenge_id": login["challenge_id"], "code": code })),
+            json!({ "challenge_id": login["challenge_id"], "code": code }),
         )
         .await;
     assert_eq!(verify.status, StatusCode::BAD_REQUEST, "{}", verify.body);
@@ -560,9 +357,9 @@ async fn a_step_up_challenge_answers_only_its_own_users_session() {
     let mut karis = PasskeyDevice::new();
     let mut olas = PasskeyDevice::new();
     let kari_first = p.sms_session("kari").await;
-    p.enrol_passkey(&kari_first, &mut karis).await;
+    p.enrol_passkey(&kari_first, &mut karis, "Telefon").await;
     let ola_first = p.sms_session("ola").await;
-    p.enrol_passkey(&ola_first, &mut olas).await;
+    p.enrol_passkey(&ola_first, &mut olas, "Telefon").await;
 
     let kari = p.sms_session("kari").await;
     let ola = p.sms_session("ola").await;
@@ -660,12 +457,7 @@ async fn not_me_needs_a_step_up_with_an_app_from_exactly_a_day_after_its_enrolme
     p.t.clock.advance(GRACE - 1);
     let ola_sms = p.sms_session("ola").await;
     let removal = p
-        .call(
-            Method::DELETE,
-            "/v1/account/totp",
-            Some(&ola_sms),
-            Some(json!({ "password": PASSWORD })),
-        )
+        .delete("/v1/account/totp", &ola_sms, json!({ "password": PASSWORD }))
         .await;
     assert_step_up_required(&removal, &["totp"], "app removal, a day less a second");
     let reported = not_me(&p, &ola_sms).await;
@@ -678,7 +470,7 @@ async fn not_me_needs_a_step_up_with_an_app_from_exactly_a_day_after_its_enrolme
     let refused = not_me(&p, &kari_sms).await;
     assert_step_up_required(&refused, &["totp"], "not me, a day after");
     assert!(p.t.app.totp_active(&kari).await.unwrap(), "the refusal changed nothing");
-    let stepped = p.step_up_with_app(&kari_sms, &p.code(&karis)).await;
+    let stepped = p.step_up_with_app(&kari_sms, &p.app_code(&karis)).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     let reported = not_me(&p, &kari_sms).await;
     assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
@@ -692,10 +484,10 @@ async fn not_me_needs_a_step_up_with_a_passkey_from_exactly_a_day_after_its_enro
     let p = Portal::new().await;
     let mut karis = PasskeyDevice::new();
     let kari_first = p.sms_session("kari").await;
-    p.enrol_passkey(&kari_first, &mut karis).await;
+    p.enrol_passkey(&kari_first, &mut karis, "Telefon").await;
     let mut olas = PasskeyDevice::new();
     let ola_first = p.sms_session("ola").await;
-    p.enrol_passkey(&ola_first, &mut olas).await;
+    p.enrol_passkey(&ola_first, &mut olas, "Telefon").await;
     let (kari, ola) = (Username::parse("kari").unwrap(), Username::parse("ola").unwrap());
 
     p.t.clock.advance(GRACE - 1);
@@ -742,7 +534,7 @@ async fn an_app_replaced_after_a_step_up_with_a_settled_one_keeps_guarding_not_m
 
     // Kari's new phone: she steps up with the old app and enrols the new one.
     let karis = p.sms_session("kari").await;
-    let stepped = p.step_up_with_app(&karis, &p.code(&old)).await;
+    let stepped = p.step_up_with_app(&karis, &p.app_code(&old)).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     let new = p.enrol_app(&karis).await;
     p.t.clock.advance(3600);
@@ -754,7 +546,7 @@ async fn an_app_replaced_after_a_step_up_with_a_settled_one_keeps_guarding_not_m
     assert!(p.t.app.totp_active(&kari).await.unwrap(), "the refusal changed nothing");
     // Kari herself still reports with the new app.
     p.t.clock.advance(30);
-    let stepped = p.step_up_with_app(&intruders, &p.code(&new)).await;
+    let stepped = p.step_up_with_app(&intruders, &p.app_code(&new)).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     assert_eq!(not_me(&p, &intruders).await.status, StatusCode::OK);
 }
@@ -767,14 +559,14 @@ async fn a_passkey_added_after_a_step_up_with_a_settled_one_keeps_guarding_not_m
     let kari = Username::parse("kari").unwrap();
     let mut old_laptop = PasskeyDevice::new();
     let first = p.sms_session("kari").await;
-    let old = p.enrol_passkey(&first, &mut old_laptop).await;
+    let old = p.enrol_passkey(&first, &mut old_laptop, "laptop").await;
     p.t.clock.advance(30 * GRACE);
 
     let karis = p.sms_session("kari").await;
     let stepped = p.step_up_with_passkey(&karis, &mut old_laptop).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     let mut new_laptop = PasskeyDevice::new();
-    p.enrol_passkey(&karis, &mut new_laptop).await;
+    p.enrol_passkey(&karis, &mut new_laptop, "laptop").await;
     let removed = p
         .call(
             Method::DELETE,

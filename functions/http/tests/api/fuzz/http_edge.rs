@@ -9,14 +9,14 @@ use axum::http::{header, HeaderName, HeaderValue, Method, Request};
 use portal_core::config::Policy;
 use portal_core::domain::Username;
 use portal_core::store::sqlite::SqliteStore;
-use portal_http::handlers::homeoffice::GatewayAuth;
-use portal_http::routes::{api_router, with_common_layers, ApiState, ROUTES};
-use portal_testkit::{unreachable_buypass, TestApp};
+use portal_http::routes::{api_router, with_common_layers, ROUTES};
+use portal_testkit::TestApp;
 use proptest::prelude::*;
 use serde_json::Value;
 use tower::ServiceExt;
 
 use super::{config, mutate, mutations, replay, seed};
+use crate::harness::api_state;
 
 struct Edge {
     rt: tokio::runtime::Runtime,
@@ -37,12 +37,7 @@ impl Edge {
         let store = Arc::new(SqliteStore::in_memory().unwrap_or_else(|e| panic!("{e}")));
         let t = TestApp::with_policy(store, policy);
         rt.block_on(t.account("kari", "korrekt hest batteri stift", "+4791234567"));
-        let state = ApiState::new(
-            t.app.clone(),
-            Arc::new(unreachable_buypass()),
-            GatewayAuth::key("the-gateway-key-123").expect("a long enough key"),
-        );
-        let router = with_common_layers(api_router(state));
+        let router = with_common_layers(api_router(api_state(&t)));
         Self { rt, t, router }
     }
 
