@@ -119,6 +119,32 @@ test('an SMS reported undelivered: "Bekreft kode" says so and offers the app', a
   assertClean(page);
 });
 
+test('"Bytt passord" from an SMS login asks for a code from the app first', async () => {
+  await logInWithPassword();
+  const mark = await smsMark();
+  await page.getByRole('button', { name: 'Send meg en kode på SMS i stedet' }).click();
+  await page.getByLabel('Kode', { exact: true }).fill(codeIn(await nextSms(mark, account.mobile)));
+  await page.getByRole('button', { name: 'Bekreft' }).click();
+  await sees(page.getByRole('heading', { name: 'Kontoopplysninger' }));
+
+  // Whoever holds the password and the SIM could otherwise set a password of their own.
+  const newPassword = 'Appen-bekrefter-bytte-9';
+  await page.getByLabel('Gammelt passord').fill(account.password);
+  await page.getByLabel('Nytt passord', { exact: true }).fill(newPassword);
+  await page.getByLabel('Gjenta nytt passord').fill(newPassword);
+  await page.getByRole('button', { name: 'Bytt passord' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Bekreft at det er deg' });
+  await sees(dialog);
+  await dialog.getByLabel('Kode fra autentiseringsappen').fill(await codes.next());
+  await dialog.getByRole('button', { name: 'Bekreft' }).click();
+  await sees(page.getByText('Passordet er endret.').first());
+  assert.equal(await page.getByRole('dialog').count(), 0, 'the dialog is gone');
+  account.password = newPassword;
+  assertClean(page);
+  await page.getByRole('button', { name: 'Logg ut', exact: true }).click();
+  await sees(page.getByLabel('Brukernavn'));
+});
+
 test('"Send meg en kode på SMS i stedet" logs in, but removing the app then needs a code from the app', async () => {
   await logInWithPassword();
   const mark = await smsMark();

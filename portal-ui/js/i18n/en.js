@@ -306,6 +306,7 @@ export default {
   'notMe.effectSessions': 'Every login ends, this one too.',
   'notMe.effectCard': 'Your Buypass card is blocked for home office. You will need to register it again.',
   'notMe.effectPassword': 'You must choose a new password the next time you log in.',
+  'notMe.effectFactors': 'Authenticator apps and passkeys added in the last 24 hours are removed, and your recovery codes are deleted. Older passkeys and apps stay.',
   'notMe.effectSms': 'You get a confirmation by SMS, and the customer centre is alerted.',
   'notMe.confirm': 'Yes, lock my account',
   'notMe.pageHeading': 'This wasn’t me',

@@ -308,6 +308,7 @@ export default {
   'notMe.effectSessions': 'Alle innlogginger avsluttes, også denne.',
   'notMe.effectCard': 'Buypasskortet sperres for hjemmekontor. Du må registrere det på nytt.',
   'notMe.effectPassword': 'Du må lage nytt passord neste gang du logger inn.',
+  'notMe.effectFactors': 'Autentiseringsapper og passnøkler som er lagt til det siste døgnet, fjernes, og gjenopprettingskodene slettes. Eldre passnøkler og apper beholder du.',
   'notMe.effectSms': 'Du får en bekreftelse på SMS, og kundesenteret blir varslet.',
   'notMe.confirm': 'Ja, steng kontoen',
   'notMe.pageHeading': 'Dette var ikke meg',

@@ -306,6 +306,7 @@ export default {
   'notMe.effectSessions': 'Alle innloggingar vert avslutta, også denne.',
   'notMe.effectCard': 'Buypasskortet vert sperra for heimekontor. Du må registrere det på nytt.',
   'notMe.effectPassword': 'Du må lage nytt passord neste gong du loggar inn.',
+  'notMe.effectFactors': 'Autentiseringsappar og passnøklar som er lagde til det siste døgeret, vert fjerna, og gjenopprettingskodane vert sletta. Eldre passnøklar og appar held du på.',
   'notMe.effectSms': 'Du får ei stadfesting på SMS, og kundesenteret vert varsla.',
   'notMe.confirm': 'Ja, steng kontoen',
   'notMe.pageHeading': 'Dette var ikkje meg',

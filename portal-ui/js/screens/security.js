@@ -79,6 +79,7 @@ export function notMeConfirmation({ onDone, onCancel }) {
       h('li', {}, t('notMe.effectSessions')),
       h('li', {}, t('notMe.effectCard')),
       h('li', {}, t('notMe.effectPassword')),
+      h('li', {}, t('notMe.effectFactors')),
       h('li', {}, t('notMe.effectSms')),
     ),
     confirmForm,

@@ -144,7 +144,7 @@ async fn an_operator_removes_every_passkey_of_an_account() -> anyhow::Result<()>
         .await?
         .json()
         .await?;
-    assert_eq!(login["methods"], json!(["passkey", "sms"]));
+    assert_eq!(login["methods"], json!(["passkey", "sms", "recovery_code"]));
 
     let (ok, out) = portal.admin(&["remove-passkeys", "--username", "kari.nordmann"])?;
     assert!(ok && out.contains("removed 1 passkey(s) of kari.nordmann"), "{out}");

@@ -15,6 +15,7 @@ use serde_json::json;
 use webauthn_rs::prelude::{CreationChallengeResponse, RegisterPublicKeyCredential, Uuid, Webauthn};
 
 use super::passkey_party::for_passkeys;
+use super::step_up::factor_settled;
 use crate::app::App;
 use crate::audit::AuditKind;
 use crate::clock::{secs, UnixTime};
@@ -351,14 +352,42 @@ impl App {
         Ok(self.remove_all_passkeys(username, None, "operator").await?)
     }
 
-    /// Removes every passkey of the account ("this wasn't me": a passkey the intruder enrolled
-    /// would let them log in again with the password alone, then change it; an operator's
-    /// `remove-passkeys`). Each removal is audited with `by`. Returns how many.
+    /// Removes every passkey of the account (an operator's `remove-passkeys`). Each removal
+    /// is audited with `by`. Returns how many.
     pub async fn remove_all_passkeys(
         &self,
         username: &Username,
         source_ip: Option<&str>,
         by: &'static str,
+    ) -> Result<usize, ServiceError> {
+        self.remove_passkeys_unless(username, source_ip, by, |_| false).await
+    }
+
+    /// Removes the account's passkeys that have not settled ("this wasn't me": one the
+    /// intruder enrolled would let them log in again with the password alone). Those that
+    /// have ([`factor_settled`] from their `counts_since`) are the owner's: the report needed
+    /// a step-up from one of them, and taking them away would leave the account to whoever
+    /// holds the password and the SIM. Returns how many were removed.
+    pub async fn remove_unsettled_passkeys(
+        &self,
+        username: &Username,
+        source_ip: Option<&str>,
+        by: &'static str,
+        now: UnixTime,
+    ) -> Result<usize, ServiceError> {
+        self.remove_passkeys_unless(username, source_ip, by, |record| {
+            factor_settled(record.counts_since.unwrap_or(record.created_at), now)
+        })
+        .await
+    }
+
+    /// Removes each passkey of the account for which `keep` is false, audited with `by`.
+    async fn remove_passkeys_unless(
+        &self,
+        username: &Username,
+        source_ip: Option<&str>,
+        by: &'static str,
+        keep: impl Fn(&PasskeyRecord) -> bool,
     ) -> Result<usize, ServiceError> {
         let now = self.now();
         let items = self
@@ -370,6 +399,9 @@ impl App {
         for item in items {
             let record: PasskeyRecord = serde_json::from_value(item.data.clone())
                 .map_err(|e| ServiceError::Internal(format!("{}/{}: {e}", item.pk, item.sk)))?;
+            if keep(&record) {
+                continue;
+            }
             let cred_id: &[u8] = record.credential.cred_id().as_ref();
             let ops = vec![
                 WriteOp::Delete {

@@ -50,8 +50,10 @@ impl App {
         self.password_attempt_succeeded(&backoff_key, &attempt, source_ip).await
     }
 
-    /// `PUT /v1/account/password`: old password, new password. The current session stays;
-    /// every other session of the account ends; the account's phone gets a notice.
+    /// `PUT /v1/account/password`: old password, new password, and for an account with an app
+    /// or passkey a fresh second factor ([`App::require_fresh_second_factor`]). The current
+    /// session stays; every other session of the account ends; the account's phone gets a
+    /// notice.
     pub async fn change_password(
         &self,
         caller: &Caller,
@@ -64,6 +66,11 @@ impl App {
         // and a weak choice costs the user no attempt.
         let new_password = NewPassword::parse(new_password, &account.username).map_err(ServiceError::WeakPassword)?;
         self.reauthenticate(&account, old_password, source_ip, "password_change")
+            .await?;
+        // With the password alone (and an SMS code for the session) nobody may take an account
+        // protected by an app or passkey away from its owner: a new password would end the
+        // owner's sessions and keep their passkey from logging in.
+        self.require_fresh_second_factor(caller.second_factor_at, &account.username, self.now())
             .await?;
         let hash = self
             .passwords

@@ -16,8 +16,8 @@ use crate::store::keys::{account_pk, PROFILE_SK};
 use crate::store::records::{Account, ChallengePurpose, Change};
 
 impl App {
-    /// `POST /v1/account/phone`: checks the number and the password, then texts a code to the
-    /// new number.
+    /// `POST /v1/account/phone`: checks the number, the password and (for an account with an
+    /// app or passkey) a fresh second factor, then texts a code to the new number.
     pub async fn start_phone_change(
         &self,
         caller: &Caller,
@@ -39,6 +39,11 @@ impl App {
             return Err(InvalidInput::new("new_mobile", "is already the mobile number on the account").into());
         }
         self.reauthenticate(&account, password, source_ip, "phone_change")
+            .await?;
+        // The number receives the reset codes and every notice: moving it is as sensitive as
+        // the password. Guarded here only: the confirmation needs the code this start texted
+        // to the number it chose, and the challenge answers only this account.
+        self.require_fresh_second_factor(caller.second_factor_at, &account.username, self.now())
             .await?;
         if let Some(wait) = self.code_entry_locked(&account.username).await? {
             return Err(ServiceError::CodeEntryLocked { retry_after: wait });

@@ -179,17 +179,19 @@ impl App {
         // Checked before the code is: a weak choice must not use up the code or an attempt.
         let new_password = NewPassword::parse(new_password, &challenge.username).map_err(ServiceError::WeakPassword)?;
         // Read for every challenge, decoys too, so the work does not tell them apart.
-        let factors = self.reset_factors(&challenge.username).await?;
-        let used = if factors.required() {
+        let mut factors = self.reset_factors(&challenge.username).await?;
+        let mut used = None;
+        if factors.may_be_required() {
             // The SMS code first, left unused: it must still work with the factor.
             let checked = self.check_code_unspent(id, code, source_ip, is_reset).await?;
-            let Some(factor) = factor else {
-                return Err(self.second_factor_required(&checked, &factors).await?);
-            };
-            Some(self.verify_reset_factor(&checked, &factors, factor, source_ip).await?)
-        } else {
-            None
-        };
+            self.load_reset_passkeys(&mut factors, &checked.username).await?;
+            if factors.required() {
+                let Some(factor) = factor else {
+                    return Err(self.second_factor_required(&checked, &factors).await?);
+                };
+                used = Some(self.verify_reset_factor(&checked, &factors, factor, source_ip).await?);
+            }
+        }
         let challenge = self.verify_code(id, code, source_ip, is_reset).await?;
         let username = challenge.username;
         if let Some(left) = used.as_ref().and_then(|u| u.recovery_codes_left) {

@@ -60,13 +60,21 @@ impl ResetFactor {
 
 /// The strong factors of an account, as a reset sees them.
 pub(crate) struct ResetFactors {
+    /// Empty until [`App::load_reset_passkeys`] (after the SMS code checked out).
     passkeys: Vec<PasskeyRecord>,
+    /// The account has had a passkey (its mark), so it may have one.
+    passkeys_marked: bool,
     totp: bool,
     recovery_codes: usize,
 }
 
 impl ResetFactors {
-    /// Whether the reset needs more than the SMS code.
+    /// Whether the reset may need more than the SMS code: decided by the batch read alone.
+    pub(crate) fn may_be_required(&self) -> bool {
+        self.totp || self.passkeys_marked
+    }
+
+    /// Whether the reset needs more than the SMS code (once the passkeys are loaded).
     pub(crate) fn required(&self) -> bool {
         self.totp || !self.passkeys.is_empty()
     }
@@ -88,11 +96,12 @@ enum Verdict {
 }
 
 impl App {
-    /// The account's passkeys (where this deployment has a relying party), whether it has an
-    /// active authenticator app, and how many recovery codes are left: one batch read of the
-    /// app record, the codes and the "has had a passkey" mark, and the passkeys' query only
-    /// where the mark is. Read for every reset challenge, decoys too (whose names have none),
-    /// so the I/O of a wrong code says nothing either.
+    /// Whether the account has an active authenticator app, has had a passkey, and how many
+    /// recovery codes are left: one batch read of the app record, the codes and the "has had
+    /// a passkey" mark. Read for every reset challenge, decoys too (whose names have none).
+    /// The passkeys themselves are queried only after the SMS code checked out
+    /// ([`App::load_reset_passkeys`]): a query before it would make a wrong code slower for
+    /// an account with a passkey, telling anyone who asks for a reset that it has one.
     pub(crate) async fn reset_factors(&self, username: &Username) -> Result<ResetFactors, ServiceError> {
         let pk = account_pk(username);
         let keys = [
@@ -103,17 +112,26 @@ impl App {
         let mut found = self.repo.load_many(&keys, self.now()).await?.into_iter();
         let totp = Stored::<TotpRecord>::decode(found.next().flatten())?;
         let codes = Stored::<RecoveryCodesRecord>::decode(found.next().flatten())?;
-        let marked = found.next().flatten().is_some();
-        let passkeys = if marked {
-            self.passkeys_for_login(username).await?
-        } else {
-            Vec::new()
-        };
+        let passkeys_marked = found.next().flatten().is_some();
         Ok(ResetFactors {
-            passkeys,
+            passkeys: Vec::new(),
+            passkeys_marked,
             totp: !matches!(self.totp, TotpKeying::Absent) && totp.is_some_and(|t| t.value.active.is_some()),
             recovery_codes: codes.map_or(0, |c| c.value.hashes.len()),
         })
+    }
+
+    /// Loads the passkeys of an account that has had one (where this deployment has a
+    /// relying party) into `factors`: call it once the reset's SMS code checked out.
+    pub(crate) async fn load_reset_passkeys(
+        &self,
+        factors: &mut ResetFactors,
+        username: &Username,
+    ) -> Result<(), ServiceError> {
+        if factors.passkeys_marked {
+            factors.passkeys = self.passkeys_for_login(username).await?;
+        }
+        Ok(())
     }
 
     /// The answer to a reset without a factor whose SMS code was right: which factors the

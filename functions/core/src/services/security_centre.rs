@@ -360,8 +360,9 @@ impl App {
     /// `POST /v1/account/not-me`: the password again, then every session ends (this one too),
     /// the card is revoked for the gateway, the password must be changed at the next login,
     /// the account goes on the operators' incident list and its phone gets a confirmation.
-    /// Browsers other than `device` (the one reporting) are forgotten, so the intruder's next
-    /// login is a new device again.
+    /// Apps and passkeys that have not settled are removed, settled ones kept (see the body);
+    /// recovery codes are removed. Browsers other than `device` (the one reporting) are
+    /// forgotten, so the intruder's next login is a new device again.
     pub async fn not_me(
         &self,
         caller: &Caller,
@@ -391,9 +392,13 @@ impl App {
             })
             .await?;
         let sessions_ended = self.revoke_sessions_from(username, None, "not_me", source_ip).await?;
-        // An authenticator app is a second factor the intruder may have enrolled: left in place
-        // it would let them log in again without the owner's phone. Logins go back to SMS.
-        if self.delete_totp(username).await? == Some(true) {
+        // An app or passkey enrolled in the last `NOT_ME_GRACE` may be the intruder's: left in
+        // place it would let them log in again without the owner's phone, so it goes (logins
+        // go back to SMS if nothing else is left). One that has settled stays: the report
+        // needed a step-up from the account's factors (the guard above), so the reporter holds
+        // one, and removing it would leave the account SMS-only to whoever holds the password
+        // and the SIM, free to enrol a factor of their own without any step-up.
+        if self.remove_unsettled_totp(username, now).await? {
             self.repo
                 .audit(
                     username,
@@ -404,8 +409,8 @@ impl App {
                 )
                 .await;
         }
-        // Passkeys likewise: one the intruder enrolled would outlive the password change.
-        self.remove_all_passkeys(username, source_ip, "not_me").await?;
+        self.remove_unsettled_passkeys(username, source_ip, "not_me", now)
+            .await?;
         // And the recovery codes: the intruder may have generated (and kept) a set, which
         // would stand in for a factor the owner enrols later.
         let recovery_codes_removed = self.delete_recovery_codes(username).await?;

@@ -717,9 +717,17 @@ mod tests {
             (factors(&[new], Some(old)), &[PASSKEY, TOTP], &[PASSKEY, TOTP]),
             (factors(&[old], Some(new)), &[PASSKEY, TOTP], &[PASSKEY, TOTP]),
         ];
+        // A recovery code is offered after the factors wherever any is asked for.
+        let with_recovery_code = |factors: &[&'static str]| {
+            let mut methods = factors.to_vec();
+            if !methods.is_empty() {
+                methods.push(RECOVERY_CODE);
+            }
+            methods
+        };
         for (f, not_me, others) in cases {
-            assert_eq!(f.settled_methods(now), not_me, "{f:?}");
-            assert_eq!(f.methods(), others, "{f:?}");
+            assert_eq!(f.settled_methods(now), with_recovery_code(not_me), "{f:?}");
+            assert_eq!(f.methods(), with_recovery_code(others), "{f:?}");
         }
     }
 

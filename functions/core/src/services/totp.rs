@@ -20,6 +20,7 @@ use serde_json::json;
 use totp_rs::Totp;
 
 use super::code_budgets::CodeScope;
+use super::step_up::factor_settled;
 use super::totp_codes::{associated_data, generator, match_code, Confirmed};
 pub use super::totp_codes::{
     ActiveTotp, PendingTotp, TotpRecord, DIGITS, ISSUER, SECRET_BYTES, SKEW_STEPS, STEP_SECONDS,
@@ -340,6 +341,34 @@ impl App {
                     })
                 },
             )
+            .await
+    }
+
+    /// "This wasn't me": removes the authenticator app unless it has settled ([`factor_settled`]
+    /// from its `counts_since`; the owner's, as for passkeys in
+    /// [`App::remove_unsettled_passkeys`]), and any unfinished enrolment either way. Returns
+    /// whether an active app was removed.
+    pub(crate) async fn remove_unsettled_totp(&self, username: &Username, now: UnixTime) -> Result<bool, ServiceError> {
+        self.repo
+            .modify::<TotpRecord, bool, ServiceError, _>(&account_pk(username), TOTP_SK, now, |current| {
+                Ok(match current {
+                    None => (Change::Keep(false), None),
+                    Some(r) => match &r.active {
+                        Some(a) if factor_settled(a.counts_since.unwrap_or(a.enabled_at), now) => {
+                            if r.pending.is_none() {
+                                (Change::Keep(false), None)
+                            } else {
+                                let kept = TotpRecord {
+                                    active: r.active.clone(),
+                                    pending: None,
+                                };
+                                (Change::Write(kept, false), None)
+                            }
+                        }
+                        active => (Change::Delete(active.is_some()), None),
+                    },
+                })
+            })
             .await
     }
 

@@ -24,8 +24,8 @@ pub struct ChangePasswordRequest {
     pub new_password: Password,
 }
 
-/// `PUT /v1/account/password`; the one account route a session with a pending password
-/// change may use.
+/// `PUT /v1/account/password`; with the step-up routes, the only account routes a session
+/// with a pending password change may use.
 pub async fn change_password(
     State(app): State<SharedApp>,
     ip: ClientIp,

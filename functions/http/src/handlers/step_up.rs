@@ -9,7 +9,7 @@ use serde_json::json;
 use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::auth::no_store;
-use crate::auth::Authenticated;
+use crate::auth::AuthenticatedEvenIfPasswordChangeRequired as MayStepUp;
 use crate::error::ApiError;
 use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
@@ -32,8 +32,11 @@ pub struct StepUpRequest {
     pub credential: Option<PublicKeyCredential>,
 }
 
+// Both routes take a session that must change its password first: the change needs a fresh
+// second factor on an account with an app or passkey, and proving one changes nothing else.
+
 /// `POST /v1/account/step-up/options`
-pub async fn options(State(app): State<SharedApp>, Authenticated(caller): Authenticated) -> Result<Response, ApiError> {
+pub async fn options(State(app): State<SharedApp>, MayStepUp(caller): MayStepUp) -> Result<Response, ApiError> {
     let options = app.step_up_options(&caller).await?;
     Ok(no_store(Json(options)))
 }
@@ -42,7 +45,7 @@ pub async fn options(State(app): State<SharedApp>, Authenticated(caller): Authen
 pub async fn step_up(
     State(app): State<SharedApp>,
     ip: ClientIp,
-    Authenticated(caller): Authenticated,
+    MayStepUp(caller): MayStepUp,
     JsonBody(req): JsonBody<StepUpRequest>,
 ) -> Result<Response, ApiError> {
     let (app_code, recovery_code);

@@ -79,6 +79,26 @@ impl Portal {
                 "app removal",
                 self.delete("/v1/account/totp", token, password.clone()).await,
             ),
+            (
+                "phone change",
+                self.post(
+                    "/v1/account/phone",
+                    token,
+                    json!({ "new_mobile": "+4798765432", "password": PASSWORD }),
+                )
+                .await,
+            ),
+            (
+                // To the same password, so the actions after it still know it.
+                "password change",
+                self.call(
+                    Method::PUT,
+                    "/v1/account/password",
+                    Some(token),
+                    Some(json!({ "old_password": PASSWORD, "new_password": PASSWORD })),
+                )
+                .await,
+            ),
             ("not me", self.post("/v1/account/not-me", token, password.clone()).await),
         ]
     }
@@ -143,6 +163,8 @@ async fn an_sms_session_of_an_app_account_is_refused_every_guarded_action_until_
     assert_eq!(status_of("app enrolment").0, StatusCode::OK);
     assert_eq!(status_of("app confirmation").0, StatusCode::BAD_REQUEST);
     assert_eq!(status_of("app removal").0, StatusCode::NO_CONTENT);
+    assert_eq!(status_of("phone change").0, StatusCode::OK);
+    assert_eq!(status_of("password change").0, StatusCode::NO_CONTENT);
     assert_eq!(status_of("not me").0, StatusCode::OK);
 }
 
@@ -472,9 +494,16 @@ async fn not_me_needs_a_step_up_with_an_app_from_exactly_a_day_after_its_enrolme
     assert!(p.t.app.totp_active(&kari).await.unwrap(), "the refusal changed nothing");
     let stepped = p.step_up_with_app(&kari_sms, &p.app_code(&karis)).await;
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    // An unfinished enrolment (whoever started it) does not survive the report.
+    let started = p
+        .post("/v1/account/totp", &kari_sms, json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     let reported = not_me(&p, &kari_sms).await;
     assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
-    assert!(!p.t.app.totp_active(&kari).await.unwrap());
+    // Her settled app stays: she proved it, and without it the account would be SMS-only.
+    let status = p.t.app.totp_status(&kari).await.unwrap();
+    assert!(status.enabled && !status.pending, "{status:?}");
 }
 
 /// As with an app: the owner's passkey older than a day guards "not me", one a second
@@ -514,8 +543,9 @@ async fn not_me_needs_a_step_up_with_a_passkey_from_exactly_a_day_after_its_enro
     assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
     let reported = not_me(&p, &kari_sms).await;
     assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
-    assert!(p.t.app.list_passkeys(&kari).await.unwrap().is_empty());
-    assert!(!p.t.app.totp_active(&kari).await.unwrap());
+    // Both stay: the passkey has settled, and the app counts from the passkey it was added with.
+    assert_eq!(p.t.app.list_passkeys(&kari).await.unwrap().len(), 1);
+    assert!(p.t.app.totp_active(&kari).await.unwrap());
 }
 
 /// Replacing the app (a new phone) takes a step-up with the old, settled app, so the new one
@@ -586,4 +616,188 @@ async fn a_passkey_added_after_a_step_up_with_a_settled_one_keeps_guarding_not_m
         1,
         "the refusal changed nothing"
     );
+}
+
+/// Whoever holds the password and the SIM of an account protected by the owner's passkey gets
+/// an SMS session (the fallback), but neither a new password nor a new number: either would
+/// take the account (a new password ends the owner's sessions and keeps her passkey from
+/// logging in; the number receives the reset codes and every notice). After a step-up with the
+/// passkey, both work.
+#[tokio::test]
+async fn an_sms_session_may_not_change_the_password_or_the_phone_of_an_account_with_a_passkey() {
+    let p = Portal::new().await;
+    let mut karis = PasskeyDevice::new();
+    let first = p.sms_session("kari").await;
+    p.enrol_passkey(&first, &mut karis, "laptop").await;
+
+    let intruders = p.sms_session("kari").await;
+    let phone = p
+        .post(
+            "/v1/account/phone",
+            &intruders,
+            json!({ "new_mobile": "+4798765432", "password": PASSWORD }),
+        )
+        .await;
+    assert_step_up_required(&phone, &["passkey"], "phone change");
+    assert!(
+        p.last_code_to("+4798765432").is_none(),
+        "no code went to the new number"
+    );
+    let password = p
+        .call(
+            Method::PUT,
+            "/v1/account/password",
+            Some(&intruders),
+            Some(json!({ "old_password": PASSWORD, "new_password": "inntrengerens eget passord" })),
+        )
+        .await;
+    assert_step_up_required(&password, &["passkey"], "password change");
+    assert_eq!(
+        p.login_with("kari", PASSWORD).await.status,
+        StatusCode::OK,
+        "the password is unchanged"
+    );
+
+    // Kari, stepping up with her passkey, may do both.
+    let karis_session = p.sms_session("kari").await;
+    let stepped = p.step_up_with_passkey(&karis_session, &mut karis).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    let phone = p
+        .post(
+            "/v1/account/phone",
+            &karis_session,
+            json!({ "new_mobile": "+4798765432", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(phone.status, StatusCode::OK, "{}", phone.body);
+    let password = p
+        .call(
+            Method::PUT,
+            "/v1/account/password",
+            Some(&karis_session),
+            Some(json!({ "old_password": PASSWORD, "new_password": "sommerfugl over fjorden" })),
+        )
+        .await;
+    assert_eq!(password.status, StatusCode::NO_CONTENT, "{}", password.body);
+}
+
+/// The owner, stepping up with her passkey of a month, reports "not me" because someone
+/// holding the password and the SIM has an SMS session. Her settled passkey stays (she proved
+/// it; without it the account would be SMS-only, and the intruder could log in with the
+/// password and the SIM, pass the forced password change and enrol a factor of their own).
+/// The recovery codes go. The intruder's next SMS session must change the password first,
+/// which asks for the passkey; the owner's passkey login still opens her account.
+#[tokio::test]
+async fn not_me_reported_with_a_settled_passkey_keeps_it_and_leaves_the_intruder_stuck() {
+    let p = Portal::new().await;
+    let kari = Username::parse("kari").unwrap();
+    let mut karis = PasskeyDevice::new();
+    let first = p.sms_session("kari").await;
+    p.enrol_passkey(&first, &mut karis, "laptop").await;
+    p.t.clock.advance(30 * GRACE);
+
+    // Kari reports, stepping up with her passkey.
+    let karis_session = p.sms_session("kari").await;
+    let stepped = p.step_up_with_passkey(&karis_session, &mut karis).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    let codes = p
+        .post(
+            "/v1/account/recovery-codes",
+            &karis_session,
+            json!({ "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(codes.status, StatusCode::CREATED, "{}", codes.body);
+    let reported = not_me(&p, &karis_session).await;
+    assert_eq!(reported.status, StatusCode::OK, "{}", reported.body);
+    assert_eq!(p.t.app.passkeys(&kari).await.unwrap().len(), 1, "her passkey stays");
+
+    // The intruder: the password and an SMS code open a session that must change the password,
+    // and the change needs the passkey.
+    let login = p.login("kari").await;
+    assert_eq!(login["methods"], json!(["passkey", "sms", "recovery_code"]), "{login}");
+    let verified = p.sms_instead(&login["challenge_id"], KARI_MOBILE).await;
+    assert_eq!(verified.status, StatusCode::OK, "{}", verified.body);
+    assert_eq!(verified.body["password_change_required"], json!(true));
+    let intruders = verified.body["access_token"].as_str().unwrap().to_owned();
+    let changed = p
+        .call(
+            Method::PUT,
+            "/v1/account/password",
+            Some(&intruders),
+            Some(json!({ "old_password": PASSWORD, "new_password": "inntrengerens eget passord" })),
+        )
+        .await;
+    assert_step_up_required(&changed, &["passkey"], "the intruder's password change after not-me");
+    let enrolment = p
+        .post("/v1/account/passkeys", &intruders, json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(enrolment.code(), "password_change_required", "{}", enrolment.body);
+
+    // Kari: her passkey logs in, and its session changes the password without another step.
+    let login = p.login("kari").await;
+    let options = &login["passkey"];
+    let assertion = karis.sign(PORTAL, options).unwrap();
+    let opened = p.verify_passkey(&login["challenge_id"], &assertion).await;
+    assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+    let karis_new = opened.body["access_token"].as_str().unwrap().to_owned();
+    let changed = p
+        .call(
+            Method::PUT,
+            "/v1/account/password",
+            Some(&karis_new),
+            Some(json!({ "old_password": PASSWORD, "new_password": "sommerfugl over fjorden" })),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+}
+
+/// A session that must change its password (here after an operator's reset) may step up,
+/// since the change asks for it, and then change the password; nothing else opens to it.
+#[tokio::test]
+async fn a_session_that_must_change_its_password_steps_up_with_the_app_and_then_changes_it() {
+    let p = Portal::new().await;
+    let kari = Username::parse("kari").unwrap();
+    let first = p.sms_session("kari").await;
+    let app = p.enrol_app(&first).await;
+    p.t.app
+        .update_account(&kari, |a| a.password_change_required = true)
+        .await
+        .unwrap();
+    p.t.clock.advance(30);
+
+    let login = p.login("kari").await;
+    let verified = p.sms_instead(&login["challenge_id"], KARI_MOBILE).await;
+    assert_eq!(
+        verified.body["password_change_required"],
+        json!(true),
+        "{}",
+        verified.body
+    );
+    let session = verified.body["access_token"].as_str().unwrap().to_owned();
+    let change = json!({ "old_password": PASSWORD, "new_password": "sommerfugl over fjorden" });
+    let refused = p
+        .call(
+            Method::PUT,
+            "/v1/account/password",
+            Some(&session),
+            Some(change.clone()),
+        )
+        .await;
+    assert_step_up_required(&refused, &["totp"], "a pending password change");
+    let options = p.step_up_options(&session).await;
+    assert_eq!(options.status, StatusCode::OK, "{}", options.body);
+    let stepped = p.step_up_with_app(&session, &p.app_code(&app)).await;
+    assert_eq!(stepped.status, StatusCode::OK, "{}", stepped.body);
+    let account = p.get("/v1/account", &session).await;
+    assert_eq!(
+        account.code(),
+        "password_change_required",
+        "the step-up opened nothing else"
+    );
+    let changed = p
+        .call(Method::PUT, "/v1/account/password", Some(&session), Some(change))
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+    assert_eq!(p.get("/v1/account", &session).await.status, StatusCode::OK);
 }
