@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::code_budgets::CodeScope;
+use super::step_up::second_factor_fresh;
 use super::totp_login::versioned_put;
 use crate::app::App;
 use crate::audit::AuditKind;
@@ -112,8 +113,9 @@ impl App {
             .tag("recovery-code", &format!("{username}\0{}", code.expose())))
     }
 
-    /// `POST /v1/account/recovery-codes`: after the password (the login throttles apply) and,
-    /// for an account with a passkey or an app, a fresh second factor (codes stand in for
+    /// `POST /v1/account/recovery-codes`: after the password (the login throttles apply), only
+    /// for an account with a passkey or an app (else [`ServiceError::NoSecondFactor`]), and
+    /// with a fresh second factor (codes stand in for
     /// those factors, so whoever holds only the password and the SIM must not make a set),
     /// ten new codes replace every earlier one.
     pub async fn generate_recovery_codes(
@@ -126,9 +128,17 @@ impl App {
         let account = self.account(username).await?;
         self.reauthenticate(&account, password, source_ip, "recovery_codes")
             .await?;
-        self.require_fresh_second_factor(second_factor_at, username, self.now())
-            .await?;
         let now = self.now();
+        // Codes only stand in for an app or passkey, so an account without one gets none: a
+        // set made by whoever holds the password and the SIM before the owner's first factor
+        // (or racing its enrolment) would otherwise outlive it.
+        let methods = self.step_up_methods(username).await?;
+        if methods.is_empty() {
+            return Err(ServiceError::NoSecondFactor);
+        }
+        if !second_factor_fresh(second_factor_at, now) {
+            return Err(ServiceError::StepUpRequired { methods });
+        }
         let codes: Vec<RecoveryCode> = (0..RECOVERY_CODE_COUNT).map(|_| RecoveryCode::generate()).collect();
         let hashes = codes
             .iter()

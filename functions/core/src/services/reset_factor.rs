@@ -14,10 +14,13 @@
 //! A right one is used up by its own conditional write (the app's time step, the recovery
 //! code's hash, the passkey's counter and its challenge), so it cannot be replayed.
 
+use std::time::Duration;
+
 use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, WebauthnError};
 
 use super::code_budgets::CodeScope;
+use super::limits::{Allowance, Limit};
 use super::passkey_login::{counter_regressed, refusal};
 use super::passkey_party::request_for_passkeys;
 use super::recovery_codes::RecoveryCodesRecord;
@@ -146,13 +149,24 @@ impl App {
             None
         } else {
             methods.push("passkey");
+            let now = self.now();
+            // The SMS code stays unspent until the factor comes, so each submission without one
+            // could open another stored challenge: bounded per reset (whose number is bounded
+            // by the forgot limits), not per account, so nobody can use up the owner's.
+            let opened = Limit {
+                scope: "reset-passkey-challenges",
+                max: self.policy.totp_challenges_per_account_hour,
+                window: Duration::from_secs(3600),
+            };
+            if let Allowance::Wait(wait) = self.repo.limit_acquire(&opened, reset.id.as_str(), now).await? {
+                return Err(ServiceError::TooManyAttempts { retry_after: wait });
+            }
             let webauthn = self.relying_party()?;
             let keys: Vec<_> = factors.passkeys.iter().map(|p| p.credential.clone()).collect();
             let (options, state) = webauthn
                 .start_securitykey_authentication(&keys)
                 .map_err(|e| ServiceError::Internal(format!("passkey request options: {e}")))?;
             let id = ChallengeId::generate();
-            let now = self.now();
             let record = PasskeyResetState {
                 username: reset.username.clone(),
                 reset_challenge: reset.id.clone(),

@@ -293,13 +293,14 @@ impl App {
             });
         }
         let now = self.now();
-        // Each opens a stored challenge: bounded per account like app-login challenges.
+        // Each opens a stored challenge: bounded per session (the challenge answers only its
+        // session), not per account, so an intruder's SMS session cannot use up the owner's.
         let opened = Limit {
             scope: "step-up-challenges",
             max: self.policy.totp_challenges_per_account_hour,
             window: Duration::from_secs(3600),
         };
-        if let Allowance::Wait(wait) = self.repo.limit_acquire(&opened, username.as_str(), now).await? {
+        if let Allowance::Wait(wait) = self.repo.limit_acquire(&opened, caller.session.as_str(), now).await? {
             return Err(ServiceError::TooManyAttempts { retry_after: wait });
         }
         let webauthn = self.relying_party()?;

@@ -254,8 +254,12 @@ async fn a_recovery_code_stands_in_for_the_factor_once() {
 #[tokio::test]
 async fn accounts_with_sms_only_reset_as_before_and_decoys_look_the_same() {
     let p = Portal::new().await;
-    // Recovery codes alone are no strong factor: SMS-only accounts keep today's flow.
-    p.generate_codes("ola").await;
+    // SMS-only accounts keep today's flow (and get no recovery codes: nothing to stand in for).
+    let token = p.sms_session("ola").await;
+    let refused = p
+        .post("/v1/account/recovery-codes", &token, json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(refused.code(), "no_second_factor", "{}", refused.body);
     let forgot = p
         .post_anonymous("/v1/auth/password/forgot", json!({ "username": "ola" }))
         .await;
@@ -319,6 +323,12 @@ async fn recovery_codes_are_ten_shown_once_replaced_by_the_next_set_and_need_the
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 
+    // An account without an app or passkey gets none; with an app, ten.
+    let refused = p
+        .post("/v1/account/recovery-codes", &token, json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(refused.code(), "no_second_factor", "{}", refused.body);
+    p.enrol_totp().await;
     let first = p.generate_codes("kari").await;
     assert_eq!(first.len(), 10);
     let distinct: std::collections::HashSet<_> = first.iter().collect();
@@ -352,7 +362,6 @@ async fn recovery_codes_are_ten_shown_once_replaced_by_the_next_set_and_need_the
 
     let second = p.generate_codes("kari").await;
     assert!(second.iter().all(|c| !first.contains(c)));
-    p.enrol_totp().await;
     for old in &first[..2] {
         let answer = p.login_with_recovery_code("kari", old).await;
         assert_eq!(answer.code(), "invalid_code", "an earlier set is dead: {}", answer.body);
@@ -512,16 +521,14 @@ async fn one_recovery_code_used_at_once_from_many_logins_opens_one_session() {
     assert_eq!(p.remaining("kari").await["remaining"], 9);
 }
 
-/// Recovery codes stand in for the account's app or passkey, so a set made while the account
-/// had neither (by whoever held the password and the SIM then: no step-up is asked of an
-/// SMS-only account) must not outlive the owner's first strong factor. Otherwise the intruder
-/// keeps a way in that the owner's new passkey does not close: the password and a planted
-/// code open a session with a fresh second factor, which takes the passkey off and could
-/// register a card; the SIM and a planted code reset the password.
+/// Recovery codes stand in for the account's app or passkey, so an account with neither gets
+/// none: a set made by whoever holds the password and the SIM before the owner's first factor
+/// (or racing its enrolment) would give them a way past it (the password and a planted code
+/// open a session with a fresh second factor; the SIM and a planted code reset the password).
+/// Once the owner has a passkey, the intruder's SMS session must step up with it.
 #[tokio::test]
-async fn codes_made_before_the_first_strong_factor_do_not_outlive_its_enrolment() {
+async fn recovery_codes_are_refused_to_an_account_without_an_app_or_passkey() {
     let p = Portal::new().await;
-    // The intruder, in an SMS session of kari's SMS-only account, makes a set.
     let intruders = p.sms_session("kari").await;
     let planted = p
         .post(
@@ -530,26 +537,50 @@ async fn codes_made_before_the_first_strong_factor_do_not_outlive_its_enrolment(
             json!({ "password": PASSWORD }),
         )
         .await;
-    assert_eq!(planted.status, StatusCode::CREATED, "{}", planted.body);
-    let planted: Vec<String> = planted.body["codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
+    assert_eq!(planted.status, StatusCode::CONFLICT, "{}", planted.body);
+    assert_eq!(planted.code(), "no_second_factor");
+    assert_eq!(p.remaining("kari").await["remaining"], 0);
 
-    // Later kari protects the account with a passkey.
     let mut device = PasskeyDevice::new();
     p.enrol_passkey_as("kari", &mut device, "laptop").await;
-
-    // The planted codes are gone: neither the password nor the SIM gets past the passkey with one.
-    let login = p.login_with_recovery_code("kari", &planted[0]).await;
-    assert_eq!(login.code(), "invalid_code", "{}", login.body);
-    let (challenge_id, sms_code) = p.forgot("kari").await;
-    let reset = p
-        .reset(&challenge_id, &sms_code, json!({ "recovery_code": planted[1] }))
+    let planted = p
+        .post(
+            "/v1/account/recovery-codes",
+            &intruders,
+            json!({ "password": PASSWORD }),
+        )
         .await;
-    assert_eq!(reset.code(), "invalid_code", "{}", reset.body);
-    assert_eq!(p.t.app.passkeys(&kari()).await.unwrap().len(), 1);
+    assert_eq!(planted.code(), "step_up_required", "{}", planted.body);
     assert_eq!(p.remaining("kari").await["remaining"], 0);
+}
+
+/// Whoever holds the SIM can submit the reset's SMS code without a factor again and again (it
+/// stays unspent until the factor comes); each such answer opens a stored passkey challenge,
+/// so they are bounded per reset: the eleventh within the hour is 429,
+/// and the first challenge still completes the reset with the passkey.
+#[tokio::test]
+async fn reset_passkey_challenges_are_bounded_per_reset_and_hour() {
+    let p = Portal::new().await;
+    let mut device = PasskeyDevice::new();
+    p.enrol_passkey_as("kari", &mut device, "Jobb-PC").await;
+    let (id, code) = p.forgot("kari").await;
+
+    let first = p.reset(&id, &code, json!({})).await;
+    assert_eq!(first.code(), "second_factor_required", "{}", first.body);
+    for _ in 1..10 {
+        let again = p.reset(&id, &code, json!({})).await;
+        assert_eq!(again.code(), "second_factor_required", "{}", again.body);
+    }
+    let refused = p.reset(&id, &code, json!({})).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS, "{}", refused.body);
+
+    let assertion = device.sign(PORTAL, &first.body["passkey"]).unwrap();
+    let done = p
+        .reset(
+            &id,
+            &code,
+            json!({ "passkey_challenge_id": first.body["passkey_challenge_id"], "credential": assertion }),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
 }
