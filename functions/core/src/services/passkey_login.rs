@@ -17,10 +17,11 @@ use webauthn_rs::prelude::{
 };
 
 use super::code_budgets::CodeScope;
+use super::limits::{Allowance, Limit};
 use super::passkey_party::request_for_passkeys;
 use crate::app::App;
 use crate::audit::AuditKind;
-use crate::clock::secs;
+use crate::clock::{secs, UnixTime};
 use crate::domain::{ChallengeId, PasskeyId, Username};
 use crate::error::ServiceError;
 use crate::store::keys::{account_pk, challenge_pk, CHALLENGE_SK, PASSKEY_LOGIN_SK, PASSKEY_SK_PREFIX};
@@ -62,11 +63,7 @@ impl App {
         username: &Username,
         passkeys: &[PasskeyRecord],
     ) -> Result<RequestChallengeResponse, ServiceError> {
-        let webauthn = self.relying_party()?;
-        let keys: Vec<_> = passkeys.iter().map(|p| p.credential.clone()).collect();
-        let (options, state) = webauthn
-            .start_securitykey_authentication(&keys)
-            .map_err(|e| ServiceError::Internal(format!("passkey request options: {e}")))?;
+        let (options, state) = self.passkey_request(passkeys)?;
         let now = self.now();
         let record = PasskeyLoginState {
             username: username.clone(),
@@ -81,7 +78,41 @@ impl App {
                 now,
             )
             .await?;
-        Ok(request_for_passkeys(options))
+        Ok(options)
+    }
+
+    /// A WebAuthn request for `passkeys` (login, step-up, reset): the browser's options, as
+    /// [`request_for_passkeys`] shapes them, and the state to store beside the challenge.
+    pub(crate) fn passkey_request(
+        &self,
+        passkeys: &[PasskeyRecord],
+    ) -> Result<(RequestChallengeResponse, SecurityKeyAuthentication), ServiceError> {
+        let keys: Vec<_> = passkeys.iter().map(|p| p.credential.clone()).collect();
+        let (options, state) = self
+            .relying_party()?
+            .start_securitykey_authentication(&keys)
+            .map_err(|e| ServiceError::Internal(format!("passkey request options: {e}")))?;
+        Ok((request_for_passkeys(options), state))
+    }
+
+    /// Counts one more stored challenge of `scope` for `key` (an account, a session, a reset)
+    /// against [`crate::config::Policy::totp_challenges_per_account_hour`]: the challenges that
+    /// send no SMS, which the SMS limits therefore do not bound.
+    pub(crate) async fn count_stored_challenge(
+        &self,
+        scope: &'static str,
+        key: &str,
+        now: UnixTime,
+    ) -> Result<(), ServiceError> {
+        let opened = Limit {
+            scope,
+            max: self.policy.totp_challenges_per_account_hour,
+            window: std::time::Duration::from_secs(3600),
+        };
+        match self.repo.limit_acquire(&opened, key, now).await? {
+            Allowance::Wait(wait) => Err(ServiceError::TooManyAttempts { retry_after: wait }),
+            _ => Ok(()),
+        }
     }
 
     /// `POST /v1/auth/passkey/verify`: checks a passkey assertion against a login challenge

@@ -14,15 +14,11 @@
 //! A right one is used up by its own conditional write (the app's time step, the recovery
 //! code's hash, the passkey's counter and its challenge), so it cannot be replayed.
 
-use std::time::Duration;
-
 use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, WebauthnError};
 
 use super::code_budgets::CodeScope;
-use super::limits::{Allowance, Limit};
 use super::passkey_login::{counter_regressed, refusal};
-use super::passkey_party::request_for_passkeys;
 use super::recovery_codes::RecoveryCodesRecord;
 use super::totp_codes::{match_code, CodeMatch, TotpRecord};
 use crate::app::{App, TotpKeying};
@@ -153,19 +149,9 @@ impl App {
             // The SMS code stays unspent until the factor comes, so each submission without one
             // could open another stored challenge: bounded per reset (whose number is bounded
             // by the forgot limits), not per account, so nobody can use up the owner's.
-            let opened = Limit {
-                scope: "reset-passkey-challenges",
-                max: self.policy.totp_challenges_per_account_hour,
-                window: Duration::from_secs(3600),
-            };
-            if let Allowance::Wait(wait) = self.repo.limit_acquire(&opened, reset.id.as_str(), now).await? {
-                return Err(ServiceError::TooManyAttempts { retry_after: wait });
-            }
-            let webauthn = self.relying_party()?;
-            let keys: Vec<_> = factors.passkeys.iter().map(|p| p.credential.clone()).collect();
-            let (options, state) = webauthn
-                .start_securitykey_authentication(&keys)
-                .map_err(|e| ServiceError::Internal(format!("passkey request options: {e}")))?;
+            self.count_stored_challenge("reset-passkey-challenges", reset.id.as_str(), now)
+                .await?;
+            let (options, state) = self.passkey_request(&factors.passkeys)?;
             let id = ChallengeId::generate();
             let record = PasskeyResetState {
                 username: reset.username.clone(),
@@ -181,7 +167,7 @@ impl App {
                     now,
                 )
                 .await?;
-            Some((id, request_for_passkeys(options)))
+            Some((id, options))
         };
         if factors.totp {
             methods.push("totp");

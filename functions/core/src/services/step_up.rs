@@ -30,9 +30,7 @@ use serde_json::json;
 use webauthn_rs::prelude::{PublicKeyCredential, RequestChallengeResponse, SecurityKeyAuthentication};
 
 use super::code_budgets::CodeScope;
-use super::limits::{Allowance, Limit};
 use super::passkey_login::{assess, used_passkey_write};
-use super::passkey_party::request_for_passkeys;
 use super::recovery_codes::RecoveryUse;
 use super::sessions::Caller;
 use super::totp_codes::{match_code, CodeMatch, TotpRecord};
@@ -295,19 +293,9 @@ impl App {
         let now = self.now();
         // Each opens a stored challenge: bounded per session (the challenge answers only its
         // session), not per account, so an intruder's SMS session cannot use up the owner's.
-        let opened = Limit {
-            scope: "step-up-challenges",
-            max: self.policy.totp_challenges_per_account_hour,
-            window: Duration::from_secs(3600),
-        };
-        if let Allowance::Wait(wait) = self.repo.limit_acquire(&opened, caller.session.as_str(), now).await? {
-            return Err(ServiceError::TooManyAttempts { retry_after: wait });
-        }
-        let webauthn = self.relying_party()?;
-        let keys: Vec<_> = passkeys.iter().map(|p| p.credential.clone()).collect();
-        let (options, state) = webauthn
-            .start_securitykey_authentication(&keys)
-            .map_err(|e| ServiceError::Internal(format!("passkey request options: {e}")))?;
+        self.count_stored_challenge("step-up-challenges", caller.session.as_str(), now)
+            .await?;
+        let (options, state) = self.passkey_request(&passkeys)?;
         let id = ChallengeId::generate();
         let record = PasskeyStepUpState {
             username: username.clone(),
@@ -326,7 +314,7 @@ impl App {
         Ok(StepUpOptions {
             methods,
             challenge_id: Some(id),
-            passkey: Some(request_for_passkeys(options)),
+            passkey: Some(options),
         })
     }
 
@@ -564,18 +552,29 @@ impl App {
                 record.expires_at(),
             )?];
             ops.extend(self.stamp_ops(&session, json!({ "method": TOTP }), source_ip, now)?);
-            match self.repo.items().transact(ops, now).await {
-                Ok(()) => {
-                    return Ok(Attempt::Right {
-                        at: now,
-                        recovery_codes_left: None,
-                    })
-                }
-                Err(StoreError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
+            if let Some(done) = self.commit_stamp(ops, now, None).await? {
+                return Ok(done);
             }
         }
         Err(StoreError::ConditionFailed.into())
+    }
+
+    /// Writes a step-up's `ops` (what it used up and the session's stamp) in one conditional
+    /// transaction: the attempt's end, or `None` when a condition failed and it must read again.
+    async fn commit_stamp(
+        &self,
+        ops: Vec<WriteOp>,
+        now: UnixTime,
+        recovery_codes_left: Option<usize>,
+    ) -> Result<Option<Attempt>, ServiceError> {
+        match self.repo.items().transact(ops, now).await {
+            Ok(()) => Ok(Some(Attempt::Right {
+                at: now,
+                recovery_codes_left,
+            })),
+            Err(StoreError::ConditionFailed) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Spends the code and stamps the session in one conditional transaction, so a code
@@ -595,15 +594,8 @@ impl App {
             };
             let mut ops = vec![spend];
             ops.extend(self.stamp_ops(&session, json!({ "method": RECOVERY_CODE }), source_ip, now)?);
-            match self.repo.items().transact(ops, now).await {
-                Ok(()) => {
-                    return Ok(Attempt::Right {
-                        at: now,
-                        recovery_codes_left: Some(left),
-                    })
-                }
-                Err(StoreError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
+            if let Some(done) = self.commit_stamp(ops, now, Some(left)).await? {
+                return Ok(done);
             }
         }
         Err(StoreError::ConditionFailed.into())
@@ -639,15 +631,8 @@ impl App {
                 source_ip,
                 now,
             )?);
-            match self.repo.items().transact(ops, now).await {
-                Ok(()) => {
-                    return Ok(Attempt::Right {
-                        at: now,
-                        recovery_codes_left: None,
-                    })
-                }
-                Err(StoreError::ConditionFailed) => continue,
-                Err(e) => return Err(e.into()),
+            if let Some(done) = self.commit_stamp(ops, now, None).await? {
+                return Ok(done);
             }
         }
         Err(StoreError::ConditionFailed.into())

@@ -9,7 +9,6 @@ use serde_json::json;
 use super::challenge_rules::{Answer, Opening};
 use super::challenges::IssuedChallenge;
 use super::code_budgets::CodeScope;
-use super::limits::{Allowance, Limit};
 use super::totp_codes::{match_code, CodeMatch, TotpRecord};
 use crate::app::App;
 use crate::audit::AuditKind;
@@ -33,14 +32,8 @@ impl App {
     ) -> Result<IssuedChallenge, ServiceError> {
         let now = self.now();
         // Sends no SMS, so the SMS limits do not bound these; each counts here instead.
-        let opened = Limit {
-            scope: "totp-challenges",
-            max: self.policy.totp_challenges_per_account_hour,
-            window: std::time::Duration::from_secs(3600),
-        };
-        if let Allowance::Wait(wait) = self.repo.limit_acquire(&opened, account.username.as_str(), now).await? {
-            return Err(ServiceError::TooManyAttempts { retry_after: wait });
-        }
+        self.count_stored_challenge("totp-challenges", account.username.as_str(), now)
+            .await?;
         let opening = Opening {
             purpose: ChallengePurpose::Login { remember_me },
             username: account.username.clone(),
