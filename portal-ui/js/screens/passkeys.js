@@ -128,9 +128,10 @@ export function passkeysSection() {
         try {
           const added = await api.confirmPasskey(enrolment.registration_id, name, credential);
           const text = t('passkeys.added', { name: added && added.name ? added.name : name });
+          // The list first: when the notice names the passkey, the list shows it.
+          await load();
           replace(messages, notice('success', h('p', {}, text)));
           announce(text);
-          await load();
           focusHeading();
         } catch (problem) {
           if (problem.status === 401) return;
@@ -163,9 +164,9 @@ export function passkeysSection() {
       try {
         await busy(submit, () => api.removePasskey(passkey.id, password));
         const text = t('passkeys.removed', { name: passkey.name });
+        await load();
         replace(messages, notice('success', h('p', {}, text)));
         announce(text);
-        await load();
         focusHeading();
       } catch (problem) {
         if (problem.status === 401) return;

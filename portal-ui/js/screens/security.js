@@ -107,9 +107,10 @@ export function securitySection({ onNotMe }) {
         busy(end, async () => {
           try {
             await api.endSession(session.id);
+            // The list first: when the notice says the login has ended, its row is gone.
+            await loadSessions();
             replace(messages, notice('success', h('p', {}, t('security.ended'))));
             announce(t('security.ended'));
-            await loadSessions();
             await loadHistory(true);
           } catch (problem) {
             if (problem.status === 401) return;
@@ -179,9 +180,9 @@ export function securitySection({ onNotMe }) {
     busy(endOthers, async () => {
       try {
         const { sessions_ended: ended } = await api.endOtherSessions();
+        await loadSessions();
         replace(messages, notice('success', h('p', {}, t('security.othersEnded', { n: String(ended) }))));
         announce(t('security.othersEndedAnnounce'));
-        await loadSessions();
         await loadHistory(true);
       } catch (problem) {
         if (problem.status === 401) return;

@@ -66,9 +66,9 @@ export function totpSection() {
             cancel: cancelButton(),
             onPassword: async (password) => {
               await api.removeTotp(password);
+              await load();
               replace(messages, notice('success', h('p', {}, t('totp.removed'))));
               announce(t('totp.removedAnnounce'));
-              await load();
             },
           }),
         );
@@ -123,9 +123,9 @@ export function totpSection() {
       }
       try {
         await busy(submit, () => api.confirmTotp(code));
+        await load();
         replace(messages, notice('success', h('p', {}, t('totp.activated'))));
         announce(t('totp.activatedAnnounce'));
-        await load();
       } catch (problem) {
         showProblem(codeForm, problem);
         if (problem.code === 'invalid_code') fieldError(codeForm, 'code', problem.title).focus();
