@@ -139,10 +139,13 @@ fn bench_store_paths(c: &mut Criterion) {
     // POST /v1/auth/sms/verify through the router, as a user's browser sends it: JSON body,
     // code check, challenge consumed, session opened, tokens and cookie in the answer.
     let router = portal_http::routes::with_common_layers(portal_http::routes::app_router(t.app.clone()));
-    let verify = |id: &ChallengeId, code: &OneTimeCode| {
+    let verify = |id: &ChallengeId, code: &OneTimeCode, device: Option<&str>| {
         let body = serde_json::json!({ "challenge_id": id.as_str(), "code": code.expose() }).to_string();
-        let request = axum::http::Request::post("/v1/auth/sms/verify")
-            .header("content-type", "application/json")
+        let mut request = axum::http::Request::post("/v1/auth/sms/verify").header("content-type", "application/json");
+        if let Some(device) = device {
+            request = request.header("cookie", device);
+        }
+        let request = request
             .body(axum::body::Body::from(body))
             .unwrap_or_else(|e| panic!("{e}"));
         rt.block_on(async {
@@ -152,10 +155,15 @@ fn bench_store_paths(c: &mut Criterion) {
             response
         })
     };
+    // A returning browser, as most logins are: it presents the device cookie of its first
+    // login, so no new-browser notice is sent (that SMS is a rare path of its own).
+    let (id, code) = login();
+    let device = device_cookie(&verify(&id, &code, None));
+    let device = Some(device.as_str());
     c.bench_function("code_verify (POST /v1/auth/sms/verify, :memory: store)", |b| {
         b.iter_batched(
             login,
-            |(id, code)| black_box(verify(&id, &code)),
+            |(id, code)| black_box(verify(&id, &code, device)),
             criterion::BatchSize::SmallInput,
         )
     });
@@ -168,7 +176,7 @@ fn bench_store_paths(c: &mut Criterion) {
                 let (id, code) = login();
                 let in_store = timed.spent();
                 let started = Instant::now();
-                black_box(verify(&id, &code));
+                black_box(verify(&id, &code, device));
                 own += started.elapsed().saturating_sub(timed.spent() - in_store);
             }
             own
@@ -271,10 +279,13 @@ fn bench_passkey_verify(c: &mut Criterion) {
     let t = TestApp::with_settings(timed.clone(), policy, settings);
     let user = rt.block_on(t.account("kari", PASSWORD, MOBILE));
     let router = portal_http::routes::with_common_layers(portal_http::routes::app_router(t.app.clone()));
-    let post = |path: &str, token: Option<&str>, body: serde_json::Value| {
+    let send = |path: &str, token: Option<&str>, device: Option<&str>, body: serde_json::Value| {
         let mut request = axum::http::Request::post(path).header("content-type", "application/json");
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if let Some(device) = device {
+            request = request.header("cookie", device);
         }
         let request = request
             .body(axum::body::Body::from(body.to_string()))
@@ -283,14 +294,16 @@ fn bench_passkey_verify(c: &mut Criterion) {
             let response = tower::ServiceExt::oneshot(router.clone(), request).await;
             let response = response.unwrap_or_else(|e| match e {});
             let status = response.status();
+            let cookie = path.ends_with("/verify").then(|| device_cookie(&response));
             let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
             let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
             assert!(status.is_success(), "{path}: {status} {body}");
-            body
+            (body, cookie)
         })
     };
+    let post = |path: &str, token: Option<&str>, body: serde_json::Value| send(path, token, None, body).0;
     let mut device = portal_testkit::PasskeyDevice::new();
     let token = rt
         .block_on(t.app.open_session(&user, false, None))
@@ -317,6 +330,9 @@ fn bench_passkey_verify(c: &mut Criterion) {
         let assertion = device.sign(PORTAL, &options).unwrap_or_else(|e| panic!("{e}"));
         serde_json::json!({ "challenge_id": login.challenge.challenge_id, "credential": assertion })
     };
+    // A returning browser, as in the code verify benchmark.
+    let (_, device) = send("/v1/auth/passkey/verify", None, None, login());
+    let device = device.as_deref();
     c.bench_function(
         "passkey_verify (POST /v1/auth/passkey/verify, excluding storage)",
         |b| {
@@ -326,7 +342,7 @@ fn bench_passkey_verify(c: &mut Criterion) {
                     let body = login();
                     let in_store = timed.spent();
                     let started = Instant::now();
-                    black_box(post("/v1/auth/passkey/verify", None, body));
+                    black_box(send("/v1/auth/passkey/verify", None, device, body));
                     own += started.elapsed().saturating_sub(timed.spent() - in_store);
                 }
                 own
@@ -377,6 +393,19 @@ fn bench_assertion_check(c: &mut Criterion) {
 }
 
 const PORTAL: &str = "https://portal.example.test";
+
+/// The `name=value` of the device cookie a login answer sets, to present on the next login.
+fn device_cookie<B>(response: &axum::http::Response<B>) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.contains("hk_device="))
+        .unwrap_or_else(|| panic!("a login answer sets the device cookie"))
+        .to_owned()
+}
 
 criterion_group!(
     benches,
