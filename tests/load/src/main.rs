@@ -124,10 +124,12 @@ fn backends(args: &Args) -> Result<Vec<Backend>> {
 
 fn main() -> Result<()> {
     // The emulator on a 2-core machine shared with builds can take seconds per call under
-    // load; the portals this test starts wait for it rather than answer 503 (before any thread
-    // exists, so the environment is ours to change).
+    // load, and it copies its table on every transaction, so after the load phase ten
+    // concurrent sign-ins can queue for over 30 s (a CI run saw 503s there). The portals this
+    // test starts wait for it rather than answer 503, up to just under the client's 120 s per
+    // request (before any thread exists, so the environment is ours to change).
     if std::env::var_os("PORTAL_AWS_OPERATION_TIMEOUT_SECS").is_none() {
-        std::env::set_var("PORTAL_AWS_OPERATION_TIMEOUT_SECS", "30");
+        std::env::set_var("PORTAL_AWS_OPERATION_TIMEOUT_SECS", "100");
     }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
