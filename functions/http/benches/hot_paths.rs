@@ -158,8 +158,9 @@ fn bench_store_paths(c: &mut Criterion) {
     // A returning browser, as most logins are: it presents the device cookie of its first
     // login, so no new-browser notice is sent (that SMS is a rare path of its own).
     let (id, code) = login();
-    let device = device_cookie(&verify(&id, &code, None));
-    let device = Some(device.as_str());
+    let device = device_cookie(&t.app, &verify(&id, &code, None));
+    assert!(device.is_some(), "a login answer sets the device cookie");
+    let device = device.as_deref();
     c.bench_function("code_verify (POST /v1/auth/sms/verify, :memory: store)", |b| {
         b.iter_batched(
             login,
@@ -294,7 +295,7 @@ fn bench_passkey_verify(c: &mut Criterion) {
             let response = tower::ServiceExt::oneshot(router.clone(), request).await;
             let response = response.unwrap_or_else(|e| match e {});
             let status = response.status();
-            let cookie = path.ends_with("/verify").then(|| device_cookie(&response));
+            let cookie = device_cookie(&t.app, &response);
             let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
                 .await
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -332,6 +333,7 @@ fn bench_passkey_verify(c: &mut Criterion) {
     };
     // A returning browser, as in the code verify benchmark.
     let (_, device) = send("/v1/auth/passkey/verify", None, None, login());
+    assert!(device.is_some(), "a login answer sets the device cookie");
     let device = device.as_deref();
     c.bench_function(
         "passkey_verify (POST /v1/auth/passkey/verify, excluding storage)",
@@ -394,17 +396,18 @@ fn bench_assertion_check(c: &mut Criterion) {
 
 const PORTAL: &str = "https://portal.example.test";
 
-/// The `name=value` of the device cookie a login answer sets, to present on the next login.
-fn device_cookie<B>(response: &axum::http::Response<B>) -> String {
+/// The `name=value` of the device cookie an answer sets (a login's does), to present on the
+/// next login as a returning browser.
+fn device_cookie<B>(app: &portal_core::app::App, response: &axum::http::Response<B>) -> Option<String> {
+    let name = portal_http::handlers::security::device_cookie_name(app);
     response
         .headers()
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .filter_map(|v| v.split(';').next())
-        .find(|pair| pair.contains("hk_device="))
-        .unwrap_or_else(|| panic!("a login answer sets the device cookie"))
-        .to_owned()
+        .find(|pair| pair.split_once('=').is_some_and(|(n, _)| n == name))
+        .map(str::to_owned)
 }
 
 criterion_group!(
