@@ -91,6 +91,8 @@ pub struct StoreIo {
     pub reads: usize,
     /// Write operations (each put or delete of a transaction).
     pub writes: usize,
+    /// Transactions (one round trip each, however many writes they hold).
+    pub transactions: usize,
 }
 
 /// A store that counts the calls made to it, for tests that two paths (say, a known and an
@@ -99,6 +101,7 @@ pub struct CountingStore {
     inner: Arc<dyn ItemStore>,
     reads: std::sync::atomic::AtomicUsize,
     writes: std::sync::atomic::AtomicUsize,
+    transactions: std::sync::atomic::AtomicUsize,
     /// Every partition key read or written (for the IAM `dynamodb:LeadingKeys` test).
     partition_keys: Mutex<std::collections::BTreeSet<String>>,
 }
@@ -109,6 +112,7 @@ impl CountingStore {
             inner,
             reads: Default::default(),
             writes: Default::default(),
+            transactions: Default::default(),
             partition_keys: Mutex::default(),
         })
     }
@@ -133,6 +137,7 @@ impl CountingStore {
         StoreIo {
             reads: self.reads.load(SeqCst),
             writes: self.writes.load(SeqCst),
+            transactions: self.transactions.load(SeqCst),
         }
     }
 
@@ -146,6 +151,7 @@ impl CountingStore {
             StoreIo {
                 reads: after.reads - before.reads,
                 writes: after.writes - before.writes,
+                transactions: after.transactions - before.transactions,
             },
         )
     }
@@ -182,6 +188,7 @@ impl ItemStore for CountingStore {
 
     async fn transact(&self, ops: Vec<WriteOp>, now: UnixTime) -> Result<(), StoreError> {
         self.writes.fetch_add(ops.len(), std::sync::atomic::Ordering::SeqCst);
+        self.transactions.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         for op in &ops {
             self.touched(op.key().0);
         }

@@ -1,13 +1,16 @@
-//! `POST /v1/auth/sms/verify`: the login code checked and the session opened as one decision,
-//! in three DynamoDB round trips (issue 18): the challenge; the account's code lock, its hourly
-//! code-failure log and its profile in one batch; one transaction with the outcome.
+//! `POST /v1/auth/sms/verify` and `POST /v1/auth/passkey/verify`: the login challenge's
+//! answer checked and the session opened as one decision, in three DynamoDB round trips
+//! (issue 18): the challenge (for a passkey, with the login's WebAuthn state beside it); the
+//! account's code lock, its hourly code-failure log, its profile and the browser (for a
+//! passkey, and the passkey the answer names) in one batch; one transaction with the outcome.
 //!
-//! Every rule of [`App::verify_code`] followed by [`App::open_login_session`] holds, kept by
-//! version conditions instead of separate writes:
+//! Every rule of [`App::verify_code`] (or [`App::verify_passkey`]) followed by
+//! [`App::open_login_session_from`] holds, kept by version conditions instead of separate
+//! writes:
 //! - exactly one answer consumes a challenge (the challenge is written on its version);
-//! - no code is compared unless the account's hourly failure budget had room, and no answer
-//!   is given unless the failure log is still as it was when it had room: a right code commits
-//!   with a check that the log did not move, a wrong one commits its hit on the log's
+//! - no answer is checked unless the account's hourly failure budget had room, and no verdict
+//!   is given unless the failure log is still as it was when it had room: a right answer
+//!   commits with a check that the log did not move, a wrong one commits its hit on the log's
 //!   version. Parallel guesses therefore cannot learn more than the budget allows, as with the
 //!   reservation before (a guess that loses the race is decided again stepwise, as before);
 //! - the session is stored only while the account is as read (enabled, same password
@@ -15,13 +18,17 @@
 //!   after storing did;
 //! - the audit events are written in the same transaction as what they record;
 //! - the browser is read in the same batch and, when new to the account, recorded in the
-//!   same transaction (a known browser costs nothing more; a new one adds the notice's reads).
+//!   same transaction (a known browser costs nothing more; a new one adds the notice's reads);
+//! - a passkey's new counter is written on the passkey's version, so two assertions cannot
+//!   both be accepted over one counter value, and a passkey removed since the read is not used.
 
 use serde_json::json;
+use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::code_budgets::{CodeScope, CODE_LOCK_SCOPE};
 use super::devices::{DeviceId, SessionOrigin};
 use super::limit_windows::HitLog;
+use super::passkey_login::PasskeyVerdict;
 use super::sessions::{live_for_session, LoginFactor, Tokens};
 use crate::app::App;
 use crate::audit::{audit_op, AuditKind};
@@ -29,10 +36,30 @@ use crate::clock::{after, UnixTime};
 use crate::domain::{ChallengeId, OneTimeCode};
 use crate::error::ServiceError;
 use crate::store::keys::{
-    account_pk, challenge_pk, limit_pk, lock_pk, CHALLENGE_SK, LIMIT_LOG_SK, LOCK_SK, PROFILE_SK,
+    account_pk, challenge_pk, limit_pk, lock_pk, CHALLENGE_SK, LIMIT_LOG_SK, LOCK_SK, PASSKEY_LOGIN_SK, PROFILE_SK,
 };
+use crate::store::passkey_records::PasskeyLoginState;
 use crate::store::records::{check_op, write_op, Account, Challenge, ChallengePurpose, Stored};
-use crate::store::{Key, StoreError};
+use crate::store::{Item, Key, StoreError, WriteOp};
+
+/// What a login challenge is answered with.
+#[derive(Clone, Copy)]
+pub enum LoginAnswer<'a> {
+    Code(&'a OneTimeCode),
+    Passkey(&'a PublicKeyCredential),
+}
+
+/// One answer judged against what the round read.
+pub(crate) struct Judged {
+    pub right: bool,
+    /// Fields of the `CodeFailed` event besides `attempts_left` (a wrong answer only).
+    pub failure_detail: serde_json::Map<String, serde_json::Value>,
+    /// Written in the same transaction as the outcome (a passkey's counter and its spent
+    /// WebAuthn state when right; a counter regression's event when wrong).
+    pub writes: Vec<WriteOp>,
+    /// The audit events among `writes`, logged once they have committed.
+    pub events: Vec<AuditKind>,
+}
 
 /// What one round decided, committed or not.
 enum Round {
@@ -42,29 +69,38 @@ enum Round {
 }
 
 impl App {
-    /// Checks a login challenge's SMS code and opens the session it earns. Answers as
-    /// `verify_code` (accepting login challenges only) followed by `open_login_session` did.
+    /// Checks a login challenge's answer (its SMS code, or a passkey's assertion) and opens
+    /// the session it earns. Answers as `verify_code` (accepting login challenges only) or
+    /// `verify_passkey`, followed by `open_login_session_from`, did.
     pub async fn verify_login(
         &self,
         id: &ChallengeId,
-        code: &OneTimeCode,
+        answer: LoginAnswer<'_>,
         source_ip: Option<&str>,
         origin: &SessionOrigin,
         device: &DeviceId,
     ) -> Result<Tokens, ServiceError> {
-        if let Round::Done(result) = self.verify_login_round(id, code, source_ip, origin, device).await? {
+        if let Round::Done(result) = self.verify_login_round(id, answer, source_ip, origin, device).await? {
             return *result;
         }
         // A record moved between the batch read and the transaction (parallel guesses at one
         // account collide on its failure log) and nothing was written: decided again
         // stepwise, whose reservation on the log waits its turn instead of racing again.
-        let challenge = self
-            .verify_code(id, code, source_ip, |c| {
-                matches!(c.purpose, ChallengePurpose::Login { .. })
-            })
-            .await?;
+        let (challenge, factor) = match answer {
+            LoginAnswer::Code(code) => (
+                self.verify_code(id, code, source_ip, |c| {
+                    matches!(c.purpose, ChallengePurpose::Login { .. })
+                })
+                .await?,
+                LoginFactor::Sms,
+            ),
+            LoginAnswer::Passkey(credential) => (
+                self.verify_passkey(id, credential, source_ip).await?,
+                LoginFactor::Passkey,
+            ),
+        };
         let tokens = self
-            .open_login_session_from(&challenge, LoginFactor::Sms, source_ip, origin)
+            .open_login_session_from(&challenge, factor, source_ip, origin)
             .await?;
         self.note_login_device(
             &tokens.session,
@@ -79,7 +115,7 @@ impl App {
     async fn verify_login_round(
         &self,
         id: &ChallengeId,
-        code: &OneTimeCode,
+        answer: LoginAnswer<'_>,
         source_ip: Option<&str>,
         origin: &SessionOrigin,
         device: &DeviceId,
@@ -87,7 +123,30 @@ impl App {
         let now = self.now();
         let max = self.policy.code_attempts_per_challenge;
         let challenge_key = challenge_pk(id);
-        let challenge = self.repo.load::<Challenge>(&challenge_key, CHALLENGE_SK, now).await?;
+        let (challenge, passkey_state) = match answer {
+            LoginAnswer::Code(_) => (
+                self.repo.load::<Challenge>(&challenge_key, CHALLENGE_SK, now).await?,
+                None,
+            ),
+            LoginAnswer::Passkey(_) => {
+                self.relying_party()?;
+                let [challenge, state] = batch::<2>(
+                    self.repo
+                        .load_many(
+                            &[
+                                Key::new(&challenge_key, CHALLENGE_SK),
+                                Key::new(&challenge_key, PASSKEY_LOGIN_SK),
+                            ],
+                            now,
+                        )
+                        .await?,
+                )?;
+                (
+                    Stored::<Challenge>::decode(challenge)?,
+                    Stored::<PasskeyLoginState>::decode(state)?,
+                )
+            }
+        };
         let Some(challenge) = challenge.filter(|c| c.value.is_live(max)) else {
             return Err(ServiceError::ChallengeGone);
         };
@@ -95,27 +154,44 @@ impl App {
             return Err(ServiceError::ChallengeGone);
         };
         let username = challenge.value.username.clone();
+        let (factor, passkey_key) = match answer {
+            LoginAnswer::Code(_) => (LoginFactor::Sms, None),
+            LoginAnswer::Passkey(credential) => {
+                // Opened without passkeys (an app-only account), or its state has lapsed.
+                let Some(state) = passkey_state
+                    .as_ref()
+                    .filter(|s| challenge.value.totp && s.value.username == username)
+                else {
+                    return Err(ServiceError::ChallengeGone);
+                };
+                if state.value.offered.is_empty() {
+                    // Written before the state named its passkeys: the stepwise path finds it.
+                    return Ok(Round::Lost);
+                }
+                (LoginFactor::Passkey, state.value.passkey_key(&username, credential))
+            }
+        };
         let failures = self.code_failures(CodeScope::Login);
         let (lock_key, log_key, account_key) = (
             lock_pk(CODE_LOCK_SCOPE, username.as_str()),
             limit_pk(failures.scope, username.as_str()),
             account_pk(&username),
         );
-        let device_key = self.device_key(&username, device)?;
-        let [lock, log, account, known_device]: [Option<crate::store::Item>; 4] = self
-            .repo
-            .load_many(
-                &[
-                    Key::new(&lock_key, LOCK_SK),
-                    Key::new(&log_key, LIMIT_LOG_SK),
-                    Key::new(&account_key, PROFILE_SK),
-                    device_key,
-                ],
-                now,
-            )
-            .await?
-            .try_into()
-            .map_err(|_| ServiceError::Internal("batch read answered the wrong number of keys".into()))?;
+        let mut keys = vec![
+            Key::new(&lock_key, LOCK_SK),
+            Key::new(&log_key, LIMIT_LOG_SK),
+            Key::new(&account_key, PROFILE_SK),
+            self.device_key(&username, device)?,
+        ];
+        keys.extend(passkey_key);
+        let mut read = self.repo.load_many(&keys, now).await?;
+        if read.len() != keys.len() {
+            return Err(ServiceError::Internal(
+                "batch read answered the wrong number of keys".into(),
+            ));
+        }
+        let passkey = read.split_off(4).pop().flatten();
+        let [lock, log, account, known_device] = batch::<4>(read)?;
         if let Some(lock) = Stored::<UnixTime>::decode(lock)? {
             return Err(ServiceError::CodeEntryLocked {
                 retry_after: (lock.value - now).max(1) as u64,
@@ -123,18 +199,43 @@ impl App {
         }
         let log = Stored::<HitLog>::decode(log)?;
         let current = HitLog::current(log.as_ref().map(|l| &l.value), &failures, now);
-        // The budget must have room before any code is compared.
+        // The budget must have room before any answer is checked.
         let (with_hit, slot) = match current.with_hit(&failures, now) {
             Ok(next) => next,
             Err(wait) => return Err(ServiceError::CodeEntryLocked { retry_after: wait }),
         };
-        let codes = self.code_hasher()?;
-        let right = challenge
-            .value
-            .code_hash
-            .as_deref()
-            .is_some_and(|stored| codes.matches(id, code, stored));
-        let (answered, outcome) = challenge.value.answered(right, max);
+        let judged = match answer {
+            LoginAnswer::Code(code) => {
+                let codes = self.code_hasher()?;
+                let right = challenge
+                    .value
+                    .code_hash
+                    .as_deref()
+                    .is_some_and(|stored| codes.matches(id, code, stored));
+                Judged {
+                    right,
+                    failure_detail: serde_json::Map::new(),
+                    writes: Vec::new(),
+                    events: Vec::new(),
+                }
+            }
+            LoginAnswer::Passkey(credential) => {
+                let Some(state) = passkey_state.as_ref() else {
+                    return Err(ServiceError::ChallengeGone);
+                };
+                PasskeyVerdict {
+                    webauthn: self.relying_party()?,
+                    credential,
+                    username: &username,
+                    state,
+                    state_key: &challenge_key,
+                    source_ip,
+                    now,
+                }
+                .judge(Stored::decode(passkey)?)?
+            }
+        };
+        let (answered, outcome) = challenge.value.answered(judged.right, max);
         let challenge_write = write_op(
             &challenge_key,
             CHALLENGE_SK,
@@ -143,6 +244,12 @@ impl App {
             Some(challenge.value.code_expires_at),
         )?;
         let mut ops = vec![challenge_write];
+        ops.extend(judged.writes);
+        let committed = |username: &crate::domain::Username| {
+            for event in &judged.events {
+                crate::audit::logged(username, *event);
+            }
+        };
         if let Err(attempts_left) = outcome {
             let expires = with_hit.expires(&failures, now);
             ops.push(write_op(
@@ -152,11 +259,13 @@ impl App {
                 &with_hit,
                 Some(expires),
             )?);
+            let mut detail = judged.failure_detail.clone();
+            detail.insert("attempts_left".into(), json!(attempts_left));
             ops.push(audit_op(
                 &username,
                 AuditKind::CodeFailed,
                 source_ip,
-                json!({ "attempts_left": attempts_left }),
+                serde_json::Value::Object(detail),
                 now,
             )?);
             // The last slot of the hour locks code entry, in the same write as the failure.
@@ -174,6 +283,7 @@ impl App {
             }
             return Ok(match self.repo.items().transact(ops, now).await {
                 Ok(()) => {
+                    committed(&username);
                     crate::audit::logged(&username, AuditKind::CodeFailed);
                     Round::Done(Box::new(Err(if locks {
                         crate::audit::logged(&username, AuditKind::CodeLocked);
@@ -188,14 +298,13 @@ impl App {
                 Err(e) => return Err(e.into()),
             });
         }
-        // A right code: a session, if the account may still have one.
+        // A right answer: a session, if the account may still have one.
         let account = Stored::<Account>::decode(account)?;
         let Some(password_version) = challenge.value.password_version else {
             return Err(ServiceError::ChallengeGone);
         };
         let account = live_for_session(account.as_ref(), Some(password_version))?;
-        let (opening, session_ops) =
-            self.session_opening(account, remember_me, LoginFactor::Sms, source_ip, origin, now)?;
+        let (opening, session_ops) = self.session_opening(account, remember_me, factor, source_ip, origin, now)?;
         ops.extend(session_ops);
         ops.push(check_op(&log_key, LIMIT_LOG_SK, log.as_ref()));
         let new_device = known_device.is_none();
@@ -215,6 +324,7 @@ impl App {
         }
         Ok(match self.repo.items().transact(ops, now).await {
             Ok(()) => {
+                committed(&username);
                 if notify {
                     self.new_device_notice(&account.value, origin.device.as_deref(), source_ip, now)
                         .await;
@@ -225,4 +335,11 @@ impl App {
             Err(e) => return Err(e.into()),
         })
     }
+}
+
+/// The `N` items of a batch read of `N` keys.
+fn batch<const N: usize>(items: Vec<Option<Item>>) -> Result<[Option<Item>; N], ServiceError> {
+    items
+        .try_into()
+        .map_err(|_| ServiceError::Internal("batch read answered the wrong number of keys".into()))
 }

@@ -18,15 +18,17 @@ use webauthn_rs::prelude::{
 
 use super::code_budgets::CodeScope;
 use super::limits::{Allowance, Limit};
+use super::login_verify::Judged;
 use super::passkey_party::request_for_passkeys;
 use crate::app::App;
+use crate::audit::audit_op;
 use crate::audit::AuditKind;
 use crate::clock::{secs, UnixTime};
 use crate::domain::{ChallengeId, PasskeyId, Username};
 use crate::error::ServiceError;
-use crate::store::keys::{account_pk, challenge_pk, CHALLENGE_SK, PASSKEY_LOGIN_SK, PASSKEY_SK_PREFIX};
-use crate::store::passkey_records::{PasskeyLoginState, PasskeyRecord};
-use crate::store::records::{to_item, Challenge, ChallengePurpose};
+use crate::store::keys::{account_pk, challenge_pk, passkey_sk, CHALLENGE_SK, PASSKEY_LOGIN_SK, PASSKEY_SK_PREFIX};
+use crate::store::passkey_records::{OfferedPasskey, PasskeyLoginState, PasskeyRecord};
+use crate::store::records::{delete_op, to_item, write_op, Challenge, ChallengePurpose, Stored};
 use crate::store::{Condition, Item, StoreError, WriteOp};
 
 /// Retries of the read-modify-write over the challenge, its state and the passkey.
@@ -68,6 +70,13 @@ impl App {
         let record = PasskeyLoginState {
             username: username.clone(),
             state,
+            offered: passkeys
+                .iter()
+                .map(|p| OfferedPasskey {
+                    credential: p.credential.cred_id().clone(),
+                    passkey: p.id.clone(),
+                })
+                .collect(),
         };
         self.repo
             .insert(
@@ -284,6 +293,88 @@ impl App {
     }
 }
 
+/// A passkey's answer to a login challenge, with what the batched verify read for it.
+pub(crate) struct PasskeyVerdict<'a> {
+    pub webauthn: &'a Webauthn,
+    pub credential: &'a PublicKeyCredential,
+    pub username: &'a Username,
+    /// The login's WebAuthn state, stored under `state_key`.
+    pub state: &'a Stored<PasskeyLoginState>,
+    pub state_key: &'a str,
+    pub source_ip: Option<&'a str>,
+    pub now: UnixTime,
+}
+
+impl PasskeyVerdict<'_> {
+    /// Judges the assertion against the passkey as read (`None`: not one the login offered,
+    /// or removed since). Right: the WebAuthn state is spent and the passkey's counter,
+    /// backup state and last use written, both on the versions read, with the event. Wrong:
+    /// the reason for the failure's event, and a counter regression's own event.
+    pub fn judge(self, passkey: Option<Stored<PasskeyRecord>>) -> Result<Judged, ServiceError> {
+        // The record must hold the credential the assertion names (it does unless the store
+        // was edited): the counter is the one of the passkey that signed.
+        let passkey = passkey.filter(|p| p.value.credential.cred_id().as_ref() == self.credential.raw_id.as_ref());
+        let verdict = assess(
+            self.webauthn,
+            self.credential,
+            &self.state.value.state,
+            passkey.as_ref().map(|p| &p.value),
+        );
+        match (verdict, passkey) {
+            (Ok(result), Some(passkey)) => {
+                let used = after_use(passkey.value.clone(), &result, self.now);
+                let passkey_key = passkey_sk(&used.id);
+                Ok(Judged {
+                    right: true,
+                    failure_detail: serde_json::Map::new(),
+                    writes: vec![
+                        delete_op(self.state_key, PASSKEY_LOGIN_SK, self.state),
+                        write_op(
+                            &account_pk(self.username),
+                            &passkey_key,
+                            Some(&passkey),
+                            &used,
+                            passkey.expires_at(),
+                        )?,
+                        audit_op(
+                            self.username,
+                            AuditKind::PasskeyVerified,
+                            self.source_ip,
+                            json!({ "passkey": used.id }),
+                            self.now,
+                        )?,
+                    ],
+                    events: vec![AuditKind::PasskeyVerified],
+                })
+            }
+            (verdict, _) => {
+                let reason = verdict.err().unwrap_or("unknown_credential");
+                let mut failure_detail = serde_json::Map::new();
+                failure_detail.insert("method".into(), json!("passkey"));
+                failure_detail.insert("reason".into(), json!(reason));
+                let (writes, events) = if reason == "counter_regression" {
+                    let event = audit_op(
+                        self.username,
+                        AuditKind::PasskeyCounterRegression,
+                        self.source_ip,
+                        json!({ "credential": self.credential.id }),
+                        self.now,
+                    )?;
+                    (vec![event], vec![AuditKind::PasskeyCounterRegression])
+                } else {
+                    (Vec::new(), Vec::new())
+                };
+                Ok(Judged {
+                    right: false,
+                    failure_detail,
+                    writes,
+                    events,
+                })
+            }
+        }
+    }
+}
+
 /// Checks an assertion against the ceremony's state and the passkey as stored now: the result
 /// to store, or a short reason for refusing it.
 pub(crate) fn assess(
@@ -306,14 +397,12 @@ pub(crate) fn assess(
 /// The write of a passkey after a right assertion (counter, backup state, last use),
 /// conditional on the passkey being as read; and its id.
 pub(crate) fn used_passkey_write(
-    mut record: PasskeyRecord,
+    record: PasskeyRecord,
     item: &Item,
     result: &AuthenticationResult,
     now: crate::clock::UnixTime,
 ) -> Result<(WriteOp, PasskeyId), StoreError> {
-    record.credential.update_credential(result);
-    record.counter = record.counter.max(result.counter());
-    record.last_used_at = Some(now);
+    let record = after_use(record, result, now);
     let mut updated = to_item(&item.pk, &item.sk, &record, item.expires_at)?;
     updated.version = item.version + 1;
     Ok((
@@ -323,6 +412,15 @@ pub(crate) fn used_passkey_write(
         },
         record.id,
     ))
+}
+
+/// A passkey after a right assertion: its credential updated as `webauthn-rs` advises
+/// (counter, backup state), the highest counter accepted, and the last use.
+fn after_use(mut record: PasskeyRecord, result: &AuthenticationResult, now: UnixTime) -> PasskeyRecord {
+    record.credential.update_credential(result);
+    record.counter = record.counter.max(result.counter());
+    record.last_used_at = Some(now);
+    record
 }
 
 /// WebAuthn §7.2 step 22: a counter that did not grow, when either it or the stored one is

@@ -3,7 +3,12 @@
 //! `OWNER`, and `CHALLENGE#<id>`/`PASSKEY_REGISTRATION`, `PASSKEY_LOGIN` or `PASSKEY_STEP_UP`).
 
 use serde::{Deserialize, Serialize};
-use webauthn_rs::prelude::{SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration};
+use webauthn_rs::prelude::{
+    CredentialID, PublicKeyCredential, SecurityKey, SecurityKeyAuthentication, SecurityKeyRegistration,
+};
+
+use super::keys::{account_pk, passkey_sk};
+use super::Key;
 
 use crate::clock::UnixTime;
 use crate::domain::{PasskeyId, PasskeyName, SessionId, Username};
@@ -62,6 +67,28 @@ pub struct PasskeyRegistrationState {
 pub struct PasskeyLoginState {
     pub username: Username,
     pub state: SecurityKeyAuthentication,
+    /// The passkeys the login offered, by credential id, so the verify reads the one an
+    /// answer names in its batch instead of querying the account's passkeys. Empty in states
+    /// written before it existed (those are verified stepwise).
+    #[serde(default)]
+    pub offered: Vec<OfferedPasskey>,
+}
+
+/// One passkey a login offered: its credential id and the record that holds it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OfferedPasskey {
+    pub credential: CredentialID,
+    pub passkey: PasskeyId,
+}
+
+impl PasskeyLoginState {
+    /// The key of the offered passkey whose credential id the assertion names, if any.
+    pub fn passkey_key(&self, username: &Username, credential: &PublicKeyCredential) -> Option<Key> {
+        self.offered
+            .iter()
+            .find(|offered| offered.credential.as_ref() == credential.raw_id.as_ref())
+            .map(|offered| Key::new(account_pk(username), passkey_sk(&offered.passkey)))
+    }
 }
 
 /// "This account has had a passkey", under a fixed key beside the profile so the batched

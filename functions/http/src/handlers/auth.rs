@@ -15,6 +15,7 @@ use crate::extract::{ClientIp, JsonBody};
 use portal_core::app::SharedApp;
 use portal_core::domain::{ChallengeId, OneTimeCode, Password};
 use portal_core::services::devices::DeviceId;
+use portal_core::services::login_verify::LoginAnswer;
 use portal_core::services::sessions::{RefreshToken, Tokens};
 
 #[derive(Deserialize)]
@@ -94,7 +95,13 @@ pub async fn verify(
     let origin = super::security::login_origin(&headers, &ip);
     let device = super::security::presented_device(&app, &headers).unwrap_or_else(DeviceId::generate);
     let tokens = app
-        .verify_login(&req.challenge_id, &code, ip.as_deref(), &origin, &device)
+        .verify_login(
+            &req.challenge_id,
+            LoginAnswer::Code(&code),
+            ip.as_deref(),
+            &origin,
+            &device,
+        )
         .await?;
     Ok(super::security::login_response(&app, &tokens, &device))
 }

@@ -19,8 +19,9 @@ use portal_core::app::SharedApp;
 use portal_core::clock::rfc3339;
 use portal_core::domain::{ChallengeId, PasskeyId, PasskeyName};
 use portal_core::error::ServiceError;
+use portal_core::services::devices::DeviceId;
+use portal_core::services::login_verify::LoginAnswer;
 use portal_core::services::passkeys::PasskeySummary;
-use portal_core::services::sessions::LoginFactor;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,16 +114,25 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// `POST /v1/auth/passkey/verify`: like `/v1/auth/totp/verify`, with a passkey's assertion; the
-/// session opens with its origin and the device check as every login does.
+/// `POST /v1/auth/passkey/verify`: like `/v1/auth/sms/verify`, with a passkey's assertion:
+/// the answer checked and the session opened (with its origin and the browser check) in one
+/// decision, as every login does.
 pub async fn verify(
     State(app): State<SharedApp>,
     ip: ClientIp,
     headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<VerifyRequest>,
 ) -> Result<Response, ApiError> {
-    let challenge = app
-        .verify_passkey(&req.challenge_id, &req.credential, ip.as_deref())
+    let origin = super::security::login_origin(&headers, &ip);
+    let device = super::security::presented_device(&app, &headers).unwrap_or_else(DeviceId::generate);
+    let tokens = app
+        .verify_login(
+            &req.challenge_id,
+            LoginAnswer::Passkey(&req.credential),
+            ip.as_deref(),
+            &origin,
+            &device,
+        )
         .await?;
-    super::security::open_login(&app, &challenge, LoginFactor::Passkey, &ip, &headers).await
+    Ok(super::security::login_response(&app, &tokens, &device))
 }

@@ -111,15 +111,19 @@ impl Portal {
     /// With `policy`, except that a forgotten-password answer is not held back to a minimum
     /// time (no test waits for it).
     pub async fn with_policy(policy: Policy) -> Self {
-        let settings = Settings {
-            portal_url: PORTAL.into(),
-            ..Settings::default()
-        };
         let policy = Policy {
             forgot_password_min_response: std::time::Duration::ZERO,
             ..policy
         };
-        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        Self::on(Arc::new(SqliteStore::in_memory().unwrap()), policy).await
+    }
+
+    /// On `store` (a counting one, say), with `policy` as given.
+    pub async fn on(store: Arc<dyn portal_core::store::ItemStore>, policy: Policy) -> Self {
+        let settings = Settings {
+            portal_url: PORTAL.into(),
+            ..Settings::default()
+        };
         let t = TestApp::with_settings(store, policy, settings);
         t.account("kari", PASSWORD, KARI_MOBILE).await;
         t.account("ola", PASSWORD, OLA_MOBILE).await;

@@ -400,3 +400,162 @@ async fn not_me_removes_the_passkeys_and_they_no_longer_log_in() {
     assert!(p.t.app.list_passkeys(&kari).await.unwrap().is_empty());
     assert!(p.events("kari").await.contains(&AuditKind::PasskeyRemoved));
 }
+
+/// A passkey answer sent with `cookie` (a browser's device cookie): the answer.
+async fn verify_with_cookie(
+    p: &Portal,
+    cookie: &str,
+    challenge_id: &Value,
+    credential: &Value,
+) -> crate::harness::Answer {
+    let mut request = request(
+        Method::POST,
+        "/v1/auth/passkey/verify",
+        None,
+        Some(json!({ "challenge_id": challenge_id, "credential": credential })),
+    );
+    request
+        .headers_mut()
+        .insert(header::COOKIE, HeaderValue::from_str(cookie).unwrap());
+    send(&p.router, request).await
+}
+
+/// The `name=value` of the device cookie among an answer's `Set-Cookie`s.
+fn device_cookie(set_cookies: &[String]) -> String {
+    set_cookies
+        .iter()
+        .filter_map(|c| c.split(';').next())
+        .find(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(name, _)| name.ends_with("hk_device"))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no device cookie in {set_cookies:?}"))
+}
+
+/// The passkey login is one decision, as the code login is (issue 18's three round trips):
+/// the challenge with its WebAuthn state, one batch read (lock, failure log, profile, the
+/// browser and the passkey the answer names) and one transaction. No query of the account's
+/// passkeys, no separate reservation, session or audit writes.
+#[tokio::test]
+async fn a_passkey_login_from_a_known_browser_is_two_batch_reads_and_one_transaction() {
+    let store = portal_testkit::CountingStore::new(std::sync::Arc::new(
+        portal_core::store::sqlite::SqliteStore::in_memory().unwrap(),
+    ));
+    let p = Portal::on(store.clone(), portal_core::config::Policy::default()).await;
+    let mut device = PasskeyDevice::new();
+    p.enrol_passkey_as("kari", &mut device, "Telefon").await;
+    let login = p.login("kari").await;
+    let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
+    let first = p.verify_passkey(&login["challenge_id"], &assertion).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let cookie = device_cookie(&first.set_cookies);
+
+    let sent = p.sms_count();
+    let login = p.login("kari").await;
+    let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
+    store.take_partition_keys();
+    let (answer, io) = store
+        .io_of(verify_with_cookie(&p, &cookie, &login["challenge_id"], &assertion))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!((io.reads, io.transactions), (2, 1), "{io:?}");
+    assert_eq!(p.sms_count(), sent, "a known browser is not texted");
+    let touched = store.take_partition_keys();
+    assert!(!touched.iter().any(|pk| pk.starts_with("PASSKEY#")), "{touched:?}");
+
+    // The session it opened works, and the counter and last use were written.
+    let token = answer.body["access_token"].as_str().unwrap();
+    let list = p.get("/v1/account/passkeys", token).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert!(list.body["passkeys"][0]["last_used_at"].is_string());
+    let events = p.events("kari").await;
+    assert_eq!(events.iter().filter(|e| **e == AuditKind::PasskeyVerified).count(), 2);
+}
+
+/// Two copies of one assertion at once (a double submit, or an attacker racing the user):
+/// both read the challenge before either writes, one session opens, the other is refused.
+#[tokio::test]
+async fn one_assertion_sent_twice_at_once_opens_one_session() {
+    let p = Portal::new().await;
+    let mut device = PasskeyDevice::new();
+    p.enrol_passkey_as("kari", &mut device, "Telefon").await;
+    let login = p.login("kari").await;
+    let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
+    let (a, b) = tokio::join!(
+        p.verify_passkey(&login["challenge_id"], &assertion),
+        p.verify_passkey(&login["challenge_id"], &assertion)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::GONE], "{} / {}", a.body, b.body);
+    let events = p.events("kari").await;
+    assert_eq!(events.iter().filter(|e| **e == AuditKind::PasskeyVerified).count(), 1);
+}
+
+/// A login begun before the WebAuthn state named its passkeys (a deploy in the middle of a
+/// login) still finishes: such a state is verified the stepwise way, which queries them.
+#[tokio::test]
+async fn a_login_state_without_its_passkeys_named_is_still_verified() {
+    use portal_core::store::{Condition, WriteOp};
+    let p = Portal::new().await;
+    let mut device = PasskeyDevice::new();
+    p.enrol_passkey_as("kari", &mut device, "Telefon").await;
+    let login = p.login("kari").await;
+    let pk = format!("CHALLENGE#{}", login["challenge_id"].as_str().unwrap());
+    let mut state = p.t.store.get(&pk, "PASSKEY_LOGIN", p.now()).await.unwrap().unwrap();
+    assert!(state.data.as_object_mut().unwrap().remove("offered").is_some());
+    p.t.store
+        .transact(
+            vec![WriteOp::Put {
+                item: state,
+                condition: Condition::Always,
+            }],
+            p.now(),
+        )
+        .await
+        .unwrap();
+
+    let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
+    let opened = p.verify_passkey(&login["challenge_id"], &assertion).await;
+    assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+    let replayed = p.verify_passkey(&login["challenge_id"], &assertion).await;
+    assert_eq!(replayed.status, StatusCode::GONE, "{}", replayed.body);
+}
+
+/// Wrong assertions are wrong codes: they spend the challenge's attempts and the account's
+/// hourly failure budget, whose last slot locks code entry (and with it new logins), with the
+/// events in the same write.
+#[tokio::test]
+async fn twenty_wrong_assertions_lock_code_entry() {
+    let p = Portal::new().await;
+    let mut device = PasskeyDevice::new();
+    p.enrol_passkey_as("kari", &mut device, "Telefon").await;
+    // Signed for one challenge, sent to others: a valid signature over the wrong challenge.
+    let donor = p.login("kari").await;
+    let misdirected = device.sign(PORTAL, &donor["passkey"]).unwrap();
+    let mut wrongs = 0;
+    for _ in 0..4 {
+        let target = p.login("kari").await;
+        for _ in 0..5 {
+            let answer = p.verify_passkey(&target["challenge_id"], &misdirected).await;
+            wrongs += 1;
+            let expected = if wrongs < 20 {
+                (StatusCode::BAD_REQUEST, "invalid_code")
+            } else {
+                (StatusCode::TOO_MANY_REQUESTS, "code_entry_locked")
+            };
+            assert_eq!(
+                (answer.status, answer.code()),
+                expected,
+                "failure {wrongs}: {}",
+                answer.body
+            );
+        }
+    }
+    let locked = p.login_with("kari", PASSWORD).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{}", locked.body);
+    let events = p.events("kari").await;
+    assert_eq!(events.iter().filter(|e| **e == AuditKind::CodeFailed).count(), 20);
+    assert_eq!(events.iter().filter(|e| **e == AuditKind::CodeLocked).count(), 1);
+}
