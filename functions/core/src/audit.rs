@@ -14,12 +14,14 @@ use crate::store::{Condition, StoreError, WriteOp};
 pub const RETENTION: i64 = 90 * 24 * 3600;
 /// The part of an audit event's sort key after its second: the wall clock's microseconds (so
 /// events of one second list in the order they happened, newest first in the security
-/// history) and a few random characters (so two at the same microsecond do not collide).
+/// history) and 48 random bits (so two at the same microsecond, as the several events of one
+/// transaction can be, do not collide: a collision would fail the whole transaction). 24
+/// characters in all, the most a paging cursor accepts (`services::security_centre`).
 fn audit_nonce() -> String {
     let micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() % 10_u128.pow(16));
-    format!("{micros:016}{}", crate::security::random_token(3))
+    format!("{micros:016}{}", crate::security::random_token(6))
 }
 
 /// Stand-ins for audit events of names without an account are only there to cost a write.

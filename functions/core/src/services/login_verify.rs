@@ -299,14 +299,31 @@ impl App {
             });
         }
         // A right answer: a session, if the account may still have one.
+        ops.push(check_op(&log_key, LIMIT_LOG_SK, log.as_ref()));
         let account = Stored::<Account>::decode(account)?;
-        let Some(password_version) = challenge.value.password_version else {
-            return Err(ServiceError::ChallengeGone);
+        let account = match challenge.value.password_version {
+            Some(version) => live_for_session(account.as_ref(), Some(version)),
+            None => Err(ServiceError::ChallengeGone),
         };
-        let account = live_for_session(account.as_ref(), Some(password_version))?;
+        let account = match account {
+            Ok(account) => account,
+            // Disabled, or the password changed, since the login began: no session, but the
+            // answer is spent all the same (the challenge consumed, a passkey's state and
+            // counter written, the event kept), so it cannot open one later and the trail
+            // shows that it was tried.
+            Err(refused) => {
+                return Ok(match self.repo.items().transact(ops, now).await {
+                    Ok(()) => {
+                        committed(&username);
+                        Round::Done(Box::new(Err(refused)))
+                    }
+                    Err(StoreError::ConditionFailed) => Round::Lost,
+                    Err(e) => return Err(e.into()),
+                });
+            }
+        };
         let (opening, session_ops) = self.session_opening(account, remember_me, factor, source_ip, origin, now)?;
         ops.extend(session_ops);
-        ops.push(check_op(&log_key, LIMIT_LOG_SK, log.as_ref()));
         let new_device = known_device.is_none();
         // A browser new to an account that has one already is texted; the first one is the
         // baseline, recorded silently with the account marked in the same transaction.

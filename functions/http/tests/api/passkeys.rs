@@ -559,3 +559,27 @@ async fn twenty_wrong_assertions_lock_code_entry() {
     assert_eq!(events.iter().filter(|e| **e == AuditKind::CodeFailed).count(), 20);
     assert_eq!(events.iter().filter(|e| **e == AuditKind::CodeLocked).count(), 1);
 }
+
+/// A right assertion that earns no session (the operator disabled the account meanwhile) is
+/// spent all the same: kept in the trail, and no good for a session once the account is
+/// enabled again.
+#[tokio::test]
+async fn a_right_assertion_refused_a_session_is_spent_and_audited() {
+    let p = Portal::new().await;
+    let mut device = PasskeyDevice::new();
+    p.enrol_passkey_as("kari", &mut device, "Telefon").await;
+    let login = p.login("kari").await;
+    let assertion = device.sign(PORTAL, &login["passkey"]).unwrap();
+    let kari = Username::parse("kari").unwrap();
+    p.t.app.set_disabled(&kari, true).await.unwrap();
+
+    let refused = p.verify_passkey(&login["challenge_id"], &assertion).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    assert!(refused.body.get("access_token").is_none());
+    assert!(p.events("kari").await.contains(&AuditKind::PasskeyVerified));
+
+    p.t.app.set_disabled(&kari, false).await.unwrap();
+    let replayed = p.verify_passkey(&login["challenge_id"], &assertion).await;
+    assert_eq!(replayed.status, StatusCode::GONE, "{}", replayed.body);
+    assert_eq!(replayed.code(), "challenge_expired");
+}
