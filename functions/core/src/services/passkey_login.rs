@@ -28,7 +28,7 @@ use crate::domain::{ChallengeId, PasskeyId, Username};
 use crate::error::ServiceError;
 use crate::store::keys::{account_pk, challenge_pk, passkey_sk, CHALLENGE_SK, PASSKEY_LOGIN_SK, PASSKEY_SK_PREFIX};
 use crate::store::passkey_records::{OfferedPasskey, PasskeyLoginState, PasskeyRecord};
-use crate::store::records::{delete_op, to_item, write_op, Challenge, ChallengePurpose, Stored};
+use crate::store::records::{decode, delete_op, to_item, write_op, Challenge, ChallengePurpose, Stored};
 use crate::store::{Condition, Item, StoreError, WriteOp};
 
 /// Retries of the read-modify-write over the challenge, its state and the passkey.
@@ -283,8 +283,7 @@ impl App {
             .query(&account_pk(username), PASSKEY_SK_PREFIX, now)
             .await?;
         for item in items {
-            let record: PasskeyRecord = serde_json::from_value(item.data.clone())
-                .map_err(|e| ServiceError::Internal(format!("{}/{}: {e}", item.pk, item.sk)))?;
+            let record: PasskeyRecord = decode(&item).map_err(ServiceError::from)?;
             if record.credential.cred_id().as_ref() == credential.raw_id.as_ref() {
                 return Ok(Some((record, item)));
             }

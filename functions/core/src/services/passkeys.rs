@@ -28,7 +28,7 @@ use crate::store::keys::{
     PASSKEY_REGISTRATION_SK, PASSKEY_SK_PREFIX,
 };
 use crate::store::passkey_records::{PasskeyOwner, PasskeyRecord, PasskeyRegistrationState, PasskeysMark};
-use crate::store::records::to_item;
+use crate::store::records::{decode, to_item};
 use crate::store::{Condition, StoreError, WriteOp};
 
 /// Passkeys one account may hold: enough for a phone, a laptop and spare keys, few enough
@@ -82,10 +82,7 @@ impl App {
             .await?;
         items
             .iter()
-            .map(|item| {
-                serde_json::from_value(item.data.clone())
-                    .map_err(|e| ServiceError::Internal(format!("{}/{}: {e}", item.pk, item.sk)))
-            })
+            .map(|item| decode(item).map_err(ServiceError::from))
             .collect()
     }
 
@@ -397,8 +394,7 @@ impl App {
             .await?;
         let mut removed = 0;
         for item in items {
-            let record: PasskeyRecord = serde_json::from_value(item.data.clone())
-                .map_err(|e| ServiceError::Internal(format!("{}/{}: {e}", item.pk, item.sk)))?;
+            let record: PasskeyRecord = decode(&item).map_err(ServiceError::from)?;
             if keep(&record) {
                 continue;
             }

@@ -31,7 +31,7 @@ use crate::store::keys::{
     TOTP_SK,
 };
 use crate::store::passkey_records::{PasskeyRecord, PasskeyResetState};
-use crate::store::records::{to_item, Challenge, Change, Stored};
+use crate::store::records::{decode, to_item, Challenge, Change, Stored};
 use crate::store::{Condition, Key, StoreError, WriteOp};
 
 /// Retries of the read-modify-write over a passkey and its reset challenge.
@@ -320,8 +320,7 @@ impl App {
                 .await?;
             let mut current = None;
             for item in items {
-                let record: PasskeyRecord = serde_json::from_value(item.data.clone())
-                    .map_err(|e| ServiceError::Internal(format!("{}/{}: {e}", item.pk, item.sk)))?;
+                let record: PasskeyRecord = decode(&item).map_err(ServiceError::from)?;
                 if record.credential.cred_id().as_ref() == credential.raw_id.as_ref() {
                     current = Some((record, item));
                     break;
