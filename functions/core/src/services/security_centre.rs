@@ -514,6 +514,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_new_audit_event_key_is_a_position_a_cursor_accepts() {
+        let kari = crate::domain::Username::parse("kari").unwrap();
+        for _ in 0..100 {
+            let op = crate::audit::audit_op(
+                &kari,
+                crate::audit::AuditKind::LoginFailed,
+                None,
+                serde_json::Value::Null,
+                1_767_225_600,
+            )
+            .unwrap();
+            let crate::store::WriteOp::Put { item, .. } = op else {
+                panic!("an audit event is a put");
+            };
+            assert!(is_audit_sk(&item.sk), "{}", item.sk);
+        }
+    }
+
+    #[test]
     fn only_audit_sort_keys_are_positions() {
         assert!(is_audit_sk("001767225600#AbCd-_12"));
         for bad in [

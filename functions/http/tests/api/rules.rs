@@ -496,3 +496,28 @@ async fn wrong_passwords_cost_the_same_storage_io_for_known_and_unknown_username
         "a wrong password for an account and for a name without one do the same reads and writes"
     );
 }
+
+/// A right code that earns no session (the operator disabled the account after the password
+/// step) is spent all the same: once the account is enabled again, it opens nothing.
+#[tokio::test]
+async fn a_right_code_refused_a_session_is_spent() {
+    use portal_core::services::devices::{DeviceId, SessionOrigin};
+    use portal_core::services::login_verify::LoginAnswer;
+    let t = TestApp::in_memory();
+    let kari = t.account("kari", PASSWORD, MOBILE).await;
+    let (id, code) = logged_in_challenge(&t).await;
+    t.app.set_disabled(&kari, true).await.unwrap();
+    let origin = SessionOrigin::new(None, None);
+    let device = DeviceId::generate();
+    let refused = t
+        .app
+        .verify_login(&id, LoginAnswer::Code(&code), None, &origin, &device)
+        .await;
+    assert!(matches!(refused, Err(ServiceError::SessionExpired)), "{refused:?}");
+    t.app.set_disabled(&kari, false).await.unwrap();
+    let replayed = t
+        .app
+        .verify_login(&id, LoginAnswer::Code(&code), None, &origin, &device)
+        .await;
+    assert!(matches!(replayed, Err(ServiceError::ChallengeGone)), "{replayed:?}");
+}
