@@ -68,9 +68,18 @@ fn tls_context() -> TlsContext {
 /// The environment-driven loader with the portal's timeouts and retries, for callers that
 /// override parts of it (tests point it at the emulator explicitly).
 pub fn loader() -> ConfigLoader {
+    loader_with(emulator_timeout())
+}
+
+/// [`loader`] with AWS's timeouts whatever the environment says (for the test that pins them).
+pub fn loader_with_production_timeouts() -> ConfigLoader {
+    loader_with(None)
+}
+
+fn loader_with(emulator_timeout: Option<Duration>) -> ConfigLoader {
     // With the emulator's longer timeout, one attempt gets all of it: an attempt that timed
     // out may still have been applied, and a conditional write sent again would then fail.
-    let (attempt, operation) = match emulator_timeout() {
+    let (attempt, operation) = match emulator_timeout {
         Some(t) => (t, t),
         None => (Duration::from_secs(2), OPERATION_TIMEOUT),
     };

@@ -10,6 +10,9 @@ use serde_json::Value;
 pub const ENDPOINT_VAR: &str = "PORTAL_TEST_AWS_ENDPOINT";
 pub const REQUIRE_VAR: &str = "PORTAL_REQUIRE_AWS_EMULATOR";
 pub const REGION: &str = "eu-north-1";
+/// How long an SDK call may take against the emulator (`portal_core::aws`): `scripts/test.sh`
+/// gives the single-threaded emulator, serving many tests at once, longer than AWS needs.
+pub const TIMEOUT_VAR: &str = "PORTAL_AWS_OPERATION_TIMEOUT_SECS";
 
 #[derive(Debug, Clone)]
 pub struct Emulator {
@@ -50,7 +53,17 @@ impl Emulator {
     /// SDK configuration pointing at `endpoint` (the emulator or a proxy in front of it), with
     /// the portal's own timeouts and retries.
     pub async fn sdk_config_for(endpoint: &str) -> SdkConfig {
-        portal_core::aws::loader()
+        Self::configure(portal_core::aws::loader(), endpoint).await
+    }
+
+    /// As [`Self::sdk_config_for`], with AWS's timeouts even where the test environment gives
+    /// the emulator longer (`PORTAL_AWS_OPERATION_TIMEOUT_SECS`).
+    pub async fn production_sdk_config_for(endpoint: &str) -> SdkConfig {
+        Self::configure(portal_core::aws::loader_with_production_timeouts(), endpoint).await
+    }
+
+    async fn configure(loader: aws_config::ConfigLoader, endpoint: &str) -> SdkConfig {
+        loader
             .endpoint_url(endpoint)
             .region(Region::new(REGION))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
@@ -63,17 +76,20 @@ impl Emulator {
     }
 
     /// Environment for a child process (portal-local, portal-admin, a Lambda) using the
-    /// emulator through the standard AWS variables.
+    /// emulator through the standard AWS variables, and the emulator's longer timeout when the
+    /// test run sets one (children start with an empty environment).
     pub fn child_env(&self) -> Vec<(String, String)> {
+        let timeout = std::env::var(TIMEOUT_VAR).ok();
         [
-            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
-            ("AWS_REGION", REGION),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ENDPOINT_URL", Some(self.endpoint.as_str())),
+            ("AWS_REGION", Some(REGION)),
+            ("AWS_ACCESS_KEY_ID", Some("testing")),
+            ("AWS_SECRET_ACCESS_KEY", Some("testing")),
+            ("AWS_EC2_METADATA_DISABLED", Some("true")),
+            (TIMEOUT_VAR, timeout.as_deref()),
         ]
         .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
         .collect()
     }
 

@@ -143,7 +143,7 @@ async fn a_hanging_endpoint_times_out_within_the_operation_budget() {
             held.push(socket);
         }
     });
-    let sdk = Emulator::sdk_config_for(&format!("http://{address}")).await;
+    let sdk = Emulator::production_sdk_config_for(&format!("http://{address}")).await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), "t");
     let started = Instant::now();
     assert!(matches!(store.query("a", "", 0).await, Err(StoreError::Unavailable(_))));
